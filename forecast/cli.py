@@ -1,0 +1,28 @@
+"""pakcast command-line interface.
+
+A thin layer: each command in :mod:`forecast.commands` parses its options, validates the
+configuration, calls one library function and writes its outputs. No statistics here.
+"""
+
+from __future__ import annotations
+
+from forecast._cli_app import app
+from forecast.commands import (  # noqa: F401  (importing registers the commands)
+    attribute,
+    bayes,
+    breaks,
+    data,
+    hawkes,
+    quarterly,
+    report,
+    reliability,
+)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Shared fixtures: where the raw reference data lives, and markers.
+
+Tests may read ``../shared/data`` and ``../shared/reference`` (developer machines and CI);
+tests that need them skip with a clear reason elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _shared() -> Path | None:
+    env = os.environ.get("PAKCAST_SHARED")
+    for c in ([Path(env)] if env else []) + [REPO.parent / "shared"]:
+        if (c / "data").is_dir():
+            return c
+    return None
+
+
+SHARED = _shared()
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if SHARED is None:
+        pytest.skip("../shared (raw data) not present on this machine")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def reference_dir(shared_dir: Path) -> Path:
+    return shared_dir / "reference"
+
+
+@pytest.fixture(scope="session")
+def ucdp_path(shared_dir: Path) -> Path:
+    return shared_dir / "data" / "events" / "ucdp_ged_pak_hdx.csv"
+
+
+@pytest.fixture()
+def tmp_store(tmp_path: Path) -> Path:
+    """A fresh DuckDB store path for one test."""
+    return tmp_path / "store.duckdb"
