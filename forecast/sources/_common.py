@@ -1,0 +1,60 @@
+"""Helpers shared by the readers: province resolution and the Pakistan filter for global files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from forecast.geo import assign_provinces
+from forecast.provinces import NATIONAL, canonical_province
+from forecast.validate import Checker
+
+
+def resolve_provinces(checker: Checker, column: str | None, lat: pd.Series, lon: pd.Series,
+                      pip_allowed: pd.Series | np.ndarray | None = None) -> tuple[pd.Series, pd.Series]:
+    """Canonical province (FATA separate) and how it was found, for every row.
+
+    * a known spelling in ``column`` -> ``province_method = "source"``;
+    * an unknown spelling -> a validation issue naming the cell (the mapping must be extended);
+    * no province (or the national name) but coordinates, where ``pip_allowed`` -> point in polygon;
+    * otherwise ``"unassigned"`` (kept in the national series, counted in every summary).
+    """
+    n = len(checker.frame)
+    raw = checker.frame[column] if column else pd.Series([pd.NA] * n, dtype="string")
+    uniq = pd.unique(raw.dropna())
+    mapping: dict[str, str | None] = {}
+    unknown = []
+    for u in uniq:
+        try:
+            c = canonical_province(u)
+        except KeyError:
+            unknown.append(u)
+            continue
+        mapping[u] = None if c == NATIONAL else c
+    if unknown:
+        checker.flag(raw.isin(unknown), column,
+                     "a known Pakistani province spelling (extend forecast.provinces to add it)")
+    prov = raw.map(mapping).astype("string") if len(raw) else raw
+    method = pd.Series(np.where(prov.notna(), "source", "unassigned"), dtype="string")
+    need = prov.isna().to_numpy() & ~raw.isin(unknown).to_numpy()
+    if pip_allowed is not None:
+        need &= np.asarray(pip_allowed, dtype=bool)
+    need &= np.isfinite(lat.to_numpy(dtype=float, na_value=np.nan)) & np.isfinite(
+        lon.to_numpy(dtype=float, na_value=np.nan))
+    if need.any():
+        got = assign_provinces(lat.to_numpy(dtype=float, na_value=np.nan)[need],
+                               lon.to_numpy(dtype=float, na_value=np.nan)[need])
+        idx = np.flatnonzero(need)
+        hit = got.notna().to_numpy()
+        prov = prov.copy()
+        method = method.copy()
+        prov.iloc[idx[hit]] = got[hit].to_numpy()
+        method.iloc[idx[hit]] = "point_in_polygon"
+    return prov.reset_index(drop=True), method.reset_index(drop=True)
+
+
+def span_precision(start: pd.Series, end: pd.Series) -> pd.Series:
+    """Date precision implied by the width of ``[start, end]``: day, week (<= 6 days), month (<= 30), year."""
+    days = (end - start).dt.days
+    out = np.select([days <= 0, days <= 6, days <= 30], ["day", "week", "month"], default="year")
+    return pd.Series(out, index=start.index, dtype="string")

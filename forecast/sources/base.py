@@ -1,0 +1,63 @@
+"""What every reader returns: :class:`ReadResult` (canonical events, rejects and the counts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from forecast.validate import check_events
+
+
+@dataclass
+class ReadResult:
+    """Canonical events and rejected rows from one input file.
+
+    Attributes
+    ----------
+    events : canonical event table (:data:`forecast.validate.EVENT_COLUMNS`).
+    rejects : one row per rejected record (``source, file, line, event_id, column, value, reason``).
+    rows_read : data records in the file (excluding the header and non-data rows such as HXL tags).
+    skipped : records read but outside the requested country (global files), not validated.
+    """
+
+    source: str
+    path: Path
+    events: pd.DataFrame
+    rejects: pd.DataFrame
+    rows_read: int
+    skipped: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        check_events(self.events, name=f"{self.source} events from {self.path}")
+        if self.rows_read != self.accepted + self.rejected:
+            raise AssertionError(
+                f"{self.path}: rows read {self.rows_read} != accepted {self.accepted} + rejected {self.rejected}")
+
+    @property
+    def accepted(self) -> int:
+        return int(len(self.events))
+
+    @property
+    def rejected(self) -> int:
+        return int(len(self.rejects))
+
+    @property
+    def unassigned(self) -> int:
+        return int((self.events["province_method"] == "unassigned").sum())
+
+    @property
+    def point_in_polygon(self) -> int:
+        return int((self.events["province_method"] == "point_in_polygon").sum())
+
+    def summary(self) -> dict[str, Any]:
+        return {"source": self.source, "file": str(self.path), "rows_read": self.rows_read,
+                "accepted": self.accepted, "rejected": self.rejected, "skipped_other_country": self.skipped,
+                "province_from_source": int((self.events["province_method"] == "source").sum()),
+                "province_point_in_polygon": self.point_in_polygon, "province_unassigned": self.unassigned,
+                "date_min": None if self.events.empty else str(self.events["date"].min().date()),
+                "date_max": None if self.events.empty else str(self.events["date"].max().date()),
+                "notes": list(self.notes)}

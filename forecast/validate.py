@@ -1,0 +1,408 @@
+"""Validation of input files: schemas per source, errors that name file, line, column and expectation.
+
+Every reader in :mod:`forecast.sources` goes through the same three steps:
+
+1. :func:`read_csv_records` decodes the file strictly (a wrong encoding is an error naming the
+   line of the first undecodable byte), parses it with the standard ``csv`` module and keeps,
+   for every record, the **1-based physical line** where it starts in the file (records with
+   quoted line breaks span several lines, so record number and line number differ). Cells stay
+   strings; empty cells become missing.
+2. A :class:`Checker` runs vectorised checks per column (required columns present, integers,
+   non-negative counts, real dates, coordinates in range, unique ids, allowed values) and
+   collects one :class:`Issue` per failing cell.
+3. :meth:`Checker.finish` either raises :class:`ValidationError` listing the issues
+   (``on_error="raise"``, the default) or splits the rows into accepted rows and a rejects table
+   with one row per rejected record and its reasons (``on_error="report"``). The totals always
+   reconcile: ``rows_read == accepted + rejected``.
+
+A missing required column or an undecodable file is a file-level error and raises in both
+modes: there is no row to reject.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Literal, Sequence
+
+import numpy as np
+import pandas as pd
+
+OnError = Literal["raise", "report"]
+ON_ERROR_OPTIONS = ("raise", "report")
+
+REJECT_COLUMNS = ["source", "file", "line", "event_id", "column", "value", "reason"]
+MAX_LISTED = 20
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One validation failure: where (file, 1-based line, column), what was found, what was expected."""
+
+    file: str
+    line: int | None
+    column: str | None
+    value: str | None
+    expectation: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}" + (f", line {self.line}" if self.line is not None else "")
+        col = f", column {self.column!r}" if self.column else ""
+        val = f": found {self.value!r}" if self.value is not None else ""
+        return f"{where}{col}{val}; expected {self.expectation}"
+
+
+class ValidationError(ValueError):
+    """Raised for invalid input; ``issues`` holds every :class:`Issue` found."""
+
+    def __init__(self, issues: Sequence[Issue], header: str | None = None):
+        self.issues = list(issues)
+        lines = [str(i) for i in self.issues[:MAX_LISTED]]
+        more = len(self.issues) - len(lines)
+        head = header or f"{len(self.issues)} validation error(s)"
+        msg = head + ":\n  " + "\n  ".join(lines)
+        if more > 0:
+            msg += f"\n  ... and {more} more (use on_error='report' to collect all rows in a rejects table)"
+        super().__init__(msg)
+
+
+@dataclass
+class RawTable:
+    """A parsed CSV: string cells (missing = NA), the physical start line of each record, the header."""
+
+    path: Path
+    frame: pd.DataFrame
+    lines: np.ndarray
+    header: list[str]
+    bad_width: list[Issue] = field(default_factory=list)
+
+    @property
+    def n_read(self) -> int:
+        return int(len(self.frame)) + len(self.bad_width)
+
+
+def decode_file(path: str | Path, encoding: str = "utf-8") -> str:
+    """The file's text, decoded strictly; :class:`ValidationError` naming the line of a bad byte."""
+    path = Path(path)
+    data = path.read_bytes()
+    if encoding.lower().replace("-", "") in ("utf8", "utf8sig") and data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        snippet = data[max(0, exc.start - 10): exc.end + 10]
+        raise ValidationError(
+            [Issue(str(path), line, None, repr(snippet)[2:-1],
+                   f"text encoded as {encoding} (byte 0x{data[exc.start]:02x} at offset {exc.start} is not "
+                   f"valid {encoding}; if the file is Latin-1 or Windows-1252, pass encoding='latin-1' / "
+                   f"'cp1252')")],
+            header="wrong text encoding",
+        ) from None
+
+
+def read_csv_records(
+    path: str | Path,
+    *,
+    encoding: str = "utf-8",
+    skip_record: Callable[[list[str], list[str]], bool] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> RawTable:
+    """Parse a CSV into string cells, keeping each record's 1-based physical start line.
+
+    Parameters
+    ----------
+    path : path of the CSV file.
+    encoding : text encoding; decoding is strict.
+    skip_record : optional predicate ``(record, header) -> bool`` for records that are not data
+        (e.g. the HXL hashtag row of HDX files) or are out of scope (other countries).
+    progress : optional callback ``(bytes_done, bytes_total)``.
+    """
+    path = Path(path)
+    text = decode_file(path, encoding)
+    total = len(text)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ValidationError([Issue(str(path), 1, None, None, "a header line")], header="empty file") from None
+    header = [h.strip() for h in header]
+    width = len(header)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    bad: list[Issue] = []
+    prev = reader.line_num
+    n_lines = max(1, text.count("\n"))
+    step = 20000
+    for i, rec in enumerate(reader):
+        start = prev + 1
+        prev = reader.line_num
+        if not rec or (len(rec) == 1 and rec[0] == ""):
+            continue
+        if skip_record is not None and skip_record(rec, header):
+            continue
+        if len(rec) != width:
+            bad.append(Issue(str(path), start, None, f"{len(rec)} fields", f"{width} fields as in the header"))
+            continue
+        rows.append(rec)
+        lines.append(start)
+        if progress is not None and i % step == 0:
+            progress(min(total, int(total * reader.line_num / n_lines)), total)
+    if progress is not None:
+        progress(total, total)
+    frame = pd.DataFrame(rows, columns=header, dtype="string") if rows else pd.DataFrame(
+        {h: pd.Series([], dtype="string") for h in header})
+    frame = frame.apply(lambda c: c.str.strip()).replace("", pd.NA)
+    return RawTable(path=path, frame=frame, lines=np.asarray(lines, dtype=np.int64), header=header,
+                    bad_width=bad)
+
+
+def require_columns(raw: RawTable, columns: Iterable[str], what: str = "") -> None:
+    """File-level check: every required column is in the header (raises in both error modes)."""
+    missing = [c for c in columns if c not in raw.header]
+    if missing:
+        raise ValidationError(
+            [Issue(str(raw.path), 1, c, None, f"a column named {c!r} in the header{what}") for c in missing],
+            header=f"missing required column(s) {', '.join(missing)}",
+        )
+
+
+class Checker:
+    """Collects cell-level issues on a :class:`RawTable` with vectorised checks."""
+
+    def __init__(self, raw: RawTable, source: str, id_column: str | None = None):
+        self.raw = raw
+        self.source = source
+        self.id_column = id_column
+        self.frame = raw.frame
+        self._rows: list[np.ndarray] = []
+        self._cols: list[str] = []
+        self._vals: list[pd.Series] = []
+        self._exp: list[str | list[str]] = []
+
+    # -- recording -------------------------------------------------------------------------
+    def flag(self, mask: pd.Series | np.ndarray, column: str, expectation: str,
+             values: pd.Series | None = None) -> None:
+        """Record an issue for every row where ``mask`` is true."""
+        m = np.asarray(mask, dtype=bool)
+        if not m.any():
+            return
+        idx = np.flatnonzero(m)
+        if values is not None:
+            vals = values
+        elif column in self.frame:
+            vals = self.frame[column]
+        else:
+            vals = None
+        self._rows.append(idx)
+        self._cols.append(column)
+        self._vals.append(vals.iloc[idx].astype("string") if vals is not None else pd.Series([pd.NA] * len(idx), dtype="string"))
+        self._exp.append(expectation)
+
+    # -- checks ----------------------------------------------------------------------------
+    def required(self, column: str) -> None:
+        self.flag(self.frame[column].isna(), column, "a value (the cell is empty)")
+
+    def integer(self, column: str, *, required: bool = True, minimum: float | None = 0,
+                allow: Sequence[int] = ()) -> pd.Series:
+        """Parse integers; flag non-integers, values below ``minimum`` (unless in ``allow``) and empties."""
+        s = self.frame[column]
+        num = pd.to_numeric(s, errors="coerce")
+        present = s.notna()
+        bad = present & (num.isna() | (num.notna() & (num != np.round(num))))
+        self.flag(bad, column, "an integer")
+        if minimum is not None:
+            low = present & ~bad & (num < minimum) & ~num.isin(list(allow))
+            self.flag(low, column, f"an integer >= {minimum:g} (counts cannot be negative)"
+                      if minimum == 0 else f"an integer >= {minimum:g}")
+        if required:
+            self.required(column)
+        return num.where(~bad).astype("Float64").round().astype("Int64")
+
+    def number(self, column: str, *, required: bool = False, lo: float | None = None,
+               hi: float | None = None) -> pd.Series:
+        s = self.frame[column]
+        num = pd.to_numeric(s, errors="coerce")
+        present = s.notna()
+        bad = present & num.isna()
+        self.flag(bad, column, "a number")
+        if lo is not None or hi is not None:
+            lo_ = -np.inf if lo is None else lo
+            hi_ = np.inf if hi is None else hi
+            out = present & ~bad & ((num < lo_) | (num > hi_))
+            self.flag(out, column, f"a number in [{lo_:g}, {hi_:g}]")
+            num = num.where(~out)
+        if required:
+            self.required(column)
+        return num.where(~bad).astype("float64")
+
+    def date(self, column: str, *, fmt: str | None = None, required: bool = True,
+             lo: str = "1900-01-01", hi: str | None = None) -> pd.Series:
+        """Parse dates (``fmt`` or ISO ``YYYY-MM-DD[ HH:MM:SS[.fff]]``); flag impossible dates."""
+        s = self.frame[column]
+        if fmt is None:
+            d = pd.to_datetime(s.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+            expect = "a real calendar date YYYY-MM-DD"
+        else:
+            d = pd.to_datetime(s, format=fmt, errors="coerce")
+            expect = f"a real calendar date in format {fmt}"
+        present = s.notna()
+        bad = present & d.isna()
+        self.flag(bad, column, expect)
+        hi_ts = pd.Timestamp(hi) if hi else pd.Timestamp.today().normalize() + pd.Timedelta(days=1)
+        out = present & ~bad & ((d < pd.Timestamp(lo)) | (d > hi_ts))
+        self.flag(out, column, f"a date between {lo} and {hi_ts.date()}")
+        if required:
+            self.required(column)
+        return d.where(~(bad | out)).astype("datetime64[ns]")
+
+    def one_of(self, column: str, allowed: Iterable[str], *, required: bool = True) -> None:
+        allowed = list(allowed)
+        s = self.frame[column]
+        bad = s.notna() & ~s.isin(allowed)
+        self.flag(bad, column, f"one of {allowed}")
+        if required:
+            self.required(column)
+
+    def unique(self, column: str) -> None:
+        """Flag every repeat of a value after its first occurrence, naming the line of the first."""
+        s = self.frame[column]
+        dup = (s.notna() & s.duplicated(keep="first")).to_numpy()
+        if not dup.any():
+            return
+        first_line = pd.Series(self.raw.lines, index=s.index).groupby(s).transform("min")
+        idx = np.flatnonzero(dup)
+        self._rows.append(idx)
+        self._cols.append(column)
+        self._vals.append(s.iloc[idx].astype("string"))
+        self._exp.append([f"a unique id (this id is already on line {int(v)})" for v in first_line.iloc[idx]])
+
+    def order(self, lo_col: str, lo: pd.Series, hi_col: str, hi: pd.Series, what: str) -> None:
+        bad = lo.notna() & hi.notna() & (lo > hi)
+        self.flag(bad, hi_col, f"{hi_col} >= {lo_col} ({what})",
+                  values=self.frame[hi_col] if hi_col in self.frame else hi.astype("string"))
+
+    # -- result ----------------------------------------------------------------------------
+    def issues(self) -> list[Issue]:
+        out: list[Issue] = list(self.raw.bad_width)
+        path = str(self.raw.path)
+        for rows, col, vals, exp in zip(self._rows, self._cols, self._vals, self._exp):
+            for k, (r, v) in enumerate(zip(rows, vals.tolist())):
+                e = exp[k] if isinstance(exp, list) else exp
+                out.append(Issue(path, int(self.raw.lines[r]), col, None if pd.isna(v) else str(v), e))
+        out.sort(key=lambda i: (i.line or 0, i.column or ""))
+        return out
+
+    def bad_rows(self) -> np.ndarray:
+        n = len(self.frame)
+        mask = np.zeros(n, dtype=bool)
+        for rows in self._rows:
+            mask[rows] = True
+        return mask
+
+    def finish(self, on_error: OnError = "raise") -> tuple[np.ndarray, pd.DataFrame]:
+        """``(accepted_mask, rejects)``; raises :class:`ValidationError` when ``on_error="raise"``."""
+        if on_error not in ON_ERROR_OPTIONS:
+            raise ValueError(f"on_error must be one of {ON_ERROR_OPTIONS}, got {on_error!r}")
+        issues = self.issues()
+        if issues and on_error == "raise":
+            raise ValidationError(issues, header=f"{len(issues)} validation error(s) in {self.raw.path}")
+        bad = self.bad_rows()
+        return ~bad, self.rejects(issues)
+
+    def rejects(self, issues: list[Issue] | None = None) -> pd.DataFrame:
+        """One row per rejected record (all its issues joined), in file order."""
+        issues = self.issues() if issues is None else issues
+        if not issues:
+            return empty_rejects()
+        line_to_id: dict[int, str] = {}
+        if self.id_column and self.id_column in self.frame:
+            ids = self.frame[self.id_column].astype("string")
+            line_to_id = {int(ln): (None if pd.isna(v) else str(v)) for ln, v in zip(self.raw.lines, ids)}
+        recs: dict[int, dict] = {}
+        for i in issues:
+            r = recs.setdefault(i.line or 0, {"source": self.source, "file": i.file, "line": i.line,
+                                              "event_id": line_to_id.get(i.line or -1),
+                                              "column": [], "value": [], "reason": []})
+            r["column"].append(i.column or "")
+            r["value"].append("" if i.value is None else i.value)
+            r["reason"].append(f"{i.column}: expected {i.expectation}" if i.column else f"expected {i.expectation}")
+        rows = [{**r, "column": "; ".join(r["column"]), "value": "; ".join(r["value"]),
+                 "reason": "; ".join(r["reason"])} for _, r in sorted(recs.items())]
+        df = pd.DataFrame(rows, columns=REJECT_COLUMNS)
+        df["line"] = df["line"].astype("Int64")
+        return df
+
+
+def empty_rejects() -> pd.DataFrame:
+    """An empty rejects table with the right columns."""
+    df = pd.DataFrame({c: pd.Series([], dtype="string") for c in REJECT_COLUMNS})
+    df["line"] = df["line"].astype("Int64")
+    return df
+
+
+# ---------------------------------------------------------------------------------------------
+# The canonical event table
+# ---------------------------------------------------------------------------------------------
+EVENT_COLUMNS = [
+    "source", "event_id", "date", "date_end", "date_precision", "province", "district", "latitude",
+    "longitude", "killed", "killed_low", "killed_high", "injured", "event_type", "actor", "scope",
+    "province_method", "type_of_violence", "conflict_name",
+]
+DATE_PRECISIONS = ("day", "week", "month", "year")
+SCOPES = ("militant", "foreign", "interstate")
+PROVINCE_METHODS = ("source", "point_in_polygon", "unassigned")
+
+
+def canonical_frame(data: dict[str, object], n: int) -> pd.DataFrame:
+    """Build a canonical event table with the documented dtypes (missing columns become NA)."""
+    out = {}
+    for c in EVENT_COLUMNS:
+        v = data.get(c, pd.NA)
+        out[c] = v if isinstance(v, (pd.Series, np.ndarray, list)) else [v] * n
+    df = pd.DataFrame(out)
+    return coerce_events(df)
+
+
+def coerce_events(df: pd.DataFrame) -> pd.DataFrame:
+    """Cast an event table to the canonical dtypes and column order."""
+    df = df.copy()
+    for c in EVENT_COLUMNS:
+        if c not in df:
+            df[c] = pd.NA
+    for c in ("source", "event_id", "date_precision", "province", "district", "event_type", "actor",
+              "scope", "province_method", "conflict_name"):
+        df[c] = df[c].astype("string")
+    for c in ("date", "date_end"):
+        df[c] = pd.to_datetime(df[c]).astype("datetime64[ns]")
+    for c in ("latitude", "longitude"):
+        df[c] = pd.to_numeric(df[c]).astype("float64")
+    for c in ("killed", "killed_low", "killed_high", "injured", "type_of_violence"):
+        df[c] = pd.to_numeric(df[c]).astype("Int64")
+    return df[EVENT_COLUMNS].reset_index(drop=True)
+
+
+def check_events(events: pd.DataFrame, name: str = "events") -> None:
+    """Assert the invariants of a canonical event table (raises ``ValueError`` naming the rows)."""
+    problems = []
+    missing = [c for c in EVENT_COLUMNS if c not in events]
+    if missing:
+        raise ValueError(f"{name}: missing canonical columns {missing}")
+    dup = events.duplicated(["source", "event_id"], keep=False)
+    if dup.any():
+        problems.append(f"duplicated (source, event_id): {events.loc[dup, 'event_id'].head(5).tolist()}")
+    if events["date"].isna().any():
+        problems.append(f"{int(events['date'].isna().sum())} events without a date")
+    bad_prec = ~events["date_precision"].isin(DATE_PRECISIONS)
+    if bad_prec.any():
+        problems.append(f"date_precision outside {DATE_PRECISIONS}: {events.loc[bad_prec, 'date_precision'].unique()[:5].tolist()}")
+    for c in ("killed", "killed_low", "killed_high", "injured"):
+        neg = events[c].fillna(0) < 0
+        if neg.any():
+            problems.append(f"negative {c} in {int(neg.sum())} rows")
+    if (events["date_end"] < events["date"]).any():
+        problems.append("date_end before date")
+    if problems:
+        raise ValueError(f"{name}: " + "; ".join(problems))
