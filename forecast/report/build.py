@@ -1,0 +1,631 @@
+"""Assemble the briefing from a run directory: ``briefing.html``, ``briefing.pdf``, ``briefing.json``.
+
+:func:`build_report` reads the run directory (:mod:`forecast.report.rundir`), builds each section
+in the issue's order as a plain dict (every number it shows, with its interval and source), draws
+the figures (:mod:`forecast.report.figures`), generates the key judgements from those sections
+(:mod:`forecast.report.judgements`), renders the Jinja2 template from ``pakcast_templates`` into a
+self-contained HTML file (figures embedded as base64 SVG, CSS inline, no network), writes the PDF
+with matplotlib (:mod:`forecast.report.pdf`) and the JSON, all atomically. A section whose inputs
+are missing stays in place with ``available: false`` and the reason, which the reader sees.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from forecast.io import atomic_write_text, to_jsonable, write_json
+from forecast.paths import shipped, templates_dir
+from forecast.report import figures as F
+from forecast.report.claims import check_claims, national_monthly, reported_series
+from forecast.report.format import fmt_auto, fmt_count, fmt_p, fmt_pct, fmt_ratio
+from forecast.report.judgements import key_judgements
+from forecast.report.rundir import Missing, RunInputs, find_records, read_run_dir
+
+SECTION_ORDER = (
+    ("key_judgements", "Key judgements"),
+    ("forecast_table", "Forecast by province, next four quarters"),
+    ("fan_charts", "Fan charts: history and forecast intervals"),
+    ("map", "Province map: forecast attacks per 100,000 people"),
+    ("breaks", "Structural breaks"),
+    ("its", "Interrupted time series: intervention effects"),
+    ("attribution", "Attribution: what drove the change (Shapley shares)"),
+    ("scorecard", "Scorecard: backtest skill and last quarter's forecast"),
+    ("claims", "Claims check: what the data say about common claims"),
+    ("provenance", "Data provenance, coverage and limitations"),
+    ("methods", "Methods appendix"),
+)
+UCDP_SOURCE = "UCDP GED 22.1 (CC BY 4.0), Pakistan extract via HDX"
+BASELINE_NAMES = ("zero", "naive", "last", "climatology", "historical", "seasonal", "conflictology", "bootstrap",
+                  "baseline", "rate")
+LIMITATIONS = [
+    "UCDP GED records organised violence: events with at least one death in a conflict, dyad or actor that "
+    "passed 25 deaths in a calendar year. Non-lethal attacks and attacks by smaller groups are not in it.",
+    "UCDP GED has no injured counts (the 'injured' measure is empty for this source) and no attack type.",
+    "The event data end in December 2021 (GED 22.1). Anything later rests on the published aggregates.",
+    "Published aggregates (PICSS, PIPS, CRSS, GTI, SATP, official) define attacks and deaths their own way "
+    "(some include militants killed in operations): they are shown side by side and never pooled.",
+    "FATA was merged into Khyber Pakhtunkhwa in May 2018; UCDP keeps FATA separate through 2021. The panel "
+    "follows the merge option recorded in the manifest.",
+    "Events dated only to a month or a year cannot be placed in finer periods; the panel's exclusions are "
+    "listed below when the run records them.",
+    "UCDP revises the GED retroactively: counts from other GED versions differ for the same years.",
+]
+
+
+# ----------------------------------------------------------------------------------------- helpers
+def _section(sid: str, available: bool = True, reason: str | None = None, **content: Any) -> dict[str, Any]:
+    title = dict(SECTION_ORDER)[sid]
+    return {"id": sid, "title": title, "available": bool(available), "reason": reason, **content}
+
+
+def _unavailable(sid: str, reason: str) -> dict[str, Any]:
+    return _section(sid, available=False, reason=reason)
+
+
+def _flatten(rec: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in rec.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        elif isinstance(v, (list, tuple)):
+            if v and all(not isinstance(x, (dict, list)) for x in v) and len(v) <= 4:
+                out[key] = ", ".join(fmt_auto(x) for x in v)
+            else:
+                continue
+        else:
+            out[key] = v
+    return out
+
+
+def records_table(records: list[dict[str, Any]], preferred: tuple[str, ...] = (), max_columns: int = 10,
+                  max_rows: int = 60) -> dict[str, Any]:
+    """A display table from JSON records: preferred columns first, nested keys flattened."""
+    flat = [_flatten(r) for r in records[:max_rows]]
+    cols: list[str] = [c for c in preferred if any(c in r for r in flat)]
+    for r in flat:
+        for c in r:
+            if c not in cols and len(cols) < max_columns:
+                cols.append(c)
+    rows = [[to_jsonable(r.get(c)) for c in cols] for r in flat]
+    return {"columns": cols, "rows": rows, "n_total": len(records), "truncated": len(records) > max_rows}
+
+
+def _panel_csv_form(panel: pd.DataFrame) -> pd.DataFrame:
+    """Contract panel (``unique_id, ds``) or CSV panel (``province, period``) -> CSV form."""
+    df = panel.rename(columns={"unique_id": "province", "ds": "period"})
+    df = df.copy()
+    df["period"] = pd.to_datetime(df["period"])
+    df["province"] = df["province"].astype(str)
+    return df
+
+
+def load_reference_panel() -> pd.DataFrame | Missing:
+    """The shipped monthly panel (for ITS study directories, which carry no ``panel.csv``)."""
+    try:
+        from forecast.panel import load_panel
+    except ImportError as exc:
+        return Missing(f"forecast.panel.load_panel is not available in this installation ({exc})")
+    try:
+        return _panel_csv_form(load_panel(freq="month"))
+    except (FileNotFoundError, ValueError) as exc:
+        return Missing(f"the shipped panel could not be loaded: {exc}")
+
+
+def load_reported() -> pd.DataFrame | Missing:
+    """The tidy table of published aggregates (:func:`forecast.sources.reported.load_reported`)."""
+    try:
+        from forecast.sources.reported import load_reported as _load
+    except ImportError as exc:
+        return Missing(f"forecast.sources.reported is not available in this installation ({exc})")
+    try:
+        return _load()
+    except (FileNotFoundError, ValueError) as exc:
+        return Missing(f"the published aggregates could not be loaded: {exc}")
+
+
+def shipped_panel_meta() -> dict[str, Any] | None:
+    """Coverage and exclusion counts of the shipped panels (``data/panels.json``), if installed."""
+    try:
+        from forecast.panel import shipped_meta
+
+        return shipped_meta()
+    except (ImportError, FileNotFoundError, ValueError):
+        return None
+
+
+def _boundaries() -> Path | Missing:
+    try:
+        return shipped("provinces.geojson")
+    except FileNotFoundError:
+        pass
+    return Missing("the province boundaries (data/provinces.geojson) are not installed")
+
+
+# ----------------------------------------------------------------------------------------- sections
+def forecast_section(inputs: RunInputs) -> dict[str, Any]:
+    fc = inputs.forecast
+    if isinstance(fc, Missing):
+        return _unavailable("forecast_table", fc.reason)
+    quarters = sorted(fc["quarter"].unique())[:4]
+    fc = fc[fc["quarter"].isin(quarters)]
+    order = (fc[fc["measure"] == "attacks"].groupby("province")["mean"].sum().sort_values(ascending=False).index.tolist())
+    order = ["Pakistan"] + [p for p in order if p != "Pakistan"] if "Pakistan" in order else order
+    order += [p for p in fc["province"].unique() if p not in order]
+    rank = {p: i for i, p in enumerate(order)}
+    fc = fc.assign(_r=fc["province"].map(rank)).sort_values(["measure", "_r", "quarter"]).drop(columns="_r")
+    rows = to_jsonable(fc)
+    measures = [m for m in ("attacks", "killed") if m in set(fc["measure"])] + \
+        sorted(set(fc["measure"]) - {"attacks", "killed"})
+    tables = {}
+    for m in measures:
+        sub = fc[fc["measure"] == m]
+        tables[m] = [{"province": p, "cells": [to_jsonable(sub[(sub["province"] == p) & (sub["quarter"] == q)]
+                                                           .drop(columns=["province", "measure"]).to_dict("records")[0])
+                                               if ((sub["province"] == p) & (sub["quarter"] == q)).any() else None
+                                               for q in quarters]}
+                     for p in order if p in set(sub["province"])]
+    return _section("forecast_table", quarters=quarters, measures=measures, rows=rows, tables=tables,
+                    note="Cells show the forecast median and the 90% predictive interval (5th-95th percentile); "
+                         "P(>last year) is the probability of exceeding the same quarter a year earlier.")
+
+
+def fan_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, figs: dict) -> dict[str, Any]:
+    fc = inputs.forecast
+    if isinstance(fc, Missing):
+        return _unavailable("fan_charts", fc.reason)
+    if isinstance(panel, Missing):
+        return _unavailable("fan_charts", f"no history to draw: {panel.reason}")
+    names = []
+    for m in [m for m in ("attacks", "killed") if m in set(fc["measure"])]:
+        rec = F.fan_chart(panel, fc, "Pakistan", m, figdir, UCDP_SOURCE + "; forecast: this run")
+        figs[rec.name] = rec
+        names.append(rec.name)
+    provinces = (fc[(fc["measure"] == "attacks") & (fc["province"] != "Pakistan")]
+                 .groupby("province")["mean"].sum().sort_values(ascending=False).index.tolist())
+    for m in [m for m in ("attacks", "killed") if m in set(fc["measure"])]:
+        if provinces:
+            rec = F.fan_grid(panel, fc, provinces, m, figdir, UCDP_SOURCE + "; forecast: this run")
+            figs[rec.name] = rec
+            names.append(rec.name)
+    return _section("fan_charts", figures=names, provinces=provinces)
+
+
+def map_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, figs: dict) -> dict[str, Any]:
+    fc = inputs.forecast
+    if isinstance(fc, Missing):
+        return _unavailable("map", fc.reason)
+    if isinstance(panel, Missing) or "population" not in panel.columns:
+        return _unavailable("map", "the panel has no population column, so no rate per 100,000 can be formed")
+    geo = _boundaries()
+    if isinstance(geo, Missing):
+        return _unavailable("map", geo.reason)
+    quarters = sorted(fc["quarter"].unique())[:4]
+    att = fc[(fc["measure"] == "attacks") & fc["quarter"].isin(quarters) & (fc["province"] != "Pakistan")]
+    expected = att.groupby("province")["mean"].sum()
+    pop = (panel.dropna(subset=["population"]).sort_values("period").groupby("province")["population"].last())
+    rows, values = [], {}
+    for prov, e in expected.items():
+        p = pop.get(prov)
+        rate = float(e / p * 1e5) if p is not None and p > 0 else None
+        values[prov] = rate if rate is not None else float("nan")
+        rows.append({"province": prov, "expected_attacks": float(e), "population": None if p is None else float(p),
+                     "per_100k": rate})
+    gj = json.loads(Path(geo).read_text(encoding="utf-8"))
+    names = {f["properties"].get("name") for f in gj["features"]}
+    merge = {"FATA": "Khyber Pakhtunkhwa"} if "FATA" in names and "FATA" not in values else {}
+    span = f"{quarters[0]}-{quarters[-1]}"
+    rec = F.province_map(
+        Path(geo), values, f"forecast attacks per 100,000 people, {span}", figdir,
+        "forecast: this run; population: census via the run's panel; boundaries: Natural Earth (public domain)",
+        title=f"Forecast attacks per 100,000 people, {span}",
+        caption=(f"Expected attacks over {span} (sum of the quarterly forecast means) divided by the latest "
+                 "population in the panel, per 100,000 people."
+                 + (" FATA is drawn with Khyber Pakhtunkhwa, into which it merged in 2018." if merge else "")))
+    figs[rec.name] = rec
+    rows.sort(key=lambda r: -(r["per_100k"] or 0))
+    return _section("map", figures=[rec.name], rows=rows, quarters=quarters, merged=merge)
+
+
+def _is_unavailable_payload(obj: Any) -> str | None:
+    if isinstance(obj, dict) and obj.get("available") is False:
+        return str(obj.get("reason") or "the producer marked this part unavailable")
+    return None
+
+
+def breaks_section(inputs: RunInputs) -> dict[str, Any]:
+    b = inputs.breaks
+    if isinstance(b, Missing):
+        return _unavailable("breaks", b.reason)
+    if (why := _is_unavailable_payload(b)):
+        return _unavailable("breaks", why)
+    known = find_records(b, {"p_value"}) or find_records(b, {"pvalue"}) or []
+    unknown = find_records(b, {"ci_low", "ci_high", "date"}) or []
+    tables = {}
+    if known:
+        tables["known_dates"] = records_table(
+            known, ("series", "province", "unique_id", "outcome", "measure", "date", "test", "statistic", "p_value",
+                    "p_holm", "p_adjusted", "n_post"))
+    if unknown and unknown is not known:
+        tables["estimated_breaks"] = records_table(
+            unknown, ("series", "province", "unique_id", "outcome", "measure", "date", "ci_low", "ci_high",
+                      "contains_2014_12", "contains_2021_08", "n_post"))
+    headline = None
+    for r in unknown:
+        series = str(r.get("series", r.get("province", r.get("unique_id", "Pakistan"))))
+        if series.lower() in ("pakistan", "national"):
+            contains = [lbl for key, lbl in (("contains_2014_12", "December 2014"), ("contains_2021_08", "August 2021"))
+                        if r.get(key)]
+            headline = {"outcome": r.get("outcome", r.get("measure", "attacks")), "date": r["date"],
+                        "ci_low": r["ci_low"], "ci_high": r["ci_high"], "contains": " and ".join(contains) or None}
+            break
+    if not tables:
+        return _unavailable("breaks", "breaks.json holds no test results (no records with p-values or break intervals)")
+    notes = [str(b[k]) for k in ("note", "notes", "method", "interpretation") if isinstance(b.get(k), str)]
+    return _section("breaks", tables=tables, headline=headline, notes=notes)
+
+
+def its_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, Any] | None:
+    its = inputs.its
+    if isinstance(its, Missing):
+        return None if inputs.kind == "quarterly" else _unavailable("its", its.reason)
+    ivs = its.get("interventions") or []
+    if not ivs:
+        return _unavailable("its", "its.json lists no interventions")
+    rows, forest_rows = [], []
+    for iv in ivs:
+        lvl, slope, exc = iv.get("level_rate_ratio") or {}, iv.get("slope_rate_ratio") or {}, iv.get("excess") or {}
+        rows.append({"date": iv.get("date"), "level_rr": lvl.get("estimate"), "level_rr_low": lvl.get("ci_low"),
+                     "level_rr_high": lvl.get("ci_high"), "slope_rr": slope.get("estimate"),
+                     "slope_rr_low": slope.get("ci_low"), "slope_rr_high": slope.get("ci_high"),
+                     "excess": exc.get("estimate"), "excess_low": exc.get("ci_low"), "excess_high": exc.get("ci_high")})
+        if lvl.get("estimate") is not None:
+            forest_rows.append({"label": f"level change at {iv.get('date')}", "estimate": lvl["estimate"],
+                                "ci_low": lvl.get("ci_low"), "ci_high": lvl.get("ci_high")})
+        if slope.get("estimate") is not None:
+            forest_rows.append({"label": f"slope change at {iv.get('date')} (per month)", "estimate": slope["estimate"],
+                                "ci_low": slope.get("ci_low"), "ci_high": slope.get("ci_high"),
+                                "colour": F.OKABE_ITO["orange"]})
+    outcome = its.get("outcome") or (its.get("options") or {}).get("outcome") or "the outcome"
+    series = its.get("series") or (its.get("options") or {}).get("series")
+    names = []
+    if forest_rows:
+        rec = F.forest(forest_rows, figdir, "its_effects", UCDP_SOURCE + "; model: this ITS study",
+                       "rate ratio (log scale; 1 = no change)", f"ITS effects on {outcome}",
+                       "Estimated level and slope rate ratios at each intervention with 95% intervals.")
+        figs[rec.name] = rec
+        names.append(rec.name)
+    extra = {k: its[k] for k in ("family", "effects", "seasonality", "n_obs", "start", "end", "dispersion")
+             if k in its and not isinstance(its[k], (dict, list))}
+    return _section("its", rows=rows, outcome=outcome, series=series, figures=names, model=extra)
+
+
+def attribution_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, Any]:
+    a = inputs.attribution
+    if isinstance(a, Missing):
+        return _unavailable("attribution", a.reason)
+    if (why := _is_unavailable_payload(a)):
+        return _unavailable("attribution", why)
+    shapley = a.get("shapley") or find_records(a, {"group", "share"}) or []
+    if not shapley:
+        return _unavailable("attribution", "attribution.json holds no Shapley shares")
+    groups = [dict(r) for r in shapley]
+    if not any(str(r["group"]).lower() == "residual" for r in groups) and isinstance(a.get("residual"), (int, float)):
+        groups.append({"group": "residual", "share": a["residual"], "ci_low": None, "ci_high": None})
+    total = a.get("total_change")
+    if isinstance(total, dict):
+        total = total.get("estimate")
+    if total is None:
+        total = float(sum(float(r["share"]) for r in groups))
+    unit = a.get("unit") or a.get("scale") or "change in the log rate between the periods"
+    periods = a.get("periods")
+    rec = F.waterfall(groups, total, figdir, "attribution: this run (pakcast attribute); " + UCDP_SOURCE
+                      + "; covariates: World Bank WDI, SBP, PBS, timeline", str(unit),
+                      "Attribution of the change (Shapley shares)",
+                      "Each bar is one covariate group's Shapley share of the change between the two periods, "
+                      "with its interval; the black bar is the total change (shares plus residual).")
+    figs[rec.name] = rec
+    effects = a.get("effects") or []
+    gain = a.get("oos_crps_gain") or []
+    return _section("attribution", shapley=to_jsonable(groups), total_change=total, unit=unit,
+                    periods=to_jsonable(periods), figures=[rec.name],
+                    effects=records_table(effects, ("covariate", "irr", "ci_low", "ci_high"), max_rows=20) if effects else None,
+                    oos_crps_gain=records_table(gain, ("group", "delta_crps")) if gain else None,
+                    interpretation=a.get("interpretation"))
+
+
+def _national(r: dict[str, Any]) -> bool:
+    return str(r.get("province", r.get("unique_id", "Pakistan"))).lower() in ("pakistan", "national", "all")
+
+
+def scorecard_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, Any]:
+    res = inputs.results
+    if isinstance(res, Missing):
+        return _unavailable("scorecard", res.reason)
+    recs = find_records(res, {"model", "crps"})
+    if not recs:
+        return _unavailable("scorecard", "results.json holds no backtest scores (records with model and crps)")
+    df = pd.DataFrame(recs)
+    if "province" in df.columns or "unique_id" in df.columns:
+        nat = df[[_national(r) for r in recs]]
+        scope = "national series"
+        if nat.empty:
+            nat = df.groupby("model", as_index=False).mean(numeric_only=True)
+            scope = "mean over provinces"
+    else:
+        nat, scope = df, "as reported"
+    if "measure" in nat.columns and (nat["measure"] == "attacks").any():
+        nat = nat[nat["measure"] == "attacks"]
+    nat = nat.groupby("model", as_index=False).mean(numeric_only=True).sort_values("crps")
+    is_base = nat["model"].astype(str).str.lower().str.contains("|".join(BASELINE_NAMES))
+    headline = None
+    if is_base.any() and (~is_base).any():
+        best, base = nat[~is_base].iloc[0], nat[is_base].iloc[0]
+        headline = {"model": str(best["model"]), "crps": float(best["crps"]), "baseline": str(base["model"]),
+                    "baseline_crps": float(base["crps"]), "skill": float(1 - best["crps"] / base["crps"]),
+                    "coverage_90": float(best["coverage_90"]) if "coverage_90" in nat.columns and pd.notna(best.get("coverage_90")) else None,
+                    "scope": scope}
+    elif "skill_vs_best_baseline" in nat.columns:
+        best = nat.iloc[0]
+        headline = None
+    table = records_table(to_jsonable(nat), ("model", "crps", "log_score", "coverage_90", "skill_vs_best_baseline"))
+    names = []
+    if len(nat) > 1:
+        ref = float(nat[is_base]["crps"].min()) if is_base.any() else float(nat["crps"].max())
+        rows = [{"label": str(r["model"]), "estimate": 1 - float(r["crps"]) / ref, "ci_low": None, "ci_high": None,
+                 "colour": F.OKABE_ITO["orange"] if b else F.OKABE_ITO["blue"]}
+                for (_, r), b in zip(nat.iterrows(), is_base)]
+        rec = F.forest(rows, figdir, "scorecard_skill", "backtest: this run (rolling-origin, " + UCDP_SOURCE + ")",
+                       "CRPS skill vs the best baseline (0 = as good; higher is better)",
+                       f"Backtest skill by model ({scope}, attacks)",
+                       "CRPS skill of each model relative to the best baseline in the rolling-origin backtest "
+                       "(baselines in orange).", ref=0.0, log=False)
+        figs[rec.name] = rec
+        names.append(rec.name)
+    last = find_records(res, {"observed"}) or find_records(res, {"outcome"})
+    last_q = (records_table(last, ("vintage", "vintage_id", "province", "quarter", "measure", "q05", "q50", "q95",
+                                   "observed", "outcome", "crps", "covered_90"))
+              if last else None)
+    last_reason = None if last else (
+        "no earlier forecast vintage has outcomes to score yet (a first run, or data that end before the "
+        "forecast quarters)")
+    return _section("scorecard", scope=scope, table=table, headline=headline, figures=names,
+                    last_quarter=last_q, last_quarter_reason=last_reason)
+
+
+def claims_section(panel: pd.DataFrame | Missing, reported: pd.DataFrame | Missing, figdir: Path, figs: dict,
+                   random_seed: int) -> dict[str, Any]:
+    if isinstance(panel, Missing):
+        return _unavailable("claims", panel.reason)
+    rep = None if isinstance(reported, Missing) else reported
+    checks = [c.to_dict() for c in check_claims(panel, rep, random_seed=random_seed)]
+    nat = national_monthly(panel)
+    yrs = nat.index.year
+    full = nat.groupby(yrs).size()
+    annual = nat.groupby(yrs).sum().loc[full[full == 12].index]
+    rec = F.claims_chart(annual, reported_series(rep) if rep is not None else [], figdir,
+                         UCDP_SOURCE + "; published aggregates: PICSS, PIPS, CRSS, GTI and others (URLs in data)")
+    figs[rec.name] = rec
+    counts = {s: sum(c["status"] == s for c in checks) for s in ("supported", "not supported", "not testable")}
+    return _section("claims", rows=checks, counts=counts, figures=[rec.name],
+                    reported_reason=reported.reason if isinstance(reported, Missing) else None,
+                    random_seed=random_seed)
+
+
+def provenance_section(inputs: RunInputs, panel: pd.DataFrame | Missing, reported: pd.DataFrame | Missing) -> dict[str, Any]:
+    coverage: dict[str, Any] = {}
+    if not isinstance(panel, Missing):
+        nat = panel[panel["province"] == "Pakistan"] if (panel["province"] == "Pakistan").any() else panel
+        coverage = {"start": pd.Timestamp(nat["period"].min()).strftime("%Y-%m"),
+                    "end": pd.Timestamp(nat["period"].max()).strftime("%Y-%m"),
+                    "n_months": int(nat["period"].nunique()), "provinces": sorted(set(panel["province"]) - {"Pakistan"}),
+                    "attacks_total": float(nat["attacks"].sum()), "killed_total": float(nat["killed"].sum())}
+    res = inputs.results if not isinstance(inputs.results, Missing) else {}
+    cov_res = next((res[k] for k in ("coverage", "data_coverage", "data") if isinstance(res.get(k), dict)), None)
+    exclusions = None
+    if cov_res is not None:
+        ex = cov_res.get("exclusions") or cov_res.get("excluded")
+        if isinstance(ex, list):
+            exclusions = records_table(ex) if ex and isinstance(ex[0], dict) else {"columns": ["exclusion"],
+                                                                                   "rows": [[str(x)] for x in ex]}
+        elif isinstance(ex, dict):
+            exclusions = {"columns": ["exclusion", "count"], "rows": [[k, to_jsonable(v)] for k, v in ex.items()]}
+    exclusions_note = None
+    if exclusions is None and (meta := shipped_panel_meta()):
+        pm = (meta.get("panels") or {}).get("panel_province_month.csv") or {}
+        by_scope = meta.get("events_by_scope") or {}
+        if pm:
+            exclusions = {"columns": ["exclusion", "events", "deaths (best)"], "rows": [
+                [f"out of scope: interstate India-Pakistan clashes ({by_scope.get('interstate', '-')}) and foreign "
+                 f"strikes such as US drone strikes ({by_scope.get('foreign', '-')})", pm.get("events_out_of_scope"), None],
+                ["dated only to a year (or a span longer than a month): not placed in any month",
+                 pm.get("excluded_date_precision"), pm.get("excluded_date_precision_killed")],
+                ["no province could be assigned", pm.get("unassigned_province"), pm.get("unassigned_province_killed")],
+                ["events in the panel", pm.get("events_in_panel"), pm.get("killed_in_panel")],
+            ]}
+            exclusions_note = ("Counts for the shipped monthly panel (data/panels.json: fata=merge, scope=militant); "
+                               f"the run records no exclusions of its own. UCDP rows read: {meta.get('rows_read')}.")
+    sources = [
+        {"name": "UCDP Georeferenced Event Dataset (GED) 22.1, Pakistan extract via HDX", "licence": "CC BY 4.0",
+         "coverage": "1989-01 to 2021-12",
+         "citation": "Sundberg & Melander (2013), J. Peace Research 50(4):523-532; Davies, Pettersson & Öberg "
+                     "(2022), J. Peace Research 59(4):593-610"},
+        {"name": "Province boundaries: Natural Earth 1:10m Admin-1", "licence": "public domain",
+         "coverage": "ADM1 c. 2013-2015, FATA kept as its own feature", "citation": "naturalearthdata.com"},
+        {"name": "Population: Pakistan Bureau of Statistics censuses 1998, 2017, 2023", "licence": "official statistics",
+         "coverage": "interpolated by the panel builder", "citation": "PBS census results"},
+    ]
+    if not isinstance(reported, Missing):
+        for src, g in reported.groupby("source"):
+            periods = g["period"].astype(str)
+            sources.append({"name": f"{src} published aggregates ({len(g)} figures)",
+                            "licence": "published facts, each row with its source URL",
+                            "coverage": f"{periods.min()[:7]} to {periods.max()[:7]}",
+                            "citation": "see data/reported (URL per figure)"})
+    inputs_list = []
+    man = inputs.manifest if not isinstance(inputs.manifest, Missing) else {}
+    for rec in man.get("inputs", []) or []:
+        inputs_list.append({"path": rec.get("path"), "sha256": rec.get("sha256"), "role": rec.get("role")})
+    return _section("provenance", coverage=coverage, results_coverage=to_jsonable(cov_res), exclusions=exclusions,
+                    exclusions_note=exclusions_note,
+                    exclusions_reason=None if exclusions else "the run does not record its excluded events "
+                                                                "(results.json has no coverage.exclusions)",
+                    sources=sources, limitations=LIMITATIONS, inputs=inputs_list,
+                    run={"run_id": man.get("run_id"), "created": man.get("created"), "command": man.get("command"),
+                         "git_revision": man.get("git_revision"), "random_seeds": man.get("random_seeds"),
+                         "package_versions": man.get("package_versions")})
+
+
+def methods_section(inputs: RunInputs, sections: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    res = inputs.results if not isinstance(inputs.results, Missing) else {}
+    items = []
+    models = res.get("models")
+    weights = res.get("ensemble_weights") or res.get("weights")
+    text = ("Forecasts are predictive samples from each model for each province and horizon, made coherent "
+            "(national = sum of provinces); the table and fan charts show their mean and 5th, 25th, 50th, 75th "
+            "and 95th percentiles.")
+    if models:
+        text += f" Models in this run: {', '.join(map(str, models if isinstance(models, list) else list(models)))}."
+    if isinstance(weights, dict):
+        text += " Ensemble weights: " + ", ".join(f"{k} {fmt_ratio(v)}" for k, v in weights.items()
+                                                  if isinstance(v, (int, float))) + "."
+    items.append({"title": "Forecasts", "text": text})
+    items.append({"title": "Backtest and scorecard", "text":
+                  "Rolling-origin backtest: at each origin the models see only data up to that origin. CRPS "
+                  "(continuous ranked probability score, lower is better) and 90% interval coverage are averaged "
+                  "over origins; skill = 1 - CRPS(model) / CRPS(best baseline)."})
+    items.append({"title": "Province map", "text":
+                  "Expected attacks over the forecast quarters (sum of quarterly forecast means) divided by the "
+                  "province's latest population in the panel, times 100,000."})
+    items.append({"title": "Structural breaks and ITS", "text":
+                  "Known-date tests at December 2014 and August 2021 and an unknown-break search with break-date "
+                  "intervals (forecast.studies); p-values adjusted across provinces (Holm). ITS: segmented count "
+                  "regression with level and slope changes; rate ratios with 95% intervals."})
+    items.append({"title": "Attribution", "text":
+                  "Shapley decomposition of the change in the fitted log rate between two periods into covariate "
+                  "groups plus a residual; these are associations adjusted for the modelled terms, not causal effects."})
+    items.append({"title": "Claims check", "text":
+                  "Peak: the year of most UCDP deaths (best estimate), with the share of bootstrap replicates "
+                  "(months resampled within years) peaking in 2010-2013. Falls and rises: quasi-Poisson rate ratio "
+                  "of the post to the pre period with a 95% interval (dispersion from both periods, t quantile on "
+                  "n-2 degrees of freedom); supported when the interval lies wholly on the claimed side of 1; not "
+                  "testable with fewer than 6 months or 2 years on a side. Each source separately, never pooled. "
+                  "Monthly counts are autocorrelated, so intervals may be too narrow."})
+    man = inputs.manifest if not isinstance(inputs.manifest, Missing) else {}
+    items.append({"title": "Reproducibility", "text":
+                  f"Run {man.get('run_id', 'unknown')} (git {man.get('git_revision') or 'unknown'}); inputs with "
+                  "sha256, options, seeds and package versions are in manifest.json; `pakcast report RUN_DIR` "
+                  "rebuilds this briefing from the run directory alone."})
+    return _section("methods", items=items)
+
+
+# ----------------------------------------------------------------------------------------- build
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(count=fmt_count, ratio=fmt_ratio, pct=fmt_pct, pval=fmt_p, auto=fmt_auto)
+    return env
+
+
+def assemble(run_dir: str | Path, random_seed: int = 20141216) -> tuple[dict[str, Any], dict[str, F.FigureRecord]]:
+    """Build the briefing's content (JSON-ready dict) and its figures, without writing the documents."""
+    inputs = read_run_dir(run_dir)
+    figdir = Path(run_dir) / "figures"
+    figs: dict[str, F.FigureRecord] = {}
+    panel = inputs.panel if not isinstance(inputs.panel, Missing) else load_reference_panel()
+    if not isinstance(panel, Missing):
+        panel = _panel_csv_form(panel)
+    reported = load_reported()
+    sections: dict[str, dict[str, Any]] = {}
+    sections["forecast_table"] = forecast_section(inputs)
+    sections["fan_charts"] = fan_section(inputs, panel, figdir, figs)
+    sections["map"] = map_section(inputs, panel, figdir, figs)
+    sections["breaks"] = breaks_section(inputs)
+    its = its_section(inputs, figdir, figs)
+    if its is not None:
+        sections["its"] = its
+    sections["attribution"] = attribution_section(inputs, figdir, figs)
+    sections["scorecard"] = scorecard_section(inputs, figdir, figs)
+    sections["claims"] = claims_section(panel, reported, figdir, figs, random_seed)
+    sections["provenance"] = provenance_section(inputs, panel, reported)
+    sections["methods"] = methods_section(inputs, sections)
+    kj = key_judgements(sections)
+    sections["key_judgements"] = (_section("key_judgements", items=kj) if kj else
+                                  _unavailable("key_judgements", "no section of this run has the results a judgement needs"))
+    man = inputs.manifest if not isinstance(inputs.manifest, Missing) else {}
+    res = inputs.results if not isinstance(inputs.results, Missing) else {}
+    cov = sections["provenance"].get("coverage") or {}
+    briefing = {
+        "title": ("pakcast quarterly briefing" if inputs.kind == "quarterly" else "pakcast ITS study briefing"),
+        "kind": inputs.kind,
+        "run_id": man.get("run_id"),
+        "as_of": res.get("as_of") or (man.get("options") or {}).get("as_of"),
+        "data_end": cov.get("end"),
+        "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "section_order": [sid for sid, _ in SECTION_ORDER if sid in sections],
+        "sections": {sid: sections[sid] for sid, _ in SECTION_ORDER if sid in sections},
+        "figures": {k: v.to_dict() for k, v in figs.items()},
+        "missing": {sid: s["reason"] for sid, s in sections.items() if not s["available"]},
+    }
+    return to_jsonable(briefing), figs
+
+
+def render_html(briefing: dict[str, Any], figs: dict[str, F.FigureRecord]) -> str:
+    """The self-contained HTML (CSS inline, figures as base64 SVG data URIs)."""
+    env = _environment()
+    css = (templates_dir() / "briefing.css").read_text(encoding="utf-8")
+    return env.get_template("briefing.html.j2").render(b=briefing, s=briefing["sections"], figs=figs, css=css)
+
+
+def _update_manifest(run_dir: Path) -> None:
+    path = run_dir / "manifest.json"
+    if not path.exists():
+        return
+    from forecast.manifest import RunManifest
+
+    man = RunManifest.read(path)
+    man.add_outputs(run_dir)
+    stamp = "briefing built by forecast.report.build_report"
+    if stamp not in man.notes:
+        man.notes.append(stamp)
+    man.write(run_dir)
+
+
+def build_report(run_dir: str | Path, *, pdf: bool = True, random_seed: int = 20141216) -> dict[str, Path]:
+    """Write ``briefing.html``, ``briefing.pdf`` and ``briefing.json`` (and ``figures/``) into ``run_dir``.
+
+    Parameters
+    ----------
+    run_dir : path
+        A quarterly run directory or an ITS study directory (see :mod:`forecast.report.rundir`).
+    pdf : bool
+        Also write the PDF (matplotlib's PDF backend; no browser needed).
+    random_seed : int
+        Seed of the bootstrap behind the peak-year claim.
+
+    Returns
+    -------
+    dict
+        ``{"html": Path, "pdf": Path, "json": Path, "figures": Path}``.
+    """
+    d = Path(run_dir)
+    briefing, figs = assemble(d, random_seed=random_seed)
+    out = {"json": write_json(d / "briefing.json", briefing),
+           "html": atomic_write_text(d / "briefing.html", render_html(briefing, figs)),
+           "figures": d / "figures"}
+    if pdf:
+        from forecast.report.pdf import write_pdf
+
+        out["pdf"] = write_pdf(d / "briefing.pdf", briefing, figs)
+    _update_manifest(d)
+    return out
+
+
+__all__ = ["build_report", "assemble", "render_html", "records_table", "load_reported", "SECTION_ORDER"]

@@ -1,0 +1,309 @@
+"""Briefing figures in one accessible style.
+
+Every figure uses the Okabe-Ito colour-blind-safe palette (sequential maps use ``cividis``), labels
+both axes with units, carries a source line under the plot, and is saved as PNG and SVG under
+``run_dir/figures/`` (atomically, via :mod:`forecast.io`). Functions take plain tables and return a
+:class:`FigureRecord`; no statistics are computed here.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.collections import PatchCollection  # noqa: E402
+from matplotlib.patches import Polygon as MplPolygon  # noqa: E402
+
+from forecast.io import atomic_write_bytes, safe_name  # noqa: E402
+
+# Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
+OKABE_ITO = {
+    "black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
+    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
+}
+CYCLE = [OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "purple", "sky", "yellow", "black")]
+HISTORY = "#333333"
+FAN = OKABE_ITO["blue"]
+STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#dddddd",
+    "grid.linewidth": 0.6,
+    "axes.prop_cycle": matplotlib.cycler(color=CYCLE),
+    "legend.frameon": False,
+    "legend.fontsize": 8,
+    "svg.fonttype": "none",
+    "figure.dpi": 100,
+}
+UNITS = {"attacks": "attacks per quarter (events)", "killed": "deaths per quarter (people killed)"}
+
+
+@dataclass
+class FigureRecord:
+    """A saved figure: name, caption, source line, file paths and the SVG for embedding."""
+
+    name: str
+    title: str
+    caption: str
+    source: str
+    png: Path
+    svg: Path
+    svg_base64: str
+    alt: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "title": self.title, "caption": self.caption, "source": self.source,
+                "png": f"figures/{self.png.name}", "svg": f"figures/{self.svg.name}", "alt": self.alt}
+
+
+def new_figure(width: float = 7.5, height: float = 4.0, nrows: int = 1, ncols: int = 1, **kw: Any):
+    """A figure and axes in the briefing style."""
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), **kw)
+    return fig, axes
+
+
+def save_figure(fig, figures_dir: Path, name: str, title: str, caption: str, source: str,
+                alt: str | None = None) -> FigureRecord:
+    """Add the source line, save PNG (150 dpi) and SVG atomically, close the figure."""
+    with plt.rc_context(STYLE):
+        fig.text(0.01, 0.005, f"Source: {source}", fontsize=7, color="#444444", ha="left", va="bottom", wrap=True)
+        fig.tight_layout(rect=(0, 0.045, 1, 1))
+        stem = safe_name(name)
+        png_buf, svg_buf = io.BytesIO(), io.BytesIO()
+        fig.savefig(png_buf, format="png", dpi=150)
+        fig.savefig(svg_buf, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    png = atomic_write_bytes(Path(figures_dir) / f"{stem}.png", png_buf.getvalue())
+    svg = atomic_write_bytes(Path(figures_dir) / f"{stem}.svg", svg_buf.getvalue())
+    return FigureRecord(name=stem, title=title, caption=caption, source=source, png=png, svg=svg,
+                        svg_base64=base64.b64encode(svg_buf.getvalue()).decode("ascii"), alt=alt or caption)
+
+
+def quarterly_history(panel: pd.DataFrame, province: str, measure: str) -> pd.Series:
+    """Quarterly totals of ``measure`` for one province (complete quarters only)."""
+    p = panel[panel["province"] == province]
+    s = p.set_index(pd.PeriodIndex(pd.to_datetime(p["period"]), freq="M"))[measure].astype(float)
+    q = s.groupby(s.index.asfreq("Q")).agg(["sum", "count"])
+    return q.loc[q["count"] == 3, "sum"]
+
+
+def _draw_fan(ax, history: pd.Series, fc: pd.DataFrame, start_year: int) -> None:
+    hist = history[history.index.year >= start_year]
+    x_hist = hist.index.to_timestamp()
+    ax.plot(x_hist, hist.to_numpy(), color=HISTORY, lw=1.2, label="observed")
+    if len(fc):
+        fc = fc.sort_values("quarter")
+        xq = pd.PeriodIndex(fc["quarter"], freq="Q").to_timestamp()
+        # join the fan to the last observed quarter so the eye follows the path
+        if len(hist):
+            xq = xq.insert(0, x_hist[-1])
+            first = {c: hist.iloc[-1] for c in ("q05", "q25", "q50", "q75", "q95")}
+            fc = pd.concat([pd.DataFrame([first]), fc[["q05", "q25", "q50", "q75", "q95"]]], ignore_index=True)
+        ax.fill_between(xq, fc["q05"], fc["q95"], color=FAN, alpha=0.18, lw=0, label="90% interval")
+        ax.fill_between(xq, fc["q25"], fc["q75"], color=FAN, alpha=0.38, lw=0, label="50% interval")
+        ax.plot(xq, fc["q50"], color=FAN, lw=1.6, label="forecast median")
+    ax.set_ylim(bottom=0)
+
+
+def fan_chart(panel: pd.DataFrame, forecast: pd.DataFrame, province: str, measure: str, figures_dir: Path,
+              source: str, start_year: int = 2008) -> FigureRecord:
+    """History and forecast intervals for one series."""
+    fig, ax = new_figure(7.5, 3.4)
+    fc = forecast[(forecast["province"] == province) & (forecast["measure"] == measure)]
+    _draw_fan(ax, quarterly_history(panel, province, measure), fc, start_year)
+    ax.set_xlabel("quarter")
+    ax.set_ylabel(UNITS.get(measure, measure))
+    title = f"{province}: {measure} per quarter, observed and forecast"
+    ax.set_title(title, loc="left")
+    ax.legend(loc="upper right", ncols=2)
+    caption = (f"Quarterly {measure} in {province} since {start_year} (grey) and the forecast for the next "
+               f"{fc['quarter'].nunique()} quarters: median (line), 50% and 90% predictive intervals (bands).")
+    return save_figure(fig, figures_dir, f"fan_{province}_{measure}", title, caption, source)
+
+
+def fan_grid(panel: pd.DataFrame, forecast: pd.DataFrame, provinces: list[str], measure: str, figures_dir: Path,
+             source: str, start_year: int = 2008) -> FigureRecord:
+    """Small multiples of the fan chart, one panel per province, each on its own scale."""
+    n = len(provinces)
+    ncols = 2
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = new_figure(7.5, 1.9 * nrows + 0.6, nrows, ncols, squeeze=False, sharex=True)
+    for ax, prov in zip(axes.ravel(), provinces):
+        fc = forecast[(forecast["province"] == prov) & (forecast["measure"] == measure)]
+        _draw_fan(ax, quarterly_history(panel, prov, measure), fc, start_year)
+        ax.set_title(prov, loc="left", fontsize=9)
+        ax.set_ylabel(measure + " / quarter")
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("quarter")
+    handles, labels = axes.ravel()[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncols=4, bbox_to_anchor=(0.5, 1.0))
+    fig.subplots_adjust(top=0.92)
+    title = f"Provinces: {measure} per quarter, observed and forecast"
+    caption = (f"Quarterly {measure} by province since {start_year} and the forecast median with 50% and 90% "
+               "predictive intervals. Each panel has its own vertical scale.")
+    fig_rec = save_figure(fig, figures_dir, f"fan_provinces_{measure}", title, caption, source)
+    return fig_rec
+
+
+def _polygons(geometry: dict[str, Any]) -> list[np.ndarray]:
+    if geometry["type"] == "Polygon":
+        return [np.asarray(geometry["coordinates"][0])]
+    if geometry["type"] == "MultiPolygon":
+        return [np.asarray(poly[0]) for poly in geometry["coordinates"]]
+    raise ValueError(f"province boundaries: unsupported geometry type {geometry['type']!r}")
+
+
+def province_map(geojson_path: Path, values: dict[str, float], label: str, figures_dir: Path, source: str,
+                 title: str, caption: str, merge: dict[str, str] | None = None) -> FigureRecord:
+    """Choropleth of ``values`` by province (``cividis``), drawn from GeoJSON polygons with matplotlib.
+
+    ``merge`` maps a boundary feature to the province whose value it takes (e.g. FATA -> Khyber
+    Pakhtunkhwa when the panel merges them); features with no value are hatched grey.
+    """
+    gj = json.loads(Path(geojson_path).read_text(encoding="utf-8"))
+    merge = merge or {}
+    fig, ax = new_figure(6.2, 5.6)
+    finite = [v for v in values.values() if v is not None and np.isfinite(v)]
+    vmax = max(finite) if finite else 1.0
+    norm = matplotlib.colors.Normalize(vmin=0, vmax=vmax if vmax > 0 else 1.0)
+    cmap = matplotlib.colormaps["cividis_r"]
+    patches, colours, missing = [], [], []
+    for feat in gj["features"]:
+        name = feat["properties"].get("name")
+        key = merge.get(name, name)
+        v = values.get(key)
+        for ring in _polygons(feat["geometry"]):
+            poly = MplPolygon(ring[:, :2], closed=True)
+            if v is None or not np.isfinite(v):
+                missing.append(poly)
+            else:
+                patches.append(poly)
+                colours.append(cmap(norm(v)))
+    ax.add_collection(PatchCollection(patches, facecolor=colours, edgecolor="white", linewidth=0.6))
+    if missing:
+        ax.add_collection(PatchCollection(missing, facecolor="#eeeeee", edgecolor="white", hatch="///", linewidth=0.6))
+    for feat in gj["features"]:
+        name = feat["properties"].get("name")
+        if name in merge:
+            continue
+        v = values.get(name)
+        rings = _polygons(feat["geometry"])
+        big = max(rings, key=len)
+        from shapely.geometry import Polygon as ShapelyPolygon
+
+        pt = ShapelyPolygon(big[:, :2]).representative_point()
+        txt = f"{v:.2f}" if v is not None and np.isfinite(v) else "n/a"
+        ax.annotate(f"{name}\n{txt}", (pt.x, pt.y), ha="center", va="center", fontsize=7,
+                    color="black", bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.75))
+    ax.autoscale_view()
+    ax.set_aspect(1.0 / np.cos(np.deg2rad(30)))
+    ax.set_xlabel("longitude (degrees east)")
+    ax.set_ylabel("latitude (degrees north)")
+    ax.grid(False)
+    sm = matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap)
+    cb = fig.colorbar(sm, ax=ax, shrink=0.7)
+    cb.set_label(label)
+    ax.set_title(title, loc="left")
+    return save_figure(fig, figures_dir, "map_forecast_rate", title, caption, source)
+
+
+def waterfall(shares: list[dict[str, Any]], total: float | None, figures_dir: Path, source: str, unit: str,
+              title: str, caption: str) -> FigureRecord:
+    """Waterfall of Shapley shares (bars from the running sum) with their intervals, then the total."""
+    fig, ax = new_figure(7.5, 3.6)
+    running = 0.0
+    labels = []
+    for i, row in enumerate(shares):
+        share = float(row["share"])
+        colour = OKABE_ITO["vermillion"] if share > 0 else OKABE_ITO["blue"]
+        ax.bar(i, share, bottom=running, color=colour, width=0.6)
+        lo, hi = row.get("ci_low"), row.get("ci_high")
+        if lo is not None and hi is not None:
+            ax.errorbar(i, running + share, yerr=[[share - lo], [hi - share]], color="black", capsize=3, lw=1)
+        running += share
+        labels.append(str(row["group"]))
+    if total is not None:
+        ax.bar(len(shares), total, color=OKABE_ITO["black"], width=0.6)
+        labels.append("total change")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(range(len(labels)), labels, rotation=15, ha="right")
+    ax.set_ylabel(unit)
+    ax.set_xlabel("covariate group (Shapley share of the change)")
+    ax.set_title(title, loc="left")
+    return save_figure(fig, figures_dir, "attribution_waterfall", title, caption, source)
+
+
+def forest(rows: list[dict[str, Any]], figures_dir: Path, name: str, source: str, xlabel: str, title: str,
+           caption: str, ref: float = 1.0, log: bool = True) -> FigureRecord:
+    """Point estimates with intervals (rate ratios, skill scores), one row each."""
+    fig, ax = new_figure(7.5, 0.45 * len(rows) + 1.4)
+    y = np.arange(len(rows))[::-1]
+    for yi, r in zip(y, rows):
+        est, lo, hi = r["estimate"], r.get("ci_low"), r.get("ci_high")
+        colour = r.get("colour", OKABE_ITO["blue"])
+        if lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi):
+            ax.plot([lo, hi], [yi, yi], color=colour, lw=2)
+        ax.plot([est], [yi], "o", color=colour, ms=5)
+    ax.axvline(ref, color="black", lw=0.8, ls="--")
+    if log:
+        ax.set_xscale("log")
+    ax.set_yticks(y, [r["label"] for r in rows])
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, loc="left")
+    return save_figure(fig, figures_dir, name, title, caption, source)
+
+
+def claims_chart(national_annual: pd.DataFrame, reported: list[tuple[str, str, str, pd.Series, str]],
+                 figures_dir: Path, source: str) -> FigureRecord:
+    """Annual deaths from UCDP (with low-high range) and, in a separate panel per source, the
+    published annual national figures: side by side, never pooled."""
+    series = [(s, m, ser) for s, ptype, m, ser, _ in reported if ptype == "year" and m in ("killed", "attacks")]
+    fig, axes = new_figure(7.5, 5.2, 2, 1, squeeze=False)
+    ax = axes[0, 0]
+    years = national_annual.index.to_numpy()
+    if {"killed_low", "killed_high"} <= set(national_annual.columns):
+        ax.fill_between(years, national_annual["killed_low"], national_annual["killed_high"], color=HISTORY,
+                        alpha=0.15, lw=0, label="UCDP low-high estimate")
+    ax.plot(years, national_annual["killed"], color=HISTORY, marker="o", ms=3, lw=1.4, label="UCDP deaths (best)")
+    ax.axvspan(2009.5, 2013.5, color=OKABE_ITO["orange"], alpha=0.15, lw=0, label="early 2010s")
+    ax.axvline(2014.5, color=OKABE_ITO["green"], ls="--", lw=1, label="end of 2014")
+    ax.set_ylabel("deaths per year (people)")
+    ax.set_title("UCDP GED: national deaths per year", loc="left")
+    ax.legend(loc="upper right")
+    ax.set_ylim(bottom=0)
+    ax2 = axes[1, 0]
+    markers = "osD^v<>"
+    for i, (src, metric, ser) in enumerate(series):
+        yrs = ser.index.year
+        ax2.plot(yrs, ser.to_numpy(), marker=markers[i % len(markers)], ms=3, lw=1.1, color=CYCLE[i % len(CYCLE)],
+                 ls="-" if metric == "killed" else ":", label=f"{src} {metric}")
+    ax2.axvline(2021 + 7.5 / 12, color=OKABE_ITO["vermillion"], ls="--", lw=1, label="Aug 2021")
+    ax2.set_ylabel("count per year (each source's definition)")
+    ax2.set_xlabel("year")
+    ax2.set_title("Published annual figures, one line per source (definitions differ; not pooled)", loc="left")
+    ax2.legend(loc="upper left", ncols=3, fontsize=7)
+    ax2.set_ylim(bottom=0)
+    title = "The claims in the data"
+    caption = ("Top: UCDP GED national deaths per year with the low-high range. Bottom: annual national figures "
+               "published by each monitoring source, drawn separately because each counts attacks and deaths its "
+               "own way.")
+    return save_figure(fig, figures_dir, "claims_series", title, caption, source)

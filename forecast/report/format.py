@@ -1,0 +1,66 @@
+"""Number formatting shared by the HTML template, the PDF pages, the judgements and the tests.
+
+One function per kind of number, so the text a reader sees can be checked against
+``briefing.json`` by formatting the JSON value the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+DASH = "–"
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and not math.isfinite(v))
+
+
+def fmt_count(v: Any) -> str:
+    """Counts and expected counts: whole numbers with thousands separators (one decimal below 10)."""
+    if _missing(v):
+        return DASH
+    v = float(v)
+    if abs(v) < 10 and v != round(v):
+        return f"{v:.1f}"
+    return f"{v:,.0f}"
+
+
+def fmt_ratio(v: Any) -> str:
+    """Rate ratios, CRPS and other continuous statistics: two decimals (three significant below 0.1)."""
+    if _missing(v):
+        return DASH
+    v = float(v)
+    if v != 0 and abs(v) < 0.1:
+        return f"{v:.3g}"
+    return f"{v:,.2f}"
+
+
+def fmt_pct(v: Any) -> str:
+    """A proportion as a whole percentage."""
+    if _missing(v):
+        return DASH
+    return f"{100 * float(v):.0f}%"
+
+
+def fmt_p(v: Any) -> str:
+    """p-values: three decimals, ``<0.001`` below."""
+    if _missing(v):
+        return DASH
+    v = float(v)
+    return "<0.001" if v < 0.001 else f"{v:.3f}"
+
+
+def fmt_auto(v: Any) -> str:
+    """Any table cell: counts for integers, ratios for other numbers, text as is."""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return fmt_count(v)
+    if isinstance(v, float):
+        if _missing(v):
+            return DASH
+        return fmt_count(v) if v == round(v) and abs(v) >= 1 else fmt_ratio(v)
+    if v is None:
+        return DASH
+    return str(v)

@@ -1,0 +1,243 @@
+"""The briefing as PDF, with matplotlib's PDF backend only (no browser, no system libraries).
+
+Text pages are laid out top to bottom on A4 figures (headings, wrapped paragraphs, fixed-width
+tables, visible "not available" notes) and each briefing figure is placed on the page from its
+PNG, in the same section order as the HTML. :class:`matplotlib.backends.backend_pdf.PdfPages`
+writes the pages to a temporary file, which then replaces ``briefing.pdf`` atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.image as mpimg  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
+
+from forecast.report.format import fmt_auto, fmt_count, fmt_pct, fmt_ratio  # noqa: E402
+
+A4 = (8.27, 11.69)
+LEFT, RIGHT, TOP, BOTTOM = 0.07, 0.93, 0.95, 0.05
+BODY_PT = 9.0
+LINE = BODY_PT * 1.45 / 72 / A4[1]  # one body line in figure coordinates
+WRAP = 100  # characters per body line at 9 pt on A4
+
+
+class PageWriter:
+    """Flow text, tables and images down A4 pages of a :class:`PdfPages`."""
+
+    def __init__(self, pdf: PdfPages, title: str):
+        self.pdf, self.title, self.fig, self.y, self.page = pdf, title, None, TOP, 0
+
+    def _new_page(self) -> None:
+        self.flush()
+        self.fig = plt.figure(figsize=A4)
+        self.page += 1
+        self.fig.text(LEFT, 0.975, self.title, fontsize=7, color="#666666")
+        self.fig.text(RIGHT, 0.02, f"page {self.page}", fontsize=7, color="#666666", ha="right")
+        self.y = TOP
+
+    def flush(self) -> None:
+        if self.fig is not None:
+            self.pdf.savefig(self.fig)
+            plt.close(self.fig)
+            self.fig = None
+
+    def _need(self, height: float) -> None:
+        if self.fig is None or self.y - height < BOTTOM:
+            self._new_page()
+
+    def heading(self, text: str, size: float = 13) -> None:
+        self._need(LINE * 4)
+        self.y -= LINE * 0.8
+        self.fig.text(LEFT, self.y, text, fontsize=size, fontweight="bold", va="top")
+        self.y -= LINE * size / BODY_PT * 1.4
+
+    def paragraph(self, text: str, size: float = BODY_PT, color: str = "black", indent: float = 0.0,
+                  wrap: int = WRAP, bullet: str = "") -> None:
+        lines = textwrap.wrap(text, width=int(wrap * BODY_PT / size) - len(bullet)) or [""]
+        for i, line in enumerate(lines):
+            self._need(LINE * size / BODY_PT)
+            prefix = bullet if i == 0 else " " * len(bullet)
+            self.fig.text(LEFT + indent, self.y, prefix + line, fontsize=size, color=color, va="top")
+            self.y -= LINE * size / BODY_PT
+        self.y -= LINE * 0.35
+
+    def unavailable(self, reason: str) -> None:
+        self.paragraph(f"Not available in this run: {reason}", color="#8a5a00")
+
+    def table(self, columns: list[str], rows: list[list[str]], size: float = 7.0, max_width: int = 26) -> None:
+        cells = [[str(c)[:max_width] for c in columns]] + [[str(v)[:max_width] for v in r] for r in rows]
+        widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+        total = sum(widths) + 2 * len(widths)
+        size = min(size, 7.0 * 118 / max(total, 1))
+        for j, r in enumerate(cells):
+            self._need(LINE * size / BODY_PT * 1.2)
+            line = "  ".join(v.ljust(w) for v, w in zip(r, widths))
+            self.fig.text(LEFT, self.y, line, fontsize=size, family="DejaVu Sans Mono", va="top",
+                          fontweight="bold" if j == 0 else "normal")
+            self.y -= LINE * size / BODY_PT * 1.2
+        self.y -= LINE * 0.5
+
+    def image(self, png: Path, caption: str, source: str) -> None:
+        img = mpimg.imread(str(png))
+        h_px, w_px = img.shape[:2]
+        width = RIGHT - LEFT
+        height = width * (h_px / w_px) * (A4[0] / A4[1])
+        cap_lines = len(textwrap.wrap(caption, WRAP + 10)) + 1
+        self._need(height + LINE * (cap_lines + 1))
+        ax = self.fig.add_axes((LEFT, self.y - height, width, height))
+        ax.imshow(img, interpolation="antialiased")
+        ax.set_axis_off()
+        self.y -= height + LINE * 0.4
+        self.paragraph(caption, size=7.5, color="#444444", wrap=WRAP + 10)
+
+
+def _forecast_pages(w: PageWriter, sec: dict[str, Any]) -> None:
+    w.paragraph(sec["note"], size=8, color="#444444")
+    for m in sec["measures"]:
+        w.paragraph(f"{m.capitalize()} per quarter: median (5th-95th percentile)", size=9)
+        rows = []
+        for row in sec["tables"][m]:
+            cells = [f"{fmt_count(c['q50'])} ({fmt_count(c['q05'])}-{fmt_count(c['q95'])})" if c else "-"
+                     for c in row["cells"]]
+            rows.append([row["province"]] + cells)
+        w.table(["province"] + list(sec["quarters"]), rows)
+
+
+def write_pdf(path: str | Path, briefing: dict[str, Any], figs: dict[str, Any]) -> Path:
+    """Write the briefing PDF atomically; returns its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with plt.rc_context({"font.family": "DejaVu Sans", "pdf.fonttype": 42}), PdfPages(tmp, metadata={
+                "Title": briefing["title"], "Subject": f"run {briefing.get('run_id')}", "Creator": "pakcast"}) as pdf:
+            w = PageWriter(pdf, f"{briefing['title']} · run {briefing.get('run_id') or '-'}")
+            w._new_page()
+            w.heading(briefing["title"], size=18)
+            meta = [f"As of: {briefing.get('as_of') or '-'}", f"Event data end: {briefing.get('data_end') or '-'}",
+                    f"Run: {briefing.get('run_id') or '-'}", f"Generated: {briefing['generated']}"]
+            w.paragraph("   ·   ".join(meta), size=8, color="#444444")
+            for i, sid in enumerate(briefing["section_order"], start=1):
+                sec = briefing["sections"][sid]
+                w.heading(f"{i}. {sec['title']}")
+                if not sec["available"]:
+                    w.unavailable(sec["reason"])
+                    continue
+                _section(w, sid, sec, figs)
+            w.flush()
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _figures(w: PageWriter, names: list[str], figs: dict[str, Any]) -> None:
+    for n in names:
+        f = figs[n]
+        w.image(f.png, f"{f.caption} Source: {f.source}", f.source)
+
+
+def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any]) -> None:
+    if sid == "key_judgements":
+        for j in sec["items"]:
+            w.paragraph(j["text"], size=10, bullet="• ")
+    elif sid == "forecast_table":
+        _forecast_pages(w, sec)
+    elif sid in ("fan_charts",):
+        _figures(w, sec["figures"], figs)
+    elif sid == "map":
+        _figures(w, sec["figures"], figs)
+        w.table(["province", "expected attacks", "population", "per 100,000"],
+                [[r["province"], fmt_count(r["expected_attacks"]), fmt_count(r["population"]), fmt_ratio(r["per_100k"])]
+                 for r in sec["rows"]])
+    elif sid == "breaks":
+        for key, label in (("known_dates", "Tests at known dates"), ("estimated_breaks", "Estimated breaks")):
+            t = sec["tables"].get(key)
+            if t:
+                w.paragraph(label, size=9)
+                w.table(t["columns"], [[fmt_auto(v) for v in r] for r in t["rows"]], max_width=16)
+        for n in sec.get("notes", []):
+            w.paragraph(n, size=8, color="#444444")
+    elif sid == "its":
+        _figures(w, sec["figures"], figs)
+        w.table(["intervention", "level RR (95% CI)", "slope RR (95% CI)", "excess (95% CI)"],
+                [[r["date"], f"{fmt_ratio(r['level_rr'])} ({fmt_ratio(r['level_rr_low'])}-{fmt_ratio(r['level_rr_high'])})",
+                  f"{fmt_ratio(r['slope_rr'])} ({fmt_ratio(r['slope_rr_low'])}-{fmt_ratio(r['slope_rr_high'])})",
+                  f"{fmt_count(r['excess'])} ({fmt_count(r['excess_low'])} to {fmt_count(r['excess_high'])})"]
+                 for r in sec["rows"]], max_width=30)
+    elif sid == "attribution":
+        if sec.get("interpretation"):
+            w.paragraph(sec["interpretation"], size=8.5, color="#0b4f7a")
+        _figures(w, sec["figures"], figs)
+        w.table(["group", "share", "95% interval"],
+                [[r["group"], fmt_ratio(r["share"]), f"{fmt_ratio(r.get('ci_low'))} to {fmt_ratio(r.get('ci_high'))}"]
+                 for r in sec["shapley"]] + [["total change", fmt_ratio(sec["total_change"]), ""]])
+    elif sid == "scorecard":
+        h = sec.get("headline")
+        if h:
+            w.paragraph(f"Best model {h['model']}: CRPS {fmt_ratio(h['crps'])} vs {fmt_ratio(h['baseline_crps'])} "
+                        f"for the best baseline ({h['baseline']}), skill {fmt_pct(h['skill'])}"
+                        + (f"; 90% coverage {fmt_pct(h['coverage_90'])}" if h.get("coverage_90") is not None else "")
+                        + f" ({h['scope']}).")
+        _figures(w, sec["figures"], figs)
+        t = sec["table"]
+        w.table(t["columns"], [[fmt_auto(v) for v in r] for r in t["rows"]])
+        w.paragraph("Last quarter's forecast against what happened", size=9)
+        if sec.get("last_quarter"):
+            t = sec["last_quarter"]
+            w.table(t["columns"], [[fmt_auto(v) for v in r] for r in t["rows"]], max_width=14)
+        else:
+            w.unavailable(sec["last_quarter_reason"])
+    elif sid == "claims":
+        c = sec["counts"]
+        w.paragraph(f"{c['supported']} supported, {c['not supported']} not supported, {c['not testable']} not "
+                    "testable. Each source is tested on its own (definitions differ; never pooled).")
+        if sec.get("reported_reason"):
+            w.unavailable(sec["reported_reason"])
+        rows = []
+        for r in sec["rows"]:
+            value = str(int(r["value"])) if r["claim_id"] == "peak_early_2010s" and r["value"] is not None else fmt_ratio(r["value"])
+            ci = f"{fmt_ratio(r['ci_low'])}-{fmt_ratio(r['ci_high'])}" if r["ci_low"] is not None else "-"
+            rows.append([r["claim_id"], f"{r['source']} ({r['resolution']})", r["measure"], r["status"], value, ci,
+                         f"{r['n_pre'] if r['n_pre'] is not None else '-'}/{r['n_post']}"])
+        w.table(["claim", "source", "measure", "verdict", "number", "95% CI", "n pre/post"], rows, max_width=22)
+        for r in sec["rows"]:
+            w.paragraph(f"{r['claim_id']}, {r['source']} {r['measure']} ({r['resolution']}): {r['detail']}",
+                        size=7, color="#444444")
+        _figures(w, sec["figures"], figs)
+    elif sid == "provenance":
+        cov = sec.get("coverage") or {}
+        if cov:
+            w.paragraph(f"Panel {cov['start']} to {cov['end']} ({cov['n_months']} months): "
+                        f"{fmt_count(cov['attacks_total'])} events, {fmt_count(cov['killed_total'])} deaths nationally.")
+        for s in sec["sources"]:
+            w.paragraph(f"{s['name']}. Licence: {s['licence']}. Coverage: {s['coverage']}. {s['citation']}.",
+                        size=8, bullet="• ")
+        w.paragraph("Excluded events", size=9)
+        if sec.get("exclusions"):
+            t = sec["exclusions"]
+            w.table(t["columns"], [[fmt_auto(v) for v in r] for r in t["rows"]], max_width=40)
+        else:
+            w.unavailable(sec["exclusions_reason"])
+        w.paragraph("Limitations", size=9)
+        for lim in sec["limitations"]:
+            w.paragraph(lim, size=8, bullet="• ")
+        for r in sec.get("inputs", []):
+            w.paragraph(f"input {r['path']} sha256 {r['sha256']}", size=6.5, color="#444444")
+    elif sid == "methods":
+        for m in sec["items"]:
+            w.paragraph(f"{m['title']}. {m['text']}", size=8.5)

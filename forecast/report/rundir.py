@@ -1,0 +1,208 @@
+"""Read a run directory (quarterly run or ITS study) into one :class:`RunInputs` object.
+
+A quarterly run directory (contract in ``docs/ARCHITECTURE.md``) holds ``manifest.json``,
+``panel.csv``, ``forecast.csv``, ``backtest.csv``, ``results.json``, ``breaks.json`` and
+``attribution.json``; an ITS study directory (``pakcast its --out DIR``) holds ``its.json`` and
+``manifest.json``. Every part except the manifest is optional for the briefing: a part that is
+absent or unreadable becomes a :class:`Missing` with the reason, which the briefing shows as a
+visible "not available in this run" block. Malformed content that *is* present raises
+:class:`RunDirError` naming the file, row, column and expectation (a briefing must not quietly
+show half a table).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+FORECAST_COLUMNS = (
+    "province", "quarter", "measure", "mean", "q05", "q25", "q50", "q75", "q95",
+    "last_year", "p_gt_last_year",
+)
+PANEL_COLUMNS = ("province", "period", "attacks", "killed")
+NUMERIC_FORECAST = ("mean", "q05", "q25", "q50", "q75", "q95", "last_year", "p_gt_last_year")
+
+
+class RunDirError(ValueError):
+    """A file in the run directory is present but does not meet its contract."""
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A part of the run that is not available, with the reason shown to the reader."""
+
+    reason: str
+
+    def __bool__(self) -> bool:  # a Missing part is falsy, so ``if inputs.forecast:`` reads well
+        return False
+
+
+@dataclass
+class RunInputs:
+    """Everything the briefing reads from one run directory."""
+
+    run_dir: Path
+    kind: str  # "quarterly" or "its"
+    manifest: dict[str, Any] | Missing
+    panel: pd.DataFrame | Missing
+    forecast: pd.DataFrame | Missing
+    backtest: pd.DataFrame | Missing
+    results: dict[str, Any] | Missing
+    breaks: dict[str, Any] | Missing
+    attribution: dict[str, Any] | Missing
+    its: dict[str, Any] | Missing
+    notes: list[str] = field(default_factory=list)
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any] | Missing:
+    if not path.exists():
+        return Missing(f"{path.name} is not in this run directory ({what} was not produced)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RunDirError(f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})") from exc
+    if not isinstance(data, dict):
+        raise RunDirError(f"{path}: expected a JSON object at the top level, found {type(data).__name__}")
+    status = data.get("status") or data.get("error")
+    if isinstance(status, str) and data.keys() <= {"status", "error", "reason", "detail"}:
+        # a producer that records why it could not run (never silently): show its reason
+        return Missing(f"{path.name}: {data.get('reason') or data.get('detail') or status}")
+    return data
+
+
+def _read_csv(path: Path, required: tuple[str, ...], what: str) -> pd.DataFrame | Missing:
+    if not path.exists():
+        return Missing(f"{path.name} is not in this run directory ({what} was not produced)")
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"{path}: cannot be read as CSV: {exc}") from exc
+    absent = [c for c in required if c not in df.columns]
+    if absent:
+        raise RunDirError(
+            f"{path}: row 1 (header): missing column(s) {absent}; expected at least {list(required)}"
+        )
+    return df
+
+
+def _check_numeric(df: pd.DataFrame, path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    out = df.copy()
+    for col in columns:
+        if col not in out.columns:
+            continue
+        values = pd.to_numeric(out[col], errors="coerce")
+        bad = values.isna() & out[col].notna()
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise RunDirError(
+                f"{path}: row {i + 2}, column {col!r}: expected a number, found {out[col].iloc[i]!r}"
+            )
+        out[col] = values.astype(float)
+    return out
+
+
+def _validate_forecast(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    df = _check_numeric(df, path, NUMERIC_FORECAST)
+    df["province"] = df["province"].astype(str)
+    df["measure"] = df["measure"].astype(str)
+    df["quarter"] = df["quarter"].astype(str)
+    try:
+        pd.PeriodIndex(df["quarter"], freq="Q")
+    except (ValueError, TypeError) as exc:
+        raise RunDirError(f"{path}: column 'quarter': expected quarters like 2022Q1 ({exc})") from exc
+    q = df[["q05", "q25", "q50", "q75", "q95"]].to_numpy()
+    disorder = np.flatnonzero((np.diff(q, axis=1) < -1e-9).any(axis=1))
+    if disorder.size:
+        i = int(disorder[0])
+        raise RunDirError(
+            f"{path}: row {i + 2}, columns q05..q95: quantiles must be non-decreasing, found {q[i].tolist()}"
+        )
+    negative = np.flatnonzero((df[["mean", "q05"]].to_numpy() < 0).any(axis=1))
+    if negative.size:
+        i = int(negative[0])
+        raise RunDirError(f"{path}: row {i + 2}, columns mean/q05: counts cannot be negative")
+    return df
+
+
+def _validate_panel(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    measures = tuple(c for c in ("attacks", "killed", "killed_low", "killed_high", "population") if c in df.columns)
+    df = _check_numeric(df, path, measures)
+    try:
+        ds = pd.to_datetime(df["period"].astype(str), format="mixed")
+    except (ValueError, TypeError) as exc:
+        raise RunDirError(f"{path}: column 'period': expected dates or year-months ({exc})") from exc
+    df["period"] = ds.dt.to_period("M").dt.to_timestamp()
+    df["province"] = df["province"].astype(str)
+    return df
+
+
+def read_run_dir(run_dir: str | Path) -> RunInputs:
+    """Read every part of a run directory the briefing uses.
+
+    Parameters
+    ----------
+    run_dir : path
+        A quarterly run directory or an ITS study directory.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``run_dir`` does not exist or holds neither ``forecast.csv``/``panel.csv`` nor ``its.json``.
+    RunDirError
+        If a file is present but breaks its contract (the message names file, row and column).
+    """
+    d = Path(run_dir)
+    if not d.is_dir():
+        raise FileNotFoundError(f"run directory {d} does not exist")
+    is_its = (d / "its.json").exists() and not (d / "forecast.csv").exists()
+    if not is_its and not ((d / "forecast.csv").exists() or (d / "panel.csv").exists()):
+        raise FileNotFoundError(
+            f"{d} is neither a quarterly run directory (forecast.csv, panel.csv, results.json, ...) "
+            "nor an ITS study directory (its.json); run `pakcast quarterly --out DIR` or `pakcast its ... --out DIR` first"
+        )
+    kind = "its" if is_its else "quarterly"
+    manifest = _read_json(d / "manifest.json", "the run manifest")
+    panel = _read_csv(d / "panel.csv", PANEL_COLUMNS, "the monthly panel")
+    if not isinstance(panel, Missing):
+        panel = _validate_panel(panel, d / "panel.csv")
+    forecast = _read_csv(d / "forecast.csv", FORECAST_COLUMNS, "the quarterly forecast")
+    if not isinstance(forecast, Missing):
+        forecast = _validate_forecast(forecast, d / "forecast.csv")
+    backtest = _read_csv(d / "backtest.csv", (), "the backtest")
+    if kind == "its":
+        why = "this is an ITS study directory (its.json), not a quarterly forecast run"
+        forecast = forecast if not isinstance(forecast, Missing) else Missing(why)
+        backtest = backtest if not isinstance(backtest, Missing) else Missing(why)
+    return RunInputs(
+        run_dir=d,
+        kind=kind,
+        manifest=manifest,
+        panel=panel,
+        forecast=forecast,
+        backtest=backtest,
+        results=_read_json(d / "results.json", "the forecast results"),
+        breaks=_read_json(d / "breaks.json", "the structural-break study"),
+        attribution=_read_json(d / "attribution.json", "the attribution study"),
+        its=_read_json(d / "its.json", "an interrupted-time-series study"),
+    )
+
+
+def find_records(obj: Any, required: set[str], max_depth: int = 6) -> list[dict[str, Any]] | None:
+    """First list of dicts (depth-first) whose items all carry the ``required`` keys."""
+    if max_depth < 0:
+        return None
+    if isinstance(obj, list) and obj and all(isinstance(r, dict) for r in obj):
+        if all(required <= r.keys() for r in obj):
+            return obj
+    children = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list) else ()
+    for child in children:
+        if isinstance(child, (dict, list)):
+            found = find_records(child, required, max_depth - 1)
+            if found is not None:
+                return found
+    return None

@@ -1,0 +1,125 @@
+"""Fixture run directories for the briefing tests (no tests here; imported by test_report*.py).
+
+The panel is the real shipped panel (``forecast.panel.load_panel``). Everything model-made in
+these directories (forecast quantiles, backtest scores, break and attribution results) is
+**synthetic test data**, derived by simple rules from the real history so that the numbers are
+plausible in size; they are marked ``SYNTHETIC`` in ``results.json`` and never ship.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from forecast.io import write_csv, write_json
+from forecast.manifest import RunManifest
+
+SYNTHETIC = "SYNTHETIC test numbers (tests/forecast/test_report_fixtures.py), not model output"
+
+
+def real_panel_csv() -> pd.DataFrame:
+    from forecast.panel import load_panel
+
+    p = load_panel(freq="month").rename(columns={"unique_id": "province", "ds": "period"})
+    p["period"] = pd.to_datetime(p["period"]).dt.strftime("%Y-%m-%d")
+    return p
+
+
+def synthetic_forecast(panel: pd.DataFrame, n_quarters: int = 4, dispersion: float = 0.3) -> pd.DataFrame:
+    """NB quantiles around the mean of the last four observed quarters (synthetic)."""
+    rows = []
+    df = panel.assign(q=pd.PeriodIndex(pd.to_datetime(panel["period"]), freq="Q"))
+    last_q = df["q"].max()
+    quarters = [last_q + i for i in range(1, n_quarters + 1)]
+    for (prov, ), g in df.groupby(["province"]):
+        for measure in ("attacks", "killed"):
+            qs = g.groupby("q")[measure].sum().sort_index()
+            mu = max(float(qs.iloc[-4:].mean()), 0.05)
+            n = 1.0 / dispersion
+            dist = stats.nbinom(n, n / (n + mu))
+            for qtr in quarters:
+                last_year = float(qs.get(qtr - 4, np.nan))
+                rows.append({"province": prov, "quarter": str(qtr), "measure": measure, "mean": mu,
+                             "q05": dist.ppf(0.05), "q25": dist.ppf(0.25), "q50": dist.ppf(0.5),
+                             "q75": dist.ppf(0.75), "q95": dist.ppf(0.95), "last_year": last_year,
+                             "p_gt_last_year": float(dist.sf(last_year)) if np.isfinite(last_year) else np.nan})
+    return pd.DataFrame(rows)
+
+
+def make_quarterly_run(run_dir: Path, panel: pd.DataFrame | None = None, *, with_breaks: bool = True,
+                       with_attribution: bool = True) -> Path:
+    """A complete quarterly run directory on the real panel with synthetic model outputs."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    panel = real_panel_csv() if panel is None else panel
+    write_csv(run_dir / "panel.csv", panel)
+    fc = synthetic_forecast(panel)
+    write_csv(run_dir / "forecast.csv", fc)
+    provinces = sorted(set(panel["province"]))
+    models = {"zero": 1.8, "climatology": 1.35, "seasonal_naive": 1.4, "negbin_glm": 1.05, "ensemble": 1.0}
+    backtest = [{"model": m, "province": p, "measure": "attacks", "crps": round(c * (3 if p == "Pakistan" else 1), 3),
+                 "log_score": round(2.0 * c, 3), "coverage_90": 0.9 if m in ("ensemble", "negbin_glm") else 0.7,
+                 "skill_vs_best_baseline": round(1 - c / 1.35, 3)}
+                for m, c in models.items() for p in provinces]
+    write_csv(run_dir / "backtest.csv", pd.DataFrame(backtest))
+    write_json(run_dir / "results.json", {
+        "note": SYNTHETIC, "as_of": "2021-12-31", "models": list(models),
+        "ensemble_weights": {"negbin_glm": 0.6, "seasonal_naive": 0.4},
+        "backtest_summary": backtest,
+        "coverage": {"source": "UCDP GED 22.1", "start": "1989-01", "end": "2021-12", "n_months": 396,
+                     "exclusions": {"year-precision events": 31, "unassigned province": 4}},
+    })
+    if with_breaks:
+        write_json(run_dir / "breaks.json", {
+            "note": SYNTHETIC,
+            "known": [{"series": s, "outcome": "attacks", "date": d, "test": "NB LR", "statistic": st, "p_value": pv,
+                       "p_holm": min(1.0, pv * 3), "n_post": npost}
+                      for s, d, st, pv, npost in (("Pakistan", "2014-12", 41.2, 1e-6, 84),
+                                                   ("Pakistan", "2021-08", 3.1, 0.078, 4),
+                                                   ("Balochistan", "2021-08", 1.2, 0.27, 4))],
+            "unknown": [{"series": "Pakistan", "outcome": "attacks", "date": "2014-06", "ci_low": "2013-11",
+                         "ci_high": "2015-02", "contains_2014_12": True, "contains_2021_08": False}],
+        })
+    if with_attribution:
+        write_json(run_dir / "attribution.json", {
+            "note": SYNTHETIC, "periods": ["2010-01:2013-12", "2015-01:2018-12"],
+            "effects": [{"covariate": "cpi_yoy_pct", "irr": 1.02, "ci_low": 0.99, "ci_high": 1.05}],
+            "shapley": [{"group": "economic", "share": -0.12, "ci_low": -0.3, "ci_high": 0.05},
+                        {"group": "political", "share": 0.05, "ci_low": -0.1, "ci_high": 0.2},
+                        {"group": "security", "share": -0.61, "ci_low": -0.9, "ci_high": -0.35},
+                        {"group": "residual", "share": -0.2, "ci_low": None, "ci_high": None}],
+            "total_change": -0.88,
+            "oos_crps_gain": [{"group": "security", "delta_crps": -0.05}],
+            "interpretation": "These are associations adjusted for the modelled terms, not causal effects.",
+        })
+    man = RunManifest(command="quarterly (synthetic test fixture)", options={"as_of": "2021-12-31"})
+    man.add_input(run_dir / "panel.csv", role="panel")
+    man.add_outputs(run_dir)
+    man.write(run_dir)
+    return run_dir
+
+
+def make_its_study(run_dir: Path) -> Path:
+    """An ITS study directory (its.json + manifest.json) with synthetic effects."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "its.json", {
+        "note": SYNTHETIC, "series": "Pakistan", "outcome": "attacks", "family": "negbin",
+        "interventions": [
+            {"date": "2014-12", "level_rate_ratio": {"estimate": 0.62, "ci_low": 0.48, "ci_high": 0.8},
+             "slope_rate_ratio": {"estimate": 0.98, "ci_low": 0.97, "ci_high": 0.995},
+             "excess": {"estimate": -1480.0, "ci_low": -2100.0, "ci_high": -900.0}}],
+    })
+    RunManifest(command="its (synthetic test fixture)").write(run_dir)
+    return run_dir
+
+
+if __name__ == "__main__":  # python tests/forecast/test_report_fixtures.py DIR  (developer preview)
+    import sys
+
+    out = make_quarterly_run(Path(sys.argv[1]))
+    print(json.dumps(sorted(p.name for p in out.iterdir())))
