@@ -1,0 +1,98 @@
+"""Global Terrorism Database (GTD, START, University of Maryland) reader.
+
+Official column names (GTD codebook): ``eventid, iyear, imonth, iday, country_txt, provstate,
+city, latitude, longitude, nkill, nwound, attacktype1_txt, gname`` (required: ``eventid, iyear,
+imonth, iday, provstate, nkill, nwound, attacktype1_txt, gname``). A global file is filtered to
+``country_txt == "Pakistan"`` (others counted as skipped). GTD distributions are often Latin-1:
+pass ``encoding="latin-1"`` (a wrong encoding is reported with the line of the first bad byte).
+
+Mapping: ``imonth``/``iday`` = 0 mean unknown, so the date interval is the whole month
+(``iday = 0``: precision ``month``) or the whole year (``imonth = 0``: precision ``year``); the
+panel rule then keeps such events only in panels whose period contains the whole interval, never
+on the 1st. ``killed`` = ``killed_low`` = ``killed_high`` = ``nkill`` (GTD gives one figure; missing
+stays missing), ``injured`` = ``nwound``, ``event_type`` = ``attacktype1_txt``, ``actor`` = ``gname``,
+``province`` = ``provstate`` normalised (``Unknown`` = missing, then point in polygon on the
+coordinates). GTD records terrorism by non-state actors, so every event is in the ``militant`` scope.
+
+Terms: the GTD may not be redistributed; pakcast reads a copy the user obtained from START.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from forecast.sources._common import resolve_provinces
+from forecast.sources.base import ReadResult
+from forecast.validate import Checker, OnError, canonical_frame, read_csv_records, require_columns
+
+SOURCE = "gtd"
+REQUIRED = ["eventid", "iyear", "imonth", "iday", "provstate", "nkill", "nwound", "attacktype1_txt", "gname"]
+COUNTRY = "Pakistan"
+
+
+def read_gtd(path: str | Path, *, on_error: OnError = "raise", encoding: str = "utf-8",
+             country: str = COUNTRY, progress: Callable[[int, int], None] | None = None) -> ReadResult:
+    """Read a GTD CSV into the canonical event table (see the module docstring for the mapping)."""
+    path = Path(path)
+    skipped = {"n": 0}
+
+    def skip(rec: list[str], header: list[str]) -> bool:
+        if "country_txt" in header and len(rec) == len(header):
+            v = rec[header.index("country_txt")].strip()
+            if v and v != country:
+                skipped["n"] += 1
+                return True
+        return False
+
+    raw = read_csv_records(path, encoding=encoding, skip_record=skip, progress=progress)
+    require_columns(raw, REQUIRED, " (GTD codebook names)")
+    f = raw.frame
+    ck = Checker(raw, SOURCE, id_column="eventid")
+    eid = ck.integer("eventid", minimum=1)
+    ck.unique("eventid")
+    year = ck.integer("iyear", minimum=1970)
+    month = ck.integer("imonth", minimum=0)
+    day = ck.integer("iday", minimum=0)
+    ck.flag((month > 12).fillna(False), "imonth", "a month 1-12, or 0 for unknown")
+    ck.flag((day > 31).fillna(False), "iday", "a day 1-31, or 0 for unknown")
+    y = year.fillna(1970).clip(1970, 2262).astype(int)
+    m = month.fillna(0).clip(0, 12).astype(int)
+    d = day.fillna(0).clip(0, 31).astype(int)
+    known_day = (m > 0) & (d > 0)
+    exact = pd.to_datetime(pd.DataFrame({"year": y, "month": m.where(m > 0, 1), "day": d.where(d > 0, 1)}),
+                           errors="coerce")
+    ck.flag(known_day & exact.isna(), "iday", "a real calendar date (iyear, imonth, iday)",
+            values=f["iyear"].fillna("") + "-" + f["imonth"].fillna("") + "-" + f["iday"].fillna(""))
+    start = exact.copy()
+    end = exact.copy()
+    prec = pd.Series("day", index=f.index, dtype="string")
+    month_only = (m > 0) & (d == 0)
+    year_only = m == 0
+    end[month_only] = (exact[month_only] + pd.offsets.MonthEnd(0))
+    prec[month_only] = "month"
+    start[year_only] = pd.to_datetime(pd.DataFrame({"year": y[year_only], "month": 1, "day": 1}))
+    end[year_only] = pd.to_datetime(pd.DataFrame({"year": y[year_only], "month": 12, "day": 31}))
+    prec[year_only] = "year"
+    nkill = ck.integer("nkill", required=False)
+    nwound = ck.integer("nwound", required=False)
+    has = lambda c: c in f.columns  # noqa: E731
+    lat = ck.number("latitude", lo=-90, hi=90) if has("latitude") else pd.Series(np.nan, index=f.index)
+    lon = ck.number("longitude", lo=-180, hi=180) if has("longitude") else pd.Series(np.nan, index=f.index)
+    ck.frame = f.assign(provstate=f["provstate"].mask(f["provstate"].str.lower().eq("unknown").fillna(False)))
+    prov, method = resolve_provinces(ck, "provstate", lat, lon)
+    ck.frame = f
+    ok, rejects = ck.finish(on_error)
+    events = canonical_frame({
+        "source": SOURCE, "event_id": eid.astype("string"), "date": start, "date_end": end,
+        "date_precision": prec, "province": prov, "district": f["city"] if has("city") else pd.NA,
+        "latitude": lat, "longitude": lon, "killed": nkill, "killed_low": nkill, "killed_high": nkill,
+        "injured": nwound, "event_type": f["attacktype1_txt"], "actor": f["gname"], "scope": "militant",
+        "province_method": method, "type_of_violence": pd.NA, "conflict_name": pd.NA,
+    }, len(f))
+    events = events[ok].reset_index(drop=True)
+    return ReadResult(SOURCE, path, events, rejects, rows_read=raw.n_read, skipped=skipped["n"],
+                      notes=["GTD: killed_low = killed_high = nkill (no range); missing nkill stays missing"])
