@@ -1,0 +1,505 @@
+r"""Attribution study on the pakcast panel: which covariate groups go with attack frequency.
+
+:func:`run_attribution` joins a province x month panel (``forecast.panel.load_panel``) with the
+covariates (``forecast.covariates.load_covariates``), fits the NB2 attribution model of
+:mod:`models.attribution` and returns a JSON-ready dict with the keys of ``pakcast attribute``:
+
+* ``effects`` -- IRR per unit and per SD of every covariate, with Wald intervals from a
+  Driscoll-Kraay covariance;
+* ``shapley`` -- the change in the log mean monthly count between two periods split into the
+  covariate groups, ``other`` (province effects, seasonality, population exposure) and the
+  ``residual`` (observed minus fitted change); rows sum exactly to ``total_change``;
+* ``contributions`` -- per province, the change in the mean log-rate between the two periods
+  split by covariate (sums exactly to the fitted change);
+* ``oos_crps_gain`` -- the change in mean CRPS per province-month when each group is added to
+  an autoregressive baseline, in a rolling-origin backtest (negative = better forecasts);
+* ``granger`` -- Wald tests that a group's lagged covariates add to the autoregressive
+  baseline; ``placebo`` -- a step at the real break date against steps at fake dates;
+  ``lag_sensitivity`` -- economic effects under longer publication lags; ``scenarios``.
+
+The model for unit :math:`u` (province) and month :math:`t`:
+
+.. math::
+
+    \log \mu_{ut} = \log P_{ut} + a_u + \sum_{h=1}^{2} [s_h \sin(2\pi h m_t/12) + c_h \cos(2\pi h m_t/12)]
+                   + \sum_j \beta_j x_{utj},
+
+with :math:`P` the panel's population. Units with fewer than ``min_events`` events in the rows
+used are left out (their fixed effect would not be estimable) and listed in the output.
+
+Every number rests on the months where the outcome and all used covariates exist: UCDP GED
+ends in 2021-12 while the covariates run to 2025-12, so results describe 2002-2021 only
+(``data.months_used``). These are associations adjusted for the modelled terms, not causal
+effects (``interpretation``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time as _time
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import scoringrules as sr
+from scipy import stats
+
+from forecast.covariates import GROUPS, covariate_groups, feature_names
+from models.attribution import (
+    INTERPRETATION,
+    OTHER,
+    RESIDUAL,
+    AttributionModel,
+    fit_count_model,
+    hac_covariance,
+)
+
+DEFAULT_PERIODS = (("2010-01", "2013-12"), ("2015-01", "2018-12"))
+DEFAULT_GROUPS = ("economic", "political", "security")
+DEFAULT_BREAK_DATE = "2014-06-15"  # Operation Zarb-e-Azb (timeline.csv, verified)
+OUTCOMES = ("attacks", "killed")
+SOURCE = "UCDP GED 22.1 (Pakistan extract via HDX), militant scope; covariates: shared/data/covariates"
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_periods(text: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """``"2010-01:2013-12,2015-01:2018-12"`` -> ``(("2010-01", "2013-12"), ("2015-01", "2018-12"))``."""
+    parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    if len(parts) != 2:
+        raise ValueError(f"--periods needs two ranges A,B like 2010-01:2013-12,2015-01:2018-12; got {text!r}")
+    out = []
+    for p in parts:
+        ab = p.split(":")
+        if len(ab) != 2:
+            raise ValueError(f"period {p!r}: expected START:END with months YYYY-MM")
+        for x in ab:
+            if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", x):
+                raise ValueError(f"period {p!r}: {x!r} is not a month YYYY-MM")
+        if pd.Timestamp(ab[0] + "-01") > pd.Timestamp(ab[1] + "-01"):
+            raise ValueError(f"period {p!r}: start is after end")
+        out.append((ab[0], ab[1]))
+    return out[0], out[1]
+
+
+def parse_groups(text: str | Sequence[str]) -> tuple[str, ...]:
+    groups = [g.strip() for g in (text.split(",") if isinstance(text, str) else text) if str(g).strip()]
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown or not groups:
+        raise ValueError(f"--groups: unknown or empty {unknown or groups}; choose from {', '.join(GROUPS)}")
+    return tuple(dict.fromkeys(groups))
+
+
+def _period_mask(ds: pd.Series, period: tuple[str, str]) -> np.ndarray:
+    a = pd.Timestamp(period[0] + "-01")
+    b = pd.Timestamp(period[1] + "-01")
+    return ((ds >= a) & (ds <= b)).to_numpy()
+
+
+# --------------------------------------------------------------------------- data assembly
+
+
+def _controls(df: pd.DataFrame, units: Sequence[str]) -> pd.DataFrame:
+    m = df["ds"].dt.month.to_numpy()
+    ctl = {}
+    for u in units:
+        ctl[f"unit[{u}]"] = (df["unique_id"].to_numpy() == u).astype(float)
+    for h in (1, 2):
+        ctl[f"sin{h}"] = np.sin(2 * np.pi * h * m / 12.0)
+        ctl[f"cos{h}"] = np.cos(2 * np.pi * h * m / 12.0)
+    return pd.DataFrame(ctl, index=df.index)
+
+
+def _shift_covariates(cov: pd.DataFrame, cols: Sequence[str], extra_lag: int) -> pd.DataFrame:
+    if extra_lag == 0:
+        return cov
+    cov = cov.sort_values(["unique_id", "ds"])
+    shifted = cov.groupby("unique_id", sort=False)[list(cols)].shift(extra_lag)
+    return cov.assign(**{c: shifted[c] for c in cols})
+
+
+def assemble(panel: pd.DataFrame, covariates: pd.DataFrame, outcome: str, groups: Sequence[str],
+             min_events: int = 20, extra_econ_lag: int = 0, units: Sequence[str] | None = None) -> dict:
+    """Join panel and covariates; drop rows with missing used covariates (reported) and thin units."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
+    need = {"unique_id", "ds", outcome, "population"}
+    miss = need - set(panel.columns)
+    if miss:
+        raise ValueError(f"panel lacks column(s) {sorted(miss)} (contract: docs/ARCHITECTURE.md)")
+    cols = feature_names(groups)
+    miss = set(cols) - set(covariates.columns)
+    if miss:
+        raise ValueError(f"covariates lack column(s) {sorted(miss)}; rebuild with `pakcast data build`")
+    econ = [c for c in cols if covariate_groups()[c] == "economic"]
+    cov = _shift_covariates(covariates[["unique_id", "ds", *cols]].copy(), econ, extra_econ_lag)
+    pan = panel.loc[panel["unique_id"] != "Pakistan", ["unique_id", "ds", outcome, "population"]].copy()
+    pan["unique_id"] = pan["unique_id"].astype(str)
+    cov["unique_id"] = cov["unique_id"].astype(str)
+    df = pan.merge(cov, on=["unique_id", "ds"], how="left", validate="one_to_one")
+    cov_ok = df[cols].notna().all(axis=1).to_numpy()
+    pop_ok = np.isfinite(np.log(df["population"].to_numpy(dtype=float)))
+    y_ok = df[outcome].notna().to_numpy()
+    dropped_months = sorted(set(df.loc[~cov_ok, "ds"].dt.strftime("%Y-%m")))
+    no_pop = df.loc[cov_ok & ~pop_ok].groupby("unique_id").size()
+    no_pop = {u: int(n) for u, n in no_pop.items()}
+    ok = cov_ok & pop_ok & y_ok
+    df = df.loc[ok].reset_index(drop=True)
+    totals = df.groupby("unique_id")[outcome].sum()
+    chosen = list(units) if units is not None else [u for u, n in totals.items() if n >= min_events]
+    excluded = {u: int(n) for u, n in totals.items() if u not in chosen}
+    df = df.loc[df["unique_id"].isin(chosen)].sort_values(["unique_id", "ds"]).reset_index(drop=True)
+    if df.empty:
+        raise ValueError("no rows left after joining panel and covariates and dropping missing values")
+    chosen = sorted(set(df["unique_id"]))
+    X = pd.concat([_controls(df, chosen), df[cols]], axis=1)
+    # drop covariates that do not vary over the rows used (e.g. kabul_takeover before 2021-08)
+    constant = [c for c in cols if np.ptp(df[c].to_numpy(dtype=float)) == 0]
+    X = X.drop(columns=constant)
+    return {
+        "df": df, "X": X, "y": df[outcome].to_numpy(dtype=float),
+        "offset": np.log(df["population"].to_numpy(dtype=float)),
+        "groups": {c: covariate_groups()[c] for c in cols if c not in constant},
+        "units": chosen, "excluded_units": excluded, "constant_dropped": constant,
+        "months_dropped_missing": dropped_months,
+        "rows_dropped_no_population": no_pop,
+        "time": df["ds"].to_numpy(),
+    }
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def _contributions(res, data, periods) -> list[dict]:
+    """Per unit: change of the mean log-rate from period A to B, split by covariate (exact sum)."""
+    df = data["df"]
+    X = data["X"]
+    out = []
+    pa = _period_mask(df["ds"], periods[0])
+    pb = _period_mask(df["ds"], periods[1])
+    for u in data["units"]:
+        mu_ = (df["unique_id"] == u).to_numpy()
+        if not (mu_ & pa).any() or not (mu_ & pb).any():
+            continue
+        ref = X.loc[mu_ & pa].mean(axis=0)
+        ref["offset"] = float(data["offset"][mu_ & pa].mean())
+        con = res.contributions(reference=ref, X=X.loc[mu_ & pb], offset=data["offset"][mu_ & pb]).mean(axis=0)
+        for c, g in res.model.groups.items():
+            out.append({"unique_id": u, "covariate": c, "group": g, "contribution": float(con[c])})
+        out.append({"unique_id": u, "covariate": OTHER, "group": OTHER, "contribution": float(con[OTHER])})
+        out.append({"unique_id": u, "covariate": "fitted_change", "group": "total",
+                    "contribution": float(con["fitted_change"])})
+    return out
+
+
+def _ar_terms(df: pd.DataFrame, outcome: str, lags: Sequence[int] = (1, 2, 3)) -> pd.DataFrame:
+    g = df.groupby("unique_id", sort=False)[outcome]
+    return pd.DataFrame({f"ar_log1p_lag{k}": np.log1p(g.shift(k)) for k in lags}, index=df.index)
+
+
+def _nb_crps(y, mu, alpha):
+    r = 1.0 / max(alpha, 1e-8)
+    return np.asarray(sr.crps_negbinom(y, r, mu=mu), dtype=float)
+
+
+def _hac_mean(x: np.ndarray, lags: int = 3) -> tuple[float, float]:
+    x = np.asarray(x, dtype=float)
+    d = x - x.mean()
+    cov = hac_covariance(d[:, None], np.array([[1.0 / len(x)]]), maxlags=lags)
+    return float(x.mean()), float(math.sqrt(cov[0, 0]))
+
+
+def _backtest(data, outcome: str, groups: Sequence[str], first_origin: str, step_months: int,
+              horizon_months: int) -> list[dict]:
+    """Rolling origin: refit every ``step_months``; one-step-ahead NB forecasts for the next
+    ``horizon_months`` months (AR terms use the observed past); CRPS per province-month."""
+    df = data["df"]
+    ar = _ar_terms(df, outcome)
+    ok = ar.notna().all(axis=1).to_numpy()
+    base = pd.concat([_controls(df, data["units"]), ar], axis=1)
+    y, off, ds = data["y"], data["offset"], df["ds"]
+    origins = pd.date_range(pd.Timestamp(first_origin), ds.max(), freq=f"{step_months}MS")
+    scores: dict[str, list] = {"base": [], **{g: [] for g in groups}}
+    months: list = []
+    for o in origins:
+        tr = ok & (ds < o).to_numpy()
+        te = ok & (ds >= o).to_numpy() & (ds < o + pd.DateOffset(months=horizon_months)).to_numpy()
+        if te.sum() == 0 or tr.sum() < 60:
+            continue
+        months.append(ds[te].to_numpy())
+        for name in ["base", *groups]:
+            cols = [] if name == "base" else [c for c, gg in data["groups"].items() if gg == name]
+            Xf = pd.concat([base, data["X"][cols]], axis=1)
+            Xtr = Xf.loc[tr]
+            keep = [c for c in Xtr.columns if np.ptp(Xtr[c].to_numpy(dtype=float)) > 0 or c.startswith("unit[")]
+            try:
+                fit = fit_count_model(y[tr], Xtr[keep].to_numpy(dtype=float), off[tr], "negbin")
+            except (ValueError, np.linalg.LinAlgError):
+                fit = None
+            if fit is None:
+                scores[name].append(np.full(te.sum(), np.nan))
+                continue
+            mu = np.exp(np.clip(off[te] + Xf.loc[te, keep].to_numpy(dtype=float) @ fit.params, -30, 30))
+            scores[name].append(_nb_crps(y[te], mu, fit.alpha))
+    if not months:
+        return []
+    base_s = np.concatenate(scores["base"])
+    mon = pd.Series(np.concatenate(months))
+    out = []
+    for g in groups:
+        s = np.concatenate(scores[g])
+        diff = pd.Series(s - base_s).groupby(mon.to_numpy()).mean()  # per month, mean over provinces
+        okd = diff.dropna()
+        m, se = _hac_mean(okd.to_numpy())
+        out.append({"group": g, "delta_crps": m, "ci_low": m - 1.96 * se, "ci_high": m + 1.96 * se,
+                    "relative": m / float(np.nanmean(base_s)), "base_crps": float(np.nanmean(base_s)),
+                    "n_months": int(len(okd)), "n_forecasts": int(np.isfinite(s).sum()),
+                    "months": f"{okd.index.min():%Y-%m}..{okd.index.max():%Y-%m}"})
+    return out
+
+
+def _granger(data, outcome: str, groups: Sequence[str]) -> list[dict]:
+    """Wald (Driscoll-Kraay) test that a group's covariates lagged one month add to AR(3) + controls."""
+    df = data["df"]
+    ar = _ar_terms(df, outcome)
+    ok = ar.notna().all(axis=1).to_numpy()
+    base = pd.concat([_controls(df, data["units"]), ar], axis=1)
+    out = []
+    for g in groups:
+        cols = [c for c, gg in data["groups"].items() if gg == g]
+        lagged = df.assign(**data["X"][cols]).groupby("unique_id", sort=False)[cols].shift(1)
+        lagged.columns = [f"L1.{c}" for c in cols]
+        Xf = pd.concat([base, lagged], axis=1)
+        rows = ok & lagged.notna().all(axis=1).to_numpy()
+        Xr = Xf.loc[rows]
+        keep = [c for c in Xr.columns if np.ptp(Xr[c].to_numpy(dtype=float)) > 0 or c.startswith("unit[")]
+        fit = fit_count_model(data["y"][rows], Xr[keep].to_numpy(dtype=float), data["offset"][rows], "negbin",
+                              cov_type="driscoll-kraay", time=data["time"][rows])
+        idx = [keep.index(c) for c in keep if c.startswith("L1.")]
+        b = fit.params[idx]
+        V = fit.cov_params[np.ix_(idx, idx)]
+        w = float(b @ np.linalg.solve(V, b))
+        out.append({"group": g, "wald_chi2": w, "df": len(idx), "pvalue": float(stats.chi2.sf(w, len(idx))),
+                    "test": "Wald (Driscoll-Kraay) on one-month-lagged covariates given AR(3), unit effects, "
+                            "seasonality"})
+    return out
+
+
+def _placebo(data, break_date: str, n_placebo: int, random_seed: int) -> dict:
+    """Step at the real break date vs steps at placebo dates (>= 12 months away, 24 from the ends)."""
+    df = data["df"]
+    ds = df["ds"]
+    X = data["X"]
+
+    main = fit_count_model(data["y"], X.to_numpy(dtype=float), data["offset"], "negbin")
+    start = np.concatenate([main.params, [0.0], [math.log(max(main.alpha, 1e-8))]])
+
+    def z_of(date):
+        step = (ds >= pd.Timestamp(date).to_period("M").to_timestamp()).astype(float).to_numpy()
+        frac = 0.0
+        d = pd.Timestamp(date)
+        if d.day > 1:  # the event month gets the share of its days after the event
+            frac = 1.0 - (d.day - 1) / d.days_in_month
+            step = np.where((ds.dt.to_period("M") == d.to_period("M")).to_numpy(), frac, step)
+        fit = fit_count_model(data["y"], np.column_stack([X.to_numpy(dtype=float), step]), data["offset"],
+                              "negbin", cov_type="driscoll-kraay", time=data["time"], start_params=start)
+        b = fit.params[-1]
+        se = math.sqrt(fit.cov_params[X.shape[1], X.shape[1]])
+        return b, se
+
+    real = pd.Timestamp(break_date)
+    months = pd.date_range(ds.min() + pd.DateOffset(months=24), ds.max() - pd.DateOffset(months=24), freq="MS")
+    far = months[np.abs((months - real).days) > 365]
+    rng = np.random.default_rng(random_seed)
+    fake = sorted(rng.choice(far, size=min(n_placebo, len(far)), replace=False))
+    b0, se0 = z_of(real)
+    fz = []
+    for d in fake:
+        b, se = z_of(d)
+        fz.append({"date": pd.Timestamp(d).strftime("%Y-%m"), "irr": math.exp(b), "z": b / se})
+    zs = np.array([abs(f["z"]) for f in fz])
+    return {
+        "break_date": real.strftime("%Y-%m-%d"),
+        "irr": math.exp(b0), "ci_low": math.exp(b0 - 1.96 * se0), "ci_high": math.exp(b0 + 1.96 * se0),
+        "z": b0 / se0,
+        "placebo_share_abs_z_ge_real": float((np.sum(zs >= abs(b0 / se0)) + 1) / (len(zs) + 1)),
+        "placebos": fz,
+        "note": "a step at the real date added to the full model; placebo steps at random months at least "
+                "12 months away. A small share means a level change at the real date that the covariates "
+                "do not account for.",
+    }
+
+
+def _scenarios(res, data, groups, scenarios, n_samples, random_seed) -> list[dict]:
+    df, X = data["df"], data["X"]
+    last = df["ds"].max()
+    window = (df["ds"] > last - pd.DateOffset(months=12)).to_numpy()
+    Xw = X.loc[window].copy()
+    offw = data["offset"][window]
+    if scenarios is None:
+        scenarios = {}
+        if "cpi_yoy_pct" in X.columns:
+            scenarios["inflation_10pct"] = {"cpi_yoy_pct": 10.0}
+            scenarios["inflation_30pct"] = {"cpi_yoy_pct": 30.0}
+        if "military_operation" in X.columns:
+            k = (df.loc[window, "ds"].dt.year - (last - pd.DateOffset(months=11)).year) * 12 + \
+                (df.loc[window, "ds"].dt.month - (last - pd.DateOffset(months=11)).month)
+            scenarios["new_military_operation"] = {
+                "military_operation": ("add", np.exp2(-(30.44 * k.to_numpy() + 15.0) / 180.0))}
+    out = []
+    base = res.scenario(Xw, offw, n_samples=n_samples, random_seed=random_seed)
+    bt = base.total()
+    out.append({"scenario": "as_observed", "covariates": {}, **bt, "ratio_to_observed": 1.0})
+    for name, path in scenarios.items():
+        Xs = Xw.copy()
+        for c, v in path.items():
+            if c not in Xs.columns:
+                raise ValueError(f"scenario {name!r}: covariate {c!r} is not in the model")
+            if isinstance(v, tuple) and v[0] == "add":
+                Xs[c] = Xs[c].to_numpy() + np.asarray(v[1], dtype=float)
+            else:
+                Xs[c] = np.broadcast_to(np.asarray(v, dtype=float), (len(Xs),)).copy()
+        s = res.scenario(Xs, offw, n_samples=n_samples, random_seed=random_seed)  # common random numbers
+        tot = s.samples.sum(axis=0)
+        ratio = tot / np.maximum(base.samples.sum(axis=0), 1)
+        desc = {c: ("+new operation kernel" if isinstance(v, tuple) else v) for c, v in path.items()}
+        out.append({"scenario": name, "covariates": desc, **s.total(),
+                    "ratio_to_observed": float(np.median(ratio)),
+                    "ratio_ci_low": float(np.percentile(ratio, 2.5)),
+                    "ratio_ci_high": float(np.percentile(ratio, 97.5))})
+    for o in out:
+        o["window"] = f"{df.loc[window, 'ds'].min():%Y-%m}..{last:%Y-%m}"
+        o["units"] = data["units"]
+        o["measure"] = "total over the window and units"
+    return out
+
+
+def _lag_sensitivity(panel, covariates, outcome, groups, min_events, lags, cov_type, units) -> list[dict]:
+    out = []
+    for extra in lags:
+        d = assemble(panel, covariates, outcome, groups, min_events=min_events, extra_econ_lag=extra, units=units)
+        r = AttributionModel(d["y"], d["X"], d["groups"], d["offset"], unit=d["df"]["unique_id"].to_numpy(),
+                             time=d["time"]).fit(cov_type=cov_type)
+        for e in r.irr().to_dict(orient="records"):
+            if e["group"] == "economic":
+                out.append({"extra_lag_months": extra, "covariate": e["covariate"], "irr": e["irr"],
+                            "ci_low": e["ci_low"], "ci_high": e["ci_high"],
+                            "months_used": f"{d['df']['ds'].min():%Y-%m}..{d['df']['ds'].max():%Y-%m}"})
+    return out
+
+
+# --------------------------------------------------------------------------- main entry
+
+
+def run_attribution(panel: pd.DataFrame, covariates: pd.DataFrame, outcome: str = "attacks",
+                    periods: tuple[tuple[str, str], tuple[str, str]] | str = DEFAULT_PERIODS,
+                    groups: Sequence[str] | str = DEFAULT_GROUPS, random_seed: int = 0, *,
+                    n_draws: int = 200, min_events: int = 20, units: Sequence[str] | None = None,
+                    cov_type: str = "driscoll-kraay", backtest: bool = True,
+                    first_origin: str = "2010-01", step_months: int = 12, horizon_months: int = 12,
+                    break_date: str = DEFAULT_BREAK_DATE, n_placebo: int = 20,
+                    lag_choices: Sequence[int] = (0, 3, 6, 12),
+                    scenarios: Mapping[str, Mapping[str, object]] | None = None,
+                    n_samples: int = 2000) -> dict:
+    """Attribution of the outcome to covariate groups, with checks; a JSON-ready dict.
+
+    Parameters
+    ----------
+    panel : DataFrame
+        Long panel (``unique_id, ds, attacks, killed, population``), e.g. ``load_panel("month")``.
+        The national ``Pakistan`` rows are ignored (provinces are modelled).
+    covariates : DataFrame
+        ``load_covariates("month")``.
+    outcome : {"attacks", "killed"}
+    periods : two (start, end) month pairs, or the CLI string ``"2010-01:2013-12,2015-01:2018-12"``.
+    groups : covariate groups in the model (economic, political, security, breaks).
+    random_seed : int
+        Seeds the parameter draws (Shapley intervals, scenarios) and the placebo dates.
+    backtest : bool
+        Run the out-of-sample CRPS check, Granger tests, placebos and lag sensitivity.
+
+    Returns
+    -------
+    dict
+        Keys ``effects``, ``shapley``, ``oos_crps_gain`` (the CLI contract) and ``shapley_summary``,
+        ``contributions``, ``granger``, ``placebo``, ``lag_sensitivity``, ``scenarios``,
+        ``model``, ``data``, ``interpretation``, ``timing_s``.
+    """
+    t0 = _time.perf_counter()
+    if isinstance(periods, str):
+        periods = parse_periods(periods)
+    groups = parse_groups(groups)
+    data = assemble(panel, covariates, outcome, groups, min_events=min_events, units=units)
+    df = data["df"]
+    model = AttributionModel(data["y"], data["X"], data["groups"], data["offset"],
+                             unit=df["unique_id"].to_numpy(), time=data["time"])
+    res = model.fit(cov_type=cov_type)
+    pa = _period_mask(df["ds"], periods[0])
+    pb = _period_mask(df["ds"], periods[1])
+    for name, m, p in (("A", pa, periods[0]), ("B", pb, periods[1])):
+        if not m.any():
+            raise ValueError(f"period {name} {p[0]}..{p[1]} has no months with data "
+                             f"(data cover {df['ds'].min():%Y-%m}..{df['ds'].max():%Y-%m})")
+    sh = res.shapley(pa, pb, n_draws=n_draws, random_seed=random_seed)
+    effects = res.irr().to_dict(orient="records")
+    out: dict = {
+        "outcome": outcome,
+        "effects": effects,
+        "shapley": sh.table.to_dict(orient="records"),
+        "shapley_summary": {
+            **{k: v for k, v in sh.to_dict().items() if k != "shapley"},
+            "period_a": f"{periods[0][0]}..{periods[0][1]}", "period_b": f"{periods[1][0]}..{periods[1][1]}",
+            "months_a": int(len(set(df.loc[pa, 'ds']))), "months_b": int(len(set(df.loc[pb, 'ds']))),
+            "quantity": "log of the mean monthly count summed over the modelled provinces",
+            "players": "covariate groups; 'other' = province effects, seasonality and population exposure; "
+                       "'residual' = observed minus fitted change",
+        },
+        "contributions": _contributions(res, data, periods),
+        "model": {"family": "negbin (NB2)", "alpha_nb": res.alpha_nb, "cov_type": res.cov_type,
+                  "converged": res.converged, "nobs": res.nobs, "loglike": res.loglike,
+                  "controls": "province fixed effects, 2 seasonal harmonics, offset log(population)",
+                  "groups": list(groups)},
+        "data": {
+            "source": SOURCE,
+            "units": data["units"],
+            "excluded_units": data["excluded_units"],
+            "excluded_rule": f"units with fewer than {min_events} {outcome} in the rows used",
+            "months_used": f"{df['ds'].min():%Y-%m}..{df['ds'].max():%Y-%m}",
+            "n_months": int(df["ds"].nunique()),
+            "months_dropped_missing_covariates": _ranges(data["months_dropped_missing"]),
+            "rows_dropped_no_population": data["rows_dropped_no_population"],
+            "covariates_constant_dropped": data["constant_dropped"],
+            "note": "UCDP GED ends 2021-12 while the covariates run to 2025-12: every result rests on "
+                    "months_used only; nothing here describes 2022-2025.",
+        },
+        "interpretation": INTERPRETATION,
+    }
+    if backtest:
+        out["oos_crps_gain"] = _backtest(data, outcome, groups, first_origin, step_months, horizon_months)
+        out["granger"] = _granger(data, outcome, groups)
+        out["placebo"] = _placebo(data, break_date, n_placebo, random_seed)
+        out["lag_sensitivity"] = (_lag_sensitivity(panel, covariates, outcome, groups, min_events,
+                                                   lag_choices, cov_type, data["units"])
+                                  if "economic" in groups else [])
+    else:
+        out["oos_crps_gain"] = []
+    out["scenarios"] = _scenarios(res, data, groups, scenarios, n_samples, random_seed)
+    out["timing_s"] = round(_time.perf_counter() - t0, 3)
+    return out
+
+
+def _ranges(months: Sequence[str]) -> list[str]:
+    """['2000-01', '2000-02', '2000-05'] -> ['2000-01..2000-02', '2000-05']."""
+    if not months:
+        return []
+    p = pd.PeriodIndex(list(months), freq="M").sort_values()
+    out, start, prev = [], p[0], p[0]
+    for q in p[1:]:
+        if q != prev + 1:
+            out.append(f"{start}..{prev}" if start != prev else f"{start}")
+            start = q
+        prev = q
+    out.append(f"{start}..{prev}" if start != prev else f"{start}")
+    return out
