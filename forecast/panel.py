@@ -8,7 +8,8 @@ and ``population``. Every province x period cell is present (explicit zeros).
 Rules, applied in this order (each exclusion is counted in :class:`PanelReport`):
 
 1. **Scope** (``scope``): ``"militant"`` (default), ``"foreign"`` (foreign-state strikes, e.g. US
-   drones), ``"interstate"`` (India-Pakistan), a comma list of these, or ``"all"``. The UCDP fields
+   drones), ``"interstate"`` (India-Pakistan), ``"other"`` (non-violent or non-militant events of
+   sources that record them, e.g. ACLED protests), a comma list of these, or ``"all"``. The UCDP fields
    that decide it are documented in :mod:`forecast.sources.ucdp`.
 2. **Filters**: date range (``start``/``end``, on the event's first possible date), UCDP
    ``type_of_violence`` (1, 2, 3), ``actor`` (case-insensitive substring of the actor names).
@@ -53,8 +54,8 @@ FREQS: dict[str, str] = {"day": "D", "week": "W-SUN", "month": "M", "quarter": "
 MEASURES = ["attacks", "killed", "killed_low", "killed_high", "injured"]
 PANEL_COLUMNS = ["unique_id", "ds", *MEASURES, "population"]
 CSV_COLUMNS = ["province", "period", *MEASURES, "population"]
-SCOPE_VALUES = ("militant", "foreign", "interstate")
-SCOPE_OPTIONS = ("militant", "all", "foreign", "interstate")
+SCOPE_VALUES = ("militant", "foreign", "interstate", "other")
+SCOPE_OPTIONS = ("militant", "all", "foreign", "interstate", "other")
 
 SHIPPED_EVENTS = "events_ucdp.csv.gz"
 SHIPPED_META = "panels.json"
@@ -416,6 +417,8 @@ def load_shipped_events() -> pd.DataFrame:
 
     df = pd.read_csv(paths.shipped(SHIPPED_EVENTS), dtype={"event_id": "string", "province": "string"},
                      parse_dates=["date", "date_end"])
+    if "source" not in df:
+        df["source"] = "ucdp"  # the shipped event table is the UCDP GED extract
     return coerce_events(df)
 
 
