@@ -352,7 +352,7 @@ EVENT_COLUMNS = [
     "province_method", "type_of_violence", "conflict_name",
 ]
 DATE_PRECISIONS = ("day", "week", "month", "year")
-SCOPES = ("militant", "foreign", "interstate")
+SCOPES = ("militant", "foreign", "interstate", "other")
 PROVINCE_METHODS = ("source", "point_in_polygon", "unassigned")
 
 
