@@ -68,7 +68,8 @@ _add(KP, "Khyber Pakhtunkwa province", "Khyber Pakhtunkhwa province", "Khyber Pa
      "Khyber Pakhtoonkhwa", "Khyber Pukhtunkhwa", "Khyber-Pakhtunkhwa", "KP", "KPK",
      "N.W.F.P.", "NWFP", "North-West Frontier Province", "North West Frontier Province",
      "North-West Frontier", "Northwest Frontier Province", "Khyber Pakhtunkhwa (incl. tribal districts)",
-     "Khyber Pakhtunkhwa incl. ex-FATA", "mainland KP", "PK-KP")
+     "Khyber Pakhtunkhwa incl. ex-FATA", "mainland KP", "PK-KP", "N.W.F.P.+F.A.T.A.",
+     "Khyber Pakhtunkhwa incl. FATA")
 _add("Punjab", "Punjab province", "Panjab", "PK-PB")
 _add("Sindh", "Sind", "Sindh province", "PK-SD")
 _add("Islamabad Capital Territory", "Islamabad Capital territory", "Islamabad", "ICT",

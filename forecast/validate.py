@@ -292,7 +292,8 @@ class Checker:
             for k, (r, v) in enumerate(zip(rows, vals.tolist())):
                 e = exp[k] if isinstance(exp, list) else exp
                 out.append(Issue(path, int(self.raw.lines[r]), col, None if pd.isna(v) else str(v), e))
-        out.sort(key=lambda i: (i.line or 0, i.column or ""))
+        pos = {c: k for k, c in enumerate(self.raw.header)}
+        out.sort(key=lambda i: (i.line or 0, pos.get(i.column or "", -1)))
         return out
 
     def bad_rows(self) -> np.ndarray:

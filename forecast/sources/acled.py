@@ -42,7 +42,7 @@ def acled_scope(event_type: pd.Series, actor1: pd.Series, actor2: pd.Series | No
     """``militant`` | ``foreign`` | ``interstate`` | ``other`` (rule in the module docstring)."""
     c1 = actor1.fillna("").astype(str).str.extract(_STATE)[0]
     c2 = (actor2.fillna("").astype(str).str.extract(_STATE)[0] if actor2 is not None
-          else pd.Series(np.nan, index=actor1.index))
+          else pd.Series(pd.NA, index=actor1.index, dtype="string"))
     pak1 = c1.fillna("").str.strip().eq(COUNTRY)
     pak2 = c2.fillna("").str.strip().eq(COUNTRY)
     foreign1 = c1.notna() & ~pak1

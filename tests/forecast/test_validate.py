@@ -1,0 +1,135 @@
+"""Bad inputs: wrong encoding, missing columns, impossible dates, negative counts, duplicated ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from forecast.sources.acled import read_acled
+from forecast.sources.generic import read_generic
+from forecast.sources.gtd import read_gtd
+from forecast.sources.reported import read_reported_file
+from forecast.sources.ucdp import read_ucdp
+from forecast.validate import ValidationError, read_csv_records
+
+UCDP_HEAD = "id,type_of_violence,date_start,date_end,best,low,high,adm_1,latitude,longitude\n"
+
+
+def _write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
+    p = tmp_path / name
+    p.write_bytes(text.encode(encoding))
+    return p
+
+
+def test_wrong_encoding_names_file_and_line(tmp_path):
+    p = _write(tmp_path, "latin.csv", "event_id,date,killed,province\n"
+               "a,2022-01-01,1,Punjab\nb,2022-01-02,2,Peshâwar Khyber\n", encoding="latin-1")
+    with pytest.raises(ValidationError) as e:
+        read_generic(p)
+    msg = str(e.value)
+    assert "latin.csv" in msg and "line 3" in msg and "utf-8" in msg and "latin-1" in msg
+    # and the same file reads with the right encoding (unknown province is then the error)
+    with pytest.raises(ValidationError, match="province"):
+        read_generic(p, encoding="latin-1")
+
+
+def test_missing_columns_raise_in_both_modes(tmp_path):
+    p = _write(tmp_path, "u.csv", "id,type_of_violence,date_start,best,low\n1,1,2020-01-01,1,1\n")
+    for mode in ("raise", "report"):
+        with pytest.raises(ValidationError) as e:
+            read_ucdp(p, on_error=mode)
+        msg = str(e.value)
+        assert "u.csv" in msg and "line 1" in msg and "'date_end'" in msg and "'high'" in msg
+
+
+def test_impossible_date(tmp_path):
+    p = _write(tmp_path, "u.csv", UCDP_HEAD + "1,1,2020-02-30,2020-02-30,1,1,1,Sindh province,,\n"
+               "2,1,2020-03-01,2020-03-01,1,1,1,Sindh province,,\n")
+    with pytest.raises(ValidationError) as e:
+        read_ucdp(p)
+    issue = e.value.issues[0]
+    assert issue.file.endswith("u.csv") and issue.line == 2 and issue.column == "date_start"
+    assert issue.value == "2020-02-30" and "real calendar date" in issue.expectation
+    res = read_ucdp(p, on_error="report")
+    assert res.accepted == 1 and res.rejected == 1 and res.rows_read == 2
+    rj = res.rejects.iloc[0]
+    assert rj["line"] == 2 and rj["event_id"] == "1" and "date_start" in rj["reason"]
+
+
+def test_gtd_impossible_day(tmp_path):
+    p = _write(tmp_path, "g.csv", "eventid,iyear,imonth,iday,provstate,nkill,nwound,attacktype1_txt,gname\n"
+               "1,2010,2,30,Sindh,1,0,Armed Assault,Unknown\n2,2010,13,1,Sindh,1,0,Armed Assault,Unknown\n")
+    with pytest.raises(ValidationError) as e:
+        read_gtd(p)
+    cols = {(i.line, i.column) for i in e.value.issues}
+    assert (2, "iday") in cols and (3, "imonth") in cols
+
+
+def test_negative_counts(tmp_path):
+    p = _write(tmp_path, "u.csv", UCDP_HEAD + "1,1,2020-01-01,2020-01-01,-3,0,0,Sindh province,,\n")
+    with pytest.raises(ValidationError) as e:
+        read_ucdp(p)
+    i = e.value.issues[0]
+    assert (i.line, i.column, i.value) == (2, "best", "-3") and "negative" in i.expectation
+    p2 = _write(tmp_path, "a.csv", "event_id_cnty,event_date,event_type,actor1,admin1,fatalities\n"
+                "PAK1,2023-01-01,Battles,X,Sindh,-1\n")
+    res = read_acled(p2, on_error="report")
+    assert res.rejected == 1 and "fatalities" in res.rejects.iloc[0]["reason"]
+
+
+def test_duplicated_ids_name_the_first_line(tmp_path):
+    p = _write(tmp_path, "c.csv", "event_id,date,killed\nx1,2022-01-01,1\nx2,2022-01-02,1\nx1,2022-01-03,4\n")
+    with pytest.raises(ValidationError) as e:
+        read_generic(p)
+    i = e.value.issues[0]
+    assert (i.line, i.column, i.value) == (4, "event_id", "x1") and "line 2" in i.expectation
+    res = read_generic(p, on_error="report")
+    assert res.accepted == 2 and res.rejected == 1 and res.rows_read == 3
+
+
+def test_report_mode_reconciles_and_collects_all_reasons(tmp_path):
+    p = _write(tmp_path, "u.csv", UCDP_HEAD
+               + "1,1,2020-01-01,2020-01-01,1,1,1,Sindh province,,\n"
+               + "2,7,2020-01-01,2019-01-01,1,1,1,Sindh province,,\n"      # bad type, end < start
+               + "3,1,2020-01-01,2020-01-01,x,1,1,Atlantis,,\n"           # non-integer, unknown province
+               + "1,1,2020-01-02,2020-01-02,1,1,1,Punjab province,95,200\n"  # duplicate id, coordinates
+               + "5,1,2020-01-01\n")                                       # wrong number of fields
+    res = read_ucdp(p, on_error="report")
+    assert res.rows_read == 5 == res.accepted + res.rejected
+    assert res.accepted == 1
+    reasons = dict(zip(res.rejects["line"], res.rejects["reason"]))
+    assert "type_of_violence" in reasons[3] and "date_end" in reasons[3]
+    assert "best" in reasons[4] and "adm_1" in reasons[4]
+    assert "unique id" in reasons[5] and "latitude" in reasons[5] and "longitude" in reasons[5]
+    assert "fields" in reasons[6]
+
+
+def test_line_numbers_count_physical_lines_of_multiline_records(tmp_path):
+    p = _write(tmp_path, "m.csv", 'event_id,date,killed,event_type\na,2022-01-01,1,"two\nline"\n'
+               'b,2022-01-02,-1,x\n')
+    raw = read_csv_records(p)
+    assert raw.lines.tolist() == [2, 4]
+    with pytest.raises(ValidationError) as e:
+        read_generic(p)
+    assert e.value.issues[0].line == 4
+
+
+def test_hxl_row_is_skipped(tmp_path):
+    p = _write(tmp_path, "h.csv", UCDP_HEAD + ",,#date+start,#date+end,#affected+killed,,,#adm1+name,#geo+lat,#geo+lon\n"
+               "1,1,2020-01-01,2020-01-01,1,1,1,Sindh province,24.8,67.0\n")
+    res = read_ucdp(p)
+    assert res.rows_read == 1 and res.accepted == 1
+
+
+def test_reported_schema(tmp_path):
+    p = _write(tmp_path, "r.csv", "source,period_type,period,region,metric,value,url,note\n"
+               "PIPS,year,2022,Pakistan,attacks,262,https://x,\n"
+               "PIPS,month,2022-13,Pakistan,attacks,20,https://x,\n"
+               "PIPS,year,2022,Narnia,attacks,5,https://x,\n"
+               "PIPS,year,2023,Pakistan,killed,-4,https://x,\n")
+    with pytest.raises(ValidationError):
+        read_reported_file(p)
+    tidy, rejects, n = read_reported_file(p, on_error="report")
+    assert n == 4 and len(tidy) == 1 and len(rejects) == 3
+    assert list(rejects["line"]) == [3, 4, 5]
