@@ -118,14 +118,14 @@ def select_events(events: pd.DataFrame, scope: str | Sequence[str] = "militant",
     """Events in scope that pass the filters (date range on ``date``, type of violence, actor)."""
     keep = events["scope"].isin(parse_scope(scope)).fillna(False).to_numpy(dtype=bool)
     if start is not None:
-        keep &= (events["date"] >= pd.Timestamp(start)).to_numpy()
+        keep = keep & (events["date"] >= pd.Timestamp(start)).to_numpy()
     if end is not None:
-        keep &= (events["date"] <= pd.Timestamp(end)).to_numpy()
+        keep = keep & (events["date"] <= pd.Timestamp(end)).to_numpy()
     if type_of_violence is not None:
         tv = [type_of_violence] if isinstance(type_of_violence, int) else list(type_of_violence)
-        keep &= events["type_of_violence"].isin(tv).fillna(False).to_numpy(dtype=bool)
+        keep = keep & events["type_of_violence"].isin(tv).fillna(False).to_numpy(dtype=bool)
     if actor:
-        keep &= events["actor"].str.contains(actor, case=False, regex=False).fillna(False).to_numpy(dtype=bool)
+        keep = keep & events["actor"].str.contains(actor, case=False, regex=False).fillna(False).to_numpy(dtype=bool)
     return events[keep]
 
 
@@ -229,7 +229,8 @@ def build_panel(events: pd.DataFrame, freq: str = "month", *, fata: str = "merge
                 end: str | pd.Timestamp | None = None,
                 type_of_violence: Iterable[int] | int | None = None, actor: str | None = None,
                 with_population: bool = True,
-                coverage: tuple[str | pd.Timestamp, str | pd.Timestamp] | None = None) -> pd.DataFrame:
+                coverage: tuple[str | pd.Timestamp, str | pd.Timestamp] | None = None,
+                census: pd.DataFrame | None = None) -> pd.DataFrame:
     """Province x period panel (contract form) from a canonical event table.
 
     Parameters
@@ -243,6 +244,7 @@ def build_panel(events: pd.DataFrame, freq: str = "month", *, fata: str = "merge
     actor : keep events whose actor contains this text (case-insensitive).
     with_population : add census population (see :func:`population`).
     coverage : first and last day the panel spans (default: the whole calendar years of the events).
+    census : census points for population (default: the shipped ``population_census.csv``).
 
     Returns
     -------
@@ -251,7 +253,7 @@ def build_panel(events: pd.DataFrame, freq: str = "month", *, fata: str = "merge
     """
     return build_panel_with_report(events, freq, fata=fata, scope=scope, start=start, end=end,
                                    type_of_violence=type_of_violence, actor=actor,
-                                   with_population=with_population, coverage=coverage)[0]
+                                   with_population=with_population, coverage=coverage, census=census)[0]
 
 
 def period_midpoint(period: pd.Series) -> pd.Series:
