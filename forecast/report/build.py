@@ -23,7 +23,7 @@ from forecast.io import atomic_write_text, to_jsonable, write_json
 from forecast.paths import shipped, templates_dir
 from forecast.report import figures as F
 from forecast.report.claims import check_claims, national_monthly, reported_series
-from forecast.report.format import fmt_auto, fmt_count, fmt_p, fmt_pct, fmt_ratio
+from forecast.report.format import column_kind, fmt_auto, fmt_cell, fmt_count, fmt_p, fmt_pct, fmt_ratio
 from forecast.report.judgements import key_judgements
 from forecast.report.rundir import Missing, RunInputs, find_records, read_run_dir
 
@@ -94,7 +94,14 @@ def records_table(records: list[dict[str, Any]], preferred: tuple[str, ...] = ()
             if c not in cols and len(cols) < max_columns:
                 cols.append(c)
     rows = [[to_jsonable(r.get(c)) for c in cols] for r in flat]
-    return {"columns": cols, "rows": rows, "n_total": len(records), "truncated": len(records) > max_rows}
+    return table_dict(cols, rows, n_total=len(records))
+
+
+def table_dict(columns: list[str], rows: list[list[Any]], n_total: int | None = None) -> dict[str, Any]:
+    """A display table: columns, rows, and each column's number format (see ``format.column_kind``)."""
+    kinds = [column_kind([r[i] for r in rows], c) for i, c in enumerate(columns)]
+    n_total = len(rows) if n_total is None else n_total
+    return {"columns": columns, "rows": rows, "kinds": kinds, "n_total": n_total, "truncated": n_total > len(rows)}
 
 
 def _panel_csv_form(panel: pd.DataFrame) -> pd.DataFrame:
@@ -222,11 +229,12 @@ def map_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, 
     merge = {"FATA": "Khyber Pakhtunkhwa"} if "FATA" in names and "FATA" not in values else {}
     span = f"{quarters[0]}-{quarters[-1]}"
     rec = F.province_map(
-        Path(geo), values, f"forecast attacks per 100,000 people, {span}", figdir,
+        Path(geo), values, "forecast attacks per 100,000 people", figdir,
         "forecast: this run; population: census via the run's panel; boundaries: Natural Earth (public domain)",
+        merge=merge,
         title=f"Forecast attacks per 100,000 people, {span}",
         caption=(f"Expected attacks over {span} (sum of the quarterly forecast means) divided by the latest "
-                 "population in the panel, per 100,000 people."
+                 "population in the panel, per 100,000 people. Hatched: no population in the panel."
                  + (" FATA is drawn with Khyber Pakhtunkhwa, into which it merged in 2018." if merge else "")))
     figs[rec.name] = rec
     rows.sort(key=lambda r: -(r["per_100k"] or 0))
@@ -318,24 +326,45 @@ def attribution_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str
     groups = [dict(r) for r in shapley]
     if not any(str(r["group"]).lower() == "residual" for r in groups) and isinstance(a.get("residual"), (int, float)):
         groups.append({"group": "residual", "share": a["residual"], "ci_low": None, "ci_high": None})
-    total = a.get("total_change")
+    summary = a.get("shapley_summary") if isinstance(a.get("shapley_summary"), dict) else {}
+    total = a.get("total_change", summary.get("total_change"))
     if isinstance(total, dict):
         total = total.get("estimate")
     if total is None:
         total = float(sum(float(r["share"]) for r in groups))
-    unit = a.get("unit") or a.get("scale") or "change in the log rate between the periods"
-    periods = a.get("periods")
+    unit = "change in log points"
+    quantity = summary.get("quantity") or "the fitted log rate"
+    periods = ([summary["period_a"], summary["period_b"]] if {"period_a", "period_b"} <= summary.keys()
+               else a.get("periods"))
+    data = a.get("data") if isinstance(a.get("data"), dict) else {}
+    model = a.get("model") if isinstance(a.get("model"), dict) else {}
     rec = F.waterfall(groups, total, figdir, "attribution: this run (pakcast attribute); " + UCDP_SOURCE
-                      + "; covariates: World Bank WDI, SBP, PBS, timeline", str(unit),
+                      + "; covariates: World Bank WDI, SBP, PBS, timeline", f"{unit} ({quantity})",
                       "Attribution of the change (Shapley shares)",
                       "Each bar is one covariate group's Shapley share of the change between the two periods, "
                       "with its interval; the black bar is the total change (shares plus residual).")
     figs[rec.name] = rec
     effects = a.get("effects") or []
     gain = a.get("oos_crps_gain") or []
+    context = []
+    if periods:
+        context.append(f"Change from {periods[0]} to {periods[1]} in {quantity}"
+                       + (f" ({a['outcome']})" if a.get("outcome") else "") + ".")
+    if summary.get("players"):
+        context.append(f"Players: {summary['players']}.")
+    if data.get("months_used"):
+        context.append(f"Months used: {data['months_used']}" + (f"; units: {', '.join(map(str, data['units']))}"
+                                                                if data.get("units") else "") + ".")
+    if data.get("note"):
+        context.append(str(data["note"]))
+    if model.get("family"):
+        context.append(f"Model: {model['family']}" + (f", {model['controls']}" if model.get("controls") else "")
+                       + (f"; covariance {model['cov_type']}" if model.get("cov_type") else "") + ".")
     return _section("attribution", shapley=to_jsonable(groups), total_change=total, unit=unit,
-                    periods=to_jsonable(periods), figures=[rec.name],
-                    effects=records_table(effects, ("covariate", "irr", "ci_low", "ci_high"), max_rows=20) if effects else None,
+                    periods=to_jsonable(periods), figures=[rec.name], context=context,
+                    effects=records_table(effects, ("covariate", "group", "irr", "ci_low", "ci_high", "irr_per_sd",
+                                                    "irr_per_sd_ci_low", "irr_per_sd_ci_high", "pvalue"),
+                                          max_columns=9, max_rows=30) if effects else None,
                     oos_crps_gain=records_table(gain, ("group", "delta_crps")) if gain else None,
                     interpretation=a.get("interpretation"))
 
@@ -404,7 +433,10 @@ def claims_section(panel: pd.DataFrame | Missing, reported: pd.DataFrame | Missi
     if isinstance(panel, Missing):
         return _unavailable("claims", panel.reason)
     rep = None if isinstance(reported, Missing) else reported
-    checks = [c.to_dict() for c in check_claims(panel, rep, random_seed=random_seed)]
+    order = {"peak_early_2010s": 0, "fall_after_2014": 1, "rise_after_2021_08": 2}
+    checks = sorted((c.to_dict() for c in check_claims(panel, rep, random_seed=random_seed)),
+                    key=lambda c: (order.get(c["claim_id"], 9), c["source"] != "UCDP GED", c["source"],
+                                   c["resolution"], c["measure"]))
     nat = national_monthly(panel)
     yrs = nat.index.year
     full = nat.groupby(yrs).size()
@@ -413,7 +445,10 @@ def claims_section(panel: pd.DataFrame | Missing, reported: pd.DataFrame | Missi
                          UCDP_SOURCE + "; published aggregates: PICSS, PIPS, CRSS, GTI and others (URLs in data)")
     figs[rec.name] = rec
     counts = {s: sum(c["status"] == s for c in checks) for s in ("supported", "not supported", "not testable")}
-    return _section("claims", rows=checks, counts=counts, figures=[rec.name],
+    groups = [{"claim_id": cid, "claim": next(c["claim"] for c in checks if c["claim_id"] == cid),
+               "rows": [c for c in checks if c["claim_id"] == cid]}
+              for cid in dict.fromkeys(c["claim_id"] for c in checks)]
+    return _section("claims", rows=checks, groups=groups, counts=counts, figures=[rec.name],
                     reported_reason=reported.reason if isinstance(reported, Missing) else None,
                     random_seed=random_seed)
 
@@ -432,23 +467,23 @@ def provenance_section(inputs: RunInputs, panel: pd.DataFrame | Missing, reporte
     if cov_res is not None:
         ex = cov_res.get("exclusions") or cov_res.get("excluded")
         if isinstance(ex, list):
-            exclusions = records_table(ex) if ex and isinstance(ex[0], dict) else {"columns": ["exclusion"],
-                                                                                   "rows": [[str(x)] for x in ex]}
+            exclusions = (records_table(ex) if ex and isinstance(ex[0], dict)
+                          else table_dict(["exclusion"], [[str(x)] for x in ex]))
         elif isinstance(ex, dict):
-            exclusions = {"columns": ["exclusion", "count"], "rows": [[k, to_jsonable(v)] for k, v in ex.items()]}
+            exclusions = table_dict(["exclusion", "count"], [[k, to_jsonable(v)] for k, v in ex.items()])
     exclusions_note = None
     if exclusions is None and (meta := shipped_panel_meta()):
         pm = (meta.get("panels") or {}).get("panel_province_month.csv") or {}
         by_scope = meta.get("events_by_scope") or {}
         if pm:
-            exclusions = {"columns": ["exclusion", "events", "deaths (best)"], "rows": [
+            exclusions = table_dict(["exclusion", "events", "deaths (best)"], [
                 [f"out of scope: interstate India-Pakistan clashes ({by_scope.get('interstate', '-')}) and foreign "
                  f"strikes such as US drone strikes ({by_scope.get('foreign', '-')})", pm.get("events_out_of_scope"), None],
                 ["dated only to a year (or a span longer than a month): not placed in any month",
                  pm.get("excluded_date_precision"), pm.get("excluded_date_precision_killed")],
                 ["no province could be assigned", pm.get("unassigned_province"), pm.get("unassigned_province_killed")],
                 ["events in the panel", pm.get("events_in_panel"), pm.get("killed_in_panel")],
-            ]}
+            ])
             exclusions_note = ("Counts for the shipped monthly panel (data/panels.json: fata=merge, scope=militant); "
                                f"the run records no exclusions of its own. UCDP rows read: {meta.get('rows_read')}.")
     sources = [
@@ -530,7 +565,7 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(count=fmt_count, ratio=fmt_ratio, pct=fmt_pct, pval=fmt_p, auto=fmt_auto)
+    env.filters.update(count=fmt_count, ratio=fmt_ratio, pct=fmt_pct, pval=fmt_p, auto=fmt_auto, cell=fmt_cell)
     return env
 
 

@@ -24,7 +24,10 @@ import pandas as pd  # noqa: E402
 from matplotlib.collections import PatchCollection  # noqa: E402
 from matplotlib.patches import Polygon as MplPolygon  # noqa: E402
 
+from shapely.geometry import Polygon as ShapelyPolygon  # noqa: E402
+
 from forecast.io import atomic_write_bytes, safe_name  # noqa: E402
+from forecast.report.format import fmt_ratio  # noqa: E402
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
 OKABE_ITO = {
@@ -150,13 +153,16 @@ def fan_grid(panel: pd.DataFrame, forecast: pd.DataFrame, provinces: list[str], 
         _draw_fan(ax, quarterly_history(panel, prov, measure), fc, start_year)
         ax.set_title(prov, loc="left", fontsize=9)
         ax.set_ylabel(measure + " / quarter")
-    for ax in axes.ravel()[n:]:
-        ax.set_visible(False)
     for ax in axes[-1]:
         ax.set_xlabel("quarter")
     handles, labels = axes.ravel()[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncols=4, bbox_to_anchor=(0.5, 1.0))
-    fig.subplots_adjust(top=0.92)
+    spare = axes.ravel()[n:]
+    for ax in spare:
+        ax.set_axis_off()
+    if len(spare):  # the legend goes into the first empty panel
+        spare[0].legend(handles, labels, loc="center", fontsize=9)
+    else:
+        axes.ravel()[0].legend(handles, labels, loc="upper right", fontsize=7)
     title = f"Provinces: {measure} per quarter, observed and forecast"
     caption = (f"Quarterly {measure} by province since {start_year} and the forecast median with 50% and 90% "
                "predictive intervals. Each panel has its own vertical scale.")
@@ -181,7 +187,7 @@ def province_map(geojson_path: Path, values: dict[str, float], label: str, figur
     """
     gj = json.loads(Path(geojson_path).read_text(encoding="utf-8"))
     merge = merge or {}
-    fig, ax = new_figure(6.2, 5.6)
+    fig, ax = new_figure(7.0, 5.4)
     finite = [v for v in values.values() if v is not None and np.isfinite(v)]
     vmax = max(finite) if finite else 1.0
     norm = matplotlib.colors.Normalize(vmin=0, vmax=vmax if vmax > 0 else 1.0)
@@ -199,22 +205,31 @@ def province_map(geojson_path: Path, values: dict[str, float], label: str, figur
                 patches.append(poly)
                 colours.append(cmap(norm(v)))
     ax.add_collection(PatchCollection(patches, facecolor=colours, edgecolor="white", linewidth=0.6))
+    ax.autoscale_view()
     if missing:
         ax.add_collection(PatchCollection(missing, facecolor="#eeeeee", edgecolor="white", hatch="///", linewidth=0.6))
+    small = []
     for feat in gj["features"]:
         name = feat["properties"].get("name")
         if name in merge:
             continue
         v = values.get(name)
-        rings = _polygons(feat["geometry"])
-        big = max(rings, key=len)
-        from shapely.geometry import Polygon as ShapelyPolygon
-
-        pt = ShapelyPolygon(big[:, :2]).representative_point()
-        txt = f"{v:.2f}" if v is not None and np.isfinite(v) else "n/a"
-        ax.annotate(f"{name}\n{txt}", (pt.x, pt.y), ha="center", va="center", fontsize=7,
-                    color="black", bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.75))
-    ax.autoscale_view()
+        poly = ShapelyPolygon(max(_polygons(feat["geometry"]), key=len)[:, :2])
+        txt = fmt_ratio(v) if v is not None and np.isfinite(v) else "n/a"
+        pt = poly.representative_point()
+        if poly.area < 3.0:  # small units (ICT, AJK) are labelled in the margin with a leader line
+            small.append((pt.y, pt.x, f"{name}: {txt}"))
+            continue
+        ax.annotate(f"{name}\n{txt}", (pt.x, pt.y), ha="center", va="center", fontsize=7, color="black",
+                    bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8))
+    xmin, xmax = ax.dataLim.x0, ax.dataLim.x1
+    ymid = 0.5 * (ax.dataLim.y0 + ax.dataLim.y1)
+    for i, (y, x, text) in enumerate(sorted(small, reverse=True)):
+        # margin labels in the empty south-east corner of the frame, joined to their unit by a line
+        ax.annotate(text, (x, y), xytext=(xmax - 4.0, ymid - 1.5 - 1.1 * i), fontsize=7, ha="left", va="center",
+                    arrowprops=dict(arrowstyle="-", color="#444444", lw=0.6),
+                    bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="#cccccc"))
+    ax.set_xlim(xmin - 0.5, xmax + (4.0 if small else 0.5))
     ax.set_aspect(1.0 / np.cos(np.deg2rad(30)))
     ax.set_xlabel("longitude (degrees east)")
     ax.set_ylabel("latitude (degrees north)")
@@ -273,12 +288,13 @@ def forest(rows: list[dict[str, Any]], figures_dir: Path, name: str, source: str
 
 
 def claims_chart(national_annual: pd.DataFrame, reported: list[tuple[str, str, str, pd.Series, str]],
-                 figures_dir: Path, source: str) -> FigureRecord:
+                 figures_dir: Path, source: str, start_year: int = 2000) -> FigureRecord:
     """Annual deaths from UCDP (with low-high range) and, in a separate panel per source, the
     published annual national figures: side by side, never pooled."""
     series = [(s, m, ser) for s, ptype, m, ser, _ in reported if ptype == "year" and m in ("killed", "attacks")]
-    fig, axes = new_figure(7.5, 5.2, 2, 1, squeeze=False)
+    fig, axes = new_figure(7.5, 5.6, 2, 1, squeeze=False, sharex=True)
     ax = axes[0, 0]
+    national_annual = national_annual[national_annual.index >= start_year]
     years = national_annual.index.to_numpy()
     if {"killed_low", "killed_high"} <= set(national_annual.columns):
         ax.fill_between(years, national_annual["killed_low"], national_annual["killed_high"], color=HISTORY,
@@ -288,8 +304,9 @@ def claims_chart(national_annual: pd.DataFrame, reported: list[tuple[str, str, s
     ax.axvline(2014.5, color=OKABE_ITO["green"], ls="--", lw=1, label="end of 2014")
     ax.set_ylabel("deaths per year (people)")
     ax.set_title("UCDP GED: national deaths per year", loc="left")
-    ax.legend(loc="upper right")
+    ax.legend(loc="upper left", fontsize=7)
     ax.set_ylim(bottom=0)
+    ax.set_xlim(start_year - 0.5, 2025.5)
     ax2 = axes[1, 0]
     markers = "osD^v<>"
     for i, (src, metric, ser) in enumerate(series):
@@ -299,11 +316,13 @@ def claims_chart(national_annual: pd.DataFrame, reported: list[tuple[str, str, s
     ax2.axvline(2021 + 7.5 / 12, color=OKABE_ITO["vermillion"], ls="--", lw=1, label="Aug 2021")
     ax2.set_ylabel("count per year (each source's definition)")
     ax2.set_xlabel("year")
-    ax2.set_title("Published annual figures, one line per source (definitions differ; not pooled)", loc="left")
-    ax2.legend(loc="upper left", ncols=3, fontsize=7)
+    ax2.set_title("Published annual figures, one line per source (not pooled)", loc="left")
+    ax2.axvline(2014.5, color=OKABE_ITO["green"], ls="--", lw=1)
+    ax2.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
     ax2.set_ylim(bottom=0)
+    ax2.set_xlim(start_year - 0.5, 2025.5)
     title = "The claims in the data"
-    caption = ("Top: UCDP GED national deaths per year with the low-high range. Bottom: annual national figures "
+    caption = (f"Top: UCDP GED national deaths per year since {start_year} with the low-high range. Bottom: annual national figures "
                "published by each monitoring source, drawn separately because each counts attacks and deaths its "
                "own way.")
     return save_figure(fig, figures_dir, "claims_series", title, caption, source)

@@ -64,3 +64,21 @@ def fmt_auto(v: Any) -> str:
     if v is None:
         return DASH
     return str(v)
+
+
+def column_kind(values: list[Any], name: str = "") -> str:
+    """How to format one table column: ``p`` (p-values), ``count`` (all whole numbers),
+    ``ratio`` (other numbers) or ``text``."""
+    nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and not _missing(v)]
+    if not nums:
+        return "text"
+    if name.lower().replace("-", "_") in ("p_value", "pvalue", "p_holm", "p_adjusted", "p_adj") or name.lower().startswith("p_value"):
+        return "p"
+    return "count" if all(float(v) == round(float(v)) for v in nums) else "ratio"
+
+
+def fmt_cell(v: Any, kind: str) -> str:
+    """Format one table cell by its column's kind (see :func:`column_kind`)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return fmt_auto(v)
+    return {"p": fmt_p, "count": fmt_count, "ratio": fmt_ratio}.get(kind, fmt_auto)(v)

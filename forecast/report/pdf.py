@@ -21,13 +21,13 @@ import matplotlib.image as mpimg  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
-from forecast.report.format import fmt_auto, fmt_count, fmt_pct, fmt_ratio  # noqa: E402
+from forecast.report.format import fmt_cell, fmt_count, fmt_pct, fmt_ratio  # noqa: E402
 
 A4 = (8.27, 11.69)
 LEFT, RIGHT, TOP, BOTTOM = 0.07, 0.93, 0.95, 0.05
 BODY_PT = 9.0
 LINE = BODY_PT * 1.45 / 72 / A4[1]  # one body line in figure coordinates
-WRAP = 100  # characters per body line at 9 pt on A4
+WRAP = 106  # characters per body line at 9 pt on A4
 
 
 class PageWriter:
@@ -55,7 +55,8 @@ class PageWriter:
             self._new_page()
 
     def heading(self, text: str, size: float = 13) -> None:
-        self._need(LINE * 4)
+        # keep a heading with what follows: start a new page when less than a fifth of this one is left
+        self._need(max(LINE * 4, 0.2))
         self.y -= LINE * 0.8
         self.fig.text(LEFT, self.y, text, fontsize=size, fontweight="bold", va="top")
         self.y -= LINE * size / BODY_PT * 1.4
@@ -109,7 +110,7 @@ def _forecast_pages(w: PageWriter, sec: dict[str, Any]) -> None:
             cells = [f"{fmt_count(c['q50'])} ({fmt_count(c['q05'])}-{fmt_count(c['q95'])})" if c else "-"
                      for c in row["cells"]]
             rows.append([row["province"]] + cells)
-        w.table(["province"] + list(sec["quarters"]), rows)
+        w.table(["province"] + list(sec["quarters"]), rows, max_width=30)
 
 
 def write_pdf(path: str | Path, briefing: dict[str, Any], figs: dict[str, Any]) -> Path:
@@ -169,7 +170,7 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
             t = sec["tables"].get(key)
             if t:
                 w.paragraph(label, size=9)
-                w.table(t["columns"], [[fmt_auto(v) for v in r] for r in t["rows"]], max_width=16)
+                w.table(t["columns"], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=16)
         for n in sec.get("notes", []):
             w.paragraph(n, size=8, color="#444444")
     elif sid == "its":
@@ -182,6 +183,8 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
     elif sid == "attribution":
         if sec.get("interpretation"):
             w.paragraph(sec["interpretation"], size=8.5, color="#0b4f7a")
+        for c in sec.get("context", []):
+            w.paragraph(c, size=8, color="#444444")
         _figures(w, sec["figures"], figs)
         w.table(["group", "share", "95% interval"],
                 [[r["group"], fmt_ratio(r["share"]), f"{fmt_ratio(r.get('ci_low'))} to {fmt_ratio(r.get('ci_high'))}"]
@@ -195,11 +198,11 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
                         + f" ({h['scope']}).")
         _figures(w, sec["figures"], figs)
         t = sec["table"]
-        w.table(t["columns"], [[fmt_auto(v) for v in r] for r in t["rows"]])
+        w.table(t["columns"], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]])
         w.paragraph("Last quarter's forecast against what happened", size=9)
         if sec.get("last_quarter"):
             t = sec["last_quarter"]
-            w.table(t["columns"], [[fmt_auto(v) for v in r] for r in t["rows"]], max_width=14)
+            w.table(t["columns"], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=14)
         else:
             w.unavailable(sec["last_quarter_reason"])
     elif sid == "claims":
@@ -230,7 +233,7 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
         w.paragraph("Excluded events", size=9)
         if sec.get("exclusions"):
             t = sec["exclusions"]
-            w.table(t["columns"], [[fmt_auto(v) for v in r] for r in t["rows"]], max_width=40)
+            w.table(t["columns"], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=40)
         else:
             w.unavailable(sec["exclusions_reason"])
         w.paragraph("Limitations", size=9)

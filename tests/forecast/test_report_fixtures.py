@@ -86,13 +86,14 @@ def make_quarterly_run(run_dir: Path, panel: pd.DataFrame | None = None, *, with
         })
     if with_attribution:
         write_json(run_dir / "attribution.json", {
-            "note": SYNTHETIC, "periods": ["2010-01:2013-12", "2015-01:2018-12"],
+            "note": SYNTHETIC, "outcome": "attacks",
+            "shapley_summary": {"total_change": -0.88, "period_a": "2010-01..2013-12", "period_b": "2015-01..2018-12",
+                                "quantity": "log of the mean monthly count summed over the modelled provinces"},
             "effects": [{"covariate": "cpi_yoy_pct", "irr": 1.02, "ci_low": 0.99, "ci_high": 1.05}],
             "shapley": [{"group": "economic", "share": -0.12, "ci_low": -0.3, "ci_high": 0.05},
                         {"group": "political", "share": 0.05, "ci_low": -0.1, "ci_high": 0.2},
                         {"group": "security", "share": -0.61, "ci_low": -0.9, "ci_high": -0.35},
                         {"group": "residual", "share": -0.2, "ci_low": None, "ci_high": None}],
-            "total_change": -0.88,
             "oos_crps_gain": [{"group": "security", "delta_crps": -0.05}],
             "interpretation": "These are associations adjusted for the modelled terms, not causal effects.",
         })

@@ -1,0 +1,258 @@
+"""Briefing: build from run directories, the claims check, judgements, errors, CLI.
+
+Fixture run directories use the real shipped panel with synthetic model outputs
+(tests/forecast/test_report_fixtures.py). Browser and PDF-raster checks are in
+test_report_browser.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from test_report_fixtures import make_its_study, make_quarterly_run, real_panel_csv
+
+from forecast.report import build_report
+from forecast.report.build import SECTION_ORDER
+from forecast.report.claims import (NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, check_claims, rate_ratio,
+                                    reported_series)
+from forecast.report.format import fmt_count, fmt_pct, fmt_ratio
+from forecast.report.rundir import RunDirError, read_run_dir
+
+
+@pytest.fixture(scope="module")
+def panel() -> pd.DataFrame:
+    return real_panel_csv()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, panel) -> tuple[Path, dict]:
+    d = make_quarterly_run(tmp_path_factory.mktemp("run") / "q", panel)
+    out = build_report(d)
+    return d, out
+
+
+# ------------------------------------------------------------------------------- claims statistics
+def test_rate_ratio_matches_statsmodels_quasipoisson():
+    # Reference: statsmodels 0.15 GLM(y, [1, post], family=Poisson()).fit(scale="X2", use_t=True):
+    # the quasi-Poisson rate ratio with Pearson dispersion and t intervals on n-2 df.
+    rng = np.random.default_rng(3)
+    pre = rng.negative_binomial(3, 3 / (3 + 20.0), size=30)
+    post = rng.negative_binomial(3, 3 / (3 + 12.0), size=24)
+    rc = rate_ratio(pre, post)
+    y = np.r_[pre, post]
+    X = sm.add_constant(np.r_[np.zeros(pre.size), np.ones(post.size)])
+    res = sm.GLM(y, X, family=sm.families.Poisson()).fit(scale="X2", use_t=True)
+    assert res.scale > 1  # overdispersed, so max(1, phi) = phi
+    assert rc.rate_ratio == pytest.approx(np.exp(res.params[1]), rel=1e-10)
+    lo, hi = np.exp(res.conf_int(alpha=0.05)[1])
+    assert (rc.ci_low, rc.ci_high) == (pytest.approx(lo, rel=1e-8), pytest.approx(hi, rel=1e-8))
+    assert rc.dispersion == pytest.approx(res.scale, rel=1e-10)
+
+
+def test_rate_ratio_with_an_empty_period_has_no_interval():
+    rc = rate_ratio(np.zeros(6), np.array([1, 0, 2, 0, 0, 1]))
+    assert np.isinf(rc.rate_ratio) and np.isnan(rc.ci_low)
+
+
+def test_claims_on_the_shipped_panel(panel):
+    checks = check_claims(panel, None, n_boot=300, random_seed=1)
+    by = {(c.claim_id, c.measure): c for c in checks}
+    peak = by[("peak_early_2010s", "killed")]
+    # UCDP GED 22.1, militant scope, FATA merged: most deaths in 2010 (panel built by forecast.panel)
+    assert peak.value == 2010 and peak.status == SUPPORTED
+    nat = panel[panel["province"] == "Pakistan"]
+    annual = nat.groupby(pd.to_datetime(nat["period"]).dt.year)["killed"].sum()
+    assert int(annual.idxmax()) == 2010 and f"{annual.max():,.0f}" in peak.detail
+    fall = by[("fall_after_2014", "killed")]
+    assert fall.status == SUPPORTED and fall.ci_high < 1
+    m = nat.assign(ds=pd.to_datetime(nat["period"]))
+    pre = m[(m.ds >= "2012-01-01") & (m.ds <= "2014-12-01")]["killed"].mean()
+    post = m[(m.ds >= "2015-01-01") & (m.ds <= "2017-12-01")]["killed"].mean()
+    assert fall.value == pytest.approx(post / pre, rel=1e-12)
+    rise = by[("rise_after_2021_08", "attacks")]
+    assert rise.status == NOT_TESTABLE and rise.n_post == 4  # UCDP ends 2021-12: Sep-Dec only
+
+
+def test_claims_never_pool_reported_sources(panel):
+    from forecast.sources.reported import load_reported
+
+    rep = load_reported()
+    checks = check_claims(panel, rep, n_boot=100)
+    picss = [c for c in checks if c.source == "PICSS" and c.measure == "attacks" and c.resolution == "month"
+             and c.claim_id == "rise_after_2021_08"]
+    assert len(picss) == 1
+    # recompute from PICSS rows alone (last listed value per month, as the module documents)
+    t = rep[(rep["source"] == "PICSS") & (rep["region"] == "Pakistan") & (rep["period_type"] == "month")
+            & (rep["metric"] == "attacks")]
+    s = pd.Series(t["value"].to_numpy(float), index=pd.PeriodIndex(t["period"].astype(str), freq="M"))
+    s = s[~s.index.duplicated(keep="last")]
+    pre = s[(s.index >= pd.Period("2018-08", "M")) & (s.index <= pd.Period("2021-07", "M"))]
+    post = s[s.index >= pd.Period("2021-09", "M")]
+    assert picss[0].value == pytest.approx(post.mean() / pre.mean(), rel=1e-12)
+    assert (picss[0].n_pre, picss[0].n_post) == (len(pre), len(post))
+    # every reported row is one source; each source/metric/resolution appears once per claim
+    keys = [(c.claim_id, c.source, c.measure, c.resolution) for c in checks]
+    assert len(keys) == len(set(keys))
+    assert {c.status for c in checks} <= {SUPPORTED, NOT_SUPPORTED, NOT_TESTABLE}
+    assert all(len(series) for _, _, _, series, _ in reported_series(rep))
+
+
+def test_peak_bootstrap_is_seeded(panel):
+    a = check_claims(panel, None, n_boot=200, random_seed=5)[0].detail
+    b = check_claims(panel, None, n_boot=200, random_seed=5)[0].detail
+    assert a == b
+
+
+# ------------------------------------------------------------------------------- run directory input
+def test_bad_forecast_csv_names_file_row_and_column(tmp_path, panel):
+    d = make_quarterly_run(tmp_path / "bad", panel, with_breaks=False, with_attribution=False)
+    fc = pd.read_csv(d / "forecast.csv")
+    fc.loc[1, "q05"] = fc.loc[1, "q95"] + 5
+    fc.to_csv(d / "forecast.csv", index=False)
+    with pytest.raises(RunDirError, match=r"forecast\.csv: row 3, columns q05\.\.q95"):
+        read_run_dir(d)
+    fc = pd.read_csv(d / "forecast.csv").astype({"mean": "string"})
+    fc.loc[4, "mean"] = "lots"
+    fc.to_csv(d / "forecast.csv", index=False)
+    with pytest.raises(RunDirError, match=r"row 6, column 'mean': expected a number, found 'lots'"):
+        read_run_dir(d)
+    fc.drop(columns=["q25"]).to_csv(d / "forecast.csv", index=False)
+    with pytest.raises(RunDirError, match=r"missing column\(s\) \['q25'\]"):
+        read_run_dir(d)
+
+
+def test_not_a_run_dir(tmp_path):
+    with pytest.raises(FileNotFoundError, match="neither a quarterly run directory"):
+        read_run_dir(tmp_path)
+
+
+# ------------------------------------------------------------------------------- the built briefing
+def test_outputs_and_figures_exist(built):
+    d, out = built
+    assert {"html", "pdf", "json", "figures"} <= out.keys()
+    b = json.loads((d / "briefing.json").read_text())
+    assert b["figures"], "no figures"
+    for f in b["figures"].values():
+        assert (d / f["png"]).stat().st_size > 5000 and (d / f["svg"]).stat().st_size > 2000
+        svg = (d / f["svg"]).read_text()
+        assert "Source: " in svg  # the source line is drawn under every figure
+    assert (d / "briefing.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_sections_in_the_issue_order(built):
+    d, _ = built
+    b = json.loads((d / "briefing.json").read_text())
+    expected = [sid for sid, _ in SECTION_ORDER if sid != "its"]
+    assert b["section_order"] == expected
+    html = (d / "briefing.html").read_text()
+    positions = [html.index(f'id="sec-{sid}"') for sid in expected]
+    assert positions == sorted(positions)
+    assert all(b["sections"][sid]["available"] for sid in expected), b["missing"]
+
+
+def test_html_is_self_contained(built):
+    d, _ = built
+    html = (d / "briefing.html").read_text()
+    assert not re.search(r'<(script|link|img|iframe)[^>]+(src|href)="(https?:)?//', html)
+    assert "<script" not in html
+    assert html.count('src="data:image/svg+xml;base64,') == len(json.loads((d / "briefing.json").read_text())["figures"])
+
+
+def test_forecast_numbers_in_json_and_html_match_forecast_csv(built):
+    d, _ = built
+    b = json.loads((d / "briefing.json").read_text())
+    fc = pd.read_csv(d / "forecast.csv")
+    rows = pd.DataFrame(b["sections"]["forecast_table"]["rows"])
+    merged = rows.merge(fc, on=["province", "quarter", "measure"], suffixes=("", "_csv"))
+    assert len(merged) == len(fc)
+    for c in ("mean", "q05", "q50", "q95", "p_gt_last_year"):
+        np.testing.assert_allclose(merged[c].astype(float), merged[f"{c}_csv"].astype(float), rtol=1e-12)
+    html = (d / "briefing.html").read_text()
+    r = fc[(fc.province == "Pakistan") & (fc.measure == "attacks")].iloc[0]
+    cell = (f'data-province="Pakistan" data-quarter="{r.quarter}" data-measure="attacks"><span class="q50">'
+            f'{fmt_count(r.q50)}</span> <span class="int">({fmt_count(r.q05)}–{fmt_count(r.q95)})</span>')
+    assert cell in html
+
+
+def test_key_judgements_are_generated_from_the_sections(built):
+    d, _ = built
+    b = json.loads((d / "briefing.json").read_text())
+    items = b["sections"]["key_judgements"]["items"]
+    assert 3 <= len(items) <= 5
+    nat = items[0]
+    assert nat["id"] == "forecast_national"
+    a = nat["numbers"]["attacks"]
+    for v in (fmt_count(a["q50"]), fmt_count(a["q05"]), fmt_count(a["q95"]), fmt_pct(a["p_gt_last_year"])):
+        assert v in nat["text"]
+    sc = next(j for j in items if j["id"] == "scorecard")
+    assert fmt_ratio(sc["numbers"]["crps"]) in sc["text"] and fmt_pct(sc["numbers"]["skill"]) in sc["text"]
+    html = (d / "briefing.html").read_text()
+    for j in items:
+        assert j["text"].replace("'", "&#39;") in html
+
+
+def test_map_rate_is_expected_attacks_per_100k(built):
+    d, _ = built
+    b = json.loads((d / "briefing.json").read_text())
+    fc = pd.read_csv(d / "forecast.csv")
+    panel = pd.read_csv(d / "panel.csv")
+    row = next(r for r in b["sections"]["map"]["rows"] if r["province"] == "Balochistan")
+    pop = panel[panel.province == "Balochistan"].dropna(subset=["population"]).sort_values("period")["population"].iloc[-1]
+    exp = fc[(fc.province == "Balochistan") & (fc.measure == "attacks")]["mean"].sum()
+    assert row["per_100k"] == pytest.approx(exp / pop * 1e5, rel=1e-12)
+    assert b["sections"]["map"]["merged"] == {"FATA": "Khyber Pakhtunkhwa"}
+
+
+def test_manifest_lists_the_briefing(built):
+    d, _ = built
+    man = json.loads((d / "manifest.json").read_text())
+    paths = {o["path"] for o in man["outputs"]}
+    assert {"briefing.html", "briefing.pdf", "briefing.json"} <= paths
+
+
+def test_missing_parts_are_shown_not_omitted(tmp_path, panel):
+    d = make_quarterly_run(tmp_path / "partial", panel, with_breaks=False, with_attribution=False)
+    (d / "results.json").unlink()
+    build_report(d, pdf=False)
+    b = json.loads((d / "briefing.json").read_text())
+    for sid in ("breaks", "attribution", "scorecard"):
+        assert b["sections"][sid]["available"] is False
+        assert "not in this run directory" in b["sections"][sid]["reason"]
+    html = (d / "briefing.html").read_text()
+    sec = html[html.index('id="sec-breaks"'):html.index('id="sec-attribution"')]
+    assert "Not available in this run:" in sec and "breaks.json" in sec
+
+
+def test_its_study_directory(tmp_path):
+    d = make_its_study(tmp_path / "its")
+    build_report(d, pdf=False)
+    b = json.loads((d / "briefing.json").read_text())
+    assert b["kind"] == "its"
+    its = b["sections"]["its"]
+    assert its["available"] and its["rows"][0]["level_rr"] == 0.62
+    assert "ITS study directory" in b["sections"]["forecast_table"]["reason"]
+    assert b["sections"]["claims"]["available"]  # from the shipped panel
+    assert any(j["id"] == "its" and "0.62" in j["text"] and "0.48-0.80" in j["text"]
+               for j in b["sections"]["key_judgements"]["items"])
+
+
+def test_cli_report(tmp_path, panel):
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    d = make_quarterly_run(tmp_path / "cli", panel, with_attribution=False)
+    res = CliRunner().invoke(app, ["report", str(d), "--no-pdf"])
+    assert res.exit_code == 0, res.output
+    assert "briefing.html" in res.output and "not available in this run" in res.output
+    assert not (d / "briefing.pdf").exists()
+    res = CliRunner().invoke(app, ["report", str(tmp_path / "nothing")])
+    assert res.exit_code == 2 and "does not exist" in res.output
+    shutil.rmtree(d)
