@@ -1,0 +1,132 @@
+"""Tests for forecast.attribution_study and ``pakcast attribute``: the CLI contract keys, exact
+sums on the shipped data, honest metadata, and recovery of a known IRR in a simulated panel."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from forecast.attribution_study import parse_groups, parse_periods, run_attribution
+from forecast.covariates import load_covariates
+from forecast.panel import load_panel
+from models.attribution import INTERPRETATION, OTHER, RESIDUAL
+
+
+@pytest.fixture(scope="module")
+def panel() -> pd.DataFrame:
+    return load_panel("month")
+
+
+@pytest.fixture(scope="module")
+def cov() -> pd.DataFrame:
+    return load_covariates("month")
+
+
+@pytest.fixture(scope="module")
+def full(panel, cov) -> dict:
+    return run_attribution(panel, cov, outcome="attacks", random_seed=3, n_draws=60, n_placebo=6,
+                           lag_choices=(0, 6), n_samples=500)
+
+
+def test_contract_keys_and_exact_sums(full):
+    for e in full["effects"]:
+        assert {"covariate", "irr", "ci_low", "ci_high"} <= set(e)
+        assert e["ci_low"] <= e["irr"] <= e["ci_high"]
+    for s in full["shapley"]:
+        assert {"group", "share", "ci_low", "ci_high"} <= set(s)
+    groups = [s["group"] for s in full["shapley"]]
+    assert groups == ["economic", "political", "security", OTHER, RESIDUAL]
+    total = full["shapley_summary"]["total_change"]
+    assert sum(s["share"] for s in full["shapley"]) == pytest.approx(total, abs=1e-10)
+    fitted = full["shapley_summary"]["fitted_change"]
+    assert sum(s["share"] for s in full["shapley"] if s["group"] != RESIDUAL) == pytest.approx(fitted, abs=1e-10)
+    # observed total: log mean monthly attacks summed over the modelled provinces
+    ssum = full["shapley_summary"]
+    assert total == pytest.approx(math.log(ssum["observed_mean_b"] / ssum["observed_mean_a"]), abs=1e-12)
+    for g in ("economic", "political", "security"):
+        row = next(r for r in full["oos_crps_gain"] if r["group"] == g)
+        assert np.isfinite(row["delta_crps"]) and row["ci_low"] <= row["delta_crps"] <= row["ci_high"]
+
+
+def test_contributions_sum_to_fitted_change_per_province(full):
+    con = pd.DataFrame(full["contributions"])
+    for u, sub in con.groupby("unique_id"):
+        parts = sub.loc[sub.covariate != "fitted_change", "contribution"].sum()
+        assert parts == pytest.approx(sub.loc[sub.covariate == "fitted_change", "contribution"].item(), abs=1e-10)
+
+
+def test_outputs_say_what_they_rest_on(full, panel):
+    assert full["interpretation"] == INTERPRETATION
+    assert "not causal effects" in full["interpretation"]
+    d = full["data"]
+    last = panel["ds"].max()
+    assert d["months_used"].endswith(f"{last:%Y-%m}")  # UCDP ends 2021-12, not the covariates' 2025-12
+    assert "2021-12" in d["months_used"] and "2025" in d["note"]
+    assert set(d["units"]) == {"Balochistan", "Khyber Pakhtunkhwa", "Punjab", "Sindh"}
+    assert d["excluded_units"] and d["rows_dropped_no_population"]  # reported, not silently dropped
+    assert full["placebo"]["placebos"] and 0 < full["placebo"]["placebo_share_abs_z_ge_real"] <= 1
+    lags = {r["extra_lag_months"] for r in full["lag_sensitivity"]}
+    assert lags == {0, 6}
+    names = [s["scenario"] for s in full["scenarios"]]
+    assert names[0] == "as_observed" and "inflation_30pct" in names and "new_military_operation" in names
+    assert all(s["window"] == "2021-01..2021-12" for s in full["scenarios"])
+
+
+def test_parsers_reject_bad_input():
+    assert parse_periods("2010-01:2013-12,2015-01:2018-12") == (("2010-01", "2013-12"), ("2015-01", "2018-12"))
+    with pytest.raises(ValueError, match="two ranges"):
+        parse_periods("2010-01:2013-12")
+    with pytest.raises(ValueError, match="not a month"):
+        parse_periods("2010-1:2013-12,2015-01:2018-13")
+    with pytest.raises(ValueError, match="start is after end"):
+        parse_periods("2013-01:2010-12,2015-01:2018-12")
+    with pytest.raises(ValueError, match="unknown"):
+        parse_groups("economic,weather")
+
+
+def test_period_without_data_is_a_clear_error(panel, cov):
+    with pytest.raises(ValueError, match="no months with data"):
+        run_attribution(panel, cov, periods="2010-01:2013-12,2023-01:2024-12", backtest=False, n_draws=20)
+
+
+def test_simulated_panel_recovers_known_irr(cov):
+    # outcome simulated from the real covariates with known effects: cpi_yoy_pct 0.05 per pp and
+    # military_operation 0.4 per unit of the decay kernel; the study's intervals must cover them
+    rng = np.random.default_rng(21)
+    units = ["Balochistan", "Khyber Pakhtunkhwa", "Punjab", "Sindh"]
+    c = cov[cov.unique_id.isin(units) & (cov.ds >= "2002-07-01") & (cov.ds <= "2021-12-01")].copy()
+    level = {"Balochistan": 1.0, "Khyber Pakhtunkhwa": 2.0, "Punjab": 0.3, "Sindh": 0.6}
+    mu = np.exp(c["unique_id"].map(level).to_numpy() + 0.05 * c["cpi_yoy_pct"] + 0.4 * c["military_operation"])
+    y = rng.poisson(rng.gamma(4.0, mu / 4.0))
+    panel = pd.DataFrame({"unique_id": c["unique_id"].to_numpy(), "ds": c["ds"].to_numpy(), "attacks": y,
+                          "killed": y, "population": 1.0})
+    out = run_attribution(panel, cov, groups="economic,security", backtest=False, n_draws=20, n_samples=200)
+    eff = pd.DataFrame(out["effects"]).set_index("covariate")
+    for name, b in (("cpi_yoy_pct", 0.05), ("military_operation", 0.4)):
+        assert eff.loc[name, "ci_low"] < math.exp(b) < eff.loc[name, "ci_high"], name
+
+
+def test_cli_writes_contract_json(tmp_path):
+    from forecast.cli import app
+
+    out = tmp_path / "attr.json"
+    r = CliRunner().invoke(app, ["attribute", "--outcome", "killed", "--periods", "2010-01:2013-12,2015-01:2018-12",
+                                 "--groups", "economic,political,security", "--n-draws", "20",
+                                 "--scenario", "high_inflation:cpi_yoy_pct=25", "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    d = json.loads(out.read_text())
+    assert {"effects", "shapley", "oos_crps_gain", "interpretation", "data"} <= set(d)
+    assert set(d["effects"][0]) >= {"covariate", "irr", "ci_low", "ci_high"}
+    assert set(d["shapley"][0]) >= {"group", "share", "ci_low", "ci_high"}
+    assert set(d["oos_crps_gain"][0]) >= {"group", "delta_crps"}
+    assert d["outcome"] == "killed"
+    assert [s["scenario"] for s in d["scenarios"]] == ["as_observed", "high_inflation"]
+    man = json.loads((tmp_path / "attr.manifest.json").read_text())
+    assert man["command"] == "attribute" and man["random_seeds"] == {"seed": 0}
+    bad = CliRunner().invoke(app, ["attribute", "--groups", "weather", "--json", str(tmp_path / "x.json")])
+    assert bad.exit_code != 0 and not (tmp_path / "x.json").exists()
