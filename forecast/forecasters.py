@@ -1,0 +1,535 @@
+"""The forecaster zoo behind one protocol.
+
+Every forecaster follows the pakcast forecaster protocol (docs/ARCHITECTURE.md):
+
+* ``fit(panel, covariates=None) -> self`` on a long panel with columns ``unique_id``, ``ds``
+  (month start) and ``y`` (non-negative integer counts, explicit zeros, no gaps);
+* ``predict(h, n_samples, random_seed) -> xarray.DataArray`` with dims
+  ``(unique_id, horizon, sample)`` of non-negative integers; coordinate ``ds`` on ``horizon``
+  holds the forecast months.
+
+Samples of one series depend only on ``(random_seed, unique_id)`` (see :func:`derive_seed`), so a
+forecaster fitted on any subset of series gives the same samples for the series they share: this
+is what makes the Dask run identical to the serial one.
+
+Models
+------
+``zero``, ``last_value``, ``historical_rate``, ``seasonal_naive``, ``conflictology``
+    :mod:`models.baselines`, one per series.
+``nb_glm``
+    NB2 regression per series on the last ``window`` months (see :class:`NegBinGLMForecaster`).
+``ingarch``, ``hawkes``
+    Self-exciting count models from :mod:`models.ingarch` / :mod:`models.hawkes`.
+``bayes_hier``
+    The Bayesian hierarchical model from :mod:`models.bayes`.
+``ensemble``
+    Mixtures of members (:class:`EnsembleForecaster`, :func:`mix_samples`).
+
+Coherence: :func:`add_national` appends the national series as the sum of the provinces, sample
+by sample, so every sample path of Pakistan is the sum of the province paths with the same index.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+import zlib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from models.baselines import BASELINES, HistoricalRate
+
+__all__ = [
+    "ModelUnavailable",
+    "derive_seed",
+    "panel_to_wide",
+    "Forecaster",
+    "BaselineForecaster",
+    "NegBinGLMForecaster",
+    "INGARCHForecaster",
+    "HawkesForecaster",
+    "BayesHierarchicalForecaster",
+    "EnsembleForecaster",
+    "mix_samples",
+    "allocate_samples",
+    "add_national",
+    "make_forecaster",
+    "available_models",
+    "MODEL_NAMES",
+    "BASELINE_NAMES",
+    "NATIONAL",
+]
+
+NATIONAL = "Pakistan"
+BASELINE_NAMES = ("zero", "last_value", "historical_rate", "seasonal_naive", "conflictology")
+
+
+class ModelUnavailable(RuntimeError):
+    """A model of the zoo cannot run here (its module is not installed or not built yet)."""
+
+
+def _key_int(key: Any) -> int:
+    if isinstance(key, (int, np.integer)):
+        return int(key) & 0xFFFFFFFF
+    return zlib.crc32(str(key).encode("utf-8"))
+
+
+def derive_seed(random_seed: int | None, *keys: Any) -> np.random.SeedSequence:
+    """A seed for one task, a pure function of ``random_seed`` and the task's keys.
+
+    ``numpy.random.SeedSequence(random_seed, spawn_key=(crc32(key), ...))``: the same as
+    ``SeedSequence(random_seed).spawn`` would give for that path of children, but keyed by name
+    (model, province, origin, measure) instead of by position, so it does not depend on the order
+    in which tasks are created or scheduled.
+    """
+    seed = 0 if random_seed is None else int(random_seed)
+    return np.random.SeedSequence(seed, spawn_key=tuple(_key_int(k) for k in keys))
+
+
+def panel_to_wide(panel: pd.DataFrame, column: str = "y") -> tuple[list[str], pd.DatetimeIndex, np.ndarray]:
+    """Validate a long monthly panel and return ``(ids, months, values[n_series, n_months])``.
+
+    Errors name the row and column: missing columns, non-month-start or missing months (the
+    panel must carry explicit zeros), duplicates, and values that are not non-negative integers.
+    """
+    if not isinstance(panel, pd.DataFrame):
+        raise TypeError(f"panel must be a pandas DataFrame, got {type(panel).__name__}")
+    missing = [c for c in ("unique_id", "ds", column) if c not in panel.columns]
+    if missing:
+        raise ValueError(f"panel lacks column(s) {missing}; expected long format unique_id, ds, {column}")
+    if panel.empty:
+        raise ValueError("panel is empty")
+    ds = pd.to_datetime(panel["ds"])
+    vals = pd.to_numeric(panel[column], errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(vals) | (vals < 0) | (vals != np.round(vals))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"panel row {panel.index[i]!r}, column {column!r}: value {panel[column].iloc[i]!r} is not a "
+            "non-negative integer count (missing months must be explicit zeros)"
+        )
+    notstart = ~(ds.dt.is_month_start & (ds.dt.normalize() == ds))
+    if notstart.any():
+        i = int(np.flatnonzero(notstart.to_numpy())[0])
+        raise ValueError(f"panel row {panel.index[i]!r}, column 'ds': {ds.iloc[i]} is not a month start")
+    df = pd.DataFrame({"unique_id": panel["unique_id"].astype(str).to_numpy(), "ds": ds.to_numpy(), "y": vals})
+    dup = df.duplicated(["unique_id", "ds"])
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise ValueError(f"panel row {panel.index[i]!r}: duplicate (unique_id, ds) = "
+                         f"({df['unique_id'].iloc[i]!r}, {df['ds'].iloc[i]})")
+    wide = df.pivot(index="unique_id", columns="ds", values="y")
+    months = pd.DatetimeIndex(wide.columns)
+    full = pd.date_range(months.min(), months.max(), freq="MS")
+    if len(full) != len(months):
+        gap = full.difference(months)[0]
+        raise ValueError(f"panel has no rows for month {gap.date()}: months must be consecutive with explicit zeros")
+    if wide.isna().any().any():
+        uid, col = next((u, c) for u in wide.index for c in wide.columns if pd.isna(wide.at[u, c]))
+        raise ValueError(f"panel has no row for unique_id {uid!r} at ds {pd.Timestamp(col).date()} "
+                         "(each series must cover every month, explicit zeros)")
+    return [str(u) for u in wide.index], months, wide.to_numpy(dtype=np.int64)
+
+
+class Forecaster:
+    """Base class: per-series fitting and seeding; subclasses implement ``_fit_series`` and
+    ``_sample_series`` (or override ``fit``/``predict`` for joint models)."""
+
+    name = "forecaster"
+
+    def fit(self, panel: pd.DataFrame, covariates: pd.DataFrame | None = None) -> "Forecaster":
+        """Fit on a long panel (``unique_id``, ``ds``, ``y``); covariates are not used by this model."""
+        ids, months, values = panel_to_wide(panel)
+        self.ids_, self.last_ds_, self.history_ = ids, months[-1], values
+        self.start_ds_ = months[0]
+        self.states_ = [self._fit_series(values[i]) for i in range(len(ids))]
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "ids_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(panel) first")
+
+    def _future_months(self, h: int) -> pd.DatetimeIndex:
+        return pd.date_range(self.last_ds_ + pd.offsets.MonthBegin(1), periods=h, freq="MS")
+
+    def _wrap(self, arr: np.ndarray, h: int) -> xr.DataArray:
+        arr = np.asarray(arr)
+        if (arr < 0).any():
+            raise AssertionError(f"{self.name} produced negative samples")
+        return xr.DataArray(
+            arr.astype(np.int64),
+            dims=("unique_id", "horizon", "sample"),
+            coords={"unique_id": list(self.ids_), "horizon": np.arange(1, h + 1),
+                    "ds": ("horizon", self._future_months(h))},
+            name=self.name,
+            attrs={"model": self.name, "last_ds": str(self.last_ds_.date())},
+        )
+
+    def predict(self, h: int, n_samples: int, random_seed: int | None = 0) -> xr.DataArray:
+        """Predictive samples for horizons ``1..h``: dims (unique_id, horizon, sample)."""
+        self._check_fitted()
+        h, n_samples = int(h), int(n_samples)
+        if h < 1 or n_samples < 1:
+            raise ValueError(f"h and n_samples must be >= 1, got h={h}, n_samples={n_samples}")
+        out = np.empty((len(self.ids_), h, n_samples), dtype=np.int64)
+        for i, uid in enumerate(self.ids_):
+            rng = np.random.default_rng(derive_seed(random_seed, uid))
+            out[i] = self._sample_series(i, h, n_samples, rng)
+        return self._wrap(out, h)
+
+    def get_params(self) -> dict:
+        return {k: v for k, v in vars(self).items() if not k.endswith("_")}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
+
+
+class BaselineForecaster(Forecaster):
+    """One :mod:`models.baselines` model per series (``kind`` in ``BASELINES``)."""
+
+    def __init__(self, kind: str, **params: Any):
+        if kind not in BASELINES:
+            raise ValueError(f"unknown baseline {kind!r}; choose from {sorted(BASELINES)}")
+        self.kind = kind
+        self.params = params
+        self.name = kind
+
+    def _fit_series(self, y):
+        return BASELINES[self.kind](**self.params).fit(y)
+
+    def _sample_series(self, i, h, n, rng):
+        return self.states_[i].sample(h, n, random_seed=rng)
+
+
+class NegBinGLMForecaster(Forecaster):
+    r"""Negative-binomial (NB2) regression per series with trend, seasonality and lagged counts.
+
+    On the last ``window`` months of each series,
+
+    .. math::
+
+        Y_t \mid \mathcal F_{t-1} \sim \mathrm{NB2}(\mu_t, \alpha), \quad
+        \operatorname{Var} = \mu_t + \alpha\mu_t^2, \\
+        \log \mu_t = \beta_0 + \beta_1 \frac{t - T}{12} + \beta_2 \sin\frac{2\pi m_t}{12}
+        + \beta_3 \cos\frac{2\pi m_t}{12} + \beta_4 \log(1 + y_{t-1})
+        + \beta_5 \log\Big(1 + \frac1{12}\sum_{j=1}^{12} y_{t-j}\Big).
+
+    Fitted by maximum likelihood (``statsmodels.discrete.NegativeBinomial``, Newton) until the
+    likelihood engineer's ``models.glm.CountGLM`` lands. Forecasts simulate sample paths
+    recursively (lags filled with simulated counts); with ``param_uncertainty`` each path draws
+    :math:`\beta` from its asymptotic normal distribution. The linear predictor is capped at
+    :math:`\log(5\max_{window} y + 5)` so a trend cannot explode over twelve months. A series with
+    fewer than ``min_nonzero`` non-zero months in the window, or whose fit fails, falls back to
+    the ``historical_rate`` baseline over the same window (listed in ``fallbacks_``).
+    """
+
+    name = "nb_glm"
+    n_lags = 12
+
+    def __init__(self, window: int = 60, trend: bool = True, seasonality: bool = True,
+                 param_uncertainty: bool = True, min_nonzero: int = 10):
+        self.window = window
+        self.trend = trend
+        self.seasonality = seasonality
+        self.param_uncertainty = param_uncertainty
+        self.min_nonzero = min_nonzero
+
+    def fit(self, panel, covariates=None):
+        self.fallbacks_ = {}
+        super().fit(panel, covariates)
+        for uid, st in zip(self.ids_, self.states_):
+            if st["kind"] == "fallback":
+                self.fallbacks_[uid] = st["reason"]
+        return self
+
+    def _design(self, lag1, lag12mean, t_rel, month):
+        cols = [np.ones_like(t_rel, dtype=float)]
+        if self.trend:
+            cols.append(t_rel / 12.0)
+        if self.seasonality:
+            cols += [np.sin(2 * np.pi * month / 12), np.cos(2 * np.pi * month / 12)]
+        cols += [np.log1p(lag1), np.log1p(lag12mean)]
+        return np.column_stack(cols)
+
+    def _fit_series(self, y):
+        import statsmodels.api as sm
+
+        T = y.size
+        start = max(self.n_lags, T - int(self.window))
+        win = y[start:]
+        months0 = (self.start_ds_.month - 1 + np.arange(T)) % 12
+        fallback = {"kind": "fallback", "model": HistoricalRate(window=int(self.window)).fit(y)}
+        if win.size < 24:
+            return {**fallback, "reason": f"only {win.size} months after the {self.n_lags} lags (need 24)"}
+        nz = int((win > 0).sum())
+        if nz < self.min_nonzero:
+            return {**fallback, "reason": f"{nz} non-zero months in the window (< {self.min_nonzero})"}
+        idx = np.arange(start, T)
+        lag1 = y[idx - 1]
+        lag12 = np.array([y[t - self.n_lags:t].mean() for t in idx])
+        X = self._design(lag1, lag12, (idx - T).astype(float), months0[idx])
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = sm.NegativeBinomial(win.astype(float), X, loglike_method="nb2").fit(
+                    disp=0, maxiter=100, method="newton")
+                params = np.asarray(res.params, dtype=float)
+                cov = np.asarray(res.cov_params(), dtype=float)
+        except Exception as exc:  # noqa: BLE001  (any numerical failure -> documented fallback)
+            return {**fallback, "reason": f"NB fit failed: {type(exc).__name__}: {exc}"}
+        converged = bool(res.mle_retvals.get("converged", False))
+        if not converged or not np.all(np.isfinite(params)) or params[-1] <= 0 or params[-1] > 50:
+            return {**fallback, "reason": f"NB fit did not converge (alpha={params[-1]:.3g})"}
+        beta, alpha = params[:-1], params[-1]
+        cov_b = cov[:-1, :-1]
+        if not (np.all(np.isfinite(cov_b)) and np.all(np.linalg.eigvalsh((cov_b + cov_b.T) / 2) > 0)):
+            cov_b = None
+        return {"kind": "glm", "beta": beta, "alpha": float(alpha), "cov": cov_b,
+                "y": y, "cap": float(np.log(5 * win.max() + 5)), "months0": months0,
+                "nobs": int(win.size), "llf": float(res.llf)}
+
+    def _sample_series(self, i, h, n, rng):
+        st = self.states_[i]
+        if st["kind"] == "fallback":
+            return st["model"].sample(h, n, random_seed=rng)
+        y = st["y"]
+        T = y.size
+        beta = st["beta"]
+        if self.param_uncertainty and st["cov"] is not None:
+            betas = rng.multivariate_normal(beta, st["cov"], size=n, method="cholesky")
+        else:
+            betas = np.broadcast_to(beta, (n, beta.size))
+        paths = np.empty((n, self.n_lags + h), dtype=np.int64)
+        paths[:, : self.n_lags] = y[T - self.n_lags:]
+        r = 1.0 / st["alpha"]
+        first_month = (self.start_ds_.month - 1 + T) % 12
+        for k in range(h):
+            t = self.n_lags + k
+            lag1 = paths[:, t - 1].astype(float)
+            lag12 = paths[:, t - self.n_lags:t].mean(axis=1)
+            X = self._design(lag1, lag12, np.full(n, float(k)), np.full(n, (first_month + k) % 12))
+            eta = np.minimum(np.einsum("ij,ij->i", X, betas), st["cap"])
+            mu = np.exp(eta)
+            paths[:, t] = rng.negative_binomial(r, r / (r + mu))
+        return paths[:, self.n_lags:].T
+
+
+def _import_optional(module: str, model: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ModelUnavailable(f"model {model!r} needs {module}, which is not available: {exc}") from exc
+
+
+class _ExternalSeriesForecaster(Forecaster):
+    """Wraps a per-series count model from :mod:`models` with ``fit(y) -> results`` and
+    ``results.sample(h, n_samples, random_seed)``-style forecasting."""
+
+    module = ""
+    cls_name = ""
+
+    def __init__(self, min_nonzero: int = 10, window: int | None = 120):
+        self.min_nonzero = min_nonzero
+        self.window = window
+
+    def fit(self, panel, covariates=None):
+        self._mod = _import_optional(self.module, self.name)
+        if not hasattr(self._mod, self.cls_name):
+            raise ModelUnavailable(f"{self.module} has no {self.cls_name} (model {self.name!r})")
+        self.fallbacks_ = {}
+        super().fit(panel, covariates)
+        for uid, st in zip(self.ids_, self.states_):
+            if st["kind"] == "fallback":
+                self.fallbacks_[uid] = st["reason"]
+        return self
+
+    def _fit_series(self, y):
+        win = y if self.window is None else y[-int(self.window):]
+        fallback = {"kind": "fallback", "model": HistoricalRate(window=24).fit(y)}
+        nz = int((win > 0).sum())
+        if nz < self.min_nonzero:
+            return {**fallback, "reason": f"{nz} non-zero months in the window (< {self.min_nonzero})"}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = self._fit_external(win)
+        except Exception as exc:  # noqa: BLE001
+            return {**fallback, "reason": f"{self.cls_name} fit failed: {type(exc).__name__}: {exc}"}
+        return {"kind": "model", "res": res, "y": win}
+
+    def _fit_external(self, y):  # pragma: no cover - defined by subclasses
+        raise NotImplementedError
+
+    def _sample_series(self, i, h, n, rng):
+        st = self.states_[i]
+        if st["kind"] == "fallback":
+            return st["model"].sample(h, n, random_seed=rng)
+        return np.asarray(self._sample_external(st, h, n, rng), dtype=np.int64)
+
+
+class INGARCHForecaster(_ExternalSeriesForecaster):
+    """NB-INGARCH(1,1) per series from :mod:`models.ingarch` (likelihood engineer)."""
+
+    name = "ingarch"
+    module = "models.ingarch"
+    cls_name = "INGARCH"
+
+    def _fit_external(self, y):
+        return self._mod.INGARCH(y).fit()
+
+    def _sample_external(self, st, h, n, rng):
+        s = st["res"].simulate_forecast(h, n_samples=n, random_seed=rng)
+        return np.asarray(s).reshape(n, h).T if np.shape(s) == (n, h) else np.asarray(s)
+
+
+class HawkesForecaster(_ExternalSeriesForecaster):
+    """Discrete-time Hawkes process per series from :mod:`models.hawkes` (likelihood engineer)."""
+
+    name = "hawkes"
+    module = "models.hawkes"
+    cls_name = "DiscreteHawkes"
+
+    def _fit_external(self, y):
+        return self._mod.DiscreteHawkes(y).fit()
+
+    def _sample_external(self, st, h, n, rng):
+        s = st["res"].simulate_forecast(h, n_samples=n, random_seed=rng)
+        return np.asarray(s).reshape(n, h).T if np.shape(s) == (n, h) else np.asarray(s)
+
+
+class BayesHierarchicalForecaster(Forecaster):
+    """The Bayesian hierarchical count model of :mod:`models.bayes` (Bayesian engineer), all series jointly."""
+
+    name = "bayes_hier"
+
+    def __init__(self, draws: int = 500, tune: int = 500, chains: int = 2):
+        self.draws = draws
+        self.tune = tune
+        self.chains = chains
+
+    def fit(self, panel, covariates=None):
+        self._mod = _import_optional("models.bayes", self.name)
+        if not hasattr(self._mod, "fit_hierarchical_forecast"):
+            raise ModelUnavailable("models.bayes has no fit_hierarchical_forecast (model 'bayes_hier')")
+        ids, months, values = panel_to_wide(panel)
+        self.ids_, self.last_ds_, self.start_ds_, self.history_ = ids, months[-1], months[0], values
+        self._months = months
+        return self
+
+    def predict(self, h, n_samples, random_seed=0):
+        self._check_fitted()
+        ss = derive_seed(random_seed, self.name)
+        seed = int(ss.generate_state(1)[0])
+        arr = self._mod.fit_hierarchical_forecast(
+            self.history_, h=int(h), n_samples=int(n_samples), draws=self.draws, tune=self.tune,
+            chains=self.chains, random_seed=seed)
+        return self._wrap(np.asarray(arr), int(h))
+
+
+def allocate_samples(weights, n_samples: int) -> np.ndarray:
+    """Integer sample counts per member summing to ``n_samples`` (largest remainder)."""
+    w = np.asarray(weights, dtype=float)
+    if w.ndim != 1 or (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"weights must be non-negative with a positive sum, got {w}")
+    w = w / w.sum()
+    raw = w * n_samples
+    counts = np.floor(raw).astype(int)
+    rem = n_samples - counts.sum()
+    order = np.argsort(-(raw - counts), kind="stable")
+    counts[order[:rem]] += 1
+    return counts
+
+
+def mix_samples(member_samples, weights, n_samples: int | None = None) -> np.ndarray:
+    """Mixture of members by sample index.
+
+    ``member_samples`` has shape (K, ..., n). Member ``k`` contributes its first ``c_k`` samples
+    (``allocate_samples``), in the same positions for every series: sample ``j`` of every series
+    comes from the same member and the same member sample index, so sums over series
+    (coherence) stay sums of one model's joint paths.
+    """
+    ms = np.asarray(member_samples)
+    n = ms.shape[-1] if n_samples is None else int(n_samples)
+    if n > ms.shape[-1]:
+        raise ValueError(f"n_samples={n} exceeds the members' {ms.shape[-1]} samples")
+    counts = allocate_samples(weights, n)
+    parts = [ms[k][..., :c] for k, c in enumerate(counts) if c > 0]
+    return np.concatenate(parts, axis=-1)
+
+
+class EnsembleForecaster(Forecaster):
+    """Mixture of member forecasters with fixed ``weights`` (equal when ``None``).
+
+    .. math:: F_{ens} = \\sum_k w_k F_k
+
+    CRPS-optimal weights from past scores are computed in :mod:`forecast.backtest`
+    (:func:`forecast.scoring.crps_mixture_weights`) and passed here.
+    """
+
+    name = "ensemble"
+
+    def __init__(self, members: list[Forecaster], weights=None, name: str = "ensemble"):
+        self.members = members
+        self.weights = weights
+        self.name = name
+
+    def fit(self, panel, covariates=None):
+        for m in self.members:
+            m.fit(panel, covariates)
+        first = self.members[0]
+        self.ids_, self.last_ds_, self.start_ds_ = first.ids_, first.last_ds_, first.start_ds_
+        return self
+
+    def predict(self, h, n_samples, random_seed=0):
+        self._check_fitted()
+        w = np.full(len(self.members), 1.0 / len(self.members)) if self.weights is None else self.weights
+        arrs = [m.predict(h, n_samples, random_seed=int(derive_seed(random_seed, m.name).generate_state(1)[0]))
+                for m in self.members]
+        return self._wrap(mix_samples(np.stack([a.values for a in arrs]), w, n_samples), int(h))
+
+
+def add_national(samples: xr.DataArray, name: str = NATIONAL) -> xr.DataArray:
+    """Append the national series as the sample-by-sample sum of all other series."""
+    if name in list(samples["unique_id"].values):
+        raise ValueError(f"samples already contain {name!r}; pass provinces only")
+    nat = samples.sum("unique_id").expand_dims(unique_id=[name])
+    return xr.concat([samples, nat.transpose(*samples.dims)], dim="unique_id")
+
+
+MODEL_NAMES = BASELINE_NAMES + ("nb_glm", "ingarch", "hawkes", "bayes_hier")
+
+
+def make_forecaster(name: str) -> Forecaster:
+    """A fresh, unfitted forecaster of the zoo by name."""
+    if name in BASELINE_NAMES:
+        return BaselineForecaster(name)
+    if name == "nb_glm":
+        return NegBinGLMForecaster()
+    if name == "ingarch":
+        return INGARCHForecaster()
+    if name == "hawkes":
+        return HawkesForecaster()
+    if name == "bayes_hier":
+        return BayesHierarchicalForecaster()
+    raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
+
+
+def available_models() -> dict[str, str | None]:
+    """Each model name -> ``None`` if it can run here, else the reason it cannot."""
+    out: dict[str, str | None] = {}
+    for name in MODEL_NAMES:
+        spec = {"ingarch": ("models.ingarch", "INGARCH"), "hawkes": ("models.hawkes", "DiscreteHawkes"),
+                "bayes_hier": ("models.bayes", "fit_hierarchical_forecast")}.get(name)
+        if spec is None:
+            out[name] = None
+            continue
+        try:
+            mod = importlib.import_module(spec[0])
+        except ImportError as exc:
+            out[name] = f"{spec[0]} not importable: {exc}"
+            continue
+        out[name] = None if hasattr(mod, spec[1]) else f"{spec[0]} has no {spec[1]} yet"
+    return out
