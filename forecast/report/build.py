@@ -339,10 +339,11 @@ def attribution_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str
     data = a.get("data") if isinstance(a.get("data"), dict) else {}
     model = a.get("model") if isinstance(a.get("model"), dict) else {}
     rec = F.waterfall(groups, total, figdir, "attribution: this run (pakcast attribute); " + UCDP_SOURCE
-                      + "; covariates: World Bank WDI, SBP, PBS, timeline", f"{unit} ({quantity})",
+                      + "; covariates: World Bank WDI, SBP, PBS, timeline", "change (log points)",
                       "Attribution of the change (Shapley shares)",
-                      "Each bar is one covariate group's Shapley share of the change between the two periods, "
-                      "with its interval; the black bar is the total change (shares plus residual).")
+                      "Each bar is one covariate group's Shapley share of the change between the two periods "
+                      f"({periods[0] + ' to ' + periods[1] if periods else 'see the table'}) in {quantity}, "
+                      "with its 95% interval; the black bar is the total change (shares plus residual).")
     figs[rec.name] = rec
     effects = a.get("effects") or []
     gain = a.get("oos_crps_gain") or []
