@@ -109,6 +109,7 @@ def read_csv_records(
     encoding: str = "utf-8",
     skip_record: Callable[[list[str], list[str]], bool] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    columns: Iterable[str] | None = None,
 ) -> RawTable:
     """Parse a CSV into string cells, keeping each record's 1-based physical start line.
 
@@ -119,6 +120,8 @@ def read_csv_records(
     skip_record : optional predicate ``(record, header) -> bool`` for records that are not data
         (e.g. the HXL hashtag row of HDX files) or are out of scope (other countries).
     progress : optional callback ``(bytes_done, bytes_total)``.
+    columns : keep only these columns (when present) in the frame; the full header is kept for the
+        required-column check. Saves memory on wide files such as the GTD's 135 columns.
     """
     path = Path(path)
     text = decode_file(path, encoding)
@@ -130,6 +133,9 @@ def read_csv_records(
         raise ValidationError([Issue(str(path), 1, None, None, "a header line")], header="empty file") from None
     header = [h.strip() for h in header]
     width = len(header)
+    keep_idx = list(range(width)) if columns is None else [i for i, h in enumerate(header) if h in set(columns)]
+    kept_header = [header[i] for i in keep_idx]
+    select = columns is not None
     rows: list[list[str]] = []
     lines: list[int] = []
     bad: list[Issue] = []
@@ -146,14 +152,14 @@ def read_csv_records(
         if len(rec) != width:
             bad.append(Issue(str(path), start, None, f"{len(rec)} fields", f"{width} fields as in the header"))
             continue
-        rows.append(rec)
+        rows.append([rec[i] for i in keep_idx] if select else rec)
         lines.append(start)
         if progress is not None and i % step == 0:
             progress(min(total, int(total * reader.line_num / n_lines)), total)
     if progress is not None:
         progress(total, total)
-    frame = pd.DataFrame(rows, columns=header, dtype="string") if rows else pd.DataFrame(
-        {h: pd.Series([], dtype="string") for h in header})
+    frame = pd.DataFrame(rows, columns=kept_header, dtype="string") if rows else pd.DataFrame(
+        {h: pd.Series([], dtype="string") for h in kept_header})
     frame = frame.apply(lambda c: c.str.strip()).replace("", pd.NA)
     return RawTable(path=path, frame=frame, lines=np.asarray(lines, dtype=np.int64), header=header,
                     bad_width=bad)

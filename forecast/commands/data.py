@@ -281,7 +281,9 @@ def describe_data(events: pd.DataFrame | None = None, *, fata: str = "merge", sc
         "events_total": int(len(events)), "killed_total": int(events["killed"].fillna(0).sum()),
         "by_scope": {k: {"events": int(v), "killed": int(killed_scope.get(k, 0))} for k, v in by_scope.items()},
         "units": units, "yearly": table, "peaks": peaks,
-        "year_panel": rep_y.to_dict(), "month_panel": rep_m.to_dict(), "data_limits": DATA_LIMITS,
+        "year_panel": rep_y.to_dict(), "month_panel": rep_m.to_dict(),
+        "data_limits": DATA_LIMITS if set(events["source"].dropna()) <= {"ucdp"} else [
+            "Limits of this source: see its documentation (pakcast's notes are in forecast/sources/)."],
     }
 
 

@@ -33,6 +33,7 @@ from forecast.validate import Checker, OnError, canonical_frame, read_csv_record
 
 SOURCE = "acled"
 REQUIRED = ["event_id_cnty", "event_date", "event_type", "actor1", "admin1", "fatalities"]
+OPTIONAL = ["time_precision", "actor2", "admin2", "latitude", "longitude", "country"]
 VIOLENT = ("Battles", "Explosions/Remote violence", "Violence against civilians")
 COUNTRY = "Pakistan"
 _STATE = r"^(?:Military|Police) Forces of (?:the )?([^(]+?)\s*(?:\(|$)"
@@ -67,7 +68,8 @@ def read_acled(path: str | Path, *, on_error: OnError = "raise", encoding: str =
                 return True
         return False
 
-    raw = read_csv_records(path, encoding=encoding, skip_record=skip, progress=progress)
+    raw = read_csv_records(path, encoding=encoding, skip_record=skip, progress=progress,
+                           columns=REQUIRED + OPTIONAL)
     require_columns(raw, REQUIRED, " (ACLED export names)")
     f = raw.frame
     ck = Checker(raw, SOURCE, id_column="event_id_cnty")

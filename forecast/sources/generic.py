@@ -49,7 +49,8 @@ def read_generic(path: str | Path, *, on_error: OnError = "raise", encoding: str
                  source_name: str = SOURCE, progress: Callable[[int, int], None] | None = None) -> ReadResult:
     """Read a CSV in the generic schema (module docstring) into the canonical event table."""
     path = Path(path)
-    raw = read_csv_records(path, encoding=encoding, progress=progress)
+    raw = read_csv_records(path, encoding=encoding, progress=progress,
+                           columns=REQUIRED + OPTIONAL)
     require_columns(raw, REQUIRED, " (generic event CSV schema)")
     f = raw.frame
     has = lambda c: c in f.columns  # noqa: E731

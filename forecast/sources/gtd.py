@@ -31,6 +31,7 @@ from forecast.validate import Checker, OnError, canonical_frame, read_csv_record
 
 SOURCE = "gtd"
 REQUIRED = ["eventid", "iyear", "imonth", "iday", "provstate", "nkill", "nwound", "attacktype1_txt", "gname"]
+OPTIONAL = ["country_txt", "city", "latitude", "longitude"]
 COUNTRY = "Pakistan"
 
 
@@ -48,7 +49,8 @@ def read_gtd(path: str | Path, *, on_error: OnError = "raise", encoding: str = "
                 return True
         return False
 
-    raw = read_csv_records(path, encoding=encoding, skip_record=skip, progress=progress)
+    raw = read_csv_records(path, encoding=encoding, skip_record=skip, progress=progress,
+                           columns=REQUIRED + OPTIONAL)
     require_columns(raw, REQUIRED, " (GTD codebook names)")
     f = raw.frame
     ck = Checker(raw, SOURCE, id_column="eventid")

@@ -51,6 +51,8 @@ from forecast.validate import (Checker, OnError, canonical_frame, read_csv_recor
 SOURCE = "ucdp"
 PAKISTAN_GWNO = 770
 REQUIRED = ["id", "type_of_violence", "date_start", "date_end", "best", "low", "high"]
+OPTIONAL = ["date_prec", "adm_1", "adm_2", "latitude", "longitude", "where_prec", "side_a", "side_b", "gwnoa",
+            "gwnob", "conflict_name", "country_id", "country"]
 EVENT_TYPES = {1: "state-based", 2: "non-state", 3: "one-sided"}
 DATE_PREC = {1: "day", 2: "week", 3: "week", 4: "month", 5: "year"}
 
@@ -121,7 +123,8 @@ def read_ucdp(path: str | Path, *, on_error: OnError = "raise", encoding: str = 
                 return True
         return False
 
-    raw = read_csv_records(path, encoding=encoding, skip_record=skip, progress=progress)
+    raw = read_csv_records(path, encoding=encoding, skip_record=skip, progress=progress,
+                           columns=REQUIRED + OPTIONAL)
     require_columns(raw, REQUIRED, " (UCDP GED/Candidate schema)")
     f = raw.frame
     ck = Checker(raw, SOURCE, id_column="id")
