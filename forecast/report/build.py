@@ -217,13 +217,21 @@ def map_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, 
     att = fc[(fc["measure"] == "attacks") & fc["quarter"].isin(quarters) & (fc["province"] != "Pakistan")]
     expected = att.groupby("province")["mean"].sum()
     pop = (panel.dropna(subset=["population"]).sort_values("period").groupby("province")["population"].last())
+    first = att[att["quarter"] == quarters[0]].set_index("province")
     rows, values = [], {}
     for prov, e in expected.items():
         p = pop.get(prov)
-        rate = float(e / p * 1e5) if p is not None and p > 0 else None
+        ok = p is not None and p > 0
+        rate = float(e / p * 1e5) if ok else None
         values[prov] = rate if rate is not None else float("nan")
+        # quantiles scale linearly, so the next quarter's 90% interval per 100,000 is exact
+        q = first.loc[prov] if prov in first.index else None
         rows.append({"province": prov, "expected_attacks": float(e), "population": None if p is None else float(p),
-                     "per_100k": rate})
+                     "per_100k": rate,
+                     "next_quarter": quarters[0],
+                     "next_q50_per_100k": float(q["q50"] / p * 1e5) if ok and q is not None else None,
+                     "next_q05_per_100k": float(q["q05"] / p * 1e5) if ok and q is not None else None,
+                     "next_q95_per_100k": float(q["q95"] / p * 1e5) if ok and q is not None else None})
     gj = json.loads(Path(geo).read_text(encoding="utf-8"))
     names = {f["properties"].get("name") for f in gj["features"]}
     merge = {"FATA": "Khyber Pakhtunkhwa"} if "FATA" in names and "FATA" not in values else {}

@@ -162,9 +162,10 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
         _figures(w, sec["figures"], figs)
     elif sid == "map":
         _figures(w, sec["figures"], figs)
-        w.table(["province", "expected attacks", "population", "per 100,000"],
-                [[r["province"], fmt_count(r["expected_attacks"]), fmt_count(r["population"]), fmt_ratio(r["per_100k"])]
-                 for r in sec["rows"]])
+        w.table(["province", "expected attacks", "population", "per 100,000", f"{sec['quarters'][0]} per 100,000 (90%)"],
+                [[r["province"], fmt_count(r["expected_attacks"]), fmt_count(r["population"]), fmt_ratio(r["per_100k"]),
+                  f"{fmt_ratio(r['next_q50_per_100k'])} ({fmt_ratio(r['next_q05_per_100k'])}-{fmt_ratio(r['next_q95_per_100k'])})"]
+                 for r in sec["rows"]], max_width=30)
     elif sid == "breaks":
         for key, label in (("known_dates", "Tests at known dates"), ("estimated_breaks", "Estimated breaks")):
             t = sec["tables"].get(key)
