@@ -101,11 +101,14 @@ def _period_mask(ds: pd.Series, period: tuple[str, str]) -> np.ndarray:
 # --------------------------------------------------------------------------- data assembly
 
 
-def _controls(df: pd.DataFrame, units: Sequence[str]) -> pd.DataFrame:
+def _controls(df: pd.DataFrame, units: Sequence[str], trend: bool = False) -> pd.DataFrame:
     m = df["ds"].dt.month.to_numpy()
+    years = (df["ds"].dt.year + (df["ds"].dt.month - 1) / 12.0 - 2012.0).to_numpy()
     ctl = {}
     for u in units:
         ctl[f"unit[{u}]"] = (df["unique_id"].to_numpy() == u).astype(float)
+        if trend:
+            ctl[f"trend[{u}]"] = ctl[f"unit[{u}]"] * years
     for h in (1, 2):
         ctl[f"sin{h}"] = np.sin(2 * np.pi * h * m / 12.0)
         ctl[f"cos{h}"] = np.cos(2 * np.pi * h * m / 12.0)
@@ -121,7 +124,8 @@ def _shift_covariates(cov: pd.DataFrame, cols: Sequence[str], extra_lag: int) ->
 
 
 def assemble(panel: pd.DataFrame, covariates: pd.DataFrame, outcome: str, groups: Sequence[str],
-             min_events: int = 20, extra_econ_lag: int = 0, units: Sequence[str] | None = None) -> dict:
+             min_events: int = 20, extra_econ_lag: int = 0, units: Sequence[str] | None = None,
+             trend: bool = False) -> dict:
     """Join panel and covariates; drop rows with missing used covariates (reported) and thin units."""
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
@@ -154,7 +158,7 @@ def assemble(panel: pd.DataFrame, covariates: pd.DataFrame, outcome: str, groups
     if df.empty:
         raise ValueError("no rows left after joining panel and covariates and dropping missing values")
     chosen = sorted(set(df["unique_id"]))
-    X = pd.concat([_controls(df, chosen), df[cols]], axis=1)
+    X = pd.concat([_controls(df, chosen, trend), df[cols]], axis=1)
     # drop covariates that do not vary over the rows used (e.g. kabul_takeover before 2021-08)
     constant = [c for c in cols if np.ptp(df[c].to_numpy(dtype=float)) == 0]
     X = X.drop(columns=constant)
@@ -260,7 +264,7 @@ def _backtest(data, outcome: str, groups: Sequence[str], first_origin: str, step
     return out
 
 
-def _granger(data, outcome: str, groups: Sequence[str]) -> list[dict]:
+def _granger(data, outcome: str, groups: Sequence[str], maxlags: int) -> list[dict]:
     """Wald (Driscoll-Kraay) test that a group's covariates lagged one month add to AR(3) + controls."""
     df = data["df"]
     ar = _ar_terms(df, outcome)
@@ -276,7 +280,7 @@ def _granger(data, outcome: str, groups: Sequence[str]) -> list[dict]:
         Xr = Xf.loc[rows]
         keep = [c for c in Xr.columns if np.ptp(Xr[c].to_numpy(dtype=float)) > 0 or c.startswith("unit[")]
         fit = fit_count_model(data["y"][rows], Xr[keep].to_numpy(dtype=float), data["offset"][rows], "negbin",
-                              cov_type="driscoll-kraay", time=data["time"][rows])
+                              cov_type="driscoll-kraay", time=data["time"][rows], maxlags=maxlags)
         idx = [keep.index(c) for c in keep if c.startswith("L1.")]
         b = fit.params[idx]
         V = fit.cov_params[np.ix_(idx, idx)]
@@ -287,7 +291,7 @@ def _granger(data, outcome: str, groups: Sequence[str]) -> list[dict]:
     return out
 
 
-def _placebo(data, break_date: str, n_placebo: int, random_seed: int) -> dict:
+def _placebo(data, break_date: str, n_placebo: int, random_seed: int, maxlags: int) -> dict:
     """Step at the real break date vs steps at placebo dates (>= 12 months away, 24 from the ends)."""
     df = data["df"]
     ds = df["ds"]
@@ -376,18 +380,82 @@ def _scenarios(res, data, groups, scenarios, n_samples, random_seed) -> list[dic
     return out
 
 
-def _lag_sensitivity(panel, covariates, outcome, groups, min_events, lags, cov_type, units) -> list[dict]:
+def _lag_sensitivity(panel, covariates, outcome, groups, min_events, lags, cov_type, units, trend,
+                     maxlags) -> list[dict]:
     out = []
     for extra in lags:
-        d = assemble(panel, covariates, outcome, groups, min_events=min_events, extra_econ_lag=extra, units=units)
+        d = assemble(panel, covariates, outcome, groups, min_events=min_events, extra_econ_lag=extra, units=units,
+                     trend=trend)
         r = AttributionModel(d["y"], d["X"], d["groups"], d["offset"], unit=d["df"]["unique_id"].to_numpy(),
-                             time=d["time"]).fit(cov_type=cov_type)
+                             time=d["time"]).fit(cov_type=cov_type, maxlags=maxlags)
         for e in r.irr().to_dict(orient="records"):
             if e["group"] == "economic":
                 out.append({"extra_lag_months": extra, "covariate": e["covariate"], "irr": e["irr"],
                             "ci_low": e["ci_low"], "ci_high": e["ci_high"],
                             "months_used": f"{d['df']['ds'].min():%Y-%m}..{d['df']['ds'].max():%Y-%m}"})
     return out
+
+
+def _specification_checks(panel, covariates, outcome, groups, periods, min_events, units, trend, cov_type,
+                          maxlags, n_draws, random_seed) -> list[dict]:
+    """Shapley shares under alternative specifications: trends flipped, break terms added."""
+    specs = [("province_trends" if not trend else "no_trends", tuple(groups), not trend)]
+    if "breaks" not in groups:
+        specs.append(("with_break_terms", tuple(groups) + ("breaks",), trend))
+    out = []
+    for name, grp, tr in specs:
+        d = assemble(panel, covariates, outcome, grp, min_events=min_events, units=units, trend=tr)
+        r = AttributionModel(d["y"], d["X"], d["groups"], d["offset"], unit=d["df"]["unique_id"].to_numpy(),
+                             time=d["time"]).fit(cov_type=cov_type, maxlags=maxlags)
+        sh = r.shapley(_period_mask(d["df"]["ds"], periods[0]), _period_mask(d["df"]["ds"], periods[1]),
+                       n_draws=n_draws, random_seed=random_seed)
+        for row in sh.table.to_dict(orient="records"):
+            out.append({"specification": name, **row})
+    return out
+
+
+def _caveats(out: dict, groups: Sequence[str], break_date: str) -> list[str]:
+    """Plain-language limits read off the numbers (what the data cannot show)."""
+    cav = []
+    d = out["data"]
+    if "economic" in groups:
+        cav.append(f"Economic covariates are national series: their effects are identified from timing alone "
+                   f"({d['n_months']} months, {d['months_used']}) and are confounded with anything else that "
+                   f"moved at the same time.")
+    if "security" in groups:
+        cav.append("UCDP counts clashes between the army and militants, so military operations raise event counts "
+                   "directly; security IRRs above 1 do not mean that operations cause terrorism.")
+    sh = {r["group"]: r for r in out["shapley"]}
+    tot = out["shapley_summary"]["total_change"]
+    res_ = sh[RESIDUAL]["share"]
+    if abs(res_) > 0.25 * abs(tot):
+        cav.append(f"The model leaves {res_:+.2f} of the {tot:+.2f} log change unexplained (residual): the "
+                   f"groups account for the fitted change only.")
+    for c in out.get("specification_checks", []):
+        g = c["group"]
+        if g in sh and g not in (RESIDUAL, OTHER):
+            main = sh[g]
+            half = (main["ci_high"] - main["ci_low"]) / 2
+            if np.sign(c["share"]) != np.sign(main["share"]) or abs(c["share"] - main["share"]) > half:
+                cav.append(f"The {g} share moves from {main['share']:+.2f} to {c['share']:+.2f} under the "
+                           f"'{c['specification']}' specification: that split is not robust.")
+    for r in out.get("oos_crps_gain", []):
+        if r["ci_low"] > 0:
+            cav.append(f"Adding the {r['group']} group makes out-of-sample forecasts worse (CRPS "
+                       f"{r['delta_crps']:+.3f} per province-month, {r['months']}): its in-sample association "
+                       f"does not carry over.")
+        elif r["ci_high"] < 0:
+            cav.append(f"Adding the {r['group']} group improves out-of-sample CRPS by {-r['delta_crps']:.3f} per "
+                       f"province-month ({r['months']}).")
+    pl = out.get("placebo")
+    if pl:
+        share = pl["placebo_share_abs_z_ge_real"]
+        if share > 0.1:
+            cav.append(f"Steps at fake dates are at least as large as the step at {break_date} in {share:.0%} of "
+                       f"placebos: a break at that date cannot be told apart from the series' other level shifts.")
+        else:
+            cav.append(f"A level change at {break_date} remains after the covariates (placebo share {share:.0%}).")
+    return cav
 
 
 # --------------------------------------------------------------------------- main entry
@@ -402,7 +470,7 @@ def run_attribution(panel: pd.DataFrame, covariates: pd.DataFrame, outcome: str 
                     break_date: str = DEFAULT_BREAK_DATE, n_placebo: int = 20,
                     lag_choices: Sequence[int] = (0, 3, 6, 12),
                     scenarios: Mapping[str, Mapping[str, object]] | None = None,
-                    n_samples: int = 2000) -> dict:
+                    n_samples: int = 2000, trend: bool = False, maxlags: int = 12) -> dict:
     """Attribution of the outcome to covariate groups, with checks; a JSON-ready dict.
 
     Parameters
@@ -418,24 +486,30 @@ def run_attribution(panel: pd.DataFrame, covariates: pd.DataFrame, outcome: str 
     random_seed : int
         Seeds the parameter draws (Shapley intervals, scenarios) and the placebo dates.
     backtest : bool
-        Run the out-of-sample CRPS check, Granger tests, placebos and lag sensitivity.
+        Run the out-of-sample CRPS check, Granger tests, placebos, lag sensitivity and the
+        specification checks (province trends on/off, break terms added).
+    trend : bool
+        Add a linear trend per province to the controls (player ``other``).
+    maxlags : int
+        Driscoll-Kraay lags (months); 12 by default because the covariates are persistent.
 
     Returns
     -------
     dict
         Keys ``effects``, ``shapley``, ``oos_crps_gain`` (the CLI contract) and ``shapley_summary``,
-        ``contributions``, ``granger``, ``placebo``, ``lag_sensitivity``, ``scenarios``,
-        ``model``, ``data``, ``interpretation``, ``timing_s``.
+        ``contributions``, ``granger``, ``placebo``, ``lag_sensitivity``,
+        ``specification_checks``, ``scenarios``, ``caveats``, ``model``, ``data``,
+        ``interpretation``, ``timing_s``.
     """
     t0 = _time.perf_counter()
     if isinstance(periods, str):
         periods = parse_periods(periods)
     groups = parse_groups(groups)
-    data = assemble(panel, covariates, outcome, groups, min_events=min_events, units=units)
+    data = assemble(panel, covariates, outcome, groups, min_events=min_events, units=units, trend=trend)
     df = data["df"]
     model = AttributionModel(data["y"], data["X"], data["groups"], data["offset"],
                              unit=df["unique_id"].to_numpy(), time=data["time"])
-    res = model.fit(cov_type=cov_type)
+    res = model.fit(cov_type=cov_type, maxlags=maxlags)
     pa = _period_mask(df["ds"], periods[0])
     pb = _period_mask(df["ds"], periods[1])
     for name, m, p in (("A", pa, periods[0]), ("B", pb, periods[1])):
@@ -458,8 +532,9 @@ def run_attribution(panel: pd.DataFrame, covariates: pd.DataFrame, outcome: str 
         },
         "contributions": _contributions(res, data, periods),
         "model": {"family": "negbin (NB2)", "alpha_nb": res.alpha_nb, "cov_type": res.cov_type,
-                  "converged": res.converged, "nobs": res.nobs, "loglike": res.loglike,
-                  "controls": "province fixed effects, 2 seasonal harmonics, offset log(population)",
+                  "maxlags": maxlags, "converged": res.converged, "nobs": res.nobs, "loglike": res.loglike,
+                  "controls": "province fixed effects, 2 seasonal harmonics, offset log(population)"
+                              + (", linear trend per province" if trend else ""),
                   "groups": list(groups)},
         "data": {
             "source": SOURCE,
@@ -478,14 +553,18 @@ def run_attribution(panel: pd.DataFrame, covariates: pd.DataFrame, outcome: str 
     }
     if backtest:
         out["oos_crps_gain"] = _backtest(data, outcome, groups, first_origin, step_months, horizon_months)
-        out["granger"] = _granger(data, outcome, groups)
-        out["placebo"] = _placebo(data, break_date, n_placebo, random_seed)
+        out["granger"] = _granger(data, outcome, groups, maxlags)
+        out["placebo"] = _placebo(data, break_date, n_placebo, random_seed, maxlags)
         out["lag_sensitivity"] = (_lag_sensitivity(panel, covariates, outcome, groups, min_events,
-                                                   lag_choices, cov_type, data["units"])
+                                                   lag_choices, cov_type, data["units"], trend, maxlags)
                                   if "economic" in groups else [])
+        out["specification_checks"] = _specification_checks(
+            panel, covariates, outcome, groups, periods, min_events, data["units"], trend, cov_type, maxlags,
+            max(50, n_draws // 2), random_seed)
     else:
         out["oos_crps_gain"] = []
     out["scenarios"] = _scenarios(res, data, groups, scenarios, n_samples, random_seed)
+    out["caveats"] = _caveats(out, groups, break_date)
     out["timing_s"] = round(_time.perf_counter() - t0, 3)
     return out
 

@@ -52,7 +52,9 @@ def attribute(
                                        help="NAME:COVARIATE=VALUE[,...] held over the last 12 data months "
                                             "(repeatable). Default: inflation 10% and 30%, a new operation."),
     checks: bool = typer.Option(True, "--checks/--no-checks",
-                                help="Run the backtest CRPS check, Granger tests, placebos, lag sensitivity."),
+                                help="Run the backtest CRPS check, Granger tests, placebos, lag and "
+                                     "specification sensitivity."),
+    trend: bool = typer.Option(False, "--trend/--no-trend", help="Add a linear trend per province (in 'other')."),
 ) -> None:
     """Covariate effects (IRRs), Shapley shares of a change between two periods, predictive checks.
 
@@ -78,7 +80,7 @@ def attribute(
 
     manifest = RunManifest(command="attribute", options={
         "outcome": outcome, "periods": periods, "groups": list(grp), "n_draws": n_draws,
-        "min_events": min_events, "scenario": scenario or [], "checks": checks})
+        "min_events": min_events, "scenario": scenario or [], "checks": checks, "trend": trend})
     manifest.random_seeds = {"seed": seed}
     with console.status("loading panel and covariates"):
         panel = load_panel("month")
@@ -90,7 +92,8 @@ def attribute(
     with console.status("fitting the attribution model and checks"):
         try:
             out = run_attribution(panel, cov, outcome=outcome, periods=per, groups=grp, random_seed=seed,
-                                  n_draws=n_draws, min_events=min_events, backtest=checks, scenarios=scen)
+                                  n_draws=n_draws, min_events=min_events, backtest=checks, scenarios=scen,
+                                  trend=trend)
         except ValueError as e:
             console.print(f"[red]error:[/red] {e}")
             raise typer.Exit(code=2) from None
@@ -107,4 +110,6 @@ def attribute(
                   f"({out['shapley_summary']['period_b']}), log change {tot:+.3f}; data {out['data']['months_used']}")
     for r in out["shapley"]:
         console.print(f"  {r['group']:<10} {r['share']:+.3f}  [{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]")
+    for c in out.get("caveats", []):
+        console.print(f"[yellow]caveat:[/yellow] {c}")
     console.print(f"wrote {json_out}")

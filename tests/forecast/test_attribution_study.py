@@ -72,6 +72,9 @@ def test_outputs_say_what_they_rest_on(full, panel):
     assert full["placebo"]["placebos"] and 0 < full["placebo"]["placebo_share_abs_z_ge_real"] <= 1
     lags = {r["extra_lag_months"] for r in full["lag_sensitivity"]}
     assert lags == {0, 6}
+    specs = {c["specification"] for c in full["specification_checks"]}
+    assert specs == {"province_trends", "with_break_terms"}
+    assert any("timing alone" in c for c in full["caveats"])
     names = [s["scenario"] for s in full["scenarios"]]
     assert names[0] == "as_observed" and "inflation_30pct" in names and "new_military_operation" in names
     assert all(s["window"] == "2021-01..2021-12" for s in full["scenarios"])
