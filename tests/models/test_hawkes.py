@@ -142,3 +142,22 @@ def test_bad_times_raise():
         exp_loglik([1.0, 0.5], 2.0, 1, 1, 1)
     with pytest.raises(ValueError, match="at least 5"):
         HawkesExp([1.0, 2.0], T=3.0)
+
+
+def test_cli_writes_contract_keys(tmp_path):
+    pytest.importorskip("forecast.panel")
+    import json
+
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    out = tmp_path / "hk.json"
+    r = CliRunner().invoke(app, ["hawkes", "--province", "Balochistan", "--start", "2015-01-01",
+                                 "--n-samples", "50", "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    d = json.loads(out.read_text())
+    for k in ("mu", "alpha", "beta", "branching_ratio"):
+        assert d[k]["ci_low"] < d[k]["estimate"] < d[k]["ci_high"]
+    assert d["n_events"] > 100 and np.isfinite(d["loglik"])
+    assert d["data"]["window_start"] == "2015-01-01"
