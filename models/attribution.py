@@ -93,6 +93,7 @@ __all__ = [
     "fit_count_model",
     "shapley_values",
     "hac_covariance",
+    "irr_from_draws",
 ]
 
 
@@ -284,6 +285,45 @@ def fit_count_model(y, X, offset=None, family: str = "negbin", cov_type: str = "
         raise ValueError(f"cov_type must be nonrobust, HC0, HAC or driscoll-kraay; got {cov_type!r}")
     return CountFit(params=theta[:k], alpha=float(alpha), cov_params=cov, loglike=float(ll), mu=mu,
                     score_obs=S, hessian=H, converged=converged, n_iter=it, cov_type=ct)
+
+
+def irr_from_draws(beta_draws, names: Sequence[str], sd, standardized: bool = True,
+                   groups: Mapping[str, str] | None = None, alpha: float = 0.05) -> pd.DataFrame:
+    r"""IRRs per unit and per SD with equal-tailed intervals from posterior (or bootstrap) draws.
+
+    For a Bayesian count model fitted on standardised covariates :math:`(x - m)/s` (as
+    ``models.bayes`` does), a draw :math:`\beta^{*}` is per SD: :math:`\mathrm{IRR}_{SD} = e^{\beta^{*}}`
+    and :math:`\mathrm{IRR}_{unit} = e^{\beta^{*}/s}`. With ``standardized=False`` the draws are per
+    unit and :math:`\mathrm{IRR}_{SD} = e^{\beta s}`.
+
+    Parameters
+    ----------
+    beta_draws : array (n_draws, k) (chains stacked)
+    names : covariate names (k)
+    sd : array (k) of the covariates' standard deviations used for (un)standardising
+    """
+    B = np.asarray(beta_draws, dtype=float)
+    sd = np.asarray(sd, dtype=float)
+    if B.ndim != 2 or B.shape[1] != len(names) or sd.shape != (len(names),):
+        raise ValueError(f"beta_draws must be (n_draws, {len(names)}) and sd ({len(names)},); "
+                         f"got {B.shape} and {sd.shape}")
+    if np.any(~(sd > 0)):
+        raise ValueError("sd must be positive")
+    per_unit = B / sd if standardized else B
+    per_sd = B if standardized else B * sd
+    lo, hi = 100 * alpha / 2, 100 * (1 - alpha / 2)
+    rows = []
+    for j, c in enumerate(names):
+        rows.append({"covariate": c, "group": (groups or {}).get(c, ""),
+                     "irr": float(np.exp(np.median(per_unit[:, j]))),
+                     "ci_low": float(np.exp(np.percentile(per_unit[:, j], lo))),
+                     "ci_high": float(np.exp(np.percentile(per_unit[:, j], hi))),
+                     "sd": float(sd[j]),
+                     "irr_per_sd": float(np.exp(np.median(per_sd[:, j]))),
+                     "irr_per_sd_ci_low": float(np.exp(np.percentile(per_sd[:, j], lo))),
+                     "irr_per_sd_ci_high": float(np.exp(np.percentile(per_sd[:, j], hi))),
+                     "prob_irr_gt_1": float(np.mean(per_unit[:, j] > 0))})
+    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------- Shapley

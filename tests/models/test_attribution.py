@@ -17,6 +17,7 @@ from models.attribution import (
     RESIDUAL,
     AttributionModel,
     fit_count_model,
+    irr_from_draws,
     shapley_values,
 )
 
@@ -279,3 +280,18 @@ def test_results_reporting():
         AttributionModel(y, X, {"x1": OTHER})
     with pytest.raises(ValueError, match="overlap"):
         res.shapley(np.ones(len(y), bool), pb)
+
+
+def test_irr_from_draws_matches_closed_form():
+    # normal draws of a standardised coefficient: median and percentiles are known in closed form
+    rng = np.random.default_rng(4)
+    b = rng.normal(0.2, 0.05, size=(40000, 1))
+    t = irr_from_draws(b, ["x"], sd=[2.0], groups={"x": "economic"}).iloc[0]
+    assert t["irr_per_sd"] == pytest.approx(math.exp(0.2), rel=2e-3)
+    assert t["irr"] == pytest.approx(math.exp(0.1), rel=2e-3)  # per unit = per SD / sd
+    assert t["irr_per_sd_ci_high"] == pytest.approx(math.exp(0.2 + 1.959964 * 0.05), rel=3e-3)
+    assert t["prob_irr_gt_1"] == pytest.approx(1.0, abs=1e-3)
+    u = irr_from_draws(b / 2.0, ["x"], sd=[2.0], standardized=False).iloc[0]
+    assert u["irr"] == pytest.approx(t["irr"], rel=1e-12) and u["irr_per_sd"] == pytest.approx(t["irr_per_sd"])
+    with pytest.raises(ValueError, match="n_draws"):
+        irr_from_draws(b, ["x", "y"], sd=[1.0, 1.0])
