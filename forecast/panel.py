@@ -256,6 +256,16 @@ def build_panel(events: pd.DataFrame, freq: str = "month", *, fata: str = "merge
                                    with_population=with_population, coverage=coverage, census=census)[0]
 
 
+def add_rates(panel: pd.DataFrame, measures: Sequence[str] = ("attacks", "killed"),
+              per: float = 100_000) -> pd.DataFrame:
+    """Add ``<measure>_per_100k`` = measure / population x ``per`` (NaN where population is unknown)."""
+    out = panel.copy()
+    pop = out["population"].astype(float)
+    for m in measures:
+        out[f"{m}_per_{int(per) // 1000}k"] = out[m].astype(float) / pop * per
+    return out
+
+
 def period_midpoint(period: pd.Series) -> pd.Series:
     """Midpoint of each period (where population is evaluated)."""
     start = period.dt.start_time

@@ -102,27 +102,35 @@ def ingest_cmd(
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of the file (e.g. latin-1 for GTD)."),
 ) -> None:
     """Validate a source file and add its events to the store (idempotent; one transaction)."""
+    from forecast.manifest import RunManifest
     from forecast.store import Store
 
+    options = {"source": source.value, "on_error": on_error.value, "encoding": encoding}
     try:
         if source.value == "reported":
             from forecast.sources.reported import read_reported
 
             table, rejects, n = read_reported(path, on_error=on_error.value, encoding=encoding)
             with Store(store) as st:
-                summ = st.ingest_reported(table, rejects, path, {"on_error": on_error.value}, rows_read=n)
+                summ = st.ingest_reported(table, rejects, path, options, rows_read=n)
             extra: list[tuple[str, Any]] = []
         else:
             res = _read_with_progress(path, source.value, on_error.value, encoding)
+            rejects = res.rejects
             with Store(store) as st:
-                summ = st.ingest(res.events, res.rejects, path, source.value,
-                                 {"on_error": on_error.value, "encoding": encoding}, rows_read=res.rows_read,
+                summ = st.ingest(res.events, res.rejects, path, source.value, options, rows_read=res.rows_read,
                                  skipped=res.skipped)
             extra = [("province by point in polygon", res.point_in_polygon),
                      ("unassigned province (national only)", res.unassigned),
                      ("skipped (other countries)", res.skipped)]
             if len(res.events):
                 extra.append(("date range", f"{res.events['date'].min().date()} .. {res.events['date'].max().date()}"))
+        manifest = RunManifest(command="ingest", options={**options, "ingest_id": summ.ingest_id,
+                                                          "summary": summ.to_dict()})
+        if path.is_file():
+            manifest.add_input(path, role=source.value)
+        with Store(store) as st:
+            st.record_run(manifest)
     except (ValidationError, FileNotFoundError, ValueError) as exc:
         _fail(exc)
     rows: list[tuple[str, Any]] = [("rows read", summ.rows_read), ("accepted", summ.accepted),
@@ -135,7 +143,9 @@ def ingest_cmd(
         console.print(f"[yellow]note:[/] {n}")
     if summ.rejected:
         console.print(f"[yellow]{summ.rejected} rejected row(s)[/] are in the store's rejects table "
-                      "(file, line, column, reason).")
+                      "(file, line, column, reason); the first:")
+        for r in rejects.head(5).itertuples():
+            console.print(f"  line {r.line}: {r.reason}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,6 +167,8 @@ def panel_cmd(
     metric: str = typer.Option("attacks", "--metric", help="--source reported: the metric (attacks, killed...)."),
     reported_source: Optional[str] = typer.Option(None, "--reported-source",
                                                   help="--source reported: PICSS, PIPS, CRSS, SATP, GTI..."),
+    store: Optional[Path] = typer.Option(None, "--store",
+                                         help="Build from the events of --source in this DuckDB store."),
     on_error: OnErrorOpt = typer.Option(OnErrorOpt.raise_, "--on-error"),
     encoding: str = typer.Option("utf-8", "--encoding"),
 ) -> None:
@@ -171,12 +183,28 @@ def panel_cmd(
         if source is not None and source.value == "reported":
             _reported_panel_cmd(out, input, freq, metric, reported_source)
             return
-        if input is None and source is not None:
-            raise ValueError("--source needs --input")
+        if input is None and source is not None and store is None:
+            raise ValueError("--source needs --input (a file) or --store (a DuckDB store)")
         if input is not None and source is None:
             raise ValueError("--input needs --source (ucdp, gtd, acled, csv, reported)")
+        if input is not None and store is not None:
+            raise ValueError("give either --input or --store, not both")
         filters = dict(start=start, end=end, type_of_violence=type_of_violence or None, actor=actor)
-        if input is None and not any(v for v in filters.values()):
+        if store is not None:
+            from forecast.store import Store
+
+            with Store(store) as st:
+                have = st.ingests()["source"].unique().tolist()
+                if source is None and len(have) != 1:
+                    raise ValueError(f"the store holds sources {have}: choose one with --source "
+                                     "(sources are never pooled)")
+                src = source.value if source is not None else have[0]
+                events = st.events(src)
+            if events.empty:
+                raise ValueError(f"no {src} events in {store}")
+            panel, r = pn.build_panel_with_report(events, freq.value, fata=fata.value, scope=scope, **filters)
+            rep, label = r.to_dict(), f"store {store} ({src})"
+        elif input is None and not any(v for v in filters.values()):
             panel = pn.load_panel(freq.value, fata.value, scope)
             meta = pn.shipped_meta()
             name = pn.shipped_panel_name(freq.value, fata.value, "all" if scope == "all" else scope)

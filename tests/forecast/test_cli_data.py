@@ -95,3 +95,18 @@ def test_data_build_reproduces_shipped_tables(tmp_path, shared_dir):
                  "events_ucdp.csv.gz", "panels.json", "provinces.geojson", "population_census.csv",
                  "reported_aggregates.csv"):
         assert (tmp_path / name).read_bytes() == paths.shipped(name).read_bytes(), name
+
+
+def test_panel_from_store_and_run_manifest(tmp_store, tmp_path):
+    runner.invoke(app, ["ingest", str(FIX / "gtd_small.csv"), "--source", "gtd", "--store", str(tmp_store)])
+    out = tmp_path / "s.csv"
+    r = runner.invoke(app, ["panel", "--store", str(tmp_store), "--freq", "year", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    df = pd.read_csv(out)
+    assert int(df.loc[df["province"] == "Pakistan", "attacks"].sum()) == 5
+    from forecast.store import Store
+
+    runs = Store(tmp_store).runs()
+    assert runs["command"].tolist() == ["ingest"]
+    man = json.loads(runs["manifest"].iloc[0])
+    assert man["inputs"][0]["sha256"] and man["options"]["source"] == "gtd"

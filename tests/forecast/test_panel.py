@@ -147,3 +147,12 @@ def test_csv_round_trip():
     p = pn.load_panel("quarter")
     back = pn.from_csv_form(pn.to_csv_form(p, "quarter"))
     pd.testing.assert_frame_equal(p, back, check_dtype=False)
+
+
+def test_rates_per_100k():
+    p = pn.add_rates(pn.load_panel("year"))
+    row = p[(p["unique_id"] == "Pakistan") & (p["ds"] == pd.Timestamp("2010-01-01"))].iloc[0]
+    assert row["killed_per_100k"] == pytest.approx(row["killed"] / row["population"] * 1e5)
+    assert 150e6 < row["population"] < 200e6  # between the 1998 and 2017 census totals
+    gb = p[p["unique_id"] == "Gilgit-Baltistan"]
+    assert gb["killed_per_100k"].isna().all()
