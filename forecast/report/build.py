@@ -25,7 +25,7 @@ from forecast.report import figures as F
 from forecast.report.claims import check_claims, national_monthly, reported_series
 from forecast.report.format import column_kind, fmt_auto, fmt_cell, fmt_count, fmt_p, fmt_pct, fmt_ratio
 from forecast.report.judgements import key_judgements
-from forecast.report.rundir import Missing, RunInputs, find_records, read_run_dir
+from forecast.report.rundir import Missing, RunInputs, find_all_records, find_records, read_run_dir
 
 SECTION_ORDER = (
     ("key_judgements", "Key judgements"),
@@ -41,7 +41,7 @@ SECTION_ORDER = (
     ("methods", "Methods appendix"),
 )
 UCDP_SOURCE = "UCDP GED 22.1 (CC BY 4.0), Pakistan extract via HDX"
-BASELINE_NAMES = ("zero", "naive", "last", "climatology", "historical", "seasonal", "conflictology", "bootstrap",
+BASELINE_HINTS = ("zero", "naive", "last", "climatology", "historical", "seasonal", "conflictology", "bootstrap",
                   "baseline", "rate")
 LIMITATIONS = [
     "UCDP GED records organised violence: events with at least one death in a conflict, dyad or actor that "
@@ -379,41 +379,75 @@ def attribution_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str
 
 
 def _national(r: dict[str, Any]) -> bool:
-    return str(r.get("province", r.get("unique_id", "Pakistan"))).lower() in ("pakistan", "national", "all")
+    return str(r.get("unique_id", r.get("province", "Pakistan"))).lower() in ("pakistan", "national", "all")
+
+
+def _baseline_names() -> tuple[str, ...] | None:
+    try:
+        from forecast.forecasters import BASELINE_NAMES
+
+        return tuple(BASELINE_NAMES)
+    except ImportError:
+        return None
+
+
+def _is_baseline(model: str, names: tuple[str, ...] | None) -> bool:
+    if names is not None:
+        return model in names
+    return any(b in model.lower() for b in BASELINE_HINTS)
 
 
 def scorecard_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, Any]:
     res = inputs.results
     if isinstance(res, Missing):
         return _unavailable("scorecard", res.reason)
-    recs = find_records(res, {"model", "crps"})
-    if not recs:
+    candidates = find_all_records(res, {"model", "crps"})
+    if not candidates:
         return _unavailable("scorecard", "results.json holds no backtest scores (records with model and crps)")
+    recs = next((c for c in candidates if any(k in c[0] for k in ("unique_id", "province"))), candidates[0])
     df = pd.DataFrame(recs)
-    if "province" in df.columns or "unique_id" in df.columns:
-        nat = df[[_national(r) for r in recs]]
+    measure = "attacks" if "measure" not in df.columns or (df["measure"] == "attacks").any() else str(df["measure"].iloc[0])
+    if "measure" in df.columns:
+        df = df[df["measure"] == measure]
+    if "unique_id" in df.columns or "province" in df.columns:
+        nat = df[[_national(r) for r in df.to_dict("records")]]
         scope = "national series"
         if nat.empty:
             nat = df.groupby("model", as_index=False).mean(numeric_only=True)
             scope = "mean over provinces"
     else:
         nat, scope = df, "as reported"
-    if "measure" in nat.columns and (nat["measure"] == "attacks").any():
-        nat = nat[nat["measure"] == "attacks"]
-    nat = nat.groupby("model", as_index=False).mean(numeric_only=True).sort_values("crps")
-    is_base = nat["model"].astype(str).str.lower().str.contains("|".join(BASELINE_NAMES))
+    nat = nat.groupby("model", as_index=False).first().sort_values("crps")
+    names = _baseline_names()
+    is_base = nat["model"].astype(str).map(lambda m: _is_baseline(m, names)).to_numpy(bool)
     headline = None
     if is_base.any() and (~is_base).any():
-        best, base = nat[~is_base].iloc[0], nat[is_base].iloc[0]
-        headline = {"model": str(best["model"]), "crps": float(best["crps"]), "baseline": str(base["model"]),
-                    "baseline_crps": float(base["crps"]), "skill": float(1 - best["crps"] / base["crps"]),
-                    "coverage_90": float(best["coverage_90"]) if "coverage_90" in nat.columns and pd.notna(best.get("coverage_90")) else None,
-                    "scope": scope}
-    elif "skill_vs_best_baseline" in nat.columns:
-        best = nat.iloc[0]
-        headline = None
-    table = records_table(to_jsonable(nat), ("model", "crps", "log_score", "coverage_90", "skill_vs_best_baseline"))
-    names = []
+        best = nat[~is_base].iloc[0]
+        if "best_baseline" in nat.columns and pd.notna(best.get("best_baseline")):
+            base_name, base_crps = str(best["best_baseline"]), float(best["best_baseline_crps"])
+        else:
+            base = nat[is_base].iloc[0]
+            base_name, base_crps = str(base["model"]), float(base["crps"])
+        skill = (float(best["skill_vs_best_baseline"]) if pd.notna(best.get("skill_vs_best_baseline"))
+                 else 1 - float(best["crps"]) / base_crps)
+        headline = {"model": str(best["model"]), "crps": float(best["crps"]), "baseline": base_name,
+                    "baseline_crps": base_crps, "skill": skill, "measure": measure, "scope": scope,
+                    "coverage_90": float(best["coverage_90"]) if pd.notna(best.get("coverage_90")) else None}
+        dm = [r for lst in find_all_records(res, {"best_model", "best_baseline", "pvalue"}) for r in lst
+              if _national(r) and r.get("measure", measure) == measure]
+        if dm:
+            headline.update(dm_statistic=dm[0].get("statistic"), dm_pvalue=dm[0].get("pvalue"))
+    cols = ("model", "crps", "log_score", "mae", "coverage_50", "coverage_80", "coverage_90",
+            "skill_vs_best_baseline", "n")
+    table = records_table(to_jsonable(nat), cols, max_columns=len(cols))
+    goal = next(iter(find_all_records(res, {"beats_best_baseline"})), None)
+    by_series = None
+    if goal:
+        by_series = records_table([g for g in goal if g.get("measure", measure) == measure] or goal,
+                                  ("unique_id", "province", "measure", "events_per_year", "best_model",
+                                   "best_model_crps", "best_baseline", "best_baseline_crps", "beats_best_baseline",
+                                   "coverage_90", "coverage_90_in_85_95"), max_columns=11)
+    fig_names = []
     if len(nat) > 1:
         ref = float(nat[is_base]["crps"].min()) if is_base.any() else float(nat["crps"].max())
         rows = [{"label": str(r["model"]), "estimate": 1 - float(r["crps"]) / ref, "ci_low": None, "ci_high": None,
@@ -421,20 +455,20 @@ def scorecard_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, 
                 for (_, r), b in zip(nat.iterrows(), is_base)]
         rec = F.forest(rows, figdir, "scorecard_skill", "backtest: this run (rolling-origin, " + UCDP_SOURCE + ")",
                        "CRPS skill vs the best baseline (0 = as good; higher is better)",
-                       f"Backtest skill by model ({scope}, attacks)",
+                       f"Backtest skill by model ({scope}, {measure})",
                        "CRPS skill of each model relative to the best baseline in the rolling-origin backtest "
                        "(baselines in orange).", ref=0.0, log=False)
         figs[rec.name] = rec
-        names.append(rec.name)
-    last = find_records(res, {"observed"}) or find_records(res, {"outcome"})
-    last_q = (records_table(last, ("vintage", "vintage_id", "province", "quarter", "measure", "q05", "q50", "q95",
-                                   "observed", "outcome", "crps", "covered_90"))
+        fig_names.append(rec.name)
+    last = next(iter(find_all_records(res, {"observed"}) or find_all_records(res, {"outcome", "quarter"})), None)
+    last_q = (records_table(last, ("vintage", "vintage_id", "province", "unique_id", "quarter", "measure", "q05",
+                                   "q50", "q95", "observed", "outcome", "crps", "covered_90"))
               if last else None)
     last_reason = None if last else (
         "no earlier forecast vintage has outcomes to score yet (a first run, or data that end before the "
         "forecast quarters)")
-    return _section("scorecard", scope=scope, table=table, headline=headline, figures=names,
-                    last_quarter=last_q, last_quarter_reason=last_reason)
+    return _section("scorecard", scope=scope, measure=measure, table=table, headline=headline, figures=fig_names,
+                    by_series=by_series, last_quarter=last_q, last_quarter_reason=last_reason)
 
 
 def claims_section(panel: pd.DataFrame | Missing, reported: pd.DataFrame | Missing, figdir: Path, figs: dict,

@@ -200,6 +200,10 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
         _figures(w, sec["figures"], figs)
         t = sec["table"]
         w.table(t["columns"], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]])
+        if sec.get("by_series"):
+            t = sec["by_series"]
+            w.paragraph("Best model against the best baseline, by series", size=9)
+            w.table(t["columns"], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=16)
         w.paragraph("Last quarter's forecast against what happened", size=9)
         if sec.get("last_quarter"):
             t = sec["last_quarter"]

@@ -206,3 +206,17 @@ def find_records(obj: Any, required: set[str], max_depth: int = 6) -> list[dict[
             if found is not None:
                 return found
     return None
+
+
+def find_all_records(obj: Any, required: set[str], max_depth: int = 6) -> list[list[dict[str, Any]]]:
+    """Every list of dicts (depth-first order) whose items all carry the ``required`` keys."""
+    out: list[list[dict[str, Any]]] = []
+    if max_depth < 0:
+        return out
+    if isinstance(obj, list) and obj and all(isinstance(r, dict) for r in obj) and all(required <= r.keys() for r in obj):
+        out.append(obj)
+    children = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list) else ()
+    for child in children:
+        if isinstance(child, (dict, list)):
+            out.extend(find_all_records(child, required, max_depth - 1))
+    return out

@@ -256,3 +256,17 @@ def test_cli_report(tmp_path, panel):
     res = CliRunner().invoke(app, ["report", str(tmp_path / "nothing")])
     assert res.exit_code == 2 and "does not exist" in res.output
     shutil.rmtree(d)
+
+
+def test_scorecard_reads_the_backtest_summary(built):
+    d, _ = built
+    sc = json.loads((d / "briefing.json").read_text())["sections"]["scorecard"]
+    h = sc["headline"]
+    # national attacks: ensemble (CRPS 3.0) against the best baseline historical_rate (4.05) in the fixture
+    assert (h["model"], h["baseline"], h["scope"], h["measure"]) == ("ensemble", "historical_rate", "national series",
+                                                                     "attacks")
+    assert h["crps"] == pytest.approx(3.0) and h["baseline_crps"] == pytest.approx(4.05)
+    assert h["skill"] == pytest.approx(round(1 - 1.0 / 1.35, 3)) and h["dm_pvalue"] == pytest.approx(0.004)
+    assert [r[0] for r in sc["table"]["rows"]] == ["ensemble", "nb_glm", "historical_rate", "seasonal_naive", "zero"]
+    assert sc["by_series"]["n_total"] == 8  # one row per series for the attacks measure
+    assert sc["last_quarter"] is None and "no earlier forecast vintage" in sc["last_quarter_reason"]

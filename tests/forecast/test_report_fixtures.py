@@ -60,16 +60,29 @@ def make_quarterly_run(run_dir: Path, panel: pd.DataFrame | None = None, *, with
     fc = synthetic_forecast(panel)
     write_csv(run_dir / "forecast.csv", fc)
     provinces = sorted(set(panel["province"]))
-    models = {"zero": 1.8, "climatology": 1.35, "seasonal_naive": 1.4, "negbin_glm": 1.05, "ensemble": 1.0}
-    backtest = [{"model": m, "province": p, "measure": "attacks", "crps": round(c * (3 if p == "Pakistan" else 1), 3),
-                 "log_score": round(2.0 * c, 3), "coverage_90": 0.9 if m in ("ensemble", "negbin_glm") else 0.7,
-                 "skill_vs_best_baseline": round(1 - c / 1.35, 3)}
-                for m, c in models.items() for p in provinces]
-    write_csv(run_dir / "backtest.csv", pd.DataFrame(backtest))
+    # shaped like forecast.backtest.summarise(): per_series, dm, goal (numbers synthetic)
+    models = {"zero": 1.8, "historical_rate": 1.35, "seasonal_naive": 1.4, "nb_glm": 1.05, "ensemble": 1.0}
+    per_series = []
+    for p in provinces:
+        scale = 3.0 if p == "Pakistan" else 1.0
+        for meas in ("attacks", "killed"):
+            for m, c in models.items():
+                per_series.append({"measure": meas, "unique_id": p, "model": m, "crps": round(c * scale, 3),
+                                   "log_score": round(2.0 * c, 3), "mae": round(1.3 * c * scale, 3),
+                                   "coverage_90": 0.9 if m in ("ensemble", "nb_glm") else 0.7, "n": 480,
+                                   "best_baseline": "historical_rate", "best_baseline_crps": round(1.35 * scale, 3),
+                                   "skill_vs_best_baseline": round(1 - c / 1.35, 3)})
+    goal = [{"measure": meas, "unique_id": p, "events_per_year": 20.0, "in_goal_scope": True,
+             "best_model": "ensemble", "best_model_crps": 1.0, "best_baseline": "historical_rate",
+             "best_baseline_crps": 1.35, "beats_best_baseline": True, "coverage_90": 0.9,
+             "coverage_90_in_85_95": True} for p in provinces for meas in ("attacks", "killed")]
+    dm = [{"measure": "attacks", "unique_id": "Pakistan", "best_model": "ensemble", "best_baseline": "historical_rate",
+           "statistic": -2.9, "pvalue": 0.004, "df": 47, "mean_diff": -0.35, "n": 48, "h": 4}]
+    write_csv(run_dir / "backtest.csv", pd.DataFrame(per_series))
     write_json(run_dir / "results.json", {
         "note": SYNTHETIC, "as_of": "2021-12-31", "models": list(models),
-        "ensemble_weights": {"negbin_glm": 0.6, "seasonal_naive": 0.4},
-        "backtest_summary": backtest,
+        "ensemble_weights": {"nb_glm": 0.6, "seasonal_naive": 0.4},
+        "backtest": {"per_series": per_series, "dm": dm, "goal": goal},
         "coverage": {"source": "UCDP GED 22.1", "start": "1989-01", "end": "2021-12", "n_months": 396,
                      "exclusions": {"year-precision events": 31, "unassigned province": 4}},
     })
