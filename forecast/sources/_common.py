@@ -11,16 +11,21 @@ from forecast.validate import Checker
 
 
 def resolve_provinces(checker: Checker, column: str | None, lat: pd.Series, lon: pd.Series,
-                      pip_allowed: pd.Series | np.ndarray | None = None) -> tuple[pd.Series, pd.Series]:
+                      pip_allowed: pd.Series | np.ndarray | None = None,
+                      missing_values: tuple[str, ...] = ()) -> tuple[pd.Series, pd.Series]:
     """Canonical province (FATA separate) and how it was found, for every row.
 
     * a known spelling in ``column`` -> ``province_method = "source"``;
     * an unknown spelling -> a validation issue naming the cell (the mapping must be extended);
     * no province (or the national name) but coordinates, where ``pip_allowed`` -> point in polygon;
     * otherwise ``"unassigned"`` (kept in the national series, counted in every summary).
+
+    ``missing_values`` are spellings that mean "unknown" in the source (GTD's ``Unknown``).
     """
     n = len(checker.frame)
     raw = checker.frame[column] if column else pd.Series([pd.NA] * n, dtype="string")
+    if missing_values:
+        raw = raw.mask(raw.str.lower().isin([m.lower() for m in missing_values]).fillna(False))
     uniq = pd.unique(raw.dropna())
     mapping: dict[str, str | None] = {}
     unknown = []

@@ -84,9 +84,7 @@ def read_gtd(path: str | Path, *, on_error: OnError = "raise", encoding: str = "
     has = lambda c: c in f.columns  # noqa: E731
     lat = ck.number("latitude", lo=-90, hi=90) if has("latitude") else pd.Series(np.nan, index=f.index)
     lon = ck.number("longitude", lo=-180, hi=180) if has("longitude") else pd.Series(np.nan, index=f.index)
-    ck.frame = f.assign(provstate=f["provstate"].mask(f["provstate"].str.lower().eq("unknown").fillna(False)))
-    prov, method = resolve_provinces(ck, "provstate", lat, lon)
-    ck.frame = f
+    prov, method = resolve_provinces(ck, "provstate", lat, lon, missing_values=("Unknown",))
     ok, rejects = ck.finish(on_error)
     events = canonical_frame({
         "source": SOURCE, "event_id": eid.astype("string"), "date": start, "date_end": end,
