@@ -355,7 +355,8 @@ def _scenarios(res, data, groups, scenarios, n_samples, random_seed) -> list[dic
     out = []
     base = res.scenario(Xw, offw, n_samples=n_samples, random_seed=random_seed)
     bt = base.total()
-    out.append({"scenario": "as_observed", "covariates": {}, **bt, "ratio_to_observed": 1.0})
+    out.append({"scenario": "as_observed", "covariates": {}, **bt, "ratio_to_observed": 1.0,
+                "ratio_ci_low": 1.0, "ratio_ci_high": 1.0})
     for name, path in scenarios.items():
         Xs = Xw.copy()
         for c, v in path.items():
