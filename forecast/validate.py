@@ -368,7 +368,7 @@ def canonical_frame(data: dict[str, object], n: int) -> pd.DataFrame:
     out = {}
     for c in EVENT_COLUMNS:
         v = data.get(c, pd.NA)
-        out[c] = v if isinstance(v, (pd.Series, np.ndarray, list)) else [v] * n
+        out[c] = v if isinstance(v, (pd.Series, pd.Index, np.ndarray, list)) else [v] * n
     df = pd.DataFrame(out)
     return coerce_events(df)
 

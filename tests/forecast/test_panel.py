@@ -156,3 +156,43 @@ def test_rates_per_100k():
     assert 150e6 < row["population"] < 200e6  # between the 1998 and 2017 census totals
     gb = p[p["unique_id"] == "Gilgit-Baltistan"]
     assert gb["killed_per_100k"].isna().all()
+
+
+def _random_events(seed: int, n: int) -> pd.DataFrame:
+    from forecast.validate import canonical_frame
+
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2015-01-01") + pd.to_timedelta(rng.integers(0, 5 * 365, n), unit="D")
+    span = rng.choice([0, 0, 0, 3, 20, 200], n)
+    provs = np.array([*province_list("separate"), None], dtype=object)
+    killed = rng.integers(0, 30, n)
+    return canonical_frame({
+        "source": "csv", "event_id": [f"e{i}" for i in range(n)], "date": start,
+        "date_end": start + pd.to_timedelta(span, unit="D"),
+        "date_precision": np.where(span == 0, "day", np.where(span <= 6, "week", np.where(span <= 30, "month", "year"))),
+        "province": provs[rng.integers(0, len(provs), n)], "killed": killed, "killed_low": killed // 2,
+        "killed_high": killed * 2, "injured": rng.integers(0, 9, n),
+        "scope": rng.choice(["militant", "foreign", "interstate"], n), "province_method": "source",
+    }, n)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("freq", ["day", "week", "month", "quarter", "year"])
+@pytest.mark.parametrize("fata", ["merge", "separate"])
+def test_conservation_on_random_events(seed, freq, fata):
+    ev = _random_events(seed, 400)
+    panel, rep = pn.build_panel_with_report(ev, freq, fata=fata, scope="militant,foreign", with_population=False)
+    sel = ev[ev["scope"].isin(["militant", "foreign"])]
+    kept = sel[pn.contained_in_period(sel, freq)]
+    nat = panel[panel["unique_id"] == NATIONAL]
+    prov = panel[panel["unique_id"] != NATIONAL]
+    for m in ("killed", "killed_low", "killed_high", "injured"):
+        assert nat[m].sum() == kept[m].sum()
+        assert prov[m].sum() + kept.loc[kept["province"].isna(), m].sum() == kept[m].sum()
+    assert int(nat["attacks"].sum()) == len(kept) == rep.events_in_panel
+    assert rep.excluded_date_precision == len(sel) - len(kept)
+    # every kept event's whole interval is inside its period
+    per = pn.FREQS[freq]
+    assert (kept["date"].dt.to_period(per) == kept["date_end"].dt.to_period(per)).all()
+    n_units = len(province_list(fata)) + 1
+    assert len(panel) == n_units * panel["ds"].nunique()
