@@ -1,3 +1,141 @@
-"""CLI commands (see forecast/commands/__init__.py)."""
+"""Commands ``pakcast quarterly`` and ``pakcast backtest`` (thin: parse, validate, call, write)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from forecast._cli_app import app, bayes_app, data_app  # noqa: F401
+
+console = Console(stderr=True)
+
+
+def _models(text: Optional[str], default: tuple[str, ...]) -> tuple[str, ...]:
+    if not text:
+        return default
+    return tuple(m.strip() for m in text.split(",") if m.strip())
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=False)
+
+
+@app.command("quarterly")
+def quarterly_cmd(
+    out: Path = typer.Option(Path("reports/latest"), "--out", help="Run directory to write."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Last month of data to use (default: the last month of data)."),
+    input: Optional[Path] = typer.Option(None, "--input", help="Panel CSV (province, period, attacks, killed, ...); default: the shipped panel."),
+    store: Optional[str] = typer.Option(None, "--store", help="DuckDB store for forecast vintages (default: the user store; 'none' to skip)."),
+    models: Optional[str] = typer.Option(None, "--models", help="Comma-separated zoo members (default: five baselines + nb_glm)."),
+    scheduler: str = typer.Option("local", "--scheduler", help="'local' (Dask LocalCluster), 'serial', or a scheduler address."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="LocalCluster worker processes (default: CPU count)."),
+    random_seed: int = typer.Option(20260101, "--random-seed", help="Seed of every stochastic step."),
+    n_samples: int = typer.Option(1000, "--n-samples", help="Predictive samples per series and month."),
+    backtest_start: str = typer.Option("2010-01-01", "--backtest-start", help="First backtest origin."),
+    no_studies: bool = typer.Option(False, "--no-studies", help="Skip the break and attribution studies."),
+    no_report: bool = typer.Option(False, "--no-report", help="Skip the briefing."),
+) -> None:
+    """Backtest the zoo, forecast the next four quarters by province, archive and score vintages, write the briefing."""
+    from forecast.quarterly import DEFAULT_MODELS, QuarterlyConfig, run
+
+    cfg = QuarterlyConfig(out=out, as_of=as_of, input=input, store=store,
+                          models=_models(models, DEFAULT_MODELS), scheduler=scheduler, n_workers=workers,
+                          random_seed=random_seed, n_samples=n_samples, backtest_start=backtest_start,
+                          studies=not no_studies, report=not no_report)
+    try:
+        cfg.validate()
+    except (ValueError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    with _progress() as prog:
+        tasks: dict[str, int] = {}
+
+        def cb(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                label = {"fit": "fit models x origins", "forecast": "forecast table", "store": "store vintages",
+                         "studies": "break + attribution studies", "report": "briefing"}.get(stage, stage)
+                tasks[stage] = prog.add_task(label, total=total)
+            prog.update(tasks[stage], completed=done, total=total)
+
+        manifest = run(cfg, progress=cb)
+        for task in prog.tasks:
+            prog.update(task.id, completed=task.total)
+    import json
+
+    res = json.loads((Path(out) / "results.json").read_text(encoding="utf-8"))
+    console.print(f"run {manifest.run_id}: as of {res['as_of']}, forecast {', '.join(res['forecast_quarters'])} "
+                  f"({res['published_model']}); vintage {(res.get('vintage') or {}).get('vintage_id')}")
+    if res["not_produced"]:
+        console.print(f"[yellow]not produced:[/yellow] {res['not_produced']}")
+    console.print(f"wrote {out}/ (forecast.csv, backtest.csv, results.json, manifest.json, ...) in "
+                  f"{res['timings_seconds']['total']:.0f} s")
+
+
+@app.command("backtest")
+def backtest_cmd(
+    json_out: Path = typer.Option(..., "--json", help="Write per model and province crps, log_score, coverage_90, skill_vs_best_baseline here."),
+    models: Optional[str] = typer.Option(None, "--models", help="Comma-separated zoo members."),
+    origins: Optional[str] = typer.Option(None, "--origins", help="'START:END' (quarterly origins between, e.g. 2010-01:2019-10) or comma-separated months."),
+    input: Optional[Path] = typer.Option(None, "--input", help="Panel CSV (province, period, attacks, killed); default: the shipped panel."),
+    measures: str = typer.Option("attacks,killed", "--measures", help="Comma-separated measures."),
+    scheduler: str = typer.Option("local", "--scheduler", help="'local', 'serial', or a scheduler address."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="LocalCluster worker processes."),
+    random_seed: int = typer.Option(20260101, "--random-seed"),
+    n_samples: int = typer.Option(500, "--n-samples"),
+    csv_out: Optional[Path] = typer.Option(None, "--csv", help="Also write the long score table here."),
+) -> None:
+    """Rolling-origin backtest of the zoo (no look-ahead), scored by CRPS, log score, coverage and skill."""
+    import pandas as pd
+
+    from forecast.backtest import BacktestConfig, run_backtest, summarise
+    from forecast.forecasters import MODEL_NAMES, NATIONAL
+    from forecast.io import write_csv, write_json
+    from forecast.quarterly import DEFAULT_MODELS, QuarterlyConfig, _load_panel
+
+    mlist = _models(models, DEFAULT_MODELS)
+    bad = [m for m in mlist if m not in MODEL_NAMES]
+    if bad:
+        console.print(f"[red]error:[/red] --models: unknown {bad}; choose from {', '.join(MODEL_NAMES)}")
+        raise typer.Exit(2)
+    try:
+        panel, coverage = _load_panel(QuarterlyConfig(input=input))
+        olist = None
+        start = "2010-01-01"
+        if origins:
+            if ":" in origins:
+                a, b = origins.split(":", 1)
+                olist = list(pd.date_range(pd.Timestamp(a), pd.Timestamp(b), freq="QS-JAN"))
+            else:
+                olist = [pd.Timestamp(x.strip()).to_period("M").to_timestamp() for x in origins.split(",") if x.strip()]
+    except (ValueError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    provinces = panel[panel["unique_id"] != NATIONAL].reset_index(drop=True)
+    cfg = BacktestConfig(models=mlist, measures=tuple(m.strip() for m in measures.split(",")), origins=olist,
+                         start=start, n_samples=n_samples, random_seed=random_seed, scheduler=scheduler,
+                         n_workers=workers)
+    with _progress() as prog:
+        tid = prog.add_task("fit models x origins", total=None)
+        res = run_backtest(provinces, cfg, progress=lambda d, t: prog.update(tid, completed=d, total=t))
+    in_bt = provinces[provinces["ds"] >= (min(olist) if olist else pd.Timestamp(start))]
+    ann = (in_bt.groupby("unique_id")["attacks"].sum() / max(in_bt["ds"].nunique() / 12, 1)).to_dict()
+    s = summarise(res.scores, ann)
+    per = s["per_series"].rename(columns={"unique_id": "province"})
+    payload = {
+        "data": {k: v for k, v in coverage.items() if not k.startswith("_")},
+        "models": list(mlist), "not_run": res.unavailable,
+        "origins": sorted({str(pd.Timestamp(o).date())[:7] for o in res.scores["origin"]}),
+        "results": per[["measure", "province", "model", "crps", "log_score", "coverage_90",
+                        "skill_vs_best_baseline", "best_baseline", "n"]].to_dict(orient="records"),
+        "diebold_mariano": s["dm"], "goal_check": s["goal"],
+        "seconds_fit": float(res.timings["seconds"].sum()),
+    }
+    write_json(json_out, payload)
+    if csv_out:
+        write_csv(csv_out, res.scores, float_format="%.5g")
+    console.print(f"wrote {json_out} ({len(payload['results'])} model x province x measure rows)")

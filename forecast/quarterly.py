@@ -1,0 +1,500 @@
+"""The quarterly forecast run (the main job): ``pakcast quarterly`` calls :func:`run`.
+
+One run, on the monthly province panel as available at ``as_of``:
+
+1. backtest the zoo over rolling quarterly origins (:mod:`forecast.backtest`), no look-ahead;
+2. forecast the next four quarters from ``as_of`` with every model and the two ensembles, the
+   CRPS-weighted ensemble (``ens_crps``, weights from all backtest scores before the forecast
+   origin) being the published forecast; national = sum of provinces, sample by sample;
+3. write the run directory (contract in docs/ARCHITECTURE.md): ``panel.csv``, ``forecast.csv``,
+   ``backtest.csv``, ``results.json``, ``breaks.json``, ``attribution.json``, ``manifest.json``
+   and the briefing (:func:`forecast.report.build_report`);
+4. archive the forecast as a new immutable vintage in the store and score earlier vintages
+   against outcomes that have arrived since (CRPS from each vintage's stored percentiles).
+
+A part that cannot be produced (a study whose module is missing or fails) is written as
+``{"status": "not produced", "reason": ...}`` and listed under ``not_produced`` in
+``results.json``: never silently skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from forecast import scoring
+from forecast.backtest import BacktestConfig, run_backtest, summarise
+from forecast.forecasters import BASELINE_NAMES, MODEL_NAMES, NATIONAL, available_models
+from forecast.io import write_csv, write_json
+from forecast.manifest import RunManifest
+
+__all__ = ["QuarterlyConfig", "run", "DEFAULT_MODELS", "forecast_table", "score_vintage", "PERCENTILES"]
+
+DEFAULT_MODELS = BASELINE_NAMES + ("nb_glm",)
+QUANTILES = {"q05": 0.05, "q25": 0.25, "q50": 0.5, "q75": 0.75, "q95": 0.95}
+PERCENTILES = np.arange(1, 100) / 100.0
+PUBLISHED_MODEL = "ens_crps"
+
+
+@dataclass
+class QuarterlyConfig:
+    """Options of one quarterly run (the CLI's options, validated by :meth:`validate`).
+
+    ``input``: a panel CSV in the CLI form (``province, period, attacks, killed, ...``); ``None``
+    uses the shipped panel (:func:`forecast.panel.load_panel`). ``store``: DuckDB store path
+    (``None`` = the default store; ``"none"`` = do not archive). ``models``: zoo members
+    (default: the five baselines and the NB GLM). ``backtest_start``: first backtest origin.
+    ``studies``: run the break and attribution studies. ``report``: build the briefing.
+    """
+
+    out: str | Path = "reports/latest"
+    as_of: str | None = None
+    input: str | Path | None = None
+    store: str | Path | None = None
+    models: tuple[str, ...] = DEFAULT_MODELS
+    scheduler: str | None = "local"
+    n_workers: int | None = None
+    random_seed: int = 20260101
+    n_samples: int = 1000
+    backtest_start: str = "2010-01-01"
+    backtest: bool = True
+    studies: bool = True
+    report: bool = True
+    attribution_draws: int = 200
+
+    def validate(self) -> "QuarterlyConfig":
+        models = tuple(self.models)
+        unknown = [m for m in models if m not in MODEL_NAMES]
+        if unknown:
+            raise ValueError(f"--models: unknown model(s) {unknown}; choose from {', '.join(MODEL_NAMES)}")
+        if not models:
+            raise ValueError("--models: give at least one model")
+        if self.as_of is not None:
+            try:
+                pd.Timestamp(self.as_of)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"--as-of {self.as_of!r}: expected a date like 2021-12 or 2021-12-31") from exc
+        if self.input is not None and not Path(self.input).exists():
+            raise FileNotFoundError(f"--input {self.input}: file not found")
+        if int(self.n_samples) < 100:
+            raise ValueError(f"n_samples={self.n_samples}: need at least 100 samples for 5-95% quantiles")
+        self.models = models
+        return self
+
+
+def _month(ts) -> pd.Timestamp:
+    return pd.Timestamp(ts).to_period("M").to_timestamp()
+
+
+def _load_panel(config: QuarterlyConfig) -> tuple[pd.DataFrame, dict]:
+    from forecast import panel as P
+
+    if config.input is None:
+        panel = P.load_panel("month")
+        from forecast import paths
+
+        meta = P.shipped_meta()
+        pm = meta.get("panels", {}).get(P.shipped_panel_name("month"), {})
+        coverage = {
+            "source": meta.get("source"), "file": "pakcast_data/" + P.shipped_panel_name("month"),
+            "start": pm.get("start", meta.get("coverage_start")), "end": pm.get("end", meta.get("coverage_end")),
+            "scope": pm.get("scope"), "fata": pm.get("fata"),
+            "exclusions": {k: v for k, v in pm.items() if k.startswith(("excluded", "unassigned", "events_out"))
+                           and not k.endswith("_ids")},
+        }
+        coverage["_path"] = str(paths.shipped(P.shipped_panel_name("month")))
+    else:
+        raw = pd.read_csv(config.input)
+        need = [c for c in ("province", "period", "attacks", "killed") if c not in raw.columns]
+        if need:
+            raise ValueError(f"--input {config.input}: row 1 (header): missing column(s) {need}; expected the "
+                             "panel CSV form province, period, attacks, killed, ...")
+        panel = P.from_csv_form(raw)
+        coverage = {"source": f"user panel {config.input}", "file": str(config.input),
+                    "start": str(panel["ds"].min().date()), "end": str(panel["ds"].max().date()),
+                    "exclusions": {}, "_path": str(config.input)}
+    return panel, coverage
+
+
+def _quarters(origin: pd.Timestamp, n: int = 4) -> list[pd.Period]:
+    q0 = origin.to_period("Q")
+    return [q0 + i for i in range(n)]
+
+
+def forecast_table(samples: dict[str, np.ndarray], series: list[str], origin: pd.Timestamp,
+                   history: dict[str, pd.DataFrame], model: str = PUBLISHED_MODEL) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Quarterly forecast rows and their percentiles from monthly samples.
+
+    ``samples[measure]`` is (series, months, n) from ``origin``; months of the first quarter
+    before ``origin`` are taken as observed (from ``history[measure]``, wide by month).
+    Returns (``forecast.csv`` rows, percentile rows for the store).
+    """
+    rows, pct_rows = [], []
+    for measure, arr in samples.items():
+        H = history[measure]
+        months = pd.date_range(origin, periods=arr.shape[1], freq="MS")
+        for q in _quarters(origin):
+            qm = pd.date_range(q.start_time, periods=3, freq="MS")
+            idx = [i for i, m in enumerate(months) if m in set(qm)]
+            observed_months = [m for m in qm if m < origin]
+            for s, uid in enumerate(series):
+                smp = arr[s][idx].sum(axis=0).astype(np.int64)
+                if observed_months:
+                    smp = smp + int(H.loc[uid, observed_months].sum())
+                ly = q - 4
+                ly_months = pd.date_range(ly.start_time, periods=3, freq="MS")
+                last_year = float(H.loc[uid, ly_months].sum()) if all(m in H.columns for m in ly_months) else np.nan
+                qv = np.quantile(smp, list(QUANTILES.values()), method="inverted_cdf")
+                rows.append({
+                    "province": uid, "quarter": str(q), "measure": measure, "mean": float(smp.mean()),
+                    **{k: float(v) for k, v in zip(QUANTILES, qv)},
+                    "last_year": last_year,
+                    "p_gt_last_year": float((smp > last_year).mean()) if np.isfinite(last_year) else np.nan,
+                    "model": model,
+                })
+                pct = np.quantile(smp, PERCENTILES, method="inverted_cdf")
+                pct_rows.append({"province": uid, "quarter": str(q), "measure": measure,
+                                 "percentiles": json.dumps([int(v) for v in pct])})
+    return pd.DataFrame(rows), pd.DataFrame(pct_rows)
+
+
+def score_vintage(vintage: pd.DataFrame, outcomes: dict[str, pd.DataFrame], data_end: pd.Timestamp) -> pd.DataFrame:
+    """Score a stored vintage's quarters that are fully observed by ``data_end``.
+
+    CRPS from the vintage's 99 stored percentiles (quantile decomposition,
+    :math:`\\mathrm{CRPS} \\approx \\frac{2}{99}\\sum_\\tau \\rho_\\tau(y - q_\\tau)`), coverage of
+    its 50% and 90% intervals and the absolute error of its median.
+    """
+    out = []
+    for _, r in vintage.iterrows():
+        q = pd.Period(str(r["quarter"]), freq="Q")
+        if q.end_time.normalize() > data_end:
+            continue
+        W = outcomes.get(str(r["measure"]))
+        if W is None or str(r["province"]) not in W.index:
+            continue
+        qm = pd.date_range(q.start_time, periods=3, freq="MS")
+        if not all(m in W.columns for m in qm):
+            continue
+        y = float(W.loc[str(r["province"]), qm].sum())
+        rec = {"province": r["province"], "quarter": str(q), "measure": r["measure"],
+               "q05": float(r["q05"]), "q50": float(r["q50"]), "q95": float(r["q95"]), "observed": y,
+               "covered_50": bool(r["q25"] <= y <= r["q75"]), "covered_90": bool(r["q05"] <= y <= r["q95"]),
+               "abs_error": abs(y - float(r["q50"]))}
+        pct = r.get("percentiles")
+        if isinstance(pct, str) and pct:
+            qs = np.asarray(json.loads(pct), dtype=float)
+            tau = PERCENTILES[: qs.size]
+            pin = np.where(y >= qs, tau * (y - qs), (1 - tau) * (qs - y))
+            rec["crps"] = float(2 * pin.mean())
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
+def _not_produced(path: Path, what: str, reason: str, not_produced: dict) -> None:
+    not_produced[path.name] = reason
+    write_json(path, {"status": "not produced", "reason": f"{what}: {reason}"})
+
+
+def _run_breaks(panel_all: pd.DataFrame, out: Path, not_produced: dict, config: QuarterlyConfig) -> None:
+    path = out / "breaks.json"
+    try:
+        from forecast.studies import run_break_study
+    except ImportError as exc:
+        _not_produced(path, "break study", f"forecast.studies.run_break_study is not available ({exc})", not_produced)
+        return
+    reported = None
+    try:
+        from forecast.sources import reported as R
+
+        if hasattr(R, "load_reported"):
+            reported = R.load_reported()
+    except Exception:  # noqa: BLE001 - the study runs without the reported series, and says so
+        reported = None
+    try:
+        res = run_break_study(panel_all, reported=reported)
+        write_json(path, res)
+    except Exception as exc:  # noqa: BLE001
+        _not_produced(path, "break study", f"failed: {type(exc).__name__}: {exc}", not_produced)
+
+
+def _run_attribution(panel_all: pd.DataFrame, out: Path, not_produced: dict, config: QuarterlyConfig) -> None:
+    path = out / "attribution.json"
+    try:
+        from forecast.attribution_study import run_attribution
+        from forecast.covariates import load_covariates
+    except ImportError as exc:
+        _not_produced(path, "attribution study", f"module not available ({exc})", not_produced)
+        return
+    try:
+        cov = load_covariates("month")
+        cov = cov.loc[pd.to_datetime(cov["ds"]) <= panel_all["ds"].max()] if "ds" in cov.columns else cov
+        res = run_attribution(panel_all, cov, outcome="attacks", random_seed=int(config.random_seed),
+                              n_draws=int(config.attribution_draws))
+        write_json(path, res)
+    except Exception as exc:  # noqa: BLE001
+        _not_produced(path, "attribution study", f"failed: {type(exc).__name__}: {exc}", not_produced)
+
+
+def _store_steps(config, manifest, as_of, fc_table, pct_table, outcomes, data_end, results, not_produced):
+    if config.store is not None and str(config.store).lower() == "none":
+        results["vintage"] = {"vintage_id": None, "reason": "--store none: the forecast was not archived"}
+        return
+    try:
+        from forecast.store import Store
+    except ImportError as exc:
+        not_produced["store"] = f"forecast.store is not available ({exc})"
+        return
+    store = Store(config.store)
+    earlier = []
+    vint = store.vintages()
+    for _, v in vint.iterrows():
+        vid = v["vintage_id"]
+        try:
+            vdf = store.load_vintage(vid)
+        except KeyError:
+            continue
+        sc = score_vintage(vdf, outcomes, data_end)
+        if sc.empty:
+            continue
+        done = store.scores(vid)
+        if not done.empty and {"province", "quarter", "measure"} <= set(done.columns):
+            key = set(zip(done["province"].astype(str), done["quarter"].astype(str), done["measure"].astype(str)))
+            new = sc[[(p, q, m) not in key for p, q, m in zip(sc["province"].astype(str), sc["quarter"], sc["measure"])]]
+        else:
+            new = sc
+        if not new.empty:
+            store.add_scores(vid, new.assign(scored_by=manifest.run_id))
+        sc = sc.assign(vintage_id=vid, vintage_as_of=str(pd.Timestamp(v["as_of"]).date()))
+        earlier.extend(sc.to_dict(orient="records"))
+    archived = fc_table.merge(pct_table, on=["province", "quarter", "measure"], how="left")
+    store.record_run(manifest)
+    vid = store.add_forecast_vintage(manifest.run_id, as_of, archived)
+    results["vintage"] = {"vintage_id": vid, "store": str(store.path), "n_rows": len(archived)}
+    results["earlier_vintages"] = {
+        "n_vintages_in_store": int(len(vint)),
+        "scores": earlier,
+        "note": ("each earlier vintage scored on its quarters fully observed by the data end "
+                 f"({data_end.date()}); CRPS from its 99 stored percentiles"),
+    }
+
+
+def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | None = None) -> RunManifest:
+    """Run the quarterly forecast end to end and return its manifest (see the module docstring).
+
+    ``progress(stage, done, total)`` reports the fit tasks of the backtest and the stages.
+    """
+    t_start = time.perf_counter()
+    config.validate()
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = RunManifest(command="quarterly", options={k: (str(v) if isinstance(v, Path) else v)
+                                                         for k, v in asdict(config).items()})
+    manifest.random_seeds = {"random_seed": int(config.random_seed)}
+    notes = manifest.notes
+
+    panel_all, coverage = _load_panel(config)
+    manifest.add_input(coverage.pop("_path"), role="panel")
+    data_last = panel_all["ds"].max()
+    as_of = _month(config.as_of) if config.as_of is not None else data_last
+    if as_of > data_last:
+        raise ValueError(f"--as-of {as_of.date()} is after the last month of data ({data_last.date()})")
+    panel_all = panel_all.loc[panel_all["ds"] <= as_of].reset_index(drop=True)
+    provinces = panel_all.loc[panel_all["unique_id"] != NATIONAL].reset_index(drop=True)
+    origin = as_of + pd.offsets.MonthBegin(1)
+    last_q = _quarters(origin)[-1]
+    fh = len(pd.date_range(origin, last_q.end_time.normalize(), freq="MS"))
+
+    avail = available_models()
+    models = [m for m in config.models if avail.get(m) is None]
+    skipped = {m: avail[m] for m in config.models if avail.get(m) is not None}
+    if skipped:
+        notes.append(f"models not run: {skipped}")
+
+    bcfg = BacktestConfig(models=tuple(models), start=config.backtest_start,
+                          n_samples=int(config.n_samples), random_seed=int(config.random_seed),
+                          forecast_origin=origin, forecast_horizon=fh,
+                          scheduler=config.scheduler, n_workers=config.n_workers)
+    t_bt = time.perf_counter()
+    cb = (lambda d, t: progress("fit", d, t)) if progress else None
+    if config.backtest:
+        res = run_backtest(provinces, bcfg, progress=cb)
+    else:
+        res = _forecast_only(provinces, bcfg, progress=cb)
+    secs_bt = time.perf_counter() - t_bt
+    skipped.update(res.unavailable)
+
+    # ---- forecast.csv
+    if progress:
+        progress("forecast", 0, 1)
+    wide = {m: panel_all.pivot(index="unique_id", columns="ds", values=m) for m in bcfg.measures}
+    fs = res.forecast_samples
+    published = PUBLISHED_MODEL if PUBLISHED_MODEL in fs[bcfg.measures[0]]["samples"] else models[-1]
+    if published != PUBLISHED_MODEL:
+        notes.append(f"published forecast model: {published} (no ensemble could be built)")
+    samples = {m: fs[m]["samples"][published] for m in bcfg.measures}
+    series = fs[bcfg.measures[0]]["series"]
+    fc_table, pct_table = forecast_table(samples, series, origin, wide, model=published)
+    write_csv(out / "forecast.csv", fc_table)
+
+    # ---- panel.csv, backtest.csv
+    panel_csv = panel_all.rename(columns={"unique_id": "province"})
+    panel_csv.insert(1, "period", panel_csv.pop("ds").dt.strftime("%Y-%m"))
+    write_csv(out / "panel.csv", panel_csv)
+    scores = res.scores
+    if not scores.empty:
+        bt = scores.copy()
+        bt["origin"] = pd.to_datetime(bt["origin"]).dt.strftime("%Y-%m")
+        bt = bt.rename(columns={"unique_id": "province"})
+        write_csv(out / "backtest.csv", bt, float_format="%.5g")
+    else:
+        write_csv(out / "backtest.csv", pd.DataFrame(columns=["model", "measure", "origin", "province", "horizon",
+                                                              "crps", "log_score", "cov90"]))
+        notes.append("backtest disabled: backtest.csv is empty and ensemble weights are equal")
+
+    # ---- results.json
+    in_bt = provinces.loc[provinces["ds"] >= pd.Timestamp(config.backtest_start)]
+    years = max(in_bt["ds"].nunique() / 12.0, 1.0)
+    ann = (in_bt.groupby("unique_id")["attacks"].sum() / years).to_dict()  # events a year, backtest period
+    summ = summarise(scores, ann) if not scores.empty else summarise(pd.DataFrame())
+    per_series = summ["per_series"]
+    backtest_summary = []
+    if isinstance(per_series, pd.DataFrame) and not per_series.empty:
+        keep = ["measure", "unique_id", "model", "crps", "log_score", "mae", "coverage_50", "coverage_80",
+                "coverage_90", "skill_vs_best_baseline", "best_baseline", "n"] + \
+               [c for c in per_series.columns if c.startswith("skill_vs_") and c != "skill_vs_best_baseline"]
+        backtest_summary = per_series[keep].rename(columns={"unique_id": "province"}).to_dict(orient="records")
+    w = res.weights
+    weights_final = {}
+    weights_path = []
+    if not w.empty:
+        wf = w[w["origin"] == origin]
+        for (meas, ens), g in wf.groupby(["measure", "ensemble"]):
+            weights_final.setdefault(meas, {})[ens] = dict(zip(g["model"], g["weight"].round(4)))
+        wp = w[w["ensemble"] == "ens_crps"].copy()
+        wp["origin"] = pd.to_datetime(wp["origin"]).dt.strftime("%Y-%m")
+        weights_path = wp.to_dict(orient="records")
+    n_months = int(panel_all["ds"].nunique())
+    results: dict[str, Any] = {
+        "as_of": str(as_of.date())[:7],
+        "forecast_origin": str(origin.date())[:7],
+        "forecast_quarters": [str(q) for q in _quarters(origin)],
+        "published_model": published,
+        "data": {**coverage, "n_months": n_months, "first_month": str(panel_all["ds"].min().date())[:7],
+                 "last_month": str(as_of.date())[:7]},
+        "models": {"run": models, "not_run": skipped, "ensemble_members": bcfg.members(),
+                   "ensemble_weights": weights_final,
+                   "fallbacks": (res.fallbacks.assign(origin=res.fallbacks["origin"].astype(str))
+                                 .groupby(["model", "measure", "unique_id"]).size().rename("n_origins")
+                                 .reset_index().to_dict(orient="records") if not res.fallbacks.empty else [])},
+        "backtest": {
+            "origins": sorted({str(pd.Timestamp(o).date())[:7] for o in scores["origin"]}) if not scores.empty else [],
+            "horizons": "months 1-12 and quarters Q1-Q4 (sums of months)",
+            "n_samples": int(config.n_samples),
+            "summary": backtest_summary,
+            "per_horizon": summ["per_horizon"].to_dict(orient="records") if isinstance(summ["per_horizon"], pd.DataFrame) else [],
+            "pit_histograms": summ["pit"],
+            "diebold_mariano": summ["dm"],
+            "goal_check": summ["goal"],
+            "ensemble_weights_by_origin": weights_path,
+            "log_score_definition": "minus log of the sample pmf smoothed by one pseudo-sample of a moment-matched "
+                                    "negative binomial (forecast.scoring.log_score)",
+        },
+        "not_produced": {},
+        "timings_seconds": {"backtest_and_forecast": round(secs_bt, 2)},
+        "notes": notes,
+    }
+    not_produced = results["not_produced"]
+
+    # ---- store: archive + score earlier vintages
+    if progress:
+        progress("store", 0, 1)
+    try:
+        _store_steps(config, manifest, as_of, fc_table, pct_table, wide, as_of + pd.offsets.MonthEnd(0),
+                     results, not_produced)
+    except Exception as exc:  # noqa: BLE001 - recorded, never silent
+        not_produced["store"] = f"{type(exc).__name__}: {exc}"
+        notes.append(traceback.format_exc(limit=3))
+
+    # ---- studies
+    if config.studies:
+        if progress:
+            progress("studies", 0, 2)
+        t = time.perf_counter()
+        _run_breaks(panel_all, out, not_produced, config)
+        results["timings_seconds"]["breaks"] = round(time.perf_counter() - t, 2)
+        if progress:
+            progress("studies", 1, 2)
+        t = time.perf_counter()
+        _run_attribution(panel_all, out, not_produced, config)
+        results["timings_seconds"]["attribution"] = round(time.perf_counter() - t, 2)
+    else:
+        for name, what in (("breaks.json", "break study"), ("attribution.json", "attribution study")):
+            _not_produced(out / name, what, "studies disabled for this run (studies=False)", not_produced)
+
+    results["timings_seconds"]["total_before_report"] = round(time.perf_counter() - t_start, 2)
+    write_json(out / "results.json", results)
+    manifest.add_outputs(out)
+    manifest.write(out)
+
+    # ---- briefing
+    if config.report:
+        if progress:
+            progress("report", 0, 1)
+        t = time.perf_counter()
+        try:
+            from forecast.report import build_report
+
+            build_report(out)
+        except Exception as exc:  # noqa: BLE001
+            not_produced["briefing"] = f"{type(exc).__name__}: {exc}"
+        results["timings_seconds"]["report"] = round(time.perf_counter() - t, 2)
+    else:
+        not_produced["briefing"] = "report disabled for this run (report=False)"
+    results["timings_seconds"]["total"] = round(time.perf_counter() - t_start, 2)
+    write_json(out / "results.json", results)
+    manifest.add_outputs(out)
+    manifest.write(out)
+    return manifest
+
+
+def _forecast_only(provinces, bcfg, progress=None):
+    """The forecast origin alone (no backtest): equal-weight ensembles."""
+    from forecast.backtest import BacktestResult, fit_predict_task, mix_samples
+    from forecast.parallel import run_tasks
+
+    o = bcfg.forecast_origin
+    tasks = [{"model": m, "measure": meas, "origin": o, "h": bcfg.forecast_horizon,
+              "n_samples": bcfg.n_samples, "random_seed": bcfg.random_seed}
+             for meas in bcfg.measures for m in bcfg.models]
+    outs = run_tasks(fit_predict_task, tasks, scheduler=bcfg.scheduler, n_workers=bcfg.n_workers,
+                     shared={"panel": provinces, "covariates": None}, progress=progress)
+    unavailable, fs, wrows = {}, {}, []
+    for t, r in zip(tasks, outs):
+        if r["error"]:
+            unavailable[t["model"]] = r["error"]
+            continue
+        s = r["samples"]
+        s = np.concatenate([s, s.sum(axis=0, keepdims=True)], axis=0)
+        fs.setdefault(t["measure"], {"origin": o, "h": bcfg.forecast_horizon, "series": r["ids"] + [NATIONAL],
+                                     "samples": {}})["samples"][t["model"]] = s
+    members = [m for m in bcfg.members() if m not in unavailable]
+    for meas, d in fs.items():
+        if members:
+            w = np.full(len(members), 1.0 / len(members))
+            mixed = mix_samples(np.stack([d["samples"][m] for m in members]), w)
+            for ens in ("ens_equal", "ens_crps"):
+                d["samples"][ens] = mixed
+                wrows += [{"measure": meas, "origin": o, "ensemble": ens, "model": m, "weight": float(x)}
+                          for m, x in zip(members, w)]
+    return BacktestResult(scores=pd.DataFrame(), weights=pd.DataFrame(wrows), timings=pd.DataFrame(),
+                          unavailable=unavailable, fallbacks=pd.DataFrame(columns=["model", "measure", "origin",
+                                                                                   "unique_id", "reason"]),
+                          config=bcfg, forecast_samples=fs)
