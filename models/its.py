@@ -193,11 +193,16 @@ class InterruptedTimeSeries:
     cov_type : "HAC" or "nonrobust"
     maxlags : int, optional
         HAC truncation lag.
+    trend : bool
+        Include the pre-existing linear trend :math:`\beta_1 \tau_t` (default). ``False`` gives a
+        pure level-shift comparison (no counterfactual trend), for short or gappy series.
     """
 
     def __init__(self, y, time=None, interventions: Sequence = (), effects: str | Sequence[str] = "level+slope",
                  family: str = "negbin", seasonality: int = 0, period: int | None = None, offset=None,
-                 exog: pd.DataFrame | None = None, cov_type: str = "HAC", maxlags: int | None = None):
+                 exog: pd.DataFrame | None = None, cov_type: str = "HAC", maxlags: int | None = None,
+                 trend: bool = True):
+        self.trend = bool(trend)
         y = pd.to_numeric(pd.Series(y).reset_index(drop=True), errors="coerce")
         bad = y.isna() | (y < 0) | (y != np.round(y))
         if bad.any():
@@ -252,9 +257,18 @@ class InterruptedTimeSeries:
             self.offset = None
         self.exog = None if exog is None else pd.DataFrame(exog).reset_index(drop=True)
         self.X, self.names, self.groups = self._design()
+        bounds = [0, *self.first_post, n]
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            if self.y[a:b].sum() == 0:
+                what = "before the first intervention" if a == 0 else f"after {self.interventions[bounds.index(a) - 1]!r}"
+                raise ValueError(f"all {b - a} counts {what} are zero: the rate ratios are not estimable "
+                                 "(separation); use a longer window or a coarser series")
 
     def _design(self):
-        cols, names, groups = [np.ones(len(self.y)), self.tau], ["const", "trend"], {}
+        cols, names, groups = [np.ones(len(self.y))], ["const"], {}
+        if self.trend:
+            cols.append(self.tau)
+            names.append("trend")
         for j, (fp, eff) in enumerate(zip(self.first_post, self.effects_spec), start=1):
             T = self.tau[fp]
             D = (np.arange(len(self.y)) >= fp).astype(float)
@@ -330,6 +344,7 @@ class ITSResults:
 
     def _count_draws(self, mu: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         fam = self.model.family
+        mu = np.minimum(mu, 1e12)  # guard the samplers against wild parameter draws
         if fam == "negbin" and self.nb_alpha > 1e-10:
             r = 1.0 / self.nb_alpha
             return rng.poisson(rng.gamma(r, mu / r))

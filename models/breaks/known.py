@@ -52,13 +52,27 @@ def _split(n: int, break_index: int, k: int) -> int:
     return i
 
 
-def chow_test(y, break_index: int, X=None) -> BreakTestResult:
-    """Chow F test for a change in all coefficients of ``X`` (default: the mean) after ``break_index``."""
+def chow_test(y, break_index: int, X=None, Z=None) -> BreakTestResult:
+    """Chow F test for a change in the coefficients of ``X`` (default: the mean) after ``break_index``.
+
+    ``Z`` holds regressors whose coefficients stay the same (partial structural change): the
+    restricted model is ``y ~ [Z, X]`` and the unrestricted ``y ~ [Z, X, X * 1{t > break}]``.
+    """
     y = np.asarray(y, dtype=float)
     n = len(y)
     X = np.ones((n, 1)) if X is None else np.asarray(X, dtype=float).reshape(n, -1)
     k = X.shape[1]
     i = _split(n, break_index, k + 1)
+    if Z is not None:
+        Z = np.asarray(Z, dtype=float).reshape(n, -1)
+        D = (np.arange(n) >= i).astype(float)[:, None]
+        X0 = np.hstack([Z, X])
+        X1 = np.hstack([X0, X * D])
+        r0 = _rss(X0, y)
+        r1 = _rss(X1, y)
+        df2 = n - X1.shape[1]
+        F = ((r0 - r1) / k) / (r1 / df2)
+        return BreakTestResult("chow", float(F), float(stats.f.sf(F, k, df2)), (k, df2), int(break_index), i, n - i)
 
     def rss(Xs, ys):
         b = np.linalg.lstsq(Xs, ys, rcond=None)[0]
@@ -70,6 +84,12 @@ def chow_test(y, break_index: int, X=None) -> BreakTestResult:
     df2 = n - 2 * k
     F = ((r0 - r12) / k) / (r12 / df2)
     return BreakTestResult("chow", float(F), float(stats.f.sf(F, k, df2)), (k, df2), int(break_index), i, n - i)
+
+
+def _rss(X, y) -> float:
+    b = np.linalg.lstsq(X, y, rcond=None)[0]
+    u = y - X @ b
+    return float(u @ u)
 
 
 def _nb_ll_const(y: np.ndarray, groups: list[np.ndarray], family: str) -> float:
@@ -91,8 +111,12 @@ def _nb_ll_const(y: np.ndarray, groups: list[np.ndarray], family: str) -> float:
     return max(-float(opt.fun), ll_pois)
 
 
-def count_lr_test(y, break_index: int, X=None, family: str = "negbin", offset=None) -> BreakTestResult:
-    """Likelihood-ratio test for a change in a Poisson / NB2 log-linear model after ``break_index``."""
+def count_lr_test(y, break_index: int, X=None, family: str = "negbin", offset=None, Z=None) -> BreakTestResult:
+    """Likelihood-ratio test for a change in a Poisson / NB2 log-linear model after ``break_index``.
+
+    ``X`` holds the regressors whose coefficients may change (default: a constant, i.e. a level
+    shift); ``Z`` regressors with common coefficients (e.g. a trend); ``offset`` an exposure.
+    """
     from models.its import _fit_count_glm
 
     y = np.asarray(y, dtype=float)
@@ -102,7 +126,7 @@ def count_lr_test(y, break_index: int, X=None, family: str = "negbin", offset=No
     if family not in ("poisson", "negbin"):
         raise ValueError("family must be 'poisson' or 'negbin'")
     n = len(y)
-    if X is None and offset is None:
+    if X is None and offset is None and Z is None:
         i = _split(n, break_index, 1)
         ll0 = _nb_ll_const(y, [y], family)
         ll1 = _nb_ll_const(y, [y[:i], y[i:]], family)
@@ -112,7 +136,11 @@ def count_lr_test(y, break_index: int, X=None, family: str = "negbin", offset=No
         k = X.shape[1]
         i = _split(n, break_index, k + 1)
         D = (np.arange(n) >= i).astype(float)[:, None]
-        X1 = np.hstack([X, X * D])
+        if Z is not None:
+            X = np.hstack([np.asarray(Z, dtype=float).reshape(n, -1), X])
+            X1 = np.hstack([X, X[:, -k:] * D])
+        else:
+            X1 = np.hstack([X, X * D])
         off = None if offset is None else np.log(np.asarray(offset, dtype=float))
         ll0 = _fit_count_glm(y, X, off, family, "nonrobust").llf
         ll1 = _fit_count_glm(y, X1, off, family, "nonrobust").llf

@@ -364,7 +364,7 @@ class BreakpointsResults:
         x = np.arange(self.n) if self.model.index is None else pd.Index(self.model.index)
         ax.plot(x, self.cost.y_, color="0.4", lw=1)
         for _, s in self.segments().iterrows():
-            ax.hlines(s["mean"], x[s["start"]], x[s["end"]], color="C3", lw=2)
+            ax.hlines(s["mean"], x[int(s["start"])], x[int(s["end"])], color="C3", lw=2)
         for _, r in self.conf_int().iterrows():
             ax.axvline(x[int(r["index"])], color="C0", ls="--", lw=1)
             ax.axvspan(x[int(r["ci_low"])], x[int(r["ci_high"])], color="C0", alpha=0.15)

@@ -1,0 +1,524 @@
+"""Break and interrupted-time-series studies on the pakcast panel and on any user series.
+
+:func:`run_break_study` is the study the quarterly run calls (``breaks.json``): for the national
+series and each province, monthly attacks and killed,
+
+* **known dates** (2014-12 and 2021-08): Chow F test (linear) and NB2 likelihood-ratio test
+  (counts), each in a local window around the date (48 months before; up to 48 after, and never
+  past the next date), with a change in level and trend when at least 12 post-break months
+  exist, otherwise a level change with a common trend;
+* **ITS**: negative-binomial segmented regression (HAC standard errors) in the same windows:
+  level and slope rate ratios, and the excess (observed minus counterfactual) with intervals;
+* **unknown breaks** over the whole window (default 2007-01..2021-12): sup-F (linear, mean
+  shift) and sup-LR (NB2 mean shift) with asymptotic p-values, Bai-Perron breaks on the NB2
+  cost (number by BIC) with Bai (1997) HAC intervals, and whether each interval contains the
+  December 2014 or August 2021 break;
+* **Holm** adjustment of every p-value across the provinces (national series unadjusted);
+* the **reported aggregates** (``forecast.sources.reported``) for August 2021, one source and
+  one metric at a time at the resolution it was published (never pooled), periods that
+  straddle the date dropped, with the numbers of pre/post observations each result rests on.
+
+Conventions: an intervention date ``D`` starts at the first period whose start is ``>= D``
+(``2014-12`` -> December 2014 is the first post month). A break ``index`` is the 0-based position
+of the last observation before the break and its ``date`` that observation's period; an interval
+"contains" ``D`` when it contains the position of the last period before ``D``.
+
+:func:`breaks_analysis` and :func:`its_analysis` are the library calls behind ``pakcast breaks``
+and ``pakcast its``; :func:`load_series` reads a panel series or a user CSV.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from models.breaks import (BaiPerron, chow_test, count_lr_test, ols_cusum, sup_f_test, sup_lr_test)
+from models.its import InterruptedTimeSeries
+
+STUDY_DATES = ("2014-12-01", "2021-08-01")
+DATE_LABELS = {"2014-12-01": "2014_12", "2021-08-01": "2021_08"}
+NATIONAL = "Pakistan"
+DEFAULT_SEED = 20141216
+LOCAL_MONTHS = 48
+MIN_SLOPE_POST = 12
+MIN_LOCAL_EVENTS = 10
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm (1979) step-down adjusted p-values (NaN entries are left out and stay NaN)."""
+    p = np.asarray(pvalues, dtype=float)
+    out = np.full(len(p), np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    if len(ok) == 0:
+        return out.tolist()
+    order = ok[np.argsort(p[ok])]
+    m = len(order)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out.tolist()
+
+
+def _first_at_or_after(ds: pd.Series, date) -> int | None:
+    pos = np.flatnonzero(pd.to_datetime(ds).to_numpy() >= np.datetime64(pd.Timestamp(date)))
+    return int(pos[0]) if len(pos) else None
+
+
+def _month(ts) -> str:
+    return pd.Timestamp(ts).strftime("%Y-%m")
+
+
+def _contains(ci_low: int, ci_high: int, ds: pd.Series, date) -> bool:
+    i = _first_at_or_after(ds, date)
+    return i is not None and i >= 1 and ci_low <= i - 1 <= ci_high
+
+
+# --------------------------------------------------------------------------------------------
+# the panel study
+# --------------------------------------------------------------------------------------------
+def _local_window(ds: pd.Series, date, dates: Sequence[str]) -> tuple[int, int]:
+    d = pd.Timestamp(date)
+    lo = d - pd.DateOffset(months=LOCAL_MONTHS)
+    later = [pd.Timestamp(x) for x in dates if pd.Timestamp(x) > d]
+    hi = d + pd.DateOffset(months=LOCAL_MONTHS)
+    if later:
+        hi = min(hi, min(later))
+    t = pd.to_datetime(ds)
+    sel = np.flatnonzero((t >= lo) & (t < hi))
+    return int(sel[0]), int(sel[-1]) + 1
+
+
+def _known_and_its(y: np.ndarray, ds: pd.Series, date: str, dates: Sequence[str], seed: int) -> tuple[list, dict]:
+    a, b = _local_window(ds, date, dates)
+    yy, tt = y[a:b], pd.Series(pd.to_datetime(ds.iloc[a:b]).to_numpy())
+    fp = _first_at_or_after(tt, date)
+    if fp is None or fp < 12 or len(yy) - fp < 3:
+        raise ValueError(f"too few observations around {date[:7]} (pre {fp}, post {None if fp is None else len(yy) - fp})")
+    n_post = len(yy) - fp
+    pre_ev, post_ev = float(yy[:fp].sum()), float(yy[fp:].sum())
+    if pre_ev + post_ev < MIN_LOCAL_EVENTS or pre_ev == 0 or post_ev == 0:
+        raise ValueError(f"too few events around {date[:7]} in {_month(tt.iloc[0])}..{_month(tt.iloc[-1])} "
+                         f"({int(pre_ev)} before, {int(post_ev)} after; need >= {MIN_LOCAL_EVENTS} and some on "
+                         "each side): not tested")
+    trend = np.arange(len(yy), dtype=float)
+    slope = n_post >= MIN_SLOPE_POST
+    X = np.c_[np.ones(len(yy)), trend] if slope else None
+    Z = None if slope else trend[:, None]
+    change = "level+trend" if slope else "level (common trend)"
+    tests = []
+    for res in (chow_test(yy, fp - 1, X=X, Z=Z), count_lr_test(yy, fp - 1, X=X, Z=Z, family="negbin")):
+        d = res.to_dict()
+        d.update({"date": _month(date), "change": change, "window": [_month(tt.iloc[0]), _month(tt.iloc[-1])]})
+        d.pop("break_index")
+        tests.append(d)
+    its = InterruptedTimeSeries(yy, tt, [date], effects="level+slope" if slope else "level", family="negbin",
+                                cov_type="HAC").fit(random_seed=seed)
+    iv = its.to_dict()["interventions"][0]
+    ck = its.checks()
+    # HAC Wald test of the level change (robust to autocorrelation) as a third known-date test
+    lvl = iv["level_rate_ratio"]
+    tests.append({"test": "its_level_wald_hac", "statistic": float(np.log(lvl["estimate"]) / its.bse["level_1"]),
+                  "p_value": lvl["p_value"], "df": [1], "n_pre": iv["n_pre"], "n_post": iv["n_post"],
+                  "date": _month(date), "change": "level", "window": [_month(tt.iloc[0]), _month(tt.iloc[-1])]})
+    its_rec = {"date": _month(date), "effects": "level+slope" if slope else "level",
+               "window": [_month(tt.iloc[0]), _month(tt.iloc[-1])], "n_pre": iv["n_pre"], "n_post": iv["n_post"],
+               "level_rate_ratio": lvl["estimate"], "level_ci_low": lvl["ci_low"], "level_ci_high": lvl["ci_high"],
+               "level_p": lvl["p_value"],
+               "slope_rate_ratio": None if iv["slope_rate_ratio"] is None else iv["slope_rate_ratio"]["estimate"],
+               "slope_ci_low": None if iv["slope_rate_ratio"] is None else iv["slope_rate_ratio"]["ci_low"],
+               "slope_ci_high": None if iv["slope_rate_ratio"] is None else iv["slope_rate_ratio"]["ci_high"],
+               "slope_p": None if iv["slope_rate_ratio"] is None else iv["slope_rate_ratio"]["p_value"],
+               "excess": iv["excess"]["estimate"], "excess_ci_low": iv["excess"]["ci_low"],
+               "excess_ci_high": iv["excess"]["ci_high"], "nb_alpha": its.nb_alpha,
+               "residual_acf_lag1": ck["acf_lag1"], "ljung_box_p": ck["ljung_box_p_value"]}
+    return tests, its_rec
+
+
+def _unknown(y: np.ndarray, ds: pd.Series, dates: Sequence[str], seed: int, min_size: int, max_breaks: int) -> dict:
+    sf = sup_f_test(y, random_seed=seed)
+    sl = sup_lr_test(y, "negbin", random_seed=seed)
+    bp = BaiPerron(y, cost="negbin", min_size=min_size, max_breaks=max_breaks, index=list(ds)).fit()
+    ci = bp.conf_int(hac=True)
+    breaks = []
+    for _, r in ci.iterrows():
+        lo, i, hi = int(r["ci_low"]), int(r["index"]), int(r["ci_high"])
+        rec = {"date": _month(ds.iloc[i]), "index": i, "first_post": _month(ds.iloc[min(i + 1, len(ds) - 1)]),
+               "ci_low": _month(ds.iloc[lo]), "ci_high": _month(ds.iloc[hi]), "n_post": int(len(y) - i - 1)}
+        for d in dates:
+            rec[f"contains_{DATE_LABELS.get(d, _month(d).replace('-', '_'))}"] = _contains(lo, hi, ds, d)
+        breaks.append(rec)
+    segs = bp.segments()
+    return {"sup_f": {"statistic": sf.statistic, "p_value": sf.pvalue, "date": _month(ds.iloc[sf.break_index])},
+            "sup_lr_negbin": {"statistic": sl.statistic, "p_value": sl.pvalue, "date": _month(ds.iloc[sl.break_index])},
+            "n_breaks": bp.n_breaks, "criterion": "bic", "cost": "negbin", "nb_alpha": bp.cost.alpha_,
+            "min_size": bp.h, "breaks": breaks,
+            "segments": [{"start": _month(ds.iloc[int(s["start"])]), "end": _month(ds.iloc[int(s["end"])]), "n": int(s["n"]),
+                          "mean": float(s["mean"])} for _, s in segs.iterrows()]}
+
+
+def run_break_study(panel: pd.DataFrame, reported: pd.DataFrame | None = None, *, start: str = "2007-01-01",
+                    end: str | None = None, dates: Sequence[str] = STUDY_DATES,
+                    outcomes: Sequence[str] = ("attacks", "killed"), units: Sequence[str] | None = None,
+                    min_size: int = 12, max_breaks: int = 5, min_events: int = 20,
+                    random_seed: int = DEFAULT_SEED) -> dict[str, Any]:
+    """Known-date tests, ITS effects and unknown-break search by province and nationally.
+
+    Parameters
+    ----------
+    panel : DataFrame
+        Monthly panel in contract form (``unique_id, ds`` and the outcome columns).
+    reported : DataFrame, optional
+        Tidy reported aggregates (``forecast.sources.reported.load_reported()``); when given the
+        August-2021 question is also run on them at their own resolution.
+    start, end : str
+        Study window for the unknown-break search (default 2007-01 to the end of the panel;
+        before 2007 the militant series is near zero).
+    min_events : int
+        Series with fewer events in the window are reported as skipped (too sparse to test).
+
+    Returns
+    -------
+    dict with ``known`` (one record per series, outcome, date and test, with ``p_holm``),
+    ``estimated_breaks`` (one record per estimated break with its interval and whether it
+    contains each date), ``its``, ``unknown`` (sup-F/sup-LR and segments per series),
+    ``reported``, ``skipped``, ``method`` and ``note``.
+    """
+    t0 = _time.perf_counter()
+    dates = [pd.Timestamp(d).strftime("%Y-%m-%d") for d in dates]
+    p = panel.copy()
+    p["ds"] = pd.to_datetime(p["ds"])
+    p = p[p["ds"] >= pd.Timestamp(start)]
+    if end is not None:
+        p = p[p["ds"] <= pd.Timestamp(end)]
+    all_units = list(dict.fromkeys(p["unique_id"].astype(str)))
+    units = [u for u in (units or all_units) if u in all_units]
+    units = sorted(units, key=lambda u: (u != NATIONAL, u))
+    known, its_rows, unknown, est, skipped = [], [], [], [], []
+    for k, u in enumerate(units):
+        s = p[p["unique_id"].astype(str) == u].sort_values("ds").reset_index(drop=True)
+        for j, outcome in enumerate(outcomes):
+            if outcome not in s:
+                raise ValueError(f"panel has no column {outcome!r}; columns: {list(s.columns)}")
+            y = s[outcome].to_numpy(dtype=float)
+            ds = s["ds"]
+            base = {"series": u, "outcome": outcome}
+            if y.sum() < min_events:
+                skipped.append({**base, "reason": f"{int(y.sum())} {outcome} in {_month(ds.iloc[0])}..{_month(ds.iloc[-1])} "
+                                                  f"(< {min_events}): too sparse to test"})
+                continue
+            seed = random_seed + 1000 * k + 10 * j
+            for d in dates:
+                try:
+                    tests, its_rec = _known_and_its(y, ds, d, dates, seed)
+                except (ValueError, RuntimeError, np.linalg.LinAlgError) as e:
+                    skipped.append({**base, "date": _month(d), "reason": str(e)})
+                    continue
+                known += [{**base, **t} for t in tests]
+                its_rows.append({**base, **its_rec})
+            try:
+                un = _unknown(y, ds, dates, seed, min_size, max_breaks)
+            except (ValueError, RuntimeError, np.linalg.LinAlgError) as e:
+                skipped.append({**base, "reason": f"unknown-break search: {e}"})
+                continue
+            unknown.append({**base, "n": len(y), "start": _month(ds.iloc[0]), "end": _month(ds.iloc[-1]),
+                            **{kk: v for kk, v in un.items() if kk != "breaks"}})
+            est += [{**base, **b} for b in un["breaks"]]
+    _add_holm(known, key=("outcome", "date", "test"), pcol="p_value")
+    _add_holm(its_rows, key=("outcome", "date"), pcol="level_p", out="level_p_holm")
+    _add_holm(its_rows, key=("outcome", "date"), pcol="slope_p", out="slope_p_holm")
+    for kind in ("sup_f", "sup_lr_negbin"):
+        vals = [u[kind]["p_value"] for u in unknown]
+        for o in set(u["outcome"] for u in unknown):
+            idx = [i for i, u in enumerate(unknown) if u["outcome"] == o and u["series"] != NATIONAL]
+            adj = holm([vals[i] for i in idx])
+            for i, a in zip(idx, adj):
+                unknown[i][kind]["p_holm"] = a
+    rep = run_reported_study(reported, date=dates[-1], random_seed=random_seed) if reported is not None else []
+    return {
+        "known": known,
+        "estimated_breaks": est,
+        "its": its_rows,
+        "unknown": unknown,
+        "reported": rep,
+        "skipped": skipped,
+        "method": ("Known dates: Chow F and NB2 likelihood-ratio tests, and the HAC Wald test of the ITS level change, in "
+                   f"local windows ({LOCAL_MONTHS} months before each date, up to {LOCAL_MONTHS} after and never past the "
+                   "next date); level and trend change when >= 12 post months, else level change with a common trend. "
+                   "ITS: negative-binomial segmented regression, Newey-West (HAC) standard errors. Unknown breaks: "
+                   "sup-F (mean shift) and NB2 sup-LR with asymptotic p-values; Bai-Perron dynamic programming on the NB2 "
+                   f"cost, number of breaks by BIC, minimum segment {min_size} months, Bai (1997) intervals with HAC "
+                   "long-run variances. p_holm: Holm adjustment across provinces within each outcome, date and test "
+                   "(national series not adjusted)."),
+        "note": ("UCDP GED ends in December 2021, so the August-2021 results on the event panel rest on 5 post-break "
+                 "months (n_post in each record); a break at August 2021 cannot be estimated by the unknown-date search "
+                 f"(minimum segment {min_size} months). The reported-aggregates results run each source separately at "
+                 "its own resolution."),
+        "options": {"start": _month(p["ds"].min()), "end": _month(p["ds"].max()), "dates": [_month(d) for d in dates],
+                    "outcomes": list(outcomes), "min_size": min_size, "max_breaks": max_breaks,
+                    "min_events": min_events, "random_seed": random_seed},
+        "elapsed_s": round(_time.perf_counter() - t0, 2),
+    }
+
+
+def _add_holm(rows: list[dict], key: tuple[str, ...], pcol: str, out: str = "p_holm") -> None:
+    groups: dict[tuple, list[int]] = {}
+    for i, r in enumerate(rows):
+        if r.get("series") == NATIONAL:
+            r[out] = None
+            continue
+        groups.setdefault(tuple(r.get(k) for k in key), []).append(i)
+    for idx in groups.values():
+        adj = holm([rows[i].get(pcol) if rows[i].get(pcol) is not None else np.nan for i in idx])
+        for i, a in zip(idx, adj):
+            rows[i][out] = None if not np.isfinite(a) else a
+
+
+# --------------------------------------------------------------------------------------------
+# reported aggregates: one source and metric at a time, at the published resolution
+# --------------------------------------------------------------------------------------------
+REPORTED_METRICS = ("attacks", "killed", "fatalities_total")
+
+
+def run_reported_study(table: pd.DataFrame, date: str = "2021-08-01", *, min_pre: int = 3, min_post: int = 2,
+                       pre_months: int = LOCAL_MONTHS, random_seed: int = DEFAULT_SEED) -> list[dict[str, Any]]:
+    """August-2021 level change on each published series separately (never pooled).
+
+    For each source, metric, resolution and region: periods that straddle ``date`` are dropped,
+    and the pre-period starts ``pre_months`` before ``date`` (so the 2014 change does not leak in);
+    standard errors are model-based (too few points for HAC).
+    The main model is a level shift without a trend (quasi-Poisson; the rate ratio is the ratio
+    of post to pre means) with an NB2 likelihood-ratio test: the published pre-periods are short
+    and gappy, so a trend would be identified mostly by the post-period. The model with a common
+    linear trend is reported as a sensitivity (``trend_adjusted_*``).
+    Series with fewer than ``min_pre`` / ``min_post`` periods are listed with the reason.
+    """
+    from forecast.sources.reported import reported_panel
+
+    D = pd.Timestamp(date)
+    out = []
+    for source in sorted(table["source"].dropna().unique()):
+        for metric in REPORTED_METRICS:
+            t = table[(table["source"] == source) & (table["metric"] == metric)]
+            if t.empty:
+                continue
+            for ptype in ("month", "quarter", "half", "year"):
+                if not (t["period_type"] == ptype).any():
+                    continue
+                panel = reported_panel(table, source, metric, ptype)
+                ends = table[(table["source"] == source) & (table["metric"] == metric) & (table["period_type"] == ptype)]
+                end_of = dict(zip(ends["period"], pd.to_datetime(ends["period_end"])))
+                for region, g in panel.groupby("unique_id", sort=True):
+                    g = g.sort_values("ds")
+                    pe = g["period"].map(end_of)
+                    straddle = (g["ds"] < D) & (pe >= D)
+                    g = g[~straddle.to_numpy() & (g["ds"] >= D - pd.DateOffset(months=pre_months)).to_numpy()]
+                    n_pre = int((g["ds"] < D).sum())
+                    n_post = int((g["ds"] >= D).sum())
+                    rec = {"series": f"{source} {region}", "source": source, "region": str(region), "outcome": metric,
+                           "resolution": ptype, "date": _month(D), "n_pre": n_pre, "n_post": n_post,
+                           "dropped_straddling": int(straddle.sum()),
+                           "periods": [str(g["period"].iloc[0]), str(g["period"].iloc[-1])] if len(g) else []}
+                    if n_pre < min_pre or n_post < min_post:
+                        rec["skipped"] = f"too few published periods (pre {n_pre} < {min_pre} or post {n_post} < {min_post})"
+                        out.append(rec)
+                        continue
+                    y = np.round(g["value"].to_numpy(dtype=float))
+                    tds = g["ds"].reset_index(drop=True)
+                    try:
+                        flat = InterruptedTimeSeries(y, tds, [D], effects="level", family="quasipoisson",
+                                                     cov_type="nonrobust", trend=False).fit(random_seed=random_seed)
+                        iv = flat.to_dict()["interventions"][0]
+                        lr = count_lr_test(y, n_pre - 1, family="negbin")
+                        trended = InterruptedTimeSeries(y, tds, [D], effects="level", family="quasipoisson",
+                                                        cov_type="nonrobust").fit(random_seed=random_seed)
+                        tr = trended.effects().iloc[0]
+                    except (ValueError, RuntimeError, np.linalg.LinAlgError) as e:
+                        rec["skipped"] = f"not estimable: {e}"
+                        out.append(rec)
+                        continue
+                    lv = iv["level_rate_ratio"]
+                    rec.update({"test": "lr_negbin_level", "statistic": lr.statistic, "p_value": lr.pvalue,
+                                "level_rate_ratio": lv["estimate"], "level_ci_low": lv["ci_low"],
+                                "level_ci_high": lv["ci_high"], "level_p": lv["p_value"],
+                                "excess": iv["excess"]["estimate"], "excess_ci_low": iv["excess"]["ci_low"],
+                                "excess_ci_high": iv["excess"]["ci_high"], "dispersion": flat.scale,
+                                "trend_adjusted_rate_ratio": tr["level_rate_ratio"],
+                                "trend_adjusted_ci_low": tr["level_ci_low"], "trend_adjusted_ci_high": tr["level_ci_high"]})
+                    out.append(rec)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# user series: panel or CSV
+# --------------------------------------------------------------------------------------------
+def _parse_time(values: pd.Series, path: str, column: str) -> pd.Series:
+    """Dates, ``YYYY-MM`` strings or numbers; errors name the file, row and column."""
+    v = values.copy()
+    num = pd.to_numeric(v, errors="coerce")
+    if num.notna().all():
+        if (num.between(1000, 3000).all() and (num == np.round(num)).all()):
+            return pd.to_datetime(num.astype(int).astype(str) + "-01-01")
+        return num.astype(float)
+    s = v.astype("string").str.strip()
+    parsed = pd.to_datetime(s, errors="coerce", format="mixed")
+    bad = parsed.isna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(f"{path}: row {i + 2}, column {column!r}: expected a date, a year-month (YYYY-MM) or a "
+                         f"number, got {values.iloc[i]!r}")
+    return parsed.astype("datetime64[ns]")
+
+
+def load_series(*, series: str | None = None, outcome: str | None = None, csv: str | Path | None = None,
+                column: str | None = None, date_col: str | None = None, offset_col: str | None = None,
+                panel: pd.DataFrame | None = None) -> dict[str, Any]:
+    """A single series from the shipped panel (``series`` + ``outcome``) or from a CSV file.
+
+    Returns ``{"y": Series, "time": Series or None, "offset": Series or None, "label": str,
+    "input": path or None}``. CSV rows are never dropped silently: a missing or non-numeric value
+    raises with file, row and column.
+    """
+    if (series is None) == (csv is None):
+        raise ValueError("give either --series (with --outcome) or --csv (with --column/--outcome)")
+    if series is not None:
+        from forecast.panel import load_panel
+        from forecast.provinces import canonical_province
+
+        if outcome not in ("attacks", "killed"):
+            raise ValueError(f"--outcome must be 'attacks' or 'killed' for the panel, got {outcome!r}")
+        p = load_panel("month") if panel is None else panel
+        name = NATIONAL if series.lower() in ("national", "pakistan") else canonical_province(series)
+        s = p[p["unique_id"].astype(str) == name].sort_values("ds").reset_index(drop=True)
+        if s.empty:
+            raise ValueError(f"series {series!r} not in the panel; units: {sorted(p['unique_id'].astype(str).unique())}")
+        return {"y": s[outcome].astype(float), "time": pd.to_datetime(s["ds"]).reset_index(drop=True),
+                "offset": s["population"] if offset_col == "population" else None,
+                "label": f"{name} {outcome} (UCDP GED panel, monthly)", "input": None}
+    path = str(csv)
+    df = pd.read_csv(path)
+    col = column or outcome
+    if col is None or col not in df.columns:
+        raise ValueError(f"{path}: column {col!r} not found; columns: {list(df.columns)}")
+    y = pd.to_numeric(df[col], errors="coerce")
+    bad = y.isna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(f"{path}: row {i + 2}, column {col!r}: expected a number, got {df[col].iloc[i]!r} "
+                         f"({int(bad.sum())} such rows; nothing is dropped silently)")
+    t = None
+    if date_col is not None:
+        if date_col not in df.columns:
+            raise ValueError(f"{path}: date column {date_col!r} not found; columns: {list(df.columns)}")
+        t = _parse_time(df[date_col], path, date_col)
+        order = np.argsort(t.to_numpy(), kind="stable")
+        if (np.diff(order) < 0).any():
+            raise ValueError(f"{path}: column {date_col!r} is not in increasing order (sort the file first)")
+        if t.duplicated().any():
+            i = int(np.flatnonzero(t.duplicated().to_numpy())[0])
+            raise ValueError(f"{path}: row {i + 2}, column {date_col!r}: duplicate time {df[date_col].iloc[i]!r}")
+    off = None
+    if offset_col is not None:
+        if offset_col not in df.columns:
+            raise ValueError(f"{path}: offset column {offset_col!r} not found; columns: {list(df.columns)}")
+        off = pd.to_numeric(df[offset_col], errors="coerce")
+        bad = off.isna() | (off <= 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(f"{path}: row {i + 2}, column {offset_col!r}: expected a positive exposure, "
+                             f"got {df[offset_col].iloc[i]!r}")
+    return {"y": y.astype(float), "time": t, "offset": off, "label": f"{Path(path).name}:{col}", "input": path}
+
+
+def _label_of(time: pd.Series | None, i: int):
+    if time is None:
+        return int(i)
+    v = time.iloc[int(i)]
+    if isinstance(v, pd.Timestamp) or np.issubdtype(np.asarray(time).dtype, np.datetime64):
+        return pd.Timestamp(v).strftime("%Y-%m-%d")
+    return float(v) if not float(v).is_integer() else int(v)
+
+
+def _is_count(y: np.ndarray) -> bool:
+    return bool(np.all(y >= 0) and np.all(y == np.round(y)))
+
+
+def breaks_analysis(y, time=None, dates: Sequence = (), max_breaks: int | None = 5, min_size: float = 0.15,
+                    cost: str = "l2", level: float = 0.95, random_seed: int = DEFAULT_SEED) -> dict[str, Any]:
+    """Known-date tests, sup-F, Bai-Perron breaks with intervals and segments (``pakcast breaks``).
+
+    The model is a mean shift (the segments' means change). Known dates get the Chow F test and,
+    for count series, the NB2 likelihood-ratio test. ``cost`` chooses the Bai-Perron segment cost
+    (``l2`` = R strucchange ``breakpoints``; ``poisson``/``negbin`` for counts).
+    """
+    y = np.asarray(y, dtype=float)
+    n = len(y)
+    tser = None if time is None else pd.Series(time).reset_index(drop=True)
+    known = []
+    for d in dates:
+        if tser is None:
+            fp = int(d)
+        elif np.issubdtype(np.asarray(tser).dtype, np.datetime64):
+            fp = _first_at_or_after(tser, d)
+        else:
+            pos = np.flatnonzero(tser.to_numpy(dtype=float) >= float(d))
+            fp = int(pos[0]) if len(pos) else None
+        if fp is None or fp < 2 or n - fp < 2:
+            raise ValueError(f"date {d!r}: needs at least 2 observations on each side (series {n} long)")
+        tests = [chow_test(y, fp - 1)]
+        if _is_count(y):
+            tests.append(count_lr_test(y, fp - 1, family="negbin"))
+        for r in tests:
+            known.append({"date": str(d), "test": r.test, "statistic": r.statistic, "p_value": r.pvalue,
+                          "n_pre": r.n_pre, "n_post": r.n_post, "df": list(r.df)})
+    sf = sup_f_test(y, trim=min_size, random_seed=random_seed)
+    if cost != "l2" and not _is_count(y):
+        raise ValueError(f"cost {cost!r} needs non-negative integer counts; use cost 'l2'")
+    bp = BaiPerron(y, cost=cost, min_size=min_size, max_breaks=max_breaks).fit(random_seed=random_seed)
+    ci = bp.conf_int(level=level)
+    breaks = [{"date": _label_of(tser, r["index"]), "index": int(r["index"]),
+               "ci_low": _label_of(tser, r["ci_low"]), "ci_high": _label_of(tser, r["ci_high"]),
+               "ci_low_index": int(r["ci_low"]), "ci_high_index": int(r["ci_high"]),
+               "n_post": int(n - r["index"] - 1)} for _, r in ci.iterrows()]
+    segs = [{"start": _label_of(tser, s["start"]), "end": _label_of(tser, s["end"]), "n": int(s["n"]),
+             "mean": float(s["mean"])} for _, s in bp.segments().iterrows()]
+    cus = ols_cusum(y)
+    return {
+        "n": n, "start": _label_of(tser, 0), "end": _label_of(tser, n - 1),
+        "known": known,
+        "unknown": {"sup_f": {"statistic": sf.statistic, "p_value": sf.pvalue, "date": _label_of(tser, sf.break_index),
+                              "index": sf.break_index, "trim": min_size},
+                    "breaks": breaks, "n_breaks": bp.n_breaks, "criterion": "bic", "cost": bp.cost.model,
+                    "min_size": bp.h, "level": level,
+                    "table": [{"m": int(m), "cost": r["cost"], "bic": r["bic"], "breaks": r["breaks"]}
+                              for m, r in bp.table.iterrows()],
+                    "sequential": [{"l": int(l), "statistic": r["statistic"], "p_value": r["p_value"]}
+                                   for l, r in bp.sequential.iterrows()]},
+        "segments": segs,
+        "cusum": {"statistic": cus.statistic, "p_value": cus.pvalue},
+        "conventions": "index = 0-based position of the last observation before the break; date = that observation",
+    }
+
+
+def its_analysis(y, time=None, interventions: Sequence = (), effects: str = "level+slope", family: str = "negbin",
+                 seasonality: int = 0, offset=None, cov_type: str = "HAC", random_seed: int = DEFAULT_SEED,
+                 period: int | None = None):
+    """Fit the ITS behind ``pakcast its``; returns ``(ITSResults, dict)``."""
+    t = time
+    if t is not None and not np.issubdtype(np.asarray(t).dtype, np.datetime64):
+        interventions = [float(i) for i in interventions]
+    res = InterruptedTimeSeries(y, t, list(interventions), effects=effects, family=family, seasonality=seasonality,
+                                period=period, offset=offset, cov_type=cov_type).fit(random_seed=random_seed)
+    d = res.to_dict()
+    tt = res.model.time
+    d.update({"family": family, "effects": effects, "seasonality": seasonality, "n_obs": res.nobs,
+              "start": None if tt is None else _label_of(tt, 0), "end": None if tt is None else _label_of(tt, res.nobs - 1),
+              "dispersion": d["checks"]["pearson_dispersion"]})
+    return res, d
