@@ -46,6 +46,7 @@ import scoringrules as sr
 from scipy import stats
 
 from forecast.covariates import GROUPS, covariate_groups, feature_names
+from forecast.scoring import diebold_mariano
 from models.attribution import (
     INTERPRETATION,
     OTHER,
@@ -133,6 +134,10 @@ def assemble(panel: pd.DataFrame, covariates: pd.DataFrame, outcome: str, groups
     miss = need - set(panel.columns)
     if miss:
         raise ValueError(f"panel lacks column(s) {sorted(miss)} (contract: docs/ARCHITECTURE.md)")
+    months = pd.to_datetime(panel["ds"])
+    if months.dt.month.nunique() < 12 or (months.dt.day != 1).any():
+        raise ValueError("run_attribution needs the monthly panel (load_panel(freq='month')): ds must be "
+                         "month starts covering all 12 calendar months")
     cols = feature_names(groups)
     miss = set(cols) - set(covariates.columns)
     if miss:
@@ -198,6 +203,27 @@ def _contributions(res, data, periods) -> list[dict]:
     return out
 
 
+def _contributions_by_year(res, data) -> list[dict]:
+    """Per unit and calendar year: mean contribution of each group to the log-rate against the
+    unit's own mean over the months used; groups + other sum exactly to ``fitted_change``."""
+    df = data["df"]
+    rows = []
+    for u in data["units"]:
+        m = (df["unique_id"] == u).to_numpy()
+        ref = data["X"].loc[m].mean(axis=0)
+        ref["offset"] = float(data["offset"][m].mean())
+        con = res.contributions(reference=ref, X=data["X"].loc[m], offset=data["offset"][m])
+        by_group = pd.DataFrame({g: con[[c for c, gg in res.model.groups.items() if gg == g]].sum(axis=1)
+                                 for g in dict.fromkeys(res.model.groups.values())})
+        by_group[OTHER] = con[OTHER]
+        by_group["fitted_change"] = con["fitted_change"]
+        year = df.loc[m, "ds"].dt.year.to_numpy()
+        for y, sub in by_group.groupby(year):
+            rows.append({"unique_id": u, "year": int(y), "n_months": int(len(sub)),
+                         **{k: float(v) for k, v in sub.mean(axis=0).items()}})
+    return rows
+
+
 def _ar_terms(df: pd.DataFrame, outcome: str, lags: Sequence[int] = (1, 2, 3)) -> pd.DataFrame:
     g = df.groupby("unique_id", sort=False)[outcome]
     return pd.DataFrame({f"ar_log1p_lag{k}": np.log1p(g.shift(k)) for k in lags}, index=df.index)
@@ -251,13 +277,16 @@ def _backtest(data, outcome: str, groups: Sequence[str], first_origin: str, step
         return []
     base_s = np.concatenate(scores["base"])
     mon = pd.Series(np.concatenate(months))
+    base_m = pd.Series(base_s).groupby(mon.to_numpy()).mean()
     out = []
     for g in groups:
         s = np.concatenate(scores[g])
         diff = pd.Series(s - base_s).groupby(mon.to_numpy()).mean()  # per month, mean over provinces
         okd = diff.dropna()
         m, se = _hac_mean(okd.to_numpy())
+        dm = diebold_mariano(pd.Series(s).groupby(mon.to_numpy()).mean().to_numpy(), base_m.to_numpy(), h=1)
         out.append({"group": g, "delta_crps": m, "ci_low": m - 1.96 * se, "ci_high": m + 1.96 * se,
+                    "dm_statistic": dm.statistic, "dm_pvalue": dm.pvalue,
                     "relative": m / float(np.nanmean(base_s)), "base_crps": float(np.nanmean(base_s)),
                     "n_months": int(len(okd)), "n_forecasts": int(np.isfinite(s).sum()),
                     "months": f"{okd.index.min():%Y-%m}..{okd.index.max():%Y-%m}"})
@@ -532,6 +561,7 @@ def run_attribution(panel: pd.DataFrame, covariates: pd.DataFrame, outcome: str 
                        "'residual' = observed minus fitted change",
         },
         "contributions": _contributions(res, data, periods),
+        "contributions_by_year": _contributions_by_year(res, data),
         "model": {"family": "negbin (NB2)", "alpha_nb": res.alpha_nb, "cov_type": res.cov_type,
                   "maxlags": maxlags, "converged": res.converged, "nobs": res.nobs, "loglike": res.loglike,
                   "controls": "province fixed effects, 2 seasonal harmonics, offset log(population)"

@@ -51,6 +51,7 @@ def test_contract_keys_and_exact_sums(full):
     for g in ("economic", "political", "security"):
         row = next(r for r in full["oos_crps_gain"] if r["group"] == g)
         assert np.isfinite(row["delta_crps"]) and row["ci_low"] <= row["delta_crps"] <= row["ci_high"]
+        assert 0 <= row["dm_pvalue"] <= 1
 
 
 def test_contributions_sum_to_fitted_change_per_province(full):
@@ -58,6 +59,20 @@ def test_contributions_sum_to_fitted_change_per_province(full):
     for u, sub in con.groupby("unique_id"):
         parts = sub.loc[sub.covariate != "fitted_change", "contribution"].sum()
         assert parts == pytest.approx(sub.loc[sub.covariate == "fitted_change", "contribution"].item(), abs=1e-10)
+
+
+def test_contributions_by_year_sum_exactly(full):
+    groups = ["economic", "political", "security", OTHER]
+    for r in full["contributions_by_year"]:
+        assert sum(r[g] for g in groups) == pytest.approx(r["fitted_change"], abs=1e-10)
+    years = {r["year"] for r in full["contributions_by_year"]}
+    assert min(years) == 2002 and max(years) == 2021
+
+
+def test_quarterly_panel_is_refused(cov):
+    q = load_panel("quarter")
+    with pytest.raises(ValueError, match="monthly panel"):
+        run_attribution(q, cov, backtest=False)
 
 
 def test_outputs_say_what_they_rest_on(full, panel):
