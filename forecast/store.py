@@ -114,6 +114,7 @@ class IngestSummary:
     skipped: int = 0
     unassigned: int = 0
     point_in_polygon: int = 0
+    replaced: int = 0
     already_ingested: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -213,10 +214,13 @@ class Store:
     # -- ingestion ------------------------------------------------------------------------
     def ingest(self, events_df: pd.DataFrame, rejects_df: pd.DataFrame | None, file_path: str | os.PathLike,
                source: str, options: dict[str, Any] | None = None, *, rows_read: int | None = None,
-               skipped: int = 0) -> IngestSummary:
+               skipped: int = 0, replace: bool = False) -> IngestSummary:
         """Add one file's canonical events and rejects in a single transaction (idempotent).
 
-        ``rows_read`` defaults to ``accepted + rejected``.
+        ``rows_read`` defaults to ``accepted + rejected``. Events already stored under the same
+        ``(source, event_id)`` are kept and counted as ``duplicates``; with ``replace=True`` they are
+        overwritten by this file's values instead (for a newer release of the same source, e.g. a later
+        UCDP GED version that revised earlier events; counted as ``replaced``).
         """
         file_path = Path(file_path)
         sha = sha256_file(file_path)
@@ -242,7 +246,8 @@ class Store:
             before = _one(con, "SELECT count(*) FROM events")[0]
             con.register("ev_in", ev)
             cols = ", ".join(f'"{c}"' for c in [*EVENT_COLUMNS, "ingest_id"])
-            con.execute(f"INSERT OR IGNORE INTO events ({cols}) SELECT {cols} FROM ev_in")
+            verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+            con.execute(f"{verb} INTO events ({cols}) SELECT {cols} FROM ev_in")
             con.unregister("ev_in")
             inserted = _one(con, "SELECT count(*) FROM events")[0] - before
             if rejected:
@@ -257,8 +262,9 @@ class Store:
                          rows_read, accepted, rejected, int(inserted), int(accepted - inserted), skipped,
                          unassigned, pip, _now(), json.dumps(package_versions())])
         return IngestSummary(ingest_id, source, str(file_path), sha, rows_read, accepted, rejected,
-                             inserted=int(inserted), duplicates=int(accepted - inserted), skipped=skipped,
-                             unassigned=unassigned, point_in_polygon=pip)
+                             inserted=int(inserted), duplicates=0 if replace else int(accepted - inserted),
+                             skipped=skipped, unassigned=unassigned, point_in_polygon=pip,
+                             replaced=int(accepted - inserted) if replace else 0)
 
     def ingest_reported(self, table: pd.DataFrame, rejects_df: pd.DataFrame | None,
                         file_path: str | os.PathLike, options: dict[str, Any] | None = None,

@@ -100,12 +100,14 @@ def ingest_cmd(
     on_error: OnErrorOpt = typer.Option(OnErrorOpt.raise_, "--on-error",
                                         help="raise: stop at invalid rows; report: reject them with reasons."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of the file (e.g. latin-1 for GTD)."),
+    replace: bool = typer.Option(False, "--replace",
+                                 help="Overwrite stored events with the same id (a newer release of the source)."),
 ) -> None:
     """Validate a source file and add its events to the store (idempotent; one transaction)."""
     from forecast.manifest import RunManifest
     from forecast.store import Store
 
-    options = {"source": source.value, "on_error": on_error.value, "encoding": encoding}
+    options = {"source": source.value, "on_error": on_error.value, "encoding": encoding, "replace": replace}
     try:
         if source.value == "reported":
             from forecast.sources.reported import read_reported
@@ -119,7 +121,7 @@ def ingest_cmd(
             rejects = res.rejects
             with Store(store) as st:
                 summ = st.ingest(res.events, res.rejects, path, source.value, options, rows_read=res.rows_read,
-                                 skipped=res.skipped)
+                                 skipped=res.skipped, replace=replace)
             extra = [("province by point in polygon", res.point_in_polygon),
                      ("unassigned province (national only)", res.unassigned),
                      ("skipped (other countries)", res.skipped)]
@@ -135,7 +137,8 @@ def ingest_cmd(
         _fail(exc)
     rows: list[tuple[str, Any]] = [("rows read", summ.rows_read), ("accepted", summ.accepted),
                                    ("rejected", summ.rejected), ("inserted", summ.inserted),
-                                   ("duplicates (already in store)", summ.duplicates), *extra,
+                                   ("duplicates (already in store)", summ.duplicates),
+                                   *([("replaced (--replace)", summ.replaced)] if replace else []), *extra,
                                    ("store", str(Store(store).path) if store is None else str(store)),
                                    ("ingest id", summ.ingest_id)]
     console.print(_summary_table(f"ingest {path.name} ({source.value})", rows))

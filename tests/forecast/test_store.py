@@ -130,3 +130,17 @@ def test_second_writer_waits_then_fails_clearly(tmp_store):
     finally:
         proc.join()
     assert Store(tmp_store, lock_timeout=5).count("events") == 0
+
+
+def test_replace_updates_revised_events(tmp_store, tmp_path):
+    old = tmp_path / "v1.csv"
+    old.write_text("event_id,date,killed\ne1,2022-01-01,1\ne2,2022-01-02,2\n")
+    new = tmp_path / "v2.csv"
+    new.write_text("event_id,date,killed\ne2,2022-01-02,5\ne3,2022-01-03,3\n")
+    with Store(tmp_store) as st:
+        r1, r2 = read_generic(old), read_generic(new)
+        st.ingest(r1.events, r1.rejects, old, "csv")
+        s = st.ingest(r2.events, r2.rejects, new, "csv", replace=True)
+        assert (s.inserted, s.replaced, s.duplicates) == (1, 1, 0)
+        ev = st.events("csv").set_index("event_id")
+    assert ev.loc["e2", "killed"] == 5 and len(ev) == 3
