@@ -249,7 +249,8 @@ class Checker:
         """Parse dates (``fmt`` or ISO ``YYYY-MM-DD[ HH:MM:SS[.fff]]``); flag impossible dates."""
         s = self.frame[column]
         if fmt is None:
-            d = pd.to_datetime(s.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+            shape_ok = s.str.fullmatch(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?").fillna(False)
+            d = pd.to_datetime(s.str.slice(0, 10).where(shape_ok), format="%Y-%m-%d", errors="coerce")
             expect = "a real calendar date YYYY-MM-DD"
         else:
             d = pd.to_datetime(s, format=fmt, errors="coerce")

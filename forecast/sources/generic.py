@@ -9,8 +9,10 @@ column             required  meaning
 ``date``           yes       ``YYYY-MM-DD``: the event's date, or the first day it could be
 ``killed``         yes       deaths, best estimate (integer >= 0; empty = unknown)
 ``date_end``       no        ``YYYY-MM-DD`` last possible date (default: from the precision)
-``date_precision`` no        ``day`` (default), ``week``, ``month`` or ``year``; ``month`` and
-                             ``year`` widen a missing ``date_end`` to the end of the month/year
+``date_precision`` no        ``day``, ``week``, ``month`` or ``year``; ``week``, ``month`` and
+                             ``year`` widen a missing ``date_end`` (to +6 days, the month end, the
+                             year end); when empty it follows the width of ``date_end`` - ``date``
+                             (0 days: day, up to 6: week, up to 30: month, else year), or is ``day``
 ``province``       no        any spelling known to :mod:`forecast.provinces`
 ``district``       no        text
 ``latitude``       no        WGS84 degrees (used for point in polygon when ``province`` is empty)
@@ -34,7 +36,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from forecast.sources._common import resolve_provinces
+from forecast.sources._common import resolve_provinces, span_precision
 from forecast.sources.base import ReadResult
 from forecast.validate import (DATE_PRECISIONS, SCOPES, Checker, OnError, canonical_frame, read_csv_records,
                                require_columns)
@@ -59,8 +61,8 @@ def read_generic(path: str | Path, *, on_error: OnError = "raise", encoding: str
     ck.required("event_id")
     ck.unique("event_id")
     d0 = ck.date("date")
-    prec = f["date_precision"].fillna("day").astype("string") if has("date_precision") else pd.Series(
-        "day", index=f.index, dtype="string")
+    given_prec = f["date_precision"] if has("date_precision") else pd.Series(pd.NA, index=f.index, dtype="string")
+    prec = given_prec.fillna("day").astype("string")
     if has("date_precision"):
         ck.one_of("date_precision", DATE_PRECISIONS, required=False)
     if has("date_end"):
@@ -72,6 +74,9 @@ def read_generic(path: str | Path, *, on_error: OnError = "raise", encoding: str
     default_end[wk] = d0[wk] + pd.Timedelta(days=6)
     default_end[mo] = d0[mo].dt.to_period("M").dt.end_time.dt.normalize()
     default_end[yr] = d0[yr].dt.to_period("Y").dt.end_time.dt.normalize()
+    # a date_end without a stated precision: the precision follows the width of the interval
+    implied = span_precision(d0, d1)
+    prec = prec.mask(given_prec.isna().to_numpy() & d1.notna().to_numpy(), implied)
     d1 = d1.fillna(default_end).astype("datetime64[ns]")
     ck.order("date", d0, "date_end", d1, "an event cannot end before it starts")
     killed = ck.integer("killed", required=False)

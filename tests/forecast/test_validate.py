@@ -133,3 +133,15 @@ def test_reported_schema(tmp_path):
     tidy, rejects, n = read_reported_file(p, on_error="report")
     assert n == 4 and len(tidy) == 1 and len(rejects) == 3
     assert list(rejects["line"]) == [3, 4, 5]
+
+
+def test_empty_files_and_trailing_garbage_in_dates(tmp_path):
+    from forecast.sources import read_source
+
+    for src, header in (("ucdp", UCDP_HEAD), ("csv", "event_id,date,killed\n")):
+        r = read_source(_write(tmp_path, f"{src}.csv", header), src)
+        assert (r.rows_read, r.accepted, r.rejected) == (0, 0, 0)
+    p = _write(tmp_path, "g.csv", "event_id,date,killed,date_end\na,2022-01-01,1,2022-01-04\nb,2022-01-01x,1,\n")
+    r = read_generic(p, on_error="report")
+    assert r.events["date_precision"].tolist() == ["week"]  # implied by the 3-day interval
+    assert r.rejects["line"].tolist() == [3] and "calendar date" in r.rejects["reason"].iloc[0]
