@@ -1,3 +1,238 @@
-"""CLI commands (see forecast/commands/__init__.py)."""
+"""``pakcast breaks`` and ``pakcast its`` (thin CLI layer over :mod:`forecast.studies`).
+
+Both read either a series of the shipped monthly panel (``--series national|PROVINCE --outcome
+attacks|killed``) or any CSV (``--csv FILE`` with a value column and an optional ``--date-col``
+holding dates, year-months or numbers), validate the options before fitting, call one library
+function and write JSON atomically with a manifest beside it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
 
 from forecast._cli_app import app, bayes_app, data_app  # noqa: F401
+
+console = Console(stderr=True)
+
+
+def _load(series, outcome, csv, column, date_col, offset_col=None):
+    from forecast.studies import load_series
+
+    if series is None and csv is None:
+        raise typer.BadParameter("give --series (with --outcome) or --csv FILE")
+    if series is not None and csv is not None:
+        raise typer.BadParameter("give either --series or --csv, not both")
+    if series is not None and outcome is None:
+        raise typer.BadParameter("--series needs --outcome attacks|killed")
+    if csv is not None and not Path(csv).exists():
+        raise typer.BadParameter(f"--csv {csv}: file not found")
+    try:
+        return load_series(series=series, outcome=outcome, csv=csv, column=column, date_col=date_col,
+                           offset_col=offset_col)
+    except (ValueError, KeyError) as e:
+        raise typer.BadParameter(str(e).strip("'\"")) from None
+
+
+def _window(data: dict, start, end) -> dict:
+    """Restrict a loaded series to ``start..end`` (inclusive)."""
+    import pandas as pd
+
+    if not (start or end):
+        return data
+    t = data["time"]
+    if t is None:
+        raise typer.BadParameter("--start/--end need a time column (--date-col)")
+    conv = pd.Timestamp if pd.api.types.is_datetime64_any_dtype(t) else float
+    try:
+        keep = pd.Series(True, index=t.index)
+        if start:
+            keep &= t >= conv(start)
+        if end:
+            keep &= t <= conv(end)
+    except (ValueError, TypeError) as e:
+        raise typer.BadParameter(f"--start/--end: {e}") from None
+    if keep.sum() < 8:
+        raise typer.BadParameter(f"--start/--end leave {int(keep.sum())} observations")
+    out = dict(data)
+    for k in ("y", "time", "offset"):
+        if out[k] is not None:
+            out[k] = out[k][keep.to_numpy()].reset_index(drop=True)
+    return out
+
+
+def _manifest(command: str, options: dict, data: dict, seed: int):
+    from forecast import paths
+    from forecast.manifest import RunManifest
+    from forecast.panel import shipped_panel_name
+
+    m = RunManifest(command=command, options=options)
+    m.random_seeds = {"seed": seed}
+    if data["input"]:
+        m.add_input(data["input"], role="user series")
+    else:
+        p = paths.shipped_dir() / shipped_panel_name("month")
+        if p.exists():
+            m.add_input(p, role="shipped panel")
+    return m
+
+
+def _write_json_with_manifest(path: Path, payload: dict, manifest) -> None:
+    from forecast.io import sha256_file, write_json
+
+    payload["run_id"] = manifest.run_id
+    write_json(path, payload)
+    manifest.outputs = [{"path": path.name, "sha256": sha256_file(path)}]
+    manifest.write(path.parent, name=path.stem + ".manifest.json")
+
+
+@app.command("breaks")
+def breaks(
+    json_out: Path = typer.Option(..., "--json", help="Write the results JSON here."),
+    series: str = typer.Option(None, "--series", help="national or a province of the shipped panel."),
+    outcome: str = typer.Option(None, "--outcome", help="attacks | killed (panel series)."),
+    csv: Path = typer.Option(None, "--csv", help="A CSV file with the series."),
+    column: str = typer.Option(None, "--column", help="Value column of --csv."),
+    date_col: str = typer.Option(None, "--date-col", help="Time column of --csv (dates, YYYY-MM or numbers)."),
+    dates: str = typer.Option(None, "--dates", help="Known break dates D1,D2 (first post-break period)."),
+    max_breaks: int = typer.Option(5, "--max-breaks", min=0, help="Largest number of breaks in the search."),
+    min_size: float = typer.Option(0.15, "--min-size", help="Minimum segment: fraction of n (<1) or periods."),
+    cost: str = typer.Option("l2", "--cost", help="Search cost: l2 (strucchange) | poisson | negbin."),
+    start: str = typer.Option(None, "--start", help="Use observations from this time on."),
+    end: str = typer.Option(None, "--end", help="Use observations up to this time."),
+    seed: int = typer.Option(20141216, "--seed", help="Random seed (simulated sup-F p-values)."),
+) -> None:
+    """Known-date Chow / count LR tests, sup-F, Bai-Perron breaks with 95% intervals, segments."""
+    from forecast.studies import breaks_analysis
+
+    if cost not in ("l2", "poisson", "negbin"):
+        raise typer.BadParameter(f"--cost must be l2, poisson or negbin, got {cost!r}")
+    if not 0 < min_size:
+        raise typer.BadParameter("--min-size must be positive")
+    data = _window(_load(series, outcome, csv, column, date_col), start, end)
+    date_list = [d.strip() for d in dates.split(",") if d.strip()] if dates else []
+    opts = {"series": series, "outcome": outcome, "csv": None if csv is None else str(csv), "column": column,
+            "date_col": date_col, "dates": date_list, "max_breaks": max_breaks, "min_size": min_size, "cost": cost,
+            "start": start, "end": end}
+    manifest = _manifest("breaks", opts, data, seed)
+    with console.status("testing and searching for breaks"):
+        try:
+            out = breaks_analysis(data["y"], data["time"], date_list, max_breaks=max_breaks,
+                                  min_size=min_size if min_size < 1 else int(min_size), cost=cost, random_seed=seed)
+        except ValueError as e:
+            console.print(f"[red]error:[/red] {e}")
+            raise typer.Exit(code=2) from None
+    out = {"series": data["label"], **out, "options": opts}
+    _write_json_with_manifest(json_out, out, manifest)
+    sf = out["unknown"]["sup_f"]
+    console.print(f"{data['label']}: n={out['n']} ({out['start']}..{out['end']})")
+    for k in out["known"]:
+        console.print(f"  {k['test']:<10} at {k['date']}: statistic {k['statistic']:.3f}, p={k['p_value']:.3g} "
+                      f"(n_pre {k['n_pre']}, n_post {k['n_post']})")
+    console.print(f"  sup-F {sf['statistic']:.2f} (p={sf['p_value']:.3g}) at {sf['date']}")
+    for b in out["unknown"]["breaks"]:
+        console.print(f"  break after {b['date']} (95% CI {b['ci_low']}..{b['ci_high']}, {b['n_post']} obs after)")
+    console.print(f"wrote {json_out}")
+
+
+@app.command("its")
+def its(
+    intervention: list[str] = typer.Option(..., "--intervention", help="Intervention date (repeatable)."),
+    json_out: Path = typer.Option(None, "--json", help="Write the results JSON here."),
+    out_dir: Path = typer.Option(None, "--out", help="Study directory: its.json, manifest, figure, briefing."),
+    series: str = typer.Option(None, "--series", help="national or a province of the shipped panel."),
+    outcome: str = typer.Option(None, "--outcome", help="attacks | killed, or the value column of --csv."),
+    csv: Path = typer.Option(None, "--csv", help="A CSV file with the series."),
+    date_col: str = typer.Option(None, "--date-col", help="Time column of --csv (dates, YYYY-MM or numbers)."),
+    offset: str = typer.Option(None, "--offset", help="Exposure column (e.g. population); the model uses its log."),
+    effects: str = typer.Option("level+slope", "--effects", help="level | level+slope"),
+    family: str = typer.Option("negbin", "--family", help="poisson | quasipoisson | negbin"),
+    seasonality: int = typer.Option(0, "--seasonality", min=0, help="Fourier pairs K (0 for none)."),
+    period: int = typer.Option(None, "--period", help="Season length for numeric time (12 for months)."),
+    cov_type: str = typer.Option("HAC", "--cov-type", help="HAC (Newey-West) | nonrobust"),
+    start: str = typer.Option(None, "--start", help="Use observations from this time on."),
+    end: str = typer.Option(None, "--end", help="Use observations up to this time."),
+    seed: int = typer.Option(20141216, "--seed", help="Random seed (interval simulations)."),
+) -> None:
+    """Segmented count regression: level and slope rate ratios, excess events, model checks."""
+    import pandas as pd
+
+    from forecast.studies import its_analysis
+
+    if json_out is None and out_dir is None:
+        raise typer.BadParameter("give --json OUT and/or --out DIR")
+    if effects not in ("level", "level+slope"):
+        raise typer.BadParameter(f"--effects must be level or level+slope, got {effects!r}")
+    if family not in ("poisson", "quasipoisson", "negbin"):
+        raise typer.BadParameter(f"--family must be poisson, quasipoisson or negbin, got {family!r}")
+    if cov_type not in ("HAC", "nonrobust"):
+        raise typer.BadParameter(f"--cov-type must be HAC or nonrobust, got {cov_type!r}")
+    data = _load(series, outcome, csv, outcome if csv is not None else None, date_col,
+                 offset_col=offset)
+    if series is not None and offset not in (None, "population"):
+        raise typer.BadParameter("for panel series --offset can only be 'population'")
+    data = _window(data, start, end)
+    y, t, off = data["y"], data["time"], data["offset"]
+    opts = {"series": series, "outcome": outcome, "csv": None if csv is None else str(csv), "date_col": date_col,
+            "offset": offset, "interventions": intervention, "effects": effects, "family": family,
+            "seasonality": seasonality, "period": period, "cov_type": cov_type, "start": start, "end": end}
+    manifest = _manifest("its", opts, data, seed)
+    with console.status("fitting the interrupted time series"):
+        try:
+            res, out = its_analysis(y, t, intervention, effects=effects, family=family, seasonality=seasonality,
+                                    offset=off, cov_type=cov_type, random_seed=seed, period=period)
+        except (ValueError, RuntimeError) as e:
+            console.print(f"[red]error:[/red] {e}")
+            raise typer.Exit(code=2) from None
+    out = {"series": data["label"], "outcome": outcome, **out, "options": opts}
+    console.print(res.summary())
+    if json_out is not None:
+        _write_json_with_manifest(json_out, dict(out), manifest)
+        console.print(f"wrote {json_out}")
+    if out_dir is not None:
+        _write_study_dir(out_dir, out, res, manifest)
+
+
+def _write_study_dir(out_dir: Path, out: dict, res, manifest) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from forecast.io import write_json
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = dict(out)
+    out["run_id"] = manifest.run_id
+    write_json(out_dir / "its.json", out)
+    for j in range(1, len(res.model.interventions) + 1):
+        fig, ax = plt.subplots(figsize=(9, 4))
+        res.plot(ax=ax, j=j)
+        ax.set_title(f"{out['series']}: intervention {res.model.interventions[j - 1]}")
+        fig.tight_layout()
+        fig.savefig(out_dir / ("its.png" if j == 1 else f"its_{j}.png"), dpi=120)
+        plt.close(fig)
+    manifest.add_outputs(out_dir)
+    manifest.write(out_dir)
+    try:
+        from forecast.report import build_report
+    except ImportError:
+        try:
+            from forecast.report.build import build_report
+        except ImportError:
+            build_report = None
+    if build_report is None:
+        console.print("[yellow]notice:[/yellow] forecast.report.build_report is not available; "
+                      f"wrote {out_dir}/its.json, manifest.json and the figure only")
+        return
+    try:
+        files = build_report(out_dir)
+    except Exception as e:  # the briefing is a separate component: report, do not lose the study
+        console.print(f"[yellow]notice:[/yellow] the briefing could not be built ({type(e).__name__}: {e}); "
+                      f"the study files in {out_dir} are complete")
+        return
+    manifest.add_outputs(out_dir)
+    manifest.write(out_dir)
+    console.print(f"wrote {out_dir} (its.json, manifest.json, its.png, briefing: {', '.join(sorted(map(str, files)))})")
