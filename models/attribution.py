@@ -570,29 +570,69 @@ class AttributionResults:
         return out
 
     # ---- Shapley
-    def _period_value_fn(self, lp_a: pd.DataFrame, lp_b: pd.DataFrame, units_a, units_b):
-        players = list(lp_a.columns)
-        eta_a = lp_a.to_numpy().sum(axis=1)
+    def _period_value_fn(self, lp_a, lp_b, units_a, units_b, players: Sequence[str] | None = None):
+        """The coalition value function v(S) (see the module notes) for player-split linear
+        predictors ``lp_a`` (rows of period A x players) and ``lp_b``: DataFrames whose columns
+        are the players, or arrays with ``players`` given."""
+        if isinstance(lp_a, pd.DataFrame):
+            players = list(lp_a.columns)
+            A, B = lp_a.to_numpy(dtype=float), lp_b.to_numpy(dtype=float)
+        else:
+            A, B = np.asarray(lp_a, dtype=float), np.asarray(lp_b, dtype=float)
+            players = list(players)
+        ca, cb, nu = self._unit_codes(units_a, units_b)
+        v_idx = self._value_from_codes(A, B, ca, cb, nu)
+        pos = {p: i for i, p in enumerate(players)}
+
+        def value(S) -> float:
+            return v_idx(frozenset(pos[p] for p in S))
+
+        return value, players
+
+    @staticmethod
+    def _unit_codes(units_a, units_b):
         ua = pd.factorize(pd.Series(units_a), sort=True)
         ub_codes = pd.Index(ua[1]).get_indexer(pd.Series(units_b))
         if np.any(ub_codes < 0) or set(ub_codes) != set(range(len(ua[1]))):
             raise ValueError("periods A and B must cover the same units")
-        ca, cb = ua[0], ub_codes
-        nu = len(ua[1])
+        return ua[0], ub_codes, len(ua[1])
+
+    @staticmethod
+    def _value_from_codes(A, B, ca, cb, nu):
+        eta_a = A.sum(axis=1)
         na = np.bincount(ca, minlength=nu).astype(float)
         nb = np.bincount(cb, minlength=nu).astype(float)
-        A = lp_a.to_numpy()
-        B = lp_b.to_numpy()
 
-        def value(S: frozenset) -> float:
-            idx = [players.index(p) for p in S]
-            cs_a = A[:, idx].sum(axis=1) if idx else np.zeros(len(A))
+        def value(S) -> float:
+            """v(S) for a set S of player column indices."""
+            idx = sorted(S)
+            cs_a = A[:, idx].sum(axis=1) if idx else 0.0
             cs_b = B[:, idx].sum(axis=1) if idx else np.zeros(len(B))
             ta = np.bincount(ca, weights=np.exp(eta_a - cs_a), minlength=nu) / na
             tb = np.bincount(cb, weights=np.exp(cs_b), minlength=nu) / nb
             return float(np.log(np.sum(ta * tb)))
 
-        return value, players
+        return value
+
+    def _player_matrix(self, Xarr: np.ndarray, off: np.ndarray, params: np.ndarray) -> np.ndarray:
+        """Linear predictor split by player (columns in ``self._players`` order)."""
+        terms = Xarr * params[None, :]
+        return np.column_stack([terms[:, idx].sum(axis=1) for idx in self._player_cols]
+                               + [terms[:, self._other_cols].sum(axis=1) + off])
+
+    @cached_property
+    def _player_cols(self) -> list[list[int]]:
+        cols = list(self.model.X.columns)
+        groups = self.model.groups
+        return [[cols.index(c) for c, gg in groups.items() if gg == g] for g in dict.fromkeys(groups.values())]
+
+    @cached_property
+    def _other_cols(self) -> list[int]:
+        return [i for i, c in enumerate(self.model.X.columns) if c not in self.model.groups]
+
+    @cached_property
+    def _players(self) -> list[str]:
+        return list(dict.fromkeys(self.model.groups.values())) + [OTHER]
 
     def shapley(self, period_a, period_b, n_draws: int = 200, random_seed: int | None = 0,
                 alpha: float = 0.05) -> ShapleyResult:
@@ -624,12 +664,21 @@ class AttributionResults:
             raise ValueError("a period has zero observed events: the log change is undefined")
         total = obs_b - obs_a
 
+        Xa, Xb = X.loc[pa].to_numpy(dtype=float), X.loc[pb].to_numpy(dtype=float)
+        ca, cb, nu = self._unit_codes(unit[pa], unit[pb])
+        names = self._players
+        pos = {p: i for i, p in enumerate(names)}
+
         def decompose(params):
-            lp_a = self._group_lp(X.loc[pa], off[pa], params)
-            lp_b = self._group_lp(X.loc[pb], off[pb], params)
-            value, players = self._period_value_fn(lp_a, lp_b, unit[pa], unit[pb])
-            phi = shapley_values(value, players)
-            fa, fb = value(frozenset()), value(frozenset(players))
+            A = self._player_matrix(Xa, off[pa], params)
+            B = self._player_matrix(Xb, off[pb], params)
+            v_idx = self._value_from_codes(A, B, ca, cb, nu)
+
+            def value(S):
+                return v_idx(frozenset(pos[p] for p in S))
+
+            phi = shapley_values(value, names)
+            fa, fb = value(frozenset()), value(frozenset(names))
             return phi, fa, fb
 
         phi, fa, fb = decompose(self.params.to_numpy())

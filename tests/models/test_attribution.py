@@ -295,3 +295,36 @@ def test_irr_from_draws_matches_closed_form():
     assert u["irr"] == pytest.approx(t["irr"], rel=1e-12) and u["irr_per_sd"] == pytest.approx(t["irr_per_sd"])
     with pytest.raises(ValueError, match="n_draws"):
         irr_from_draws(b, ["x", "y"], sd=[1.0, 1.0])
+
+
+def test_shapley_interval_coverage_of_true_shares():
+    # the true shares are the Shapley values computed with the true coefficients on the same
+    # design; over 100 simulated outcomes the 90% intervals should cover them about 90% of the time
+    rng = np.random.default_rng(17)
+    T, U = 60, 3
+    ds = np.tile(np.arange(T), U)
+    unit = np.repeat(np.arange(U), T)
+    X = pd.DataFrame({"const": 1.0, "u1": (unit == 1) * 1.0, "u2": (unit == 2) * 1.0,
+                      "x1": rng.normal(size=T * U) + (ds >= 30), "x2": rng.normal(size=T * U) - 0.5 * (ds >= 30)})
+    beta = np.array([1.5, 0.2, -0.3, 0.3, 0.2])
+    groups = {"x1": "g1", "x2": "g2"}
+    pa, pb = ds < 30, ds >= 30
+    mu = np.exp(X.to_numpy() @ beta)
+    # the truth: the model's Shapley values at the true coefficients
+    y0 = rng.poisson(mu)
+    ref = AttributionModel(y0, X, groups, family="poisson", unit=unit, time=ds).fit(cov_type="nonrobust")
+    lp_a = ref._group_lp(X.loc[pa], np.zeros(pa.sum()), beta)
+    lp_b = ref._group_lp(X.loc[pb], np.zeros(pb.sum()), beta)
+    value, players = ref._period_value_fn(lp_a, lp_b, unit[pa], unit[pb])
+    truth = shapley_values(value, players)
+    hits = {g: 0 for g in ("g1", "g2")}
+    reps = 100
+    for r in range(reps):
+        y = rng.poisson(mu)
+        res = AttributionModel(y, X, groups, family="poisson", unit=unit, time=ds).fit(cov_type="nonrobust")
+        t = res.shapley(pa, pb, n_draws=200, random_seed=r, alpha=0.10).table.set_index("group")
+        for g in hits:
+            hits[g] += t.loc[g, "ci_low"] <= truth[g] <= t.loc[g, "ci_high"]
+    # binomial(100, 0.9): 0.82..0.97 holds with probability > 0.99
+    for g, h in hits.items():
+        assert 0.82 <= h / reps <= 0.97, (g, h)
