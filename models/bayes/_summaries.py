@@ -7,12 +7,13 @@ from scipy import stats
 
 
 def hdi(x: np.ndarray, prob: float = 0.95) -> tuple[float, float]:
-    """Shortest interval holding ``prob`` of the draws ``x`` (1-d)."""
+    """Shortest interval holding ``prob`` of the draws ``x`` (1-d); same rule as ``arviz.hdi``
+    (the interval spans ``floor(prob * n) + 1`` sorted draws)."""
     s = np.sort(np.asarray(x, dtype=float).ravel())
     n = s.size
     if n == 0:
         return float("nan"), float("nan")
-    k = max(1, int(np.ceil(prob * n)))
+    k = int(np.floor(prob * n)) + 1
     if k >= n:
         return float(s[0]), float(s[-1])
     widths = s[k - 1:] - s[: n - k + 1]
