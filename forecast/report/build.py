@@ -23,7 +23,7 @@ from forecast.io import atomic_write_text, to_jsonable, write_json
 from forecast.paths import shipped, templates_dir
 from forecast.report import figures as F
 from forecast.report.claims import check_claims, national_monthly, reported_series
-from forecast.report.format import column_kind, fmt_auto, fmt_cell, fmt_count, fmt_p, fmt_pct, fmt_ratio
+from forecast.report.format import column_kind, fmt_auto, fmt_cell, fmt_count, fmt_p, fmt_pct, fmt_ratio, fmt_ratio3
 from forecast.report.judgements import key_judgements
 from forecast.report.rundir import Missing, RunInputs, find_all_records, find_records, read_run_dir
 
@@ -255,36 +255,98 @@ def _is_unavailable_payload(obj: Any) -> str | None:
     return None
 
 
+def _series(r: dict[str, Any]) -> str:
+    return str(r.get("series", r.get("province", r.get("unique_id", "Pakistan"))))
+
+
+def known_date_rows(known: list[dict[str, Any]], its: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (series, outcome, date): the count LR and Chow tests with Holm-adjusted p-values
+    and the ITS level and slope rate ratios with 95% intervals (``forecast.studies`` records)."""
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in known:
+        key = (_series(r), str(r.get("outcome", r.get("measure", ""))), str(r.get("date")))
+        row = rows.setdefault(key, {"series": key[0], "outcome": key[1], "date": key[2], "n_pre": r.get("n_pre"),
+                                    "n_post": r.get("n_post")})
+        test = str(r.get("test", "test"))
+        if test.startswith("lr") or test == "test":
+            row.update(lr_statistic=r.get("statistic"), lr_p=r.get("p_value"), lr_p_holm=r.get("p_holm"))
+        elif test.startswith("chow"):
+            row.update(chow_p=r.get("p_value"), chow_p_holm=r.get("p_holm"))
+        elif "wald" in test:
+            row.update(wald_p=r.get("p_value"), wald_p_holm=r.get("p_holm"))
+        if r.get("change"):
+            row["change"] = r["change"]
+    for r in its:
+        key = (_series(r), str(r.get("outcome", "")), str(r.get("date")))
+        row = rows.get(key)
+        if row is None:
+            continue
+        lvl = r.get("level_rate_ratio")
+        if isinstance(lvl, dict):  # CLI form {estimate, ci_low, ci_high}
+            r = {**r, "level_rate_ratio": lvl.get("estimate"), "level_ci_low": lvl.get("ci_low"),
+                 "level_ci_high": lvl.get("ci_high")}
+        row.update(level_rr=r.get("level_rate_ratio"), level_rr_low=r.get("level_ci_low"),
+                   level_rr_high=r.get("level_ci_high"), slope_rr=r.get("slope_rate_ratio"),
+                   slope_rr_low=r.get("slope_ci_low"), slope_rr_high=r.get("slope_ci_high"),
+                   excess=r.get("excess"), excess_low=r.get("excess_ci_low"), excess_high=r.get("excess_ci_high"))
+        # a series with (almost) no events on one side gives a boundary estimate (rate ratio near 0 or
+        # infinity, interval spanning many orders of magnitude): shown as not estimable, kept in the JSON
+        lo, hi = row.get("level_rr_low"), row.get("level_rr_high")
+        row["level_rr_estimable"] = not (lo is not None and hi is not None and (lo < 1e-3 or hi > 1e3))
+    return list(rows.values())
+
+
+def _nearest_break(est: list[dict[str, Any]], series: str, outcome: str, date: str) -> dict[str, Any] | None:
+    cands = [r for r in est if _series(r) == series and str(r.get("outcome")) == outcome and r.get("date")]
+    if not cands:
+        return None
+    target = pd.Period(date, "M")
+    key = "contains_" + date.replace("-", "_")
+    inside = [r for r in cands if r.get(key)]
+    best = min(inside or cands, key=lambda r: abs((pd.Period(str(r["date"])[:7], "M") - target).n))
+    return {"date": best["date"], "ci_low": best.get("ci_low"), "ci_high": best.get("ci_high"),
+            "contains": bool(best.get(key)), "target": date}
+
+
 def breaks_section(inputs: RunInputs) -> dict[str, Any]:
     b = inputs.breaks
     if isinstance(b, Missing):
         return _unavailable("breaks", b.reason)
     if (why := _is_unavailable_payload(b)):
         return _unavailable("breaks", why)
-    known = find_records(b, {"p_value"}) or find_records(b, {"pvalue"}) or []
-    unknown = find_records(b, {"ci_low", "ci_high", "date"}) or []
+    known = b.get("known") if isinstance(b.get("known"), list) else (find_records(b, {"p_value"}) or [])
+    its = b.get("its") if isinstance(b.get("its"), list) else []
+    est = (b.get("estimated_breaks") if isinstance(b.get("estimated_breaks"), list)
+           else (find_records(b, {"ci_low", "ci_high", "date"}) or []))
+    unknown = [r for r in (b.get("unknown") or []) if isinstance(r, dict) and "sup_f" in r]
+    reported = [r for r in (b.get("reported") or []) if isinstance(r, dict) and not r.get("skipped")]
+    skipped = [r for r in (b.get("skipped") or []) if isinstance(r, dict)]
+    if not known and not est:
+        return _unavailable("breaks", "breaks.json holds no test results (no known-date tests or estimated breaks)")
+    rows = known_date_rows(known, its)
     tables = {}
-    if known:
-        tables["known_dates"] = records_table(
-            known, ("series", "province", "unique_id", "outcome", "measure", "date", "test", "statistic", "p_value",
-                    "p_holm", "p_adjusted", "n_post"))
-    if unknown and unknown is not known:
+    if est:
         tables["estimated_breaks"] = records_table(
-            unknown, ("series", "province", "unique_id", "outcome", "measure", "date", "ci_low", "ci_high",
-                      "contains_2014_12", "contains_2021_08", "n_post"))
+            est, ("series", "outcome", "date", "ci_low", "ci_high", "n_post", "contains_2014_12", "contains_2021_08"),
+            max_columns=8)
+    if unknown:
+        tables["unknown"] = records_table(
+            unknown, ("series", "outcome", "start", "end", "n", "sup_f.statistic", "sup_f.p_value", "sup_f.date",
+                      "sup_lr_negbin.p_value", "sup_lr_negbin.date", "n_breaks"), max_columns=11)
+    if reported:
+        tables["reported"] = records_table(
+            reported, ("source", "outcome", "resolution", "date", "n_pre", "n_post", "level_rate_ratio",
+                       "level_ci_low", "level_ci_high", "p_value"), max_columns=10)
     headline = None
-    for r in unknown:
-        series = str(r.get("series", r.get("province", r.get("unique_id", "Pakistan"))))
-        if series.lower() in ("pakistan", "national"):
-            contains = [lbl for key, lbl in (("contains_2014_12", "December 2014"), ("contains_2021_08", "August 2021"))
-                        if r.get(key)]
-            headline = {"outcome": r.get("outcome", r.get("measure", "attacks")), "date": r["date"],
-                        "ci_low": r["ci_low"], "ci_high": r["ci_high"], "contains": " and ".join(contains) or None}
-            break
-    if not tables:
-        return _unavailable("breaks", "breaks.json holds no test results (no records with p-values or break intervals)")
-    notes = [str(b[k]) for k in ("note", "notes", "method", "interpretation") if isinstance(b.get(k), str)]
-    return _section("breaks", tables=tables, headline=headline, notes=notes)
+    nat = [r for r in rows if r["series"].lower() in ("pakistan", "national") and r["outcome"] in ("attacks", "")]
+    nat = nat or [r for r in rows if r["series"].lower() in ("pakistan", "national")]
+    if nat:
+        first = sorted(nat, key=lambda r: r["date"])[0]
+        headline = {**first, "nearest_break": _nearest_break(est, first["series"], first["outcome"],
+                                                              str(first["date"])[:7])}
+    notes = [str(b[k]) for k in ("note", "method") if isinstance(b.get(k), str)]
+    return _section("breaks", known_rows=rows, tables=tables, headline=headline, notes=notes,
+                    skipped=[f"{_series(r)} {r.get('outcome', '')}: {r.get('reason', '')}" for r in skipped])
 
 
 def its_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, Any] | None:
@@ -423,8 +485,11 @@ def scorecard_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, 
     headline = None
     if is_base.any() and (~is_base).any():
         best = nat[~is_base].iloc[0]
-        if "best_baseline" in nat.columns and pd.notna(best.get("best_baseline")):
-            base_name, base_crps = str(best["best_baseline"]), float(best["best_baseline_crps"])
+        named = str(best["best_baseline"]) if pd.notna(best.get("best_baseline")) else None
+        if named is not None and pd.notna(best.get("best_baseline_crps")):
+            base_name, base_crps = named, float(best["best_baseline_crps"])
+        elif named is not None and (nat["model"] == named).any():
+            base_name, base_crps = named, float(nat.loc[nat["model"] == named, "crps"].iloc[0])
         else:
             base = nat[is_base].iloc[0]
             base_name, base_crps = str(base["model"]), float(base["crps"])
@@ -433,8 +498,8 @@ def scorecard_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, 
         headline = {"model": str(best["model"]), "crps": float(best["crps"]), "baseline": base_name,
                     "baseline_crps": base_crps, "skill": skill, "measure": measure, "scope": scope,
                     "coverage_90": float(best["coverage_90"]) if pd.notna(best.get("coverage_90")) else None}
-        dm = [r for lst in find_all_records(res, {"best_model", "best_baseline", "pvalue"}) for r in lst
-              if _national(r) and r.get("measure", measure) == measure]
+        dm = [r for lst in find_all_records(res, {"best_model", "best_baseline"}) for r in lst
+              if _national(r) and r.get("measure", measure) == measure and r.get("pvalue") is not None]
         if dm:
             headline.update(dm_statistic=dm[0].get("statistic"), dm_pvalue=dm[0].get("pvalue"))
     cols = ("model", "crps", "log_score", "mae", "coverage_50", "coverage_80", "coverage_90",
@@ -460,9 +525,18 @@ def scorecard_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, 
                        "(baselines in orange).", ref=0.0, log=False)
         figs[rec.name] = rec
         fig_names.append(rec.name)
-    last = next(iter(find_all_records(res, {"observed"}) or find_all_records(res, {"outcome", "quarter"})), None)
-    last_q = (records_table(last, ("vintage", "vintage_id", "province", "unique_id", "quarter", "measure", "q05",
-                                   "q50", "q95", "observed", "outcome", "crps", "covered_90"))
+    last = next(iter(find_all_records(res, {"observed", "quarter"})), None)
+    if last:
+        # the most recent vintage's latest scored quarter: "last quarter's forecast against what happened"
+        vkey = next((k for k in ("vintage_as_of", "vintage_id", "vintage") if k in last[0]), None)
+        if vkey:
+            newest = max(str(r.get(vkey)) for r in last)
+            last = [r for r in last if str(r.get(vkey)) == newest]
+        latest_q = max(str(r["quarter"]) for r in last)
+        last = [r for r in last if str(r["quarter"]) == latest_q]
+    last_q = (records_table(last, ("vintage_as_of", "vintage_id", "province", "unique_id", "quarter", "measure",
+                                   "q05", "q50", "q95", "observed", "covered_90", "abs_error", "crps"),
+                            max_columns=12)
               if last else None)
     last_reason = None if last else (
         "no earlier forecast vintage has outcomes to score yet (a first run, or data that end before the "
@@ -560,19 +634,37 @@ def provenance_section(inputs: RunInputs, panel: pd.DataFrame | Missing, reporte
                          "package_versions": man.get("package_versions")})
 
 
+def _flat_weights(weights: dict[str, Any], prefix: str = "") -> list[str]:
+    """``{measure: {ensemble: {model: w}}}`` (or flatter) as readable ``"prefix: model w"`` strings."""
+    out, leaf = [], []
+    for k, v in weights.items():
+        if isinstance(v, dict):
+            out += _flat_weights(v, f"{prefix}{k} " if prefix else f"{k} ")
+        elif isinstance(v, (int, float)):
+            leaf.append(f"{k} {fmt_ratio(v)}")
+    if leaf:
+        out.insert(0, (prefix.strip() + ": " if prefix else "") + ", ".join(leaf))
+    return out
+
+
 def methods_section(inputs: RunInputs, sections: dict[str, dict[str, Any]]) -> dict[str, Any]:
     res = inputs.results if not isinstance(inputs.results, Missing) else {}
     items = []
     models = res.get("models")
     weights = res.get("ensemble_weights") or res.get("weights")
+    if isinstance(models, dict):  # {"run": [...], "ensemble_weights": {measure: {ensemble: {model: w}}}, ...}
+        weights = weights or models.get("ensemble_weights")
+        models = models.get("run") or list(models)
     text = ("Forecasts are predictive samples from each model for each province and horizon, made coherent "
             "(national = sum of provinces); the table and fan charts show their mean and 5th, 25th, 50th, 75th "
             "and 95th percentiles.")
     if models:
         text += f" Models in this run: {', '.join(map(str, models if isinstance(models, list) else list(models)))}."
-    if isinstance(weights, dict):
-        text += " Ensemble weights: " + ", ".join(f"{k} {fmt_ratio(v)}" for k, v in weights.items()
-                                                  if isinstance(v, (int, float))) + "."
+    flat_w = _flat_weights(weights) if isinstance(weights, dict) else []
+    if flat_w:
+        text += " Ensemble weights at the forecast origin: " + "; ".join(flat_w) + "."
+    if res.get("published_model"):
+        text += f" The table, fan charts and map show the published model, {res['published_model']}."
     items.append({"title": "Forecasts", "text": text})
     items.append({"title": "Backtest and scorecard", "text":
                   "Rolling-origin backtest: at each origin the models see only data up to that origin. CRPS "
@@ -608,7 +700,8 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(count=fmt_count, ratio=fmt_ratio, pct=fmt_pct, pval=fmt_p, auto=fmt_auto, cell=fmt_cell)
+    env.filters.update(count=fmt_count, ratio=fmt_ratio, ratio3=fmt_ratio3, pct=fmt_pct, pval=fmt_p, auto=fmt_auto,
+                       cell=fmt_cell)
     return env
 
 

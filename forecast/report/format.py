@@ -21,6 +21,8 @@ def fmt_count(v: Any) -> str:
     if _missing(v):
         return DASH
     v = float(v)
+    if abs(v) < 0.05:
+        return "0"
     if abs(v) < 10 and v != round(v):
         return f"{v:.1f}"
     return f"{v:,.0f}"
@@ -82,3 +84,10 @@ def fmt_cell(v: Any, kind: str) -> str:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return fmt_auto(v)
     return {"p": fmt_p, "count": fmt_count, "ratio": fmt_ratio}.get(kind, fmt_auto)(v)
+
+
+def fmt_ratio3(v: Any) -> str:
+    """Rate ratios per month (slopes), which sit close to 1: three decimals."""
+    if _missing(v):
+        return DASH
+    return f"{float(v):.3f}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from forecast.report.format import fmt_count, fmt_pct, fmt_ratio
+from forecast.report.format import fmt_count, fmt_p, fmt_pct, fmt_ratio, fmt_ratio3
 
 
 def _forecast_national(forecast: dict[str, Any]) -> dict[str, Any] | None:
@@ -66,11 +66,25 @@ def _breaks(breaks: dict[str, Any]) -> dict[str, Any] | None:
     h = breaks.get("headline")
     if not h:
         return None
-    text = (f"The national {h['outcome']} series has an estimated structural break in {h['date']} "
-            f"(95% interval {h['ci_low']} to {h['ci_high']})")
-    if h.get("contains"):
-        text += f", an interval that contains {h['contains']}"
-    return {"id": "breaks", "text": text + ".", "numbers": h}
+    parts = []
+    if h.get("lr_p") is not None:
+        parts.append(f"a count likelihood-ratio test of a break in the national {h['outcome']} series at {h['date']} "
+                     f"gives p = {fmt_p(h['lr_p'])}")
+    if h.get("level_rr") is not None:
+        t = (f"the ITS estimates a level rate ratio of {fmt_ratio(h['level_rr'])} (95% interval "
+             f"{fmt_ratio(h['level_rr_low'])}-{fmt_ratio(h['level_rr_high'])})")
+        if h.get("slope_rr") is not None:
+            t += (f" and a monthly slope rate ratio of {fmt_ratio3(h['slope_rr'])} "
+                  f"({fmt_ratio3(h['slope_rr_low'])}-{fmt_ratio3(h['slope_rr_high'])})")
+        parts.append(t)
+    nb = h.get("nearest_break")
+    if nb:
+        parts.append(f"the nearest estimated break is {nb['date']} (95% interval {nb['ci_low']} to {nb['ci_high']}), "
+                     + ("which contains" if nb["contains"] else "which does not contain") + f" {nb['target']}")
+    if not parts:
+        return None
+    text = "; ".join(parts)
+    return {"id": "breaks", "text": text[0].upper() + text[1:] + ".", "numbers": h}
 
 
 def _its(its: dict[str, Any]) -> dict[str, Any] | None:

@@ -21,7 +21,7 @@ import matplotlib.image as mpimg  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
-from forecast.report.format import fmt_cell, fmt_count, fmt_pct, fmt_ratio  # noqa: E402
+from forecast.report.format import fmt_cell, fmt_count, fmt_p, fmt_pct, fmt_ratio, fmt_ratio3  # noqa: E402
 
 A4 = (8.27, 11.69)
 LEFT, RIGHT, TOP, BOTTOM = 0.07, 0.93, 0.95, 0.05
@@ -167,18 +167,35 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
                   f"{fmt_ratio(r['next_q50_per_100k'])} ({fmt_ratio(r['next_q05_per_100k'])}-{fmt_ratio(r['next_q95_per_100k'])})"]
                  for r in sec["rows"]], max_width=30)
     elif sid == "breaks":
-        for key, label in (("known_dates", "Tests at known dates"), ("estimated_breaks", "Estimated breaks")):
+        if sec.get("known_rows"):
+            w.paragraph("Tests at the known dates, with ITS effects (p-values Holm-adjusted across provinces in brackets)",
+                        size=9)
+            def _ci(r, k):
+                v, f = r.get(k), fmt_ratio3 if k.startswith("slope") else fmt_ratio
+                if k == "level_rr" and r.get("level_rr_estimable") is False:
+                    return "not estimable"
+                return "-" if v is None else f"{f(v)} ({f(r.get(k + '_low'))}-{f(r.get(k + '_high'))})"
+            w.table(["series", "outcome", "date", "n pre/post", "NB LR p", "Chow p", "ITS level RR", "ITS slope RR"],
+                    [[r["series"], r["outcome"], r["date"], f"{r.get('n_pre')}/{r.get('n_post')}",
+                      fmt_p(r.get("lr_p")) + (f" ({fmt_p(r['lr_p_holm'])})" if r.get("lr_p_holm") is not None else ""),
+                      fmt_p(r.get("chow_p")) + (f" ({fmt_p(r['chow_p_holm'])})" if r.get("chow_p_holm") is not None else ""),
+                      _ci(r, "level_rr"), _ci(r, "slope_rr")] for r in sec["known_rows"]], max_width=28)
+        for key, label in (("estimated_breaks", "Estimated breaks with 95% intervals"),
+                           ("unknown", "sup-F and NB sup-LR tests"),
+                           ("reported", "August 2021 on the published aggregates")):
             t = sec["tables"].get(key)
             if t:
                 w.paragraph(label, size=9)
                 w.table(t["columns"], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=16)
+        if sec.get("skipped"):
+            w.paragraph("Not tested (too sparse): " + "; ".join(sec["skipped"]), size=8, color="#444444")
         for n in sec.get("notes", []):
             w.paragraph(n, size=8, color="#444444")
     elif sid == "its":
         _figures(w, sec["figures"], figs)
         w.table(["intervention", "level RR (95% CI)", "slope RR (95% CI)", "excess (95% CI)"],
                 [[r["date"], f"{fmt_ratio(r['level_rr'])} ({fmt_ratio(r['level_rr_low'])}-{fmt_ratio(r['level_rr_high'])})",
-                  f"{fmt_ratio(r['slope_rr'])} ({fmt_ratio(r['slope_rr_low'])}-{fmt_ratio(r['slope_rr_high'])})",
+                  f"{fmt_ratio3(r['slope_rr'])} ({fmt_ratio3(r['slope_rr_low'])}-{fmt_ratio3(r['slope_rr_high'])})",
                   f"{fmt_count(r['excess'])} ({fmt_count(r['excess_low'])} to {fmt_count(r['excess_high'])})"]
                  for r in sec["rows"]], max_width=30)
     elif sid == "attribution":

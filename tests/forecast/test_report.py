@@ -270,3 +270,24 @@ def test_scorecard_reads_the_backtest_summary(built):
     assert [r[0] for r in sc["table"]["rows"]] == ["ensemble", "nb_glm", "historical_rate", "seasonal_naive", "zero"]
     assert sc["by_series"]["n_total"] == 8  # one row per series for the attacks measure
     assert sc["last_quarter"] is None and "no earlier forecast vintage" in sc["last_quarter_reason"]
+
+
+def test_break_table_joins_tests_and_its_and_flags_boundary_estimates(built):
+    d, _ = built
+    b = json.loads((d / "briefing.json").read_text())
+    br = b["sections"]["breaks"]
+    rows = {(r["series"], r["date"]): r for r in br["known_rows"]}
+    assert len(rows) == 6  # 3 series x 2 dates, one row each (Chow + NB LR + ITS joined)
+    r = rows[("Khyber Pakhtunkhwa", "2014-12")]
+    assert (r["lr_p"], r["lr_p_holm"], r["chow_p"], r["level_rr"], r["slope_rr"]) == (0.005, 0.01, 0.04, 0.8, 0.981)
+    assert rows[("Balochistan", "2021-08")]["level_rr_estimable"] is False  # rate ratio 7e-9: boundary estimate
+    assert rows[("Pakistan", "2014-12")]["level_rr_estimable"] is True
+    assert [r[0] for r in br["tables"]["reported"]["rows"]] == ["PICSS"]  # skipped records are not tabulated
+    h = br["headline"]
+    assert h["nearest_break"] == {"date": "2014-10", "ci_low": "2014-06", "ci_high": "2015-02", "contains": True,
+                                  "target": "2014-12"}
+    j = next(j for j in b["sections"]["key_judgements"]["items"] if j["id"] == "breaks")
+    assert "p = 0.005" in j["text"] and "0.981 (0.970-0.992)" in j["text"] and "which contains 2014-12" in j["text"]
+    html = (d / "briefing.html").read_text()
+    sec = html[html.index('id="sec-breaks"'):html.index('id="sec-attribution"')]
+    assert "not estimable (too few events on one side)" in sec and "Not tested (too sparse)" in sec

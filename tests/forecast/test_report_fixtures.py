@@ -87,15 +87,37 @@ def make_quarterly_run(run_dir: Path, panel: pd.DataFrame | None = None, *, with
                      "exclusions": {"year-precision events": 31, "unassigned province": 4}},
     })
     if with_breaks:
+        # shaped like forecast.studies.run_break_study() (numbers synthetic)
+        known, its = [], []
+        for series, holm in (("Pakistan", None), ("Balochistan", 0.6), ("Khyber Pakhtunkhwa", 0.01)):
+            for date, n_post in (("2014-12", 48), ("2021-08", 5)):
+                for test, stat, p in (("chow", 3.2, 0.04), ("lr_negbin", 10.5, 0.005)):
+                    known.append({"series": series, "outcome": "attacks", "test": test, "statistic": stat,
+                                  "p_value": p, "n_pre": 48, "n_post": n_post, "date": date, "p_holm": holm})
+                its.append({"series": series, "outcome": "attacks", "date": date, "n_pre": 48, "n_post": n_post,
+                            "level_rate_ratio": 0.8, "level_ci_low": 0.6, "level_ci_high": 1.1,
+                            "slope_rate_ratio": 0.981 if n_post >= 12 else None,
+                            "slope_ci_low": 0.97 if n_post >= 12 else None,
+                            "slope_ci_high": 0.992 if n_post >= 12 else None,
+                            "excess": -250.0, "excess_ci_low": -800.0, "excess_ci_high": 60.0})
+        its.append({"series": "Balochistan", "outcome": "attacks", "date": "2021-08", "n_pre": 48, "n_post": 5,
+                    "level_rate_ratio": 7e-9, "level_ci_low": 5e-10, "level_ci_high": 9e-6, "excess": -1.0,
+                    "excess_ci_low": -7.0, "excess_ci_high": 0.0})
         write_json(run_dir / "breaks.json", {
-            "note": SYNTHETIC,
-            "known": [{"series": s, "outcome": "attacks", "date": d, "test": "NB LR", "statistic": st, "p_value": pv,
-                       "p_holm": min(1.0, pv * 3), "n_post": npost}
-                      for s, d, st, pv, npost in (("Pakistan", "2014-12", 41.2, 1e-6, 84),
-                                                   ("Pakistan", "2021-08", 3.1, 0.078, 4),
-                                                   ("Balochistan", "2021-08", 1.2, 0.27, 4))],
-            "unknown": [{"series": "Pakistan", "outcome": "attacks", "date": "2014-06", "ci_low": "2013-11",
-                         "ci_high": "2015-02", "contains_2014_12": True, "contains_2021_08": False}],
+            "note": SYNTHETIC, "known": known, "its": its,
+            "estimated_breaks": [
+                {"series": "Pakistan", "outcome": "attacks", "date": "2013-05", "index": 76, "ci_low": "2012-11",
+                 "ci_high": "2013-11", "n_post": 103, "contains_2014_12": False, "contains_2021_08": False},
+                {"series": "Pakistan", "outcome": "attacks", "date": "2014-10", "index": 93, "ci_low": "2014-06",
+                 "ci_high": "2015-02", "n_post": 86, "contains_2014_12": True, "contains_2021_08": False}],
+            "unknown": [{"series": "Pakistan", "outcome": "attacks", "n": 180, "start": "2007-01", "end": "2021-12",
+                         "sup_f": {"statistic": 148.7, "p_value": 1e-30, "date": "2013-05"}, "n_breaks": 2}],
+            "reported": [{"series": "PICSS Pakistan", "source": "PICSS", "outcome": "attacks", "resolution": "month",
+                          "date": "2021-08", "n_pre": 8, "n_post": 42, "level_rate_ratio": 3.1, "level_ci_low": 2.0,
+                          "level_ci_high": 4.8, "p_value": 1e-5},
+                         {"series": "CRSS Pakistan", "source": "CRSS", "outcome": "attacks", "resolution": "month",
+                          "date": "2021-08", "n_pre": 0, "n_post": 1, "skipped": "too few published periods"}],
+            "skipped": [{"series": "Azad Jammu and Kashmir", "outcome": "attacks", "reason": "too sparse to test"}],
         })
     if with_attribution:
         write_json(run_dir / "attribution.json", {
