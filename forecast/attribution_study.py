@@ -320,48 +320,77 @@ def _granger(data, outcome: str, groups: Sequence[str], maxlags: int) -> list[di
     return out
 
 
+def _step(ds: pd.Series, date: pd.Timestamp) -> np.ndarray:
+    """Step from ``date``; the event month gets the share of its days from the event on."""
+    step = (ds >= date.to_period("M").to_timestamp()).astype(float).to_numpy().copy()
+    if date.day > 1:
+        frac = 1.0 - (date.day - 1) / date.days_in_month
+        step[(ds.dt.to_period("M") == date.to_period("M")).to_numpy()] = frac
+    return step
+
+
+def _step_z(data, rows: np.ndarray, date: pd.Timestamp, maxlags: int) -> tuple[float, float]:
+    """Coefficient and Driscoll-Kraay s.e. of a step at ``date`` added to the model, on ``rows``."""
+    ds = data["df"]["ds"].loc[rows].reset_index(drop=True)
+    Xr = data["X"].loc[rows]
+    y = data["y"][rows]
+    unit_cols = [c for c in Xr.columns if c.startswith("unit[")]
+    # drop columns constant on these rows (not the unit effects) and units without events
+    keep = [c for c in Xr.columns if (c in unit_cols and y[Xr[c].to_numpy() == 1].sum() > 0)
+            or (c not in unit_cols and np.ptp(Xr[c].to_numpy(dtype=float)) > 0)]
+    has_unit = Xr[[c for c in keep if c in unit_cols]].to_numpy().sum(axis=1) > 0
+    Xm = np.column_stack([Xr[keep].to_numpy(dtype=float), _step(ds, date)])[has_unit]
+    fit = fit_count_model(y[has_unit], Xm, data["offset"][rows][has_unit], "negbin", cov_type="driscoll-kraay",
+                          time=data["time"][rows][has_unit], maxlags=maxlags)
+    k = Xm.shape[1] - 1
+    return float(fit.params[k]), float(math.sqrt(fit.cov_params[k, k]))
+
+
 def _placebo(data, break_date: str, n_placebo: int, random_seed: int, maxlags: int) -> dict:
-    """Step at the real break date vs steps at placebo dates (>= 12 months away, 24 from the ends)."""
-    df = data["df"]
-    ds = df["ds"]
-    X = data["X"]
+    """In-time placebo: the step at the real date against steps at fake dates.
 
-    main = fit_count_model(data["y"], X.to_numpy(dtype=float), data["offset"], "negbin")
-    start = np.concatenate([main.params, [0.0], [math.log(max(main.alpha, 1e-8))]])
-
-    def z_of(date):
-        step = (ds >= pd.Timestamp(date).to_period("M").to_timestamp()).astype(float).to_numpy()
-        frac = 0.0
-        d = pd.Timestamp(date)
-        if d.day > 1:  # the event month gets the share of its days after the event
-            frac = 1.0 - (d.day - 1) / d.days_in_month
-            step = np.where((ds.dt.to_period("M") == d.to_period("M")).to_numpy(), frac, step)
-        fit = fit_count_model(data["y"], np.column_stack([X.to_numpy(dtype=float), step]), data["offset"],
-                              "negbin", cov_type="driscoll-kraay", time=data["time"], start_params=start)
-        b = fit.params[-1]
-        se = math.sqrt(fit.cov_params[X.shape[1], X.shape[1]])
-        return b, se
-
+    The real step is estimated on all months. A fake date before the real one is tested on the
+    months before the real date only, and one after it on the months from the real date on, so
+    the real break never leaks into a placebo. Fake dates lie at least 24 months inside their
+    segment.
+    """
+    ds = data["df"]["ds"]
     real = pd.Timestamp(break_date)
-    months = pd.date_range(ds.min() + pd.DateOffset(months=24), ds.max() - pd.DateOffset(months=24), freq="MS")
-    far = months[np.abs((months - real).days) > 365]
+    if not (ds.min() < real <= ds.max()):
+        raise ValueError(f"break date {break_date} is outside the data ({ds.min():%Y-%m}..{ds.max():%Y-%m})")
+    everything = np.ones(len(ds), dtype=bool)
+    b0, se0 = _step_z(data, everything, real, maxlags)
+    before = (ds < real.to_period("M").to_timestamp()).to_numpy()
+    after = ~before
+    cands = []
+    for seg in (before, after):
+        if seg.sum() == 0:
+            continue
+        lo, hi = ds[seg].min() + pd.DateOffset(months=24), ds[seg].max() - pd.DateOffset(months=24)
+        if lo <= hi:
+            cands += [(d, seg) for d in pd.date_range(lo, hi, freq="MS")]
     rng = np.random.default_rng(random_seed)
-    fake = sorted(rng.choice(far, size=min(n_placebo, len(far)), replace=False))
-    b0, se0 = z_of(real)
+    pick = sorted(rng.choice(len(cands), size=min(n_placebo, len(cands)), replace=False)) if cands else []
     fz = []
-    for d in fake:
-        b, se = z_of(d)
-        fz.append({"date": pd.Timestamp(d).strftime("%Y-%m"), "irr": math.exp(b), "z": b / se})
+    for i in pick:
+        d, seg = cands[i]
+        try:
+            b, se = _step_z(data, seg, d, maxlags)
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        fz.append({"date": d.strftime("%Y-%m"), "segment": "before" if seg is before else "after",
+                   "irr": math.exp(b), "z": b / se})
     zs = np.array([abs(f["z"]) for f in fz])
     return {
         "break_date": real.strftime("%Y-%m-%d"),
         "irr": math.exp(b0), "ci_low": math.exp(b0 - 1.96 * se0), "ci_high": math.exp(b0 + 1.96 * se0),
         "z": b0 / se0,
         "placebo_share_abs_z_ge_real": float((np.sum(zs >= abs(b0 / se0)) + 1) / (len(zs) + 1)),
+        "n_placebos": len(fz),
         "placebos": fz,
-        "note": "a step at the real date added to the full model; placebo steps at random months at least "
-                "12 months away. A small share means a level change at the real date that the covariates "
-                "do not account for.",
+        "note": "a step at the real date added to the full model; placebo steps at random months of the "
+                "segment before or after the real date (fitted on that segment only). A small share means a "
+                "level change at the real date that the covariates do not account for.",
     }
 
 
