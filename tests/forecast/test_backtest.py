@@ -1,0 +1,126 @@
+"""Rolling-origin backtest: no look-ahead, past-only ensemble weights, coherence, serial == Dask."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast.backtest import BacktestConfig, _horizon_blocks, default_origins, run_backtest, summarise
+from forecast.forecasters import NATIONAL
+
+
+def synthetic_panel(n_months=120, seed=0, means=(8.0, 2.0, 0.05)):
+    """Three provinces of NB2 counts (alpha 0.3) with a mild annual cycle (as in test_forecasters)."""
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range("2005-01-01", periods=n_months, freq="MS")
+    rows = []
+    for name, mu in zip(("A", "B", "C"), means):
+        m = mu * np.exp(0.3 * np.sin(2 * np.pi * ds.month / 12))
+        r = 1 / 0.3
+        y = rng.negative_binomial(r, r / (r + m))
+        k = rng.negative_binomial(r, r / (r + 3 * m))
+        rows.append(pd.DataFrame({"unique_id": name, "ds": ds, "attacks": y, "killed": k}))
+    return pd.concat(rows, ignore_index=True)
+
+
+MODELS = ("zero", "historical_rate", "conflictology", "nb_glm")
+
+
+def small_config(**kw):
+    base = dict(models=MODELS, origins=list(pd.date_range("2012-01-01", periods=5, freq="QS")),
+                horizon=6, n_samples=60, random_seed=5)
+    base.update(kw)
+    return BacktestConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def panel():
+    return synthetic_panel(n_months=108, seed=2)
+
+
+@pytest.fixture(scope="module")
+def serial(panel):
+    return run_backtest(panel, small_config())
+
+
+def test_default_origins_are_quarter_starts_up_to_the_data():
+    o = default_origins(pd.Timestamp("2011-05-01"), "2010-02-15")
+    assert [str(x.date()) for x in o] == ["2010-04-01", "2010-07-01", "2010-10-01", "2011-01-01", "2011-04-01"]
+
+
+def test_horizon_blocks_have_months_and_whole_quarters():
+    b = _horizon_blocks(12, pd.Timestamp("2012-01-01"))
+    assert [x[0] for x in b] == [str(i) for i in range(1, 13)] + ["Q1", "Q2", "Q3", "Q4"]
+    b = _horizon_blocks(6, pd.Timestamp("2012-02-01"))
+    assert [x[0] for x in b if x[1] == "quarter"] == ["Q1"]  # only 2012Q2 is whole
+
+
+def test_scores_cover_models_ensembles_series_and_horizons(serial):
+    s = serial.scores
+    assert set(s["model"]) == set(MODELS) | {"ens_equal", "ens_crps"}
+    assert set(s["unique_id"]) == {"A", "B", "C", NATIONAL}
+    assert set(s["horizon"]) == {str(i) for i in range(1, 7)} | {"Q1", "Q2"}
+    assert s[["crps", "log_score", "pit"]].notna().all().all()
+    assert s["pit"].between(0, 1).all()
+    assert serial.unavailable == {}
+
+
+def test_national_is_coherent_in_the_backtest(serial):
+    s = serial.scores
+    piv = s.pivot_table(index=["model", "measure", "origin", "horizon"], columns="unique_id", values="mean")
+    np.testing.assert_allclose(piv[NATIONAL], piv[["A", "B", "C"]].sum(axis=1), rtol=1e-10)
+
+
+def test_crps_weights_use_only_past_scores(panel, serial):
+    w = serial.weights[serial.weights["ensemble"] == "ens_crps"]
+    first = w[w["origin"] == w["origin"].min()]
+    np.testing.assert_allclose(first["weight"], 1 / 3)  # nothing scored before the first origin
+    # perturb everything from the last origin on: weights and forecasts at that origin must not move
+    last = max(small_config().origins)
+    q = panel.copy()
+    fut = q["ds"] >= last
+    q.loc[fut, ["attacks", "killed"]] = q.loc[fut, ["attacks", "killed"]] * 5 + 2
+    other = run_backtest(q, small_config())
+    wa = w[w["origin"] == last].sort_values(["measure", "model"])["weight"].to_numpy()
+    wb = other.weights.query("ensemble == 'ens_crps' and origin == @last").sort_values(["measure", "model"])
+    np.testing.assert_allclose(wa, wb["weight"].to_numpy(), rtol=0, atol=0)
+    ma = serial.scores[serial.scores["origin"] == last].sort_values(["model", "measure", "unique_id", "horizon"])
+    mb = other.scores[other.scores["origin"] == last].sort_values(["model", "measure", "unique_id", "horizon"])
+    np.testing.assert_array_equal(ma["mean"].to_numpy(), mb["mean"].to_numpy())
+    assert not np.array_equal(ma["y"].to_numpy(), mb["y"].to_numpy())
+
+
+def test_serial_and_dask_scheduler_address_give_identical_results(panel, serial):
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        dask_res = run_backtest(panel, small_config(scheduler=cluster.scheduler_address))
+    pd.testing.assert_frame_equal(serial.scores, dask_res.scores)
+    pd.testing.assert_frame_equal(serial.weights, dask_res.weights)
+
+
+@pytest.mark.slow
+def test_serial_and_dask_local_process_cluster_give_identical_results(panel, serial):
+    dask_res = run_backtest(panel, small_config(scheduler="local", n_workers=2))
+    pd.testing.assert_frame_equal(serial.scores, dask_res.scores)
+    pd.testing.assert_frame_equal(serial.weights, dask_res.weights)
+
+
+def test_summary_goal_check_and_dm(serial):
+    summ = summarise(serial.scores, {"A": 100.0, "B": 24.0, "C": 0.6})
+    per = summ["per_series"]
+    assert {"crps", "log_score", "coverage_90", "skill_vs_best_baseline", "skill_vs_zero"} <= set(per.columns)
+    base = per[per["model"] == per["best_baseline"]]
+    np.testing.assert_allclose(base["skill_vs_best_baseline"], 0.0)
+    goal = pd.DataFrame(summ["goal"])
+    assert goal.set_index(["measure", "unique_id"]).loc[("attacks", "C"), "in_goal_scope"] == False  # noqa: E712
+    assert all("statistic" in d or "error" in d for d in summ["dm"])
+
+
+def test_rejects_national_rows_and_future_origins(panel):
+    nat = panel.groupby("ds", as_index=False)[["attacks", "killed"]].sum().assign(unique_id=NATIONAL)
+    with pytest.raises(ValueError, match="provinces only"):
+        run_backtest(pd.concat([panel, nat]), small_config())
+    with pytest.raises(ValueError, match="after the last month"):
+        run_backtest(panel, small_config(origins=[pd.Timestamp("2030-01-01")]))

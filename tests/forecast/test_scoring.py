@@ -1,0 +1,144 @@
+"""Scores against closed forms and reference implementations.
+
+References: ``scoringrules`` 0.10 ``crps_poisson`` (analytic Poisson CRPS, Wei & Held 2014);
+``scipy.stats.ttest_1samp`` (DM with h = 1 equals the one-sample t test of the loss differential);
+``scoringrules.crps_ensemble(..., ens_w=w, estimator="nrg")`` (weighted ensemble CRPS).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scoringrules as sr
+from scipy import stats
+
+from forecast import scoring
+
+
+def test_crps_of_a_point_mass_is_the_absolute_error():
+    obs = np.array([0.0, 3.0, 10.0])
+    samples = np.repeat(np.array([2.0, 3.0, 4.0])[:, None], 50, axis=1)
+    np.testing.assert_allclose(scoring.crps(obs, samples), [2.0, 0.0, 6.0])
+
+
+def test_crps_of_poisson_samples_matches_the_analytic_poisson_crps():
+    rng = np.random.default_rng(0)
+    lam = np.array([0.5, 3.0, 12.0])
+    obs = np.array([0.0, 5.0, 9.0])
+    samples = rng.poisson(lam[:, None], size=(3, 200_000))
+    exact = sr.crps_poisson(obs, lam)
+    np.testing.assert_allclose(scoring.crps(obs, samples), exact, rtol=0.01)
+
+
+def test_crps_is_the_energy_form():
+    rng = np.random.default_rng(1)
+    x = rng.poisson(4, size=37).astype(float)
+    y = 6.0
+    energy = np.abs(x - y).mean() - 0.5 * np.abs(x[:, None] - x[None, :]).mean()
+    assert scoring.crps(np.array(y), x) == pytest.approx(energy, rel=1e-12)
+
+
+def test_log_score_approaches_the_true_pmf_for_large_samples():
+    rng = np.random.default_rng(2)
+    samples = rng.poisson(4.0, size=(4, 400_000))
+    obs = np.array([0.0, 2.0, 4.0, 9.0])
+    np.testing.assert_allclose(scoring.log_score(obs, samples), -stats.poisson.logpmf(obs, 4.0), rtol=0.02)
+
+
+def test_log_score_of_a_missing_point_mass_is_finite_and_large():
+    samples = np.zeros((1, 500))
+    ls = scoring.log_score(np.array([40.0]), samples)
+    assert np.isfinite(ls).all() and ls[0] > 20
+    assert scoring.log_score(np.array([0.0]), samples)[0] == pytest.approx(0.0, abs=1e-2)
+
+
+def test_interval_coverage_uses_central_sample_quantiles():
+    samples = np.tile(np.arange(100.0), (3, 1))  # quantiles are the integers
+    cov = scoring.interval_coverage(np.array([3.0, 50.0, 96.0]), samples, levels=(90,))
+    np.testing.assert_array_equal(cov[90], [False, True, False])
+
+
+def test_randomized_pit_is_uniform_for_calibrated_count_forecasts():
+    rng = np.random.default_rng(3)
+    lam = rng.uniform(0.3, 8, size=3000)
+    obs = rng.poisson(lam).astype(float)
+    samples = rng.poisson(lam[:, None], size=(3000, 2000))
+    pit = scoring.randomized_pit(obs, samples, random_seed=4)
+    assert stats.kstest(pit, "uniform").pvalue > 0.01
+    hist = scoring.pit_histogram(pit)
+    assert hist["n"] == 3000 and abs(sum(hist["freq"]) - 1) < 1e-5
+
+
+def test_randomized_pit_detects_an_overconfident_forecast():
+    rng = np.random.default_rng(5)
+    obs = rng.negative_binomial(1, 1 / 6, size=3000).astype(float)  # mean 5, very dispersed
+    samples = rng.poisson(5.0, size=(3000, 1000))
+    pit = scoring.randomized_pit(obs, samples, random_seed=6)
+    hist = scoring.pit_histogram(pit)["freq"]
+    assert hist[0] + hist[-1] > 0.35  # U-shaped
+
+
+def test_diebold_mariano_h1_equals_one_sample_t_test():
+    rng = np.random.default_rng(7)
+    a, b = rng.gamma(2, 1, size=40), rng.gamma(2.3, 1, size=40)
+    res = scoring.diebold_mariano(a, b, h=1)
+    ref = stats.ttest_1samp(a - b, 0.0)
+    assert res.statistic == pytest.approx(ref.statistic, rel=1e-10)
+    assert res.pvalue == pytest.approx(ref.pvalue, rel=1e-8)
+    assert res.df == 39
+
+
+def test_diebold_mariano_hln_correction_and_errors():
+    rng = np.random.default_rng(8)
+    d = rng.normal(0.5, 1, size=60)
+    res = scoring.diebold_mariano(d, np.zeros(60), h=4)
+    dc = d - d.mean()
+    g = [dc @ dc / 60] + [dc[k:] @ dc[:-k] / 60 for k in range(1, 4)]
+    V = g[0] + 2 * sum(g[1:])
+    dm = d.mean() / np.sqrt(V / 60) * np.sqrt((60 + 1 - 8 + 4 * 3 / 60) / 60)
+    assert res.statistic == pytest.approx(dm, rel=1e-10)
+    with pytest.raises(ValueError, match="at least 3"):
+        scoring.diebold_mariano([1, 2], [1, 1])
+
+
+def test_expected_abs_diff_matches_brute_force():
+    rng = np.random.default_rng(9)
+    x, y = rng.poisson(3, size=(2, 37)), rng.poisson(5, size=(2, 23))
+    brute = np.abs(x[:, :, None] - y[:, None, :]).mean(axis=(1, 2))
+    np.testing.assert_allclose(scoring.expected_abs_diff(x, y), brute, rtol=1e-12)
+
+
+def test_mixture_crps_quadratic_equals_weighted_ensemble_crps():
+    rng = np.random.default_rng(10)
+    m1, m2, m3 = rng.poisson(2, 200), rng.poisson(6, 200), rng.negative_binomial(2, 0.3, 200)
+    y = np.array(4.0)
+    a, B = scoring.energy_terms(y, np.stack([m1, m2, m3]))
+    w = np.array([0.2, 0.5, 0.3])
+    ens = np.concatenate([m1, m2, m3]).astype(float)
+    ens_w = np.repeat(w / 200, 200)
+    ref = sr.crps_ensemble(y, ens, ens_w=ens_w, estimator="nrg")
+    assert w @ a - 0.5 * w @ B @ w == pytest.approx(float(ref), rel=1e-10)
+
+
+def test_crps_mixture_weights_prefer_the_calibrated_member():
+    rng = np.random.default_rng(11)
+    n = 300
+    lam = rng.uniform(1, 10, size=n)
+    obs = rng.poisson(lam).astype(float)
+    good = rng.poisson(lam[:, None], size=(n, 200))
+    biased = rng.poisson(3 * lam[:, None], size=(n, 200))
+    a, B = scoring.energy_terms(obs, np.stack([good, biased]))
+    w = scoring.crps_mixture_weights(a, B)
+    assert w.sum() == pytest.approx(1.0) and (w >= 0).all()
+    assert w[0] > 0.9
+    assert np.allclose(scoring.crps_mixture_weights(np.empty((0, 2)), np.empty((0, 2, 2))), [0.5, 0.5])
+
+
+def test_skill_score():
+    assert scoring.skill_score([1.0, 1.0], [2.0, 2.0]) == pytest.approx(0.5)
+    assert scoring.skill_score([0.0], [0.0]) == 0.0
+
+
+def test_shape_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="obs shape"):
+        scoring.crps(np.zeros(3), np.zeros((2, 10)))
