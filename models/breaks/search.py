@@ -256,8 +256,7 @@ class BreakpointsResults:
             for tr in probs_at:
                 if tr is None:
                     continue
-                p = supf_pvalue(best[0], self.k, tr, n_grid=max(50, best[2][1] - best[2][0]),
-                                random_seed=self.random_seed)
+                p = supf_pvalue(best[0], self.k, tr, random_seed=self.random_seed)
                 surv *= (1 - p)
             rows.append({"l": l, "statistic": best[0], "p_value": 1 - surv, "index": best[1]})
         return pd.DataFrame(rows).set_index("l")

@@ -14,8 +14,10 @@ the null of no break both converge to
 with :math:`B_k` a :math:`k`-dimensional standard Brownian motion (Andrews 1993, Theorem 3).
 
 p-values (:func:`supf_pvalue`)
-    The limit law is simulated (``n_sim`` Brownian paths on a grid of the sample's own size, so
-    the discreteness of the candidate set is respected; seeded, cached per configuration). Beyond
+    The limit law is simulated (``n_sim`` Brownian paths on a 1000-point grid; seeded and cached
+    per configuration, with the trimming fractions widened to the 0.01 grid, which errs on the
+    conservative side). With the sample's own grid instead the test was liberal in simulations
+    (6.8% rejections at 5% for n = 120 against 5.6% with the fine grid). Beyond
     the simulated 1% tail the large-value approximation (Andrews 1993; Estrella 2003)
 
     .. math:: P(\sup > x) \approx \frac{x^{k/2} e^{-x/2}}{2^{k/2}\Gamma(k/2)}
@@ -105,15 +107,17 @@ def _tail_approx(x: float, k: int, lo: float, hi: float) -> float:
 
 
 def supf_pvalue(statistic: float, k: int = 1, trim: float | tuple[float, float] = 0.15, *,
-                n_grid: int = 500, n_sim: int = 10_000, random_seed: int = DEFAULT_SEED) -> float:
+                n_grid: int = 1000, n_sim: int = 10_000, random_seed: int = DEFAULT_SEED) -> float:
     """Asymptotic p-value of a sup-F / sup-LR statistic (see module notes)."""
     lo, hi = (trim, 1 - trim) if np.isscalar(trim) else trim
     if not 0 < lo <= hi < 1:
         raise ValueError(f"trimming fractions must satisfy 0 < lo <= hi < 1, got {lo, hi}")
     if not np.isfinite(statistic):
         return float("nan")
-    n_grid = int(min(max(n_grid, 50), 2000))
-    sims = _simulated_sup(int(k), round(float(lo), 6), round(float(hi), 6), n_grid, int(n_sim), int(random_seed))
+    n_grid = int(min(max(n_grid, 50), 4000))
+    lo, hi = np.floor(lo * 100 + 1e-9) / 100, np.ceil(hi * 100 - 1e-9) / 100
+    lo, hi = max(lo, 0.01), min(hi, 0.99)
+    sims = _simulated_sup(int(k), float(lo), float(hi), n_grid, int(n_sim), int(random_seed))
     p = 1.0 - np.searchsorted(sims, statistic, side="left") / len(sims)
     if p < 0.01:
         p = min(_tail_approx(float(statistic), int(k), float(lo), float(hi)), 0.01)
@@ -123,7 +127,7 @@ def supf_pvalue(statistic: float, k: int = 1, trim: float | tuple[float, float] 
 def supf_critical_value(alpha: float = 0.05, k: int = 1, trim: float = 0.15, **kw) -> float:
     """Simulated critical value (upper ``alpha`` quantile) of the sup-F limit law."""
     lo, hi = (trim, 1 - trim)
-    sims = _simulated_sup(int(k), round(lo, 6), round(hi, 6), int(kw.get("n_grid", 500)),
+    sims = _simulated_sup(int(k), round(lo, 6), round(hi, 6), int(kw.get("n_grid", 1000)),
                           int(kw.get("n_sim", 10_000)), int(kw.get("random_seed", DEFAULT_SEED)))
     return float(np.quantile(sims, 1 - alpha))
 
@@ -148,7 +152,7 @@ def sup_f_test(y, X=None, trim: float = 0.15, *, random_seed: int = DEFAULT_SEED
     rss1 = cost._segment_costs(np.zeros_like(i), i) + cost._segment_costs(i, np.full_like(i, n))
     stats = (rss0 - rss1) / (rss1 / (n - 2 * k))
     j = int(np.argmax(stats))
-    p = supf_pvalue(float(stats[j]), k, (lo / n, hi / n), n_grid=n, n_sim=n_sim, random_seed=random_seed)
+    p = supf_pvalue(float(stats[j]), k, (lo / n, hi / n), n_sim=n_sim, random_seed=random_seed)
     return SupFResult(float(stats[j]), p, int(i[j] - 1), k, n, (lo, hi), "sup-F (Andrews 1993)", stats, i - 1)
 
 
@@ -165,5 +169,5 @@ def sup_lr_test(y, cost: str | SegmentCost = "negbin", trim: float = 0.15, *,
     c1 = c._segment_costs(np.zeros_like(i), i) + c._segment_costs(i, np.full_like(i, n))
     stats = np.maximum(2 * (c0 - c1), 0.0)
     j = int(np.argmax(stats))
-    p = supf_pvalue(float(stats[j]), k, (lo / n, hi / n), n_grid=n, n_sim=n_sim, random_seed=random_seed)
+    p = supf_pvalue(float(stats[j]), k, (lo / n, hi / n), n_sim=n_sim, random_seed=random_seed)
     return SupFResult(float(stats[j]), p, int(i[j] - 1), k, n, (lo, hi), f"sup-LR ({c.model} mean shift)", stats, i - 1)

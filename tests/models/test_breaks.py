@@ -171,22 +171,22 @@ class TestRecovery:
         assert ols_mosum(y).pvalue < 0.01
 
 
-@pytest.mark.slow
-def test_supf_size_under_null():
-    """Rejection rate at 5% under the null is close to 5% (Gaussian, n = 120, 400 replications)."""
-    rng = np.random.default_rng(2024)
-    rej = [sup_f_test(rng.normal(size=120), n_sim=4000).pvalue < 0.05 for _ in range(400)]
-    assert 0.02 <= np.mean(rej) <= 0.09
+@pytest.mark.parametrize("n,k", [(60, 1), (120, 1), (240, 1), (120, 2)])
+def test_supf_size_under_null(n, k):
+    """Rejection rate at 5% under the null is close to 5% (Gaussian errors, 2000 replications)."""
+    rng = np.random.default_rng(2024 + n + k)
+    X = None if k == 1 else np.c_[np.ones(n), np.linspace(0, 1, n)]
+    rej = [sup_f_test(rng.normal(size=n), X=X).pvalue < 0.05 for _ in range(2000)]
+    assert 0.035 <= np.mean(rej) <= 0.075  # binomial sd 0.005; asymptotic p-values run slightly liberal
 
 
-@pytest.mark.slow
 def test_break_date_interval_coverage():
     """Bai intervals cover the true break in roughly 95% of simulated series."""
     rng = np.random.default_rng(7)
     cover = []
-    for _ in range(200):
+    for _ in range(600):
         y = np.r_[rng.normal(0, 1, 60), rng.normal(1.0, 1, 60)]
         res = BaiPerron(y, max_breaks=1).fit()
         ci = res.conf_int(m=1).iloc[0]
         cover.append(ci["ci_low"] <= 59 <= ci["ci_high"])
-    assert 0.88 <= np.mean(cover) <= 0.995
+    assert 0.90 <= np.mean(cover) <= 0.99

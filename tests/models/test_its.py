@@ -121,3 +121,28 @@ class TestValidation:
     def test_bad_family(self):
         with pytest.raises(ValueError, match="family"):
             InterruptedTimeSeries([1, 2, 3, 4], None, [2], family="gaussian")
+
+
+@pytest.mark.slow
+def test_hac_interval_coverage_under_autocorrelation():
+    """Coverage of the 95% level-RR interval with AR(1) latent noise (rho 0.7, n 120).
+
+    Measured (300-400 replications): HAC 0.85, model-based quasi-Poisson 0.74. HAC is much better
+    but still below nominal with strong autocorrelation in 120 months (documented limitation).
+    """
+    rng = np.random.default_rng(99)
+    n, true = 120, np.log(0.6)
+    hits = {"HAC": [], "nonrobust": []}
+    for _ in range(400):
+        z = np.zeros(n)
+        for i in range(1, n):
+            z[i] = 0.7 * z[i - 1] + rng.normal(0, 0.2)
+        tau = np.arange(n)
+        y = rng.poisson(np.exp(2.5 + 0.004 * tau + true * (tau >= 60) + z))
+        for cov in hits:
+            res = InterruptedTimeSeries(y, None, [60], effects="level", family="quasipoisson", cov_type=cov).fit()
+            lo, hi = res.conf_int().loc["level_1"]
+            hits[cov].append(lo <= true <= hi)
+    cov_hac, cov_nr = np.mean(hits["HAC"]), np.mean(hits["nonrobust"])
+    assert cov_hac >= 0.80
+    assert cov_hac > cov_nr + 0.05
