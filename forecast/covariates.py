@@ -101,6 +101,7 @@ class Feature:
     group: str
     unit: str
     source: str
+    #: months from the last month the value refers to until the first month it is used
     lag_months: int
     rule: str
 
@@ -120,9 +121,9 @@ FEATURES: tuple[Feature, ...] = (
             "under an IMF SBA/PRGF/EFF/RSF arrangement in month t (public on approval)"),
     Feature("gdp_growth_pct", "economic", "% (fiscal year)", "wdi_pakistan_annual.csv", 13,
             "WDI NY.GDP.MKTP.KD.ZG for fiscal year Y (ends June Y), step from July Y+1"),
-    Feature("unemployment_pct_ilo", "economic", "% labour force", "wdi_pakistan_annual.csv", 19,
+    Feature("unemployment_pct_ilo", "economic", "% labour force", "wdi_pakistan_annual.csv", 7,
             "WDI SL.UEM.TOTL.ZS (ILO modelled) for year Y, step from July Y+1"),
-    Feature("pkr_depreciation_pct", "economic", "% y/y", "wdi_pakistan_annual.csv", 19,
+    Feature("pkr_depreciation_pct", "economic", "% y/y", "wdi_pakistan_annual.csv", 7,
             "100*(PKR/USD annual average Y / average Y-1 - 1), step from July Y+1"),
     # political
     Feature("election_campaign", "political", "share of days", "timeline.csv", 0,
