@@ -116,11 +116,33 @@ def _load_panel(config: QuarterlyConfig) -> tuple[pd.DataFrame, dict]:
         if need:
             raise ValueError(f"--input {config.input}: row 1 (header): missing column(s) {need}; expected the "
                              "panel CSV form province, period, attacks, killed, ...")
-        panel = P.from_csv_form(raw)
+        panel = _panel_from_csv(raw, str(config.input))
         coverage = {"source": f"user panel {config.input}", "file": str(config.input),
                     "start": str(panel["ds"].min().date()), "end": str(panel["ds"].max().date()),
                     "exclusions": {}, "_path": str(config.input)}
     return panel, coverage
+
+
+def _panel_from_csv(raw: pd.DataFrame, name: str) -> pd.DataFrame:
+    """A user panel CSV (province, period, attacks, killed, ...) in contract form; the national
+    series is added as the sum of the provinces when the file has no ``Pakistan`` rows."""
+    out = pd.DataFrame({"unique_id": raw["province"].astype(str).to_numpy()})
+    try:
+        out["ds"] = pd.to_datetime(raw["period"].astype(str), format="mixed").dt.to_period("M").dt.to_timestamp()
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{name}: column 'period': expected months like 2021-12 ({exc})") from exc
+    for c in ("attacks", "killed"):
+        v = pd.to_numeric(raw[c], errors="coerce")
+        bad = v.isna() | (v < 0) | (v != v.round())
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(f"{name}: row {i + 2}, column {c!r}: {raw[c].iloc[i]!r} is not a non-negative "
+                             "integer count")
+        out[c] = v.astype(np.int64).to_numpy()
+    if NATIONAL not in set(out["unique_id"]):
+        nat = out.groupby("ds", as_index=False)[["attacks", "killed"]].sum().assign(unique_id=NATIONAL)
+        out = pd.concat([out, nat[out.columns]], ignore_index=True)
+    return out.sort_values(["unique_id", "ds"]).reset_index(drop=True)
 
 
 def _quarters(origin: pd.Timestamp, n: int = 4) -> list[pd.Period]:

@@ -1,0 +1,177 @@
+"""The quarterly run end to end on the shipped panel (small settings fast; defaults slow)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from forecast.quarterly import QuarterlyConfig, forecast_table, run, score_vintage
+
+FC_COLUMNS = ["province", "quarter", "measure", "mean", "q05", "q25", "q50", "q75", "q95", "last_year",
+              "p_gt_last_year"]
+SMALL = dict(models=("zero", "historical_rate", "conflictology", "nb_glm"), n_samples=200,
+             backtest_start="2019-01-01", scheduler="serial", studies=False, report=False)
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("q")
+    store = base / "store.duckdb"
+    m1 = run(QuarterlyConfig(out=base / "r1", as_of="2020-12", store=store, **SMALL))
+    m2 = run(QuarterlyConfig(out=base / "r2", as_of="2021-12", store=store, **SMALL))
+    return base, store, m1, m2
+
+
+def test_run_directory_contract(two_runs):
+    base, _, m1, _ = two_runs
+    d = base / "r1"
+    for name in ("manifest.json", "panel.csv", "forecast.csv", "backtest.csv", "results.json", "breaks.json",
+                 "attribution.json"):
+        assert (d / name).exists(), name
+    fc = pd.read_csv(d / "forecast.csv")
+    assert list(fc.columns[:11]) == FC_COLUMNS
+    assert sorted(fc["quarter"].unique()) == ["2021Q1", "2021Q2", "2021Q3", "2021Q4"]
+    assert set(fc["measure"]) == {"attacks", "killed"}
+    assert "Pakistan" in set(fc["province"])
+    q = fc[["q05", "q25", "q50", "q75", "q95"]].to_numpy()
+    assert (np.diff(q, axis=1) >= 0).all() and (q >= 0).all()
+    assert fc["p_gt_last_year"].between(0, 1).all()
+    # last_year is the observed same quarter a year earlier
+    panel = pd.read_csv(d / "panel.csv")
+    kp = panel[(panel.province == "Khyber Pakhtunkhwa") & panel.period.isin(["2020-01", "2020-02", "2020-03"])]
+    row = fc[(fc.province == "Khyber Pakhtunkhwa") & (fc.quarter == "2021Q1") & (fc.measure == "attacks")]
+    assert row["last_year"].iloc[0] == kp["attacks"].sum()
+    assert panel["period"].max() == "2020-12"  # truncated at as_of
+    man = json.loads((d / "manifest.json").read_text())
+    assert man["run_id"] == m1.run_id and {o["path"] for o in man["outputs"]} >= {"forecast.csv", "results.json"}
+
+
+def test_national_forecast_is_coherent_in_mean(two_runs):
+    base = two_runs[0]
+    fc = pd.read_csv(base / "r1" / "forecast.csv")
+    nat = fc[fc.province == "Pakistan"].set_index(["quarter", "measure"])["mean"]
+    prov = fc[fc.province != "Pakistan"].groupby(["quarter", "measure"])["mean"].sum()
+    np.testing.assert_allclose(nat.sort_index(), prov.sort_index(), rtol=1e-9)
+
+
+def test_results_json_reports_backtest_models_and_what_was_not_produced(two_runs):
+    res = json.loads((two_runs[0] / "r1" / "results.json").read_text())
+    assert res["as_of"] == "2020-12" and res["published_model"] == "ens_crps"
+    assert res["data"]["n_months"] > 300 and res["data"]["last_month"] == "2020-12"
+    rec = res["backtest"]["summary"][0]
+    assert {"model", "province", "measure", "crps", "log_score", "coverage_90", "skill_vs_best_baseline"} <= set(rec)
+    assert set(res["models"]["ensemble_weights"]["attacks"]) == {"ens_equal", "ens_crps"}
+    assert res["not_produced"]["breaks.json"].startswith("studies disabled")
+    assert res["not_produced"]["briefing"].startswith("report disabled")
+    assert json.loads((two_runs[0] / "r1" / "breaks.json").read_text())["status"] == "not produced"
+    assert res["backtest"]["diebold_mariano"] and res["backtest"]["goal_check"]
+
+
+def test_vintages_are_archived_and_earlier_ones_scored(two_runs):
+    from forecast.store import Store
+
+    base, store_path, m1, m2 = two_runs
+    store = Store(store_path)
+    v = store.vintages()
+    assert len(v) == 2 and set(v["run_id"]) == {m1.run_id, m2.run_id}
+    res2 = json.loads((base / "r2" / "results.json").read_text())
+    scores = pd.DataFrame(res2["earlier_vintages"]["scores"])
+    assert set(scores["quarter"]) == {"2021Q1", "2021Q2", "2021Q3", "2021Q4"}
+    assert {"observed", "crps", "covered_90"} <= set(scores.columns)
+    # outcomes equal the second run's panel sums
+    panel = pd.read_csv(base / "r2" / "panel.csv")
+    obs = panel[(panel.province == "Pakistan") & panel.period.str.startswith("2021")]["attacks"].sum()
+    got = scores[(scores.province == "Pakistan") & (scores.measure == "attacks")]["observed"].sum()
+    assert got == obs
+    stored = store.scores(res2["earlier_vintages"]["scores"][0]["vintage_id"])
+    assert len(stored) == len(scores)
+
+
+def test_rerun_does_not_duplicate_stored_scores(two_runs, tmp_path):
+    from forecast.store import Store
+
+    base, store_path, _, _ = two_runs
+    run(QuarterlyConfig(out=tmp_path / "r3", as_of="2021-12", store=store_path, **{**SMALL, "backtest": False}))
+    store = Store(store_path)
+    first = store.vintages()["vintage_id"].iloc[0]
+    assert len(store.scores(first)) == 8 * 4 * 2  # 8 series x 4 quarters x 2 measures, scored once
+
+
+def test_score_vintage_quantile_crps_matches_sample_crps():
+    from forecast import scoring
+
+    rng = np.random.default_rng(0)
+    smp = rng.poisson(20, size=(1, 3, 20000))
+    hist = {"attacks": pd.DataFrame([[5, 5, 5]], index=["X"],
+                                    columns=pd.date_range("2019-01-01", periods=3, freq="MS"))}
+    fc, pct = forecast_table({"attacks": smp}, ["X"], pd.Timestamp("2020-01-01"), hist, model="m")
+    outcomes = {"attacks": pd.DataFrame([[20, 25, 18]], index=["X"],
+                                        columns=pd.date_range("2020-01-01", periods=3, freq="MS"))}
+    sc = score_vintage(fc.merge(pct), outcomes, pd.Timestamp("2020-03-31"))
+    assert len(sc) == 1 and sc["observed"].iloc[0] == 63
+    exact = scoring.crps(np.array([63.0]), smp[0].sum(axis=0)[None, :].astype(float))[0]
+    assert sc["crps"].iloc[0] == pytest.approx(exact, rel=0.05)
+    assert fc["last_year"].iloc[0] == 15
+
+
+def test_config_validation_errors(tmp_path):
+    with pytest.raises(ValueError, match="unknown model"):
+        QuarterlyConfig(models=("prophet",)).validate()
+    with pytest.raises(ValueError, match="--as-of"):
+        QuarterlyConfig(as_of="not a date").validate()
+    with pytest.raises(FileNotFoundError, match="--input"):
+        QuarterlyConfig(input=tmp_path / "missing.csv").validate()
+    with pytest.raises(ValueError, match="after the last month"):
+        run(QuarterlyConfig(out=tmp_path / "x", as_of="2030-01", store="none", **SMALL))
+
+
+def test_input_panel_csv_and_missing_columns(tmp_path):
+    from forecast.panel import load_panel
+
+    p = load_panel("month")
+    p = p[p["ds"] >= "2015-01-01"].rename(columns={"unique_id": "province"})
+    p["period"] = p.pop("ds").dt.strftime("%Y-%m")
+    p[["province", "period", "attacks", "killed"]].to_csv(tmp_path / "in.csv", index=False)
+    cfg = QuarterlyConfig(out=tmp_path / "o", input=tmp_path / "in.csv", store="none",
+                          **{**SMALL, "backtest_start": "2020-01-01"})
+    run(cfg)
+    res = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert res["data"]["source"].startswith("user panel") and res["data"]["first_month"] == "2015-01"
+    p.drop(columns="killed").to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(ValueError, match="missing column"):
+        run(QuarterlyConfig(out=tmp_path / "o2", input=tmp_path / "bad.csv", store="none", **SMALL))
+
+
+def test_backtest_command_writes_the_json_contract(tmp_path):
+    from forecast.cli import app
+
+    out = tmp_path / "bt.json"
+    r = CliRunner().invoke(app, ["backtest", "--json", str(out), "--models", "historical_rate,conflictology",
+                                 "--origins", "2020-01:2020-10", "--scheduler", "serial", "--n-samples", "100",
+                                 "--measures", "attacks"])
+    assert r.exit_code == 0, r.output
+    payload = json.loads(out.read_text())
+    rec = payload["results"][0]
+    assert {"model", "province", "crps", "log_score", "coverage_90", "skill_vs_best_baseline"} <= set(rec)
+    assert payload["origins"] == ["2020-01", "2020-04", "2020-07", "2020-10"]
+    bad = CliRunner().invoke(app, ["backtest", "--json", str(out), "--models", "prophet"])
+    assert bad.exit_code == 2
+
+
+@pytest.mark.slow
+def test_quarterly_defaults_end_to_end(tmp_path):
+    """The README's first command with default settings: every output, studies and briefing included."""
+    from forecast.cli import app
+
+    out = tmp_path / "latest"
+    r = CliRunner().invoke(app, ["quarterly", "--out", str(out), "--store", str(tmp_path / "s.duckdb")])
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "results.json").read_text())
+    assert res["not_produced"] == {}, res["not_produced"]
+    for name in ("breaks.json", "attribution.json", "briefing.html", "briefing.json", "forecast.csv", "backtest.csv"):
+        assert (out / name).exists(), name
+    assert len(res["backtest"]["origins"]) == 48
