@@ -35,7 +35,7 @@ def simulate_its_panel(n_units: int = 4, n_months: int = 72, start: str = "2010-
     eta = a[:, None] + b[:, None] * t[None, :]
     for k, brk in enumerate(breaks):
         bt = pd.Timestamp(brk)
-        post = (dates > bt).to_numpy()
+        post = np.asarray(dates > bt)
         ramp = np.where(post, ((dates - bt) / pd.Timedelta(days=1)).to_numpy(dtype=float) / 365.25, 0.0)
         eta = eta + lv[:, k:k + 1] * post[None, :] + sl[:, k:k + 1] * ramp[None, :]
     m = dates.month.to_numpy(dtype=float)
