@@ -46,10 +46,11 @@ def log_factorial(y):
 def log1pmx_over_x(x):
     """``(log1p(x) - x) / x`` for ``x >= 0``, accurate near 0 (series) and elsewhere."""
     if x < 0.0625:
-        # -x/2 + x^2/3 - x^3/4 + ... ; 14 terms reach < 1e-18 relative at x = 1/16
+        # -x/2 + x^2/3 - x^3/4 + ... ; 14 terms reach < 1e-18 relative at x = 1/16, 8 at x < 0.01
         s = 0.0
         p = 1.0
-        for n in range(14):
+        nt = 8 if x < 0.01 else 14
+        for n in range(nt):
             p *= -x
             s += p / (n + 2.0)
         return s
