@@ -14,7 +14,9 @@ import json
 import math
 import os
 import re
+import signal
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -133,3 +135,22 @@ def safe_join(base: str | os.PathLike, *parts: str) -> Path:
     if base_p != target and base_p not in target.parents:
         raise ValueError(f"output path {target} escapes the output directory {base_p}")
     return target
+
+
+FAULT_ENV = "PAKCAST_FAULT"
+PAUSE_ENV = "PAKCAST_PAUSE"
+
+
+def fault_point(name: str) -> None:
+    """Fault-injection hook for the reliability tests (no effect unless the variables are set).
+
+    ``PAKCAST_FAULT=<name>`` kills the current process with SIGKILL when it reaches the point
+    ``name`` (no clean-up, no ``finally`` blocks: the harshest crash a run can suffer);
+    ``PAKCAST_PAUSE=<name>=<seconds>`` sleeps there (to hold a lock while a second process starts).
+    Points: ``store.ingest.before_commit``, ``store.vintage.before_register``, ``store.locked``.
+    """
+    if os.environ.get(FAULT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+    pause = os.environ.get(PAUSE_ENV)
+    if pause and pause.rpartition("=")[0] == name:
+        time.sleep(float(pause.rpartition("=")[2]))

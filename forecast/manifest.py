@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -64,7 +65,11 @@ def file_record(path: str | Path) -> dict[str, Any]:
 
 @dataclass
 class RunManifest:
-    """One run: id, time, command and options, inputs with sha256, versions, seeds, outputs."""
+    """One run: id, time, command and options, inputs with sha256, versions, seeds, outputs.
+
+    ``argv`` and ``cwd`` (the working directory, which relative paths in ``argv`` refer to) let
+    ``pakcast rerun`` (:mod:`forecast.rerun`) execute the same command again.
+    """
 
     command: str
     options: dict[str, Any] = field(default_factory=dict)
@@ -78,6 +83,7 @@ class RunManifest:
     git_revision: str | None = field(default_factory=git_revision)
     platform: str = field(default_factory=platform.platform)
     notes: list[str] = field(default_factory=list)
+    cwd: str | None = field(default_factory=os.getcwd)
 
     def add_input(self, path: str | Path, role: str | None = None) -> None:
         rec = file_record(path)
@@ -104,4 +110,6 @@ class RunManifest:
     def read(cls, path: str | Path) -> "RunManifest":
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        kwargs = {k: v for k, v in data.items() if k in known}
+        kwargs.setdefault("cwd", None)  # manifests written before ``cwd`` was recorded
+        return cls(**kwargs)

@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from forecast import paths
-from forecast.io import sha256_file, to_jsonable
+from forecast.io import fault_point, sha256_file, to_jsonable
 from forecast.manifest import RunManifest, package_versions
 from forecast.validate import EVENT_COLUMNS, REJECT_COLUMNS, coerce_events
 
@@ -199,6 +199,7 @@ class Store:
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with self._connect(write=True) as con:
+            fault_point("store.locked")
             con.begin()
             try:
                 yield con
@@ -250,6 +251,7 @@ class Store:
             con.execute(f"{verb} INTO events ({cols}) SELECT {cols} FROM ev_in")
             con.unregister("ev_in")
             inserted = _one(con, "SELECT count(*) FROM events")[0] - before
+            fault_point("store.ingest.before_commit")
             if rejected:
                 rj = rejects_df.reindex(columns=REJECT_COLUMNS).assign(ingest_id=ingest_id)
                 rj["line"] = pd.to_numeric(rj["line"]).astype("Int64")
@@ -402,6 +404,7 @@ class Store:
             con.register("fc_in", rows)
             con.execute("INSERT INTO forecasts SELECT vintage_id, row_no, record::JSON FROM fc_in")
             con.unregister("fc_in")
+            fault_point("store.vintage.before_register")
             con.execute("INSERT INTO vintages VALUES (?, ?, ?, ?, ?, ?)",
                         [vintage_id, run_id, pd.Timestamp(as_of).date(), _now(), len(rows), json.dumps(cols)])
         return vintage_id

@@ -233,9 +233,38 @@ def panel_cmd(
                                                   coverage=coverage, **filters)
             rep = r.to_dict()
         write_csv(out, pn.to_csv_form(panel, freq.value))
+        from forecast import paths
+
+        if input is not None:
+            used = [(input, source.value)]
+        elif store is not None:
+            used = [(store, "store")]
+        else:
+            shipped = paths.shipped_dir() / pn.shipped_panel_name(freq.value, fata.value,
+                                                                  "all" if scope == "all" else scope)
+            used = [(shipped, "shipped panel")] if shipped.exists() and not any(filters.values()) else [
+                (paths.shipped(pn.SHIPPED_EVENTS), "shipped events")]
+        _write_sidecar_manifest("panel", {
+            "freq": freq.value, "fata": fata.value, "scope": scope, "input": None if input is None else str(input),
+            "source": None if source is None else source.value, "store": None if store is None else str(store),
+            **{k: v for k, v in filters.items()}, "on_error": on_error.value, "encoding": encoding}, out, used)
     except (ValidationError, FileNotFoundError, ValueError) as exc:
         _fail(exc)
     _print_report(rep, label, out, len(panel))
+
+
+def _write_sidecar_manifest(command: str, options: dict[str, Any], out: Path,
+                            inputs: list[tuple[Path, str]]) -> Path:
+    """``<out stem>.manifest.json`` beside a single-file output (inputs and the output with sha256)."""
+    from forecast.io import sha256_file
+    from forecast.manifest import RunManifest
+
+    m = RunManifest(command=command, options=options)
+    for p, role in inputs:
+        if Path(p).is_file():
+            m.add_input(p, role=role)
+    m.outputs = [{"path": out.name, "sha256": sha256_file(out), "bytes": out.stat().st_size}]
+    return m.write(out.parent, name=out.stem + ".manifest.json")
 
 
 def _print_report(rep: dict, label: str, out: Path, n: int) -> None:
@@ -378,7 +407,16 @@ def describe_cmd(
         console.print(f" - {line}")
     if json_out is not None:
         write_json(json_out, d)
-        console.print(f"wrote {json_out}")
+        from forecast import panel as pn
+        from forecast import paths
+
+        used = [(input, source.value)] if input is not None else [(paths.shipped(pn.SHIPPED_EVENTS),
+                                                                  "shipped events")]
+        _write_sidecar_manifest("describe", {"input": None if input is None else str(input),
+                                             "source": None if source is None else source.value,
+                                             "fata": fata.value, "scope": scope, "encoding": encoding},
+                                json_out, used)
+        console.print(f"wrote {json_out} (and {json_out.stem}.manifest.json)")
 
 
 # ---------------------------------------------------------------------------------------------
