@@ -40,6 +40,10 @@ SECTION_ORDER = (
     ("provenance", "Data provenance, coverage and limitations"),
     ("methods", "Methods appendix"),
 )
+HEADERS = {"unique_id": "series", "n_post": "n post", "n_pre": "n pre", "ci_low": "95% CI low", "ci_high": "95% CI high",
+           "contains_2014_12": "CI contains 2014-12", "contains_2021_08": "CI contains 2021-08",
+           "coverage_90_in_85_95": "coverage in 85-95%", "in_goal_scope": "≥10 events/yr",
+           "skill_vs_best_baseline": "skill vs best baseline", "irr": "IRR", "pvalue": "p", "p_value": "p"}
 UCDP_SOURCE = "UCDP GED 22.1 (CC BY 4.0), Pakistan extract via HDX"
 BASELINE_HINTS = ("zero", "naive", "last", "climatology", "historical", "seasonal", "conflictology", "bootstrap",
                   "baseline", "rate")
@@ -483,8 +487,11 @@ def scorecard_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, 
     names = _baseline_names()
     is_base = nat["model"].astype(str).map(lambda m: _is_baseline(m, names)).to_numpy(bool)
     headline = None
+    published = res.get("published_model")
     if is_base.any() and (~is_base).any():
-        best = nat[~is_base].iloc[0]
+        # the headline scores the model whose forecast the briefing shows (results.published_model), else the best
+        pub = nat[nat["model"].astype(str) == str(published)] if published else nat.iloc[0:0]
+        best = pub.iloc[0] if len(pub) else nat[~is_base].iloc[0]
         named = str(best["best_baseline"]) if pd.notna(best.get("best_baseline")) else None
         if named is not None and pd.notna(best.get("best_baseline_crps")):
             base_name, base_crps = named, float(best["best_baseline_crps"])
@@ -495,7 +502,10 @@ def scorecard_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, 
             base_name, base_crps = str(base["model"]), float(base["crps"])
         skill = (float(best["skill_vs_best_baseline"]) if pd.notna(best.get("skill_vs_best_baseline"))
                  else 1 - float(best["crps"]) / base_crps)
-        headline = {"model": str(best["model"]), "crps": float(best["crps"]), "baseline": base_name,
+        top = nat[~is_base].iloc[0]
+        headline = {"model": str(best["model"]), "published": bool(len(pub)),
+                    "best_model": str(top["model"]), "best_model_crps": float(top["crps"]),
+                    "crps": float(best["crps"]), "baseline": base_name,
                     "baseline_crps": base_crps, "skill": skill, "measure": measure, "scope": scope,
                     "coverage_90": float(best["coverage_90"]) if pd.notna(best.get("coverage_90")) else None}
         dm = [r for lst in find_all_records(res, {"best_model", "best_baseline"}) for r in lst
@@ -522,7 +532,7 @@ def scorecard_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, 
                        "CRPS skill vs the best baseline (0 = as good; higher is better)",
                        f"Backtest skill by model ({scope}, {measure})",
                        "CRPS skill of each model relative to the best baseline in the rolling-origin backtest "
-                       "(baselines in orange).", ref=0.0, log=False)
+                       "(baselines in orange).", ref=0.0, log=False, xmin=-1.0)
         figs[rec.name] = rec
         fig_names.append(rec.name)
     last = next(iter(find_all_records(res, {"observed", "quarter"})), None)
@@ -700,6 +710,7 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
+    env.filters["header"] = lambda c: HEADERS.get(c, c.replace("_", " ").replace(".", " "))
     env.filters.update(count=fmt_count, ratio=fmt_ratio, ratio3=fmt_ratio3, pct=fmt_pct, pval=fmt_p, auto=fmt_auto,
                        cell=fmt_cell)
     return env

@@ -268,8 +268,12 @@ def waterfall(shares: list[dict[str, Any]], total: float | None, figures_dir: Pa
 
 
 def forest(rows: list[dict[str, Any]], figures_dir: Path, name: str, source: str, xlabel: str, title: str,
-           caption: str, ref: float = 1.0, log: bool = True) -> FigureRecord:
-    """Point estimates with intervals (rate ratios, skill scores), one row each."""
+           caption: str, ref: float = 1.0, log: bool = True, xmin: float | None = None) -> FigureRecord:
+    """Point estimates with intervals (rate ratios, skill scores), one row each.
+
+    Estimates below ``xmin`` are drawn at ``xmin`` as a left-pointing marker labelled with their value,
+    so one very poor model does not squash the scale for the others.
+    """
     fig, ax = new_figure(7.5, 0.45 * len(rows) + 1.4)
     y = np.arange(len(rows))[::-1]
     for yi, r in zip(y, rows):
@@ -277,7 +281,14 @@ def forest(rows: list[dict[str, Any]], figures_dir: Path, name: str, source: str
         colour = r.get("colour", OKABE_ITO["blue"])
         if lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi):
             ax.plot([lo, hi], [yi, yi], color=colour, lw=2)
-        ax.plot([est], [yi], "o", color=colour, ms=5)
+        if xmin is not None and est < xmin:
+            ax.plot([xmin], [yi], "<", color=colour, ms=6)
+            ax.annotate(f"{est:.2f} (off scale)", (xmin, yi), xytext=(8, 0), textcoords="offset points",
+                        va="center", fontsize=7, color=colour)
+        else:
+            ax.plot([est], [yi], "o", color=colour, ms=5)
+    if xmin is not None:
+        ax.set_xlim(left=xmin - 0.05 * (max([r["estimate"] for r in rows] + [ref]) - xmin))
     ax.axvline(ref, color="black", lw=0.8, ls="--")
     if log:
         ax.set_xscale("log")

@@ -74,7 +74,8 @@ def column_kind(values: list[Any], name: str = "") -> str:
     nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and not _missing(v)]
     if not nums:
         return "text"
-    if name.lower().replace("-", "_") in ("p_value", "pvalue", "p_holm", "p_adjusted", "p_adj") or name.lower().startswith("p_value"):
+    key = name.lower().replace("-", "_").split(".")[-1]
+    if key.endswith(("pvalue", "p_value", "p_holm", "p_adjusted", "p_adj")) or key == "p" or key.endswith("_p"):
         return "p"
     return "count" if all(float(v) == round(float(v)) for v in nums) else "ratio"
 

@@ -54,9 +54,10 @@ def _scorecard(scorecard: dict[str, Any]) -> dict[str, Any] | None:
     best = scorecard.get("headline")
     if not best:
         return None
-    text = (f"In rolling-origin backtests the {best['model']} forecasts scored a mean CRPS of "
-            f"{fmt_ratio(best['crps'])} against {fmt_ratio(best['baseline_crps'])} for the best baseline "
-            f"({best['baseline']}), a skill of {fmt_pct(best['skill'])}")
+    who = (f"the published {best['model']} forecasts" if best.get("published") else f"the {best['model']} forecasts")
+    text = (f"In rolling-origin backtests of the national {best.get('measure', 'attacks')} series {who} scored a "
+            f"mean CRPS of {fmt_ratio(best['crps'])} against {fmt_ratio(best['baseline_crps'])} for the best "
+            f"baseline ({best['baseline']}), a skill of {fmt_pct(best['skill'])}")
     if best.get("coverage_90") is not None:
         text += f", and their 90% intervals covered {fmt_pct(best['coverage_90'])} of outcomes"
     return {"id": "scorecard", "text": text + ".", "numbers": best}

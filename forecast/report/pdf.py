@@ -210,7 +210,7 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
     elif sid == "scorecard":
         h = sec.get("headline")
         if h:
-            w.paragraph(f"Best model {h['model']}: CRPS {fmt_ratio(h['crps'])} vs {fmt_ratio(h['baseline_crps'])} "
+            w.paragraph(f"{'Published' if h.get('published') else 'Best'} model {h['model']}: CRPS {fmt_ratio(h['crps'])} vs {fmt_ratio(h['baseline_crps'])} "
                         f"for the best baseline ({h['baseline']}), skill {fmt_pct(h['skill'])}"
                         + (f"; 90% coverage {fmt_pct(h['coverage_90'])}" if h.get("coverage_90") is not None else "")
                         + f" ({h['scope']}).")
