@@ -523,20 +523,19 @@ class AttributionResults:
         return pd.DataFrame(rows)
 
     # ---- contributions
-    def _group_lp(self, X: pd.DataFrame, offset: np.ndarray, params: np.ndarray | None = None) -> pd.DataFrame:
-        """Linear predictor split by player: one column per group plus ``other``."""
-        p = self.params.to_numpy() if params is None else params
-        Xa = X.to_numpy(dtype=float)
-        terms = Xa * p[None, :]
-        out = {}
-        cols = list(X.columns)
-        groups = self.model.groups
-        for g in dict.fromkeys(groups.values()):
-            idx = [cols.index(c) for c, gg in groups.items() if gg == g]
-            out[g] = terms[:, idx].sum(axis=1)
-        other_idx = [i for i, c in enumerate(cols) if c not in groups]
-        out[OTHER] = terms[:, other_idx].sum(axis=1) + offset
-        return pd.DataFrame(out, index=X.index)
+    def linear_predictor_by_group(self, X: pd.DataFrame | None = None, offset=None,
+                                  params=None) -> pd.DataFrame:
+        """Linear predictor split by player: one column per group plus ``other`` (controls and
+        offset); the columns sum to the linear predictor. Defaults: the estimation sample and estimates."""
+        if X is None:
+            X = self.model.X
+            off = self.model.offset if offset is None else np.asarray(offset, dtype=float)
+        else:
+            X = X[list(self.params.index)]
+            off = np.zeros(len(X)) if offset is None else np.asarray(offset, dtype=float)
+        p = self.params.to_numpy() if params is None else np.asarray(params, dtype=float)
+        return pd.DataFrame(self._player_matrix(X.to_numpy(dtype=float), off, p), columns=self._players,
+                            index=X.index)
 
     def contributions(self, reference: pd.Series | None = None, X: pd.DataFrame | None = None,
                       offset=None) -> pd.DataFrame:

@@ -161,8 +161,8 @@ def test_attribution_shapley_efficiency_and_symmetry_nonadditive():
     assert sh.table["share"].sum() == pytest.approx(sh.total_change, abs=1e-10)
     assert sh.table.loc[sh.table.group != RESIDUAL, "share"].sum() == pytest.approx(sh.fitted_change, abs=1e-10)
     # symmetry through the value function itself: two players with identical contributions
-    lp_a = res._group_lp(X.loc[~pb], np.zeros((~pb).sum()))
-    lp_b = res._group_lp(X.loc[pb], np.zeros(pb.sum()))
+    lp_a = res.linear_predictor_by_group(X.loc[~pb])
+    lp_b = res.linear_predictor_by_group(X.loc[pb])
     lp_a["g1_copy"] = lp_a["g1"] / 2
     lp_a["g1"] = lp_a["g1"] / 2
     lp_b["g1_copy"] = lp_b["g1"] / 2
@@ -178,6 +178,16 @@ def test_attribution_shapley_efficiency_and_symmetry_nonadditive():
     assert sh.fitted_change == pytest.approx(fb - fa, abs=1e-10)
     t = sh.table.set_index("group")
     assert (t["ci_low"] <= t["share"] + 1e-9).all() and (t["share"] <= t["ci_high"] + 1e-9).all()
+
+
+def test_linear_predictor_by_group_sums_to_eta():
+    y, X, groups, unit, ds, pb = _constructed()
+    off = np.log(np.linspace(1.0, 2.0, len(y)))
+    res = AttributionModel(y, X, groups, offset=off, unit=unit, time=ds).fit(cov_type="HC0")
+    lp = res.linear_predictor_by_group()
+    assert list(lp.columns) == ["g1", "g2", OTHER]
+    np.testing.assert_allclose(lp.sum(axis=1), res.linear_predictor, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(np.exp(res.linear_predictor), res.fittedvalues, rtol=1e-10)
 
 
 def test_contributions_sum_exactly_to_fitted_change():
@@ -313,8 +323,8 @@ def test_shapley_interval_coverage_of_true_shares():
     # the truth: the model's Shapley values at the true coefficients
     y0 = rng.poisson(mu)
     ref = AttributionModel(y0, X, groups, family="poisson", unit=unit, time=ds).fit(cov_type="nonrobust")
-    lp_a = ref._group_lp(X.loc[pa], np.zeros(pa.sum()), beta)
-    lp_b = ref._group_lp(X.loc[pb], np.zeros(pb.sum()), beta)
+    lp_a = ref.linear_predictor_by_group(X.loc[pa], params=beta)
+    lp_b = ref.linear_predictor_by_group(X.loc[pb], params=beta)
     value, players = ref._period_value_fn(lp_a, lp_b, unit[pa], unit[pb])
     truth = shapley_values(value, players)
     hits = {g: 0 for g in ("g1", "g2")}
