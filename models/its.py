@@ -35,9 +35,8 @@ Counterfactual and excess
     :math:`[T_j, T_{j+1})` is :math:`\sum y_t - \sum \hat Y^{cf}_t` (negative = averted).
 
 Backend
-    Fits go through one internal function, :func:`_fit_count_glm` (statsmodels GLM for
-    Poisson/quasi-Poisson, statsmodels ``NegativeBinomial`` NB2 for negbin) so the backend can
-    be swapped for :mod:`models.glm` without touching the rest.
+    Fits go through one internal function, :func:`_fit_count_glm`: :class:`models.glm.CountGLM`
+    (the project's Newton solver on Numba kernels) with statsmodels as a named fallback.
 
 References
 ----------
@@ -93,12 +92,48 @@ def _newey_west_lags(n: int) -> int:
 
 def _fit_count_glm(y: np.ndarray, X: np.ndarray, offset: np.ndarray | None, family: str,
                    cov_type: str = "HAC", maxlags: int | None = None) -> _GLMFit:
-    """Fit a Poisson / quasi-Poisson / NB2 log-link GLM; statsmodels backend."""
+    r"""Fit a Poisson / quasi-Poisson / NB2 log-link GLM.
+
+    Backend: :class:`models.glm.CountGLM` (Newton on the project's Numba kernels); quasi-Poisson
+    is its Poisson fit with the Pearson dispersion :math:`\phi` scaling the model-based
+    covariance (the HAC sandwich needs no scale). If CountGLM fails or does not converge (e.g. an
+    NB dispersion at the Poisson boundary) the statsmodels fit is used and named in ``backend``.
+    """
+    n = len(y)
+    L = _newey_west_lags(n) if maxlags is None else int(maxlags)
+    cov = "HAC" if cov_type == "HAC" else "nonrobust"
+    try:
+        from models.glm import CountGLM
+
+        with np.errstate(all="ignore"):
+            r = CountGLM(y, X, offset=offset, family="poisson" if family == "quasipoisson" else family).fit(
+                cov_type=cov, maxlags=L if cov == "HAC" else None)
+        params = np.asarray(r.params, dtype=float)
+        V = np.asarray(r.cov_params(), dtype=float)
+        ok = r.converged and np.all(np.isfinite(params)) and np.all(np.isfinite(np.diag(V))) and np.all(np.diag(V) > 0)
+        if ok:
+            off = np.zeros(n) if offset is None else offset
+            mu = np.exp(X @ params + off)
+            scale = 1.0
+            if family == "quasipoisson":
+                scale = float(np.sum((y - mu) ** 2 / mu) / max(n - X.shape[1], 1))
+                if cov == "nonrobust":
+                    V = V * scale
+            alpha = float(r.alpha_) if family == "negbin" else 0.0
+            return _GLMFit(params, V, alpha, scale, float(r.llf), True, mu,
+                           f"pakcast CountGLM ({'NB2' if family == 'negbin' else 'Poisson'}"
+                           f"{', scale=X2' if family == 'quasipoisson' else ''})")
+    except (ValueError, FloatingPointError, np.linalg.LinAlgError, ZeroDivisionError):
+        pass
+    return _fit_count_glm_statsmodels(y, X, offset, family, cov_type, L)
+
+
+def _fit_count_glm_statsmodels(y, X, offset, family, cov_type, L) -> _GLMFit:
+    """statsmodels fallback (GLM Poisson / NegativeBinomial NB2)."""
     import statsmodels.api as sm
     from statsmodels.discrete.discrete_model import NegativeBinomial
 
     n = len(y)
-    L = _newey_west_lags(n) if maxlags is None else int(maxlags)
     cov_kw = {"cov_type": "HAC", "cov_kwds": {"maxlags": L}} if cov_type == "HAC" else {"cov_type": "nonrobust"}
     off = np.zeros(n) if offset is None else offset
     with warnings.catch_warnings():
