@@ -43,13 +43,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from models.likelihood import (
-    negbin_hessian_obs,
-    negbin_loglik_grad,
-    negbin_loglik_grad_obs,
-    poisson_loglik_grad,
-)
-from models.likelihood.negbin import _as_counts
+from models.likelihood import negbin_hessian_obs, negbin_loglik_grad_obs
+from models.likelihood.negbin import _EMPTY, _as_counts, _negbin_llg_trusted
+from models.likelihood.poisson import _poisson_llg_trusted
 
 FAMILIES = ("negbin", "poisson")
 COV_TYPES = ("nonrobust", "HC0", "HAC")
@@ -112,8 +108,11 @@ class CountGLM:
         if bad.size:
             i, j = bad[0]
             raise ValueError(f"X[{i}, {j}] (column {self.exog_names[j]!r}) is not finite")
-        if np.linalg.matrix_rank(X) < X.shape[1]:
+        XtX = X.T @ X
+        ev = np.linalg.eigvalsh(XtX) if X.shape[1] else np.ones(1)
+        if ev.min() <= 1e-12 * max(ev.max(), 1e-300):
             raise ValueError("X does not have full column rank (collinear or constant columns)")
+        self._XtX = XtX
         self.X = np.ascontiguousarray(X)
         off = np.zeros(n) if offset is None else np.asarray(offset, dtype=float).ravel()
         if off.size != n or not np.all(np.isfinite(off)):
@@ -133,26 +132,29 @@ class CountGLM:
             self.weights = None
 
     # ------------------------------------------------------------------ likelihood pieces
-    def loglike(self, params: np.ndarray) -> float:
+    def loglike(self, params: np.ndarray, family: str | None = None) -> float:
         """Log-likelihood at ``params`` (``beta`` for Poisson, ``(beta, log_alpha)`` for NB)."""
+        family = family or self.family
         beta = params[: self.X.shape[1]]
         eta = self.X @ beta + self.offset
-        if self.family == "poisson":
-            return poisson_loglik_grad(self.y, eta, self.weights)[0]
-        return negbin_loglik_grad(self.y, eta, params[-1], self.weights)[0]
+        w = _EMPTY if self.weights is None else self.weights
+        if family == "poisson":
+            return _poisson_llg_trusted(self.y, eta, w)[0]
+        return _negbin_llg_trusted(self.y, eta, np.array([params[-1]]), w)[0]
 
-    def _llgh(self, params):
+    def _llgh(self, params, family: str | None = None):
         """log-likelihood, gradient and Hessian in (beta[, log_alpha])."""
+        family = family or self.family
         X, w = self.X, self.weights
         p = X.shape[1]
         eta = X @ params[:p] + self.offset
-        if self.family == "poisson":
-            ll, de = poisson_loglik_grad(self.y, eta, w)
+        if family == "poisson":
+            ll, de = _poisson_llg_trusted(self.y, eta, _EMPTY if w is None else w)
             mu = np.exp(eta)
             hw = mu if w is None else mu * w
             return ll, X.T @ de, -(X.T * hw) @ X
         la = params[p]
-        ll, de, dla = negbin_loglik_grad(self.y, eta, la, w)
+        ll, de, dla = _negbin_llg_trusted(self.y, eta, np.array([la]), _EMPTY if w is None else w)
         h_ee, h_el, h_ll = negbin_hessian_obs(self.y, eta, la)
         if w is not None:
             h_ee, h_el, h_ll = h_ee * w, h_el * w, h_ll * w
@@ -178,13 +180,11 @@ class CountGLM:
 
     # ------------------------------------------------------------------ fitting
     def _start(self):
-        X, y = self.X, self.y
-        z = np.log(y + 0.5) - self.offset
-        beta = np.linalg.lstsq(X, z, rcond=None)[0]
-        return beta
+        z = np.log(self.y + 0.5) - self.offset
+        return np.linalg.solve(self._XtX, self.X.T @ z)
 
-    def _newton(self, params, maxiter, tol):
-        ll, g, H = self._llgh(params)
+    def _newton(self, params, maxiter, tol, family=None):
+        ll, g, H = self._llgh(params, family)
         converged = False
         it = 0
         for it in range(1, maxiter + 1):
@@ -197,7 +197,7 @@ class CountGLM:
             t = 1.0
             while True:
                 cand = params + t * step
-                ll_c = self.loglike(cand)
+                ll_c = self.loglike(cand, family)
                 if np.isfinite(ll_c) and ll_c >= ll - 1e-12 * abs(ll):
                     break
                 t *= 0.5
@@ -205,7 +205,7 @@ class CountGLM:
                     cand, ll_c = params, ll
                     break
             params = cand
-            ll_new, g, H = self._llgh(params)
+            ll_new, g, H = self._llgh(params, family)
             done = np.max(np.abs(t * step)) < tol or abs(ll_new - ll) < 1e-14 * max(1.0, abs(ll))
             ll = ll_new
             if done and np.max(np.abs(g)) < 1e-6 * max(1.0, math.sqrt(self.y.size)):
@@ -231,8 +231,7 @@ class CountGLM:
         if self.family == "poisson":
             params = beta
         else:
-            pois = CountGLM(self.y, self.X, offset=self.offset, family="poisson", weights=self.weights)
-            beta, *_ = pois._newton(beta, maxiter, tol)
+            beta, *_ = self._newton(beta, maxiter, tol, family="poisson")
             mu = np.exp(self.X @ beta + self.offset)
             w = np.ones_like(mu) if self.weights is None else self.weights
             a0 = np.sum(w * ((self.y - mu) ** 2 - self.y)) / np.sum(w * mu**2)

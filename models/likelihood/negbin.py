@@ -271,6 +271,17 @@ def negbin_loglik_grad(y, eta, log_alpha, weights=None, offset=None):
     return ll, de, s_dla
 
 
+def _negbin_llg_trusted(y, eta, la, w=_EMPTY):
+    """:func:`negbin_loglik_grad` without input checks (callers pass validated float64 arrays;
+    ``la`` a float64 array of length 1 or n)."""
+    n = y.size
+    de = np.empty(n)
+    dla = np.empty(n) if la.size > 1 else _EMPTY
+    kern = _nb_llg_parallel if n >= PARALLEL_MIN_N else _nb_llg_serial
+    ll, s_dla = kern(y, eta, la, w, _EMPTY, de, dla)
+    return ll, de, (dla if la.size > 1 else s_dla)
+
+
 def negbin_loglik_grad_obs(y, eta, log_alpha, offset=None):
     """Per-observation log-likelihood and score: ``(ll_i, d_eta_i, d_log_alpha_i)`` arrays."""
     y, eta, la, _, off = _prepare(y, eta, log_alpha, None, offset)

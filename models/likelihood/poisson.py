@@ -99,6 +99,13 @@ def poisson_loglik_grad(y, eta, weights=None, offset=None):
     return kern(y, eta, w, off, de), de
 
 
+def _poisson_llg_trusted(y, eta, w=_EMPTY):
+    """:func:`poisson_loglik_grad` without input checks (validated float64 arrays)."""
+    de = np.empty(y.size)
+    kern = _pois_parallel if y.size >= PARALLEL_MIN_N else _pois_serial
+    return kern(y, eta, w, _EMPTY, de), de
+
+
 def poisson_logpmf(y, mu):
     """Elementwise Poisson log-pmf (``mu = 0`` gives 0 at ``y = 0`` and ``-inf`` elsewhere)."""
     y, mu = np.broadcast_arrays(np.asarray(y, float), np.asarray(mu, float))
