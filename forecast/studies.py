@@ -5,8 +5,9 @@ series and each province, monthly attacks and killed,
 
 * **known dates** (2014-12 and 2021-08): Chow F test (linear) and NB2 likelihood-ratio test
   (counts), each in a local window around the date (48 months before; up to 48 after, and never
-  past the next date), with a change in level and trend when at least 12 post-break months
-  exist, otherwise a level change with a common trend;
+  past the next date), with a change in level and trend when at least 12 post-break months with
+  events exist, otherwise a level change with a common trend; a date is not tested when fewer
+  than 6 months before it or 3 after it have any event (the rate ratio would not be estimable);
 * **ITS**: negative-binomial segmented regression (HAC standard errors) in the same windows:
   level and slope rate ratios, and the excess (observed minus counterfactual) with intervals;
 * **unknown breaks** over the whole window (default 2007-01..2021-12): sup-F (linear, mean
@@ -45,7 +46,9 @@ NATIONAL = "Pakistan"
 DEFAULT_SEED = 20141216
 LOCAL_MONTHS = 48
 MIN_SLOPE_POST = 12
-MIN_LOCAL_EVENTS = 10
+MIN_NONZERO_PRE = 6      # non-zero months needed before a date to test it
+MIN_NONZERO_POST = 3     # ... and after it
+MIN_NONZERO_SLOPE = 12   # non-zero post months needed to estimate a slope change
 
 
 # --------------------------------------------------------------------------------------------
@@ -93,6 +96,9 @@ def _local_window(ds: pd.Series, date, dates: Sequence[str]) -> tuple[int, int]:
         hi = min(hi, min(later))
     t = pd.to_datetime(ds)
     sel = np.flatnonzero((t >= lo) & (t < hi))
+    if len(sel) == 0 or t.iloc[-1] < d:
+        raise ValueError(f"the series ({_month(t.iloc[0])}..{_month(t.iloc[-1])}) has no observations at or after "
+                         f"{_month(d)}: not tested")
     return int(sel[0]), int(sel[-1]) + 1
 
 
@@ -103,13 +109,13 @@ def _known_and_its(y: np.ndarray, ds: pd.Series, date: str, dates: Sequence[str]
     if fp is None or fp < 12 or len(yy) - fp < 3:
         raise ValueError(f"too few observations around {date[:7]} (pre {fp}, post {None if fp is None else len(yy) - fp})")
     n_post = len(yy) - fp
-    pre_ev, post_ev = float(yy[:fp].sum()), float(yy[fp:].sum())
-    if pre_ev + post_ev < MIN_LOCAL_EVENTS or pre_ev == 0 or post_ev == 0:
-        raise ValueError(f"too few events around {date[:7]} in {_month(tt.iloc[0])}..{_month(tt.iloc[-1])} "
-                         f"({int(pre_ev)} before, {int(post_ev)} after; need >= {MIN_LOCAL_EVENTS} and some on "
-                         "each side): not tested")
+    nz_pre, nz_post = int((yy[:fp] > 0).sum()), int((yy[fp:] > 0).sum())
+    if nz_pre < MIN_NONZERO_PRE or nz_post < MIN_NONZERO_POST:
+        raise ValueError(f"too few non-zero months around {date[:7]} in {_month(tt.iloc[0])}..{_month(tt.iloc[-1])} "
+                         f"({nz_pre} before, {nz_post} after; need >= {MIN_NONZERO_PRE} and >= {MIN_NONZERO_POST}): "
+                         "not tested")
     trend = np.arange(len(yy), dtype=float)
-    slope = n_post >= MIN_SLOPE_POST
+    slope = n_post >= MIN_SLOPE_POST and nz_post >= MIN_NONZERO_SLOPE
     X = np.c_[np.ones(len(yy)), trend] if slope else None
     Z = None if slope else trend[:, None]
     change = "level+trend" if slope else "level (common trend)"
@@ -143,6 +149,7 @@ def _known_and_its(y: np.ndarray, ds: pd.Series, date: str, dates: Sequence[str]
 
 
 def _unknown(y: np.ndarray, ds: pd.Series, dates: Sequence[str], seed: int, min_size: int, max_breaks: int) -> dict:
+    # one seed for the simulated null distribution of every series: it is a reference table, not data noise
     sf = sup_f_test(y, random_seed=seed)
     sl = sup_lr_test(y, "negbin", random_seed=seed)
     bp = BaiPerron(y, cost="negbin", min_size=min_size, max_breaks=max_breaks, index=list(ds)).fit()
@@ -224,7 +231,7 @@ def run_break_study(panel: pd.DataFrame, reported: pd.DataFrame | None = None, *
                 known += [{**base, **t} for t in tests]
                 its_rows.append({**base, **its_rec})
             try:
-                un = _unknown(y, ds, dates, seed, min_size, max_breaks)
+                un = _unknown(y, ds, dates, random_seed, min_size, max_breaks)
             except (ValueError, RuntimeError, np.linalg.LinAlgError) as e:
                 skipped.append({**base, "reason": f"unknown-break search: {e}"})
                 continue
@@ -251,7 +258,8 @@ def run_break_study(panel: pd.DataFrame, reported: pd.DataFrame | None = None, *
         "skipped": skipped,
         "method": ("Known dates: Chow F and NB2 likelihood-ratio tests, and the HAC Wald test of the ITS level change, in "
                    f"local windows ({LOCAL_MONTHS} months before each date, up to {LOCAL_MONTHS} after and never past the "
-                   "next date); level and trend change when >= 12 post months, else level change with a common trend. "
+                   "next date); level and trend change when >= 12 post months have events, else level change with a common "
+                   "trend; dates with < 6 non-zero months before or < 3 after are not tested. "
                    "ITS: negative-binomial segmented regression, Newey-West (HAC) standard errors. Unknown breaks: "
                    "sup-F (mean shift) and NB2 sup-LR with asymptotic p-values; Bai-Perron dynamic programming on the NB2 "
                    f"cost, number of breaks by BIC, minimum segment {min_size} months, Bai (1997) intervals with HAC "
