@@ -363,7 +363,8 @@ def its_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, Any] |
     rows, forest_rows = [], []
     for iv in ivs:
         lvl, slope, exc = iv.get("level_rate_ratio") or {}, iv.get("slope_rate_ratio") or {}, iv.get("excess") or {}
-        rows.append({"date": iv.get("date"), "level_rr": lvl.get("estimate"), "level_rr_low": lvl.get("ci_low"),
+        rows.append({"date": iv.get("date"), "n_pre": iv.get("n_pre"), "n_post": iv.get("n_post"),
+                     "level_rr": lvl.get("estimate"), "level_rr_p": lvl.get("p_value"), "level_rr_low": lvl.get("ci_low"),
                      "level_rr_high": lvl.get("ci_high"), "slope_rr": slope.get("estimate"),
                      "slope_rr_low": slope.get("ci_low"), "slope_rr_high": slope.get("ci_high"),
                      "excess": exc.get("estimate"), "excess_low": exc.get("ci_low"), "excess_high": exc.get("ci_high")})
@@ -377,6 +378,13 @@ def its_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, Any] |
     outcome = its.get("outcome") or (its.get("options") or {}).get("outcome") or "the outcome"
     series = its.get("series") or (its.get("options") or {}).get("series")
     names = []
+    study_png = inputs.run_dir / "its.png"
+    if study_png.exists():  # the ITS command's own figure: observed, fitted and counterfactual paths
+        rec = F.external_png(study_png, figdir, "its_study", f"ITS study: {its.get('series') or outcome}",
+                             "Observed series, fitted segmented regression and the counterfactual without the "
+                             "intervention(s), as drawn by `pakcast its`.", UCDP_SOURCE + "; model: this ITS study")
+        figs[rec.name] = rec
+        names.append(rec.name)
     if forest_rows:
         rec = F.forest(forest_rows, figdir, "its_effects", UCDP_SOURCE + "; model: this ITS study",
                        "rate ratio (log scale; 1 = no change)", f"ITS effects on {outcome}",
@@ -716,6 +724,15 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+def _order(kind: str, sections: dict[str, Any]) -> list[str]:
+    """The issue's order; an ITS study puts its effects right after the key judgements."""
+    order = [sid for sid, _ in SECTION_ORDER if sid in sections]
+    if kind == "its" and "its" in order:
+        order.remove("its")
+        order.insert(1, "its")
+    return order
+
+
 def assemble(run_dir: str | Path, random_seed: int = 20141216) -> tuple[dict[str, Any], dict[str, F.FigureRecord]]:
     """Build the briefing's content (JSON-ready dict) and its figures, without writing the documents."""
     inputs = read_run_dir(run_dir)
@@ -751,8 +768,8 @@ def assemble(run_dir: str | Path, random_seed: int = 20141216) -> tuple[dict[str
         "as_of": res.get("as_of") or (man.get("options") or {}).get("as_of"),
         "data_end": cov.get("end"),
         "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "section_order": [sid for sid, _ in SECTION_ORDER if sid in sections],
-        "sections": {sid: sections[sid] for sid, _ in SECTION_ORDER if sid in sections},
+        "section_order": _order(inputs.kind, sections),
+        "sections": {sid: sections[sid] for sid in _order(inputs.kind, sections)},
         "figures": {k: v.to_dict() for k, v in figs.items()},
         "missing": {sid: s["reason"] for sid, s in sections.items() if not s["available"]},
     }

@@ -69,10 +69,12 @@ class FigureRecord:
     svg: Path
     svg_base64: str
     alt: str
+    mime: str = "image/svg+xml"
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "caption": self.caption, "source": self.source,
-                "png": f"figures/{self.png.name}", "svg": f"figures/{self.svg.name}", "alt": self.alt}
+                "png": f"figures/{self.png.name}",
+                "svg": f"figures/{self.svg.name}" if self.svg.suffix == ".svg" else None, "alt": self.alt}
 
 
 def new_figure(width: float = 7.5, height: float = 4.0, nrows: int = 1, ncols: int = 1, **kw: Any):
@@ -97,6 +99,14 @@ def save_figure(fig, figures_dir: Path, name: str, title: str, caption: str, sou
     svg = atomic_write_bytes(Path(figures_dir) / f"{stem}.svg", svg_buf.getvalue())
     return FigureRecord(name=stem, title=title, caption=caption, source=source, png=png, svg=svg,
                         svg_base64=base64.b64encode(svg_buf.getvalue()).decode("ascii"), alt=alt or caption)
+
+
+def external_png(png: Path, figures_dir: Path, name: str, title: str, caption: str, source: str) -> FigureRecord:
+    """A figure another command drew (e.g. ``its.png``): copied into ``figures/`` and embedded as PNG."""
+    data = Path(png).read_bytes()
+    target = atomic_write_bytes(Path(figures_dir) / f"{safe_name(name)}.png", data)
+    return FigureRecord(name=safe_name(name), title=title, caption=caption, source=source, png=target, svg=target,
+                        svg_base64=base64.b64encode(data).decode("ascii"), alt=caption, mime="image/png")
 
 
 def quarterly_history(panel: pd.DataFrame, province: str, measure: str) -> pd.Series:
@@ -292,7 +302,16 @@ def forest(rows: list[dict[str, Any]], figures_dir: Path, name: str, source: str
     ax.axvline(ref, color="black", lw=0.8, ls="--")
     if log:
         ax.set_xscale("log")
+        vals = [v for r in rows for v in (r["estimate"], r.get("ci_low"), r.get("ci_high"))
+                if v is not None and np.isfinite(v) and v > 0] + [ref]
+        ax.set_xlim(min(vals) / 1.3, max(vals) * 1.3)
+        fmt = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+        ax.xaxis.set_major_formatter(fmt)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(
+            lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "235" else ""))
+        ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_yticks(y, [r["label"] for r in rows])
+    ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.set_xlabel(xlabel)
     ax.set_title(title, loc="left")
     return save_figure(fig, figures_dir, name, title, caption, source)

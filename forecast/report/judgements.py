@@ -88,18 +88,39 @@ def _breaks(breaks: dict[str, Any]) -> dict[str, Any] | None:
     return {"id": "breaks", "text": text[0].upper() + text[1:] + ".", "numbers": h}
 
 
-def _its(its: dict[str, Any]) -> dict[str, Any] | None:
-    rows = its.get("rows") or []
-    if not rows:
-        return None
-    r = rows[0]
-    text = (f"After the intervention of {r['date']} the level of {its.get('outcome', 'the outcome')} changed by a "
-            f"rate ratio of {fmt_ratio(r['level_rr'])} (95% interval {fmt_ratio(r['level_rr_low'])}-"
-            f"{fmt_ratio(r['level_rr_high'])})")
-    if r.get("excess") is not None:
-        text += (f", {fmt_count(r['excess'])} events more than the counterfactual "
-                 f"({fmt_count(r['excess_low'])} to {fmt_count(r['excess_high'])})")
-    return {"id": "its", "text": text + ".", "numbers": r}
+def _its(its: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    outcome = its.get("outcome", "the outcome")
+    for r in (its.get("rows") or [])[:2]:
+        text = (f"After the intervention of {r['date']} the level of {outcome} changed by a rate ratio of "
+                f"{fmt_ratio(r['level_rr'])} (95% interval {fmt_ratio(r['level_rr_low'])}-{fmt_ratio(r['level_rr_high'])})")
+        if r.get("slope_rr") is not None:
+            text += (f" and the trend by {fmt_ratio3(r['slope_rr'])} per month "
+                     f"({fmt_ratio3(r['slope_rr_low'])}-{fmt_ratio3(r['slope_rr_high'])})")
+        if r.get("excess") is not None and r.get("excess_low") is not None:
+            e, lo, hi = r["excess"], r["excess_low"], r["excess_high"]
+            if hi < 0:
+                text += (f": {fmt_count(-e)} fewer {outcome} than the counterfactual "
+                         f"({fmt_count(-hi)} to {fmt_count(-lo)} fewer)")
+            elif lo > 0:
+                text += f": {fmt_count(e)} more {outcome} than the counterfactual ({fmt_count(lo)} to {fmt_count(hi)} more)"
+            else:
+                text += (f": {fmt_count(e)} {outcome} relative to the counterfactual, an interval "
+                         f"({fmt_count(lo)} to {fmt_count(hi)}) that includes no change")
+        out.append({"id": "its", "text": text + ".", "numbers": r})
+    m = its.get("model") or {}
+    if its.get("rows") and (m.get("n_obs") or m.get("start")):
+        r0 = its["rows"][0]
+        text = f"The estimate rests on {m.get('n_obs', '?')} monthly observations ({m.get('start', '?')[:7]} to {m.get('end', '?')[:7]})"
+        if r0.get("n_pre") is not None:
+            text += f", {r0['n_pre']} before and {r0['n_post']} after {r0['date']}"
+        if m.get("dispersion") is not None:
+            text += f"; Pearson dispersion {fmt_ratio(m['dispersion'])}"
+        if m.get("family"):
+            text += f" under a {m['family']} model"
+        out.append({"id": "its_data", "text": text + ".", "numbers": {**m, "n_pre": r0.get("n_pre"),
+                                                                      "n_post": r0.get("n_post")}})
+    return out
 
 
 def _claims(claims: dict[str, Any]) -> dict[str, Any] | None:
@@ -135,6 +156,8 @@ def key_judgements(sections: dict[str, dict[str, Any]], max_n: int = 5) -> list[
         if not sec or not sec.get("available"):
             continue
         j = builder(sec)
-        if j:
+        if isinstance(j, list):
+            out.extend(j)
+        elif j:
             out.append(j)
     return out[:max_n]

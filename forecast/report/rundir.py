@@ -174,10 +174,18 @@ def read_run_dir(run_dir: str | Path) -> RunInputs:
     if not isinstance(forecast, Missing):
         forecast = _validate_forecast(forecast, d / "forecast.csv")
     backtest = _read_csv(d / "backtest.csv", (), "the backtest")
+    results = _read_json(d / "results.json", "the forecast results")
+    breaks = _read_json(d / "breaks.json", "the structural-break study")
+    attribution = _read_json(d / "attribution.json", "the attribution study")
     if kind == "its":
         why = "this is an ITS study directory (its.json), not a quarterly forecast run"
         forecast = forecast if not isinstance(forecast, Missing) else Missing(why)
         backtest = backtest if not isinstance(backtest, Missing) else Missing(why)
+        results = results if not isinstance(results, Missing) else Missing(why + "; no backtest was run")
+        breaks = breaks if not isinstance(breaks, Missing) else Missing(
+            why + "; the break study across provinces is part of `pakcast quarterly` (or run `pakcast breaks`)")
+        attribution = attribution if not isinstance(attribution, Missing) else Missing(
+            why + "; run `pakcast attribute` for the covariate attribution")
     return RunInputs(
         run_dir=d,
         kind=kind,
@@ -185,9 +193,9 @@ def read_run_dir(run_dir: str | Path) -> RunInputs:
         panel=panel,
         forecast=forecast,
         backtest=backtest,
-        results=_read_json(d / "results.json", "the forecast results"),
-        breaks=_read_json(d / "breaks.json", "the structural-break study"),
-        attribution=_read_json(d / "attribution.json", "the attribution study"),
+        results=results,
+        breaks=breaks,
+        attribution=attribution,
         its=_read_json(d / "its.json", "an interrupted-time-series study"),
     )
 

@@ -235,6 +235,7 @@ def test_its_study_directory(tmp_path):
     build_report(d, pdf=False)
     b = json.loads((d / "briefing.json").read_text())
     assert b["kind"] == "its"
+    assert b["section_order"][:2] == ["key_judgements", "its"] and len(b["section_order"]) == len(SECTION_ORDER)
     its = b["sections"]["its"]
     assert its["available"] and its["rows"][0]["level_rr"] == 0.62
     assert "ITS study directory" in b["sections"]["forecast_table"]["reason"]
