@@ -35,6 +35,7 @@ ON_ERROR_OPTIONS = ("raise", "report")
 
 REJECT_COLUMNS = ["source", "file", "line", "event_id", "column", "value", "reason"]
 MAX_LISTED = 20
+MAX_COUNT = 2**53  # largest integer a float64 holds exactly
 
 
 @dataclass(frozen=True)
@@ -215,10 +216,15 @@ class Checker:
                 allow: Sequence[int] = ()) -> pd.Series:
         """Parse integers; flag non-integers, values below ``minimum`` (unless in ``allow``) and empties."""
         s = self.frame[column]
-        num = pd.to_numeric(s, errors="coerce")
+        num = pd.to_numeric(s, errors="coerce").astype("float64")
         present = s.notna()
-        bad = present & (num.isna() | (num.notna() & (num != np.round(num))))
+        finite = np.isfinite(num.to_numpy(dtype=float, na_value=np.nan))
+        bad = present & (num.isna() | ~finite | (num != np.round(num)))
         self.flag(bad, column, "an integer")
+        # beyond 2**53 a float no longer holds every integer exactly (and sums may overflow int64)
+        huge = present & ~bad & (num.abs() > MAX_COUNT)
+        self.flag(huge, column, f"an integer of at most {MAX_COUNT:,} in absolute value")
+        bad = bad | huge
         if minimum is not None:
             low = present & ~bad & (num < minimum) & ~num.isin(list(allow))
             self.flag(low, column, f"an integer >= {minimum:g} (counts cannot be negative)"

@@ -144,7 +144,8 @@ def read_ucdp(path: str | Path, *, on_error: OnError = "raise", encoding: str = 
     if has("date_prec"):
         ck.one_of("date_prec", ["1", "2", "3", "4", "5"], required=False)
     where_prec = pd.to_numeric(f["where_prec"], errors="coerce") if has("where_prec") else pd.Series(np.nan, index=f.index)
-    pip_allowed = ~(where_prec >= 6).to_numpy()
+    # an empty or non-numeric where_prec does not forbid point in polygon (NA-safe comparison)
+    pip_allowed = ~(pd.to_numeric(where_prec, errors="coerce").astype("float64") >= 6).to_numpy(dtype=bool)
     prov, method = resolve_provinces(ck, "adm_1" if has("adm_1") else None, lat, lon, pip_allowed)
     ok, rejects = ck.finish(on_error)
 
