@@ -55,6 +55,10 @@ def attribute(
                                 help="Run the backtest CRPS check, Granger tests, placebos, lag and "
                                      "specification sensitivity."),
     trend: bool = typer.Option(False, "--trend/--no-trend", help="Add a linear trend per province (in 'other')."),
+    bayes: bool = typer.Option(False, "--bayes", help="Also fit the Bayesian hierarchical model (minutes)."),
+    bayes_draws: int = typer.Option(1000, "--bayes-draws", min=50),
+    bayes_tune: int = typer.Option(1000, "--bayes-tune", min=50),
+    bayes_chains: int = typer.Option(4, "--bayes-chains", min=1),
 ) -> None:
     """Covariate effects (IRRs), Shapley shares of a change between two periods, predictive checks.
 
@@ -80,7 +84,8 @@ def attribute(
 
     manifest = RunManifest(command="attribute", options={
         "outcome": outcome, "periods": periods, "groups": list(grp), "n_draws": n_draws,
-        "min_events": min_events, "scenario": scenario or [], "checks": checks, "trend": trend})
+        "min_events": min_events, "scenario": scenario or [], "checks": checks, "trend": trend,
+        "bayes": bayes, "bayes_draws": bayes_draws, "bayes_tune": bayes_tune, "bayes_chains": bayes_chains})
     manifest.random_seeds = {"seed": seed}
     with console.status("loading panel and covariates"):
         panel = load_panel("month")
@@ -93,7 +98,8 @@ def attribute(
         try:
             out = run_attribution(panel, cov, outcome=outcome, periods=per, groups=grp, random_seed=seed,
                                   n_draws=n_draws, min_events=min_events, backtest=checks, scenarios=scen,
-                                  trend=trend)
+                                  trend=trend, bayes=bayes, bayes_draws=bayes_draws, bayes_tune=bayes_tune,
+                                  bayes_chains=bayes_chains)
         except ValueError as e:
             console.print(f"[red]error:[/red] {e}")
             raise typer.Exit(code=2) from None

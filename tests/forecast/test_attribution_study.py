@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forecast.attribution_study import parse_groups, parse_periods, run_attribution
+from forecast.attribution_study import bayes_effects, parse_groups, parse_periods, run_attribution
 from forecast.covariates import load_covariates
 from forecast.panel import load_panel
 from models.attribution import INTERPRETATION, OTHER, RESIDUAL
@@ -173,3 +173,15 @@ def test_placebo_detects_a_genuine_break(cov):
     assert pl["ci_low"] < 0.3 < pl["ci_high"]
     assert pl["placebo_share_abs_z_ge_real"] <= 0.1
     assert any("remains after the covariates" in c for c in out["caveats"])
+
+
+@pytest.mark.slow
+def test_bayesian_irrs_recover_known_effects(cov):
+    # the same simulated panel through the Bayesian hierarchical model (about a minute)
+    panel = _sim_panel(cov, {"cpi_yoy_pct": 0.05, "military_operation": 0.4}, seed=9)
+    out = bayes_effects(panel, cov, groups="economic,security", draws=300, tune=300, chains=2, random_seed=2)
+    eff = pd.DataFrame(out["effects_bayes"]).set_index("covariate")
+    for name, b in (("cpi_yoy_pct", 0.05), ("military_operation", 0.4)):
+        assert eff.loc[name, "ci_low"] < math.exp(b) < eff.loc[name, "ci_high"], name
+    assert set(out["diagnostics"]) >= {"max_rhat", "min_ess_bulk", "divergences", "failures"}
+    assert out["months_used"] == "2002-07..2021-12" and out["interpretation"] == INTERPRETATION
