@@ -111,7 +111,9 @@ def default_origins(last_month: pd.Timestamp, start: str = "2010-01-01") -> list
 
 
 def _long(panel: pd.DataFrame, measure: str, before: pd.Timestamp) -> pd.DataFrame:
-    p = panel.loc[panel["ds"] < before, ["unique_id", "ds", measure]]
+    """Rows before ``before``: ``unique_id, ds, y`` (= ``measure``) plus ``attacks`` for casualty models."""
+    cols = ["unique_id", "ds", measure] + (["attacks"] if measure != "attacks" and "attacks" in panel else [])
+    p = panel.loc[panel["ds"] < before, cols]
     return p.rename(columns={measure: "y"})
 
 
@@ -128,7 +130,7 @@ def fit_predict_task(panel: pd.DataFrame, model: str, measure: str, origin: pd.T
     cov = None if covariates is None else covariates.loc[pd.to_datetime(covariates["ds"]) < origin]
     seed = int(derive_seed(random_seed, model, measure, origin.strftime("%Y-%m")).generate_state(1)[0])
     try:
-        fc = make_forecaster(model).fit(train, cov)
+        fc = make_forecaster(model, measure).fit(train, cov)
         da = fc.predict(h, n_samples, random_seed=seed)
     except ModelUnavailable as exc:
         return {"samples": None, "ids": None, "fallbacks": {}, "seconds": time.perf_counter() - t0,

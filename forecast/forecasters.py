@@ -53,6 +53,7 @@ __all__ = [
     "HawkesForecaster",
     "BayesHierarchicalForecaster",
     "EnsembleForecaster",
+    "FrequencySeverityForecaster",
     "mix_samples",
     "allocate_samples",
     "add_national",
@@ -217,8 +218,8 @@ class NegBinGLMForecaster(Forecaster):
         + \beta_3 \cos\frac{2\pi m_t}{12} + \beta_4 \log(1 + y_{t-1})
         + \beta_5 \log\Big(1 + \frac1{12}\sum_{j=1}^{12} y_{t-j}\Big).
 
-    Fitted by maximum likelihood (``statsmodels.discrete.NegativeBinomial``, Newton) until the
-    likelihood engineer's ``models.glm.CountGLM`` lands. Forecasts simulate sample paths
+    Fitted by maximum likelihood with :class:`models.glm.CountGLM` (Newton on the NB2 kernels).
+    Forecasts simulate sample paths
     recursively (lags filled with simulated counts); with ``param_uncertainty`` each path draws
     :math:`\beta` from its asymptotic normal distribution. The linear predictor is capped at
     :math:`\log(5\max_{window} y + 5)` so a trend cannot explode over twelve months. A series with
@@ -255,7 +256,7 @@ class NegBinGLMForecaster(Forecaster):
         return np.column_stack(cols)
 
     def _fit_series(self, y):
-        import statsmodels.api as sm
+        from models.glm import CountGLM
 
         T = y.size
         start = max(self.n_lags, T - int(self.window))
@@ -274,17 +275,15 @@ class NegBinGLMForecaster(Forecaster):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                res = sm.NegativeBinomial(win.astype(float), X, loglike_method="nb2").fit(
-                    disp=0, maxiter=100, method="newton")
-                params = np.asarray(res.params, dtype=float)
-                cov = np.asarray(res.cov_params(), dtype=float)
+                res = CountGLM(win.astype(float), X, family="negbin").fit()
+            params = np.append(np.asarray(res.params, dtype=float), res.alpha_)
+            cov = np.asarray(res.cov_params(), dtype=float)
         except Exception as exc:  # noqa: BLE001  (any numerical failure -> documented fallback)
             return {**fallback, "reason": f"NB fit failed: {type(exc).__name__}: {exc}"}
-        converged = bool(res.mle_retvals.get("converged", False))
-        if not converged or not np.all(np.isfinite(params)) or params[-1] <= 0 or params[-1] > 50:
+        if not res.converged or not np.all(np.isfinite(params)) or params[-1] <= 0 or params[-1] > 50:
             return {**fallback, "reason": f"NB fit did not converge (alpha={params[-1]:.3g})"}
         beta, alpha = params[:-1], params[-1]
-        cov_b = cov[:-1, :-1]
+        cov_b = cov
         if not (np.all(np.isfinite(cov_b)) and np.all(np.linalg.eigvalsh((cov_b + cov_b.T) / 2) > 0)):
             cov_b = None
         return {"kind": "glm", "beta": beta, "alpha": float(alpha), "cov": cov_b,
@@ -371,33 +370,69 @@ class _ExternalSeriesForecaster(Forecaster):
 
 
 class INGARCHForecaster(_ExternalSeriesForecaster):
-    """NB-INGARCH(1,1) per series from :mod:`models.ingarch` (likelihood engineer)."""
+    r"""NB-INGARCH(1,1) per series (:class:`models.ingarch.INGARCH`, identity link):
+
+    .. math:: Y_t \mid \mathcal F_{t-1} \sim \mathrm{NB2}(\lambda_t, \sigma^2), \quad
+              \lambda_t = \beta_0 + \beta_1 y_{t-1} + \alpha_1 \lambda_{t-1},
+
+    fitted on the last ``window`` months (quasi-ML as ``tscount::tsglm``); forecasts simulate the
+    recursion forward (``INGARCHResults.forecast``). Sparse series fall back to ``historical_rate``.
+    """
 
     name = "ingarch"
     module = "models.ingarch"
     cls_name = "INGARCH"
 
     def _fit_external(self, y):
-        return self._mod.INGARCH(y).fit()
+        res = self._mod.INGARCH(y, past_obs=[1], past_mean=[1], link="identity", distr="nbinom").fit()
+        if not res.converged:
+            raise RuntimeError("INGARCH fit did not converge")
+        return res
 
     def _sample_external(self, st, h, n, rng):
-        s = st["res"].simulate_forecast(h, n_samples=n, random_seed=rng)
-        return np.asarray(s).reshape(n, h).T if np.shape(s) == (n, h) else np.asarray(s)
+        seed = int(rng.integers(0, 2**31 - 1))
+        return np.asarray(st["res"].forecast(h, n_samples=n, random_seed=seed)).T
 
 
 class HawkesForecaster(_ExternalSeriesForecaster):
-    """Discrete-time Hawkes process per series from :mod:`models.hawkes` (likelihood engineer)."""
+    r"""Exponential-kernel Hawkes process per series (:class:`models.hawkes.HawkesExp`):
+
+    .. math:: \lambda(t) = \mu + \sum_{t_i < t} \alpha e^{-\beta (t - t_i)}
+
+    on event times in days. The monthly panel has no days, so each month's :math:`c` events are
+    placed evenly inside the month (at :math:`(i + 1/2)/c` of its length): within-month
+    clustering is smoothed out and the model captures excitation between months. Fitted on the
+    last ``window`` months; forecasts are monthly counts simulated with parameter uncertainty
+    (``HawkesResults.forecast_counts``). Sparse series fall back to ``historical_rate``.
+    """
 
     name = "hawkes"
     module = "models.hawkes"
-    cls_name = "DiscreteHawkes"
+    cls_name = "HawkesExp"
 
     def _fit_external(self, y):
-        return self._mod.DiscreteHawkes(y).fit()
+        n = y.size
+        days_in = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=float)
+        start_month = (self.start_ds_.month - 1 + (self.history_.shape[1] - n)) % 12
+        lengths = days_in[(start_month + np.arange(n)) % 12]
+        edges = np.concatenate([[0.0], np.cumsum(lengths)])
+        times = np.concatenate([edges[t] + (np.arange(c) + 0.5) / c * lengths[t] for t, c in enumerate(y) if c > 0])
+        res = self._mod.HawkesExp(times, T=float(edges[-1]), t0=0.0).fit()
+        if not res.converged:
+            raise RuntimeError("Hawkes fit did not converge")
+        cov = np.asarray(res.cov_log, dtype=float)
+        # parameter uncertainty only with a usable covariance (finite, positive definite)
+        pu = bool(np.all(np.isfinite(cov)) and np.all(np.linalg.eigvalsh((cov + cov.T) / 2) > 0))
+        return {"res": res, "T": float(edges[-1]), "next_month": (start_month + n) % 12, "days_in": days_in,
+                "param_uncertainty": pu}
 
     def _sample_external(self, st, h, n, rng):
-        s = st["res"].simulate_forecast(h, n_samples=n, random_seed=rng)
-        return np.asarray(s).reshape(n, h).T if np.shape(s) == (n, h) else np.asarray(s)
+        r = st["res"]
+        lengths = r["days_in"][(r["next_month"] + np.arange(h)) % 12]
+        edges = r["T"] + np.concatenate([[0.0], np.cumsum(lengths)])
+        seed = int(rng.integers(0, 2**31 - 1))
+        return np.asarray(r["res"].forecast_counts(edges, n_samples=n, random_seed=seed,
+                                                   parameter_uncertainty=r["param_uncertainty"])).T
 
 
 class BayesHierarchicalForecaster(Forecaster):
@@ -427,6 +462,59 @@ class BayesHierarchicalForecaster(Forecaster):
             self.history_, h=int(h), n_samples=int(n_samples), draws=self.draws, tune=self.tune,
             chains=self.chains, random_seed=seed)
         return self._wrap(np.asarray(arr), int(h))
+
+
+class FrequencySeverityForecaster(Forecaster):
+    r"""Casualties as a compound of attack counts and deaths per attack.
+
+    The frequency model (any forecaster) forecasts attacks :math:`N_{T+k}` from the panel's
+    ``attacks`` column; deaths follow a bootstrap of recent severity:
+
+    .. math::
+
+        J \sim \mathrm{Categorical}\Big(\frac{a_j}{\sum_{j'} a_{j'}}\Big), \quad
+        K_{T+k} \mid N_{T+k}, J \sim \mathrm{Poisson}(N_{T+k}\, s_J), \quad s_j = k_j / a_j,
+
+    over the months :math:`j` of the last ``severity_window`` months with attacks (:math:`a_j`
+    attacks, :math:`k_j` killed), drawn afresh for every sample and month. The mixture over months
+    carries the heavy tail of deaths per attack; the panel has no per-event deaths, so the
+    within-month spread of severity is replaced by the Poisson. ``y`` is the killed series.
+    """
+
+    def __init__(self, frequency: Forecaster, severity_window: int = 36):
+        self.frequency = frequency
+        self.severity_window = severity_window
+        self.name = frequency.name
+
+    def fit(self, panel, covariates=None):
+        if "attacks" not in panel.columns:
+            raise ValueError("frequency-severity needs an 'attacks' column beside y (killed)")
+        ids, months, killed = panel_to_wide(panel)
+        _, _, attacks = panel_to_wide(panel, column="attacks")
+        self.frequency.fit(panel.drop(columns="y").rename(columns={"attacks": "y"}), covariates)
+        self.ids_, self.last_ds_, self.start_ds_ = ids, months[-1], months[0]
+        self.fallbacks_ = dict(getattr(self.frequency, "fallbacks_", {}))
+        w = int(self.severity_window)
+        self.severity_ = []
+        for i in range(len(ids)):
+            a, k = attacks[i, -w:], killed[i, -w:]
+            use = a > 0
+            if not use.any():  # no attacks in the window: use the whole history, else no deaths
+                a, k = attacks[i], killed[i]
+                use = a > 0
+            self.severity_.append((k[use] / a[use], a[use] / a[use].sum()) if use.any() else (np.zeros(1), np.ones(1)))
+        return self
+
+    def predict(self, h, n_samples, random_seed=0):
+        self._check_fitted()
+        n_att = self.frequency.predict(h, n_samples, random_seed=random_seed).values
+        out = np.empty_like(n_att)
+        for i, uid in enumerate(self.ids_):
+            rng = np.random.default_rng(derive_seed(random_seed, "severity", uid))
+            s, p = self.severity_[i]
+            J = rng.choice(s.size, size=(h, n_samples), p=p)
+            out[i] = rng.poisson(n_att[i] * s[J])
+        return self._wrap(out, int(h))
 
 
 def allocate_samples(weights, n_samples: int) -> np.ndarray:
@@ -502,8 +590,17 @@ def add_national(samples: xr.DataArray, name: str = NATIONAL) -> xr.DataArray:
 MODEL_NAMES = BASELINE_NAMES + ("nb_glm", "ingarch", "hawkes", "bayes_hier")
 
 
-def make_forecaster(name: str) -> Forecaster:
-    """A fresh, unfitted forecaster of the zoo by name."""
+FREQUENCY_SEVERITY = ("hawkes",)
+
+
+def make_forecaster(name: str, measure: str = "attacks") -> Forecaster:
+    """A fresh, unfitted forecaster of the zoo by name.
+
+    For ``measure="killed"`` the event-based models (``hawkes``) become frequency-severity
+    forecasters (:class:`FrequencySeverityForecaster`): deaths are not point events.
+    """
+    if measure == "killed" and name in FREQUENCY_SEVERITY:
+        return FrequencySeverityForecaster(make_forecaster(name, "attacks"))
     if name in BASELINE_NAMES:
         return BaselineForecaster(name)
     if name == "nb_glm":
@@ -521,7 +618,7 @@ def available_models() -> dict[str, str | None]:
     """Each model name -> ``None`` if it can run here, else the reason it cannot."""
     out: dict[str, str | None] = {}
     for name in MODEL_NAMES:
-        spec = {"ingarch": ("models.ingarch", "INGARCH"), "hawkes": ("models.hawkes", "DiscreteHawkes"),
+        spec = {"ingarch": ("models.ingarch", "INGARCH"), "hawkes": ("models.hawkes", "HawkesExp"),
                 "bayes_hier": ("models.bayes", "fit_hierarchical_forecast")}.get(name)
         if spec is None:
             out[name] = None

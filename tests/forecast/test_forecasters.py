@@ -11,6 +11,7 @@ from forecast.forecasters import (
     BASELINE_NAMES,
     NATIONAL,
     EnsembleForecaster,
+    FrequencySeverityForecaster,
     NegBinGLMForecaster,
     add_national,
     allocate_samples,
@@ -36,7 +37,7 @@ def synthetic_panel(n_months=120, seed=0, means=(8.0, 2.0, 0.05)):
     return pd.concat(rows, ignore_index=True)
 
 
-@pytest.mark.parametrize("name", BASELINE_NAMES + ("nb_glm",))
+@pytest.mark.parametrize("name", BASELINE_NAMES + ("nb_glm", "ingarch", "hawkes"))
 def test_protocol_dims_coords_and_non_negative_integers(name):
     p = synthetic_panel()
     da = make_forecaster(name).fit(p).predict(h=6, n_samples=50, random_seed=1)
@@ -136,3 +137,21 @@ def test_unknown_model_and_availability_report():
         make_forecaster("prophet")
     av = available_models()
     assert all(av[b] is None for b in BASELINE_NAMES) and av["nb_glm"] is None
+
+
+def test_frequency_severity_mean_is_attacks_times_attack_weighted_severity():
+    p = synthetic_panel(n_months=120, seed=6, means=(12.0, 4.0, 2.0)).drop(columns="y").rename(columns={"killed": "y"})
+    fc = FrequencySeverityForecaster(make_forecaster("historical_rate"), severity_window=36).fit(p)
+    da = fc.predict(12, 20000, random_seed=1)
+    att = make_forecaster("historical_rate").fit(p.drop(columns="y").rename(columns={"attacks": "y"})).predict(
+        12, 20000, random_seed=1)
+    for i, uid in enumerate(("A", "B", "C")):
+        w = p[p.unique_id == uid].tail(36)
+        # attack-weighted mean deaths per attack over months with attacks (the synthetic killed
+        # series is independent of attacks, so some months have deaths without attacks)
+        sev = w.loc[w["attacks"] > 0, "y"].sum() / w["attacks"].sum()
+        # Monte Carlo error: the severity mixture is heavy-tailed (deaths per attack up to ~35 here)
+        assert float(da.sel(unique_id=uid).mean()) == pytest.approx(float(att.sel(unique_id=uid).mean()) * sev, rel=0.06)
+    # frequency-severity is what make_forecaster gives for event models on casualties
+    assert isinstance(make_forecaster("hawkes", "killed"), FrequencySeverityForecaster)
+    assert not isinstance(make_forecaster("nb_glm", "killed"), FrequencySeverityForecaster)
