@@ -552,15 +552,17 @@ def scorecard_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, 
             last = [r for r in last if str(r.get(vkey)) == newest]
         latest_q = max(str(r["quarter"]) for r in last)
         last = [r for r in last if str(r["quarter"]) == latest_q]
-    last_q = (records_table(last, ("vintage_as_of", "vintage_id", "province", "unique_id", "quarter", "measure",
-                                   "q05", "q50", "q95", "observed", "covered_90", "abs_error", "crps"),
-                            max_columns=12)
+    last_q = (records_table([{k: v for k, v in r.items() if k != "vintage_id"} for r in last],
+                            ("vintage_as_of", "vintage", "province", "unique_id", "quarter", "measure",
+                             "q05", "q50", "q95", "observed", "covered_90", "abs_error", "crps"), max_columns=12)
               if last else None)
     last_reason = None if last else (
         "no earlier forecast vintage has outcomes to score yet (a first run, or data that end before the "
         "forecast quarters)")
+    last_national = [r for r in (last or []) if _national(r)]
     return _section("scorecard", scope=scope, measure=measure, table=table, headline=headline, figures=fig_names,
-                    by_series=by_series, last_quarter=last_q, last_quarter_reason=last_reason)
+                    by_series=by_series, last_quarter=last_q, last_quarter_reason=last_reason,
+                    last_quarter_national=to_jsonable(last_national))
 
 
 def claims_section(panel: pd.DataFrame | Missing, reported: pd.DataFrame | Missing, figdir: Path, figs: dict,

@@ -63,6 +63,21 @@ def _scorecard(scorecard: dict[str, Any]) -> dict[str, Any] | None:
     return {"id": "scorecard", "text": text + ".", "numbers": best}
 
 
+def _last_quarter(scorecard: dict[str, Any]) -> dict[str, Any] | None:
+    rows = scorecard.get("last_quarter_national") or []
+    att = [r for r in rows if r.get("measure", "attacks") == "attacks"]
+    if not att:
+        return None
+    r = att[0]
+    inside = r["q05"] <= r["observed"] <= r["q95"]
+    issued = f" issued with data to {str(r['vintage_as_of'])[:7]}" if r.get("vintage_as_of") else " of the last vintage"
+    text = (f"Checking an earlier forecast: the forecast{issued} put national attacks in {r['quarter']} (the latest "
+            f"quarter with outcomes) at "
+            f"{fmt_count(r['q50'])} (90% interval {fmt_count(r['q05'])}-{fmt_count(r['q95'])}); "
+            f"{fmt_count(r['observed'])} were recorded, " + ("inside" if inside else "outside") + " the interval")
+    return {"id": "last_quarter", "text": text + ".", "numbers": r}
+
+
 def _breaks(breaks: dict[str, Any]) -> dict[str, Any] | None:
     h = breaks.get("headline")
     if not h:
@@ -151,7 +166,8 @@ def key_judgements(sections: dict[str, dict[str, Any]], max_n: int = 5) -> list[
     """The 3-5 key judgements, most decision-relevant first, from the briefing's sections."""
     out = []
     for builder, key in ((_forecast_national, "forecast_table"), (_forecast_province, "forecast_table"),
-                         (_its, "its"), (_scorecard, "scorecard"), (_breaks, "breaks"), (_claims, "claims")):
+                         (_its, "its"), (_last_quarter, "scorecard"), (_scorecard, "scorecard"), (_claims, "claims"),
+                         (_breaks, "breaks")):
         sec = sections.get(key)
         if not sec or not sec.get("available"):
             continue

@@ -270,7 +270,13 @@ def test_scorecard_reads_the_backtest_summary(built):
     assert h["skill"] == pytest.approx(round(1 - 1.0 / 1.35, 3)) and h["dm_pvalue"] == pytest.approx(0.004)
     assert [r[0] for r in sc["table"]["rows"]] == ["ensemble", "nb_glm", "historical_rate", "seasonal_naive", "zero"]
     assert sc["by_series"]["n_total"] == 8  # one row per series for the attacks measure
-    assert sc["last_quarter"] is None and "no earlier forecast vintage" in sc["last_quarter_reason"]
+    # the latest quarter with outcomes from the newest earlier vintage, vintage ids left to the JSON
+    lq = sc["last_quarter"]
+    assert {r[lq["columns"].index("quarter")] for r in lq["rows"]} == {"2021Q4"} and len(lq["rows"]) == 2
+    assert "vintage_id" not in lq["columns"]
+    j = next(j for j in json.loads((d / "briefing.json").read_text())["sections"]["key_judgements"]["items"]
+             if j["id"] == "last_quarter")
+    assert "2021Q4" in j["text"] and "26 (90% interval 16-38); 51 were recorded, outside the interval" in j["text"]
 
 
 def test_break_table_joins_tests_and_its_and_flags_boundary_estimates(built):
@@ -287,7 +293,11 @@ def test_break_table_joins_tests_and_its_and_flags_boundary_estimates(built):
     h = br["headline"]
     assert h["nearest_break"] == {"date": "2014-10", "ci_low": "2014-06", "ci_high": "2015-02", "contains": True,
                                   "target": "2014-12"}
-    j = next(j for j in b["sections"]["key_judgements"]["items"] if j["id"] == "breaks")
+    from forecast.report.judgements import key_judgements
+
+    # five slots go to the forecast, the earlier-forecast check, the scorecard and the claims here, so the
+    # break judgement is built from the section alone
+    j = key_judgements({"breaks": br})[0]
     assert "p = 0.005" in j["text"] and "0.981 (0.970-0.992)" in j["text"] and "which contains 2014-12" in j["text"]
     html = (d / "briefing.html").read_text()
     sec = html[html.index('id="sec-breaks"'):html.index('id="sec-attribution"')]

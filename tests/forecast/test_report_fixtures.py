@@ -83,6 +83,12 @@ def make_quarterly_run(run_dir: Path, panel: pd.DataFrame | None = None, *, with
         "note": SYNTHETIC, "as_of": "2021-12-31", "models": list(models),
         "ensemble_weights": {"nb_glm": 0.6, "seasonal_naive": 0.4},
         "backtest": {"per_series": per_series, "dm": dm, "goal": goal},
+        # shaped like forecast.quarterly's scores of earlier vintages (synthetic)
+        "earlier_vintages": {"n_vintages_in_store": 1, "scores": [
+            {"province": p, "quarter": q, "measure": "attacks", "q05": 16.0, "q50": 26.0, "q95": 38.0,
+             "observed": obs if p == "Pakistan" else 3.0, "covered_50": False, "covered_90": 16 <= obs <= 38,
+             "abs_error": abs(obs - 26.0), "crps": 5.0, "vintage_id": "v-20201201-x", "vintage_as_of": "2020-12-01"}
+            for q, obs in (("2021Q3", 30.0), ("2021Q4", 51.0)) for p in ("Pakistan", "Balochistan")]},
         "coverage": {"source": "UCDP GED 22.1", "start": "1989-01", "end": "2021-12", "n_months": 396,
                      "exclusions": {"year-precision events": 31, "unassigned province": 4}},
     })
