@@ -57,6 +57,7 @@ from forecast.manifest import RunManifest, package_versions
 from forecast.validate import EVENT_COLUMNS, REJECT_COLUMNS, coerce_events
 
 DEFAULT_LOCK_TIMEOUT = 60.0
+LOCK_TIMEOUT_ENV = "PAKCAST_LOCK_TIMEOUT"  # overrides the default wait for another process's lock
 
 _EVENT_SQL_TYPES = {
     "source": "VARCHAR", "event_id": "VARCHAR", "date": "DATE", "date_end": "DATE",
@@ -132,7 +133,8 @@ class Store:
     Parameters
     ----------
     path : database file; default :func:`forecast.paths.default_store_path`.
-    lock_timeout : seconds a writer waits for another process's lock before failing.
+    lock_timeout : seconds a writer waits for another process's lock before failing (default
+        ``$PAKCAST_LOCK_TIMEOUT`` or 60).
 
     Examples
     --------
@@ -140,10 +142,12 @@ class Store:
     ...     summary = store.ingest(res.events, res.rejects, res.path, "ucdp", {"on_error": "raise"})
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, lock_timeout: float = DEFAULT_LOCK_TIMEOUT):
+    def __init__(self, path: str | os.PathLike | None = None, lock_timeout: float | None = None):
         self.path = Path(path) if path is not None else paths.default_store_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        if lock_timeout is None:
+            lock_timeout = float(os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT))
         self.lock_timeout = float(lock_timeout)
         with self._connect(write=True) as con:
             for stmt in SCHEMA:

@@ -105,7 +105,7 @@ def ingest_cmd(
 ) -> None:
     """Validate a source file and add its events to the store (idempotent; one transaction)."""
     from forecast.manifest import RunManifest
-    from forecast.store import Store
+    from forecast.store import Store, StoreLockedError
 
     options = {"source": source.value, "on_error": on_error.value, "encoding": encoding, "replace": replace}
     try:
@@ -133,7 +133,7 @@ def ingest_cmd(
             manifest.add_input(path, role=source.value)
         with Store(store) as st:
             st.record_run(manifest)
-    except (ValidationError, FileNotFoundError, ValueError) as exc:
+    except (ValidationError, FileNotFoundError, ValueError, StoreLockedError) as exc:
         _fail(exc)
     rows: list[tuple[str, Any]] = [("rows read", summ.rows_read), ("accepted", summ.accepted),
                                    ("rejected", summ.rejected), ("inserted", summ.inserted),

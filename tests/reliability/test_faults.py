@@ -1,0 +1,268 @@
+"""Faults: runs killed with SIGKILL mid-ingest and mid-quarterly, and concurrent runs on one store.
+
+Kills happen at injected points (``PAKCAST_FAULT=<point>``, see :func:`forecast.io.fault_point`:
+the process SIGKILLs itself inside the store transaction, after the rows are written and before
+the commit) and after random short delays (a real ``os.kill(pid, SIGKILL)`` from outside).
+After each kill: no partial ingest or vintage is visible, no event is duplicated, and the next
+run completes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from forecast.store import Store
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PAKCAST_FAULT", "PAKCAST_PAUSE")}
+    env.update(MPLBACKEND="Agg", **extra)
+    return env
+
+
+def _pakcast(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "forecast.cli", *args], cwd=REPO, env=_env(**env),
+                          capture_output=True, text=True, timeout=600)
+
+
+def _popen(*args: str, **env: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "forecast.cli", *args], cwd=REPO, env=_env(**env),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_until_locked(store: Path, hold: float = 1.0, timeout: float = 120.0) -> None:
+    """Return once another process has held the store's lock for ``hold`` seconds straight."""
+    import fcntl
+
+    lock = store.with_name(store.name + ".lock")
+    since = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(lock, "a+") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+                since = None
+            except BlockingIOError:
+                since = since or time.monotonic()
+                if time.monotonic() - since >= hold:
+                    return
+        time.sleep(0.05)
+    raise AssertionError("the first process never held the lock")
+
+
+def _events_csv(path: Path, n: int, prefix: str = "e", bad_every: int = 0) -> Path:
+    lines = ["event_id,date,killed,province"]
+    provs = ["Punjab", "Sindh", "Balochistan", "Khyber Pakhtunkhwa"]
+    for i in range(n):
+        killed = "-1" if bad_every and i % bad_every == 0 else str(i % 7)
+        lines.append(f"{prefix}{i},{2010 + i % 10}-{1 + i % 12:02d}-{1 + i % 28:02d},{killed},{provs[i % 4]}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _state(store: Path) -> dict[str, int]:
+    """Table counts read straight from DuckDB (no pakcast code), plus the integrity checks."""
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        q = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
+        out = {t: q(f"SELECT count(*) FROM {t}") for t in ("events", "rejects", "ingests", "vintages", "forecasts")}
+        out["duplicate_events"] = q("SELECT count(*) - count(DISTINCT (source, event_id)) FROM events")
+        out["orphan_events"] = q("SELECT count(*) FROM events e WHERE NOT EXISTS "
+                                 "(SELECT 1 FROM ingests i WHERE i.ingest_id = e.ingest_id)")
+        out["orphan_rejects"] = q("SELECT count(*) FROM rejects r WHERE NOT EXISTS "
+                                  "(SELECT 1 FROM ingests i WHERE i.ingest_id = r.ingest_id)")
+        out["events_vs_inserted"] = q("SELECT (SELECT count(*) FROM events) - "
+                                      "(SELECT coalesce(sum(inserted), 0) FROM ingests)")
+        out["orphan_forecast_rows"] = q("SELECT count(*) FROM forecasts f WHERE NOT EXISTS "
+                                        "(SELECT 1 FROM vintages v WHERE v.vintage_id = f.vintage_id)")
+        out["incomplete_vintages"] = q("SELECT count(*) FROM vintages v WHERE n_rows <> "
+                                       "(SELECT count(*) FROM forecasts f WHERE f.vintage_id = v.vintage_id)")
+    finally:
+        con.close()
+    return out
+
+
+def _consistent(s: dict[str, int]) -> None:
+    for k in ("duplicate_events", "orphan_events", "orphan_rejects", "events_vs_inserted", "orphan_forecast_rows",
+              "incomplete_vintages"):
+        assert s[k] == 0, (k, s)
+
+
+def test_ingest_killed_before_commit_leaves_nothing_then_completes(tmp_path):
+    store = tmp_path / "s.duckdb"
+    a = _events_csv(tmp_path / "a.csv", 200, "a")
+    b = _events_csv(tmp_path / "b.csv", 300, "b", bad_every=10)
+    assert _pakcast("ingest", str(a), "--source", "csv", "--store", str(store)).returncode == 0
+    before = _state(store)
+    r = _pakcast("ingest", str(b), "--source", "csv", "--store", str(store), "--on-error", "report",
+                 PAKCAST_FAULT="store.ingest.before_commit")
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    after = _state(store)
+    assert after == before  # nothing of b: no events, no rejects, no ingest row
+    _consistent(after)
+    r = _pakcast("ingest", str(b), "--source", "csv", "--store", str(store), "--on-error", "report")
+    assert r.returncode == 0, r.stderr
+    done = _state(store)
+    _consistent(done)
+    assert (done["events"], done["rejects"], done["ingests"]) == (200 + 270, 30, 2)
+    # and once more: idempotent, nothing duplicated
+    assert _pakcast("ingest", str(b), "--source", "csv", "--store", str(store), "--on-error",
+                    "report").returncode == 0
+    assert _state(store) == done
+
+
+def test_vintage_killed_before_registration_is_invisible_then_next_completes(tmp_path):
+    store = tmp_path / "v.duckdb"
+    code = ("import pandas as pd, sys\nfrom forecast.store import Store\n"
+            "df = pd.DataFrame({'province': ['Punjab'] * 50, 'mean': range(50)})\n"
+            "print(Store(sys.argv[1]).add_forecast_vintage('run-x', '2021-09-30', df))\n")
+    ok = subprocess.run([sys.executable, "-c", code, str(store)], env=_env(), capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    first = ok.stdout.strip()
+    killed = subprocess.run([sys.executable, "-c", code, str(store)], capture_output=True, text=True,
+                            env=_env(PAKCAST_FAULT="store.vintage.before_register"))
+    assert killed.returncode == -signal.SIGKILL
+    s = _state(store)
+    _consistent(s)
+    assert (s["vintages"], s["forecasts"]) == (1, 50)
+    again = subprocess.run([sys.executable, "-c", code, str(store)], env=_env(), capture_output=True, text=True)
+    assert again.returncode == 0
+    s = _state(store)
+    _consistent(s)
+    assert (s["vintages"], s["forecasts"]) == (2, 100)
+    st = Store(store)
+    assert st.load_vintage(first)["mean"].tolist() == list(range(50))  # the first vintage is untouched
+
+
+def test_two_ingests_at_once_serialise(tmp_path):
+    """The first holds the lock (paused inside its transaction); the second waits, then completes."""
+    store = tmp_path / "c.duckdb"
+    a = _events_csv(tmp_path / "a.csv", 100, "a")
+    b = _events_csv(tmp_path / "b.csv", 100, "b")
+    Store(store)  # create the schema first so that both processes go straight to their ingest
+    p1 = _popen("ingest", str(a), "--source", "csv", "--store", str(store),
+                PAKCAST_PAUSE="store.ingest.before_commit=6")
+    _wait_until_locked(store)
+    p2 = _popen("ingest", str(b), "--source", "csv", "--store", str(store))
+    out1, err1 = p1.communicate(timeout=300)
+    out2, err2 = p2.communicate(timeout=300)
+    assert p1.returncode == 0, err1
+    assert p2.returncode == 0, err2
+    s = _state(store)
+    _consistent(s)
+    assert (s["events"], s["ingests"]) == (200, 2)
+
+
+def test_second_run_fails_clearly_when_the_lock_is_held_too_long(tmp_path):
+    store = tmp_path / "l.duckdb"
+    a = _events_csv(tmp_path / "a.csv", 50, "a")
+    b = _events_csv(tmp_path / "b.csv", 50, "b")
+    Store(store)
+    p1 = _popen("ingest", str(a), "--source", "csv", "--store", str(store),
+                PAKCAST_PAUSE="store.ingest.before_commit=10")
+    _wait_until_locked(store)
+    r2 = _pakcast("ingest", str(b), "--source", "csv", "--store", str(store), PAKCAST_LOCK_TIMEOUT="1")
+    p1.communicate(timeout=300)
+    assert r2.returncode == 1
+    msg = " ".join(r2.stderr.split())
+    assert "in use by another pakcast process" in msg and "Traceback" not in msg
+    assert p1.returncode == 0
+    s = _state(store)
+    _consistent(s)
+    assert (s["events"], s["ingests"]) == (50, 1)
+    assert _pakcast("ingest", str(b), "--source", "csv", "--store", str(store)).returncode == 0
+    assert _state(store)["events"] == 100
+
+
+def test_same_file_ingested_twice_at_once_is_not_duplicated(tmp_path):
+    store = tmp_path / "d.duckdb"
+    a = _events_csv(tmp_path / "a.csv", 150, "a")
+    Store(store)
+    procs = [_popen("ingest", str(a), "--source", "csv", "--store", str(store)) for _ in range(2)]
+    for p in procs:
+        p.communicate(timeout=300)
+        assert p.returncode == 0
+    s = _state(store)
+    _consistent(s)
+    assert (s["events"], s["ingests"]) == (150, 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.5, 2.0, 3.5, 5.0, 7.0])
+def test_ingest_killed_after_random_delay(tmp_path, ucdp_path, delay):
+    """A real SIGKILL from outside at several moments of an ingest of the UCDP extract (6,416 rows)."""
+    store = tmp_path / "k.duckdb"
+    p = _popen("ingest", str(ucdp_path), "--source", "ucdp", "--store", str(store))
+    time.sleep(delay)
+    p.send_signal(signal.SIGKILL)
+    p.communicate(timeout=60)
+    if store.exists():
+        s = _state(store)
+        _consistent(s)
+        assert s["events"] in (0, 6416)
+    r = _pakcast("ingest", str(ucdp_path), "--source", "ucdp", "--store", str(store))
+    assert r.returncode == 0, r.stderr
+    s = _state(store)
+    _consistent(s)
+    assert (s["events"], s["ingests"]) == (6416, 1)
+
+
+QUARTERLY = ("quarterly", "--models", "last_value,seasonal_naive", "--scheduler", "serial", "--n-samples", "100",
+             "--no-studies", "--no-report", "--backtest-start", "2019-01-01", "--as-of", "2021-09-30")
+
+
+@pytest.mark.slow
+def test_quarterly_killed_mid_archive_then_rerun_creates_new_vintage(tmp_path):
+    """Kill a quarterly run inside its vintage transaction, then run the quarter twice more:
+    the killed run left no vintage, each later run adds one, and no vintage is ever overwritten."""
+    store = tmp_path / "q.duckdb"
+    r = _pakcast(*QUARTERLY, "--out", str(tmp_path / "killed"), "--store", str(store),
+                 PAKCAST_FAULT="store.vintage.before_register")
+    assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
+    s = _state(store)
+    _consistent(s)
+    assert s["vintages"] == 0 and s["forecasts"] == 0
+    assert not (tmp_path / "killed" / "manifest.json").exists()  # the manifest is written last
+    r1 = _pakcast(*QUARTERLY, "--out", str(tmp_path / "run1"), "--store", str(store))
+    assert r1.returncode == 0, r1.stderr[-2000:]
+    st = Store(store)
+    v1 = st.vintages()
+    assert len(v1) == 1
+    rows1 = st.load_vintage(v1["vintage_id"].iloc[0])
+    r2 = _pakcast(*QUARTERLY, "--out", str(tmp_path / "run2"), "--store", str(store))
+    assert r2.returncode == 0, r2.stderr[-2000:]
+    v2 = st.vintages()
+    assert len(v2) == 2 and v2["vintage_id"].nunique() == 2
+    assert (v2["as_of"].astype(str) == "2021-09-30").all()
+    pd.testing.assert_frame_equal(st.load_vintage(v1["vintage_id"].iloc[0]), rows1)
+    _consistent(_state(store))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [4.0, 9.0])
+def test_quarterly_killed_after_delay_next_run_completes(tmp_path, delay):
+    store = tmp_path / "q.duckdb"
+    p = _popen(*QUARTERLY, "--out", str(tmp_path / "killed"), "--store", str(store))
+    time.sleep(delay)
+    p.send_signal(signal.SIGKILL)
+    p.communicate(timeout=60)
+    if store.exists():
+        _consistent(_state(store))
+    r = _pakcast(*QUARTERLY, "--out", str(tmp_path / "next"), "--store", str(store))
+    assert r.returncode == 0, r.stderr[-2000:]
+    s = _state(store)
+    _consistent(s)
+    assert s["vintages"] in (1, 2)
+    assert (tmp_path / "next" / "manifest.json").exists()
