@@ -585,7 +585,9 @@ def claims_section(panel: pd.DataFrame | Missing, reported: pd.DataFrame | Missi
     groups = [{"claim_id": cid, "claim": next(c["claim"] for c in checks if c["claim_id"] == cid),
                "rows": [c for c in checks if c["claim_id"] == cid]}
               for cid in dict.fromkeys(c["claim_id"] for c in checks)]
-    return _section("claims", rows=checks, groups=groups, counts=counts, figures=[rec.name],
+    series = [{"year": int(y), **{c: float(annual.loc[y, c]) for c in ("attacks", "killed", "killed_low", "killed_high")
+                                  if c in annual.columns}} for y in annual.index]
+    return _section("claims", rows=checks, groups=groups, counts=counts, figures=[rec.name], ucdp_annual=series,
                     reported_reason=reported.reason if isinstance(reported, Missing) else None,
                     random_seed=random_seed)
 

@@ -39,7 +39,7 @@ def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
-    d = make_quarterly_run(tmp_path_factory.mktemp("browser") / "run")
+    d = make_quarterly_run(tmp_path_factory.mktemp("browser") / "run", with_attribution=False)
     build_report(d)
     return d
 
@@ -120,8 +120,9 @@ def test_rendered_dom_matches_briefing_json(run_dir, briefing, tmp_path):
     # the scorecard headline numbers as the reader sees them
     h = briefing["sections"]["scorecard"]["headline"]
     assert f"CRPS {fmt_ratio(h['crps'])} vs {fmt_ratio(h['baseline_crps'])}" in re.sub(r"<[^>]+>", "", dom)
-    # the one part the fixture cannot have (no earlier vintage) is shown, not dropped
-    assert c.unavailable >= 1
+    # the part the fixture leaves out (attribution.json) is shown as not available, not dropped
+    assert list(briefing["missing"]) == ["attribution"]
+    assert c.unavailable == len(briefing["missing"])
 
 
 @needs_chromium
