@@ -73,7 +73,8 @@ def _merge(defaults: Mapping[str, Any], priors: Mapping[str, Any] | None) -> dic
 
 
 def _nb_numba_logp():
-    """The NB2 log-likelihood Op from :mod:`models.likelihood.pytensor_ops` (Numba kernel)."""
+    """The summed NB2 log-likelihood Op ``nb_logp(y, eta, log_alpha)`` from
+    :mod:`models.likelihood.pytensor_ops` (Numba kernel with exact gradient)."""
     try:
         from models.likelihood.pytensor_ops import nb_logp  # type: ignore[attr-defined]
     except (ImportError, AttributeError) as exc:  # pragma: no cover - depends on the likelihood package
@@ -93,12 +94,8 @@ def _count_likelihood(name: str, y: np.ndarray, eta, log_alpha, *, likelihood: L
         if zero_model != "none":
             raise ValueError("likelihood='numba' supports the plain NB2 model only (zero_model='none')")
         nb_logp = _nb_numba_logp()
-
-        def logp(value, eta_, log_alpha_):
-            return nb_logp(value, eta_, log_alpha_)
-
-        return pm.CustomDist(name, eta, log_alpha + pt.zeros_like(eta), logp=logp, observed=y, dims=dims,
-                             dtype="int64")
+        # the Op returns the summed log-likelihood: a potential (no pointwise log-likelihood, so no LOO)
+        return pm.Potential(f"{name}_loglik", nb_logp(np.asarray(y, dtype=float), eta, log_alpha))
     shape = pt.exp(-log_alpha)  # PyMC's alpha = 1 / NB2 alpha
     mu = pt.exp(eta)
     if zero_model == "none":

@@ -54,6 +54,9 @@ def sample(model: pm.Model, *, sampler: Sampler = "nutpie", draws: int = 1000, t
     for name, v in (("draws", draws), ("tune", tune), ("chains", chains)):
         if int(v) < 1:
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    if log_likelihood and not model.observed_RVs:
+        raise ValueError("log_likelihood=True needs an observed variable; models built with likelihood='numba' "
+                         "add the NB2 log-likelihood as a summed potential (use likelihood='native' for LOO)")
     cores = int(cores) if cores is not None else min(int(chains), 2)
     seed = None if random_seed is None else int(random_seed)
     t0 = time.perf_counter()

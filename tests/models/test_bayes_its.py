@@ -202,3 +202,17 @@ def test_recovers_known_break_effects_on_simulated_panel():
     assert sum(inside) >= 5
     ppc = res.ppc(random_seed=1)
     assert ppc.pit_ks_pvalue > 0.001
+
+
+def test_numba_likelihood_gives_the_same_logp_as_native(sim):
+    pytest.importorskip("models.likelihood.pytensor_ops")
+    native = HierarchicalNBITS(sim[0], breaks=["2011-06-15"]).build()
+    numba = HierarchicalNBITS(sim[0], breaks=["2011-06-15"], likelihood="numba").build()
+    rng = np.random.default_rng(0)
+    point = {k: v + 0.1 * rng.standard_normal(np.shape(v)) for k, v in native.initial_point().items()}
+    lp_native = native.compile_logp()(point)
+    lp_numba = numba.compile_logp()(point)
+    assert lp_numba == pytest.approx(lp_native, rel=1e-9)
+    g_native = native.compile_dlogp()(point)
+    g_numba = numba.compile_dlogp()(point)
+    np.testing.assert_allclose(g_numba, g_native, rtol=1e-7, atol=1e-9)
