@@ -592,6 +592,24 @@ def claims_section(panel: pd.DataFrame | Missing, reported: pd.DataFrame | Missi
                     random_seed=random_seed)
 
 
+EXCLUSION_LABELS = {
+    "events_out_of_scope": "out of scope: interstate India-Pakistan clashes and foreign strikes (e.g. US drone strikes)",
+    "excluded_date_precision": "dated only to a year (or a span longer than a period): not placed in any month",
+    "unassigned_province": "no province could be assigned",
+    "events_filtered": "filtered by the run's options",
+}
+
+
+def exclusions_table(ex: dict[str, Any]) -> dict[str, Any]:
+    """``{name: events, name_killed: deaths}`` as rows ``exclusion, events, deaths (best)``."""
+    rows = []
+    for k, v in ex.items():
+        if k.endswith("_killed") and k[: -len("_killed")] in ex:
+            continue
+        rows.append([EXCLUSION_LABELS.get(k, k.replace("_", " ")), to_jsonable(v), to_jsonable(ex.get(f"{k}_killed"))])
+    return table_dict(["exclusion", "events", "deaths (best)"], rows)
+
+
 def provenance_section(inputs: RunInputs, panel: pd.DataFrame | Missing, reported: pd.DataFrame | Missing) -> dict[str, Any]:
     coverage: dict[str, Any] = {}
     if not isinstance(panel, Missing):
@@ -609,7 +627,7 @@ def provenance_section(inputs: RunInputs, panel: pd.DataFrame | Missing, reporte
             exclusions = (records_table(ex) if ex and isinstance(ex[0], dict)
                           else table_dict(["exclusion"], [[str(x)] for x in ex]))
         elif isinstance(ex, dict):
-            exclusions = table_dict(["exclusion", "count"], [[k, to_jsonable(v)] for k, v in ex.items()])
+            exclusions = exclusions_table(ex)
     exclusions_note = None
     if exclusions is None and (meta := shipped_panel_meta()):
         pm = (meta.get("panels") or {}).get("panel_province_month.csv") or {}
