@@ -130,7 +130,10 @@ def fit_predict_task(panel: pd.DataFrame, model: str, measure: str, origin: pd.T
     cov = None if covariates is None else covariates.loc[pd.to_datetime(covariates["ds"]) < origin]
     seed = int(derive_seed(random_seed, model, measure, origin.strftime("%Y-%m")).generate_state(1)[0])
     try:
-        fc = make_forecaster(model, measure).fit(train, cov)
+        fc = make_forecaster(model, measure)
+        if hasattr(fc, "random_seed"):  # models that sample in fit (Bayesian) take the task's seed
+            fc.random_seed = seed
+        fc = fc.fit(train, cov)
         da = fc.predict(h, n_samples, random_seed=seed)
     except ModelUnavailable as exc:
         return {"samples": None, "ids": None, "fallbacks": {}, "seconds": time.perf_counter() - t0,
@@ -139,7 +142,7 @@ def fit_predict_task(panel: pd.DataFrame, model: str, measure: str, origin: pd.T
         raise AssertionError(f"{model}: first forecast month {da['ds'].values[0]} != origin {origin.date()}")
     return {"samples": da.values.astype(np.int32), "ids": list(da["unique_id"].values),
             "fallbacks": dict(getattr(fc, "fallbacks_", {})), "seconds": time.perf_counter() - t0,
-            "error": None}
+            "error": None, "diagnostics": getattr(fc, "diagnostics_", None)}
 
 
 def _horizon_blocks(h: int, origin: pd.Timestamp) -> list[tuple[str, str, list[int]]]:

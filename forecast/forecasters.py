@@ -214,7 +214,7 @@ class NegBinGLMForecaster(Forecaster):
 
         Y_t \mid \mathcal F_{t-1} \sim \mathrm{NB2}(\mu_t, \alpha), \quad
         \operatorname{Var} = \mu_t + \alpha\mu_t^2, \\
-        \log \mu_t = \beta_0 + \beta_1 \frac{t - T}{12} + \beta_2 \sin\frac{2\pi m_t}{12}
+        \log \mu_t = \beta_0 + [\beta_1 \tfrac{t - T}{12}] + \beta_2 \sin\frac{2\pi m_t}{12}
         + \beta_3 \cos\frac{2\pi m_t}{12} + \beta_4 \log(1 + y_{t-1})
         + \beta_5 \log\Big(1 + \frac1{12}\sum_{j=1}^{12} y_{t-j}\Big).
 
@@ -225,12 +225,16 @@ class NegBinGLMForecaster(Forecaster):
     :math:`\log(5\max_{window} y + 5)` so a trend cannot explode over twelve months. A series with
     fewer than ``min_nonzero`` non-zero months in the window, or whose fit fails, falls back to
     the ``historical_rate`` baseline over the same window (listed in ``fallbacks_``).
+
+    The trend term (in brackets) is off by default: in the 2010-2020 backtest on the shipped
+    panel a 60-month trend extrapolated over 12 months nearly doubled the CRPS in Khyber
+    Pakhtunkhwa (19.4 against 10.9 attacks a month without it) and Balochistan (2.54 against 1.66).
     """
 
     name = "nb_glm"
     n_lags = 12
 
-    def __init__(self, window: int = 60, trend: bool = True, seasonality: bool = True,
+    def __init__(self, window: int = 60, trend: bool = False, seasonality: bool = True,
                  param_uncertainty: bool = True, min_nonzero: int = 10):
         self.window = window
         self.trend = trend
@@ -436,32 +440,60 @@ class HawkesForecaster(_ExternalSeriesForecaster):
 
 
 class BayesHierarchicalForecaster(Forecaster):
-    """The Bayesian hierarchical count model of :mod:`models.bayes` (Bayesian engineer), all series jointly."""
+    r"""Bayesian hierarchical NB2 model of all series jointly (:class:`models.bayes.its.HierarchicalNBITS`
+    of the Bayesian engineer, with no breaks):
+
+    .. math::
+
+        y_{ut} \sim \mathrm{NB2}(\mu_{ut}, \alpha), \quad
+        \log\mu_{ut} = a_u + b_u t + f_t^\top\gamma,
+
+    unit intercepts and trends partially pooled around national ones, Fourier seasonality,
+    fitted on the last ``window`` months by NUTS (nutpie) with ``random_seed`` (sampling happens
+    in :meth:`fit`; :meth:`predict` draws posterior predictive paths). Convergence diagnostics
+    are kept in ``diagnostics_``; an unconverged fit is reported, not hidden.
+    """
 
     name = "bayes_hier"
 
-    def __init__(self, draws: int = 500, tune: int = 500, chains: int = 2):
+    def __init__(self, window: int = 60, draws: int = 300, tune: int = 300, chains: int = 2,
+                 n_harmonics: int = 1, random_seed: int = 0):
+        self.window = window
         self.draws = draws
         self.tune = tune
         self.chains = chains
+        self.n_harmonics = n_harmonics
+        self.random_seed = random_seed
 
     def fit(self, panel, covariates=None):
-        self._mod = _import_optional("models.bayes", self.name)
-        if not hasattr(self._mod, "fit_hierarchical_forecast"):
-            raise ModelUnavailable("models.bayes has no fit_hierarchical_forecast (model 'bayes_hier')")
+        mod = _import_optional("models.bayes.its", self.name)
+        if not hasattr(mod, "HierarchicalNBITS"):
+            raise ModelUnavailable("models.bayes.its has no HierarchicalNBITS (model 'bayes_hier')")
         ids, months, values = panel_to_wide(panel)
         self.ids_, self.last_ds_, self.start_ds_, self.history_ = ids, months[-1], months[0], values
-        self._months = months
+        use = months[-int(self.window):]
+        long = pd.DataFrame({"unique_id": np.repeat(ids, len(use)), "ds": np.tile(use, len(ids)),
+                             "y": values[:, -len(use):].ravel()})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = mod.HierarchicalNBITS(long, outcome="y", breaks=(), exposure=None,
+                                          n_harmonics=int(self.n_harmonics))
+            self.results_ = model.fit(draws=int(self.draws), tune=int(self.tune), chains=int(self.chains),
+                                      cores=1, random_seed=int(self.random_seed))
+        self.units_ = list(model.design.units)
+        d = self.results_.diagnostics
+        self.diagnostics_ = {"converged": bool(d.converged), "max_rhat": float(d.max_rhat),
+                             "min_ess_bulk": float(d.min_ess_bulk), "divergences": int(d.divergences)}
         return self
 
     def predict(self, h, n_samples, random_seed=0):
         self._check_fitted()
-        ss = derive_seed(random_seed, self.name)
-        seed = int(ss.generate_state(1)[0])
-        arr = self._mod.fit_hierarchical_forecast(
-            self.history_, h=int(h), n_samples=int(n_samples), draws=self.draws, tune=self.tune,
-            chains=self.chains, random_seed=seed)
-        return self._wrap(np.asarray(arr), int(h))
+        seed = int(derive_seed(random_seed, self.name).generate_state(1)[0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arr = np.asarray(self.results_.forecast(int(h), n_samples=int(n_samples), random_seed=seed))
+        order = [self.units_.index(u) for u in self.ids_]
+        return self._wrap(arr[order], int(h))
 
 
 class FrequencySeverityForecaster(Forecaster):
@@ -619,7 +651,7 @@ def available_models() -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for name in MODEL_NAMES:
         spec = {"ingarch": ("models.ingarch", "INGARCH"), "hawkes": ("models.hawkes", "HawkesExp"),
-                "bayes_hier": ("models.bayes", "fit_hierarchical_forecast")}.get(name)
+                "bayes_hier": ("models.bayes.its", "HierarchicalNBITS")}.get(name)
         if spec is None:
             out[name] = None
             continue

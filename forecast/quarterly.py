@@ -30,14 +30,14 @@ import numpy as np
 import pandas as pd
 
 from forecast import scoring
-from forecast.backtest import BacktestConfig, run_backtest, summarise
+from forecast.backtest import BacktestConfig, fit_predict_task, run_backtest, summarise
 from forecast.forecasters import BASELINE_NAMES, MODEL_NAMES, NATIONAL, available_models
 from forecast.io import write_csv, write_json
 from forecast.manifest import RunManifest
 
 __all__ = ["QuarterlyConfig", "run", "DEFAULT_MODELS", "forecast_table", "score_vintage", "PERCENTILES"]
 
-DEFAULT_MODELS = BASELINE_NAMES + ("nb_glm",)
+DEFAULT_MODELS = BASELINE_NAMES + ("nb_glm", "ingarch", "hawkes")
 QUANTILES = {"q05": 0.05, "q25": 0.25, "q50": 0.5, "q75": 0.75, "q95": 0.95}
 PERCENTILES = np.arange(1, 100) / 100.0
 PUBLISHED_MODEL = "ens_crps"
@@ -50,8 +50,12 @@ class QuarterlyConfig:
     ``input``: a panel CSV in the CLI form (``province, period, attacks, killed, ...``); ``None``
     uses the shipped panel (:func:`forecast.panel.load_panel`). ``store``: DuckDB store path
     (``None`` = the default store; ``"none"`` = do not archive). ``models``: zoo members
-    (default: the five baselines and the NB GLM). ``backtest_start``: first backtest origin.
+    (default: the five baselines, the NB GLM, INGARCH and Hawkes). ``backtest_start``: first backtest origin.
     ``studies``: run the break and attribution studies. ``report``: build the briefing.
+    ``forecast_only``: models fitted only at the forecast origin (too slow for every backtest
+    origin: the Bayesian hierarchical model); their quarterly forecasts and convergence
+    diagnostics are reported in ``results.json`` beside the published forecast, never mixed
+    into it (they have no past scores to weight them by).
     """
 
     out: str | Path = "reports/latest"
@@ -68,10 +72,11 @@ class QuarterlyConfig:
     studies: bool = True
     report: bool = True
     attribution_draws: int = 200
+    forecast_only: tuple[str, ...] = ("bayes_hier",)
 
     def validate(self) -> "QuarterlyConfig":
         models = tuple(self.models)
-        unknown = [m for m in models if m not in MODEL_NAMES]
+        unknown = [m for m in models + tuple(self.forecast_only) if m not in MODEL_NAMES]
         if unknown:
             raise ValueError(f"--models: unknown model(s) {unknown}; choose from {', '.join(MODEL_NAMES)}")
         if not models:
@@ -366,6 +371,32 @@ def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | Non
     fc_table, pct_table = forecast_table(samples, series, origin, wide, model=published)
     write_csv(out / "forecast.csv", fc_table)
 
+    # ---- forecast-only models (not in the published ensemble)
+    forecast_only = {}
+    for model in config.forecast_only:
+        if avail.get(model) is not None:
+            forecast_only[model] = {"status": "not run", "reason": avail[model]}
+            continue
+        if progress:
+            progress(f"forecast-only {model}", 0, len(bcfg.measures))
+        t = time.perf_counter()
+        rec: dict[str, Any] = {"status": "ok", "diagnostics": {}, "rows": []}
+        try:
+            for i, meas in enumerate(bcfg.measures):
+                r = fit_predict_task(provinces, model, meas, origin, fh, int(config.n_samples),
+                                     int(config.random_seed))
+                s = r["samples"].astype(np.int64)
+                s = np.concatenate([s, s.sum(axis=0, keepdims=True)], axis=0)
+                tab, _ = forecast_table({meas: s}, r["ids"] + [NATIONAL], origin, wide, model=model)
+                rec["rows"] += tab.to_dict(orient="records")
+                rec["diagnostics"][meas] = r["diagnostics"]
+                if progress:
+                    progress(f"forecast-only {model}", i + 1, len(bcfg.measures))
+        except Exception as exc:  # noqa: BLE001 - recorded in results.json
+            rec = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
+        rec["seconds"] = round(time.perf_counter() - t, 2)
+        forecast_only[model] = rec
+
     # ---- panel.csv, backtest.csv
     panel_csv = panel_all.rename(columns={"unique_id": "province"})
     panel_csv.insert(1, "period", panel_csv.pop("ds").dt.strftime("%Y-%m"))
@@ -429,8 +460,10 @@ def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | Non
             "log_score_definition": "minus log of the sample pmf smoothed by one pseudo-sample of a moment-matched "
                                     "negative binomial (forecast.scoring.log_score)",
         },
+        "forecast_only_models": forecast_only,
         "not_produced": {},
-        "timings_seconds": {"backtest_and_forecast": round(secs_bt, 2)},
+        "timings_seconds": {"backtest_and_forecast": round(secs_bt, 2),
+                            **{f"forecast_only_{k}": v.get("seconds") for k, v in forecast_only.items()}},
         "notes": notes,
     }
     not_produced = results["not_produced"]

@@ -31,7 +31,7 @@ def quarterly_cmd(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Last month of data to use (default: the last month of data)."),
     input: Optional[Path] = typer.Option(None, "--input", help="Panel CSV (province, period, attacks, killed, ...); default: the shipped panel."),
     store: Optional[str] = typer.Option(None, "--store", help="DuckDB store for forecast vintages (default: the user store; 'none' to skip)."),
-    models: Optional[str] = typer.Option(None, "--models", help="Comma-separated zoo members (default: five baselines + nb_glm)."),
+    models: Optional[str] = typer.Option(None, "--models", help="Comma-separated zoo members (default: five baselines, nb_glm, ingarch, hawkes)."),
     scheduler: str = typer.Option("local", "--scheduler", help="'local' (Dask LocalCluster), 'serial', or a scheduler address."),
     workers: Optional[int] = typer.Option(None, "--workers", help="LocalCluster worker processes (default: CPU count)."),
     random_seed: int = typer.Option(20260101, "--random-seed", help="Seed of every stochastic step."),
@@ -39,6 +39,7 @@ def quarterly_cmd(
     backtest_start: str = typer.Option("2010-01-01", "--backtest-start", help="First backtest origin."),
     no_studies: bool = typer.Option(False, "--no-studies", help="Skip the break and attribution studies."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip the briefing."),
+    no_bayes: bool = typer.Option(False, "--no-bayes", help="Skip the forecast-only Bayesian hierarchical model."),
 ) -> None:
     """Backtest the zoo, forecast the next four quarters by province, archive and score vintages, write the briefing."""
     from forecast.quarterly import DEFAULT_MODELS, QuarterlyConfig, run
@@ -46,7 +47,8 @@ def quarterly_cmd(
     cfg = QuarterlyConfig(out=out, as_of=as_of, input=input, store=store,
                           models=_models(models, DEFAULT_MODELS), scheduler=scheduler, n_workers=workers,
                           random_seed=random_seed, n_samples=n_samples, backtest_start=backtest_start,
-                          studies=not no_studies, report=not no_report)
+                          studies=not no_studies, report=not no_report,
+                          forecast_only=() if no_bayes else ("bayes_hier",))
     try:
         cfg.validate()
     except (ValueError, FileNotFoundError) as exc:

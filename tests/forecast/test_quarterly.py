@@ -14,7 +14,7 @@ from forecast.quarterly import QuarterlyConfig, forecast_table, run, score_vinta
 FC_COLUMNS = ["province", "quarter", "measure", "mean", "q05", "q25", "q50", "q75", "q95", "last_year",
               "p_gt_last_year"]
 SMALL = dict(models=("zero", "historical_rate", "conflictology", "nb_glm"), n_samples=200,
-             backtest_start="2019-01-01", scheduler="serial", studies=False, report=False)
+             backtest_start="2019-01-01", scheduler="serial", studies=False, report=False, forecast_only=())
 
 
 @pytest.fixture(scope="module")
