@@ -329,14 +329,15 @@ def irr_from_draws(beta_draws, names: Sequence[str], sd, standardized: bool = Tr
 # --------------------------------------------------------------------------- Shapley
 
 
-def shapley_values(value: Callable[[frozenset], float], players: Sequence[str]) -> dict[str, float]:
+def shapley_values(value: Callable[[frozenset], object], players: Sequence[str]) -> dict[str, object]:
     r"""Exact Shapley values of a cooperative game.
 
     .. math:: \phi_i = \sum_{S \subseteq N \setminus \{i\}} \frac{|S|!\,(n-|S|-1)!}{n!}
               \big[v(S \cup \{i\}) - v(S)\big]
 
-    ``value`` is called once per coalition (:math:`2^n` calls, cached). Efficiency holds by
-    construction: :math:`\sum_i \phi_i = v(N) - v(\emptyset)`.
+    ``value`` is called once per coalition (:math:`2^n` calls, cached); it may return a float
+    or an array (e.g. one value per parameter draw), and the Shapley values are then arrays.
+    Efficiency holds by construction: :math:`\sum_i \phi_i = v(N) - v(\emptyset)`.
     """
     players = list(players)
     n = len(players)
@@ -346,11 +347,12 @@ def shapley_values(value: Callable[[frozenset], float], players: Sequence[str]) 
         raise ValueError(f"players must be distinct, got {players}")
     if n > 12:
         raise ValueError(f"{n} players: exact Shapley needs 2^n evaluations; group the covariates")
-    cache: dict[frozenset, float] = {}
+    cache: dict[frozenset, object] = {}
 
-    def v(S: frozenset) -> float:
+    def v(S: frozenset):
         if S not in cache:
-            cache[S] = float(value(S))
+            val = value(S)
+            cache[S] = float(val) if np.ndim(val) == 0 else np.asarray(val, dtype=float)
         return cache[S]
 
     w = [math.factorial(s) * math.factorial(n - s - 1) / math.factorial(n) for s in range(n)]
@@ -598,26 +600,40 @@ class AttributionResults:
 
     @staticmethod
     def _value_from_codes(A, B, ca, cb, nu):
+        """v(S) for player-split predictors ``A`` (n_a, P[, D]) and ``B`` (n_b, P[, D]); with a
+        third axis (parameter draws) v(S) is an array over draws."""
+        squeeze = A.ndim == 2
+        if squeeze:
+            A, B = A[:, :, None], B[:, :, None]
         eta_a = A.sum(axis=1)
-        na = np.bincount(ca, minlength=nu).astype(float)
-        nb = np.bincount(cb, minlength=nu).astype(float)
+        Ua = np.zeros((nu, len(ca)))
+        Ua[ca, np.arange(len(ca))] = 1.0 / np.bincount(ca, minlength=nu)[ca]
+        Ub = np.zeros((nu, len(cb)))
+        Ub[cb, np.arange(len(cb))] = 1.0 / np.bincount(cb, minlength=nu)[cb]
 
-        def value(S) -> float:
+        def value(S):
             """v(S) for a set S of player column indices."""
             idx = sorted(S)
-            cs_a = A[:, idx].sum(axis=1) if idx else 0.0
-            cs_b = B[:, idx].sum(axis=1) if idx else np.zeros(len(B))
-            ta = np.bincount(ca, weights=np.exp(eta_a - cs_a), minlength=nu) / na
-            tb = np.bincount(cb, weights=np.exp(cs_b), minlength=nu) / nb
-            return float(np.log(np.sum(ta * tb)))
+            cs_a = A[:, idx, :].sum(axis=1) if idx else 0.0
+            cs_b = B[:, idx, :].sum(axis=1) if idx else np.zeros((B.shape[0], B.shape[2]))
+            ta = Ua @ np.exp(eta_a - cs_a)  # per unit: mean over A months
+            tb = Ub @ np.exp(cs_b)
+            v = np.log(np.sum(ta * tb, axis=0))
+            return float(v[0]) if squeeze else v
 
         return value
 
     def _player_matrix(self, Xarr: np.ndarray, off: np.ndarray, params: np.ndarray) -> np.ndarray:
-        """Linear predictor split by player (columns in ``self._players`` order)."""
-        terms = Xarr * params[None, :]
-        return np.column_stack([terms[:, idx].sum(axis=1) for idx in self._player_cols]
-                               + [terms[:, self._other_cols].sum(axis=1) + off])
+        """Linear predictor split by player (columns in ``self._players`` order): shape (n, P)
+        for one parameter vector, (n, P, D) for a (D, k) matrix of parameter draws."""
+        P = np.asarray(params, dtype=float)
+        if P.ndim == 1:
+            terms = Xarr * P[None, :]
+            return np.column_stack([terms[:, idx].sum(axis=1) for idx in self._player_cols]
+                                   + [terms[:, self._other_cols].sum(axis=1) + off])
+        parts = [Xarr[:, idx] @ P[:, idx].T for idx in self._player_cols]
+        parts.append(Xarr[:, self._other_cols] @ P[:, self._other_cols].T + off[:, None])
+        return np.stack(parts, axis=1)
 
     @cached_property
     def _player_cols(self) -> list[list[int]]:
@@ -685,11 +701,8 @@ class AttributionResults:
         players = list(phi)
         rng = np.random.default_rng(random_seed)
         draws = rng.multivariate_normal(self.params.to_numpy(), self._cov, size=n_draws, method="eigh")
-        rows = []
-        for d in draws:
-            ph, a_, b_ = decompose(d)
-            rows.append({**ph, RESIDUAL: total - (b_ - a_)})
-        dr = pd.DataFrame(rows)
+        ph, a_, b_ = decompose(draws)  # all draws at once: arrays over draws
+        dr = pd.DataFrame({**ph, RESIDUAL: total - (b_ - a_)})
         lo, hi = 100 * alpha / 2, 100 * (1 - alpha / 2)
         table = pd.DataFrame({
             "group": players + [RESIDUAL],
