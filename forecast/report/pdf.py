@@ -3,13 +3,12 @@
 Text pages are laid out top to bottom on A4 figures (headings, wrapped paragraphs, fixed-width
 tables, visible "not available" notes) and each briefing figure is placed on the page from its
 PNG, in the same section order as the HTML. :class:`matplotlib.backends.backend_pdf.PdfPages`
-writes the pages to a temporary file, which then replaces ``briefing.pdf`` atomically.
+writes the pages to memory, and :func:`forecast.io.atomic_write_bytes` replaces ``briefing.pdf``.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import matplotlib.image as mpimg  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
+from forecast.io import atomic_write_bytes  # noqa: E402
 from forecast.report.format import fmt_cell, fmt_count, fmt_p, fmt_pct, fmt_ratio, fmt_ratio3  # noqa: E402
 
 A4 = (8.27, 11.69)
@@ -114,36 +114,25 @@ def _forecast_pages(w: PageWriter, sec: dict[str, Any]) -> None:
 
 
 def write_pdf(path: str | Path, briefing: dict[str, Any], figs: dict[str, Any]) -> Path:
-    """Write the briefing PDF atomically; returns its path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with plt.rc_context({"font.family": "DejaVu Sans", "pdf.fonttype": 42}), PdfPages(tmp, metadata={
-                "Title": briefing["title"], "Subject": f"run {briefing.get('run_id')}", "Creator": "pakcast"}) as pdf:
-            w = PageWriter(pdf, f"{briefing['title']} · run {briefing.get('run_id') or '-'}")
-            w._new_page()
-            w.heading(briefing["title"], size=18)
-            meta = [f"As of: {briefing.get('as_of') or '-'}", f"Event data end: {briefing.get('data_end') or '-'}",
-                    f"Run: {briefing.get('run_id') or '-'}", f"Generated: {briefing['generated']}"]
-            w.paragraph("   ·   ".join(meta), size=8, color="#444444")
-            for i, sid in enumerate(briefing["section_order"], start=1):
-                sec = briefing["sections"][sid]
-                w.heading(f"{i}. {sec['title']}")
-                if not sec["available"]:
-                    w.unavailable(sec["reason"])
-                    continue
-                _section(w, sid, sec, figs)
-            w.flush()
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write the briefing PDF atomically (``forecast.io.atomic_write_bytes``); returns its path."""
+    buf = io.BytesIO()
+    with plt.rc_context({"font.family": "DejaVu Sans", "pdf.fonttype": 42}), PdfPages(buf, metadata={
+            "Title": briefing["title"], "Subject": f"run {briefing.get('run_id')}", "Creator": "pakcast"}) as pdf:
+        w = PageWriter(pdf, f"{briefing['title']} · run {briefing.get('run_id') or '-'}")
+        w._new_page()
+        w.heading(briefing["title"], size=18)
+        meta = [f"As of: {briefing.get('as_of') or '-'}", f"Event data end: {briefing.get('data_end') or '-'}",
+                f"Run: {briefing.get('run_id') or '-'}", f"Generated: {briefing['generated']}"]
+        w.paragraph("   ·   ".join(meta), size=8, color="#444444")
+        for i, sid in enumerate(briefing["section_order"], start=1):
+            sec = briefing["sections"][sid]
+            w.heading(f"{i}. {sec['title']}")
+            if not sec["available"]:
+                w.unavailable(sec["reason"])
+                continue
+            _section(w, sid, sec, figs)
+        w.flush()
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def _figures(w: PageWriter, names: list[str], figs: dict[str, Any]) -> None:
