@@ -428,7 +428,13 @@ def _scenarios(res, data, groups, scenarios, n_samples, random_seed) -> list[dic
         tot = s.samples.sum(axis=0)
         ratio = tot / np.maximum(base.samples.sum(axis=0), 1)
         desc = {c: ("+new operation kernel" if isinstance(v, tuple) else v) for c, v in path.items()}
-        out.append({"scenario": name, "covariates": desc, **s.total(),
+        outside = {}
+        for c in path:
+            lo_, hi_ = float(X[c].min()), float(X[c].max())
+            vals = Xs[c].to_numpy(dtype=float)
+            if vals.min() < lo_ - 1e-12 or vals.max() > hi_ + 1e-12:
+                outside[c] = [lo_, hi_]
+        out.append({"scenario": name, "covariates": desc, "outside_sample_range": outside, **s.total(),
                     "ratio_to_observed": float(np.median(ratio)),
                     "ratio_ci_low": float(np.percentile(ratio, 2.5)),
                     "ratio_ci_high": float(np.percentile(ratio, 97.5))})
@@ -506,6 +512,10 @@ def _caveats(out: dict, groups: Sequence[str], break_date: str) -> list[str]:
         elif r["ci_high"] < 0:
             cav.append(f"Adding the {r['group']} group improves out-of-sample CRPS by {-r['delta_crps']:.3f} per "
                        f"province-month ({r['months']}).")
+    for sc in out.get("scenarios", []):
+        for c, (lo_, hi_) in sc.get("outside_sample_range", {}).items():
+            cav.append(f"Scenario '{sc['scenario']}' sets {c} outside the range seen in the data "
+                       f"({lo_:.3g} to {hi_:.3g}): its numbers are an extrapolation of a log-linear fit.")
     b = out.get("bayes")
     if b and not b["converged"]:
         cav.append("The Bayesian model did not pass its convergence gates (" + "; ".join(b["diagnostics"]["failures"])

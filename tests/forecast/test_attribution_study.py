@@ -93,6 +93,10 @@ def test_outputs_say_what_they_rest_on(full, panel):
     names = [s["scenario"] for s in full["scenarios"]]
     assert names[0] == "as_observed" and "inflation_30pct" in names and "new_military_operation" in names
     assert all(s["window"] == "2021-01..2021-12" for s in full["scenarios"])
+    by_name = {s["scenario"]: s for s in full["scenarios"]}
+    assert "cpi_yoy_pct" in by_name["inflation_30pct"]["outside_sample_range"]  # CPI peaked near 25%
+    assert by_name["inflation_10pct"]["outside_sample_range"] == {}
+    assert any("inflation_30pct" in c and "extrapolation" in c for c in full["caveats"])
 
 
 def test_parsers_reject_bad_input():
