@@ -238,6 +238,9 @@ def map_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, 
                      "next_q95_per_100k": float(q["q95"] / p * 1e5) if ok and q is not None else None})
     gj = json.loads(Path(geo).read_text(encoding="utf-8"))
     names = {f["properties"].get("name") for f in gj["features"]}
+    if not names & set(expected.index):
+        return _unavailable("map", f"none of the forecast's provinces ({', '.join(map(str, expected.index[:5]))}"
+                                   f"{', ...' if len(expected) > 5 else ''}) is among the boundaries in {Path(geo).name}")
     merge = {"FATA": "Khyber Pakhtunkhwa"} if "FATA" in names and "FATA" not in values else {}
     span = f"{quarters[0]}-{quarters[-1]}"
     rec = F.province_map(
