@@ -127,10 +127,14 @@ def its_command(
     panel = _province_panel(outcome, fata)
     win_start = None if start == "all" else start
     try:
-        model = HierarchicalNBITS(panel, outcome, breaks=brk, start=win_start, end=end, pooling=pooling,
-                                  latent=latent, zero_model=zero_model, likelihood=likelihood)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=UserWarning)  # the notes are printed below
+            model = HierarchicalNBITS(panel, outcome, breaks=brk, start=win_start, end=end, pooling=pooling,
+                                      latent=latent, zero_model=zero_model, likelihood=likelihood)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    for note in model.design.notes:
+        console.print(f"note: {note}")
     console.print(f"fitting HierarchicalNBITS({outcome}) on {len(model.design.units)} provinces x "
                   f"{len(model.design.dates)} months with {sampler} ({chains} chains x {draws} draws)...")
     with warnings.catch_warnings():
