@@ -208,8 +208,12 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
         w.table(t["columns"], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]])
         if sec.get("by_series"):
             t = sec["by_series"]
+            keep = [i for i, c in enumerate(t["columns"]) if c in (
+                "unique_id", "province", "best_model", "best_model_crps", "best_baseline", "best_baseline_crps",
+                "beats_best_baseline", "coverage_90")]
             w.paragraph("Best model against the best baseline, by series", size=9)
-            w.table(t["columns"], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=16)
+            w.table([t["columns"][i] for i in keep],
+                    [[fmt_cell(r[i], t["kinds"][i]) for i in keep] for r in t["rows"]], max_width=20)
         w.paragraph("Last quarter's forecast against what happened", size=9)
         if sec.get("last_quarter"):
             t = sec["last_quarter"]
