@@ -456,7 +456,7 @@ class BayesHierarchicalForecaster(Forecaster):
 
     name = "bayes_hier"
 
-    def __init__(self, window: int = 60, draws: int = 300, tune: int = 300, chains: int = 2,
+    def __init__(self, window: int = 60, draws: int = 1000, tune: int = 700, chains: int = 2,
                  n_harmonics: int = 1, random_seed: int = 0):
         self.window = window
         self.draws = draws

@@ -14,6 +14,7 @@ scheduler give identical results (``tests/forecast/test_backtest.py`` checks ser
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -56,8 +57,10 @@ def run_tasks(
 
     cluster = None
     if scheduler == "local":
+        # worker logs are silenced: task errors still propagate through fut.result(), and a loaded
+        # machine otherwise prints heartbeat noise while the cluster shuts down
         cluster = LocalCluster(n_workers=n_workers or default_workers(), threads_per_worker=1,
-                               processes=True, dashboard_address=None)
+                               processes=True, dashboard_address=None, silence_logs=logging.CRITICAL)
         client = Client(cluster)
     else:
         client = Client(scheduler)
