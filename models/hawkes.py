@@ -68,7 +68,7 @@ _SMALL = 1e-200
 # univariate kernels
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _uni_llg(t, t0, T, mu, alpha, beta):
     n = t.size
     A = 0.0
@@ -159,7 +159,7 @@ def jitter_day_times(days, random_seed: int | None = 0) -> np.ndarray:
 # simulation (Ogata thinning), univariate
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _sim_uni(mu, alpha, beta, A0, t_start, t_end, seed, max_events):
     np.random.seed(seed)
     out = np.empty(max_events)
@@ -190,7 +190,7 @@ def simulate_exp_hawkes(mu, alpha, beta, T, t0: float = 0.0, random_seed: int = 
     return t
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _decayed_state(t, T, beta):
     A = 0.0
     for i in range(t.size):
@@ -198,7 +198,7 @@ def _decayed_state(t, T, beta):
     return A
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _forecast_uni(mus, alphas, betas, t, T, edges, seed, max_events):
     ns = mus.size
     nb = edges.size - 1
@@ -368,7 +368,7 @@ class HawkesResults:
 # multivariate
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _multi_llg(t, m, M, t0, T, mu, A, beta):
     """Log-likelihood and gradient (mu: M, alpha: MxM row-major, beta) for marked times."""
     R = np.zeros(M)
@@ -422,7 +422,7 @@ def _multi_llg(t, m, M, t0, T, mu, A, beta):
     return logsum - comp, g_mu, g_A, g_b
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _sim_multi(mu, A, beta, R0, t_start, t_end, seed, max_events):
     np.random.seed(seed)
     M = mu.size

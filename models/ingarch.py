@@ -73,7 +73,7 @@ def intervention_covariate(n: int, tau, delta) -> np.ndarray:
     return X
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _recursion(par, z_obs, X, P, Q, init_nu):
     """nu_t and d nu_t / d par (n x k), pre-sample values = init_nu (and its derivative)."""
     n = z_obs.size

@@ -34,7 +34,7 @@ LOG_FACTORIAL = np.array([math.lgamma(k + 1.0) for k in range(LGAMMA_TABLE_SIZE)
 _RENORM = 1e250
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def log_factorial(y):
     """log(y!) for a non-negative integer-valued float ``y``."""
     if y < LGAMMA_TABLE_SIZE:
@@ -42,7 +42,7 @@ def log_factorial(y):
     return math.lgamma(y + 1.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def log1pmx_over_x(x):
     """``(log1p(x) - x) / x`` for ``x >= 0``, accurate near 0 (series) and elsewhere."""
     if x < 0.0625:
@@ -57,13 +57,13 @@ def log1pmx_over_x(x):
     return (math.log1p(x) - x) / x
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def log1p_over_x(x):
     """``log1p(x) / x`` with the limit 1 at ``x = 0``."""
     return 1.0 + log1pmx_over_x(x)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def small_count_sums(y, a):
     """Return ``(T, U)`` with ``T = sum_{k<y} log1p(k a)`` and ``U = sum_{k<y} k a / (1 + k a)``.
 
@@ -91,14 +91,14 @@ def small_count_sums(y, a):
     return t, u
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _stirling_corr(z):
     """lgamma(z) - [(z - 1/2) log z - z + log(2 pi)/2] for z >= 30 (error < 1e-17)."""
     z2 = 1.0 / (z * z)
     return (1.0 / 12.0 - z2 * (1.0 / 360.0 - z2 * (1.0 / 1260.0 - z2 / 1680.0))) / z
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def digamma(x):
     """Digamma for ``x > 0`` (recurrence to x >= 10, then the asymptotic series)."""
     acc = 0.0
@@ -110,14 +110,14 @@ def digamma(x):
     return acc + math.log(x) - 0.5 / x - series
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _psi_tail(z):
     """digamma(z) - log(z) + 1/(2z) for z >= 30."""
     z2 = 1.0 / (z * z)
     return -z2 * (1.0 / 12.0 - z2 * (1.0 / 120.0 - z2 * (1.0 / 252.0 - z2 / 240.0)))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def large_count_sums(y, a, log_a):
     """``(T, U)`` as in :func:`small_count_sums` for any count ``y`` (used for large ``y``).
 
@@ -141,7 +141,7 @@ def large_count_sums(y, a, log_a):
     return tt, uu
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def count_sums(y, a, log_a):
     """Dispatch to :func:`small_count_sums` or :func:`large_count_sums`."""
     if y <= SMALL_COUNT_MAX:

@@ -27,7 +27,7 @@ from models.likelihood.negbin import CHUNK, _as_counts, _nb_elem
 from models.likelihood.zinb import _run3, log_expit
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _hurdle_elem(y, eta, la, z):
     log_pi = log_expit(z)
     if y == 0:
@@ -41,7 +41,7 @@ def _hurdle_elem(y, eta, la, z):
     return ll, de + de0 / em, dla + dla0 / em, -pi
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _hurdle_chunk(c, y, eta, la, zz, w, off, de_out, dla_out, dz_out):
     n = y.size
     start = c * CHUNK
@@ -70,7 +70,7 @@ def _hurdle_chunk(c, y, eta, la, zz, w, off, de_out, dla_out, dz_out):
     return s
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _hurdle_serial(y, eta, la, zz, w, off, de_out, dla_out, dz_out):
     nch = (y.size + CHUNK - 1) // CHUNK
     p = np.zeros((nch, 3))
@@ -82,7 +82,7 @@ def _hurdle_serial(y, eta, la, zz, w, off, de_out, dla_out, dz_out):
     return s
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def _hurdle_parallel(y, eta, la, zz, w, off, de_out, dla_out, dz_out):
     nch = (y.size + CHUNK - 1) // CHUNK
     p = np.zeros((nch, 3))
@@ -103,7 +103,7 @@ def hurdle_nb_loglik_grad(y, eta, log_alpha, logit_pi, weights=None, offset=None
     return _run3(_hurdle_serial, _hurdle_parallel, y, eta, log_alpha, logit_pi, weights, offset)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _hurdle_logpmf_kernel(y, eta, la, z, out):
     for i in range(y.size):
         out[i] = _hurdle_elem(y[i], eta[i], la[i], z[i])[0]

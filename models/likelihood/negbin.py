@@ -48,13 +48,13 @@ CHUNK = 4096
 PARALLEL_MIN_N = 100_000
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _nb_elem(y, eta, la):
     """(loglik, d_eta, d_log_alpha) for one observation."""
     return _nb_elem_a(y, eta, la, math.exp(la))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _nb_elem_a(y, eta, la, a):
     """As :func:`_nb_elem` with ``a = exp(la)`` precomputed (shared dispersion)."""
     mu = math.exp(eta)
@@ -80,7 +80,7 @@ def _nb_elem_a(y, eta, la, a):
     return ll, de, dla
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _nb_chunk(c, y, eta, la, w, off, de_out, dla_out):
     n = y.size
     start = c * CHUNK
@@ -111,7 +111,7 @@ def _nb_chunk(c, y, eta, la, w, off, de_out, dla_out):
     return s_ll, s_dla
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _nb_llg_serial(y, eta, la, w, off, de_out, dla_out):
     nch = (y.size + CHUNK - 1) // CHUNK
     p_ll = np.zeros(nch)
@@ -126,7 +126,7 @@ def _nb_llg_serial(y, eta, la, w, off, de_out, dla_out):
     return s_ll, s_dla
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def _nb_llg_parallel(y, eta, la, w, off, de_out, dla_out):
     nch = (y.size + CHUNK - 1) // CHUNK
     p_ll = np.zeros(nch)
@@ -141,14 +141,14 @@ def _nb_llg_parallel(y, eta, la, w, off, de_out, dla_out):
     return s_ll, s_dla
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _nb_logpmf_kernel(y, eta, la, out):
     vec_la = la.size > 1
     for i in range(y.size):
         out[i] = _nb_elem(y[i], eta[i], la[i] if vec_la else la[0])[0]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _nb_hessian_kernel(y, eta, la, h_ee, h_el, h_ll):
     """Per-observation second derivatives in (eta, log_alpha)."""
     vec_la = la.size > 1
@@ -173,7 +173,7 @@ def _nb_hessian_kernel(y, eta, la, h_ee, h_el, h_ll):
         h_ll[i] = -(yi - mu) * x * inv * inv - mu * log1pmx_over_x(x) - mu * x * inv + v
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _trigamma(x):
     acc = 0.0
     while x < 10.0:

@@ -25,7 +25,7 @@ from models.likelihood._special import log_factorial
 from models.likelihood.negbin import _EMPTY, CHUNK, PARALLEL_MIN_N, _as_counts, _as_float
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _pois_chunk(c, y, eta, w, off, de_out):
     n = y.size
     start = c * CHUNK
@@ -47,7 +47,7 @@ def _pois_chunk(c, y, eta, w, off, de_out):
     return s
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _pois_serial(y, eta, w, off, de_out):
     nch = (y.size + CHUNK - 1) // CHUNK
     p = np.zeros(nch)
@@ -59,7 +59,7 @@ def _pois_serial(y, eta, w, off, de_out):
     return s
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def _pois_parallel(y, eta, w, off, de_out):
     nch = (y.size + CHUNK - 1) // CHUNK
     p = np.zeros(nch)
@@ -119,7 +119,7 @@ def poisson_logpmf(y, mu):
     return out.reshape(shape)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _pois_logpmf_kernel(y, mu, out):
     for i in range(y.size):
         yi = y[i]

@@ -19,13 +19,14 @@ to ``pm.logp(pm.NegativeBinomial.dist(mu=exp(eta), alpha=1/exp(log_alpha)), y).s
 that PyMC's ``alpha`` is the *inverse* of the NB2 dispersion).  ``log_alpha`` may be a scalar
 or a vector of the length of ``y`` (e.g. ``log_alpha_group[group_idx]``).  ``y`` is data
 (no gradient); the gradient with respect to ``eta`` and ``log_alpha`` comes from the same
-Numba kernel (:func:`models.likelihood.negbin_loglik_grad`), via a second Op.
+Numba kernel call (:func:`models.likelihood.negbin_loglik_grad`): ``nb_loglik_op`` has three
+outputs ``(loglik, d_eta, d_log_alpha)`` and its gradient reuses outputs 1 and 2.
 
 Backends
 --------
 * PyMC's default NUTS (C / Python backend): :meth:`NBLogLikOp.perform` calls the kernel.
 * nutpie (``nutpie.compile_pymc_model(model, backend="numba")``) and PyTensor's numba mode:
-  both Ops register a ``numba_funcify`` implementation that calls the ``@njit`` kernel directly,
+  the Op registers a ``numba_funcify`` implementation that calls the ``@njit`` kernel directly,
   so the whole logp+gradient graph compiles to one Numba function (no object mode).
 """
 
@@ -44,7 +45,7 @@ from models.likelihood.negbin import (
     _nb_llg_serial,
 )
 
-__all__ = ["NBLogLikOp", "NBLogLikGradOp", "nb_loglik_op", "nb_logp"]
+__all__ = ["NBLogLikOp", "nb_loglik_op", "nb_logp"]
 
 
 def _run_kernel(y, eta, la):
@@ -69,49 +70,40 @@ def _inputs(y, eta, log_alpha):
     return y, eta, la
 
 
-class NBLogLikGradOp(Op):
-    """``(y, eta, log_alpha) -> (d_eta, d_log_alpha)`` of the summed NB2 log-likelihood."""
-
-    __props__ = ()
-
-    def make_node(self, y, eta, log_alpha):
-        y, eta, la = _inputs(y, eta, log_alpha)
-        return Apply(self, [y, eta, la], [eta.type(), la.type()])
-
-    def perform(self, node, inputs, outputs):
-        y, eta, la = inputs
-        _, de, dla = _run_kernel(y, eta, la)
-        outputs[0][0] = de
-        outputs[1][0] = np.asarray(dla, dtype=np.float64).reshape(np.shape(la))
-
-
 class NBLogLikOp(Op):
-    """``(y, eta, log_alpha) -> sum_i log NB2(y_i; exp(eta_i), exp(log_alpha))`` (a scalar)."""
+    """``(y, eta, log_alpha) -> (loglik, d_eta, d_log_alpha)`` from one Numba kernel call.
+
+    ``loglik`` (output 0) is the summed NB2 log-likelihood; outputs 1 and 2 are its exact
+    gradient.  The Op's gradient reuses outputs 1 and 2 of the *same* node, so a graph that
+    needs both the log-likelihood and its gradient (NUTS) runs the kernel once per evaluation.
+    Second derivatives are not implemented.
+    """
 
     __props__ = ()
 
     def make_node(self, y, eta, log_alpha):
         y, eta, la = _inputs(y, eta, log_alpha)
-        return Apply(self, [y, eta, la], [pt.dscalar()])
+        return Apply(self, [y, eta, la], [pt.dscalar(), eta.type(), la.type()])
 
     def perform(self, node, inputs, outputs):
         y, eta, la = inputs
-        ll, _, _ = _run_kernel(y, eta, la)
+        ll, de, dla = _run_kernel(y, eta, la)
         outputs[0][0] = np.asarray(ll, dtype=np.float64)
-
-    def grad(self, inputs, output_grads):
-        y, eta, la = inputs
-        (gz,) = output_grads
-        d_eta, d_la = _grad_op(y, eta, la)
-        from pytensor.gradient import grad_not_implemented
-
-        return [grad_not_implemented(self, 0, y, "y is data (counts)"), gz * d_eta, gz * d_la]
+        outputs[1][0] = de
+        outputs[2][0] = np.asarray(dla, dtype=np.float64).reshape(np.shape(la))
 
     def L_op(self, inputs, outputs, output_grads):
-        return self.grad(inputs, output_grads)
+        from pytensor.gradient import DisconnectedType, grad_not_implemented
+
+        gz, g_de, g_dla = output_grads
+        if not (isinstance(g_de.type, DisconnectedType) and isinstance(g_dla.type, DisconnectedType)):
+            raise NotImplementedError("second derivatives of the NB log-likelihood Op are not implemented")
+        if isinstance(gz.type, DisconnectedType):
+            gz = pt.constant(0.0)
+        y = inputs[0]
+        return [grad_not_implemented(self, 0, y, "y is data (counts)"), gz * outputs[1], gz * outputs[2]]
 
 
-_grad_op = NBLogLikGradOp()
 nb_loglik_op = NBLogLikOp()
 
 
@@ -122,7 +114,7 @@ def nb_logp(y, eta, log_alpha):
     """
     if isinstance(y, (np.ndarray, list, tuple)):
         y = _as_counts(np.asarray(y, dtype=float), "y")
-    return nb_loglik_op(y, eta, log_alpha)
+    return nb_loglik_op(y, eta, log_alpha)[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -142,31 +134,12 @@ try:  # pragma: no branch
             if vec_la:
                 dla = np.empty(n)
                 ll, _ = _nb_llg_serial(y, eta, la, np.empty(0), np.empty(0), de, dla)
-            else:
-                la1 = np.empty(1)
-                la1[0] = la.item()
-                ll, _ = _nb_llg_serial(y, eta, la1, np.empty(0), np.empty(0), de, np.empty(0))
-            return np.asarray(ll)
-
-        return nb_loglik, 1
-
-    @_nb_basic.register_funcify_default_op_cache_key(NBLogLikGradOp)
-    def _numba_funcify_nb_loglik_grad(op, node, **kwargs):
-        vec_la = node.inputs[2].ndim == 1
-
-        @_nb_basic.numba_njit
-        def nb_loglik_grad(y, eta, la):
-            n = y.size
-            de = np.empty(n)
-            if vec_la:
-                dla = np.empty(n)
-                _nb_llg_serial(y, eta, la, np.empty(0), np.empty(0), de, dla)
-                return de, dla
+                return np.asarray(ll), de, dla
             la1 = np.empty(1)
             la1[0] = la.item()
-            _, s = _nb_llg_serial(y, eta, la1, np.empty(0), np.empty(0), de, np.empty(0))
-            return de, np.asarray(s)
+            ll, s = _nb_llg_serial(y, eta, la1, np.empty(0), np.empty(0), de, np.empty(0))
+            return np.asarray(ll), de, np.asarray(s)
 
-        return nb_loglik_grad, 1
+        return nb_loglik, 2
 except ImportError:  # pragma: no cover - pytensor without numba dispatch
     pass

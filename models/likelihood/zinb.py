@@ -34,7 +34,7 @@ from models.likelihood.negbin import (
 )
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def log_expit(z):
     """log(1 / (1 + exp(-z))) without overflow."""
     if z >= 0:
@@ -42,7 +42,7 @@ def log_expit(z):
     return z - math.log1p(math.exp(z))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _zinb_elem(y, eta, la, z):
     ll_nb, de, dla = _nb_elem(y, eta, la)
     log_pi = log_expit(z)
@@ -58,7 +58,7 @@ def _zinb_elem(y, eta, la, z):
     return ll, w1 * de, w1 * dla, w0 * (1.0 - pi) - w1 * pi
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _zinb_chunk(c, y, eta, la, zz, w, off, de_out, dla_out, dz_out):
     n = y.size
     start = c * CHUNK
@@ -87,7 +87,7 @@ def _zinb_chunk(c, y, eta, la, zz, w, off, de_out, dla_out, dz_out):
     return s
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _zinb_serial(y, eta, la, zz, w, off, de_out, dla_out, dz_out):
     nch = (y.size + CHUNK - 1) // CHUNK
     p = np.zeros((nch, 3))
@@ -99,7 +99,7 @@ def _zinb_serial(y, eta, la, zz, w, off, de_out, dla_out, dz_out):
     return s
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def _zinb_parallel(y, eta, la, zz, w, off, de_out, dla_out, dz_out):
     nch = (y.size + CHUNK - 1) // CHUNK
     p = np.zeros((nch, 3))
@@ -143,7 +143,7 @@ def zinb_loglik_grad(y, eta, log_alpha, logit_pi, weights=None, offset=None):
     return _run3(_zinb_serial, _zinb_parallel, y, eta, log_alpha, logit_pi, weights, offset)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _zinb_logpmf_kernel(y, eta, la, z, out):
     for i in range(y.size):
         out[i] = _zinb_elem(y[i], eta[i], la[i], z[i])[0]
