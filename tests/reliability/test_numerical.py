@@ -54,9 +54,27 @@ def outcome(fn: Callable[[], Any]) -> tuple[str, Any, list[str]]:
         except np_linalg_error as exc:  # a ValueError subclass, but not a clear refusal
             raise AssertionError(f"LinAlgError escaped: {exc}") from exc
         except CLEAR as exc:
-            assert str(exc).strip(), "a refusal must say why"
-            return "refused", str(exc), [str(x.message) for x in w]
-    return "result", val, [str(x.message) for x in w]
+            msg = str(exc).strip()
+            assert msg and not any(m in msg for m in INTERNAL_MESSAGES), \
+                f"a refusal must say why in the model's terms, got {type(exc).__name__}: {msg!r}"
+            return "refused", msg, _deliberate(w)
+    return "result", val, _deliberate(w)
+
+
+INTERNAL_MESSAGES = ("math domain error", "division by zero", "index out of bounds", "could not broadcast",
+                     "singular matrix")
+
+
+def _deliberate(caught) -> list[str]:
+    """Warnings that flag the problem to a user; numpy's floating-point RuntimeWarnings do not count."""
+    out = []
+    for x in caught:
+        text = str(x.message)
+        if issubclass(x.category, RuntimeWarning) and any(
+                k in text for k in ("invalid value", "divide by zero", "overflow", "underflow", "Mean of empty")):
+            continue
+        out.append(text)
+    return out
 
 
 def assert_finite_or_flagged(kind: str, value: Any, warns: list[str], flagged: bool = False) -> None:
@@ -70,8 +88,14 @@ def assert_finite_or_flagged(kind: str, value: Any, warns: list[str], flagged: b
 # -- GLM ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("case", CASE_IDS)
 @pytest.mark.parametrize("family", ["poisson", "negbin"])
-def test_count_glm(case, family):
+def test_count_glm(request, case, family):
     from models.glm import CountGLM
+
+    if (family, case) == ("negbin", "all_zero"):
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "models/glm.py CountGLMResults.__init__: math.sqrt of a negative variance of log(alpha) raises "
+            "'ValueError: math domain error' on an all-zero series instead of a clear message (NB dispersion "
+            "not estimable when every count is zero)")))
 
     y = CASES[case]
     t = np.arange(len(y), dtype=float)
@@ -118,6 +142,9 @@ def _break_fns():
 BREAK_XFAIL = {
     ("chow", "all_zero"): "models/breaks/known.py chow_test: ZeroDivisionError (RSS 0 in F = ((r0 - r12)/k)/(r12/df2)) "
                           "on an all-zero series instead of a clear ValueError or a documented statistic",
+    ("sup_f", "all_zero"): "models/breaks/supf.py sup_f_test: on an all-zero (constant) series returns statistic and "
+                           "p-value NaN with only numpy's 'invalid value encountered in divide' RuntimeWarning: a "
+                           "silent NaN (should raise or warn that a constant series has no break to test)",
 }
 
 
