@@ -475,7 +475,7 @@ def _specification_checks(panel, covariates, outcome, groups, periods, min_event
         sh = r.shapley(_period_mask(d["df"]["ds"], periods[0]), _period_mask(d["df"]["ds"], periods[1]),
                        n_draws=n_draws, random_seed=random_seed)
         for row in sh.table.to_dict(orient="records"):
-            out.append({"specification": name, **row})
+            out.append({"specification": name, "converged": r.converged, **row})
     return out
 
 
@@ -483,6 +483,10 @@ def _caveats(out: dict, groups: Sequence[str], break_date: str) -> list[str]:
     """Plain-language limits read off the numbers (what the data cannot show)."""
     cav = []
     d = out["data"]
+    if not out["model"]["converged"]:
+        cav.append("The NB fit did not converge: treat every number here as unreliable.")
+    if any(not c.get("converged", True) for c in out.get("specification_checks", [])):
+        cav.append("An alternative specification did not converge; its shares are unreliable.")
     if "economic" in groups:
         cav.append(f"Economic covariates are national series: their effects are identified from timing alone "
                    f"({d['n_months']} months, {d['months_used']}) and are confounded with anything else that "

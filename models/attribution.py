@@ -150,6 +150,21 @@ def _derivatives(y, X, mu, alpha, poisson):
     return S, H
 
 
+def _ascent_step(H: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Newton step, damped Levenberg-Marquardt style until :math:`-H + \lambda D` is positive
+    definite (D = diag(|H|)), so the step always points uphill."""
+    negH = -H
+    d = np.maximum(np.abs(np.diag(negH)), 1e-12)
+    lam = 0.0
+    for _ in range(60):
+        try:
+            L = np.linalg.cholesky(negH + lam * np.diag(d))
+            return np.linalg.solve(L.T, np.linalg.solve(L, g))
+        except np.linalg.LinAlgError:
+            lam = 1e-6 if lam == 0.0 else lam * 10.0
+    return g / max(1.0, float(np.abs(H).max()))
+
+
 def hac_covariance(scores: np.ndarray, bread: np.ndarray, time: np.ndarray | None = None,
                    maxlags: int = 0) -> np.ndarray:
     r"""Sandwich covariance :math:`B^{-1} M B^{-1}` with a Bartlett-kernel HAC meat.
@@ -247,12 +262,7 @@ def fit_count_model(y, X, offset=None, family: str = "negbin", cov_type: str = "
     for it in range(1, max_iter + 1):
         S, H = _derivatives(y, X, mu, alpha, poisson)
         g = S.sum(axis=0)
-        try:
-            step = np.linalg.solve(H, -g)
-        except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(H, -g, rcond=None)[0]
-        if g @ step < 0:  # not an ascent direction: fall back to gradient
-            step = g / max(1.0, np.abs(H).max())
+        step = _ascent_step(H, g)
         t = 1.0
         while True:
             cand = theta + t * step

@@ -88,6 +88,7 @@ def test_outputs_say_what_they_rest_on(full, panel):
     lags = {r["extra_lag_months"] for r in full["lag_sensitivity"]}
     assert lags == {0, 6}
     specs = {c["specification"] for c in full["specification_checks"]}
+    assert all(c["converged"] for c in full["specification_checks"]) and full["model"]["converged"]
     assert specs == {"province_trends", "with_break_terms"}
     assert any("timing alone" in c for c in full["caveats"])
     names = [s["scenario"] for s in full["scenarios"]]
@@ -97,6 +98,30 @@ def test_outputs_say_what_they_rest_on(full, panel):
     assert "cpi_yoy_pct" in by_name["inflation_30pct"]["outside_sample_range"]  # CPI peaked near 25%
     assert by_name["inflation_10pct"]["outside_sample_range"] == {}
     assert any("inflation_30pct" in c and "extrapolation" in c for c in full["caveats"])
+
+
+def test_fit_reaches_the_statsmodels_maximum_on_the_trend_specification(panel, cov):
+    # reference: statsmodels 0.15 NegativeBinomial(nb2), BFGS then Newton from the BFGS solution
+    # (plain Newton from statsmodels' default start fails on this design: its Hessian is indefinite
+    # far from the optimum, which our damped Newton steps handle)
+    import warnings
+
+    import statsmodels.api as sm
+
+    from forecast.attribution_study import assemble
+    from models.attribution import fit_count_model
+
+    d = assemble(panel, cov, "attacks", ("economic", "political", "security"), trend=True)
+    X = d["X"].to_numpy(dtype=float)
+    ours = fit_count_model(d["y"], X, d["offset"])
+    m = sm.NegativeBinomial(d["y"], X, offset=d["offset"], loglike_method="nb2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r0 = m.fit(disp=0, method="bfgs", maxiter=3000)
+        ref = m.fit(start_params=r0.params, disp=0, method="newton", maxiter=300)
+    assert ours.converged
+    assert ours.loglike == pytest.approx(ref.llf, abs=1e-6)
+    np.testing.assert_allclose(ours.params, ref.params[:-1], atol=1e-5)
 
 
 def test_parsers_reject_bad_input():
