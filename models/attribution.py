@@ -151,7 +151,7 @@ def _derivatives(y, X, mu, alpha, poisson):
 
 
 def _ascent_step(H: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Newton step, damped Levenberg-Marquardt style until :math:`-H + \lambda D` is positive
+    """Newton step, damped Levenberg-Marquardt style until :math:`-H + \\lambda D` is positive
     definite (D = diag(|H|)), so the step always points uphill."""
     negH = -H
     d = np.maximum(np.abs(np.diag(negH)), 1e-12)
