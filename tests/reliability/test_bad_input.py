@@ -410,3 +410,60 @@ def test_one_hostile_cell_rejects_only_its_row(tmp_path_factory, source, data):
     mutated_lines = {starts[k - 2] for k in mutated}
     assert set(res.rejects["line"].astype(int)) <= mutated_lines
     assert (res.rejects["column"].astype(str).str.len() > 0).all()
+
+
+# -- through the CLI: clear errors, and the rejects table reconciles with the ingests table ------
+def _cli(*args: str):
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.mark.parametrize("content,expect", [
+    (b"", "empty file"),
+    (b"event_id,date\na,2015-01-01\n", "missing required column"),
+    (b"event_id,date,killed\na,2015-01-01,\xe9\n", "wrong text encoding"),
+])
+def test_cli_ingest_file_level_errors_are_clear(tmp_path, content, expect):
+    p = tmp_path / "bad.csv"
+    p.write_bytes(content)
+    store = tmp_path / "s.duckdb"
+    res = _cli("ingest", str(p), "--source", "csv", "--store", str(store), "--on-error", "report")
+    assert res.exit_code == 1
+    text = " ".join(res.output.split())
+    assert expect in text and "bad.csv" in text and "Traceback" not in text
+    if store.exists():
+        from forecast.store import Store
+
+        assert Store(store).count("events") == 0 and Store(store).count("ingests") == 0
+
+
+def test_cli_ingest_report_mode_reconciles_in_the_store(tmp_path):
+    p = tmp_path / "mixed.csv"
+    p.write_text("event_id,date,killed,province\n"
+                 "a,2015-01-01,3,Punjab\n"
+                 "b,2015-02-30,1,Sindh\n"        # impossible date
+                 "c,2015-03-01,-2,Sindh\n"       # negative count
+                 "a,2015-04-01,1,Sindh\n"        # duplicated id
+                 "d,2015-05-01,1.5,Atlantis\n"   # non-integer count and unknown province
+                 "e,2015-06-01,inf,Punjab\n"     # infinite count
+                 "f,2015-07-01,2,Balochistan\n", encoding="utf-8")
+    store = tmp_path / "s.duckdb"
+    res = _cli("ingest", str(p), "--source", "csv", "--store", str(store))
+    assert res.exit_code == 1 and "line 3" in " ".join(res.output.split())
+    res = _cli("ingest", str(p), "--source", "csv", "--store", str(store), "--on-error", "report")
+    assert res.exit_code == 0, res.output
+    from forecast.store import Store
+
+    st = Store(store)
+    ing = st.ingests().iloc[0]
+    assert (ing["rows_read"], ing["accepted"], ing["rejected"]) == (7, 2, 5)
+    rj = st.rejects().sort_values("line")
+    assert rj["line"].tolist() == [3, 4, 5, 6, 7]
+    assert rj["reason"].str.len().gt(0).all() and rj["file"].str.endswith("mixed.csv").all()
+    reasons = dict(zip(rj["line"], rj["reason"]))
+    assert "calendar date" in reasons[3] and "negative" in reasons[4] and "already on line 2" in reasons[5]
+    assert "province" in reasons[6] and "integer" in reasons[6] and "integer" in reasons[7]
+    assert sorted(st.events()["event_id"]) == ["a", "f"]
