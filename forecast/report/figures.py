@@ -1,6 +1,7 @@
 """Briefing figures in one accessible style.
 
-Every figure uses the Okabe-Ito colour-blind-safe palette (sequential maps use ``cividis``), labels
+Figures are plain :class:`matplotlib.figure.Figure` objects (pyplot's global state and backend are
+left alone). Every figure uses the Okabe-Ito colour-blind-safe palette (sequential maps use ``cividis``), labels
 both axes with units, carries a source line under the plot, and is saved as PNG and SVG under
 ``run_dir/figures/`` (atomically, via :mod:`forecast.io`). Functions take plain tables and return a
 :class:`FigureRecord`; no statistics are computed here.
@@ -16,25 +17,23 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.collections import PatchCollection
+from matplotlib.figure import Figure
+from matplotlib.patches import Polygon as MplPolygon
+from shapely.geometry import Polygon as ShapelyPolygon
 
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.collections import PatchCollection  # noqa: E402
-from matplotlib.patches import Polygon as MplPolygon  # noqa: E402
-
-from shapely.geometry import Polygon as ShapelyPolygon  # noqa: E402
-
-from forecast.io import atomic_write_bytes, safe_name  # noqa: E402
-from forecast.report.format import fmt_ratio  # noqa: E402
+from forecast.io import atomic_write_bytes, safe_name
+from forecast.report.format import fmt_ratio
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
 OKABE_ITO = {
     "black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
     "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
 }
-CYCLE = [OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "purple", "sky", "yellow", "black")]
+# yellow is left out of the line cycle: too little contrast on white for thin lines
+CYCLE = [OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "purple", "sky", "black")]
 HISTORY = "#333333"
 FAN = OKABE_ITO["blue"]
 STYLE = {
@@ -79,22 +78,23 @@ class FigureRecord:
 
 def new_figure(width: float = 7.5, height: float = 4.0, nrows: int = 1, ncols: int = 1, **kw: Any):
     """A figure and axes in the briefing style."""
-    with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), **kw)
+    with matplotlib.rc_context(STYLE):
+        # plain Figure objects (no pyplot): no global backend switch, no figure registry, thread-safe
+        fig = Figure(figsize=(width, height))
+        axes = fig.subplots(nrows, ncols, **kw)
     return fig, axes
 
 
 def save_figure(fig, figures_dir: Path, name: str, title: str, caption: str, source: str,
                 alt: str | None = None) -> FigureRecord:
     """Add the source line, save PNG (150 dpi) and SVG atomically, close the figure."""
-    with plt.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):
         fig.text(0.01, 0.005, f"Source: {source}", fontsize=7, color="#444444", ha="left", va="bottom", wrap=True)
         fig.tight_layout(rect=(0, 0.045, 1, 1))
         stem = safe_name(name)
         png_buf, svg_buf = io.BytesIO(), io.BytesIO()
         fig.savefig(png_buf, format="png", dpi=150)
         fig.savefig(svg_buf, format="svg", metadata={"Date": None})
-    plt.close(fig)
     png = atomic_write_bytes(Path(figures_dir) / f"{stem}.png", png_buf.getvalue())
     svg = atomic_write_bytes(Path(figures_dir) / f"{stem}.svg", svg_buf.getvalue())
     return FigureRecord(name=stem, title=title, caption=caption, source=source, png=png, svg=svg,
@@ -331,7 +331,7 @@ def claims_chart(national_annual: pd.DataFrame, reported: list[tuple[str, str, s
                         alpha=0.15, lw=0, label="UCDP low-high estimate")
     ax.plot(years, national_annual["killed"], color=HISTORY, marker="o", ms=3, lw=1.4, label="UCDP deaths (best)")
     ax.axvspan(2009.5, 2013.5, color=OKABE_ITO["orange"], alpha=0.15, lw=0, label="early 2010s")
-    ax.axvline(2014.5, color=OKABE_ITO["green"], ls="--", lw=1, label="end of 2014")
+    ax.axvline(2014.5, color="#555555", ls="--", lw=1, label="end of 2014")
     ax.set_ylabel("deaths per year (people)")
     ax.set_title("UCDP GED: national deaths per year", loc="left")
     ax.legend(loc="upper left", fontsize=7)
@@ -339,20 +339,21 @@ def claims_chart(national_annual: pd.DataFrame, reported: list[tuple[str, str, s
     ax.set_xlim(start_year - 0.5, 2025.5)
     ax2 = axes[1, 0]
     markers = "osD^v<>"
-    for i, (src, metric, ser) in enumerate(series):
-        yrs = ser.index.year
-        ax2.plot(yrs, ser.to_numpy(), marker=markers[i % len(markers)], ms=3, lw=1.1, color=CYCLE[i % len(CYCLE)],
-                 ls="-" if metric == "killed" else ":", label=f"{src} {metric}")
-    ax2.axvline(2021 + 7.5 / 12, color=OKABE_ITO["vermillion"], ls="--", lw=1, label="Aug 2021")
+    sources = list(dict.fromkeys(src for src, _, _ in series))
+    for src, metric, ser in series:  # one colour and marker per source; solid = deaths, dotted = attacks
+        i = sources.index(src)
+        ax2.plot(ser.index.year, ser.to_numpy(), marker=markers[i % len(markers)], ms=3.5, lw=1.2,
+                 color=CYCLE[i % len(CYCLE)], ls="-" if metric == "killed" else ":", label=f"{src} {metric}")
+    ax2.axvline(2021 + 7.5 / 12, color="black", ls="-.", lw=1, label="Aug 2021")
     ax2.set_ylabel("count per year (each source's definition)")
     ax2.set_xlabel("year")
     ax2.set_title("Published annual figures, one line per source (not pooled)", loc="left")
-    ax2.axvline(2014.5, color=OKABE_ITO["green"], ls="--", lw=1)
+    ax2.axvline(2014.5, color="#555555", ls="--", lw=1)
     ax2.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
     ax2.set_ylim(bottom=0)
     ax2.set_xlim(start_year - 0.5, 2025.5)
     title = "The claims in the data"
     caption = (f"Top: UCDP GED national deaths per year since {start_year} with the low-high range. Bottom: annual national figures "
-               "published by each monitoring source, drawn separately because each counts attacks and deaths its "
-               "own way.")
+               "published by each monitoring source (one colour per source; solid: deaths, dotted: attacks), drawn "
+               "separately because each counts attacks and deaths its own way.")
     return save_figure(fig, figures_dir, "claims_series", title, caption, source)

@@ -14,14 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import matplotlib.image as mpimg
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg", force=False)
-import matplotlib.image as mpimg  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
-
-from forecast.io import atomic_write_bytes  # noqa: E402
-from forecast.report.format import fmt_cell, fmt_count, fmt_p, fmt_pct, fmt_ratio, fmt_ratio3  # noqa: E402
+from forecast.io import atomic_write_bytes
+from forecast.report.format import fmt_cell, fmt_count, fmt_p, fmt_pct, fmt_ratio, fmt_ratio3
 
 A4 = (8.27, 11.69)
 LEFT, RIGHT, TOP, BOTTOM = 0.07, 0.93, 0.95, 0.05
@@ -38,7 +36,7 @@ class PageWriter:
 
     def _new_page(self) -> None:
         self.flush()
-        self.fig = plt.figure(figsize=A4)
+        self.fig = Figure(figsize=A4)
         self.page += 1
         self.fig.text(LEFT, 0.975, self.title, fontsize=7, color="#666666")
         self.fig.text(RIGHT, 0.02, f"page {self.page}", fontsize=7, color="#666666", ha="right")
@@ -47,7 +45,6 @@ class PageWriter:
     def flush(self) -> None:
         if self.fig is not None:
             self.pdf.savefig(self.fig)
-            plt.close(self.fig)
             self.fig = None
 
     def _need(self, height: float) -> None:
@@ -116,7 +113,7 @@ def _forecast_pages(w: PageWriter, sec: dict[str, Any]) -> None:
 def write_pdf(path: str | Path, briefing: dict[str, Any], figs: dict[str, Any]) -> Path:
     """Write the briefing PDF atomically (``forecast.io.atomic_write_bytes``); returns its path."""
     buf = io.BytesIO()
-    with plt.rc_context({"font.family": "DejaVu Sans", "pdf.fonttype": 42}), PdfPages(buf, metadata={
+    with matplotlib.rc_context({"font.family": "DejaVu Sans", "pdf.fonttype": 42}), PdfPages(buf, metadata={
             "Title": briefing["title"], "Subject": f"run {briefing.get('run_id')}", "Creator": "pakcast"}) as pdf:
         w = PageWriter(pdf, f"{briefing['title']} · run {briefing.get('run_id') or '-'}")
         w._new_page()
