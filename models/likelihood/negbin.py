@@ -30,14 +30,16 @@ Every term is either exact or a sum of same-signed pieces, so the Poisson limit
 no digits; see :mod:`models.likelihood._special` for the finite sums and the large-count switch.
 
 Public functions take numpy arrays; ``log_alpha`` is a scalar (one dispersion) or an array of
-the same length as ``y`` (then ``d_log_alpha`` is returned per observation).  Large inputs
-(``N >= 100_000``) run in parallel over fixed chunks whose partial sums are added in a fixed
-order, so results do not depend on the number of threads.
+the same length as ``y`` (then ``d_log_alpha`` is returned per observation).  Sums run over
+fixed chunks of 4096 whose partial sums are added in a fixed order, in the serial kernel and in
+the parallel (``prange``) one alike, so results are bit-identical whatever the thread count;
+inputs of ``N >= PARALLEL_MIN_N`` (default 2e6, env ``PAKCAST_PARALLEL_MIN_N``) use threads.
 """
 
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 from numba import njit, prange
@@ -45,7 +47,10 @@ from numba import njit, prange
 from models.likelihood._special import count_sums, log1pmx_over_x, log_factorial
 
 CHUNK = 4096
-PARALLEL_MIN_N = 100_000
+#: below this N the serial kernel runs; above it the chunked ``prange`` kernel (same result to
+#: the bit).  On a busy 2-core machine the threads cost more than they save (see
+#: docs/readme/performance.md), hence the high default; override with PAKCAST_PARALLEL_MIN_N.
+PARALLEL_MIN_N = int(os.environ.get("PAKCAST_PARALLEL_MIN_N", "2000000"))
 
 
 @njit(cache=True, inline="always", error_model="numpy")
