@@ -304,10 +304,11 @@ class _Diff:
         if a == b:
             return
         if isinstance(a, str) and isinstance(b, str):
+            # the output path itself differs between the two runs: try each redirection on its own
+            # (the first occurrence, then all), so that a short relative path cannot mangle other text
             for old, new in self.subs:
-                a = a.replace(old, new)
-            if a == b:
-                return
+                if old and (a.replace(old, new, 1) == b or a.replace(old, new) == b):
+                    return
         self._problem(where, f"recorded {a!r}, rerun {b!r}")
 
     def value(self, where: str, a: Any, b: Any) -> None:

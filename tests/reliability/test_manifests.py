@@ -121,3 +121,12 @@ def test_bayes_changepoint_writes_manifest(tmp_path):
             "--draws", "50", "--tune", "50", "--chains", "2", "--allow-unconverged")
     out = json.loads((tmp_path / "c.json").read_text())
     assert (tmp_path / "c.manifest.json").is_file() or "manifest" in out
+
+
+@pytest.mark.slow
+def test_bayes_its_directory_has_manifest(tmp_path):
+    out = tmp_path / "bits"
+    _invoke("bayes", "its", "--out", str(out), "--sampler", "pymc", "--draws", "30", "--tune", "30", "--chains", "2",
+            "--cores", "1", "--horizon", "0", "--start", "2012-01", "--allow-unconverged")
+    m = _check(out / "manifest.json", "bayes its", outputs_in=out, seeded=True, needs_inputs=False)
+    assert m["outputs"]
