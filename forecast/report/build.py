@@ -559,7 +559,9 @@ def scorecard_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, 
                             ("vintage_as_of", "vintage", "province", "unique_id", "quarter", "measure",
                              "q05", "q50", "q95", "observed", "covered_90", "abs_error", "crps"), max_columns=12)
               if last else None)
+    store_problem = (res.get("not_produced") or {}).get("store") if isinstance(res.get("not_produced"), dict) else None
     last_reason = None if last else (
+        f"the forecast store could not be used in this run: {store_problem}" if store_problem else
         "no earlier forecast vintage has outcomes to score yet (a first run, or data that end before the "
         "forecast quarters)")
     last_national = [r for r in (last or []) if _national(r)]
@@ -667,7 +669,11 @@ def provenance_section(inputs: RunInputs, panel: pd.DataFrame | Missing, reporte
     man = inputs.manifest if not isinstance(inputs.manifest, Missing) else {}
     for rec in man.get("inputs", []) or []:
         inputs_list.append({"path": rec.get("path"), "sha256": rec.get("sha256"), "role": rec.get("role")})
+    not_produced = res.get("not_produced") if isinstance(res.get("not_produced"), dict) else {}
+    vintage = res.get("vintage") if isinstance(res.get("vintage"), dict) else {}
     return _section("provenance", coverage=coverage, results_coverage=to_jsonable(cov_res), exclusions=exclusions,
+                    not_produced={str(k): str(v) for k, v in not_produced.items()},
+                    vintage={"vintage_id": vintage.get("vintage_id"), "reason": vintage.get("reason")},
                     exclusions_note=exclusions_note,
                     exclusions_reason=None if exclusions else "the run does not record its excluded events "
                                                                 "(results.json has no coverage.exclusions)",

@@ -239,6 +239,11 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
         if cov:
             w.paragraph(f"Panel {cov['start']} to {cov['end']} ({cov['n_months']} months): "
                         f"{fmt_count(cov['attacks_total'])} events, {fmt_count(cov['killed_total'])} deaths nationally.")
+        if (sec.get("vintage") or {}).get("vintage_id"):
+            w.paragraph(f"This forecast is archived as vintage {sec['vintage']['vintage_id']} in the forecast store.",
+                        size=8, color="#444444")
+        for k, v in (sec.get("not_produced") or {}).items():
+            w.unavailable(f"{k}: {v}")
         for s in sec["sources"]:
             w.paragraph(f"{s['name']}. Licence: {s['licence']}. Coverage: {s['coverage']}. {s['citation']}.",
                         size=8, bullet="• ")
