@@ -62,7 +62,10 @@ DATA_LIMITS = [
 
 
 def _fail(exc: Exception) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}")
+    # no hard wrapping: file paths and "line N" stay on one line (greppable, copyable)
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
     raise typer.Exit(code=1)
 
 

@@ -467,3 +467,12 @@ def test_cli_ingest_report_mode_reconciles_in_the_store(tmp_path):
     assert "calendar date" in reasons[3] and "negative" in reasons[4] and "already on line 2" in reasons[5]
     assert "province" in reasons[6] and "integer" in reasons[6] and "integer" in reasons[7]
     assert sorted(st.events()["event_id"]) == ["a", "f"]
+
+
+def test_cli_error_text_from_data_is_not_markup(tmp_path):
+    """A cell like ``[bold red]x[/]`` is shown literally in the error, not rendered as console markup."""
+    p = tmp_path / "markup.csv"
+    p.write_text("event_id,date,killed,province\na,2015-01-01,1,[bold red]boom[/]\n", encoding="utf-8")
+    res = _cli("ingest", str(p), "--source", "csv", "--store", str(tmp_path / "s.duckdb"))
+    assert res.exit_code == 1
+    assert "[bold red]boom[/]" in res.output and "line 2" in res.output
