@@ -597,7 +597,8 @@ class MultivariateHawkesResults:
         c = np.where(free, cov, 0.0)
         c = np.where(np.isfinite(c), c, 0.0)
         se = float(np.sqrt(max(g @ c @ g, 0.0)))
-        self.branching_ratio = {"estimate": r0, "se": se, "ci_low": max(r0 - z * se, 0.0), "ci_high": r0 + z * se}
+        self.branching_ratio = {"estimate": r0, "se": se, "ci_low": float(max(r0 - z * se, 0.0)),
+                                "ci_high": float(r0 + z * se)}
         sd = np.sqrt(np.diag(cov))
         self.bse_mu = pd.Series(sd[:M], index=model.names)
         self.bse_alpha = pd.DataFrame(sd[M:M + M * M].reshape(M, M), index=model.names, columns=model.names)
