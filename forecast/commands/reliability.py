@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from forecast._cli_app import app, bayes_app, data_app  # noqa: F401
@@ -46,7 +47,7 @@ def rerun_cmd(
         rep = rerun(manifest, out, rtol=rtol, atol=atol, allow_changed_inputs=allow_changed_inputs,
                     timeout=timeout)
     except (RerunError, FileNotFoundError) as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(code=2) from None
     console.print(f"rerun of {rep.command} run {rep.run_id} ({rep.manifest})")
     if rep.inputs:
@@ -54,22 +55,22 @@ def rerun_cmd(
         for c in ("input", "role", "status"):
             ti.add_column(c)
         for i in rep.inputs:
-            ti.add_row(i.path, i.role or "", {"ok": "[green]unchanged[/]", "missing": "[bold red]MISSING[/]",
+            ti.add_row(escape(i.path), escape(i.role or ""), {"ok": "[green]unchanged[/]", "missing": "[bold red]MISSING[/]",
                                               "changed": "[bold red]CHANGED[/]"}[i.status])
         console.print(ti)
     if not rep.inputs_ok:
         for i in rep.inputs:
             if i.status != "ok":
-                err_console.print(f"[bold red]input mismatch:[/] {i}")
+                err_console.print(f"[bold red]input mismatch:[/] {escape(str(i))}", soft_wrap=True)
         if rep.returncode is None:
             err_console.print("not repeated: the inputs differ from the recorded run "
                               "(use --allow-changed-inputs to repeat it anyway)")
             raise typer.Exit(code=rep.exit_code)
     for n in rep.notes:
-        console.print(f"[yellow]note:[/] {n}")
+        console.print(f"[yellow]note:[/] {escape(n)}")
     if rep.returncode != 0:
         err_console.print(f"[bold red]the repeated command failed[/] (exit {rep.returncode}): "
-                          f"{' '.join(rep.argv)}\n{rep.stderr_tail}")
+                          f"{escape(' '.join(rep.argv))}\n{escape(rep.stderr_tail)}", soft_wrap=True)
         raise typer.Exit(code=rep.exit_code)
     mode = (f"seeded stochastic run: numbers must agree within atol {rep.atol:g} + rtol {rep.rtol:g}"
             if rep.stochastic else "deterministic run: outputs must match exactly")
@@ -78,8 +79,8 @@ def rerun_cmd(
         t.add_column(c)
     for f in rep.files:
         s = _STYLE.get(f.status, "")
-        t.add_row(f.path, f"[{s}]{f.status}[/]" if s else f.status, _fmt(f.max_abs_diff), _fmt(f.max_rel_diff),
-                  f.detail)
+        t.add_row(escape(f.path), f"[{s}]{f.status}[/]" if s else f.status, _fmt(f.max_abs_diff), _fmt(f.max_rel_diff),
+                  escape(f.detail))
     console.print(t)
     verdict = "[green]results match[/]" if rep.matches else "[bold red]results DO NOT match[/]"
     console.print(f"{verdict}; repeated run in {rep.new_dir} (report: rerun-report.json)")
