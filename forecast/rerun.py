@@ -246,6 +246,11 @@ def rerun_argv(manifest: RunManifest, output_dir: Path, manifest_file: Path, new
             subs.append((val, str(new)))
             subs.append((str(target), str(new)))
             redirected = True
+    if not redirected and dir_run and "--out" not in args:
+        # the run used the command's default output directory (e.g. quarterly's reports/latest)
+        args += ["--out", str(new_dir)]
+        subs.append((str(out_dir), str(new_dir)))
+        redirected = True
     if not redirected:
         raise RerunError(f"no option of {manifest.argv} points at the recorded output in {output_dir}: "
                          "cannot redirect the rerun into a fresh directory")

@@ -102,6 +102,16 @@ def test_argv_is_redirected_into_the_fresh_directory(tmp_path):
     assert ("run", str(new)) in subs
 
 
+def test_default_output_directory_is_redirected_too(tmp_path):
+    run = tmp_path / "reports" / "latest"
+    run.mkdir(parents=True)
+    m = RunManifest(command="quarterly", argv=["pakcast", "quarterly", "--store", "none"], cwd=str(tmp_path))
+    m.outputs = [{"path": "forecast.csv", "sha256": "x"}]
+    mfile = m.write(run)
+    args, _ = rerun_argv(m, run, mfile, tmp_path / "fresh")
+    assert args[-2:] == ["--out", str(tmp_path / "fresh")] and args[1:3] == ["--store", "none"]
+
+
 # -- end to end, through the CLI ----------------------------------------------------------------
 def test_rerun_deterministic_panel_matches_exactly(tmp_path):
     r = _pakcast(tmp_path, "panel", "--out", "panel.csv", "--freq", "quarter")
