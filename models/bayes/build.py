@@ -248,7 +248,7 @@ def build_hierarchical_its(data: Mapping[str, np.ndarray], coords: Mapping[str, 
 
 def build_severity(data: Mapping[str, np.ndarray], coords: Mapping[str, Any],
                    priors: Mapping[str, Any] | None = None, *, pooling: Pooling = "partial",
-                   likelihood: Likelihood = "native") -> pm.Model:
+                   likelihood: Likelihood = "native", centered: bool = False) -> pm.Model:
     r"""Deaths per attack, pooled across provinces, fitted on the province-month aggregates.
 
     Each attack's deaths are NB2 with province mean :math:`m_u` and shape :math:`r = 1/\alpha`;
@@ -279,7 +279,7 @@ def build_severity(data: Mapping[str, np.ndarray], coords: Mapping[str, Any],
     c["obs"] = np.arange(killed.size)
     with pm.Model(coords=c) as model:
         log_m = _hier("log_mean_deaths", ("unit",), ("log_mean_deaths_mu", center, p["mu_sd"], None), p["sigma"],
-                      pooling)
+                      pooling, centered=centered)
         pm.Deterministic("mean_deaths", pt.exp(log_m), dims="unit")
         log_alpha = pm.Normal("log_alpha", p["log_alpha_mu"], p["log_alpha_sd"])
         eta = pt.log(n) + log_m[u]

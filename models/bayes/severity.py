@@ -47,7 +47,7 @@ class SeverityModel:
 
     def __init__(self, panel: pd.DataFrame, killed: str = "killed", attacks: str = "attacks", *,
                  unit_col: str = "unique_id", pooling: Pooling = "partial",
-                 priors: Mapping[str, Any] | None = None, likelihood: str = "native") -> None:
+                 priors: Mapping[str, Any] | None = None, likelihood: str = "native", centered: bool = False) -> None:
         for c in (unit_col, killed, attacks):
             if c not in panel.columns:
                 raise ValueError(f"panel is missing column {c!r}; has {list(panel.columns)}")
@@ -72,12 +72,13 @@ class SeverityModel:
         self.pooling = pooling
         self.priors = dict(priors or {})
         self.likelihood = likelihood
+        self.centered = centered
 
     def build(self):
         center = float(np.log(max(self.killed.sum(), 0.5) / self.attacks.sum()))
         return build_severity({"killed": self.killed, "attacks": self.attacks, "unit_idx": self.unit_idx,
                                "intercept_center": center}, {"unit": self.units}, self.priors,
-                              pooling=self.pooling, likelihood=self.likelihood)
+                              pooling=self.pooling, likelihood=self.likelihood, centered=self.centered)
 
     def fit(self, *, sampler: str = "nutpie", draws: int = 1000, tune: int = 1000, chains: int = 4,
             cores: int | None = None, target_accept: float = 0.9, random_seed: int | None = None,
