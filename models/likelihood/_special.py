@@ -147,3 +147,31 @@ def count_sums(y, a, log_a):
     if y <= SMALL_COUNT_MAX:
         return small_count_sums(y, a)
     return large_count_sums(y, a, log_a)
+
+
+#: largest count tabulated by :func:`count_sums_table` (per call, for a shared dispersion).
+TABLE_MAX = 4096
+
+
+@njit(cache=True, error_model="numpy")
+def count_sums_table(ymax, a, log_a):
+    """Tables ``T[y] - log(y!)`` and ``U[y]`` of :func:`small_count_sums`, ``y = 0 .. min(ymax, TABLE_MAX)``.
+
+    With one dispersion shared by all observations the finite sums depend on the count only, so
+    they are tabulated once per call by the recurrences ``T[y+1] = T[y] + log1p(y a)`` and
+    ``U[y+1] = U[y] + y a / (1 + y a)`` (all terms non-negative: no cancellation) and each
+    observation costs a table lookup instead of a loop.
+    """
+    m = int(min(max(ymax, 0.0), TABLE_MAX)) + 1
+    T = np.empty(m)
+    U = np.empty(m)
+    t = 0.0
+    u = 0.0
+    for k in range(m):
+        # the table holds T[y] - log(y!), the whole count-only part of the log-pmf
+        T[k] = t - LOG_FACTORIAL[k] if k < LGAMMA_TABLE_SIZE else t - math.lgamma(k + 1.0)
+        U[k] = u
+        ka = k * a
+        t += math.log1p(ka)
+        u += ka / (1.0 + ka)
+    return T, U

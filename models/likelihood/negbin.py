@@ -44,7 +44,7 @@ import os
 import numpy as np
 from numba import njit, prange
 
-from models.likelihood._special import count_sums, log1pmx_over_x, log_factorial
+from models.likelihood._special import count_sums, count_sums_table, log1pmx_over_x, log_factorial
 
 CHUNK = 4096
 #: below this N the serial kernel runs; above it the chunked ``prange`` kernel (same result to
@@ -56,37 +56,50 @@ PARALLEL_MIN_N = int(os.environ.get("PAKCAST_PARALLEL_MIN_N", "2000000"))
 @njit(cache=True, inline="always", error_model="numpy")
 def _nb_elem(y, eta, la):
     """(loglik, d_eta, d_log_alpha) for one observation."""
-    return _nb_elem_a(y, eta, la, math.exp(la))
+    return _nb_elem_a(y, eta, la, math.exp(la), math.exp(-la))
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _nb_elem_a(y, eta, la, a):
-    """As :func:`_nb_elem` with ``a = exp(la)`` precomputed (shared dispersion)."""
+def _nb_elem_a(y, eta, la, a, inv_a):
+    """As :func:`_nb_elem` with ``a = exp(la)`` and ``1/a`` precomputed (shared dispersion)."""
+    return _nb_elem_tab(y, eta, la, a, inv_a, _NO_TABLE, _NO_TABLE)
+
+
+_NO_TABLE = np.zeros(1)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _nb_elem_tab(y, eta, la, a, inv_a, T, U):
+    """As :func:`_nb_elem_a`, reading the finite sums from tables ``T``, ``U`` (index = count)
+    when the count is inside them (see :func:`models.likelihood._special.count_sums_table`)."""
     mu = math.exp(eta)
     x = a * mu
     if x < 0.01:
         lp = math.log1p(x)
-        l1 = log1pmx_over_x(x)
+        mu_l1 = mu * log1pmx_over_x(x)  # mu (log1p(x) - x) / x
     else:
-        # x >= 0.01: log(1 + x) has relative error < eps/x (< 2.3e-14), and (lp - x)/x loses at
-        # most ~eps/x: both far inside the 1e-12 target, and log is cheaper than log1p
+        # x >= 0.01: log(1 + x) has relative error < eps/x (< 2.3e-14), and (lp - x)/a loses at
+        # most ~eps/x: far inside the 1e-12 target; log is cheaper than log1p, and mu/x = 1/a
+        # saves a division
         lp = math.log(1.0 + x)
-        l1 = (lp - x) / x
-    if y == 0.0:
-        t = 0.0
-        u = 0.0
+        mu_l1 = (lp - x) * inv_a
+    if y < T.size:
+        iy = int(y)
+        t_lf = T[iy]  # T(y) - log(y!)
+        u = U[iy]
     else:
         t, u = count_sums(y, a, la)
-    ll = t - log_factorial(y) + y * eta - y * lp - mu * (1.0 + l1)
+        t_lf = t - log_factorial(y)
+    ll = t_lf + y * eta - y * lp - mu - mu_l1
     ymu = y - mu
     inv = 1.0 / (1.0 + x)
     de = ymu * inv
-    dla = -ymu * x * inv + mu * l1 + u
+    dla = -ymu * x * inv + mu_l1 + u
     return ll, de, dla
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _nb_chunk(c, y, eta, la, w, off, de_out, dla_out):
+def _nb_chunk(c, y, eta, la, w, off, de_out, dla_out, T, U):
     n = y.size
     start = c * CHUNK
     stop = min(n, start + CHUNK)
@@ -97,12 +110,13 @@ def _nb_chunk(c, y, eta, la, w, off, de_out, dla_out):
     s_dla = 0.0
     la0 = la[0]
     a0 = math.exp(la0)
+    inv_a0 = math.exp(-la0)
     for i in range(start, stop):
         e = eta[i] + off[i] if has_off else eta[i]
         if vec_la:
             ll, de, dla = _nb_elem(y[i], e, la[i])
         else:
-            ll, de, dla = _nb_elem_a(y[i], e, la0, a0)
+            ll, de, dla = _nb_elem_tab(y[i], e, la0, a0, inv_a0, T, U)
         if has_w:
             wi = w[i]
             ll *= wi
@@ -117,12 +131,25 @@ def _nb_chunk(c, y, eta, la, w, off, de_out, dla_out):
 
 
 @njit(cache=True, error_model="numpy")
+def _tables(y, la):
+    """Per-call count tables for a shared dispersion (empty for per-observation dispersions)."""
+    if la.size > 1 or y.size < 64:
+        return _NO_TABLE, _NO_TABLE
+    ymax = 0.0
+    for i in range(y.size):
+        if y[i] > ymax:
+            ymax = y[i]
+    return count_sums_table(ymax, math.exp(la[0]), la[0])
+
+
+@njit(cache=True, error_model="numpy")
 def _nb_llg_serial(y, eta, la, w, off, de_out, dla_out):
     nch = (y.size + CHUNK - 1) // CHUNK
     p_ll = np.zeros(nch)
     p_dla = np.zeros(nch)
+    T, U = _tables(y, la)
     for c in range(nch):
-        p_ll[c], p_dla[c] = _nb_chunk(c, y, eta, la, w, off, de_out, dla_out)
+        p_ll[c], p_dla[c] = _nb_chunk(c, y, eta, la, w, off, de_out, dla_out, T, U)
     s_ll = 0.0
     s_dla = 0.0
     for c in range(nch):
@@ -136,8 +163,9 @@ def _nb_llg_parallel(y, eta, la, w, off, de_out, dla_out):
     nch = (y.size + CHUNK - 1) // CHUNK
     p_ll = np.zeros(nch)
     p_dla = np.zeros(nch)
+    T, U = _tables(y, la)
     for c in prange(nch):
-        p_ll[c], p_dla[c] = _nb_chunk(c, y, eta, la, w, off, de_out, dla_out)
+        p_ll[c], p_dla[c] = _nb_chunk(c, y, eta, la, w, off, de_out, dla_out, T, U)
     s_ll = 0.0
     s_dla = 0.0
     for c in range(nch):
