@@ -12,7 +12,8 @@ event data these are finite sums,
 
 which :func:`small_count_sums` evaluates with one ``log1p`` and one division per element
 (running product and running fraction, renormalised before overflow) instead of two
-``lgamma`` and two ``digamma`` calls.  Both sums vanish as ``alpha -> 0``, so the Poisson
+``lgamma`` and two ``digamma`` calls; with one dispersion shared by a whole call,
+:func:`count_sums_table` tabulates them once per call, so an observation costs a lookup.  Both sums vanish as ``alpha -> 0``, so the Poisson
 limit needs no special case and loses no digits.  Large counts switch to Stirling/asymptotic
 differences (:func:`large_count_sums`) written in the same cancellation-free form.
 """
