@@ -24,8 +24,10 @@ FORECAST_BIN_DAYS = 30
 FORECAST_BINS = 3
 
 
-def event_days_from_shipped(province: str | None, fata: str = "merge", scope: str = "militant"):
-    """Day-precision event dates from the shipped event table, with exclusion counts."""
+def event_days_from_shipped(province: str | None, fata: str = "merge", scope: str = "militant",
+                            start: str | None = None):
+    """Day-precision event dates (on or after ``start``) from the shipped event table, with
+    the number of events excluded for coarser date precision."""
     from forecast.panel import load_shipped_events, select_events
     from forecast.provinces import apply_fata, canonical_province
 
@@ -38,6 +40,8 @@ def event_days_from_shipped(province: str | None, fata: str = "merge", scope: st
             raise typer.BadParameter(f"unknown province {province!r}", param_hint="--province")
         ev = ev[(ev["province"] == canon).fillna(False).to_numpy(dtype=bool)]
         info["province"] = canon
+    if start is not None:
+        ev = ev[(ev["date"] >= pd.Timestamp(start)).fillna(False).to_numpy(dtype=bool)]
     precise = (ev["date_precision"] == "day").fillna(False).to_numpy(dtype=bool)
     info["n_excluded_imprecise_dates"] = int((~precise).sum())
     info["coverage_end"] = str(load_shipped_events()["date"].max().date())
@@ -109,7 +113,7 @@ def hawkes_command(
     if csv is not None:
         dates, info = event_days_from_csv(csv, time_col, province)
     else:
-        dates, info = event_days_from_shipped(province, fata)
+        dates, info = event_days_from_shipped(province, fata, start=start)
     if start is not None and not isinstance(dates, np.ndarray):
         dates = dates[dates >= pd.Timestamp(start)]
     if len(dates) < 5:
