@@ -31,7 +31,10 @@ Guarantees
   is overwritten.
 * Processes never write at once: every access takes an ``fcntl.flock`` on ``<store>.lock``
   (exclusive for writes, shared for reads); a second writer waits up to ``lock_timeout`` seconds and
-  then fails with :class:`StoreLockedError`.
+  then fails with :class:`StoreLockedError` (``$PAKCAST_LOCK_TIMEOUT`` changes the default wait).
+* A process killed at any point leaves each write all done or not done (DuckDB transactions; the
+  reliability tests kill runs at the injected points ``store.locked``, ``store.ingest.before_commit``
+  and ``store.vintage.before_register``, see :func:`forecast.io.fault_point`).
 """
 
 from __future__ import annotations
