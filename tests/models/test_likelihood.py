@@ -222,3 +222,25 @@ def test_zinb_hurdle_gradients(fn, twin):
         assert de[j] == pytest.approx(_fd(lambda t: fn(y, eta + t * e, la, z)[0], 0.0), rel=1e-6, abs=1e-8)
     assert dla == pytest.approx(_fd(lambda t: fn(y, eta, la + t, z)[0], 0.0), rel=1e-6)
     assert dz == pytest.approx(_fd(lambda t: fn(y, eta, la, z + t)[0], 0.0), rel=1e-6)
+
+
+def test_zinb_hurdle_poisson_parallel_kernels_equal_serial():
+    from models.likelihood.hurdle import _hurdle_parallel, _hurdle_serial
+    from models.likelihood.negbin import _EMPTY
+    from models.likelihood.poisson import _pois_parallel, _pois_serial
+    from models.likelihood.zinb import _zinb_parallel, _zinb_serial
+
+    rng = np.random.default_rng(8)
+    n = 50_000
+    y = rng.negative_binomial(1.0, 0.3, n).astype(float)
+    eta = rng.normal(0.3, 0.7, n)
+    la, z = np.array([-0.4]), np.array([-1.0])
+    for ser, par in ((_zinb_serial, _zinb_parallel), (_hurdle_serial, _hurdle_parallel)):
+        d1, d2 = np.empty(n), np.empty(n)
+        s1 = ser(y, eta, la, z, _EMPTY, _EMPTY, d1, _EMPTY, _EMPTY)
+        s2 = par(y, eta, la, z, _EMPTY, _EMPTY, d2, _EMPTY, _EMPTY)
+        np.testing.assert_array_equal(s1, s2)
+        np.testing.assert_array_equal(d1, d2)
+    d1, d2 = np.empty(n), np.empty(n)
+    assert _pois_serial(y, eta, _EMPTY, _EMPTY, d1) == _pois_parallel(y, eta, _EMPTY, _EMPTY, d2)
+    np.testing.assert_array_equal(d1, d2)
