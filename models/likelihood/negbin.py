@@ -32,7 +32,8 @@ no digits; see :mod:`models.likelihood._special` for the finite sums and the lar
 Public functions take numpy arrays; ``log_alpha`` is a scalar (one dispersion) or an array of
 the same length as ``y`` (then ``d_log_alpha`` is returned per observation).  Sums run over
 fixed chunks of 4096 whose partial sums are added in a fixed order, in the serial kernel and in
-the parallel (``prange``) one alike, so results are bit-identical whatever the thread count;
+the parallel (``prange``) one alike, so results do not depend on the thread count (and the two
+builds agree to the last bit or two);
 inputs of ``N >= PARALLEL_MIN_N`` (default 2e6, env ``PAKCAST_PARALLEL_MIN_N``) use threads.
 """
 
