@@ -97,6 +97,8 @@ def its_command(
     tune: int = typer.Option(500, "--tune", help="Warm-up iterations per chain."),
     chains: int = typer.Option(4, "--chains"),
     cores: int = typer.Option(2, "--cores", help="Chains run in parallel."),
+    target_accept: float = typer.Option(0.9, "--target-accept", help="NUTS target acceptance (raise to 0.95-0.99 "
+                                        "if the run reports divergences)."),
     random_seed: int = typer.Option(0, "--random-seed"),
     start: str = typer.Option(DEFAULT_START, "--start", help="First month of the fit window ('all' for the whole panel)."),
     end: Optional[str] = typer.Option(None, "--end", help="Last month of the fit window (default: panel end)."),
@@ -123,6 +125,8 @@ def its_command(
     _check_positive(draws=draws, tune=tune, chains=chains, cores=cores)
     if horizon < 0:
         raise typer.BadParameter("must be >= 0", param_hint="--horizon")
+    if not 0.5 <= target_accept < 1.0:
+        raise typer.BadParameter(f"must be in [0.5, 1), got {target_accept}", param_hint="--target-accept")
     brk = _parse_breaks(breaks)
     panel = _province_panel(outcome, fata)
     win_start = None if start == "all" else start
@@ -140,7 +144,7 @@ def its_command(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)  # the verdict is reported below, once
         res = model.fit(sampler=sampler, draws=draws, tune=tune, chains=chains, cores=cores,
-                        random_seed=random_seed, log_likelihood=False)
+                        target_accept=target_accept, random_seed=random_seed, log_likelihood=False)
         ppc = res.ppc(random_seed=random_seed)
     out.mkdir(parents=True, exist_ok=True)
     summary = res.to_dict()
@@ -164,7 +168,7 @@ def its_command(
     tmp.replace(out / "idata.nc")
     manifest = RunManifest(command="bayes its", options={
         "outcome": outcome, "breaks": [b.strftime("%Y-%m-%d") for b in brk], "sampler": sampler, "draws": draws,
-        "tune": tune, "chains": chains, "cores": cores, "start": start, "end": end, "pooling": pooling,
+        "tune": tune, "chains": chains, "cores": cores, "target_accept": target_accept, "start": start, "end": end, "pooling": pooling,
         "latent": latent, "zero_model": zero_model, "likelihood": likelihood, "fata": fata, "horizon": horizon},
         random_seeds={"sampler": random_seed, "ppc": random_seed, "forecast": random_seed + 1})
     manifest.notes.extend(res.design.notes)
