@@ -236,3 +236,26 @@ def test_bayes_changepoint_smoke(case):
         d = val.to_dict()
         core = {k: d[k] for k in d if k in ("switchpoint", "rate_before", "rate_after")}
         assert_finite_or_flagged(kind, core, warns, flagged=not val.diagnostics.converged)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASE_IDS)
+def test_bayes_hierarchical_its_smoke(case):
+    """A two-unit panel: one unit is the hostile series, the other an ordinary Poisson series."""
+    import pandas as pd
+
+    from models.bayes.its import HierarchicalNBITS
+
+    y = CASES[case]
+    n = len(y)
+    ds = pd.date_range("2012-01-01", periods=n, freq="MS")
+    other = np.random.default_rng(3).poisson(4.0, n).astype(float)
+    panel = pd.DataFrame({"unique_id": ["hostile"] * n + ["ordinary"] * n, "ds": list(ds) * 2,
+                          "attacks": np.r_[y, other]})
+    brk = [str(ds[n // 2].date())]
+    kind, val, warns = outcome(lambda: HierarchicalNBITS(panel, "attacks", brk, exposure=None, n_harmonics=0).fit(
+        sampler="pymc", draws=40, tune=40, chains=2, cores=1, random_seed=2))
+    if kind == "result":
+        post = val.idata.posterior
+        vals = np.concatenate([np.asarray(post[v]).ravel() for v in post.data_vars])
+        assert_finite_or_flagged(kind, vals, warns, flagged=not val.diagnostics.converged)
