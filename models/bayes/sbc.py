@@ -94,7 +94,7 @@ def run_sbc(n_sims: int = 100, *, n_units: int = 3, n_months: int = 48, n_poster
         y = prior.prior_predictive["y"].values[0, i].reshape(n_units, n_months).astype(float)
         d = dict(data, y=y)
         model = build_hierarchical_its(d, coords, pri)
-        idata = sample(model, sampler=sampler, draws=draws, tune=tune, chains=chains,
+        idata = sample(model, sampler=sampler, draws=draws, tune=tune, chains=chains, cores=1,
                        random_seed=int(seeds[i + 1]))
         diag = diagnose(idata, [p for p in params if p in idata.posterior])
         n_unconv += int(not diag.converged)
