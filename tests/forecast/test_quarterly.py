@@ -175,3 +175,7 @@ def test_quarterly_defaults_end_to_end(tmp_path):
     for name in ("breaks.json", "attribution.json", "briefing.html", "briefing.json", "forecast.csv", "backtest.csv"):
         assert (out / name).exists(), name
     assert len(res["backtest"]["origins"]) == 48
+    bayes = res["forecast_only_models"]["bayes_hier"]
+    assert bayes["status"] == "ok", bayes
+    assert set(bayes["diagnostics"]) == {"attacks", "killed"}
+    assert {r["province"] for r in bayes["rows"]} >= {"Pakistan", "Khyber Pakhtunkhwa"}
