@@ -71,6 +71,7 @@ def chow_test(y, break_index: int, X=None, Z=None) -> BreakTestResult:
         r0 = _rss(X0, y)
         r1 = _rss(X1, y)
         df2 = n - X1.shape[1]
+        _check_rss(r1, y)
         F = ((r0 - r1) / k) / (r1 / df2)
         return BreakTestResult("chow", float(F), float(stats.f.sf(F, k, df2)), (k, df2), int(break_index), i, n - i)
 
@@ -82,8 +83,17 @@ def chow_test(y, break_index: int, X=None, Z=None) -> BreakTestResult:
     r0 = rss(X, y)
     r12 = rss(X[:i], y[:i]) + rss(X[i:], y[i:])
     df2 = n - 2 * k
+    _check_rss(r12, y)
     F = ((r0 - r12) / k) / (r12 / df2)
     return BreakTestResult("chow", float(F), float(stats.f.sf(F, k, df2)), (k, df2), int(break_index), i, n - i)
+
+
+def _check_rss(rss: float, y: np.ndarray) -> None:
+    """Refuse a test whose unrestricted model fits exactly (e.g. a constant or all-zero series)."""
+    scale = max(float(np.sum(y * y)), 1.0)
+    if not np.isfinite(rss) or rss <= 1e-12 * scale:
+        raise ValueError("the Chow F statistic is undefined: the model fits the series exactly in both segments "
+                         "(for example a constant or all-zero series), so there is no residual variance to test against")
 
 
 def _rss(X, y) -> float:

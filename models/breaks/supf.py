@@ -150,6 +150,10 @@ def sup_f_test(y, X=None, trim: float = 0.15, *, random_seed: int = DEFAULT_SEED
     i = np.arange(lo, hi + 1)
     rss0 = cost.error(0, n)
     rss1 = cost._segment_costs(np.zeros_like(i), i) + cost._segment_costs(i, np.full_like(i, n))
+    yv = np.asarray(y, dtype=float)
+    if rss0 <= 1e-12 * max(float(yv @ yv), 1.0):
+        raise ValueError("sup-F is undefined for a series the model fits exactly (for example a constant or "
+                         "all-zero series): there is no variation in which to look for a break")
     stats = (rss0 - rss1) / (rss1 / (n - 2 * k))
     j = int(np.argmax(stats))
     p = supf_pvalue(float(stats[j]), k, (lo / n, hi / n), n_sim=n_sim, random_seed=random_seed)

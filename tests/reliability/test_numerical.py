@@ -139,13 +139,7 @@ def _break_fns():
     }
 
 
-BREAK_XFAIL = {
-    ("chow", "all_zero"): "models/breaks/known.py chow_test: ZeroDivisionError (RSS 0 in F = ((r0 - r12)/k)/(r12/df2)) "
-                          "on an all-zero series instead of a clear ValueError or a documented statistic",
-    ("sup_f", "all_zero"): "models/breaks/supf.py sup_f_test: on an all-zero (constant) series returns statistic and "
-                           "p-value NaN with only numpy's 'invalid value encountered in divide' RuntimeWarning: a "
-                           "silent NaN (should raise or warn that a constant series has no break to test)",
-}
+BREAK_XFAIL: dict[tuple[str, str], str] = {}
 
 
 @pytest.mark.parametrize("case", CASE_IDS)
