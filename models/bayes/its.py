@@ -89,6 +89,8 @@ class ITSDesign:
     exposure: str | None
     freq: str = "MS"
     notes: list[str] = field(default_factory=list)
+    covariate_mean: np.ndarray | None = None
+    covariate_sd: np.ndarray | None = None
 
     def data(self) -> dict[str, Any]:
         y = self.y
@@ -240,6 +242,7 @@ class HierarchicalNBITS:
                 raise ValueError(f"break {b.date()} is outside the fit window {dates[0].date()}..{dates[-1].date()}")
         labels = [b.strftime("%Y-%m-%d") for b in breaks]
         X = None
+        cov_mean = cov_sd = None
         if self.covariates:
             Xr = keyed[self.covariates].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
             if np.isnan(Xr).any():
@@ -248,6 +251,7 @@ class HierarchicalNBITS:
             mu, sd = Xr.mean(axis=0), Xr.std(axis=0)
             sd = np.where(sd > 0, sd, 1.0)
             X = ((Xr - mu) / sd).reshape(U, T, -1)
+            cov_mean, cov_sd = mu, sd
             notes.append("covariates standardised: " + ", ".join(f"{c} (mean {m:.4g}, sd {s:.4g})"
                                                                 for c, m, s in zip(self.covariates, mu, sd)))
         origin = dates[0]
@@ -256,7 +260,7 @@ class HierarchicalNBITS:
         design = ITSDesign(units=units, dates=dates, y=y, offset=offset, t=np.zeros(T), step=np.zeros((0, T)),
                            ramp=np.zeros((0, T)), fourier=np.zeros((T, 0)), X=X, breaks=breaks, break_labels=labels,
                            covariates=self.covariates, origin=origin, n_harmonics=self.n_harmonics, t_center=t_center,
-                           exposure=exposure_used, notes=notes)
+                           exposure=exposure_used, notes=notes, covariate_mean=cov_mean, covariate_sd=cov_sd)
         design.t, design.step, design.ramp, design.fourier = design.time_terms(dates)
         return design
 
@@ -530,9 +534,7 @@ class HierarchicalNBITSResults:
             fx = np.asarray(future_X, dtype=float)
             if fx.shape != (len(d.units), h, len(d.covariates)):
                 raise ValueError(f"future_X must have shape ({len(d.units)}, {h}, {len(d.covariates)}), got {fx.shape}")
-            raw = self.model.panel[d.covariates].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-            mu, sd = np.nanmean(raw, axis=0), np.nanstd(raw, axis=0)
-            X = (fx - mu) / np.where(sd > 0, sd, 1.0)
+            X = (fx - d.covariate_mean) / d.covariate_sd
         latent = None
         if "latent" in self.idata.posterior:
             last = self._draws("latent")[idx][:, -1]

@@ -216,3 +216,16 @@ def test_numba_likelihood_gives_the_same_logp_as_native(sim):
     g_native = native.compile_dlogp()(point)
     g_numba = numba.compile_dlogp()(point)
     np.testing.assert_allclose(g_numba, g_native, rtol=1e-7, atol=1e-9)
+
+
+def test_covariates_are_standardised_in_the_window(sim):
+    panel = sim[0].copy()
+    panel["x"] = np.arange(len(panel), dtype=float) % 48
+    m = HierarchicalNBITS(panel, breaks=["2011-06-15"], covariates=["x"], start="2011-01-01")
+    d = m.design
+    assert d.X.shape == (3, 36, 1)
+    assert abs(d.X.mean()) < 1e-12 and d.X.std() == pytest.approx(1.0)
+    assert d.covariate_mean[0] == pytest.approx(29.5)
+    assert "beta" in {v.name for v in m.build().free_RVs}
+    with pytest.raises(ValueError, match="covariate column"):
+        HierarchicalNBITS(panel, breaks=["2011-06-15"], covariates=["nope"])
