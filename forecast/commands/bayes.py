@@ -105,7 +105,7 @@ def its_command(
     pooling: str = typer.Option("partial", "--pooling", help="partial, complete or none."),
     latent: str = typer.Option("none", "--latent", help="none, ar1 or rw (national latent term)."),
     zero_model: str = typer.Option("none", "--zero-model", help="none, zinb or hurdle."),
-    likelihood: str = typer.Option("native", "--likelihood", help="native (PyMC) or numba (Numba NB2 Op)."),
+    likelihood: str = typer.Option("numba", "--likelihood", help="numba (Numba NB2 Op, fastest) or native (pm.NegativeBinomial; needed for zinb/hurdle)."),
     fata: str = typer.Option("merge", "--fata", help="merge (FATA in Khyber Pakhtunkhwa) or separate."),
     horizon: int = typer.Option(12, "--horizon", help="Months of posterior predictive forecast (0: none)."),
     allow_unconverged: bool = typer.Option(False, "--allow-unconverged", help="Exit 0 even if the gates fail."),
@@ -127,6 +127,9 @@ def its_command(
         raise typer.BadParameter("must be >= 0", param_hint="--horizon")
     if not 0.5 <= target_accept < 1.0:
         raise typer.BadParameter(f"must be in [0.5, 1), got {target_accept}", param_hint="--target-accept")
+    if zero_model != "none" and likelihood == "numba":
+        likelihood = "native"  # the Numba Op is the plain NB2 likelihood
+        console.print("note: --zero-model needs --likelihood native; using native")
     brk = _parse_breaks(breaks)
     panel = _province_panel(outcome, fata)
     win_start = None if start == "all" else start
