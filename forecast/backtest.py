@@ -123,7 +123,18 @@ def fit_predict_task(panel: pd.DataFrame, model: str, measure: str, origin: pd.T
 
     Returns ``{"samples": int32 (series, h, n), "ids": [...], "fallbacks": {...}, "seconds": ...,
     "error": None | str}``. A model that cannot run (missing module) returns its error instead.
+
+    BLAS runs single-threaded inside a task (``threadpoolctl``), as on Dask workers: with more
+    threads the floating-point summation order changes, and an ill-conditioned fit (INGARCH on
+    Sindh, 2016) then gives different samples in the serial and the distributed run.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _fit_predict(panel, model, measure, origin, h, n_samples, random_seed, covariates)
+
+
+def _fit_predict(panel, model, measure, origin, h, n_samples, random_seed, covariates):
     t0 = time.perf_counter()
     origin = pd.Timestamp(origin)
     train = _long(panel, measure, origin)
