@@ -27,18 +27,18 @@ Latent = Literal["none", "ar1", "rw"]
 
 #: Default priors of the hierarchical NB ITS (log scale; slopes per year; ``(mean, sd)`` or ``sd``).
 DEFAULT_ITS_PRIORS: dict[str, Any] = {
-    "intercept_sd": 2.0,          # around the data-centred log rate (intercept_center)
+    "intercept_sd": 1.0,          # around the data-centred log rate (intercept_center)
     "intercept_sigma": 1.5,       # HalfNormal scale of the spread of province baselines
     "trend_sd": 0.1,              # national log-rate trend per year
     "trend_sigma": 0.05,          # spread of province trends
-    "level_sd": 1.0,              # national level change at each break (log rate ratio)
+    "level_sd": 0.75,             # national level change at each break (log rate ratio)
     "level_sigma": 0.5,           # spread of province level changes
     "slope_sd": 0.1,              # national slope change per year after each break
     "slope_sigma": 0.05,          # spread of province slope changes
     "season_sd": 0.5,             # Fourier coefficients
     "beta_sd": 0.5,               # covariate coefficients (standardised covariates)
     "log_alpha_mu": 0.0,          # NB2 log dispersion: Normal(mu, sd)
-    "log_alpha_sd": 1.5,
+    "log_alpha_sd": 1.0,
     "latent_sigma": 0.3,          # HalfNormal scale of the AR(1)/RW innovation
     "psi_a": 2.0, "psi_b": 2.0,   # Beta prior of the non-zero share (zinb / hurdle)
 }

@@ -288,9 +288,9 @@ class HierarchicalNBITS:
     def prior_predictive(self, samples: int = 500, random_seed: int | None = None) -> dict:
         """Prior predictive check: quantiles of simulated counts against the observed ones.
 
-        Returns ``{"observed": {q50, q90, q99, max}, "prior": {q50, q90, q99, max_median}, "share_above": ...}``
-        where ``share_above`` is the prior share of draws whose largest cell exceeds 10x the
-        observed maximum (implausibly large attack counts).
+        Returns ``{"observed": {q50, q90, q99, max}, "prior": {q50, q90, q99, max_median}, ...}`` with
+        the prior share of simulated unit-months above 10x the observed maximum (implausibly large
+        counts), the share of draws whose largest cell is, and the share of all-zero draws.
         """
         import pymc as pm
 
@@ -306,7 +306,8 @@ class HierarchicalNBITS:
             "observed": {**{f"q{int(100 * a)}": float(np.quantile(obs, a)) for a in q}, "max": float(obs.max())},
             "prior": {**{f"q{int(100 * a)}": float(np.quantile(sim, a)) for a in q},
                       "max_median": float(np.median(sim.max(axis=1)))},
-            "share_above_10x_observed_max": float(np.mean(sim.max(axis=1) > 10 * obs.max())),
+            "share_draws_max_above_10x_observed_max": float(np.mean(sim.max(axis=1) > 10 * obs.max())),
+            "share_cells_above_10x_observed_max": float(np.mean(sim > 10 * obs.max())),
             "share_all_zero": float(np.mean(sim.max(axis=1) == 0)),
         }
 
