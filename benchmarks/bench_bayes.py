@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import resource
-import time
 import warnings
 
 from benchmarks._common import fmt_table, machine

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pymc as pm
 import pytest
 from scipy.special import gammaln, logsumexp
 

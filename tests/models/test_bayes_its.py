@@ -7,7 +7,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import pymc as pm
 import pytest
 from scipy import stats
 
