@@ -113,3 +113,15 @@ class RunManifest:
         kwargs = {k: v for k, v in data.items() if k in known}
         kwargs.setdefault("cwd", None)  # manifests written before ``cwd`` was recorded
         return cls(**kwargs)
+
+
+def write_beside(manifest: RunManifest, outputs: list[str | Path]) -> Path:
+    """Record ``outputs`` (files in one directory) and write ``<stem>.manifest.json`` beside the first.
+
+    For commands that write single files (``--json OUT``, ``--csv OUT``) rather than a run directory.
+    """
+    paths = [Path(p) for p in outputs]
+    base = paths[0].parent
+    manifest.outputs = [{**file_record(p), "path": str(p.resolve().relative_to(base.resolve()))
+                         if p.resolve().is_relative_to(base.resolve()) else str(p)} for p in paths]
+    return manifest.write(base, name=paths[0].stem + ".manifest.json")

@@ -137,7 +137,19 @@ def backtest_cmd(
         "diebold_mariano": s["dm"], "goal_check": s["goal"],
         "seconds_fit": float(res.timings["seconds"].sum()),
     }
+    from forecast.manifest import RunManifest, write_beside
+
+    manifest = RunManifest(command="backtest", options={
+        "models": list(mlist), "origins": origins, "input": str(input) if input else None, "measures": measures,
+        "scheduler": scheduler, "workers": workers, "random_seed": random_seed, "n_samples": n_samples})
+    manifest.random_seeds = {"random_seed": random_seed}
+    if coverage.get("_path"):
+        manifest.add_input(coverage["_path"], role="panel")
+    payload["run_id"] = manifest.run_id
     write_json(json_out, payload)
+    outputs = [json_out]
     if csv_out:
         write_csv(csv_out, res.scores, float_format="%.5g")
-    console.print(f"wrote {json_out} ({len(payload['results'])} model x province x measure rows)")
+        outputs.append(csv_out)
+    write_beside(manifest, outputs)
+    console.print(f"wrote {json_out} ({len(payload['results'])} model x province x measure rows) and its manifest")

@@ -90,12 +90,11 @@ def test_hawkes_records_the_shipped_input(tmp_path):
     assert json.loads((tmp_path / "h.json").read_text())["manifest"]["inputs"]
 
 
-@pytest.mark.xfail(strict=True, reason="forecast/commands/quarterly.py backtest_cmd writes --json/--csv without "
-                                       "a run manifest (no inputs, seeds, versions recorded)")
 def test_backtest_writes_manifest(tmp_path):
     _invoke("backtest", "--json", str(tmp_path / "bt.json"), "--models", "last_value", "--origins", "2019-01",
-            "--scheduler", "serial", "--n-samples", "100", "--measures", "attacks")
-    assert (tmp_path / "bt.manifest.json").is_file() or "manifest" in json.loads((tmp_path / "bt.json").read_text())
+            "--scheduler", "serial", "--n-samples", "100", "--measures", "attacks", "--csv", str(tmp_path / "bt.csv"))
+    m = _check(tmp_path / "bt.manifest.json", "backtest", outputs_in=tmp_path, seeded=True)
+    assert {o["path"] for o in m["outputs"]} == {"bt.json", "bt.csv"}
 
 
 @pytest.mark.slow
