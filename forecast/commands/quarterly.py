@@ -76,6 +76,12 @@ def quarterly_cmd(
         console.print(f"[yellow]not produced:[/yellow] {res['not_produced']}")
     console.print(f"wrote {out}/ (forecast.csv, backtest.csv, results.json, manifest.json, ...) in "
                   f"{res['timings_seconds']['total']:.0f} s")
+    if "store" in res["not_produced"]:
+        # The outputs exist, but the forecast is not in the store: say so and fail, so that a scheduler
+        # running the quarterly job notices (e.g. another run held the store's lock).
+        console.print(f"[red]error:[/red] the forecast was written to {out} but NOT archived as a vintage in the "
+                      f"store: {res['not_produced']['store']}. Run the quarter again once the store is free.")
+        raise typer.Exit(3)
 
 
 @app.command("backtest")

@@ -266,3 +266,25 @@ def test_quarterly_killed_after_delay_next_run_completes(tmp_path, delay):
     _consistent(s)
     assert s["vintages"] in (1, 2)
     assert (tmp_path / "next" / "manifest.json").exists()
+
+
+@pytest.mark.slow
+def test_quarterly_fails_clearly_when_the_store_stays_locked(tmp_path):
+    """A quarterly run that cannot archive its vintage writes its outputs but exits non-zero, saying why."""
+    store = tmp_path / "q.duckdb"
+    a = _events_csv(tmp_path / "a.csv", 50, "a")
+    Store(store)
+    p1 = _popen("ingest", str(a), "--source", "csv", "--store", str(store),
+                PAKCAST_PAUSE="store.ingest.before_commit=60")
+    _wait_until_locked(store)
+    out = tmp_path / "run"
+    r = _pakcast("quarterly", "--out", str(out), "--models", "last_value", "--scheduler", "serial",
+                 "--n-samples", "100", "--no-studies", "--no-report", "--backtest-start", "2021-01-01",
+                 "--store", str(store), PAKCAST_LOCK_TIMEOUT="1")
+    p1.kill()
+    p1.communicate(timeout=60)
+    assert r.returncode == 3, r.stdout + r.stderr
+    msg = " ".join((r.stdout + r.stderr).split())
+    assert "NOT archived" in msg and "Traceback" not in msg
+    assert (out / "forecast.csv").is_file()
+    assert _state(store)["vintages"] == 0
