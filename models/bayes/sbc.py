@@ -73,7 +73,7 @@ def small_its_config(n_units: int = 3, n_months: int = 48, break_month: int = 24
 
 def run_sbc(n_sims: int = 100, *, n_units: int = 3, n_months: int = 48, n_posterior: int = 99,
             draws: int = 400, tune: int = 400, chains: int = 2, sampler: str = "pymc",
-            params: Sequence[str] = SBC_PARAMS, priors: dict | None = None,
+            params: Sequence[str] = SBC_PARAMS, priors: dict | None = None, target_accept: float = 0.95,
             random_seed: int | None = None) -> SBCResult:
     """Run SBC for the hierarchical NB ITS (``pooling="partial"``) on a small configuration.
 
@@ -96,7 +96,7 @@ def run_sbc(n_sims: int = 100, *, n_units: int = 3, n_months: int = 48, n_poster
         d = dict(data, y=y)
         model = build_hierarchical_its(d, coords, pri)
         idata = sample(model, sampler=sampler, draws=draws, tune=tune, chains=chains, cores=1,
-                       random_seed=int(seeds[i + 1]))
+                       target_accept=target_accept, random_seed=int(seeds[i + 1]))
         # SBC fits are short: gate on mixing (R-hat < 1.05, no divergences) and on an ESS of at
         # least the number of thinned draws the ranks use, not on the production ESS > 400
         diag = diagnose(idata, [p for p in params if p in idata.posterior], rhat_max=1.05,
