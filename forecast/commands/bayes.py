@@ -289,7 +289,20 @@ def changepoint_command(
         out["warning"] = res.diagnostics.message()
     out["options"] = {"family": family, "sampler": sampler, "draws": draws, "tune": tune, "chains": chains,
                       "random_seed": random_seed}
+    from forecast import paths
+    from forecast.manifest import RunManifest, write_beside
+    from forecast.panel import shipped_panel_name
+
+    manifest = RunManifest(command="bayes changepoint", options={**out["options"], **data, "start": start,
+                                                                 "end": end, "known_breaks": known_breaks})
+    manifest.random_seeds = {"random_seed": random_seed}
+    if csv is not None:
+        manifest.add_input(csv, role="user series")
+    else:
+        manifest.add_input(paths.shipped(shipped_panel_name("month", fata=fata)), role="shipped panel")
+    out["run_id"] = manifest.run_id
     write_json(json_out, out)
+    write_beside(manifest, [json_out])
     sp = out["switchpoint"]
     console.print(f"switchpoint mode {sp['mode']} (95% HDI {sp['hdi_low']} .. {sp['hdi_high']}); wrote {json_out}")
     _gate(res.diagnostics.converged, res.diagnostics.message(), allow_unconverged)

@@ -113,13 +113,11 @@ def test_attribute_writes_manifest(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="forecast/commands/bayes.py changepoint_command writes --json without a "
-                                       "run manifest (seed, draws, inputs not recorded)")
 def test_bayes_changepoint_writes_manifest(tmp_path):
     _invoke("bayes", "changepoint", "--json", str(tmp_path / "c.json"), "--series", "national", "--sampler", "pymc",
             "--draws", "50", "--tune", "50", "--chains", "2", "--allow-unconverged")
-    out = json.loads((tmp_path / "c.json").read_text())
-    assert (tmp_path / "c.manifest.json").is_file() or "manifest" in out
+    m = _check(tmp_path / "c.manifest.json", "bayes changepoint", outputs_in=tmp_path, seeded=True)
+    assert m["run_id"] == json.loads((tmp_path / "c.json").read_text())["run_id"]
 
 
 @pytest.mark.slow
