@@ -36,12 +36,13 @@ Examples
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import linalg, stats
 
 from models.likelihood import negbin_hessian_obs, negbin_loglik_grad_obs
 from models.likelihood.negbin import _EMPTY, _as_counts, _negbin_llg_trusted
@@ -184,16 +185,13 @@ class CountGLM:
         return np.linalg.solve(self._XtX, self.X.T @ z)
 
     def _newton(self, params, maxiter, tol, family=None):
+        """Damped Newton ascent: Newton steps where the Hessian is negative definite, Levenberg-Marquardt
+        steps (the Hessian shifted by a multiple of the identity) where it is not, step-halving on top."""
         ll, g, H = self._llgh(params, family)
         converged = False
         it = 0
         for it in range(1, maxiter + 1):
-            try:
-                step = np.linalg.solve(H, -g)
-            except np.linalg.LinAlgError:
-                step = g / max(1.0, np.abs(g).max())
-            if g @ step <= 0:  # not an ascent direction: use the gradient
-                step = g / max(1.0, np.abs(g).max())
+            step = _ascent_step(H, g)
             t = 1.0
             while True:
                 cand = params + t * step
@@ -227,6 +225,9 @@ class CountGLM:
         """
         if cov_type not in COV_TYPES:
             raise ValueError(f"cov_type={cov_type!r}; expected one of {COV_TYPES}")
+        if not np.any(self.y > 0):
+            raise ValueError("every count is zero: the log-rate has no finite maximum-likelihood estimate "
+                             "(and the NB dispersion is not identified); nothing to fit")
         beta = self._start()
         if self.family == "poisson":
             params = beta
@@ -239,9 +240,17 @@ class CountGLM:
         params, ll, g, H, converged, n_iter = self._newton(params, maxiter, tol)
         info = -H
         try:
+            np.linalg.cholesky(info)
             cov = np.linalg.inv(info)
         except np.linalg.LinAlgError:
-            cov = np.linalg.pinv(info)
+            # The observed information is not positive definite: the maximum is on a boundary (e.g. the
+            # NB dispersion shrinking to the Poisson limit, or a rate going to zero). Standard errors
+            # are not available; the fit is flagged, never silently reported as converged.
+            warnings.warn("CountGLM: the observed information is not positive definite at the estimate "
+                          "(boundary or non-identified parameter); standard errors are NaN and the fit is "
+                          "marked not converged", RuntimeWarning, stacklevel=2)
+            converged = False
+            cov = np.full_like(info, np.nan)
         if cov_type != "nonrobust":
             S = self.score_obs(params)
             if cov_type == "HC0":
@@ -256,6 +265,24 @@ class CountGLM:
                 maxlags = L
             cov = cov @ meat @ cov
         return CountGLMResults(self, params, cov, ll, converged, n_iter, cov_type, maxlags)
+
+
+def _ascent_step(H: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Solve ``(-H + lam I) step = g`` with the smallest ``lam >= 0`` that makes the matrix positive definite."""
+    A = -np.asarray(H, dtype=float)
+    if not np.all(np.isfinite(A)):
+        return g / max(1.0, np.abs(g).max())
+    eye = np.eye(A.shape[0])
+    lam = 0.0
+    scale = max(float(np.abs(np.diag(A)).max()), 1e-8)
+    for _ in range(80):
+        try:
+            L = np.linalg.cholesky(A + lam * eye)
+        except np.linalg.LinAlgError:
+            lam = max(4.0 * lam, 1e-10 * scale)
+            continue
+        return linalg.cho_solve((L, True), g)
+    return g / max(1.0, np.abs(g).max())
 
 
 class CountGLMResults:
@@ -283,7 +310,8 @@ class CountGLMResults:
         if model.family == "negbin":
             self.log_alpha_ = float(self.params_full[p])
             self.alpha_ = math.exp(self.log_alpha_)
-            self.log_alpha_bse = float(math.sqrt(self.cov_params_full[p, p]))
+            var = float(self.cov_params_full[p, p])
+            self.log_alpha_bse = math.sqrt(var) if var >= 0 else float("nan")
             self.alpha_bse = self.alpha_ * self.log_alpha_bse
         else:
             self.log_alpha_ = self.alpha_ = self.log_alpha_bse = self.alpha_bse = None

@@ -140,3 +140,30 @@ def test_bad_input_messages():
         CountGLM([1, 2, 3], np.ones((3, 2)))
     with pytest.raises(ValueError, match="cov_type"):
         CountGLM([1, 2, 3], np.ones((3, 1))).fit(cov_type="HC3")
+
+
+def test_indefinite_hessian_start_converges_to_the_statsmodels_maximum():
+    """A design whose Newton iterations meet an indefinite Hessian (province dummies x trends, sparse
+    provinces) converges with damped steps to the maximum statsmodels reaches from there."""
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(7)
+    n_units, n_t = 8, 120
+    t = np.tile(np.linspace(-1, 1, n_t), n_units)
+    unit = np.repeat(np.arange(n_units), n_t)
+    D = np.eye(n_units)[unit]
+    X = np.column_stack([D, D[:, 1:] * t[:, None], np.sin(2 * np.pi * np.arange(n_units * n_t) / 12)])
+    base = np.array([3.0, 1.0, 0.2, -1.5, -2.5, -3.0, 0.5, -4.0])
+    mu = np.exp(base[unit] + 1.5 * t * (unit % 3 - 1))
+    y = rng.negative_binomial(1.0, 1.0 / (1.0 + mu))
+    res = CountGLM(y, X, family="negbin").fit()
+    assert res.converged and np.all(np.isfinite(res.bse))
+    ref = sm.NegativeBinomial(y, X).fit(start_params=np.r_[res.params.to_numpy(), res.alpha_], disp=0,
+                                        method="newton", maxiter=100)
+    assert abs(ref.llf - res.llf) < 1e-8 * abs(ref.llf)
+    np.testing.assert_allclose(res.params.to_numpy(), ref.params[:-1], rtol=1e-6, atol=1e-8)
+
+
+def test_all_zero_series_is_refused_clearly():
+    with pytest.raises(ValueError, match="every count is zero"):
+        CountGLM(np.zeros(30), np.ones((30, 1)), family="negbin").fit()

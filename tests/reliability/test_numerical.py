@@ -88,14 +88,8 @@ def assert_finite_or_flagged(kind: str, value: Any, warns: list[str], flagged: b
 # -- GLM ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("case", CASE_IDS)
 @pytest.mark.parametrize("family", ["poisson", "negbin"])
-def test_count_glm(request, case, family):
+def test_count_glm(case, family):
     from models.glm import CountGLM
-
-    if (family, case) == ("negbin", "all_zero"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "models/glm.py CountGLMResults.__init__: math.sqrt of a negative variance of log(alpha) raises "
-            "'ValueError: math domain error' on an all-zero series instead of a clear message (NB dispersion "
-            "not estimable when every count is zero)")))
 
     y = CASES[case]
     t = np.arange(len(y), dtype=float)
