@@ -152,6 +152,11 @@ def hawkes_command(
                            random_seeds={"jitter_and_forecast": seed})
     if csv is not None:
         manifest.add_input(csv, role="events")
+    else:
+        from forecast import paths
+        from forecast.panel import SHIPPED_EVENTS
+
+        manifest.add_input(paths.shipped(SHIPPED_EVENTS), role="shipped events")
     out["manifest"] = manifest.to_dict()
     write_json(json_out, out)
     br = out["branching_ratio"]

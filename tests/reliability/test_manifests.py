@@ -83,8 +83,6 @@ def test_hawkes_embeds_manifest(tmp_path):
     assert d["manifest"]["command"] == "hawkes" and d["manifest"]["random_seeds"]
 
 
-@pytest.mark.xfail(strict=True, reason="forecast/commands/hawkes.py: with the shipped events (no --csv) the "
-                                       "manifest records no input file, so its input hash cannot be checked")
 def test_hawkes_records_the_shipped_input(tmp_path):
     _invoke("hawkes", "--json", str(tmp_path / "h.json"), "--province", "Sindh", "--n-samples", "100")
     assert json.loads((tmp_path / "h.json").read_text())["manifest"]["inputs"]
