@@ -53,20 +53,9 @@ import pandas as pd
 
 from forecast.io import write_csv
 from forecast.paths import shipped
+from forecast.provinces import CANONICAL, KP, NATIONAL
 
-NATIONAL = "Pakistan"
-KP = "Khyber Pakhtunkhwa"
-UNITS: tuple[str, ...] = (
-    NATIONAL,
-    "Balochistan",
-    KP,
-    "Punjab",
-    "Sindh",
-    "Islamabad Capital Territory",
-    "Gilgit-Baltistan",
-    "Azad Jammu and Kashmir",
-    "FATA",
-)
+UNITS: tuple[str, ...] = (NATIONAL, *CANONICAL)
 START = pd.Timestamp("2000-01-01")
 END = pd.Timestamp("2025-12-31")
 #: annual WDI values for year Y enter from this month of year Y+1

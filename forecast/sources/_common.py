@@ -63,3 +63,27 @@ def span_precision(start: pd.Series, end: pd.Series) -> pd.Series:
     days = (end - start).dt.days
     out = np.select([days <= 0, days <= 6, days <= 30], ["day", "week", "month"], default="year")
     return pd.Series(out, index=start.index, dtype="string")
+
+
+class CountryFilter:
+    """``skip_record`` for :func:`forecast.validate.read_csv_records` on global files.
+
+    Skips records whose ``column`` holds another country than ``country`` (counting them in ``n``), and
+    records for which ``also_skip(record)`` is true (e.g. UCDP's HXL hashtag row, not counted). Records
+    with an empty country cell or the wrong number of fields are kept, so validation reports them.
+    """
+
+    def __init__(self, column: str, country: str, also_skip=None):
+        self.column, self.country, self.also_skip = column, str(country), also_skip
+        self.n = 0
+
+    def __call__(self, rec: list[str], header: list[str]) -> bool:
+        if self.also_skip is not None and self.also_skip(rec):
+            return True
+        if self.column in header and len(rec) == len(header):
+            v = rec[header.index(self.column)].strip()
+            if v and v != self.country:
+                self.n += 1
+                return True
+        return False
+

@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from forecast.sources._common import resolve_provinces
+from forecast.sources._common import CountryFilter, resolve_provinces
 from forecast.sources.base import ReadResult
 from forecast.validate import Checker, OnError, canonical_frame, read_csv_records, require_columns
 
@@ -58,15 +58,7 @@ def read_acled(path: str | Path, *, on_error: OnError = "raise", encoding: str =
                country: str = COUNTRY, progress: Callable[[int, int], None] | None = None) -> ReadResult:
     """Read an ACLED CSV export into the canonical event table."""
     path = Path(path)
-    skipped = {"n": 0}
-
-    def skip(rec: list[str], header: list[str]) -> bool:
-        if "country" in header and len(rec) == len(header):
-            v = rec[header.index("country")].strip()
-            if v and v != country:
-                skipped["n"] += 1
-                return True
-        return False
+    skip = CountryFilter("country", country)
 
     raw = read_csv_records(path, encoding=encoding, skip_record=skip, progress=progress,
                            columns=REQUIRED + OPTIONAL)
@@ -115,5 +107,5 @@ def read_acled(path: str | Path, *, on_error: OnError = "raise", encoding: str =
         "province_method": method, "type_of_violence": pd.NA, "conflict_name": pd.NA,
     }, len(f))
     events = events[ok].reset_index(drop=True)
-    return ReadResult(SOURCE, path, events, rejects, rows_read=raw.n_read, skipped=skipped["n"],
+    return ReadResult(SOURCE, path, events, rejects, rows_read=raw.n_read, skipped=skip.n,
                       notes=["ACLED records no injuries; killed_low = killed_high = fatalities"])

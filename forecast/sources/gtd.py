@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from forecast.sources._common import resolve_provinces
+from forecast.sources._common import CountryFilter, resolve_provinces
 from forecast.sources.base import ReadResult
 from forecast.validate import Checker, OnError, canonical_frame, read_csv_records, require_columns
 
@@ -39,15 +39,7 @@ def read_gtd(path: str | Path, *, on_error: OnError = "raise", encoding: str = "
              country: str = COUNTRY, progress: Callable[[int, int], None] | None = None) -> ReadResult:
     """Read a GTD CSV into the canonical event table (see the module docstring for the mapping)."""
     path = Path(path)
-    skipped = {"n": 0}
-
-    def skip(rec: list[str], header: list[str]) -> bool:
-        if "country_txt" in header and len(rec) == len(header):
-            v = rec[header.index("country_txt")].strip()
-            if v and v != country:
-                skipped["n"] += 1
-                return True
-        return False
+    skip = CountryFilter("country_txt", country)
 
     raw = read_csv_records(path, encoding=encoding, skip_record=skip, progress=progress,
                            columns=REQUIRED + OPTIONAL)
@@ -94,5 +86,5 @@ def read_gtd(path: str | Path, *, on_error: OnError = "raise", encoding: str = "
         "province_method": method, "type_of_violence": pd.NA, "conflict_name": pd.NA,
     }, len(f))
     events = events[ok].reset_index(drop=True)
-    return ReadResult(SOURCE, path, events, rejects, rows_read=raw.n_read, skipped=skipped["n"],
+    return ReadResult(SOURCE, path, events, rejects, rows_read=raw.n_read, skipped=skip.n,
                       notes=["GTD: killed_low = killed_high = nkill (no range); missing nkill stays missing"])

@@ -44,7 +44,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from forecast.sources._common import resolve_provinces, span_precision
+from forecast.sources._common import CountryFilter, resolve_provinces, span_precision
 from forecast.sources.base import ReadResult
 from forecast.validate import (Checker, OnError, canonical_frame, read_csv_records, require_columns)
 
@@ -111,17 +111,7 @@ def read_ucdp(path: str | Path, *, on_error: OnError = "raise", encoding: str = 
     (6416, 6416)
     """
     path = Path(path)
-    skipped = {"n": 0}
-
-    def skip(rec: list[str], header: list[str]) -> bool:
-        if _is_hxl(rec):
-            return True
-        if "country_id" in header:
-            v = rec[header.index("country_id")].strip() if len(rec) == len(header) else ""
-            if v and v != str(country_id):
-                skipped["n"] += 1
-                return True
-        return False
+    skip = CountryFilter("country_id", country_id, also_skip=_is_hxl)
 
     raw = read_csv_records(path, encoding=encoding, skip_record=skip, progress=progress,
                            columns=REQUIRED + OPTIONAL)
@@ -166,5 +156,5 @@ def read_ucdp(path: str | Path, *, on_error: OnError = "raise", encoding: str = 
         "province_method": method, "type_of_violence": tov, "conflict_name": col("conflict_name"),
     }, len(f))
     events = events[ok].reset_index(drop=True)
-    return ReadResult(SOURCE, path, events, rejects, rows_read=raw.n_read, skipped=skipped["n"],
+    return ReadResult(SOURCE, path, events, rejects, rows_read=raw.n_read, skipped=skip.n,
                       notes=["injured is not recorded by UCDP GED (missing in every row)"])
