@@ -133,15 +133,10 @@ def _break_fns():
     }
 
 
-BREAK_XFAIL: dict[tuple[str, str], str] = {}
-
-
 @pytest.mark.parametrize("case", CASE_IDS)
 @pytest.mark.parametrize("test", ["chow", "count_lr_poisson", "count_lr_negbin", "sup_f", "sup_lr_poisson",
                                   "bai_perron_l2", "bai_perron_poisson"])
-def test_break_tests(request, test, case):
-    if (test, case) in BREAK_XFAIL:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=BREAK_XFAIL[(test, case)]))
+def test_break_tests(test, case):
     y = CASES[case]
     kind, val, warns = outcome(lambda: _break_fns()[test](y))
     if kind != "result":
