@@ -42,8 +42,8 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    from forecast.panel import load_panel
-    from models.bayes.its import HierarchicalNBITS
+    from pakcast.forecast.panel import load_panel
+    from pakcast.models.bayes.its import HierarchicalNBITS
 
     panel = load_panel(freq="month")
     panel = panel[panel["unique_id"] != "Pakistan"].reset_index(drop=True)

@@ -18,7 +18,7 @@ from benchmarks._common import best_time, fmt_table
 
 
 def panel_design():
-    from forecast.panel import load_panel
+    from pakcast.forecast.panel import load_panel
 
     p = load_panel(freq="month")
     p = p[(p.unique_id != "Pakistan") & (p.ds >= "2000-01-01")].reset_index(drop=True)
@@ -33,7 +33,7 @@ def panel_design():
 def run() -> list[dict]:
     import statsmodels.api as sm
 
-    from models.glm import CountGLM
+    from pakcast.models.glm import CountGLM
 
     y, X = panel_design()
     ours = CountGLM(y, X).fit()

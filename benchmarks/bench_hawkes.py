@@ -36,7 +36,7 @@ def quadratic_loglik_grad(t, T, mu, alpha, beta):
 
 
 def run(sizes=(1_000, 10_000)) -> list[dict]:
-    from models.hawkes import _uni_llg, simulate_exp_hawkes
+    from pakcast.models.hawkes import _uni_llg, simulate_exp_hawkes
 
     rows = []
     for n in sizes:

@@ -38,9 +38,9 @@ def pytensor_fn():
 
 
 def run(sizes=(10_000, 100_000, 1_000_000)) -> list[dict]:
-    from models.likelihood import negbin_loglik_grad
-    from models.likelihood.negbin import _EMPTY, _nb_llg_parallel, _nb_llg_serial
-    from models.likelihood.numpy_twins import negbin_loglik_grad_scipy
+    from pakcast.models.likelihood import negbin_loglik_grad
+    from pakcast.models.likelihood.negbin import _EMPTY, _nb_llg_parallel, _nb_llg_serial
+    from pakcast.models.likelihood.numpy_twins import negbin_loglik_grad_scipy
 
     f_pt = pytensor_fn()
     rows = []

@@ -22,7 +22,7 @@ from benchmarks._common import fmt_table
 
 
 def panel_arrays():
-    from forecast.panel import load_panel
+    from pakcast.forecast.panel import load_panel
 
     p = load_panel(freq="month")
     p = p[(p.unique_id != "Pakistan") & (p.ds >= "2000-01-01")].reset_index(drop=True)
@@ -36,7 +36,7 @@ def build(use_op: bool):
     import pymc as pm
     import pytensor.tensor as pt
 
-    from models.likelihood.pytensor_ops import nb_logp
+    from pakcast.models.likelihood.pytensor_ops import nb_logp
 
     y, g, t, G = panel_arrays()
     with pm.Model() as m:

@@ -34,9 +34,9 @@ def main() -> None:
 
     import pandas as pd
 
-    from forecast.backtest import BacktestConfig, run_backtest
-    from forecast.forecasters import NATIONAL
-    from forecast.panel import load_panel
+    from pakcast.forecast.backtest import BacktestConfig, run_backtest
+    from pakcast.forecast.forecasters import NATIONAL
+    from pakcast.forecast.panel import load_panel
 
     panel = load_panel("month")
     provinces = panel[panel["unique_id"] != NATIONAL].reset_index(drop=True)
@@ -65,7 +65,7 @@ def main() -> None:
     print(fit.round(1).to_string())
 
     if not args.skip_quarterly:
-        from forecast.quarterly import QuarterlyConfig, run
+        from pakcast.forecast.quarterly import QuarterlyConfig, run
 
         with tempfile.TemporaryDirectory() as tmp:
             t = time.perf_counter()

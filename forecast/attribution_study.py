@@ -45,9 +45,9 @@ import pandas as pd
 import scoringrules as sr
 from scipy import stats
 
-from forecast.covariates import GROUPS, covariate_groups, feature_names
-from forecast.scoring import diebold_mariano
-from models.attribution import (
+from pakcast.forecast.covariates import GROUPS, covariate_groups, feature_names
+from pakcast.forecast.scoring import diebold_mariano
+from pakcast.models.attribution import (
     INTERPRETATION,
     OTHER,
     RESIDUAL,
@@ -548,8 +548,8 @@ def bayes_effects(panel: pd.DataFrame, covariates: pd.DataFrame, outcome: str = 
     ``converged`` is the sampler's diagnostics gate (R-hat, ESS, divergences): do not use the
     numbers when it is false.
     """
-    from models.attribution import irr_from_draws
-    from models.bayes.its import HierarchicalNBITS
+    from pakcast.models.attribution import irr_from_draws
+    from pakcast.models.bayes.its import HierarchicalNBITS
 
     groups = parse_groups(groups)
     data = assemble(panel, covariates, outcome, groups, min_events=min_events, units=units)

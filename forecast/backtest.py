@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast import scoring
-from forecast.forecasters import (
+from pakcast.forecast import scoring
+from pakcast.forecast.forecasters import (
     BASELINE_NAMES,
     NATIONAL,
     ModelUnavailable,
@@ -39,7 +39,7 @@ from forecast.forecasters import (
     make_forecaster,
     mix_samples,
 )
-from forecast.parallel import run_tasks
+from pakcast.forecast.parallel import run_tasks
 
 __all__ = [
     "BacktestConfig",

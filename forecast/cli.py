@@ -6,8 +6,8 @@ configuration, calls one library function and writes its outputs. No statistics 
 
 from __future__ import annotations
 
-from forecast._cli_app import app
-from forecast.commands import (  # noqa: F401  (importing registers the commands)
+from pakcast.forecast._cli_app import app
+from pakcast.forecast.commands import (  # noqa: F401  (importing registers the commands)
     attribute,
     bayes,
     breaks,

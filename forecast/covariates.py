@@ -51,9 +51,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast.io import write_csv
-from forecast.paths import shipped
-from forecast.provinces import CANONICAL, KP, NATIONAL
+from pakcast.forecast.io import write_csv
+from pakcast.forecast.paths import shipped
+from pakcast.forecast.provinces import CANONICAL, KP, NATIONAL
 
 UNITS: tuple[str, ...] = (NATIONAL, *CANONICAL)
 START = pd.Timestamp("2000-01-01")

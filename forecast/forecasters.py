@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from models.baselines import BASELINES, HistoricalRate
+from pakcast.models.baselines import BASELINES, HistoricalRate
 
 __all__ = [
     "ModelUnavailable",
@@ -260,7 +260,7 @@ class NegBinGLMForecaster(Forecaster):
         return np.column_stack(cols)
 
     def _fit_series(self, y):
-        from models.glm import CountGLM
+        from pakcast.models.glm import CountGLM
 
         T = y.size
         start = max(self.n_lags, T - int(self.window))
@@ -384,7 +384,7 @@ class INGARCHForecaster(_ExternalSeriesForecaster):
     """
 
     name = "ingarch"
-    module = "models.ingarch"
+    module = "pakcast.models.ingarch"
     cls_name = "INGARCH"
 
     def _fit_external(self, y):
@@ -411,7 +411,7 @@ class HawkesForecaster(_ExternalSeriesForecaster):
     """
 
     name = "hawkes"
-    module = "models.hawkes"
+    module = "pakcast.models.hawkes"
     cls_name = "HawkesExp"
 
     def _fit_external(self, y):
@@ -466,9 +466,9 @@ class BayesHierarchicalForecaster(Forecaster):
         self.random_seed = random_seed
 
     def fit(self, panel, covariates=None):
-        mod = _import_optional("models.bayes.its", self.name)
+        mod = _import_optional("pakcast.models.bayes.its", self.name)
         if not hasattr(mod, "HierarchicalNBITS"):
-            raise ModelUnavailable("models.bayes.its has no HierarchicalNBITS (model 'bayes_hier')")
+            raise ModelUnavailable("pakcast.models.bayes.its has no HierarchicalNBITS (model 'bayes_hier')")
         ids, months, values = panel_to_wide(panel)
         self.ids_, self.last_ds_, self.start_ds_, self.history_ = ids, months[-1], months[0], values
         use = months[-int(self.window):]
@@ -650,8 +650,8 @@ def available_models() -> dict[str, str | None]:
     """Each model name -> ``None`` if it can run here, else the reason it cannot."""
     out: dict[str, str | None] = {}
     for name in MODEL_NAMES:
-        spec = {"ingarch": ("models.ingarch", "INGARCH"), "hawkes": ("models.hawkes", "HawkesExp"),
-                "bayes_hier": ("models.bayes.its", "HierarchicalNBITS")}.get(name)
+        spec = {"ingarch": ("pakcast.models.ingarch", "INGARCH"), "hawkes": ("pakcast.models.hawkes", "HawkesExp"),
+                "bayes_hier": ("pakcast.models.bayes.its", "HierarchicalNBITS")}.get(name)
         if spec is None:
             out[name] = None
             continue

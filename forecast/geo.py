@@ -24,9 +24,9 @@ import pandas as pd
 import shapely
 from shapely.geometry import mapping, shape
 
-from forecast import paths
-from forecast.io import atomic_write_text
-from forecast.provinces import canonical_province
+from pakcast.forecast import paths
+from pakcast.forecast.io import atomic_write_text
+from pakcast.forecast.provinces import canonical_province
 
 GEOJSON_NAME = "provinces.geojson"
 SIMPLIFY_TOLERANCE_DEG = 0.005

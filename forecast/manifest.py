@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from forecast.io import sha256_file, write_json
+from pakcast.forecast.io import sha256_file, write_json
 
 TRACKED_PACKAGES = (
     "pakcast", "numpy", "pandas", "scipy", "statsmodels", "pymc", "pytensor", "arviz", "numba",

@@ -47,8 +47,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from forecast import paths
-from forecast.provinces import FATA, KP, NATIONAL, apply_fata, province_list
+from pakcast.forecast import paths
+from pakcast.forecast.provinces import FATA, KP, NATIONAL, apply_fata, province_list
 
 FREQS: dict[str, str] = {"day": "D", "week": "W-SUN", "month": "M", "quarter": "Q", "year": "Y"}
 MEASURES = ["attacks", "killed", "killed_low", "killed_high", "injured"]
@@ -425,7 +425,7 @@ def shipped_panel_name(freq: str, fata: str = "merge", scope: str = "militant") 
 
 def load_shipped_events() -> pd.DataFrame:
     """The shipped UCDP event table (all scopes; derived fields only) in canonical form."""
-    from forecast.validate import coerce_events  # local import: validate is heavier than panel
+    from pakcast.forecast.validate import coerce_events  # local import: validate is heavier than panel
 
     df = pd.read_csv(paths.shipped(SHIPPED_EVENTS), dtype={"event_id": "string", "province": "string"},
                      parse_dates=["date", "date_end"])

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from forecast.forecasters import derive_seed
+from pakcast.forecast.forecasters import derive_seed
 
 __all__ = ["run_tasks", "derive_seed", "default_workers"]
 

@@ -1,6 +1,6 @@
 """Where pakcast finds its inputs and keeps its state.
 
-* shipped tables: the installed package ``pakcast_data`` (the repository's ``data/``);
+* shipped tables: the installed package ``pakcast.data`` (the repository's ``data/``);
 * raw third-party files: ``$PAKCAST_SHARED`` or ``../shared`` beside the repository (developer
   machines and CI only; a user's machine has none and works from the shipped tables);
 * the DuckDB store: ``$PAKCAST_STORE`` or ``<user data dir>/pakcast/pakcast.duckdb``.
@@ -19,7 +19,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def shipped_dir() -> Path:
     """Directory of the shipped derived tables (``data/`` in the repository)."""
-    return Path(str(resources.files("pakcast_data")))
+    return Path(str(resources.files("pakcast.data")))
 
 
 def shipped(name: str) -> Path:
@@ -34,7 +34,7 @@ def shipped(name: str) -> Path:
 
 def templates_dir() -> Path:
     """Directory of the Jinja2 report templates (``reports/templates/`` in the repository)."""
-    return Path(str(resources.files("pakcast_templates")))
+    return Path(str(resources.files("pakcast.templates")))
 
 
 def shared_dir(required: bool = True) -> Path | None:

@@ -29,11 +29,11 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from forecast import scoring
-from forecast.backtest import BacktestConfig, fit_predict_task, run_backtest, summarise
-from forecast.forecasters import BASELINE_NAMES, MODEL_NAMES, NATIONAL, available_models
-from forecast.io import write_csv, write_json
-from forecast.manifest import RunManifest
+from pakcast.forecast import scoring
+from pakcast.forecast.backtest import BacktestConfig, fit_predict_task, run_backtest, summarise
+from pakcast.forecast.forecasters import BASELINE_NAMES, MODEL_NAMES, NATIONAL, available_models
+from pakcast.forecast.io import write_csv, write_json
+from pakcast.forecast.manifest import RunManifest
 
 __all__ = ["QuarterlyConfig", "run", "DEFAULT_MODELS", "forecast_table", "score_vintage", "PERCENTILES"]
 
@@ -99,16 +99,16 @@ def _month(ts) -> pd.Timestamp:
 
 
 def _load_panel(config: QuarterlyConfig) -> tuple[pd.DataFrame, dict]:
-    from forecast import panel as P
+    from pakcast.forecast import panel as P
 
     if config.input is None:
         panel = P.load_panel("month")
-        from forecast import paths
+        from pakcast.forecast import paths
 
         meta = P.shipped_meta()
         pm = meta.get("panels", {}).get(P.shipped_panel_name("month"), {})
         coverage = {
-            "source": meta.get("source"), "file": "pakcast_data/" + P.shipped_panel_name("month"),
+            "source": meta.get("source"), "file": "pakcast.data/" + P.shipped_panel_name("month"),
             "start": pm.get("start", meta.get("coverage_start")), "end": pm.get("end", meta.get("coverage_end")),
             "scope": pm.get("scope"), "fata": pm.get("fata"),
             "exclusions": {k: v for k, v in pm.items() if k.startswith(("excluded", "unassigned", "events_out"))
@@ -233,13 +233,13 @@ def _not_produced(path: Path, what: str, reason: str, not_produced: dict) -> Non
 def _run_breaks(panel_all: pd.DataFrame, out: Path, not_produced: dict, config: QuarterlyConfig) -> None:
     path = out / "breaks.json"
     try:
-        from forecast.studies import run_break_study
+        from pakcast.forecast.studies import run_break_study
     except ImportError as exc:
         _not_produced(path, "break study", f"forecast.studies.run_break_study is not available ({exc})", not_produced)
         return
     reported = None
     try:
-        from forecast.sources import reported as R
+        from pakcast.forecast.sources import reported as R
 
         if hasattr(R, "load_reported"):
             reported = R.load_reported()
@@ -255,8 +255,8 @@ def _run_breaks(panel_all: pd.DataFrame, out: Path, not_produced: dict, config: 
 def _run_attribution(panel_all: pd.DataFrame, out: Path, not_produced: dict, config: QuarterlyConfig) -> None:
     path = out / "attribution.json"
     try:
-        from forecast.attribution_study import run_attribution
-        from forecast.covariates import load_covariates
+        from pakcast.forecast.attribution_study import run_attribution
+        from pakcast.forecast.covariates import load_covariates
     except ImportError as exc:
         _not_produced(path, "attribution study", f"module not available ({exc})", not_produced)
         return
@@ -275,7 +275,7 @@ def _store_steps(config, manifest, as_of, fc_table, pct_table, outcomes, data_en
         results["vintage"] = {"vintage_id": None, "reason": "--store none: the forecast was not archived"}
         return
     try:
-        from forecast.store import Store
+        from pakcast.forecast.store import Store
     except ImportError as exc:
         not_produced["store"] = f"forecast.store is not available ({exc})"
         return
@@ -505,7 +505,7 @@ def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | Non
             progress("report", 0, 1)
         t = time.perf_counter()
         try:
-            from forecast.report import build_report
+            from pakcast.forecast.report import build_report
 
             build_report(out)
         except Exception as exc:  # noqa: BLE001
@@ -522,8 +522,8 @@ def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | Non
 
 def _forecast_only(provinces, bcfg, progress=None):
     """The forecast origin alone (no backtest): equal-weight ensembles."""
-    from forecast.backtest import BacktestResult, fit_predict_task, mix_samples
-    from forecast.parallel import run_tasks
+    from pakcast.forecast.backtest import BacktestResult, fit_predict_task, mix_samples
+    from pakcast.forecast.parallel import run_tasks
 
     o = bcfg.forecast_origin
     tasks = [{"model": m, "measure": meas, "origin": o, "h": bcfg.forecast_horizon,

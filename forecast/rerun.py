@@ -32,6 +32,8 @@ missing; 3 an input changed (run not repeated); 4 the repeated command failed.
 
 from __future__ import annotations
 
+from pakcast.forecast.errors import InputError
+
 import datetime as _dt
 import json
 import math
@@ -47,8 +49,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecast.io import sha256_file, write_json
-from forecast.manifest import RunManifest, git_revision, package_versions
+from pakcast.forecast.io import sha256_file, write_json
+from pakcast.forecast.manifest import RunManifest, git_revision, package_versions
 
 __all__ = ["RerunError", "InputCheck", "FileComparison", "RerunReport", "load_manifest", "check_inputs",
            "rerun_argv", "compare_file", "rerun", "DEFAULT_RTOL", "DEFAULT_ATOL"]
@@ -64,7 +66,7 @@ VOLATILE = re.compile(r"(^|_)(run_id|created|generated(_at)?|timings?(_seconds)?
 MATCHING = ("identical", "equal", "within_tolerance", "not_compared")
 
 
-class RerunError(ValueError):
+class RerunError(InputError):
     """The manifest cannot be re-executed (unreadable, not a CLI run, no outputs...)."""
 
 
@@ -450,7 +452,7 @@ def rerun(manifest_path: str | os.PathLike, out: str | os.PathLike | None = None
     allow_changed_inputs : repeat the run even when an input's sha256 differs (the comparison then
         shows the effect of the changed input).
     timeout : seconds allowed to the repeated command.
-    python : interpreter that runs ``-m forecast.cli`` (default: this one).
+    python : interpreter that runs ``-m pakcast`` (default: this one).
     """
     manifest, output_dir, mfile = load_manifest(manifest_path)
     if not manifest.outputs:
@@ -484,7 +486,7 @@ def rerun(manifest_path: str | os.PathLike, out: str | os.PathLike | None = None
     env.setdefault("MPLBACKEND", "Agg")
     with tempfile.TemporaryFile("w+") as err:
         try:
-            proc = subprocess.run([python or sys.executable, "-m", "forecast.cli", *argv], cwd=cwd, env=env,
+            proc = subprocess.run([python or sys.executable, "-m", "pakcast", *argv], cwd=cwd, env=env,
                                   stdout=subprocess.DEVNULL, stderr=err, timeout=timeout, text=True)
             rep.returncode = proc.returncode
         except subprocess.TimeoutExpired:

@@ -39,6 +39,8 @@ Guarantees
 
 from __future__ import annotations
 
+from pakcast.forecast.errors import GateError
+
 import contextlib
 import datetime as _dt
 import fcntl
@@ -54,10 +56,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from forecast import paths
-from forecast.io import fault_point, sha256_file, to_jsonable
-from forecast.manifest import RunManifest, package_versions
-from forecast.validate import EVENT_COLUMNS, REJECT_COLUMNS, coerce_events
+from pakcast.forecast import paths
+from pakcast.forecast.io import fault_point, sha256_file, to_jsonable
+from pakcast.forecast.manifest import RunManifest, package_versions
+from pakcast.forecast.validate import EVENT_COLUMNS, REJECT_COLUMNS, coerce_events
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 LOCK_TIMEOUT_ENV = "PAKCAST_LOCK_TIMEOUT"  # overrides the default wait for another process's lock
@@ -98,7 +100,7 @@ SCHEMA = [
 ]
 
 
-class StoreLockedError(RuntimeError):
+class StoreLockedError(GateError):
     """Another process holds the store's lock for longer than the timeout."""
 
 

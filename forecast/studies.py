@@ -37,8 +37,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from models.breaks import (BaiPerron, chow_test, count_lr_test, ols_cusum, sup_f_test, sup_lr_test)
-from models.its import InterruptedTimeSeries
+from pakcast.models.breaks import (BaiPerron, chow_test, count_lr_test, ols_cusum, sup_f_test, sup_lr_test)
+from pakcast.models.its import InterruptedTimeSeries
 
 STUDY_DATES = ("2014-12-01", "2021-08-01")
 DATE_LABELS = {"2014-12-01": "2014_12", "2021-08-01": "2021_08"}
@@ -308,7 +308,7 @@ def run_reported_study(table: pd.DataFrame, date: str = "2021-08-01", *, min_pre
     linear trend is reported as a sensitivity (``trend_adjusted_*``).
     Series with fewer than ``min_pre`` / ``min_post`` periods are listed with the reason.
     """
-    from forecast.sources.reported import reported_panel
+    from pakcast.forecast.sources.reported import reported_panel
 
     D = pd.Timestamp(date)
     out = []
@@ -397,8 +397,8 @@ def load_series(*, series: str | None = None, outcome: str | None = None, csv: s
     if (series is None) == (csv is None):
         raise ValueError("give either --series (with --outcome) or --csv (with --column/--outcome)")
     if series is not None:
-        from forecast.panel import load_panel
-        from forecast.provinces import canonical_province
+        from pakcast.forecast.panel import load_panel
+        from pakcast.forecast.provinces import canonical_province
 
         if outcome not in ("attacks", "killed"):
             raise ValueError(f"--outcome must be 'attacks' or 'killed' for the panel, got {outcome!r}")

@@ -21,6 +21,8 @@ modes: there is no row to reject.
 
 from __future__ import annotations
 
+from pakcast.forecast.errors import InputError
+
 import csv
 import io
 from dataclasses import dataclass, field
@@ -55,7 +57,7 @@ class Issue:
         return f"{where}{col}{val}; expected {self.expectation}"
 
 
-class ValidationError(ValueError):
+class ValidationError(InputError):
     """Raised for invalid input; ``issues`` holds every :class:`Issue` found."""
 
     def __init__(self, issues: Sequence[Issue], header: str | None = None):

@@ -44,9 +44,9 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, stats
 
-from models.likelihood import negbin_hessian_obs, negbin_loglik_grad_obs
-from models.likelihood.negbin import _EMPTY, _as_counts, _negbin_llg_trusted
-from models.likelihood.poisson import _poisson_llg_trusted
+from pakcast.models.likelihood import negbin_hessian_obs, negbin_loglik_grad_obs
+from pakcast.models.likelihood.negbin import _EMPTY, _as_counts, _negbin_llg_trusted
+from pakcast.models.likelihood.poisson import _poisson_llg_trusted
 
 FAMILIES = ("negbin", "poisson")
 COV_TYPES = ("nonrobust", "HC0", "HAC")

@@ -54,8 +54,8 @@ import pandas as pd
 from numba import njit
 from scipy import optimize, stats
 
-from models.likelihood import negbin_loglik_grad
-from models.likelihood.negbin import _as_counts
+from pakcast.models.likelihood import negbin_loglik_grad
+from pakcast.models.likelihood.negbin import _as_counts
 
 LINKS = ("identity", "log")
 DISTRS = ("poisson", "nbinom")

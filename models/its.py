@@ -103,7 +103,7 @@ def _fit_count_glm(y: np.ndarray, X: np.ndarray, offset: np.ndarray | None, fami
     L = _newey_west_lags(n) if maxlags is None else int(maxlags)
     cov = "HAC" if cov_type == "HAC" else "nonrobust"
     try:
-        from models.glm import CountGLM
+        from pakcast.models.glm import CountGLM
 
         with np.errstate(all="ignore"):
             r = CountGLM(y, X, offset=offset, family="poisson" if family == "quasipoisson" else family).fit(

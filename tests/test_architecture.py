@@ -20,8 +20,35 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
+def _imports_full(path: Path) -> set[str]:
+    """Dotted module names imported by ``path``, each with its parents (``a.b.c`` -> a, a.b, a.b.c)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    mods: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            mods += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            mods.append(node.module)
+    out: set[str] = set()
+    for m in mods:
+        parts = m.split(".")
+        out.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+    return out
+
+
+def test_no_bare_top_level_imports():
+    """Code imports the package as ``pakcast.*`` only: never ``forecast`` or ``models`` bare."""
+    offenders = []
+    for top in ("forecast", "models", "tests", "benchmarks"):
+        for p in (REPO / top).rglob("*.py"):
+            bad = {"forecast", "models", "pakcast_data", "pakcast_templates"} & _imports(p)
+            if bad:
+                offenders.append(f"{p.relative_to(REPO)}: {sorted(bad)}")
+    assert offenders == [], f"import these through pakcast.*: {offenders}"
+
+
 def test_models_never_imports_forecast():
-    offenders = [str(p.relative_to(REPO)) for p in (REPO / "models").rglob("*.py") if "forecast" in _imports(p)]
+    offenders = [str(p.relative_to(REPO)) for p in (REPO / "models").rglob("*.py") if "pakcast.forecast" in _imports_full(p)]
     assert offenders == [], f"models/ must not import forecast: {offenders}"
 
 
@@ -31,6 +58,6 @@ def test_every_package_directory_is_listed_in_pyproject():
     found = set()
     for top in ("forecast", "models"):
         for init in (REPO / top).rglob("__init__.py"):
-            found.add(".".join(init.parent.relative_to(REPO).parts))
+            found.add(".".join(("pakcast", *init.parent.relative_to(REPO).parts)))
     missing = found - listed
     assert not missing, f"add these packages to [tool.setuptools] packages in pyproject.toml: {sorted(missing)}"

@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from forecast._cli_app import app, bayes_app, data_app  # noqa: F401
+from pakcast.forecast._cli_app import app, bayes_app, data_app  # noqa: F401
 
 console = Console(stderr=True)
 
@@ -64,7 +64,7 @@ def attribute(
 
     Results are associations adjusted for the modelled terms, not causal effects.
     """
-    from forecast.attribution_study import OUTCOMES, parse_groups, parse_periods
+    from pakcast.forecast.attribution_study import OUTCOMES, parse_groups, parse_periods
 
     if outcome not in OUTCOMES:
         raise typer.BadParameter(f"--outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
@@ -75,12 +75,12 @@ def attribute(
         raise typer.BadParameter(str(e)) from None
     scen = dict(_parse_scenario(s) for s in scenario) if scenario else None
 
-    from forecast import paths
-    from forecast.attribution_study import run_attribution
-    from forecast.covariates import SHIPPED, load_covariates
-    from forecast.io import write_json
-    from forecast.manifest import RunManifest
-    from forecast.panel import load_panel, shipped_panel_name
+    from pakcast.forecast import paths
+    from pakcast.forecast.attribution_study import run_attribution
+    from pakcast.forecast.covariates import SHIPPED, load_covariates
+    from pakcast.forecast.io import write_json
+    from pakcast.forecast.manifest import RunManifest
+    from pakcast.forecast.panel import load_panel, shipped_panel_name
 
     manifest = RunManifest(command="attribute", options={
         "outcome": outcome, "periods": periods, "groups": list(grp), "n_draws": n_draws,
@@ -106,7 +106,7 @@ def attribute(
     out["run_id"] = manifest.run_id
     write_json(json_out, out)
     manifest.outputs = [{"path": str(json_out.name)}]
-    from forecast.io import sha256_file
+    from pakcast.forecast.io import sha256_file
 
     manifest.outputs[0]["sha256"] = sha256_file(json_out)
     manifest.write(json_out.parent, name=json_out.stem + ".manifest.json")

@@ -19,7 +19,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 
-from forecast._cli_app import app, bayes_app, data_app  # noqa: F401
+from pakcast.forecast._cli_app import app, bayes_app, data_app  # noqa: F401
 
 console = Console(stderr=True)
 
@@ -53,8 +53,8 @@ def _check_positive(**kw: int) -> None:
 
 
 def _province_panel(outcome: str, fata: str) -> pd.DataFrame:
-    from forecast.panel import load_panel
-    from forecast.provinces import NATIONAL
+    from pakcast.forecast.panel import load_panel
+    from pakcast.forecast.provinces import NATIONAL
 
     panel = load_panel(freq="month", fata=fata)
     if outcome not in panel.columns:
@@ -112,9 +112,9 @@ def its_command(
 ) -> None:
     """Hierarchical negative-binomial ITS by province: break effects (rate ratios) with HDIs,
     convergence diagnostics, posterior predictive checks and forecasts."""
-    from forecast.io import write_csv, write_json
-    from forecast.manifest import RunManifest
-    from models.bayes.its import HierarchicalNBITS
+    from pakcast.forecast.io import write_csv, write_json
+    from pakcast.forecast.manifest import RunManifest
+    from pakcast.models.bayes.its import HierarchicalNBITS
 
     _check_choice(outcome, OUTCOMES, "--outcome")
     _check_choice(sampler, ("pymc", "nutpie"), "--sampler")
@@ -239,8 +239,8 @@ def changepoint_command(
     """Single change point in a count series with the exact posterior over its date:
     switchpoint {mode, mean, hdi_low, hdi_high} (last period of the first regime), rates before
     and after (per period), and the convergence diagnostics."""
-    from forecast.io import write_json
-    from models.bayes.changepoint import BayesianChangepoint
+    from pakcast.forecast.io import write_json
+    from pakcast.models.bayes.changepoint import BayesianChangepoint
 
     _check_choice(family, ("negbin", "poisson"), "--family")
     _check_choice(sampler, ("pymc", "nutpie"), "--sampler")
@@ -254,8 +254,8 @@ def changepoint_command(
         y, labels = _csv_series(csv, column, date_col)
         data = {"source": str(csv), "column": column, "date_col": date_col}
     else:
-        from forecast.panel import load_panel
-        from forecast.provinces import NATIONAL, canonical_province
+        from pakcast.forecast.panel import load_panel
+        from pakcast.forecast.provinces import NATIONAL, canonical_province
 
         _check_choice(outcome, OUTCOMES, "--outcome")
         if series.lower() == "national":
@@ -289,9 +289,9 @@ def changepoint_command(
         out["warning"] = res.diagnostics.message()
     out["options"] = {"family": family, "sampler": sampler, "draws": draws, "tune": tune, "chains": chains,
                       "random_seed": random_seed}
-    from forecast import paths
-    from forecast.manifest import RunManifest, write_beside
-    from forecast.panel import shipped_panel_name
+    from pakcast.forecast import paths
+    from pakcast.forecast.manifest import RunManifest, write_beside
+    from pakcast.forecast.panel import shipped_panel_name
 
     manifest = RunManifest(command="bayes changepoint", options={**out["options"], **data, "start": start,
                                                                  "end": end, "known_breaks": known_breaks})

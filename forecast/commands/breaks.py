@@ -13,13 +13,13 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from forecast._cli_app import app, bayes_app, data_app  # noqa: F401
+from pakcast.forecast._cli_app import app, bayes_app, data_app  # noqa: F401
 
 console = Console(stderr=True)
 
 
 def _load(series, outcome, csv, column, date_col, offset_col=None):
-    from forecast.studies import load_series
+    from pakcast.forecast.studies import load_series
 
     if series is None and csv is None:
         raise typer.BadParameter("give --series (with --outcome) or --csv FILE")
@@ -64,9 +64,9 @@ def _window(data: dict, start, end) -> dict:
 
 
 def _manifest(command: str, options: dict, data: dict, seed: int):
-    from forecast import paths
-    from forecast.manifest import RunManifest
-    from forecast.panel import shipped_panel_name
+    from pakcast.forecast import paths
+    from pakcast.forecast.manifest import RunManifest
+    from pakcast.forecast.panel import shipped_panel_name
 
     m = RunManifest(command=command, options=options)
     m.random_seeds = {"seed": seed}
@@ -80,7 +80,7 @@ def _manifest(command: str, options: dict, data: dict, seed: int):
 
 
 def _write_json_with_manifest(path: Path, payload: dict, manifest) -> None:
-    from forecast.io import sha256_file, write_json
+    from pakcast.forecast.io import sha256_file, write_json
 
     payload["run_id"] = manifest.run_id
     write_json(path, payload)
@@ -105,7 +105,7 @@ def breaks(
     seed: int = typer.Option(20141216, "--seed", help="Random seed (simulated sup-F p-values)."),
 ) -> None:
     """Known-date Chow / count LR tests, sup-F, Bai-Perron breaks with 95% intervals, segments."""
-    from forecast.studies import breaks_analysis
+    from pakcast.forecast.studies import breaks_analysis
 
     if cost not in ("l2", "poisson", "negbin"):
         raise typer.BadParameter(f"--cost must be l2, poisson or negbin, got {cost!r}")
@@ -159,7 +159,7 @@ def its(
     """Segmented count regression: level and slope rate ratios, excess events, model checks."""
     import pandas as pd
 
-    from forecast.studies import its_analysis
+    from pakcast.forecast.studies import its_analysis
 
     if json_out is None and out_dir is None:
         raise typer.BadParameter("give --json OUT and/or --out DIR")
@@ -201,7 +201,7 @@ def _write_study_dir(out_dir: Path, out: dict, res, manifest) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from forecast.io import write_json
+    from pakcast.forecast.io import write_json
 
     out_dir.mkdir(parents=True, exist_ok=True)
     out = dict(out)
@@ -217,10 +217,10 @@ def _write_study_dir(out_dir: Path, out: dict, res, manifest) -> None:
     manifest.add_outputs(out_dir)
     manifest.write(out_dir)
     try:
-        from forecast.report import build_report
+        from pakcast.forecast.report import build_report
     except ImportError:
         try:
-            from forecast.report.build import build_report
+            from pakcast.forecast.report.build import build_report
         except ImportError:
             build_report = None
     if build_report is None:

@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from forecast._cli_app import app, bayes_app, data_app  # noqa: F401
-from forecast.validate import ValidationError
+from pakcast.forecast._cli_app import app, bayes_app, data_app  # noqa: F401
+from pakcast.forecast.validate import ValidationError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -70,7 +70,7 @@ def _fail(exc: Exception) -> None:
 
 
 def _read_with_progress(path: Path, source: str, on_error: str, encoding: str) -> Any:
-    from forecast.sources import read_source
+    from pakcast.forecast.sources import read_source
 
     size = path.stat().st_size
     if size < PROGRESS_MIN_BYTES:
@@ -107,13 +107,13 @@ def ingest_cmd(
                                  help="Overwrite stored events with the same id (a newer release of the source)."),
 ) -> None:
     """Validate a source file and add its events to the store (idempotent; one transaction)."""
-    from forecast.manifest import RunManifest
-    from forecast.store import Store, StoreLockedError
+    from pakcast.forecast.manifest import RunManifest
+    from pakcast.forecast.store import Store, StoreLockedError
 
     options = {"source": source.value, "on_error": on_error.value, "encoding": encoding, "replace": replace}
     try:
         if source.value == "reported":
-            from forecast.sources.reported import read_reported
+            from pakcast.forecast.sources.reported import read_reported
 
             table, rejects, n = read_reported(path, on_error=on_error.value, encoding=encoding)
             with Store(store) as st:
@@ -182,8 +182,8 @@ def panel_cmd(
 
     Columns: province, period, attacks, killed, killed_low, killed_high, injured, population.
     """
-    from forecast.io import write_csv
-    from forecast import panel as pn
+    from pakcast.forecast.io import write_csv
+    from pakcast.forecast import panel as pn
 
     try:
         if source is not None and source.value == "reported":
@@ -197,7 +197,7 @@ def panel_cmd(
             raise ValueError("give either --input or --store, not both")
         filters = dict(start=start, end=end, type_of_violence=type_of_violence or None, actor=actor)
         if store is not None:
-            from forecast.store import Store
+            from pakcast.forecast.store import Store
 
             with Store(store) as st:
                 have = st.ingests()["source"].unique().tolist()
@@ -236,7 +236,7 @@ def panel_cmd(
                                                   coverage=coverage, **filters)
             rep = r.to_dict()
         write_csv(out, pn.to_csv_form(panel, freq.value))
-        from forecast import paths
+        from pakcast.forecast import paths
 
         if input is not None:
             used = [(input, source.value)]
@@ -259,8 +259,8 @@ def panel_cmd(
 def _write_sidecar_manifest(command: str, options: dict[str, Any], out: Path,
                             inputs: list[tuple[Path, str]]) -> Path:
     """``<out stem>.manifest.json`` beside a single-file output (inputs and the output with sha256)."""
-    from forecast.io import sha256_file
-    from forecast.manifest import RunManifest
+    from pakcast.forecast.io import sha256_file
+    from pakcast.forecast.manifest import RunManifest
 
     m = RunManifest(command=command, options=options)
     for p, role in inputs:
@@ -285,8 +285,8 @@ def _print_report(rep: dict, label: str, out: Path, n: int) -> None:
 
 def _reported_panel_cmd(out: Path, input: Optional[Path], freq: Freq, metric: str,
                         reported_source: Optional[str]) -> None:
-    from forecast.io import write_csv
-    from forecast.sources.reported import load_reported, reported_panel
+    from pakcast.forecast.io import write_csv
+    from pakcast.forecast.sources.reported import load_reported, reported_panel
 
     if not reported_source:
         raise ValueError("--source reported needs --reported-source (one of PICSS, PIPS, CRSS, SATP, GTI, "
@@ -310,7 +310,7 @@ def _reported_panel_cmd(out: Path, input: Optional[Path], freq: Freq, metric: st
 def describe_data(events: pd.DataFrame | None = None, *, fata: str = "merge", scope: str = "militant",
                   coverage: tuple[str, str] | None = None) -> dict[str, Any]:
     """The numbers ``pakcast describe`` prints (yearly table, peaks, exclusions, limits)."""
-    from forecast import panel as pn
+    from pakcast.forecast import panel as pn
 
     if events is None:
         events = pn.load_shipped_events()
@@ -365,7 +365,7 @@ def describe_cmd(
     encoding: str = typer.Option("utf-8", "--encoding"),
 ) -> None:
     """Print the yearly national and provincial table (events, killed), peaks, exclusions and data limits."""
-    from forecast.io import write_json
+    from pakcast.forecast.io import write_json
 
     try:
         if input is not None:
@@ -410,8 +410,8 @@ def describe_cmd(
         console.print(f" - {line}")
     if json_out is not None:
         write_json(json_out, d)
-        from forecast import panel as pn
-        from forecast import paths
+        from pakcast.forecast import panel as pn
+        from pakcast.forecast import paths
 
         used = [(input, source.value)] if input is not None else [(paths.shipped(pn.SHIPPED_EVENTS),
                                                                   "shipped events")]
@@ -430,8 +430,8 @@ def data_build_cmd(
 ) -> None:
     """Rebuild every shipped table in data/ from ../shared (events, panels, population, geometry,
     reported aggregates, and the covariate tables)."""
-    from forecast import paths
-    from forecast.sources.build import build_shipped_tables
+    from pakcast.forecast import paths
+    from pakcast.forecast.sources.build import build_shipped_tables
 
     try:
         shared_dir = Path(shared) if shared else paths.shared_dir()
@@ -443,7 +443,7 @@ def data_build_cmd(
     except (ValidationError, FileNotFoundError, ValueError) as exc:
         _fail(exc)
     try:
-        from forecast import covariates as cov
+        from pakcast.forecast import covariates as cov
         builder = getattr(cov, "build_shipped_tables", None)
     except ImportError:
         builder = None

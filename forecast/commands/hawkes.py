@@ -16,7 +16,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 
-from forecast._cli_app import app, bayes_app, data_app  # noqa: F401
+from pakcast.forecast._cli_app import app, bayes_app, data_app  # noqa: F401
 
 console = Console(stderr=True)
 
@@ -28,8 +28,8 @@ def event_days_from_shipped(province: str | None, fata: str = "merge", scope: st
                             start: str | None = None):
     """Day-precision event dates (on or after ``start``) from the shipped event table, with
     the number of events excluded for coarser date precision."""
-    from forecast.panel import load_shipped_events, select_events
-    from forecast.provinces import apply_fata, canonical_province
+    from pakcast.forecast.panel import load_shipped_events, select_events
+    from pakcast.forecast.provinces import apply_fata, canonical_province
 
     ev = select_events(load_shipped_events(), scope=scope)
     ev = ev.assign(province=apply_fata(ev["province"], fata))
@@ -76,7 +76,7 @@ def event_days_from_csv(path: Path, time_col: str, province: str | None):
 
 def hawkes_times(dates, random_seed: int):
     """Times in days since the first event's day; day-precision dates are jittered within the day."""
-    from models.hawkes import jitter_day_times
+    from pakcast.models.hawkes import jitter_day_times
 
     if isinstance(dates, np.ndarray):  # numeric days
         t = np.sort(dates - np.floor(dates.min()))
@@ -106,9 +106,9 @@ def hawkes_command(
     """Fit an exponential-kernel Hawkes process to attack times (MLE) and write
     mu, alpha, beta, branching_ratio (estimate, ci_low, ci_high), loglik, n_events and a
     three-month count forecast."""
-    from forecast.io import write_json
-    from forecast.manifest import RunManifest
-    from models.hawkes import HawkesExp
+    from pakcast.forecast.io import write_json
+    from pakcast.forecast.manifest import RunManifest
+    from pakcast.models.hawkes import HawkesExp
 
     if csv is not None:
         dates, info = event_days_from_csv(csv, time_col, province)
@@ -153,8 +153,8 @@ def hawkes_command(
     if csv is not None:
         manifest.add_input(csv, role="events")
     else:
-        from forecast import paths
-        from forecast.panel import SHIPPED_EVENTS
+        from pakcast.forecast import paths
+        from pakcast.forecast.panel import SHIPPED_EVENTS
 
         manifest.add_input(paths.shipped(SHIPPED_EVENTS), role="shipped events")
     out["manifest"] = manifest.to_dict()

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from forecast._cli_app import app, bayes_app, data_app  # noqa: F401
+from pakcast.forecast._cli_app import app, bayes_app, data_app  # noqa: F401
 
 console = Console(stderr=True)
 
@@ -42,7 +42,7 @@ def quarterly_cmd(
     no_bayes: bool = typer.Option(False, "--no-bayes", help="Skip the forecast-only Bayesian hierarchical model."),
 ) -> None:
     """Backtest the zoo, forecast the next four quarters by province, archive and score vintages, write the briefing."""
-    from forecast.quarterly import DEFAULT_MODELS, QuarterlyConfig, run
+    from pakcast.forecast.quarterly import DEFAULT_MODELS, QuarterlyConfig, run
 
     cfg = QuarterlyConfig(out=out, as_of=as_of, input=input, store=store,
                           models=_models(models, DEFAULT_MODELS), scheduler=scheduler, n_workers=workers,
@@ -100,10 +100,10 @@ def backtest_cmd(
     """Rolling-origin backtest of the zoo (no look-ahead), scored by CRPS, log score, coverage and skill."""
     import pandas as pd
 
-    from forecast.backtest import BacktestConfig, run_backtest, summarise
-    from forecast.forecasters import MODEL_NAMES, NATIONAL
-    from forecast.io import write_csv, write_json
-    from forecast.quarterly import DEFAULT_MODELS, QuarterlyConfig, _load_panel
+    from pakcast.forecast.backtest import BacktestConfig, run_backtest, summarise
+    from pakcast.forecast.forecasters import MODEL_NAMES, NATIONAL
+    from pakcast.forecast.io import write_csv, write_json
+    from pakcast.forecast.quarterly import DEFAULT_MODELS, QuarterlyConfig, _load_panel
 
     mlist = _models(models, DEFAULT_MODELS)
     bad = [m for m in mlist if m not in MODEL_NAMES]
@@ -143,7 +143,7 @@ def backtest_cmd(
         "diebold_mariano": s["dm"], "goal_check": s["goal"],
         "seconds_fit": float(res.timings["seconds"].sum()),
     }
-    from forecast.manifest import RunManifest, write_beside
+    from pakcast.forecast.manifest import RunManifest, write_beside
 
     manifest = RunManifest(command="backtest", options={
         "models": list(mlist), "origins": origins, "input": str(input) if input else None, "measures": measures,

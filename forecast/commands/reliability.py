@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from forecast._cli_app import app, bayes_app, data_app  # noqa: F401
+from pakcast.forecast._cli_app import app, bayes_app, data_app  # noqa: F401
 
 console = Console()
 err_console = Console(stderr=True)
@@ -41,7 +41,7 @@ def rerun_cmd(
     seeded stochastic ones); 1: an output differs or is missing; 2: the manifest cannot be re-run;
     3: an input changed since the run (not repeated); 4: the repeated command failed.
     """
-    from forecast.rerun import RerunError, rerun
+    from pakcast.forecast.rerun import RerunError, rerun
 
     try:
         rep = rerun(manifest, out, rtol=rtol, atol=atol, allow_changed_inputs=allow_changed_inputs,

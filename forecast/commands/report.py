@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from forecast._cli_app import app, bayes_app, data_app  # noqa: F401
+from pakcast.forecast._cli_app import app, bayes_app, data_app  # noqa: F401
 
 console = Console()
 
@@ -20,8 +20,8 @@ def report(
     random_seed: int = typer.Option(20141216, help="Seed of the bootstrap behind the peak-year claim."),
 ) -> None:
     """Write briefing.html (self-contained), briefing.pdf and briefing.json (every number shown) into RUN_DIR."""
-    from forecast.report import build_report
-    from forecast.report.rundir import RunDirError
+    from pakcast.forecast.report import build_report
+    from pakcast.forecast.report.rundir import RunDirError
 
     try:
         with console.status(f"building the briefing from {run_dir} ..."):

@@ -6,6 +6,6 @@ the briefing next to its inputs (see :mod:`forecast.report.build`). Figures are 
 judgements in :mod:`forecast.report.judgements`, the PDF in :mod:`forecast.report.pdf`.
 """
 
-from forecast.report.build import build_report
+from pakcast.forecast.report.build import build_report
 
 __all__ = ["build_report"]

@@ -3,7 +3,7 @@
 :func:`build_report` reads the run directory (:mod:`forecast.report.rundir`), builds each section
 in the issue's order as a plain dict (every number it shows, with its interval and source), draws
 the figures (:mod:`forecast.report.figures`), generates the key judgements from those sections
-(:mod:`forecast.report.judgements`), renders the Jinja2 template from ``pakcast_templates`` into a
+(:mod:`forecast.report.judgements`), renders the Jinja2 template from ``pakcast.templates`` into a
 self-contained HTML file (figures embedded as base64 SVG, CSS inline, no network), writes the PDF
 with matplotlib (:mod:`forecast.report.pdf`) and the JSON, all atomically. A section whose inputs
 are missing stays in place with ``available: false`` and the reason, which the reader sees.
@@ -19,13 +19,13 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from forecast.io import atomic_write_text, to_jsonable, write_json
-from forecast.paths import shipped, templates_dir
-from forecast.report import figures as F
-from forecast.report.claims import check_claims, national_monthly, reported_series
-from forecast.report.format import column_kind, fmt_auto, fmt_cell, fmt_count, fmt_p, fmt_pct, fmt_ratio, fmt_ratio3
-from forecast.report.judgements import key_judgements
-from forecast.report.rundir import Missing, RunInputs, find_all_records, find_records, read_run_dir
+from pakcast.forecast.io import atomic_write_text, to_jsonable, write_json
+from pakcast.forecast.paths import shipped, templates_dir
+from pakcast.forecast.report import figures as F
+from pakcast.forecast.report.claims import check_claims, national_monthly, reported_series
+from pakcast.forecast.report.format import column_kind, fmt_auto, fmt_cell, fmt_count, fmt_p, fmt_pct, fmt_ratio, fmt_ratio3
+from pakcast.forecast.report.judgements import key_judgements
+from pakcast.forecast.report.rundir import Missing, RunInputs, find_all_records, find_records, read_run_dir
 
 SECTION_ORDER = (
     ("key_judgements", "Key judgements"),
@@ -120,7 +120,7 @@ def _panel_csv_form(panel: pd.DataFrame) -> pd.DataFrame:
 def load_reference_panel() -> pd.DataFrame | Missing:
     """The shipped monthly panel (for ITS study directories, which carry no ``panel.csv``)."""
     try:
-        from forecast.panel import load_panel
+        from pakcast.forecast.panel import load_panel
     except ImportError as exc:
         return Missing(f"forecast.panel.load_panel is not available in this installation ({exc})")
     try:
@@ -132,7 +132,7 @@ def load_reference_panel() -> pd.DataFrame | Missing:
 def load_reported() -> pd.DataFrame | Missing:
     """The tidy table of published aggregates (:func:`forecast.sources.reported.load_reported`)."""
     try:
-        from forecast.sources.reported import load_reported as _load
+        from pakcast.forecast.sources.reported import load_reported as _load
     except ImportError as exc:
         return Missing(f"forecast.sources.reported is not available in this installation ({exc})")
     try:
@@ -144,7 +144,7 @@ def load_reported() -> pd.DataFrame | Missing:
 def shipped_panel_meta() -> dict[str, Any] | None:
     """Coverage and exclusion counts of the shipped panels (``data/panels.json``), if installed."""
     try:
-        from forecast.panel import shipped_meta
+        from pakcast.forecast.panel import shipped_meta
 
         return shipped_meta()
     except (ImportError, FileNotFoundError, ValueError):
@@ -461,7 +461,7 @@ def _national(r: dict[str, Any]) -> bool:
 
 def _baseline_names() -> tuple[str, ...] | None:
     try:
-        from forecast.forecasters import BASELINE_NAMES
+        from pakcast.forecast.forecasters import BASELINE_NAMES
 
         return tuple(BASELINE_NAMES)
     except ImportError:
@@ -818,7 +818,7 @@ def _update_manifest(run_dir: Path) -> None:
     path = run_dir / "manifest.json"
     if not path.exists():
         return
-    from forecast.manifest import RunManifest
+    from pakcast.forecast.manifest import RunManifest
 
     man = RunManifest.read(path)
     man.add_outputs(run_dir)
@@ -851,7 +851,7 @@ def build_report(run_dir: str | Path, *, pdf: bool = True, random_seed: int = 20
            "html": atomic_write_text(d / "briefing.html", render_html(briefing, figs)),
            "figures": d / "figures"}
     if pdf:
-        from forecast.report.pdf import write_pdf
+        from pakcast.forecast.report.pdf import write_pdf
 
         out["pdf"] = write_pdf(d / "briefing.pdf", briefing, figs)
     _update_manifest(d)

@@ -24,8 +24,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Polygon as MplPolygon
 from shapely.geometry import Polygon as ShapelyPolygon
 
-from forecast.io import atomic_write_bytes, safe_name
-from forecast.report.format import fmt_ratio
+from pakcast.forecast.io import atomic_write_bytes, safe_name
+from pakcast.forecast.report.format import fmt_ratio
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
 OKABE_ITO = {

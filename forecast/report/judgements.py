@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from forecast.report.format import fmt_count, fmt_p, fmt_pct, fmt_ratio, fmt_ratio3
+from pakcast.forecast.report.format import fmt_count, fmt_p, fmt_pct, fmt_ratio, fmt_ratio3
 
 
 def _forecast_national(forecast: dict[str, Any]) -> dict[str, Any] | None:

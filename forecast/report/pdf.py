@@ -18,8 +18,8 @@ import matplotlib.image as mpimg
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
-from forecast.io import atomic_write_bytes
-from forecast.report.format import fmt_cell, fmt_count, fmt_p, fmt_pct, fmt_ratio, fmt_ratio3
+from pakcast.forecast.io import atomic_write_bytes
+from pakcast.forecast.report.format import fmt_cell, fmt_count, fmt_p, fmt_pct, fmt_ratio, fmt_ratio3
 
 A4 = (8.27, 11.69)
 LEFT, RIGHT, TOP, BOTTOM = 0.07, 0.93, 0.95, 0.05

@@ -12,6 +12,8 @@ show half a table).
 
 from __future__ import annotations
 
+from pakcast.forecast.errors import InputError
+
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +30,7 @@ PANEL_COLUMNS = ("province", "period", "attacks", "killed")
 NUMERIC_FORECAST = ("mean", "q05", "q25", "q50", "q75", "q95", "last_year", "p_gt_last_year")
 
 
-class RunDirError(ValueError):
+class RunDirError(InputError):
     """A file in the run directory is present but does not meet its contract."""
 
 

@@ -19,13 +19,13 @@ def read_source(path: str | Path, source: str, *, on_error: str = "raise", encod
                 progress: Callable[[int, int], None] | None = None) -> Any:
     """Read an event file of the given source; returns :class:`forecast.sources.base.ReadResult`."""
     if source == "ucdp":
-        from forecast.sources.ucdp import read_ucdp as reader
+        from pakcast.forecast.sources.ucdp import read_ucdp as reader
     elif source == "gtd":
-        from forecast.sources.gtd import read_gtd as reader
+        from pakcast.forecast.sources.gtd import read_gtd as reader
     elif source == "acled":
-        from forecast.sources.acled import read_acled as reader
+        from pakcast.forecast.sources.acled import read_acled as reader
     elif source == "csv":
-        from forecast.sources.generic import read_generic as reader
+        from pakcast.forecast.sources.generic import read_generic as reader
     else:
         raise ValueError(f"unknown event source {source!r}; choose one of {EVENT_SOURCES} "
                          "(published aggregates: source 'reported')")

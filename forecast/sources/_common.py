@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecast.geo import assign_provinces
-from forecast.provinces import NATIONAL, canonical_province
-from forecast.validate import Checker
+from pakcast.forecast.geo import assign_provinces
+from pakcast.forecast.provinces import NATIONAL, canonical_province
+from pakcast.forecast.validate import Checker
 
 
 def resolve_provinces(checker: Checker, column: str | None, lat: pd.Series, lon: pd.Series,

@@ -27,9 +27,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from forecast.sources._common import CountryFilter, resolve_provinces
-from forecast.sources.base import ReadResult
-from forecast.validate import Checker, OnError, canonical_frame, read_csv_records, require_columns
+from pakcast.forecast.sources._common import CountryFilter, resolve_provinces
+from pakcast.forecast.sources.base import ReadResult
+from pakcast.forecast.validate import Checker, OnError, canonical_frame, read_csv_records, require_columns
 
 SOURCE = "acled"
 REQUIRED = ["event_id_cnty", "event_date", "event_type", "actor1", "admin1", "fatalities"]

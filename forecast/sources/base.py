@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from forecast.validate import check_events
+from pakcast.forecast.validate import check_events
 
 
 @dataclass

@@ -32,9 +32,9 @@ from typing import Callable
 
 import pandas as pd
 
-from forecast.geo import build_provinces_geojson
-from forecast.io import atomic_write_bytes, sha256_file, write_csv, write_json
-from forecast.panel import (POPULATION_FILE, SHIPPED_EVENTS, SHIPPED_META, build_panel_with_report,
+from pakcast.forecast.geo import build_provinces_geojson
+from pakcast.forecast.io import atomic_write_bytes, sha256_file, write_csv, write_json
+from pakcast.forecast.panel import (POPULATION_FILE, SHIPPED_EVENTS, SHIPPED_META, build_panel_with_report,
                             derive_census_table, shipped_panel_name, to_csv_form)
 
 SHIPPED_EVENT_COLUMNS = ["event_id", "date", "date_end", "date_precision", "province", "province_method",
@@ -64,8 +64,8 @@ def _readable(path: Path) -> None:
 def build_shipped_tables(shared_dir: str | Path, out_dir: str | Path,
                          log: Callable[[str], None] = print) -> list[Path]:
     """Rebuild every foundation table in ``out_dir`` from ``shared_dir``; returns the written paths."""
-    from forecast.sources.reported import build_reported_table  # local: optional source
-    from forecast.sources.ucdp import read_ucdp
+    from pakcast.forecast.sources.reported import build_reported_table  # local: optional source
+    from pakcast.forecast.sources.ucdp import read_ucdp
 
     shared_dir, out_dir = Path(shared_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -36,9 +36,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from forecast.sources._common import resolve_provinces, span_precision
-from forecast.sources.base import ReadResult
-from forecast.validate import (DATE_PRECISIONS, SCOPES, Checker, OnError, canonical_frame, read_csv_records,
+from pakcast.forecast.sources._common import resolve_provinces, span_precision
+from pakcast.forecast.sources.base import ReadResult
+from pakcast.forecast.validate import (DATE_PRECISIONS, SCOPES, Checker, OnError, canonical_frame, read_csv_records,
                                require_columns)
 
 SOURCE = "csv"

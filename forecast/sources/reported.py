@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecast.provinces import KP, NATIONAL, canonical_province
-from forecast.validate import Checker, OnError, ValidationError, read_csv_records, require_columns
+from pakcast.forecast.provinces import KP, NATIONAL, canonical_province
+from pakcast.forecast.validate import Checker, OnError, ValidationError, read_csv_records, require_columns
 
 SOURCE = "reported"
 COLUMNS = ["source", "period_type", "period", "region", "metric", "value", "url", "note"]
@@ -151,7 +151,7 @@ def load_reported(path: str | Path | None = None) -> pd.DataFrame:
     """The tidy reported table: from ``path`` (file or folder) or the shipped copy."""
     if path is not None:
         return read_reported(path)[0]
-    from forecast import paths
+    from pakcast.forecast import paths
 
     df = pd.read_csv(paths.shipped("reported_aggregates.csv"), dtype="string")
     df["value"] = pd.to_numeric(df["value"]).astype(float)

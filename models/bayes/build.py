@@ -76,7 +76,7 @@ def _nb_numba_logp():
     """The summed NB2 log-likelihood Op ``nb_logp(y, eta, log_alpha)`` from
     :mod:`models.likelihood.pytensor_ops` (Numba kernel with exact gradient)."""
     try:
-        from models.likelihood.pytensor_ops import nb_logp  # type: ignore[attr-defined]
+        from pakcast.models.likelihood.pytensor_ops import nb_logp  # type: ignore[attr-defined]
     except (ImportError, AttributeError) as exc:  # pragma: no cover - depends on the likelihood package
         raise ImportError(
             "likelihood='numba' needs models.likelihood.pytensor_ops.nb_logp(y, eta, log_alpha) "

@@ -37,10 +37,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
-from models.bayes._summaries import interval_record
-from models.bayes.build import build_changepoint
-from models.bayes.diagnostics import Diagnostics, diagnose
-from models.bayes.fit import sample
+from pakcast.models.bayes._summaries import interval_record
+from pakcast.models.bayes.build import build_changepoint
+from pakcast.models.bayes.diagnostics import Diagnostics, diagnose
+from pakcast.models.bayes.fit import sample
 
 
 def discrete_hdi(prob: np.ndarray, level: float = 0.95) -> tuple[int, int]:

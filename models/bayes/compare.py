@@ -18,7 +18,7 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
-from models.bayes.its import HierarchicalNBITS, HierarchicalNBITSResults
+from pakcast.models.bayes.its import HierarchicalNBITS, HierarchicalNBITSResults
 
 POOLINGS = ("complete", "none", "partial")
 

@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from models.bayes import build as _build
-from models.bayes._summaries import interval_record, nb2_draws, zero_truncated_nb2_draws
-from models.bayes.diagnostics import Diagnostics, PPCSummary, diagnose, ppc_summary
-from models.bayes.fit import sample
+from pakcast.models.bayes import build as _build
+from pakcast.models.bayes._summaries import interval_record, nb2_draws, zero_truncated_nb2_draws
+from pakcast.models.bayes.diagnostics import Diagnostics, PPCSummary, diagnose, ppc_summary
+from pakcast.models.bayes.fit import sample
 
 DEFAULT_BREAKS = ("2014-12-16", "2021-08-15")
 DAYS_PER_YEAR = 365.25

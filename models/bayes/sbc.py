@@ -22,10 +22,10 @@ import pandas as pd
 import pymc as pm
 from scipy import stats
 
-from models.bayes.build import build_hierarchical_its
-from models.bayes.diagnostics import diagnose
-from models.bayes.fit import sample
-from models.bayes.its import fourier_terms
+from pakcast.models.bayes.build import build_hierarchical_its
+from pakcast.models.bayes.diagnostics import diagnose
+from pakcast.models.bayes.fit import sample
+from pakcast.models.bayes.its import fourier_terms
 
 SBC_PARAMS = ("intercept_mu", "trend_mu", "level_mu", "log_alpha", "level")
 

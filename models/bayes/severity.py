@@ -24,10 +24,10 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
-from models.bayes._summaries import interval_record, nb2_draws
-from models.bayes.build import Pooling, build_severity
-from models.bayes.diagnostics import Diagnostics, diagnose
-from models.bayes.fit import sample
+from pakcast.models.bayes._summaries import interval_record, nb2_draws
+from pakcast.models.bayes.build import Pooling, build_severity
+from pakcast.models.bayes.diagnostics import Diagnostics, diagnose
+from pakcast.models.bayes.fit import sample
 
 
 class SeverityModel:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.bayes._summaries import nb2_draws
+from pakcast.models.bayes._summaries import nb2_draws
 
 
 def simulate_its_panel(n_units: int = 4, n_months: int = 72, start: str = "2010-01-01",

@@ -6,12 +6,12 @@ Search strategies (:mod:`~models.breaks.search`) are separate from segment costs
 :func:`~models.breaks.search.binary_segmentation` and :class:`~models.breaks.search.BaiPerron`.
 """
 
-from models.breaks.costs import CostL2, CostNegBin, CostPoisson, SegmentCost, estimate_nb_alpha, make_cost
-from models.breaks.intervals import bai_confint, pargmax
-from models.breaks.known import BreakTestResult, chow_test, count_lr_test
-from models.breaks.monitor import FluctuationResult, ols_cusum, ols_mosum
-from models.breaks.search import BaiPerron, BreakpointsResults, binary_segmentation, dynamic_programming, pelt
-from models.breaks.supf import SupFResult, sup_f_test, sup_lr_test, supf_critical_value, supf_pvalue
+from pakcast.models.breaks.costs import CostL2, CostNegBin, CostPoisson, SegmentCost, estimate_nb_alpha, make_cost
+from pakcast.models.breaks.intervals import bai_confint, pargmax
+from pakcast.models.breaks.known import BreakTestResult, chow_test, count_lr_test
+from pakcast.models.breaks.monitor import FluctuationResult, ols_cusum, ols_mosum
+from pakcast.models.breaks.search import BaiPerron, BreakpointsResults, binary_segmentation, dynamic_programming, pelt
+from pakcast.models.breaks.supf import SupFResult, sup_f_test, sup_lr_test, supf_critical_value, supf_pvalue
 
 __all__ = [
     "SegmentCost", "CostL2", "CostPoisson", "CostNegBin", "make_cost", "estimate_nb_alpha",

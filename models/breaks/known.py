@@ -127,7 +127,7 @@ def count_lr_test(y, break_index: int, X=None, family: str = "negbin", offset=No
     ``X`` holds the regressors whose coefficients may change (default: a constant, i.e. a level
     shift); ``Z`` regressors with common coefficients (e.g. a trend); ``offset`` an exposure.
     """
-    from models.its import _fit_count_glm
+    from pakcast.models.its import _fit_count_glm
 
     y = np.asarray(y, dtype=float)
     if (y < 0).any() or (y != np.round(y)).any() or not np.isfinite(y).all():

@@ -33,9 +33,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from models.breaks.costs import CostL2, SegmentCost, make_cost
-from models.breaks.intervals import bai_confint
-from models.breaks.supf import DEFAULT_SEED, supf_pvalue
+from pakcast.models.breaks.costs import CostL2, SegmentCost, make_cost
+from pakcast.models.breaks.intervals import bai_confint
+from pakcast.models.breaks.supf import DEFAULT_SEED, supf_pvalue
 
 __all__ = ["dynamic_programming", "binary_segmentation", "pelt", "BaiPerron", "BreakpointsResults"]
 

@@ -43,7 +43,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import gammaln
 
-from models.breaks.costs import CostL2, SegmentCost, make_cost
+from pakcast.models.breaks.costs import CostL2, SegmentCost, make_cost
 
 __all__ = ["SupFResult", "sup_f_test", "sup_lr_test", "supf_pvalue", "supf_critical_value", "trim_range"]
 

@@ -20,16 +20,16 @@ The PyMC bridge is :mod:`models.likelihood.pytensor_ops` (imported lazily: it ne
 Numpy twins of every kernel are in :mod:`models.likelihood.numpy_twins`.
 """
 
-from models.likelihood.hurdle import hurdle_nb_loglik_grad, hurdle_nb_logpmf
-from models.likelihood.negbin import (
+from pakcast.models.likelihood.hurdle import hurdle_nb_loglik_grad, hurdle_nb_logpmf
+from pakcast.models.likelihood.negbin import (
     negbin_hessian_obs,
     negbin_loglik_grad,
     negbin_loglik_grad_obs,
     negbin_logpmf,
     negbin_logpmf_eta,
 )
-from models.likelihood.poisson import poisson_loglik_grad, poisson_logpmf
-from models.likelihood.zinb import zinb_loglik_grad, zinb_logpmf
+from pakcast.models.likelihood.poisson import poisson_loglik_grad, poisson_logpmf
+from pakcast.models.likelihood.zinb import zinb_loglik_grad, zinb_logpmf
 
 __all__ = [
     "hurdle_nb_loglik_grad",

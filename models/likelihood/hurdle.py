@@ -23,8 +23,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from models.likelihood.negbin import CHUNK, _as_counts, _nb_elem
-from models.likelihood.zinb import _run3, log_expit
+from pakcast.models.likelihood.negbin import CHUNK, _as_counts, _nb_elem
+from pakcast.models.likelihood.zinb import _run3, log_expit
 
 
 @njit(cache=True, inline="always", error_model="numpy")

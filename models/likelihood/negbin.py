@@ -45,7 +45,7 @@ import os
 import numpy as np
 from numba import njit, prange
 
-from models.likelihood._special import count_sums, count_sums_table, log1pmx_over_x, log_factorial
+from pakcast.models.likelihood._special import count_sums, count_sums_table, log1pmx_over_x, log_factorial
 
 CHUNK = 4096
 #: below this N the serial kernel runs; above it the chunked ``prange`` kernel (same result to

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from models.likelihood._special import SMALL_COUNT_MAX
+from pakcast.models.likelihood._special import SMALL_COUNT_MAX
 
 
 def _log1pmx_over_x(x):

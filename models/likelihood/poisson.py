@@ -21,8 +21,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from models.likelihood._special import log_factorial
-from models.likelihood.negbin import _EMPTY, CHUNK, PARALLEL_MIN_N, _as_counts, _as_float
+from pakcast.models.likelihood._special import log_factorial
+from pakcast.models.likelihood.negbin import _EMPTY, CHUNK, PARALLEL_MIN_N, _as_counts, _as_float
 
 
 @njit(cache=True, inline="always", error_model="numpy")

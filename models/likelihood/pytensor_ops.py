@@ -5,7 +5,7 @@ Usage (what the Bayesian models call)
 .. code-block:: python
 
     import pymc as pm
-    from models.likelihood.pytensor_ops import nb_logp
+    from pakcast.models.likelihood.pytensor_ops import nb_logp
 
     with pm.Model():
         beta = pm.Normal("beta", 0, 1, shape=k)
@@ -37,7 +37,7 @@ import pytensor.tensor as pt
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
-from models.likelihood.negbin import (
+from pakcast.models.likelihood.negbin import (
     _EMPTY,
     PARALLEL_MIN_N,
     _as_counts,

@@ -23,7 +23,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from models.likelihood.negbin import (
+from pakcast.models.likelihood.negbin import (
     _EMPTY,
     CHUNK,
     PARALLEL_MIN_N,

@@ -1,1 +1,1 @@
-"""Jinja2 templates for pakcast briefings (installed as the package ``pakcast_templates``)."""
+"""Jinja2 templates for pakcast briefings (installed as the package ``pakcast.templates``)."""

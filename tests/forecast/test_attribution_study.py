@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forecast.attribution_study import bayes_effects, parse_groups, parse_periods, run_attribution
-from forecast.covariates import load_covariates
-from forecast.panel import load_panel
-from models.attribution import INTERPRETATION, OTHER, RESIDUAL
+from pakcast.forecast.attribution_study import bayes_effects, parse_groups, parse_periods, run_attribution
+from pakcast.forecast.covariates import load_covariates
+from pakcast.forecast.panel import load_panel
+from pakcast.models.attribution import INTERPRETATION, OTHER, RESIDUAL
 
 
 @pytest.fixture(scope="module")
@@ -108,8 +108,8 @@ def test_fit_reaches_the_statsmodels_maximum_on_the_trend_specification(panel, c
 
     import statsmodels.api as sm
 
-    from forecast.attribution_study import assemble
-    from models.attribution import fit_count_model
+    from pakcast.forecast.attribution_study import assemble
+    from pakcast.models.attribution import fit_count_model
 
     d = assemble(panel, cov, "attacks", ("economic", "political", "security"), trend=True)
     X = d["X"].to_numpy(dtype=float)
@@ -159,7 +159,7 @@ def test_simulated_panel_recovers_known_irr(cov):
 
 
 def test_cli_writes_contract_json(tmp_path):
-    from forecast.cli import app
+    from pakcast.forecast.cli import app
 
     out = tmp_path / "attr.json"
     r = CliRunner().invoke(app, ["attribute", "--outcome", "killed", "--periods", "2010-01:2013-12,2015-01:2018-12",

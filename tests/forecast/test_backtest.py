@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.backtest import BacktestConfig, _horizon_blocks, default_origins, run_backtest, summarise
-from forecast.forecasters import NATIONAL
+from pakcast.forecast.backtest import BacktestConfig, _horizon_blocks, default_origins, run_backtest, summarise
+from pakcast.forecast.forecasters import NATIONAL
 
 
 def synthetic_panel(n_months=120, seed=0, means=(8.0, 2.0, 0.05)):
@@ -130,7 +130,7 @@ def test_rejects_national_rows_and_future_origins(panel):
 def test_serial_and_dask_identical_on_the_shipped_panel_with_ingarch():
     """INGARCH on Sindh (2016) is ill-conditioned: without single-threaded BLAS inside each task
     the serial run (multi-threaded BLAS) and the Dask workers (one thread) gave different samples."""
-    from forecast.panel import load_panel
+    from pakcast.forecast.panel import load_panel
 
     p = load_panel("month")
     p = p[p["unique_id"] != NATIONAL].reset_index(drop=True)

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 from typer.testing import CliRunner
 
-from forecast.cli import app
+from pakcast.forecast.cli import app
 
 runner = CliRunner()
 

@@ -9,7 +9,7 @@ import pytest
 import statsmodels.api as sm
 from typer.testing import CliRunner
 
-from forecast.cli import app
+from pakcast.forecast.cli import app
 
 runner = CliRunner()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 from typer.testing import CliRunner
 
-from forecast.cli import app
+from pakcast.forecast.cli import app
 
 FIX = Path(__file__).parent / "fixtures"
 runner = CliRunner()
@@ -26,7 +26,7 @@ def test_ingest_twice_adds_nothing(tmp_store, ucdp_path):
     assert "6,416" in r1.output and "inserted" in r1.output
     r2 = runner.invoke(app, ["ingest", str(ucdp_path), "--source", "ucdp", "--store", str(tmp_store)])
     assert r2.exit_code == 0 and "already ingested" in r2.output
-    from forecast.store import Store
+    from pakcast.forecast.store import Store
 
     assert Store(tmp_store).count("events") == 6416
 
@@ -87,7 +87,7 @@ def test_describe(tmp_path):
 
 
 def test_data_build_reproduces_shipped_tables(tmp_path, shared_dir):
-    from forecast import paths
+    from pakcast.forecast import paths
 
     r = runner.invoke(app, ["data", "build", "--shared", str(shared_dir), "--out", str(tmp_path)])
     assert r.exit_code == 0, r.output
@@ -104,7 +104,7 @@ def test_panel_from_store_and_run_manifest(tmp_store, tmp_path):
     assert r.exit_code == 0, r.output
     df = pd.read_csv(out)
     assert int(df.loc[df["province"] == "Pakistan", "attacks"].sum()) == 5
-    from forecast.store import Store
+    from pakcast.forecast.store import Store
 
     runs = Store(tmp_store).runs()
     assert runs["command"].tolist() == ["ingest"]

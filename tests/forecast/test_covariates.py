@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast import covariates as cv
-from forecast.paths import shipped
+from pakcast.forecast import covariates as cv
+from pakcast.forecast.paths import shipped
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.backtest import fit_predict_task
-from forecast.forecasters import (
+from pakcast.forecast.backtest import fit_predict_task
+from pakcast.forecast.forecasters import (
     BASELINE_NAMES,
     NATIONAL,
     EnsembleForecaster,

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast import panel as pn
-from forecast.provinces import NATIONAL, province_list
-from forecast.sources.ucdp import read_ucdp
+from pakcast.forecast import panel as pn
+from pakcast.forecast.provinces import NATIONAL, province_list
+from pakcast.forecast.sources.ucdp import read_ucdp
 
 COUNTS = ["attacks", "killed", "killed_low", "killed_high"]
 COVERAGE = ("1989-01-01", "2021-12-31")
@@ -135,7 +135,7 @@ def test_shipped_tables_equal_a_rebuild(events):
 
 
 def test_shipped_militant_events_table():
-    from forecast import paths
+    from pakcast.forecast import paths
 
     ev = pd.read_csv(paths.shipped("events_militant.csv"))
     assert list(ev.columns) == ["event_id", "date", "date_end", "date_precision", "province", "killed",
@@ -159,7 +159,7 @@ def test_rates_per_100k():
 
 
 def _random_events(seed: int, n: int) -> pd.DataFrame:
-    from forecast.validate import canonical_frame
+    from pakcast.forecast.validate import canonical_frame
 
     rng = np.random.default_rng(seed)
     start = pd.Timestamp("2015-01-01") + pd.to_timedelta(rng.integers(0, 5 * 365, n), unit="D")

@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from forecast import paths
-from forecast.provinces import (CANONICAL, FATA, KP, apply_fata, canonical_province, normalise,
+from pakcast.forecast import paths
+from pakcast.forecast.provinces import (CANONICAL, FATA, KP, apply_fata, canonical_province, normalise,
                                 province_list)
 
 SPELLINGS = {

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forecast.quarterly import QuarterlyConfig, forecast_table, run, score_vintage
+from pakcast.forecast.quarterly import QuarterlyConfig, forecast_table, run, score_vintage
 
 FC_COLUMNS = ["province", "quarter", "measure", "mean", "q05", "q25", "q50", "q75", "q95", "last_year",
               "p_gt_last_year"]
@@ -72,7 +72,7 @@ def test_results_json_reports_backtest_models_and_what_was_not_produced(two_runs
 
 
 def test_vintages_are_archived_and_earlier_ones_scored(two_runs):
-    from forecast.store import Store
+    from pakcast.forecast.store import Store
 
     base, store_path, m1, m2 = two_runs
     store = Store(store_path)
@@ -92,7 +92,7 @@ def test_vintages_are_archived_and_earlier_ones_scored(two_runs):
 
 
 def test_rerun_does_not_duplicate_stored_scores(two_runs, tmp_path):
-    from forecast.store import Store
+    from pakcast.forecast.store import Store
 
     base, store_path, _, _ = two_runs
     run(QuarterlyConfig(out=tmp_path / "r3", as_of="2021-12", store=store_path, **{**SMALL, "backtest": False}))
@@ -102,7 +102,7 @@ def test_rerun_does_not_duplicate_stored_scores(two_runs, tmp_path):
 
 
 def test_score_vintage_quantile_crps_matches_sample_crps():
-    from forecast import scoring
+    from pakcast.forecast import scoring
 
     rng = np.random.default_rng(0)
     smp = rng.poisson(20, size=(1, 3, 20000))
@@ -130,7 +130,7 @@ def test_config_validation_errors(tmp_path):
 
 
 def test_input_panel_csv_and_missing_columns(tmp_path):
-    from forecast.panel import load_panel
+    from pakcast.forecast.panel import load_panel
 
     p = load_panel("month")
     p = p[p["ds"] >= "2015-01-01"].rename(columns={"unique_id": "province"})
@@ -147,7 +147,7 @@ def test_input_panel_csv_and_missing_columns(tmp_path):
 
 
 def test_backtest_command_writes_the_json_contract(tmp_path):
-    from forecast.cli import app
+    from pakcast.forecast.cli import app
 
     out = tmp_path / "bt.json"
     r = CliRunner().invoke(app, ["backtest", "--json", str(out), "--models", "historical_rate,conflictology",
@@ -165,7 +165,7 @@ def test_backtest_command_writes_the_json_contract(tmp_path):
 @pytest.mark.slow
 def test_quarterly_defaults_end_to_end(tmp_path):
     """The README's first command with default settings: every output, studies and briefing included."""
-    from forecast.cli import app
+    from pakcast.forecast.cli import app
 
     out = tmp_path / "latest"
     r = CliRunner().invoke(app, ["quarterly", "--out", str(out), "--store", str(tmp_path / "s.duckdb")])

@@ -18,12 +18,12 @@ import pytest
 import statsmodels.api as sm
 from test_report_fixtures import make_its_study, make_quarterly_run, real_panel_csv
 
-from forecast.report import build_report
-from forecast.report.build import SECTION_ORDER
-from forecast.report.claims import (NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, check_claims, rate_ratio,
+from pakcast.forecast.report import build_report
+from pakcast.forecast.report.build import SECTION_ORDER
+from pakcast.forecast.report.claims import (NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, check_claims, rate_ratio,
                                     reported_series)
-from forecast.report.format import fmt_count, fmt_pct, fmt_ratio
-from forecast.report.rundir import RunDirError, read_run_dir
+from pakcast.forecast.report.format import fmt_count, fmt_pct, fmt_ratio
+from pakcast.forecast.report.rundir import RunDirError, read_run_dir
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_claims_on_the_shipped_panel(panel):
 
 
 def test_claims_never_pool_reported_sources(panel):
-    from forecast.sources.reported import load_reported
+    from pakcast.forecast.sources.reported import load_reported
 
     rep = load_reported()
     checks = check_claims(panel, rep, n_boot=100)
@@ -247,7 +247,7 @@ def test_its_study_directory(tmp_path):
 def test_cli_report(tmp_path, panel):
     from typer.testing import CliRunner
 
-    from forecast.cli import app
+    from pakcast.forecast.cli import app
 
     d = make_quarterly_run(tmp_path / "cli", panel, with_attribution=False)
     res = CliRunner().invoke(app, ["report", str(d), "--no-pdf"])
@@ -293,7 +293,7 @@ def test_break_table_joins_tests_and_its_and_flags_boundary_estimates(built):
     h = br["headline"]
     assert h["nearest_break"] == {"date": "2014-10", "ci_low": "2014-06", "ci_high": "2015-02", "contains": True,
                                   "target": "2014-12"}
-    from forecast.report.judgements import key_judgements
+    from pakcast.forecast.report.judgements import key_judgements
 
     # five slots go to the forecast, the earlier-forecast check, the scorecard and the claims here, so the
     # break judgement is built from the section alone

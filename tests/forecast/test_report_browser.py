@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from test_report_fixtures import make_quarterly_run
 
-from forecast.report import build_report
-from forecast.report.format import fmt_count, fmt_pct, fmt_ratio
+from pakcast.forecast.report import build_report
+from pakcast.forecast.report.format import fmt_count, fmt_pct, fmt_ratio
 
 pytestmark = pytest.mark.browser
 

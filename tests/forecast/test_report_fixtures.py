@@ -15,14 +15,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from forecast.io import write_csv, write_json
-from forecast.manifest import RunManifest
+from pakcast.forecast.io import write_csv, write_json
+from pakcast.forecast.manifest import RunManifest
 
 SYNTHETIC = "SYNTHETIC test numbers (tests/forecast/test_report_fixtures.py), not model output"
 
 
 def real_panel_csv() -> pd.DataFrame:
-    from forecast.panel import load_panel
+    from pakcast.forecast.panel import load_panel
 
     p = load_panel(freq="month").rename(columns={"unique_id": "province", "ds": "period"})
     p["period"] = pd.to_datetime(p["period"]).dt.strftime("%Y-%m-%d")

@@ -12,7 +12,7 @@ import pytest
 import scoringrules as sr
 from scipy import stats
 
-from forecast import scoring
+from pakcast.forecast import scoring
 
 
 def test_crps_of_a_point_mass_is_the_absolute_error():

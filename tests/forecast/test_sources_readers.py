@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from forecast.panel import build_panel_with_report
-from forecast.sources import read_source
-from forecast.sources.reported import read_reported, reported_panel
+from pakcast.forecast.panel import build_panel_with_report
+from pakcast.forecast.sources import read_source
+from pakcast.forecast.sources.reported import read_reported, reported_panel
 
 FIX = Path(__file__).parent / "fixtures"
 
@@ -85,7 +85,7 @@ def test_reported_tables_real(shared_dir):
 
 
 def test_shipped_reported_copy_matches(shared_dir):
-    from forecast.sources.reported import load_reported
+    from pakcast.forecast.sources.reported import load_reported
 
     shipped = load_reported()
     fresh = read_reported(shared_dir / "data" / "reported")[0]

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from forecast.provinces import CANONICAL, canonical_province
-from forecast.sources.ucdp import read_ucdp
+from pakcast.forecast.provinces import CANONICAL, canonical_province
+from pakcast.forecast.sources.ucdp import read_ucdp
 
 FIX = Path(__file__).parent / "fixtures"
 

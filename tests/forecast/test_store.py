@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from forecast.manifest import RunManifest
-from forecast.sources.generic import read_generic
-from forecast.sources.ucdp import read_ucdp
-from forecast.store import Store, StoreLockedError
+from pakcast.forecast.manifest import RunManifest
+from pakcast.forecast.sources.generic import read_generic
+from pakcast.forecast.sources.ucdp import read_ucdp
+from pakcast.forecast.store import Store, StoreLockedError
 
 FIX = Path(__file__).parent / "fixtures"
 
@@ -93,7 +93,7 @@ def test_vintages_are_immutable_and_complete(tmp_store):
 
 
 def test_panel_and_covariate_tables(tmp_store):
-    from forecast.panel import load_panel
+    from pakcast.forecast.panel import load_panel
 
     p = load_panel("year")
     with Store(tmp_store) as st:

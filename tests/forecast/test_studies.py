@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.io import to_jsonable
-from forecast.panel import load_panel
-from forecast.sources.reported import load_reported
-from forecast.studies import breaks_analysis, holm, load_series, run_break_study, run_reported_study
+from pakcast.forecast.io import to_jsonable
+from pakcast.forecast.panel import load_panel
+from pakcast.forecast.sources.reported import load_reported
+from pakcast.forecast.studies import breaks_analysis, holm, load_series, run_break_study, run_reported_study
 
 
 @pytest.fixture(scope="module")

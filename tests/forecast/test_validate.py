@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from forecast.sources.acled import read_acled
-from forecast.sources.generic import read_generic
-from forecast.sources.gtd import read_gtd
-from forecast.sources.reported import read_reported_file
-from forecast.sources.ucdp import read_ucdp
-from forecast.validate import ValidationError, read_csv_records
+from pakcast.forecast.sources.acled import read_acled
+from pakcast.forecast.sources.generic import read_generic
+from pakcast.forecast.sources.gtd import read_gtd
+from pakcast.forecast.sources.reported import read_reported_file
+from pakcast.forecast.sources.ucdp import read_ucdp
+from pakcast.forecast.validate import ValidationError, read_csv_records
 
 UCDP_HEAD = "id,type_of_violence,date_start,date_end,best,low,high,adm_1,latitude,longitude\n"
 
@@ -136,7 +136,7 @@ def test_reported_schema(tmp_path):
 
 
 def test_empty_files_and_trailing_garbage_in_dates(tmp_path):
-    from forecast.sources import read_source
+    from pakcast.forecast.sources import read_source
 
     for src, header in (("ucdp", UCDP_HEAD), ("csv", "event_id,date,killed\n")):
         r = read_source(_write(tmp_path, f"{src}.csv", header), src)

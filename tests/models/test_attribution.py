@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from models.attribution import (
+from pakcast.models.attribution import (
     INTERPRETATION,
     OTHER,
     RESIDUAL,

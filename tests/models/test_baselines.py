@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from models.baselines import (
+from pakcast.models.baselines import (
     BASELINES,
     Conflictology,
     HistoricalRate,

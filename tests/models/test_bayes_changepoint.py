@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 from scipy.special import gammaln, logsumexp
 
-from models.bayes.build import build_changepoint
-from models.bayes.changepoint import BayesianChangepoint, discrete_hdi
+from pakcast.models.bayes.build import build_changepoint
+from pakcast.models.bayes.changepoint import BayesianChangepoint, discrete_hdi
 
 
 def exact_switchpoint_posterior(y: np.ndarray) -> tuple[np.ndarray, float, float]:

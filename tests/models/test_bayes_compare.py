@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.bayes.compare import compare_pooling
-from models.bayes.simulate import simulate_its_panel
+from pakcast.models.bayes.compare import compare_pooling
+from pakcast.models.bayes.simulate import simulate_its_panel
 
 
 @pytest.mark.slow

@@ -6,8 +6,8 @@ import arviz as az
 import numpy as np
 import pytest
 
-from models.bayes._summaries import hdi, interval_record, nb2_draws
-from models.bayes.diagnostics import ConvergenceWarning, diagnose, ppc_summary, randomized_pit
+from pakcast.models.bayes._summaries import hdi, interval_record, nb2_draws
+from pakcast.models.bayes.diagnostics import ConvergenceWarning, diagnose, ppc_summary, randomized_pit
 
 
 def _idata(draws: np.ndarray, diverging: np.ndarray | None = None) -> az.InferenceData:

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from models.bayes.build import build_hierarchical_its
-from models.bayes.diagnostics import ConvergenceWarning
-from models.bayes.its import HierarchicalNBITS
-from models.bayes.simulate import simulate_its_panel
+from pakcast.models.bayes.build import build_hierarchical_its
+from pakcast.models.bayes.diagnostics import ConvergenceWarning
+from pakcast.models.bayes.its import HierarchicalNBITS
+from pakcast.models.bayes.simulate import simulate_its_panel
 
 
 @pytest.fixture(scope="module")
@@ -208,7 +208,7 @@ def test_recovers_known_break_effects_on_simulated_panel():
 
 
 def test_numba_likelihood_gives_the_same_logp_as_native(sim):
-    pytest.importorskip("models.likelihood.pytensor_ops")
+    pytest.importorskip("pakcast.models.likelihood.pytensor_ops")
     native = HierarchicalNBITS(sim[0], breaks=["2011-06-15"]).build()
     numba = HierarchicalNBITS(sim[0], breaks=["2011-06-15"], likelihood="numba").build()
     rng = np.random.default_rng(0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.bayes.sbc import rank_uniformity_pvalue, run_sbc
+from pakcast.models.bayes.sbc import rank_uniformity_pvalue, run_sbc
 
 
 def test_rank_uniformity_test_detects_bias():

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from models.bayes._summaries import nb2_draws
-from models.bayes.build import build_severity
-from models.bayes.severity import SeverityModel
+from pakcast.models.bayes._summaries import nb2_draws
+from pakcast.models.bayes.build import build_severity
+from pakcast.models.bayes.severity import SeverityModel
 
 
 def test_sum_of_nb2_attacks_is_nb2_with_scaled_dispersion():

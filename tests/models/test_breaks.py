@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 
-from models.breaks import (BaiPerron, CostL2, CostNegBin, CostPoisson, SegmentCost, bai_confint,
+from pakcast.models.breaks import (BaiPerron, CostL2, CostNegBin, CostPoisson, SegmentCost, bai_confint,
                            binary_segmentation, chow_test, count_lr_test, dynamic_programming, ols_cusum,
                            ols_mosum, pelt, sup_f_test, sup_lr_test, supf_critical_value, supf_pvalue)
 from results import results_breaks as R  # tests/models/results (rootdir-less import)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from models.glm import CountGLM
+from pakcast.models.glm import CountGLM
 
 
 def _sim(n=800, seed=0):
@@ -24,7 +24,7 @@ def _sim(n=800, seed=0):
 
 
 def _panel_design():
-    panel_mod = pytest.importorskip("forecast.panel")
+    panel_mod = pytest.importorskip("pakcast.forecast.panel")
     p = panel_mod.load_panel(freq="month")
     p = p[(p.unique_id != "Pakistan") & (p.ds >= "2000-01-01")].reset_index(drop=True)
     t = ((p.ds.dt.year - 2010) + p.ds.dt.month / 12) / 10

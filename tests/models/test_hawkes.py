@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.hawkes import (
+from pakcast.models.hawkes import (
     HawkesExp,
     MultivariateHawkesExp,
     exp_loglik,
@@ -145,12 +145,12 @@ def test_bad_times_raise():
 
 
 def test_cli_writes_contract_keys(tmp_path):
-    pytest.importorskip("forecast.panel")
+    pytest.importorskip("pakcast.forecast.panel")
     import json
 
     from typer.testing import CliRunner
 
-    from forecast.cli import app
+    from pakcast.forecast.cli import app
 
     out = tmp_path / "hk.json"
     r = CliRunner().invoke(app, ["hawkes", "--province", "Balochistan", "--start", "2015-01-01",

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import optimize
 
-from models.ingarch import INGARCH, intervention_covariate, simulate_ingarch
+from pakcast.models.ingarch import INGARCH, intervention_covariate, simulate_ingarch
 from results import results_ingarch as ref  # tests/models/results
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.its import InterruptedTimeSeries
+from pakcast.models.its import InterruptedTimeSeries
 from results import results_its as R  # tests/models/results
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from models.likelihood import (
+from pakcast.models.likelihood import (
     hurdle_nb_loglik_grad,
     hurdle_nb_logpmf,
     negbin_hessian_obs,
@@ -20,7 +20,7 @@ from models.likelihood import (
     zinb_loglik_grad,
     zinb_logpmf,
 )
-from models.likelihood import numpy_twins as tw
+from pakcast.models.likelihood import numpy_twins as tw
 
 EPS = np.finfo(float).eps
 Y_GRID = np.array([0, 1, 2, 3, 5, 8, 13, 30, 63, 64, 65, 66, 100, 1_000, 10_000, 1_000_000], float)
@@ -164,7 +164,7 @@ def test_parallel_path_is_deterministic_and_equals_serial():
     a = negbin_loglik_grad(y, eta, -0.5)
     b = negbin_loglik_grad(y, eta, -0.5)
     assert a[0] == b[0] and a[2] == b[2]
-    from models.likelihood.negbin import _EMPTY, _nb_llg_parallel, _nb_llg_serial
+    from pakcast.models.likelihood.negbin import _EMPTY, _nb_llg_parallel, _nb_llg_serial
 
     for kern in (_nb_llg_serial, _nb_llg_parallel):  # bit-identical whatever the path
         de = np.empty(n)
@@ -225,10 +225,10 @@ def test_zinb_hurdle_gradients(fn, twin):
 
 
 def test_zinb_hurdle_poisson_parallel_kernels_deterministic():
-    from models.likelihood.hurdle import _hurdle_parallel, _hurdle_serial
-    from models.likelihood.negbin import _EMPTY
-    from models.likelihood.poisson import _pois_parallel, _pois_serial
-    from models.likelihood.zinb import _zinb_parallel, _zinb_serial
+    from pakcast.models.likelihood.hurdle import _hurdle_parallel, _hurdle_serial
+    from pakcast.models.likelihood.negbin import _EMPTY
+    from pakcast.models.likelihood.poisson import _pois_parallel, _pois_serial
+    from pakcast.models.likelihood.zinb import _zinb_parallel, _zinb_serial
 
     rng = np.random.default_rng(8)
     n = 50_000

@@ -11,7 +11,7 @@ import pytest
 pm = pytest.importorskip("pymc")
 pt = pytest.importorskip("pytensor.tensor")
 
-from models.likelihood.pytensor_ops import nb_logp  # noqa: E402
+from pakcast.models.likelihood.pytensor_ops import nb_logp  # noqa: E402
 
 POINT = {"b0": 0.3, "b1": 0.2, "log_alpha": -0.7}
 

@@ -28,11 +28,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from forecast.panel import build_panel_with_report
-from forecast.provinces import NATIONAL
-from forecast.sources import read_source
-from forecast.sources.reported import read_reported_file
-from forecast.validate import EVENT_COLUMNS, ValidationError
+from pakcast.forecast.panel import build_panel_with_report
+from pakcast.forecast.provinces import NATIONAL
+from pakcast.forecast.sources import read_source
+from pakcast.forecast.sources.reported import read_reported_file
+from pakcast.forecast.validate import EVENT_COLUMNS, ValidationError
 
 CANONICAL = {"Balochistan", "Khyber Pakhtunkhwa", "Punjab", "Sindh", "Islamabad Capital Territory",
              "Gilgit-Baltistan", "Azad Jammu and Kashmir", "FATA"}
@@ -284,7 +284,7 @@ def canonical_events(draw):
                        "scope": scope, "province_method": ["source" if p else "unassigned" for p in prov]})
     ev["killed_low"] = ev["killed"]
     ev["killed_high"] = ev["killed"]
-    from forecast.validate import coerce_events
+    from pakcast.forecast.validate import coerce_events
 
     return coerce_events(ev)
 
@@ -414,7 +414,7 @@ def test_one_hostile_cell_rejects_only_its_row(tmp_path_factory, source, data):
 def _cli(*args: str):
     from typer.testing import CliRunner
 
-    from forecast.cli import app
+    from pakcast.forecast.cli import app
 
     return CliRunner().invoke(app, list(args))
 
@@ -433,7 +433,7 @@ def test_cli_ingest_file_level_errors_are_clear(tmp_path, content, expect):
     text = " ".join(res.output.split())
     assert expect in text and "bad.csv" in text and "Traceback" not in text
     if store.exists():
-        from forecast.store import Store
+        from pakcast.forecast.store import Store
 
         assert Store(store).count("events") == 0 and Store(store).count("ingests") == 0
 
@@ -453,7 +453,7 @@ def test_cli_ingest_report_mode_reconciles_in_the_store(tmp_path):
     assert res.exit_code == 1 and "line 3" in " ".join(res.output.split())
     res = _cli("ingest", str(p), "--source", "csv", "--store", str(store), "--on-error", "report")
     assert res.exit_code == 0, res.output
-    from forecast.store import Store
+    from pakcast.forecast.store import Store
 
     st = Store(store)
     ing = st.ingests().iloc[0]

@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from forecast.store import Store
+from pakcast.forecast.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,12 +32,12 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _pakcast(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "forecast.cli", *args], cwd=REPO, env=_env(**env),
+    return subprocess.run([sys.executable, "-m", "pakcast", *args], cwd=REPO, env=_env(**env),
                           capture_output=True, text=True, timeout=600)
 
 
 def _popen(*args: str, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "forecast.cli", *args], cwd=REPO, env=_env(**env),
+    return subprocess.Popen([sys.executable, "-m", "pakcast", *args], cwd=REPO, env=_env(**env),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

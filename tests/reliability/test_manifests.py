@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from forecast.cli import app
-from forecast.io import sha256_file
+from pakcast.forecast.cli import app
+from pakcast.forecast.io import sha256_file
 
 runner = CliRunner()
 

@@ -89,7 +89,7 @@ def assert_finite_or_flagged(kind: str, value: Any, warns: list[str], flagged: b
 @pytest.mark.parametrize("case", CASE_IDS)
 @pytest.mark.parametrize("family", ["poisson", "negbin"])
 def test_count_glm(case, family):
-    from models.glm import CountGLM
+    from pakcast.models.glm import CountGLM
 
     y = CASES[case]
     t = np.arange(len(y), dtype=float)
@@ -109,7 +109,7 @@ def test_count_glm(case, family):
 @pytest.mark.parametrize("case", CASE_IDS)
 @pytest.mark.parametrize("family", ["poisson", "negbin"])
 def test_its(case, family):
-    from models.its import InterruptedTimeSeries
+    from pakcast.models.its import InterruptedTimeSeries
 
     y = CASES[case]
     kind, val, warns = outcome(lambda: InterruptedTimeSeries(y, interventions=[len(y) // 2], family=family)
@@ -120,7 +120,7 @@ def test_its(case, family):
 
 # -- break tests --------------------------------------------------------------------------------
 def _break_fns():
-    from models.breaks import BaiPerron, chow_test, count_lr_test, sup_f_test, sup_lr_test
+    from pakcast.models.breaks import BaiPerron, chow_test, count_lr_test, sup_f_test, sup_lr_test
 
     return {
         "chow": lambda y: chow_test(y, len(y) // 2),
@@ -151,7 +151,7 @@ def test_break_tests(test, case):
 @pytest.mark.parametrize("case", CASE_IDS)
 @pytest.mark.parametrize("name", ["ZeroForecast", "LastValue", "SeasonalNaive", "HistoricalRate", "Conflictology"])
 def test_baselines(case, name):
-    import models.baselines as B
+    import pakcast.models.baselines as B
 
     y = CASES[case]
     model = getattr(B, name)()
@@ -166,7 +166,7 @@ def test_baselines(case, name):
 @pytest.mark.parametrize("case", CASE_IDS)
 @pytest.mark.parametrize("link", ["identity", "log"])
 def test_ingarch(case, link):
-    from models.ingarch import INGARCH
+    from pakcast.models.ingarch import INGARCH
 
     y = CASES[case]
 
@@ -191,7 +191,7 @@ HAWKES_CASES = {
 
 @pytest.mark.parametrize("case", list(HAWKES_CASES))
 def test_hawkes(case):
-    from models.hawkes import HawkesExp
+    from pakcast.models.hawkes import HawkesExp
 
     t = HAWKES_CASES[case]
 
@@ -210,7 +210,7 @@ def test_hawkes(case):
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASE_IDS)
 def test_bayes_changepoint_smoke(case):
-    from models.bayes.changepoint import BayesianChangepoint
+    from pakcast.models.bayes.changepoint import BayesianChangepoint
 
     y = CASES[case]
     kind, val, warns = outcome(lambda: BayesianChangepoint(y, family="poisson").fit(
@@ -227,7 +227,7 @@ def test_bayes_hierarchical_its_smoke(case):
     """A two-unit panel: one unit is the hostile series, the other an ordinary Poisson series."""
     import pandas as pd
 
-    from models.bayes.its import HierarchicalNBITS
+    from pakcast.models.bayes.its import HierarchicalNBITS
 
     y = CASES[case]
     n = len(y)

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from forecast.io import sha256_file, write_json
-from forecast.manifest import RunManifest
-from forecast.rerun import RerunError, compare_file, load_manifest, rerun, rerun_argv
+from pakcast.forecast.io import sha256_file, write_json
+from pakcast.forecast.manifest import RunManifest
+from pakcast.forecast.rerun import RerunError, compare_file, load_manifest, rerun, rerun_argv
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _pakcast(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "MPLBACKEND": "Agg", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "forecast.cli", *args], cwd=cwd, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "pakcast", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=600)
 
 
@@ -188,7 +188,7 @@ def test_rerun_seeded_quarterly_run(tmp_path):
                  "--scheduler", "serial", "--n-samples", "200", "--no-studies", "--no-report",
                  "--backtest-start", "2018-01-01", "--store", str(store), "--random-seed", "11")
     assert r.returncode == 0, r.stderr[-3000:]
-    from forecast.store import Store
+    from pakcast.forecast.store import Store
 
     n_before = len(Store(store).vintages())
     r = _pakcast(tmp_path, "rerun", "q", "--out", "q2")

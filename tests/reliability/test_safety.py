@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forecast.io import safe_join, safe_name
+from pakcast.forecast.io import safe_join, safe_name
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = sorted([*(REPO / "forecast").rglob("*.py"), *(REPO / "models").rglob("*.py")])
@@ -24,7 +24,7 @@ FORBIDDEN_MODULES = {"pickle", "cPickle", "_pickle", "dill", "cloudpickle", "mar
 FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__", "read_pickle", "to_pickle", "system", "popen",
                    "loads_pickle"}
 # subprocess is allowed only where the argument list is pakcast's own: git for the revision, and
-# `python -m forecast.cli` for `pakcast rerun`; never with shell=True.
+# `python -m pakcast` for `pakcast rerun`; never with shell=True.
 SUBPROCESS_ALLOWED = {"forecast/manifest.py", "forecast/rerun.py"}
 
 
@@ -111,7 +111,7 @@ def test_figure_named_from_data_stays_in_its_directory(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from forecast.report.figures import new_figure, save_figure
+    from pakcast.forecast.report.figures import new_figure, save_figure
 
     figs = tmp_path / "run" / "figures"
     figs.mkdir(parents=True)
@@ -125,8 +125,8 @@ def test_figure_named_from_data_stays_in_its_directory(tmp_path):
 
 
 def test_province_named_like_a_path_is_rejected_not_used(tmp_path):
-    from forecast.sources import read_source
-    from forecast.validate import ValidationError
+    from pakcast.forecast.sources import read_source
+    from pakcast.forecast.validate import ValidationError
 
     p = tmp_path / "evil.csv"
     p.write_text("event_id,date,killed,province\na,2015-01-01,1,../../etc\nb,2015-01-01,1,Punjab\n",
