@@ -45,6 +45,7 @@ import pandas as pd
 import scoringrules as sr
 from scipy import stats
 
+from pakcast.forecast.country import PAKISTAN
 from pakcast.forecast.covariates import GROUPS, covariate_groups, feature_names
 from pakcast.forecast.scoring import diebold_mariano
 from pakcast.models.attribution import (
@@ -60,7 +61,7 @@ DEFAULT_PERIODS = (("2010-01", "2013-12"), ("2015-01", "2018-12"))
 DEFAULT_GROUPS = ("economic", "political", "security")
 DEFAULT_BREAK_DATE = "2014-06-15"  # Operation Zarb-e-Azb (timeline.csv, verified)
 OUTCOMES = ("attacks", "killed")
-SOURCE = "UCDP GED 22.1 (Pakistan extract via HDX), militant scope; covariates: shared/data/covariates"
+SOURCE = PAKISTAN.source("attribution")
 
 
 # --------------------------------------------------------------------------- parsing

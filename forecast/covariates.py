@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pakcast.forecast.country import PAKISTAN
 from pakcast.forecast.io import write_csv
 from pakcast.forecast.paths import shipped
 from pakcast.forecast.provinces import CANONICAL, KP, NATIONAL
@@ -148,14 +149,10 @@ FEATURES: tuple[Feature, ...] = (
             "step from 2019-08: lagged CPI is the National CPI (base 2015-16)"),
 )
 
-_ELECTIONS = ("2002-10-10", "2008-02-18", "2013-05-11", "2018-07-25", "2024-02-08")
-_GOVT_CHANGES = ("2008-08-18", "2022-04-10")
-_CEASEFIRES = (
-    ("2006-09-05", "2007-07-11"),
-    ("2009-02-16", "2009-04-26"),
-    ("2021-11-09", "2021-12-09"),
-    ("2022-06-02", "2022-11-28"),
-)
+_CALENDAR = PAKISTAN.calendar  # the political calendar lives in forecast.country
+_ELECTIONS = _CALENDAR.elections
+_GOVT_CHANGES = _CALENDAR.government_changes
+_CEASEFIRES = _CALENDAR.ceasefires
 
 
 def covariate_groups() -> dict[str, str]:
@@ -305,10 +302,12 @@ def _events(cov_dir: Path) -> dict[str, pd.DataFrame]:
     feats["government_change"] = all_units(sum(_kernel(days, d, "decay", half_life_days=180.0)
                                                for d in _GOVT_CHANGES))
     feats["ceasefire_active"] = all_units(sum(_kernel(days, s, "window", e) for s, e in _CEASEFIRES))
-    feats["fata_merger"] = all_units(_kernel(days, "2018-05-31", "step"))
-    feats["counterterrorism_regime"] = all_units(_kernel(days, "2014-12-24", "step"))
-    feats["military_courts"] = all_units(_kernel(days, "2015-01-07", "window", "2019-01-06"))
-    feats["kabul_takeover"] = all_units(_kernel(days, "2021-08-15", "step"))
+    steps, windows = _CALENDAR.steps, _CALENDAR.windows
+    feats["fata_merger"] = all_units(_kernel(days, steps["fata_merger"], "step"))
+    feats["counterterrorism_regime"] = all_units(_kernel(days, steps["counterterrorism_regime"], "step"))
+    feats["military_courts"] = all_units(_kernel(days, windows["military_courts"][0], "window",
+                                                 windows["military_courts"][1]))
+    feats["kabul_takeover"] = all_units(_kernel(days, steps["kabul_takeover"], "step"))
 
     ops = np.zeros((n, len(UNITS)))
     col = {u: i for i, u in enumerate(UNITS)}

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from pakcast.forecast.country import profile
 from pakcast.models.baselines import BASELINES, HistoricalRate
 
 __all__ = [
@@ -64,7 +65,7 @@ __all__ = [
     "NATIONAL",
 ]
 
-NATIONAL = "Pakistan"
+NATIONAL = profile().national
 BASELINE_NAMES = ("zero", "last_value", "historical_rate", "seasonal_naive", "conflictology")
 
 

@@ -21,7 +21,8 @@ from typing import Iterable
 
 import pandas as pd
 
-NATIONAL = "Pakistan"
+from pakcast.forecast.country import NATIONAL
+
 KP = "Khyber Pakhtunkhwa"
 FATA = "FATA"
 

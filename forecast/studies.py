@@ -37,12 +37,13 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from pakcast.forecast.country import PAKISTAN
 from pakcast.models.breaks import (BaiPerron, chow_test, count_lr_test, ols_cusum, sup_f_test, sup_lr_test)
 from pakcast.models.its import InterruptedTimeSeries
 
-STUDY_DATES = ("2014-12-01", "2021-08-01")
-DATE_LABELS = {"2014-12-01": "2014_12", "2021-08-01": "2021_08"}
-NATIONAL = "Pakistan"
+STUDY_DATES = PAKISTAN.intervention_months()  # ("2014-12-01", "2021-08-01"): month containing each event
+DATE_LABELS = PAKISTAN.intervention_labels()
+NATIONAL = PAKISTAN.national
 DEFAULT_SEED = 20141216
 LOCAL_MONTHS = 48
 MIN_SLOPE_POST = 12
@@ -295,7 +296,7 @@ def _add_holm(rows: list[dict], key: tuple[str, ...], pcol: str, out: str = "p_h
 REPORTED_METRICS = ("attacks", "killed", "fatalities_total")
 
 
-def run_reported_study(table: pd.DataFrame, date: str = "2021-08-01", *, min_pre: int = 3, min_post: int = 2,
+def run_reported_study(table: pd.DataFrame, date: str = STUDY_DATES[-1], *, min_pre: int = 3, min_post: int = 2,
                        pre_months: int = LOCAL_MONTHS, random_seed: int = DEFAULT_SEED) -> list[dict[str, Any]]:
     """August-2021 level change on each published series separately (never pooled).
 

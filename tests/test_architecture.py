@@ -61,3 +61,34 @@ def test_every_package_directory_is_listed_in_pyproject():
             found.add(".".join(("pakcast", *init.parent.relative_to(REPO).parts)))
     missing = found - listed
     assert not missing, f"add these packages to [tool.setuptools] packages in pyproject.toml: {sorted(missing)}"
+
+
+def _string_constants(path: Path) -> list[tuple[int, str]]:
+    """String literals in ``path`` that are not docstrings, with their line numbers."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    docs = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docs.add(id(first.value))
+    return [(n.lineno, n.value) for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs]
+
+
+def test_country_knowledge_lives_in_the_country_profile():
+    """The intervention dates and the national name are defined once, in forecast/country.py."""
+    dates = {"2014-12-16", "2021-08-15", "2014-12-01", "2021-08-01", "2014-12-16,2021-08-15"}
+    offenders = []
+    for p in (REPO / "forecast").rglob("*.py"):
+        if p.name == "country.py":
+            continue
+        tree = ast.parse(p.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+                    and node.value.value == "Pakistan"):
+                offenders.append(f"{p.relative_to(REPO)}:{node.lineno}: assigns 'Pakistan' (use forecast.country)")
+        for line, s in _string_constants(p):
+            if s in dates:
+                offenders.append(f"{p.relative_to(REPO)}:{line}: intervention date {s!r} (use forecast.country)")
+    assert offenders == [], "\n".join(offenders)

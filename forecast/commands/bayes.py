@@ -19,12 +19,13 @@ import pandas as pd
 import typer
 from rich.console import Console
 
+from pakcast.forecast.country import PAKISTAN
 from pakcast.forecast._cli_app import app, bayes_app, data_app  # noqa: F401
 
 console = Console(stderr=True)
 
 UNCONVERGED_EXIT = 3
-DEFAULT_BREAKS = "2014-12-16,2021-08-15"
+DEFAULT_BREAKS = ",".join(PAKISTAN.intervention_days())  # days of the events (see forecast.country)
 DEFAULT_START = "2007-01-01"
 OUTCOMES = ("attacks", "killed", "killed_low", "killed_high")
 FORECAST_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from pakcast.forecast._cli_app import app, bayes_app, data_app  # noqa: F401
+from pakcast.forecast.country import PAKISTAN
 from pakcast.forecast.validate import ValidationError
 
 console = Console()
@@ -51,14 +52,7 @@ class OnErrorOpt(str, Enum):
     report = "report"
 
 
-DATA_LIMITS = [
-    "UCDP GED counts organised, lethal violence (>= 1 death, conflicts/actors above 25 deaths a year); "
-    "it is not a terrorism database: no non-lethal attacks, no attack type, no injured counts.",
-    "The shipped extract is GED 22.1 (HDX): coverage ends 2021-12-31, only 4.5 months after the August-2021 "
-    "break; published aggregates in reported_aggregates.csv extend past 2021 but never pool with UCDP.",
-    "FATA is coded apart through 2021 (merged into Khyber Pakhtunkhwa by default, --fata separate keeps it).",
-    "Coverage before 2002 is thin (284 events 1989-2001). The GED is revised retroactively between versions.",
-]
+DATA_LIMITS = list(PAKISTAN.event_data_limits)
 
 
 def _fail(exc: Exception) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from pakcast.forecast.country import PAKISTAN
 from pakcast.forecast.io import atomic_write_text, to_jsonable, write_json
 from pakcast.forecast.paths import shipped, templates_dir
 from pakcast.forecast.report import figures as F
@@ -44,22 +45,10 @@ HEADERS = {"unique_id": "series", "n_post": "n post", "n_pre": "n pre", "ci_low"
            "contains_2014_12": "CI contains 2014-12", "contains_2021_08": "CI contains 2021-08",
            "coverage_90_in_85_95": "coverage in 85-95%", "in_goal_scope": "≥10 events/yr",
            "skill_vs_best_baseline": "skill vs best baseline", "irr": "IRR", "pvalue": "p", "p_value": "p"}
-UCDP_SOURCE = "UCDP GED 22.1 (CC BY 4.0), Pakistan extract via HDX"
+UCDP_SOURCE = PAKISTAN.source("ucdp")
 BASELINE_HINTS = ("zero", "naive", "last", "climatology", "historical", "seasonal", "conflictology", "bootstrap",
                   "baseline", "rate")
-LIMITATIONS = [
-    "UCDP GED records organised violence: events with at least one death in a conflict, dyad or actor that "
-    "passed 25 deaths in a calendar year. Non-lethal attacks and attacks by smaller groups are not in it.",
-    "UCDP GED has no injured counts (the 'injured' measure is empty for this source) and no attack type.",
-    "The event data end in December 2021 (GED 22.1). Anything later rests on the published aggregates.",
-    "Published aggregates (PICSS, PIPS, CRSS, GTI, SATP, official) define attacks and deaths their own way "
-    "(some include militants killed in operations): they are shown side by side and never pooled.",
-    "FATA was merged into Khyber Pakhtunkhwa in May 2018; UCDP keeps FATA separate through 2021. The panel "
-    "follows the merge option recorded in the manifest.",
-    "Events dated only to a month or a year cannot be placed in finer periods; the panel's exclusions are "
-    "listed below when the run records them.",
-    "UCDP revises the GED retroactively: counts from other GED versions differ for the same years.",
-]
+LIMITATIONS = list(PAKISTAN.limitations)
 
 
 # ----------------------------------------------------------------------------------------- helpers

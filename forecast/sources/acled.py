@@ -27,6 +27,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from pakcast.forecast.country import PAKISTAN
 from pakcast.forecast.sources._common import CountryFilter, resolve_provinces
 from pakcast.forecast.sources.base import ReadResult
 from pakcast.forecast.validate import Checker, OnError, canonical_frame, read_csv_records, require_columns
@@ -35,7 +36,7 @@ SOURCE = "acled"
 REQUIRED = ["event_id_cnty", "event_date", "event_type", "actor1", "admin1", "fatalities"]
 OPTIONAL = ["time_precision", "actor2", "admin2", "latitude", "longitude", "country"]
 VIOLENT = ("Battles", "Explosions/Remote violence", "Violence against civilians")
-COUNTRY = "Pakistan"
+COUNTRY = PAKISTAN.name
 _STATE = r"^(?:Military|Police) Forces of (?:the )?([^(]+?)\s*(?:\(|$)"
 
 

@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from pakcast.forecast.country import PAKISTAN
 from pakcast.forecast.sources._common import CountryFilter, resolve_provinces
 from pakcast.forecast.sources.base import ReadResult
 from pakcast.forecast.validate import Checker, OnError, canonical_frame, read_csv_records, require_columns
@@ -32,7 +33,7 @@ from pakcast.forecast.validate import Checker, OnError, canonical_frame, read_cs
 SOURCE = "gtd"
 REQUIRED = ["eventid", "iyear", "imonth", "iday", "provstate", "nkill", "nwound", "attacktype1_txt", "gname"]
 OPTIONAL = ["country_txt", "city", "latitude", "longitude"]
-COUNTRY = "Pakistan"
+COUNTRY = PAKISTAN.name
 
 
 def read_gtd(path: str | Path, *, on_error: OnError = "raise", encoding: str = "utf-8",
