@@ -12,6 +12,7 @@ from pakcast.forecast.commands import (  # noqa: F401  (importing registers the 
     bayes,
     breaks,
     data,
+    fetch,
     hawkes,
     quarterly,
     report,

@@ -10,4 +10,5 @@
 | attribute.py  | attribute                                  |
 | report.py     | report                                     |
 | reliability.py| rerun                                      |
+| fetch.py      | fetch ucdp, fetch acled                    |
 """

@@ -1,0 +1,77 @@
+"""``pakcast fetch ucdp`` and ``pakcast fetch acled``: download fresh events (thin: parse, call, print).
+
+The clients live in :mod:`forecast.fetch`; credentials come from the options or the environment
+(``UCDP_TOKEN``; ``ACLED_EMAIL`` + ``ACLED_PASSWORD``, or ``ACLED_EMAIL`` + ``ACLED_KEY`` for the
+older key access) and never reach the manifest, the cache or a message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NoReturn, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from pakcast.forecast._cli_app import app
+from pakcast.forecast.errors import PakcastError
+
+console = Console()
+err_console = Console(stderr=True)
+
+fetch_app = typer.Typer(help="Download fresh events from the UCDP and ACLED APIs (network; credentials "
+                             "from options or environment variables).", no_args_is_help=True)
+app.add_typer(fetch_app, name="fetch")
+
+
+def fail(exc: BaseException) -> NoReturn:
+    """Print an expected error on one line (no traceback) and exit with its code."""
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
+    raise typer.Exit(code=getattr(exc, "exit_code", 1))
+
+
+def _client(service: str, cache_dir: Optional[Path], no_cache: bool, retries: int, timeout: float,
+            cache_ttl: Optional[float] = None):
+    from pakcast.forecast.fetch.http import HttpClient, default_cache_dir
+
+    cache = None if no_cache else (cache_dir or default_cache_dir())
+    return HttpClient(service, cache_dir=cache, cache_ttl=cache_ttl, max_retries=retries, timeout=timeout)
+
+
+def _print(res) -> None:
+    resumed = f", resumed at page {res.resumed_from_page}" if res.resumed_from_page is not None else ""
+    console.print(f"wrote {res.out}: {res.records:,} {res.service} {res.dataset} records from {res.pages} page(s)"
+                  f"{resumed} ({res.requests} request(s), {res.cached_responses} from the cache, "
+                  f"{res.retries} retried); manifest {res.manifest.name}; sha256 {res.sha256[:12]}")
+    for n in res.notes:
+        console.print(f"[yellow]note:[/] {escape(n)}")
+    src = res.service.lower()
+    console.print(f"next: pakcast ingest {res.out} --source {src}" + (" --replace" if src == "ucdp" else ""))
+
+
+@fetch_app.command("ucdp")
+def fetch_ucdp_cmd(
+    out: Path = typer.Option(..., "--out", help="CSV to write (the official GED CSV schema)."),
+    dataset: str = typer.Option("candidate", "--dataset", help="ged (yearly release YY.1) or candidate (monthly YY.0.M)."),
+    version: str = typer.Option(..., "--version", help="Release, e.g. 25.1 (GED) or 25.0.9 (Candidate)."),
+    since: Optional[str] = typer.Option(None, "--since", help="First event date kept by the API (YYYY-MM-DD)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Last event date kept by the API (YYYY-MM-DD)."),
+    api_url: Optional[str] = typer.Option(None, "--api-url", help="API root (default $PAKCAST_UCDP_API_URL or https://ucdpapi.pcr.uu.se/api)."),
+    token: Optional[str] = typer.Option(None, "--token", help="API token (default $UCDP_TOKEN)."),
+    country: int = typer.Option(770, "--country", help="Gleditsch-Ward country code (770 = Pakistan)."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Response cache (default $PAKCAST_HTTP_CACHE or the user cache dir)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the response cache."),
+    retries: int = typer.Option(5, "--retries", help="Retries on 429, 5xx and network failures."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for the server."),
+) -> None:
+    """Download UCDP GED or Candidate events for one country through the UCDP API."""
+    from pakcast.forecast.fetch.ucdp import fetch_ucdp
+
+    try:
+        client = _client("UCDP", cache_dir, no_cache, retries, timeout)
+        res = fetch_ucdp(out, dataset=dataset, version=version, since=since, until=until, token=token,
+                         api_url=api_url, country=country, client=client)
+    except PakcastError as exc:
+        fail(exc)
+    _print(res)

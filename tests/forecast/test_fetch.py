@@ -1,0 +1,412 @@
+"""Download clients against a local HTTP server on 127.0.0.1 (no network): UCDP, ACLED, refresh.
+
+The server speaks each API's documented response format:
+
+* UCDP (https://ucdp.uu.se/apidocs/): ``GET /api/gedevents/<version>`` with ``pagesize``, 0-based
+  ``page``, ``Country`` (Gleditsch-Ward code) and ``StartDate``/``EndDate``; the token in the
+  ``x-ucdp-access-token`` header; the JSON body has ``TotalCount``, ``TotalPages``,
+  ``PreviousPageUrl``, ``NextPageUrl`` (empty on the last page) and ``Result``. The page numbering
+  (first page 0, ``NextPageUrl`` pointing at ``page=1``) follows the API's published example
+  request ``gedevents/25.1?pagesize=1&page=0``. Candidate releases are versions ``YY.0.M`` of
+  the same endpoint (e.g. ``22.0.11`` for November 2022, as in UCDP's API version list).
+* ACLED (https://acleddata.com/api-documentation/getting-started): an OAuth password grant,
+  ``POST /oauth/token`` with the form fields ``username``, ``password``, ``grant_type=password``,
+  ``client_id=acled``, answering ``access_token``/``token_type``/``expires_in``/``refresh_token``;
+  then ``GET /api/acled/read?_format=json`` with ``Authorization: Bearer <token>``, the filters
+  ``country``, ``event_date`` + ``event_date_where=BETWEEN`` (``a|b``), and ``limit``/``page``
+  (1-based) paging; the JSON body has ``status``, ``success``, ``count`` and ``data`` (rows of
+  strings). The older access (``key`` + ``email`` query parameters on ``/acled/read``) is
+  served too.
+
+Record values are hand-made (fixtures/fetch/*.json). Backoff sleeps are recorded, not slept.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pakcast.forecast.cli import app
+
+FIX = Path(__file__).parent / "fixtures" / "fetch"
+UCDP_EVENTS = json.loads((FIX / "ucdp_gedevents.json").read_text())["events"]
+ACLED_ROWS = json.loads((FIX / "acled_read.json").read_text())["data"]
+TOKEN = "ucdp-secret-token-7f3a"
+ACLED_EMAIL = "analyst@example.org"
+ACLED_PASSWORD = "acled-secret-pw-91c2"
+ACLED_KEY = "acled-legacy-key-55d0"
+ACLED_ACCESS = "acled-bearer-0b9e"
+SECRETS = (TOKEN, ACLED_PASSWORD, ACLED_KEY, ACLED_ACCESS)
+runner = CliRunner()
+
+
+class FakeAPIs(ThreadingHTTPServer):
+    """UCDP and ACLED on one port; ``faults[(path, page)]`` is a list of faults served first."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.versions = {"25.1": UCDP_EVENTS, "25.0.9": UCDP_EVENTS}
+        self.faults: dict[tuple[str, int], list[str]] = {}
+        self.log: list[dict] = []
+        self.format_changed = False
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def fault(self, path: str, page: int) -> str | None:
+        with self.lock:
+            q = self.faults.get((path, page))
+            return q.pop(0) if q else None
+
+    def requests_for(self, path: str) -> list[dict]:
+        return [r for r in self.log if r["path"] == path]
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: FakeAPIs
+
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+    def _send(self, status: int, obj, headers: dict | None = None, truncate: bool = False) -> None:
+        body = json.dumps(obj).encode() if not isinstance(obj, bytes) else obj
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2] if truncate else body)
+        if truncate:
+            self.wfile.flush()
+            self.close_connection = True
+
+    def _fault(self, path: str, page: int) -> bool:
+        f = self.server.fault(path, page)
+        if f is None:
+            return False
+        if f == "429":
+            self._send(429, {"message": "Too many requests"}, {"Retry-After": "2"})
+        elif f == "500":
+            self._send(500, {"message": "Internal server error"})
+        elif f == "truncated":
+            self._send(200, {"TotalCount": 0, "padding": "x" * 400}, truncate=True)
+        return True
+
+    def do_GET(self):  # noqa: N802
+        u = urllib.parse.urlsplit(self.path)
+        q = dict(urllib.parse.parse_qsl(u.query))
+        self.server.log.append({"method": "GET", "path": u.path, "query": q, "headers": dict(self.headers)})
+        if u.path.startswith("/api/gedevents/"):
+            return self._ucdp(u.path, q)
+        if u.path in ("/api/acled/read", "/acled/read"):
+            return self._acled(u.path, q)
+        self._send(404, {"message": "no such endpoint"})
+
+    def do_POST(self):  # noqa: N802
+        u = urllib.parse.urlsplit(self.path)
+        n = int(self.headers.get("Content-Length") or 0)
+        form = dict(urllib.parse.parse_qsl(self.rfile.read(n).decode()))
+        self.server.log.append({"method": "POST", "path": u.path, "query": {}, "form": form,
+                                "headers": dict(self.headers)})
+        if u.path != "/oauth/token":
+            return self._send(404, {"message": "no such endpoint"})
+        if (form.get("grant_type"), form.get("client_id")) != ("password", "acled"):
+            return self._send(400, {"error": "unsupported_grant_type"})
+        if (form.get("username"), form.get("password")) != (ACLED_EMAIL, ACLED_PASSWORD):
+            return self._send(400, {"error": "invalid_grant",
+                                    "error_description": "The user credentials were incorrect."})
+        self._send(200, {"token_type": "Bearer", "expires_in": 86400, "access_token": ACLED_ACCESS,
+                         "refresh_token": "refresh-xyz"})
+
+    # -- UCDP --------------------------------------------------------------------------------
+    def _ucdp(self, path: str, q: dict) -> None:
+        version = path.rsplit("/", 1)[1]
+        if self.headers.get("x-ucdp-access-token") != TOKEN:
+            return self._send(401, {"message": "Access token missing or invalid"})
+        if version not in self.server.versions:
+            return self._send(404, {"message": f"Version {version} not found"})
+        page, size = int(q.get("page", 0)), int(q.get("pagesize", 1))
+        if self._fault(path, page):
+            return
+        ev = [e for e in self.server.versions[version] if str(e["country_id"]) == q.get("Country", str(e["country_id"]))]
+        if "StartDate" in q:
+            ev = [e for e in ev if e["date_start"][:10] >= q["StartDate"]]
+        if "EndDate" in q:
+            ev = [e for e in ev if e["date_start"][:10] <= q["EndDate"]]
+        pages = max(1, math.ceil(len(ev) / size))
+        chunk = ev[page * size:(page + 1) * size]
+        base = f"{self.server.url}{path}?pagesize={size}"
+        nxt = f"{base}&page={page + 1}" if page + 1 < pages and chunk else ""
+        prev = f"{base}&page={page - 1}" if page > 0 else ""
+        if self.server.format_changed:
+            return self._send(200, {"count": len(ev), "items": chunk})
+        self._send(200, {"TotalCount": len(ev), "TotalPages": pages if ev else 0, "PreviousPageUrl": prev,
+                         "NextPageUrl": nxt, "Result": chunk})
+
+    # -- ACLED -------------------------------------------------------------------------------
+    def _acled(self, path: str, q: dict) -> None:
+        if path == "/acled/read":
+            if (q.get("key"), q.get("email")) != (ACLED_KEY, ACLED_EMAIL):
+                return self._send(403, {"status": 403, "success": False,
+                                        "error": {"status": 403, "message": "Access denied"}})
+        elif self.headers.get("Authorization") != f"Bearer {ACLED_ACCESS}":
+            return self._send(401, {"message": "Unauthorized"})
+        page, limit = int(q.get("page", 1)), int(q.get("limit", 5000))
+        if self._fault(path, page):
+            return
+        rows = [r for r in ACLED_ROWS if r["country"] == q.get("country", r["country"])]
+        if "event_date" in q:
+            assert q.get("event_date_where") == "BETWEEN", q
+            a, b = q["event_date"].split("|")
+            rows = [r for r in rows if a <= r["event_date"] <= b]
+        chunk = rows[(page - 1) * limit: page * limit]
+        if self.server.format_changed:
+            return self._send(200, {"status": 200, "success": True, "rows": chunk})
+        self._send(200, {"status": 200, "success": True, "last_update": 12, "count": len(chunk),
+                         "messages": [], "data": chunk, "filename": "acled"})
+
+
+@pytest.fixture()
+def api():
+    srv = FakeAPIs()
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture()
+def env(monkeypatch, tmp_path, api):
+    """Every credential and API address from the environment; a private cache; no real sleeping."""
+    from pakcast.forecast.fetch import http
+
+    monkeypatch.setenv("UCDP_TOKEN", TOKEN)
+    monkeypatch.setenv("ACLED_EMAIL", ACLED_EMAIL)
+    monkeypatch.setenv("ACLED_PASSWORD", ACLED_PASSWORD)
+    monkeypatch.delenv("ACLED_KEY", raising=False)
+    monkeypatch.setenv("PAKCAST_UCDP_API_URL", f"{api.url}/api")
+    monkeypatch.setenv("PAKCAST_ACLED_API_URL", api.url)
+    monkeypatch.setenv("PAKCAST_HTTP_CACHE", str(tmp_path / "cache"))
+    waits: list[float] = []
+    monkeypatch.setattr(http, "_sleep", waits.append)
+    return waits
+
+
+def _client(tmp_path, **kw):
+    from pakcast.forecast.fetch.http import HttpClient
+
+    waits: list[float] = []
+    kw.setdefault("cache_dir", tmp_path / "cache")
+    return HttpClient(kw.pop("service", "UCDP"), sleep=waits.append, **kw), waits
+
+
+def _no_secret_anywhere(*roots: Path, texts: tuple[str, ...] = ()) -> None:
+    for root in roots:
+        files = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
+        for p in files:
+            data = p.read_bytes()
+            for s in SECRETS:
+                assert s.encode() not in data, f"credential {s!r} written to {p}"
+    for t in texts:
+        for s in SECRETS:
+            assert s not in t, f"credential {s!r} in output"
+
+
+# ---------------------------------------------------------------------------------------------
+# UCDP
+# ---------------------------------------------------------------------------------------------
+def test_ucdp_several_pages_official_schema_and_manifest(api, tmp_path):
+    from pakcast.forecast.fetch.ucdp import GED_COLUMNS, fetch_ucdp
+    from pakcast.forecast.sources.ucdp import read_ucdp
+
+    client, waits = _client(tmp_path)
+    out = tmp_path / "ged.csv"
+    res = fetch_ucdp(out, dataset="candidate", version="25.0.9", token=TOKEN, api_url=f"{api.url}/api",
+                     pagesize=3, client=client)
+    pak = [e for e in UCDP_EVENTS if e["country_id"] == 770]
+    assert res.records == len(pak) == 7 and res.pages == 3 and waits == []
+    hits = api.requests_for("/api/gedevents/25.0.9")
+    assert [r["query"]["page"] for r in hits] == ["0", "1", "2"]
+    assert all(r["query"]["Country"] == "770" and r["query"]["pagesize"] == "3" for r in hits)
+    df = pd.read_csv(out, dtype=str)
+    assert list(df.columns) == GED_COLUMNS
+    assert df["date_start"].iloc[0] == "2025-07-03 00:00:00.000"  # as in the official GED CSV
+    rr = read_ucdp(out)
+    assert rr.accepted == 7 and rr.rejected == 0
+    assert int(rr.events["killed"].sum()) == sum(e["best"] for e in pak)
+    m = json.loads(res.manifest.read_text())
+    assert m["options"]["url"] == f"{api.url}/api/gedevents/25.0.9"
+    assert m["options"]["params"] == {"pagesize": 3, "Country": 770} and m["options"]["records"] == 7
+    assert m["outputs"][0]["sha256"] == res.sha256 and m["created"]
+    assert not list(tmp_path.glob(".ged.csv.partial*"))
+    _no_secret_anywhere(tmp_path)
+
+
+def test_ucdp_since_filter_reaches_the_api(api, tmp_path):
+    from pakcast.forecast.fetch.ucdp import fetch_ucdp
+
+    client, _ = _client(tmp_path)
+    res = fetch_ucdp(tmp_path / "c.csv", dataset="candidate", version="25.0.9", since="2025-08-01",
+                     token=TOKEN, api_url=f"{api.url}/api", client=client)
+    assert res.records == 5
+    assert api.requests_for("/api/gedevents/25.0.9")[0]["query"]["StartDate"] == "2025-08-01"
+
+
+def test_429_then_success_honours_retry_after(api, tmp_path):
+    from pakcast.forecast.fetch.ucdp import fetch_ucdp
+
+    api.faults[("/api/gedevents/25.1", 1)] = ["429"]
+    client, waits = _client(tmp_path, backoff=0.5)
+    res = fetch_ucdp(tmp_path / "g.csv", dataset="ged", version="25.1", token=TOKEN, api_url=f"{api.url}/api",
+                     pagesize=4, client=client)
+    assert res.records == 7 and waits == [2.0]  # the server's Retry-After: 2, not the 0.5 s backoff
+    assert [r["query"]["page"] for r in api.requests_for("/api/gedevents/25.1")] == ["0", "1", "1"]
+
+
+def test_500_and_truncated_body_then_success_with_exponential_backoff(api, tmp_path):
+    from pakcast.forecast.fetch.ucdp import fetch_ucdp
+
+    api.faults[("/api/gedevents/25.1", 0)] = ["500", "truncated", "500"]
+    client, waits = _client(tmp_path, backoff=0.25)
+    res = fetch_ucdp(tmp_path / "g.csv", dataset="ged", version="25.1", token=TOKEN, api_url=f"{api.url}/api",
+                     client=client)
+    assert res.records == 7 and waits == [0.25, 0.5, 1.0] and res.retries == 3
+
+
+def test_retries_exhausted_is_one_clear_error_and_no_output(api, tmp_path):
+    from pakcast.forecast.fetch.http import FetchError
+    from pakcast.forecast.fetch.ucdp import fetch_ucdp
+
+    api.faults[("/api/gedevents/25.1", 0)] = ["500"] * 10
+    client, waits = _client(tmp_path, max_retries=2, backoff=0.1)
+    with pytest.raises(FetchError, match=r"HTTP 500 on all 3 attempts") as ei:
+        fetch_ucdp(tmp_path / "g.csv", dataset="ged", version="25.1", token=TOKEN, api_url=f"{api.url}/api",
+                   client=client)
+    assert "\n" not in str(ei.value) and TOKEN not in str(ei.value)
+    assert not (tmp_path / "g.csv").exists() and len(waits) == 2
+
+
+def test_unreachable_server(tmp_path):
+    from pakcast.forecast.fetch.http import UnreachableError
+    from pakcast.forecast.fetch.ucdp import fetch_ucdp
+
+    client, waits = _client(tmp_path, max_retries=1, timeout=2)
+    with pytest.raises(UnreachableError, match="UCDP not reachable"):
+        fetch_ucdp(tmp_path / "g.csv", dataset="ged", version="25.1", token=TOKEN,
+                   api_url="http://127.0.0.1:9/api", client=client)
+
+
+def test_resume_after_an_interrupted_download(api, tmp_path):
+    from pakcast.forecast.fetch.http import FetchError
+    from pakcast.forecast.fetch.ucdp import fetch_ucdp
+
+    out = tmp_path / "g.csv"
+    api.faults[("/api/gedevents/25.1", 2)] = ["500", "500"]
+    client, _ = _client(tmp_path, max_retries=1, cache_dir=None)
+    kw = dict(dataset="ged", version="25.1", token=TOKEN, api_url=f"{api.url}/api", pagesize=2)
+    with pytest.raises(FetchError):
+        fetch_ucdp(out, client=client, **kw)
+    assert not out.exists()  # a partial download never looks complete
+    state = json.loads((tmp_path / ".g.csv.partial.json").read_text())
+    assert state["pages_done"] == 2 and state["next_page"] == 2
+    _no_secret_anywhere(tmp_path)
+    api.log.clear()
+    client, _ = _client(tmp_path, cache_dir=None)  # no cache: the state file alone resumes
+    res = fetch_ucdp(out, client=client, **kw)
+    assert res.resumed_from_page == 2 and res.records == 7 and res.pages == 4
+    assert [r["query"]["page"] for r in api.requests_for("/api/gedevents/25.1")] == ["2", "3"]
+    assert pd.read_csv(out)["id"].tolist() == [e["id"] for e in UCDP_EVENTS if e["country_id"] == 770]
+    assert not list(tmp_path.glob(".g.csv.partial*"))
+    # a different request does not reuse another request's state
+    api.faults[("/api/gedevents/25.1", 1)] = ["500", "500"]
+    client, _ = _client(tmp_path, max_retries=1, cache_dir=None)
+    with pytest.raises(FetchError):
+        fetch_ucdp(out, client=client, since="2025-07-10", **kw)
+    client, _ = _client(tmp_path, cache_dir=None)
+    res = fetch_ucdp(out, client=client, **kw)
+    assert res.resumed_from_page is None and res.records == 7
+
+
+def test_cache_is_keyed_by_the_request_without_credentials(api, tmp_path):
+    from pakcast.forecast.fetch.ucdp import fetch_ucdp
+
+    client, _ = _client(tmp_path)
+    kw = dict(dataset="ged", version="25.1", api_url=f"{api.url}/api", pagesize=4)
+    fetch_ucdp(tmp_path / "a.csv", token=TOKEN, client=client, **kw)
+    n = len(api.log)
+    client2, _ = _client(tmp_path)
+    res = fetch_ucdp(tmp_path / "b.csv", token=TOKEN, client=client2, **kw)
+    assert len(api.log) == n and res.cached_responses == 2 and res.requests == 0
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    client3, _ = _client(tmp_path)
+    fetch_ucdp(tmp_path / "c.csv", token=TOKEN, client=client3, since="2025-08-01", **kw)
+    assert len(api.log) > n  # another request is another key
+    _no_secret_anywhere(tmp_path / "cache")
+
+
+def test_ucdp_errors_are_one_line_without_traceback(api, env, tmp_path):
+    base = ["fetch", "ucdp", "--dataset", "ged", "--version", "25.1", "--out", str(tmp_path / "x.csv")]
+    cases = {
+        "wrong token": (base + ["--token", "not-the-token"], "refused the credentials (HTTP 401)"),
+        "unknown version": (["fetch", "ucdp", "--dataset", "ged", "--version", "19.1", "--out",
+                             str(tmp_path / "x.csv")], "no ged version 19.1"),
+        "malformed version": (["fetch", "ucdp", "--dataset", "ged", "--version", "25.0.9", "--out",
+                               str(tmp_path / "x.csv")], "is a candidate version"),
+        "empty result": (base + ["--since", "2026-01-01"], "returned no events"),
+    }
+    for name, (args, msg) in cases.items():
+        r = runner.invoke(app, args)
+        assert r.exit_code == 1, (name, r.output)
+        assert msg in r.output, (name, r.output)
+        assert "Traceback" not in r.output and r.output.strip().count("\n") == 0, (name, r.output)
+        assert not (tmp_path / "x.csv").exists()
+        _no_secret_anywhere(tmp_path, texts=(r.output,))
+    api.format_changed = True
+    r = runner.invoke(app, base)
+    assert r.exit_code == 1 and "unexpected response format" in r.output and "Traceback" not in r.output
+    assert r.output.strip().count("\n") == 0
+
+
+def test_fetch_ucdp_cli_then_ingest_and_panel_end_to_end(api, env, tmp_path, monkeypatch):
+    out, store = tmp_path / "ucdp_candidate.csv", tmp_path / "store.duckdb"
+    args = ["fetch", "ucdp", "--dataset", "candidate", "--version", "25.0.9", "--out", str(out), "--token", TOKEN]
+    monkeypatch.setattr(sys, "argv", ["pakcast", *args])
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "7 UCDP candidate records" in r.output
+    _no_secret_anywhere(tmp_path, texts=(r.output,))
+    m = json.loads((tmp_path / "ucdp_candidate.manifest.json").read_text())
+    assert "***" in m["argv"] and TOKEN not in json.dumps(m)
+    r = runner.invoke(app, ["ingest", str(out), "--source", "ucdp", "--store", str(store)])
+    assert r.exit_code == 0, r.output
+    from pakcast.forecast.store import Store
+
+    ev = Store(store).events("ucdp")
+    assert len(ev) == 7
+    pan = tmp_path / "panel.csv"
+    r = runner.invoke(app, ["panel", "--store", str(store), "--source", "ucdp", "--scope", "all", "--out", str(pan)])
+    assert r.exit_code == 0, r.output
+    p = pd.read_csv(pan)
+    p["period"] = p["period"].str.slice(0, 7)
+    nat = p[p["province"] == "Pakistan"].set_index("period")
+    pak = [e for e in UCDP_EVENTS if e["country_id"] == 770]
+    assert int(nat["attacks"].sum()) == 7 and int(nat["killed"].sum()) == sum(e["best"] for e in pak)
+    by_month = {m: sum(1 for e in pak if e["date_start"][:7] == m) for m in ("2025-07", "2025-08", "2025-09")}
+    assert nat.loc[list(by_month), "attacks"].tolist() == list(by_month.values())
+    kp = p[(p["province"] == "Khyber Pakhtunkhwa")]
+    assert int(kp["attacks"].sum()) == sum(1 for e in pak if e["adm_1"].startswith("Khyber"))
