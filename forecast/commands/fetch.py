@@ -75,3 +75,30 @@ def fetch_ucdp_cmd(
     except PakcastError as exc:
         fail(exc)
     _print(res)
+
+
+@fetch_app.command("acled")
+def fetch_acled_cmd(
+    out: Path = typer.Option(..., "--out", help="CSV to write (ACLED export columns)."),
+    since: Optional[str] = typer.Option(None, "--since", help="First event date (YYYY-MM-DD)."),
+    until: Optional[str] = typer.Option(None, "--until", help="Last event date (YYYY-MM-DD; default today)."),
+    api_url: Optional[str] = typer.Option(None, "--api-url", help="API root (default $PAKCAST_ACLED_API_URL or https://acleddata.com)."),
+    email: Optional[str] = typer.Option(None, "--email", help="myACLED account email (default $ACLED_EMAIL)."),
+    password: Optional[str] = typer.Option(None, "--password", help="myACLED password (default $ACLED_PASSWORD): OAuth access."),
+    key: Optional[str] = typer.Option(None, "--key", help="Older access key (default $ACLED_KEY), used without a password."),
+    country: str = typer.Option("Pakistan", "--country", help="ACLED country name."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Response cache (default $PAKCAST_HTTP_CACHE or the user cache dir)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the response cache."),
+    retries: int = typer.Option(5, "--retries", help="Retries on 429, 5xx and network failures."),
+    timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for the server."),
+) -> None:
+    """Download ACLED events for one country through the ACLED API (cached responses kept 24 hours)."""
+    from pakcast.forecast.fetch.acled import fetch_acled
+
+    try:
+        client = _client("ACLED", cache_dir, no_cache, retries, timeout, cache_ttl=24 * 3600)
+        res = fetch_acled(out, since=since, until=until, email=email, password=password, key=key,
+                          api_url=api_url, country=country, client=client)
+    except PakcastError as exc:
+        fail(exc)
+    _print(res)

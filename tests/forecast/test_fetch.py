@@ -410,3 +410,82 @@ def test_fetch_ucdp_cli_then_ingest_and_panel_end_to_end(api, env, tmp_path, mon
     assert nat.loc[list(by_month), "attacks"].tolist() == list(by_month.values())
     kp = p[(p["province"] == "Khyber Pakhtunkhwa")]
     assert int(kp["attacks"].sum()) == sum(1 for e in pak if e["adm_1"].startswith("Khyber"))
+
+
+# ---------------------------------------------------------------------------------------------
+# ACLED
+# ---------------------------------------------------------------------------------------------
+def test_acled_oauth_pages_and_reader_schema(api, tmp_path):
+    from pakcast.forecast.fetch.acled import fetch_acled
+    from pakcast.forecast.sources.acled import read_acled
+
+    client, waits = _client(tmp_path, service="ACLED")
+    out = tmp_path / "acled.csv"
+    api.faults[("/api/acled/read", 2)] = ["429", "500"]
+    res = fetch_acled(out, since="2025-07-01", until="2025-09-30", email=ACLED_EMAIL, password=ACLED_PASSWORD,
+                      api_url=api.url, limit=2, client=client)
+    assert res.records == 5 and res.pages == 3 and waits[0] == 2.0 and len(waits) == 2
+    tok = api.requests_for("/oauth/token")
+    assert len(tok) == 1 and tok[0]["form"]["grant_type"] == "password" and tok[0]["form"]["client_id"] == "acled"
+    reads = api.requests_for("/api/acled/read")
+    assert all(r["headers"]["Authorization"] == f"Bearer {ACLED_ACCESS}" for r in reads)
+    q = reads[0]["query"]
+    assert q["event_date"] == "2025-07-01|2025-09-30" and q["event_date_where"] == "BETWEEN"
+    assert q["country"] == "Pakistan" and q["_format"] == "json" and q["page"] == "1"
+    rr = read_acled(out)
+    assert rr.accepted == 5 and rr.rejected == 0
+    assert int(rr.events["killed"].sum()) == sum(int(r["fatalities"]) for r in ACLED_ROWS)
+    m = json.loads(res.manifest.read_text())
+    assert m["options"]["params"]["event_date"] == "2025-07-01|2025-09-30" and m["options"]["records"] == 5
+    _no_secret_anywhere(tmp_path)
+
+
+def test_acled_legacy_key_access_redacts_key_and_email(api, tmp_path):
+    from pakcast.forecast.fetch.acled import fetch_acled
+
+    client, _ = _client(tmp_path, service="ACLED")
+    res = fetch_acled(tmp_path / "a.csv", email=ACLED_EMAIL, key=ACLED_KEY, api_url=api.url, client=client)
+    assert res.records == 5
+    assert api.requests_for("/acled/read")[0]["query"]["key"] == ACLED_KEY
+    m = json.loads(res.manifest.read_text())
+    assert m["options"]["params"]["key"] == "***" and m["options"]["params"]["email"] == "***"
+    _no_secret_anywhere(tmp_path)
+    assert ACLED_EMAIL not in res.manifest.read_text()
+    assert not any(ACLED_EMAIL in p.read_text() for p in (tmp_path / "cache").glob("*.json"))
+
+
+def test_acled_errors_are_one_line(api, env, tmp_path, monkeypatch):
+    out = tmp_path / "a.csv"
+    base = ["fetch", "acled", "--out", str(out)]
+    r = runner.invoke(app, base + ["--password", "wrong-password-123"])
+    assert r.exit_code == 1 and "ACLED refused the credentials" in r.output and "invalid_grant" in r.output
+    assert "wrong-password-123" not in r.output and r.output.strip().count("\n") == 0
+    r = runner.invoke(app, base + ["--since", "2026-01-01"])
+    assert r.exit_code == 1 and "returned no events" in r.output and r.output.strip().count("\n") == 0
+    monkeypatch.delenv("ACLED_PASSWORD")
+    r = runner.invoke(app, base)
+    assert r.exit_code == 1 and "no ACLED credentials" in r.output
+    monkeypatch.setenv("ACLED_PASSWORD", ACLED_PASSWORD)
+    api.format_changed = True
+    r = runner.invoke(app, base)
+    assert r.exit_code == 1 and "unexpected response format" in r.output and "Traceback" not in r.output
+    assert not out.exists()
+    _no_secret_anywhere(tmp_path, texts=(r.output,))
+
+
+def test_fetch_acled_cli_then_ingest_and_panel_end_to_end(api, env, tmp_path):
+    out, store = tmp_path / "acled.csv", tmp_path / "store.duckdb"
+    r = runner.invoke(app, ["fetch", "acled", "--since", "2025-07-01", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    _no_secret_anywhere(tmp_path, texts=(r.output,))
+    r = runner.invoke(app, ["ingest", str(out), "--source", "acled", "--store", str(store)])
+    assert r.exit_code == 0, r.output
+    pan = tmp_path / "panel.csv"
+    r = runner.invoke(app, ["panel", "--store", str(store), "--source", "acled", "--out", str(pan)])
+    assert r.exit_code == 0, r.output
+    p = pd.read_csv(pan)
+    nat = p[p["province"] == "Pakistan"]
+    # militant scope: the protest is 'other'; the week-precision event (+/- 3 days) stays inside August
+    violent = [x for x in ACLED_ROWS if x["event_type"] != "Protests"]
+    assert int(nat["attacks"].sum()) == len(violent) == 4
+    assert int(nat["killed"].sum()) == sum(int(x["fatalities"]) for x in violent)
