@@ -16,6 +16,7 @@ from pakcast.forecast.commands import (  # noqa: F401  (importing registers the 
     hawkes,
     quarterly,
     report,
+    reported,
     reliability,
 )
 

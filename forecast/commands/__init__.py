@@ -11,4 +11,5 @@
 | report.py     | report                                     |
 | reliability.py| rerun                                      |
 | fetch.py      | fetch ucdp, fetch acled                    |
+| reported.py   | reported add, reported list                |
 """

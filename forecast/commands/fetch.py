@@ -18,6 +18,7 @@ from pakcast.forecast._cli_app import app
 from pakcast.forecast.errors import PakcastError
 
 console = Console()
+say = Console(soft_wrap=True, highlight=False)  # messages: never wrapped (paths stay whole)
 err_console = Console(stderr=True)
 
 fetch_app = typer.Typer(help="Download fresh events from the UCDP and ACLED APIs (network; credentials "
@@ -41,13 +42,13 @@ def _client(service: str, cache_dir: Optional[Path], no_cache: bool, retries: in
 
 def _print(res) -> None:
     resumed = f", resumed at page {res.resumed_from_page}" if res.resumed_from_page is not None else ""
-    console.print(f"wrote {res.out}: {res.records:,} {res.service} {res.dataset} records from {res.pages} page(s)"
+    say.print(f"wrote {res.out}: {res.records:,} {res.service} {res.dataset} records from {res.pages} page(s)"
                   f"{resumed} ({res.requests} request(s), {res.cached_responses} from the cache, "
                   f"{res.retries} retried); manifest {res.manifest.name}; sha256 {res.sha256[:12]}")
     for n in res.notes:
-        console.print(f"[yellow]note:[/] {escape(n)}")
+        say.print(f"[yellow]note:[/] {escape(n)}")
     src = res.service.lower()
-    console.print(f"next: pakcast ingest {res.out} --source {src}" + (" --replace" if src == "ucdp" else ""))
+    say.print(f"next: pakcast ingest {res.out} --source {src}" + (" --replace" if src == "ucdp" else ""))
 
 
 @fetch_app.command("ucdp")

@@ -199,3 +199,145 @@ def reported_panel(table: pd.DataFrame, source: str, metric: str, period_type: s
                         "period": t["period"], "period_type": period_type, "value": t["value"].astype(float),
                         "url": t["url"]})
     return out.sort_values(["unique_id", "ds"]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# a user's table of published figures: append one figure, list what a table holds
+# ---------------------------------------------------------------------------------------------
+REPORTED_TABLE_ENV = "PAKCAST_REPORTED"
+_METRIC = r"^[a-z][a-z0-9_]*$"
+
+
+def default_reported_table() -> Path:
+    """The user's table of published figures: ``$PAKCAST_REPORTED`` or ``<user data dir>/pakcast/reported.csv``."""
+    import os
+
+    if os.environ.get(REPORTED_TABLE_ENV):
+        return Path(os.environ[REPORTED_TABLE_ENV])
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("pakcast")) / "reported.csv"
+
+
+def _option_issues(exc: ValidationError) -> list:
+    """A one-row validation error's issues named by the command-line options."""
+    from pakcast.forecast.validate import Issue
+
+    return [Issue(f"--{(i.column or 'row').replace('_', '-')}", None, None, i.value, i.expectation)
+            for i in exc.issues]
+
+
+def _s(x) -> str:
+    return "" if x is None or (not isinstance(x, str) and pd.isna(x)) else str(x)
+
+
+def add_reported(path: str | Path, *, source: str, period_type: str, period: str, region: str, metric: str,
+                 value: str | float, url: str, note: str | None = None, revision: bool = False) -> dict:
+    """Append one published figure to the reported table ``path`` (created with its header if absent).
+
+    The row is validated exactly as :func:`read_reported_file` validates a file (period matching its
+    type, known region, non-negative value, URL present), plus a snake_case ``metric`` and an
+    ``http(s)`` URL. A figure already in the table for the same source, period type, period, region
+    (canonical province, and the KP definition) and metric must agree: the same value adds nothing
+    (``status="unchanged"``); another value is refused unless ``revision`` (then it is appended last,
+    which :func:`reported_panel` takes as the revised figure, with the earlier figure in its note).
+
+    Returns ``{"status", "path", "line", "row", "earlier"}``.
+    """
+    import csv
+    import io
+    import re
+    import tempfile
+
+    from pakcast.forecast.io import atomic_write_text
+
+    path = Path(path)
+    row = {"source": str(source).strip(), "period_type": str(period_type).strip(), "period": str(period).strip(),
+           "region": str(region).strip(), "metric": str(metric).strip(), "value": str(value).strip(),
+           "url": str(url).strip(), "note": (note or "").strip()}
+    from pakcast.forecast.validate import Issue
+
+    extra = []
+    if not re.match(_METRIC, row["metric"]):
+        extra.append(Issue("--metric", None, None, row["metric"], "a lower-case snake_case name such as attacks, "
+                                                                  "killed, injured, fatalities_total"))
+    if not re.match(r"^https?://\S+$", row["url"]):
+        extra.append(Issue("--url", None, None, row["url"], "the http(s) address the figure was read from"))
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td) / "row.csv"
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+        w.writeheader()
+        w.writerow(row)
+        tmp.write_text(buf.getvalue(), encoding="utf-8")
+        try:
+            new, _, _ = read_reported_file(tmp, on_error="raise")
+        except ValidationError as exc:
+            extra += _option_issues(exc)
+    if extra:
+        from pakcast.forecast.errors import InputError
+
+        raise InputError("invalid published figure: " + "; ".join(str(i) for i in extra))
+    n = new.iloc[0]
+    earlier = None
+    if path.exists():
+        old, _, _ = read_reported_file(path, on_error="raise")
+        same = old[(old["source"] == n["source"]) & (old["period_type"] == n["period_type"])
+                   & (old["period"] == n["period"]) & (old["metric"] == n["metric"])
+                   & (old["province"].fillna("") == _s(n["province"]))
+                   & (old["kp_definition"].fillna("") == _s(n["kp_definition"]))]
+        if len(same):
+            last = same.iloc[-1]
+            earlier = {"line": int(last["line"]), "value": float(last["value"]), "url": str(last["url"])}
+            if float(last["value"]) == float(n["value"]):
+                return {"status": "unchanged", "path": path, "line": int(last["line"]), "row": row, "earlier": earlier}
+            if not revision:
+                from pakcast.forecast.errors import InputError
+
+                raise InputError(
+                    f"{path}, line {earlier['line']}: {n['source']} {n['period_type']} {n['period']} {n['region']} "
+                    f"{n['metric']} is already {last['value']:g} ({last['url']}); the new value {float(n['value']):g} "
+                    "contradicts it: pass --revision if the source revised its figure")
+            rev = f"revision of {earlier['value']:g} (line {earlier['line']}, {earlier['url']})"
+            row["note"] = f"{row['note']}; {rev}" if row["note"] else rev
+        text = path.read_text(encoding="utf-8")
+        header = next(csv.reader(io.StringIO(text)))
+    else:
+        text, header = "", COLUMNS
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=header, lineterminator="\n", extrasaction="ignore")
+    if not text:
+        w.writeheader()
+    elif not text.endswith("\n"):
+        buf.write("\n")
+    w.writerow({k: row.get(k, "") for k in header})
+    atomic_write_text(path, text + buf.getvalue())
+    line = (text + buf.getvalue()).rstrip("\n").count("\n") + 1
+    return {"status": "revision" if earlier is not None else "added", "path": path, "line": line, "row": row,
+            "earlier": earlier}
+
+
+def list_reported(table: pd.DataFrame) -> pd.DataFrame:
+    """What a tidy reported table holds: one row per source, metric and region.
+
+    Columns ``source, metric, region, rows, period_types, first_period, latest_period,
+    latest_value, latest_url`` (``region`` canonical: every spelling of a province together;
+    latest = the period that ends last; among its rows the one listed last, i.e. a revision).
+    """
+    if table.empty:
+        return pd.DataFrame(columns=["source", "metric", "region", "rows", "period_types", "first_period",
+                                     "latest_period", "latest_value", "latest_url"])
+    t = table.copy()
+    t["_order"] = np.arange(len(t))
+    # one row per canonical region (KP reported with the former tribal areas kept apart)
+    reg = t["province"].astype("string").fillna(t["region"].astype("string"))
+    t["_region"] = reg.where(~(t["kp_definition"] == "incl. FATA").fillna(False), reg + " incl. FATA")
+    out = []
+    for (src, met, reg), g in t.groupby(["source", "metric", "_region"], sort=True):
+        g = g.sort_values(["period_end", "_order"])
+        first, last = g.iloc[0], g.iloc[-1]
+        out.append({"source": src, "metric": met, "region": reg, "rows": int(len(g)),
+                    "period_types": ",".join(k for k in PERIOD_TYPES if k in set(g["period_type"])),
+                    "first_period": first["period"], "latest_period": last["period"],
+                    "latest_value": float(last["value"]), "latest_url": last["url"]})
+    return pd.DataFrame(out)
