@@ -53,9 +53,9 @@ from pakcast.models.attribution import (
     OTHER,
     RESIDUAL,
     AttributionModel,
-    fit_count_model,
-    hac_covariance,
 )
+from pakcast.models.covariance import bartlett_meat, sandwich
+from pakcast.models.glm import CountGLM
 
 DEFAULT_PERIODS = (("2010-01", "2013-12"), ("2015-01", "2018-12"))
 DEFAULT_GROUPS = ("economic", "political", "security")
@@ -238,7 +238,7 @@ def _nb_crps(y, mu, alpha):
 def _hac_mean(x: np.ndarray, lags: int = 3) -> tuple[float, float]:
     x = np.asarray(x, dtype=float)
     d = x - x.mean()
-    cov = hac_covariance(d[:, None], np.array([[1.0 / len(x)]]), maxlags=lags)
+    cov = sandwich(np.array([[1.0 / len(x)]]), bartlett_meat(d[:, None], lags))
     return float(x.mean()), float(math.sqrt(cov[0, 0]))
 
 
@@ -266,14 +266,14 @@ def _backtest(data, outcome: str, groups: Sequence[str], first_origin: str, step
             Xtr = Xf.loc[tr]
             keep = [c for c in Xtr.columns if np.ptp(Xtr[c].to_numpy(dtype=float)) > 0 or c.startswith("unit[")]
             try:
-                fit = fit_count_model(y[tr], Xtr[keep].to_numpy(dtype=float), off[tr], "negbin")
+                fit = CountGLM(y[tr], Xtr[keep].to_numpy(dtype=float), off[tr], family="negbin").fit()
             except (ValueError, np.linalg.LinAlgError):
                 fit = None
             if fit is None:
                 scores[name].append(np.full(te.sum(), np.nan))
                 continue
-            mu = np.exp(np.clip(off[te] + Xf.loc[te, keep].to_numpy(dtype=float) @ fit.params, -30, 30))
-            scores[name].append(_nb_crps(y[te], mu, fit.alpha))
+            mu = np.exp(np.clip(off[te] + Xf.loc[te, keep].to_numpy(dtype=float) @ fit.params.to_numpy(), -30, 30))
+            scores[name].append(_nb_crps(y[te], mu, fit.alpha_))
     if not months:
         return []
     base_s = np.concatenate(scores["base"])
@@ -309,11 +309,11 @@ def _granger(data, outcome: str, groups: Sequence[str], maxlags: int) -> list[di
         rows = ok & lagged.notna().all(axis=1).to_numpy()
         Xr = Xf.loc[rows]
         keep = [c for c in Xr.columns if np.ptp(Xr[c].to_numpy(dtype=float)) > 0 or c.startswith("unit[")]
-        fit = fit_count_model(data["y"][rows], Xr[keep].to_numpy(dtype=float), data["offset"][rows], "negbin",
-                              cov_type="driscoll-kraay", time=data["time"][rows], maxlags=maxlags)
+        fit = CountGLM(data["y"][rows], Xr[keep].to_numpy(dtype=float), data["offset"][rows], family="negbin").fit(
+            cov_type="driscoll-kraay", time=data["time"][rows], maxlags=maxlags)
         idx = [keep.index(c) for c in keep if c.startswith("L1.")]
-        b = fit.params[idx]
-        V = fit.cov_params[np.ix_(idx, idx)]
+        b = fit.params.to_numpy()[idx]
+        V = fit.cov_params().to_numpy()[np.ix_(idx, idx)]
         w = float(b @ np.linalg.solve(V, b))
         out.append({"group": g, "wald_chi2": w, "df": len(idx), "pvalue": float(stats.chi2.sf(w, len(idx))),
                     "test": "Wald (Driscoll-Kraay) on one-month-lagged covariates given AR(3), unit effects, "
@@ -341,10 +341,10 @@ def _step_z(data, rows: np.ndarray, date: pd.Timestamp, maxlags: int) -> tuple[f
             or (c not in unit_cols and np.ptp(Xr[c].to_numpy(dtype=float)) > 0)]
     has_unit = Xr[[c for c in keep if c in unit_cols]].to_numpy().sum(axis=1) > 0
     Xm = np.column_stack([Xr[keep].to_numpy(dtype=float), _step(ds, date)])[has_unit]
-    fit = fit_count_model(y[has_unit], Xm, data["offset"][rows][has_unit], "negbin", cov_type="driscoll-kraay",
-                          time=data["time"][rows][has_unit], maxlags=maxlags)
+    fit = CountGLM(y[has_unit], Xm, data["offset"][rows][has_unit], family="negbin").fit(
+        cov_type="driscoll-kraay", time=data["time"][rows][has_unit], maxlags=maxlags)
     k = Xm.shape[1] - 1
-    return float(fit.params[k]), float(math.sqrt(fit.cov_params[k, k]))
+    return float(fit.params.iloc[k]), float(fit.bse.iloc[k])
 
 
 def _placebo(data, break_date: str, n_placebo: int, random_seed: int, maxlags: int) -> dict:
@@ -372,12 +372,14 @@ def _placebo(data, break_date: str, n_placebo: int, random_seed: int, maxlags: i
             cands += [(d, seg) for d in pd.date_range(lo, hi, freq="MS")]
     rng = np.random.default_rng(random_seed)
     pick = sorted(rng.choice(len(cands), size=min(n_placebo, len(cands)), replace=False)) if cands else []
-    fz = []
+    fz, refused = [], []
     for i in pick:
         d, seg = cands[i]
         try:
             b, se = _step_z(data, seg, d, maxlags)
-        except (ValueError, np.linalg.LinAlgError):
+        except (ValueError, np.linalg.LinAlgError) as e:  # e.g. SeparationError: no finite maximum
+            refused.append({"date": d.strftime("%Y-%m"), "segment": "before" if seg is before else "after",
+                            "reason": str(e)})
             continue
         fz.append({"date": d.strftime("%Y-%m"), "segment": "before" if seg is before else "after",
                    "irr": math.exp(b), "z": b / se})
@@ -389,6 +391,7 @@ def _placebo(data, break_date: str, n_placebo: int, random_seed: int, maxlags: i
         "placebo_share_abs_z_ge_real": float((np.sum(zs >= abs(b0 / se0)) + 1) / (len(zs) + 1)),
         "n_placebos": len(fz),
         "placebos": fz,
+        "placebos_refused": refused,
         "note": "a step at the real date added to the full model; placebo steps at random months of the "
                 "segment before or after the real date (fitted on that segment only). A small share means a "
                 "level change at the real date that the covariates do not account for.",

@@ -74,7 +74,9 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import stats
+
+from pakcast.models.glm import CountGLM, CountGLMResults
 
 INTERPRETATION = (
     "These are associations adjusted for the modelled terms, not causal effects: no design in this "
@@ -90,211 +92,15 @@ __all__ = [
     "AttributionResults",
     "ShapleyResult",
     "ScenarioResult",
-    "fit_count_model",
     "shapley_values",
-    "hac_covariance",
     "irr_from_draws",
 ]
 
 
 # --------------------------------------------------------------------------- count-model fit
 
-
-@dataclass(frozen=True)
-class CountFit:
-    """Raw output of :func:`fit_count_model` (arrays; labels are added by the Results)."""
-
-    params: np.ndarray
-    alpha: float
-    cov_params: np.ndarray
-    loglike: float
-    mu: np.ndarray
-    score_obs: np.ndarray
-    hessian: np.ndarray
-    converged: bool
-    n_iter: int
-    cov_type: str
-
-
-def _nb_loglike_obs(y: np.ndarray, mu: np.ndarray, alpha: float) -> np.ndarray:
-    if alpha <= 0:
-        return y * np.log(mu) - mu - special.gammaln(y + 1)
-    r = 1.0 / alpha
-    return (special.gammaln(y + r) - special.gammaln(r) - special.gammaln(y + 1)
-            + r * np.log(r / (r + mu)) + y * np.log(mu / (r + mu)))
-
-
-def _derivatives(y, X, mu, alpha, poisson):
-    """Per-observation scores and the total Hessian in (beta, log alpha)."""
-    if poisson:
-        s_eta = y - mu
-        H = -(X * mu[:, None]).T @ X
-        return X * s_eta[:, None], H
-    r = 1.0 / alpha
-    rm = r + mu
-    s_eta = (y - mu) * r / rm
-    d_eta2 = -mu * r * (r + y) / rm**2
-    d_r = special.digamma(y + r) - special.digamma(r) + np.log(r) + 1.0 - np.log(rm) - (r + y) / rm
-    d_r2 = special.polygamma(1, y + r) - special.polygamma(1, r) + 1.0 / r - 2.0 / rm + (r + y) / rm**2
-    d_reta = mu * (y - mu) / rm**2
-    # rho = log(alpha) = -log(r): d/drho = -r d/dr ; d2/drho2 = r^2 d2/dr2 + r d/dr
-    s_rho = -r * d_r
-    d_rho2 = r**2 * d_r2 + r * d_r
-    d_rhoeta = -r * d_reta
-    k = X.shape[1]
-    H = np.empty((k + 1, k + 1))
-    H[:k, :k] = (X * d_eta2[:, None]).T @ X
-    H[:k, k] = H[k, :k] = X.T @ d_rhoeta
-    H[k, k] = d_rho2.sum()
-    S = np.column_stack([X * s_eta[:, None], s_rho])
-    return S, H
-
-
-def _ascent_step(H: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Newton step, damped Levenberg-Marquardt style until :math:`-H + \\lambda D` is positive
-    definite (D = diag(|H|)), so the step always points uphill."""
-    negH = -H
-    d = np.maximum(np.abs(np.diag(negH)), 1e-12)
-    lam = 0.0
-    for _ in range(60):
-        try:
-            L = np.linalg.cholesky(negH + lam * np.diag(d))
-            return np.linalg.solve(L.T, np.linalg.solve(L, g))
-        except np.linalg.LinAlgError:
-            lam = 1e-6 if lam == 0.0 else lam * 10.0
-    return g / max(1.0, float(np.abs(H).max()))
-
-
-def hac_covariance(scores: np.ndarray, bread: np.ndarray, time: np.ndarray | None = None,
-                   maxlags: int = 0) -> np.ndarray:
-    r"""Sandwich covariance :math:`B^{-1} M B^{-1}` with a Bartlett-kernel HAC meat.
-
-    Scores are first summed within each ``time`` value (Driscoll-Kraay; with one unit this is
-    Newey-West), then :math:`M = \Gamma_0 + \sum_{l=1}^{L} (1 - \tfrac{l}{L+1})(\Gamma_l + \Gamma_l^\top)`.
-    ``maxlags=0`` and no ``time`` gives HC0. ``bread`` is the inverse of minus the Hessian.
-    """
-    S = np.asarray(scores, dtype=float)
-    if time is not None:
-        codes, uniq = pd.factorize(pd.Series(np.asarray(time)), sort=True)
-        St = np.zeros((len(uniq), S.shape[1]))
-        np.add.at(St, codes, S)
-        S = St
-    meat = S.T @ S
-    for lag in range(1, int(maxlags) + 1):
-        w = 1.0 - lag / (maxlags + 1.0)
-        G = S[lag:].T @ S[:-lag]
-        meat += w * (G + G.T)
-    return bread @ meat @ bread
-
-
-def fit_count_model(y, X, offset=None, family: str = "negbin", cov_type: str = "nonrobust",
-                    time=None, maxlags: int | None = None, max_iter: int = 200,
-                    tol: float = 1e-9, start_params=None) -> CountFit:
-    r"""Maximum-likelihood NB2 or Poisson log-linear regression by damped Newton steps.
-
-    The one internal fitting routine of this module (a stand-in until ``models.glm.CountGLM``
-    is used). Parameters are :math:`(\beta, \log\alpha)`; the Hessian is exact.
-
-    Parameters
-    ----------
-    y : array (n,) of non-negative counts
-    X : array (n, k), full column rank
-    offset : array (n,) or None
-    family : {"negbin", "poisson"}
-    cov_type : {"nonrobust", "HC0", "HAC", "driscoll-kraay"}
-        ``HAC`` and ``driscoll-kraay`` need ``time`` (period of each row) for panels; with one
-        row per period ``time`` may be omitted. Default lags: :math:`\lfloor 4(T/100)^{2/9}\rfloor`.
-    start_params : array (k,) or (k+1,), optional
-        Starting :math:`\beta` (and :math:`\log\alpha`); default: Poisson IRLS.
-    """
-    y = np.asarray(y, dtype=float)
-    X = np.asarray(X, dtype=float)
-    n, k = X.shape
-    if y.shape != (n,):
-        raise ValueError(f"y has shape {y.shape}; expected ({n},) to match X")
-    if not np.all(np.isfinite(X)) or not np.all(np.isfinite(y)):
-        raise ValueError("y and X must be finite (drop or report missing rows before fitting)")
-    if np.any(y < 0) or np.any(y != np.round(y)):
-        raise ValueError("y must be non-negative integer counts")
-    if family not in ("negbin", "poisson"):
-        raise ValueError(f"family must be 'negbin' or 'poisson', got {family!r}")
-    G = X.T @ X
-    d = np.sqrt(np.diag(G))
-    if np.any(d == 0):
-        raise ValueError("X has an all-zero column over the rows used")
-    ev = np.linalg.eigvalsh(G / np.outer(d, d))
-    if ev[0] < 1e-11 * ev[-1]:
-        raise ValueError("X is rank deficient: a covariate is constant or collinear with others over the rows used")
-    off = np.zeros(n) if offset is None else np.asarray(offset, dtype=float)
-    poisson = family == "poisson"
-
-    # Poisson IRLS start (or the caller's start)
-    start = None if start_params is None else np.asarray(start_params, dtype=float)
-    beta = np.linalg.solve(G, X.T @ (np.log(y + 0.5) - off)) if start is None else start[:k].copy()
-    for _ in range(0 if start is not None else 50):
-        eta = np.clip(off + X @ beta, -30, 30)
-        mu = np.exp(eta)
-        z = eta - off + (y - mu) / mu
-        W = mu
-        new = np.linalg.solve((X * W[:, None]).T @ X, (X * W[:, None]).T @ z)
-        if np.max(np.abs(new - beta)) < 1e-8:
-            beta = new
-            break
-        beta = new
-    if poisson:
-        theta = beta.copy()
-    elif start is not None and len(start) == k + 1:
-        theta = start.copy()
-    else:
-        mu = np.exp(np.clip(off + X @ beta, -30, 30))
-        mom = np.sum(((y - mu) ** 2 - y)) / np.sum(mu**2)
-        theta = np.append(beta, np.log(max(mom, 1e-3)))
-
-    def ll_of(th):
-        b = th[:k]
-        a = 0.0 if poisson else math.exp(th[k])
-        m = np.exp(np.clip(off + X @ b, -30, 30))
-        return _nb_loglike_obs(y, m, a).sum(), m, a
-
-    ll, mu, alpha = ll_of(theta)
-    converged = False
-    it = 0
-    for it in range(1, max_iter + 1):
-        S, H = _derivatives(y, X, mu, alpha, poisson)
-        g = S.sum(axis=0)
-        step = _ascent_step(H, g)
-        t = 1.0
-        while True:
-            cand = theta + t * step
-            if not poisson:
-                cand[k] = min(max(cand[k], -20.0), 8.0)
-            ll_new, mu_new, a_new = ll_of(cand)
-            if np.isfinite(ll_new) and ll_new >= ll - 1e-12:
-                break
-            t *= 0.5
-            if t < 1e-10:
-                ll_new, mu_new, a_new, cand = ll, mu, alpha, theta
-                break
-        done = abs(ll_new - ll) < tol * (1 + abs(ll)) and np.max(np.abs(cand - theta)) < 1e-6
-        theta, ll, mu, alpha = cand, ll_new, mu_new, a_new
-        if done:
-            converged = True
-            break
-    S, H = _derivatives(y, X, mu, alpha, poisson)
-    bread = np.linalg.inv(-H)
-    ct = cov_type.lower()
-    if ct == "nonrobust":
-        cov = bread
-    elif ct == "hc0":
-        cov = hac_covariance(S, bread)
-    elif ct in ("hac", "driscoll-kraay"):
-        n_t = n if time is None else len(np.unique(np.asarray(time)))
-        lags = int(np.floor(4 * (n_t / 100.0) ** (2.0 / 9.0))) if maxlags is None else int(maxlags)
-        cov = hac_covariance(S, bread, time=time, maxlags=lags)
-    else:
-        raise ValueError(f"cov_type must be nonrobust, HC0, HAC or driscoll-kraay; got {cov_type!r}")
-    return CountFit(params=theta[:k], alpha=float(alpha), cov_params=cov, loglike=float(ll), mu=mu,
-                    score_obs=S, hessian=H, converged=converged, n_iter=it, cov_type=ct)
+#: covariances :meth:`AttributionModel.fit` accepts (``"HAC"`` with ``time`` is Driscoll-Kraay)
+ATTRIBUTION_COV_TYPES = ("nonrobust", "HC0", "HAC", "driscoll-kraay")
 
 
 def irr_from_draws(beta_draws, names: Sequence[str], sd, standardized: bool = True,
@@ -479,28 +285,40 @@ class AttributionModel:
         self.time = np.asarray(time) if time is not None else None
 
     def fit(self, cov_type: str = "driscoll-kraay", maxlags: int | None = None) -> "AttributionResults":
-        """Fit by maximum likelihood; ``cov_type`` as in :func:`fit_count_model`."""
-        raw = fit_count_model(self.y, self.X.to_numpy(dtype=float), self.offset, self.family,
-                              cov_type=cov_type, time=self.time, maxlags=maxlags)
-        return AttributionResults(self, raw)
+        """Fit by maximum likelihood (:class:`models.glm.CountGLM`).
+
+        ``cov_type``: ``"nonrobust"``, ``"HC0"``, ``"HAC"`` or ``"driscoll-kraay"`` (case-insensitive);
+        ``HAC`` with ``time`` given is Driscoll-Kraay (scores summed per period), without it
+        Newey-West over the rows. Default lags: :math:`\\lfloor 4(T/100)^{2/9}\\rfloor` with
+        :math:`T` periods (:func:`models.covariance.newey_west_lags`). A design without a finite
+        maximum raises :class:`models.glm.SeparationError`.
+        """
+        ct = cov_type.lower()
+        if ct not in {c.lower() for c in ATTRIBUTION_COV_TYPES}:
+            raise ValueError(f"cov_type must be nonrobust, HC0, HAC or driscoll-kraay; got {cov_type!r}")
+        glm_ct = {"nonrobust": "nonrobust", "hc0": "HC0", "hac": "HAC", "driscoll-kraay": "HAC"}[ct]
+        if glm_ct == "HAC" and self.time is not None:
+            glm_ct = "driscoll-kraay"  # without time (one row per period) Driscoll-Kraay is Newey-West
+        fit = CountGLM(self.y, self.X, offset=self.offset, family=self.family).fit(
+            cov_type=glm_ct, maxlags=maxlags, time=self.time)
+        return AttributionResults(self, fit, ct)
 
 
 class AttributionResults:
     """Results of :class:`AttributionModel`: effects, contributions, Shapley shares, scenarios."""
 
-    def __init__(self, model: AttributionModel, raw: CountFit):
+    def __init__(self, model: AttributionModel, fit: CountGLMResults, cov_type: str):
         self.model = model
-        self._raw = raw
+        self.fit_result = fit
         cols = list(model.X.columns)
-        self.params = pd.Series(raw.params, index=cols, name="coef")
-        k = len(cols)
-        self._cov = raw.cov_params[:k, :k]
-        self.alpha_nb = raw.alpha
-        self.loglike = raw.loglike
+        self.params = pd.Series(fit.params.to_numpy(), index=cols, name="coef")
+        self._cov = fit.cov_params().to_numpy()
+        self.alpha_nb = 0.0 if fit.alpha_ is None else fit.alpha_
+        self.loglike = fit.llf
         self.nobs = len(model.y)
-        self.converged = raw.converged
-        self.cov_type = raw.cov_type
-        self.fittedvalues = pd.Series(raw.mu, index=model.X.index)
+        self.converged = fit.converged
+        self.cov_type = cov_type
+        self.fittedvalues = pd.Series(fit.predict(), index=model.X.index)
 
     def cov_params(self) -> pd.DataFrame:
         cols = self.params.index

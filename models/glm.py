@@ -13,11 +13,22 @@ with offset :math:`o_i` (``offset`` plus ``log(exposure)``) and optional frequen
 Hessian (:func:`models.likelihood.negbin_hessian_obs`), started from the Poisson fit and a
 moment estimate of :math:`\\alpha`; steps are halved until the log-likelihood increases.
 
-Covariances (``cov_type``): ``"nonrobust"`` (inverse observed information), ``"HC0"``
-(sandwich :math:`H^{-1} (\\sum_i s_i s_i^\\top) H^{-1}`) and ``"HAC"`` (Newey-West with Bartlett
-weights over the row order, ``maxlags`` lags; rows must be in time order within one series).
-Standard errors of :math:`\\alpha` use the delta method, :math:`\\mathrm{se}(\\alpha) =
+Covariances (``cov_type``, all from :mod:`models.covariance`): ``"nonrobust"`` (inverse
+observed information), ``"HC0"`` (sandwich :math:`H^{-1} (\\sum_i s_i s_i^\\top) H^{-1}`), ``"HAC"``
+(Newey-West with Bartlett weights over the row order, ``maxlags`` lags; rows must be in time order
+within one series), ``"driscoll-kraay"`` (scores summed within each ``time`` period, then
+Bartlett HAC over the periods: panels correlated across units and over time) and ``"cluster"``
+(scores summed within each of ``groups``). Standard errors of :math:`\\alpha` use the delta method, :math:`\\mathrm{se}(\\alpha) =
 \\alpha\\,\\mathrm{se}(\\lambda)`, and its interval is formed on the log scale.
+
+Existence
+    A log-linear count model has no finite maximum when the design separates zero counts
+    (quasi-complete separation): a direction :math:`b \\ne 0` with :math:`x_i^\\top b = 0` for every
+    :math:`y_i > 0` and :math:`x_i^\\top b \\le 0` for every :math:`y_i = 0`, strictly for some, along
+    which the log-likelihood rises for ever (the fitted means of those zero rows shrink to 0).
+    :func:`check_separation` detects it (a rank test, then a linear program: Santos Silva &
+    Tenreyro 2010) and :meth:`CountGLM.fit` refuses such a design with :class:`SeparationError`
+    naming the rows and columns involved, instead of reporting an arbitrary large coefficient.
 
 The estimates equal statsmodels' ``NegativeBinomial`` (``loglike_method="nb2"``) and
 ``GLM(family=Poisson())`` maximum-likelihood estimates (tests check 1e-8).
@@ -44,12 +55,80 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, stats
 
+from pakcast.models.covariance import COV_TYPES, robust_covariance
 from pakcast.models.likelihood import negbin_hessian_obs, negbin_loglik_grad_obs
 from pakcast.models.likelihood.negbin import _EMPTY, _as_counts, _negbin_llg_trusted
 from pakcast.models.likelihood.poisson import _poisson_llg_trusted
 
 FAMILIES = ("negbin", "poisson")
-COV_TYPES = ("nonrobust", "HC0", "HAC")
+
+
+class SeparationError(ValueError):
+    """The design has no finite maximum-likelihood estimate (quasi-complete separation of zeros)."""
+
+    def __init__(self, message: str, rows: np.ndarray, columns: list[str]):
+        super().__init__(message)
+        self.rows = rows
+        self.columns = columns
+
+
+@dataclass(frozen=True)
+class SeparationCheck:
+    """Result of :func:`check_separation`: ``separated`` rows (indices of zero counts whose fitted
+    mean would go to 0), the recession ``direction`` :math:`b` and the ``columns`` it loads on."""
+
+    separated: np.ndarray
+    direction: np.ndarray
+    columns: list[str]
+
+    @property
+    def exists(self) -> bool:
+        """True when a finite maximum-likelihood estimate exists (no separated rows)."""
+        return self.separated.size == 0
+
+
+def check_separation(y, X, names: list[str] | None = None, tol: float = 1e-7) -> SeparationCheck:
+    r"""Detect quasi-complete separation of the zero counts in a log-linear count model.
+
+    Finds :math:`b` solving the linear program
+
+    .. math::
+
+        \min_b \sum_{i: y_i = 0} x_i^\top b \quad \text{s.t.} \quad
+        x_i^\top b = 0 \ (y_i > 0), \qquad -1 \le x_i^\top b \le 0 \ (y_i = 0);
+
+    a negative optimum means the maximum likelihood is not attained (Santos Silva, J. M. C. &
+    Tenreyro, S. (2010), On the existence of the maximum likelihood estimates in Poisson
+    regression, *Economics Letters* 107(2)); rows with :math:`x_i^\top b < 0` are the separated
+    ones. When the rows with positive counts alone have full column rank, :math:`b = 0` is the
+    only feasible point and no program is solved. The same condition governs NB2 (its
+    log-likelihood has the same recession directions in :math:`\beta`).
+    """
+    y = np.asarray(y, dtype=float)
+    X = np.asarray(X, dtype=float)
+    k = X.shape[1]
+    names = [f"x{j}" for j in range(k)] if names is None else list(names)
+    pos = y > 0
+    none = SeparationCheck(np.zeros(0, dtype=int), np.zeros(k), [])
+    if pos.sum() >= k and np.linalg.matrix_rank(X[pos]) == k:
+        return none
+    from scipy.optimize import linprog
+
+    scale = np.maximum(np.abs(X).max(axis=0), 1e-300)  # column scaling for the solver
+    Xs = X / scale
+    Xz = Xs[~pos]
+    res = linprog(c=Xz.sum(axis=0), A_ub=np.vstack([Xz, -Xz]),
+                  b_ub=np.concatenate([np.zeros(len(Xz)), np.ones(len(Xz))]),
+                  A_eq=Xs[pos] if pos.any() else None, b_eq=np.zeros(int(pos.sum())) if pos.any() else None,
+                  bounds=[(None, None)] * k, method="highs")
+    if res.status != 0 or res.fun > -tol:
+        return none
+    b = res.x
+    sep = np.flatnonzero(~pos)[Xz @ b < -tol]
+    if sep.size == 0:
+        return none
+    load = np.abs(b) > 1e-9 * max(np.abs(b).max(), 1e-300)
+    return SeparationCheck(sep, b / scale, [names[j] for j in np.flatnonzero(load)])
 
 
 @dataclass(frozen=True)
@@ -110,7 +189,12 @@ class CountGLM:
             i, j = bad[0]
             raise ValueError(f"X[{i}, {j}] (column {self.exog_names[j]!r}) is not finite")
         XtX = X.T @ X
-        ev = np.linalg.eigvalsh(XtX) if X.shape[1] else np.ones(1)
+        d = np.sqrt(np.diag(XtX))
+        if np.any(d == 0):
+            raise ValueError(f"X column {self.exog_names[int(np.flatnonzero(d == 0)[0])]!r} is all zero")
+        # rank on the column-scaled Gram matrix (the correlation-like matrix), so that covariates on
+        # very different scales (population, percentages, dummies) are not mistaken for collinear
+        ev = np.linalg.eigvalsh(XtX / np.outer(d, d)) if X.shape[1] else np.ones(1)
         if ev.min() <= 1e-12 * max(ev.max(), 1e-300):
             raise ValueError("X does not have full column rank (collinear or constant columns)")
         self._XtX = XtX
@@ -212,25 +296,56 @@ class CountGLM:
         return params, ll, g, H, converged, it
 
     def fit(self, cov_type: str = "nonrobust", maxlags: int | None = None, maxiter: int = 100,
-            tol: float = 1e-10) -> CountGLMResults:
+            tol: float = 1e-10, *, time=None, groups=None, start_params=None) -> CountGLMResults:
         """Maximum-likelihood fit.
 
         Parameters
         ----------
-        cov_type : {"nonrobust", "HC0", "HAC"}
+        cov_type : {"nonrobust", "HC0", "HAC", "driscoll-kraay", "cluster"}
+            See :func:`models.covariance.robust_covariance`.
         maxlags : int, optional
-            Lags of the Newey-West (Bartlett) estimator for ``cov_type="HAC"``; default
-            ``floor(4 (n/100)^(2/9))``.
+            Bartlett truncation lag for ``"HAC"`` (rows) and ``"driscoll-kraay"`` (periods);
+            default ``floor(4 (T/100)^(2/9))`` with ``T`` rows or periods.
         maxiter, tol : Newton iteration limit and step tolerance.
+        time : array_like, optional
+            Period of each row (``"driscoll-kraay"``).
+        groups : array_like, optional
+            Cluster of each row (``"cluster"``).
+        start_params : array_like, optional
+            Starting ``beta`` (length p) or ``(beta, log_alpha)`` (length p + 1, NB); default: the
+            least-squares fit of ``log(y + 0.5)`` refined by the Poisson fit, and a moment
+            estimate of :math:`\\alpha`.
+
+        Raises
+        ------
+        SeparationError
+            When the design has no finite maximum (see :func:`check_separation`).
         """
         if cov_type not in COV_TYPES:
             raise ValueError(f"cov_type={cov_type!r}; expected one of {COV_TYPES}")
+        if cov_type == "driscoll-kraay" and time is None:
+            raise ValueError("cov_type='driscoll-kraay' needs time (the period of each row)")
+        if cov_type == "cluster" and groups is None:
+            raise ValueError("cov_type='cluster' needs groups (the cluster of each row)")
         if not np.any(self.y > 0):
             raise ValueError("every count is zero: the log-rate has no finite maximum-likelihood estimate "
                              "(and the NB dispersion is not identified); nothing to fit")
-        beta = self._start()
+        sep = check_separation(self.y, self.X, self.exog_names)
+        if not sep.exists:
+            raise SeparationError(
+                f"no finite maximum-likelihood estimate: {sep.separated.size} zero-count row(s) (first at row "
+                f"{int(sep.separated[0])}) can have their fitted mean driven to 0 along a direction of column(s) "
+                f"{sep.columns} that leaves every positive count's fit unchanged (quasi-complete separation); "
+                "drop those rows or the column(s) that isolate them", sep.separated, sep.columns)
+        p = self.X.shape[1]
+        start = None if start_params is None else np.asarray(start_params, dtype=float).ravel()
+        if start is not None and start.size not in (p, p + 1):
+            raise ValueError(f"start_params has {start.size} values; expected {p} or {p + 1}")
+        beta = self._start() if start is None else start[:p].copy()
         if self.family == "poisson":
             params = beta
+        elif start is not None and start.size == p + 1:
+            params = start.copy()
         else:
             beta, *_ = self._newton(beta, maxiter, tol, family="poisson")
             mu = np.exp(self.X @ beta + self.offset)
@@ -252,18 +367,10 @@ class CountGLM:
             converged = False
             cov = np.full_like(info, np.nan)
         if cov_type != "nonrobust":
-            S = self.score_obs(params)
-            if cov_type == "HC0":
-                meat = S.T @ S
-            else:
-                n = S.shape[0]
-                L = int(np.floor(4 * (n / 100.0) ** (2.0 / 9.0))) if maxlags is None else int(maxlags)
-                meat = S.T @ S
-                for lag in range(1, L + 1):
-                    G = S[lag:].T @ S[:-lag]
-                    meat += (1.0 - lag / (L + 1.0)) * (G + G.T)
-                maxlags = L
-            cov = cov @ meat @ cov
+            cov, maxlags = robust_covariance(self.score_obs(params), cov, cov_type, maxlags=maxlags, time=time,
+                                             groups=groups)
+        else:
+            maxlags = None
         return CountGLMResults(self, params, cov, ll, converged, n_iter, cov_type, maxlags)
 
 
@@ -387,7 +494,7 @@ class CountGLMResults:
         header = (("Family", "NB2" if self.family == "negbin" else "Poisson"), ("Link", "log"),
                   ("No. observations", str(self.nobs)), ("Log-likelihood", f"{self.llf:.4f}"),
                   ("AIC", f"{self.aic:.3f}"), ("BIC", f"{self.bic:.3f}"),
-                  ("Covariance", self.cov_type + (f" (maxlags={self.maxlags})" if self.cov_type == "HAC" else "")),
+                  ("Covariance", self.cov_type + (f" (maxlags={self.maxlags})" if self.maxlags is not None else "")),
                   ("Converged", f"{self.converged} ({self.n_iter} Newton steps)"))
         return Summary("Count GLM results", header, tab)
 

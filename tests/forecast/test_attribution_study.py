@@ -9,12 +9,16 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
-
-from pakcast.forecast.attribution_study import bayes_effects, parse_groups, parse_periods, run_attribution
+from pakcast.forecast.attribution_study import (
+    bayes_effects,
+    parse_groups,
+    parse_periods,
+    run_attribution,
+)
 from pakcast.forecast.covariates import load_covariates
 from pakcast.forecast.panel import load_panel
 from pakcast.models.attribution import INTERPRETATION, OTHER, RESIDUAL
+from typer.testing import CliRunner
 
 
 @pytest.fixture(scope="module")
@@ -107,20 +111,19 @@ def test_fit_reaches_the_statsmodels_maximum_on_the_trend_specification(panel, c
     import warnings
 
     import statsmodels.api as sm
-
     from pakcast.forecast.attribution_study import assemble
-    from pakcast.models.attribution import fit_count_model
+    from pakcast.models.glm import CountGLM
 
     d = assemble(panel, cov, "attacks", ("economic", "political", "security"), trend=True)
     X = d["X"].to_numpy(dtype=float)
-    ours = fit_count_model(d["y"], X, d["offset"])
+    ours = CountGLM(d["y"], X, d["offset"]).fit()
     m = sm.NegativeBinomial(d["y"], X, offset=d["offset"], loglike_method="nb2")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         r0 = m.fit(disp=0, method="bfgs", maxiter=3000)
         ref = m.fit(start_params=r0.params, disp=0, method="newton", maxiter=300)
     assert ours.converged
-    assert ours.loglike == pytest.approx(ref.llf, abs=1e-6)
+    assert ours.llf == pytest.approx(ref.llf, abs=1e-6)
     np.testing.assert_allclose(ours.params, ref.params[:-1], atol=1e-5)
 
 
@@ -214,3 +217,20 @@ def test_bayesian_irrs_recover_known_effects(cov):
         assert eff.loc[name, "ci_low"] < math.exp(b) < eff.loc[name, "ci_high"], name
     assert set(out["diagnostics"]) >= {"max_rhat", "min_ess_bulk", "divergences", "failures"}
     assert out["months_used"] == "2002-07..2021-12" and out["interpretation"] == INTERPRETATION
+
+
+def test_placebo_designs_without_a_finite_maximum_are_refused_and_reported(cov):
+    # every count from 2017-01 on is zero: a placebo step dated 2017-01 or later covers only zero
+    # months, so its coefficient has no finite MLE (quasi-complete separation); CountGLM refuses the
+    # fit and the study lists the date with the reason instead of reporting an arbitrary estimate
+    from pakcast.forecast.attribution_study import _placebo, assemble
+
+    panel = _sim_panel(cov, {"cpi_yoy_pct": 0.03}, seed=4)
+    panel.loc[panel["ds"] >= "2017-01-01", ["attacks", "killed"]] = 0
+    d = assemble(panel, cov, "attacks", ("economic",))
+    pl = _placebo(d, "2014-07-01", 30, 0, 12)
+    assert pl["placebos_refused"], "expected separated placebo designs"
+    for r in pl["placebos_refused"]:
+        assert r["date"] >= "2017-01" and "no finite maximum-likelihood estimate" in r["reason"]
+    assert all(p["date"] < "2017-01" for p in pl["placebos"])
+    assert pl["n_placebos"] + len(pl["placebos_refused"]) == 30
