@@ -3,66 +3,103 @@
 Default location: :func:`forecast.paths.default_store_path` (``$PAKCAST_STORE`` or the user's data
 directory); ``--store PATH`` on the CLI.
 
-Schema
-------
-``events``       canonical event table (``forecast.validate.EVENT_COLUMNS``) + ``ingest_id``;
-                 primary key ``(source, event_id)``.
-``rejects``      ``ingest_id, source, file, line, event_id, column, value, reason`` (rows refused by
-                 validation, one per record).
-``ingests``      one row per ingested file: ``ingest_id, source, file, file_sha256, options`` (JSON),
-                 ``rows_read, accepted, rejected, inserted, duplicates, skipped, unassigned,
-                 point_in_polygon, created, versions`` (JSON); unique on ``(source, file_sha256)``.
-``reported``     published aggregates (:mod:`forecast.sources.reported`) + ``ingest_id``.
-``panels``       cached panels: ``panel_key`` (JSON of the options), ``unique_id, ds`` and the measures.
+Schema (version :data:`SCHEMA_VERSION`, recorded in ``meta``)
+-------------------------------------------------------------
+``meta``         ``key, value``: ``schema_version``, ``created``, ``pakcast_version``. A file without it
+                 is not a pakcast store of this version (see *Opening* below).
+``ingests``      one row per ingested file: ``ingest_id`` (key), ``source, file, file_sha256, options``
+                 (JSON), ``rows_read, accepted, rejected, inserted, duplicates, skipped, unassigned,
+                 point_in_polygon`` (all ``>= 0``), ``created, versions`` (JSON), ``run_id`` (the
+                 ``runs`` row written in the same transaction); unique on ``(source, file_sha256)``.
+``events``       canonical event table (``forecast.validate.EVENT_COLUMNS``) + ``ingest_id`` (foreign key
+                 to ``ingests``); primary key ``(source, event_id)``; ``date, date_precision, scope,
+                 province_method`` NOT NULL; CHECKs: precision, scope and method from their
+                 vocabularies, province a canonical name or NULL (unassigned), counts ``>= 0``,
+                 coordinates in range, ``date_end >= date``.
+``rejects``      ``ingest_id`` (foreign key), ``source, file, line, event_id, column, value, reason``.
+``reported``     published aggregates (:mod:`forecast.sources.reported`) + ``ingest_id`` (foreign key).
+``panels``       cached panels: ``panel_key`` (JSON of the options), ``unique_id, ds`` (key) and the measures.
 ``covariates``   long covariates: ``name, unique_id, ds, variable, value``.
 ``runs``         one row per run: ``run_id`` (key), ``command, created, git_revision, manifest`` (JSON
                  of :class:`forecast.manifest.RunManifest`).
-``vintages``     forecast vintages: ``vintage_id`` (key), ``run_id, as_of, created, n_rows, columns``
-                 (JSON name -> dtype). A vintage is registered only after all its rows are in.
-``forecasts``    immutable forecast rows: ``vintage_id, row_no, record`` (JSON of one row).
-``scores``       ``vintage_id, row_no, record`` (JSON), ``created``.
+``vintages``     forecast vintages: ``vintage_id`` (key), ``run_id, as_of, created, n_rows`` (``> 0``),
+                 ``columns`` (JSON name -> dtype), ``rows_sha256`` (hash of the rows, checked on read).
+``forecasts``    forecast rows: ``vintage_id`` (foreign key to ``vintages``), ``row_no``, ``record`` (JSON);
+                 primary key ``(vintage_id, row_no)``.
+``scores``       ``vintage_id`` (foreign key), ``row_no`` (key with it), ``record`` (JSON), ``created``.
 
 Guarantees
 ----------
-* Every write runs in one transaction (all or nothing).
+* Every write runs in one transaction (all or nothing); an ingest writes its ``ingests`` row, its
+  events, its rejects and its ``runs`` row in the same one.
 * Ingestion is idempotent: a file already ingested for a source (same sha256) adds nothing, and
   events already present under ``(source, event_id)`` are counted as duplicates, not inserted.
-* Forecast vintages are immutable: each :meth:`Store.add_forecast_vintage` creates a new id; nothing
-  is overwritten.
-* Processes never write at once: every access takes an ``fcntl.flock`` on ``<store>.lock``
-  (exclusive for writes, shared for reads); a second writer waits up to ``lock_timeout`` seconds and
-  then fails with :class:`StoreLockedError` (``$PAKCAST_LOCK_TIMEOUT`` changes the default wait).
+* Forecast vintages are immutable: each :meth:`Store.add_forecast_vintage` creates a new id; the API
+  has no way to change or delete one; ``DELETE FROM vintages`` is refused by DuckDB (every vintage has
+  rows, and the rows' foreign key forbids deleting it); an ``UPDATE`` made outside pakcast (DuckDB has
+  no triggers to stop it) is detected when the vintage is read back (row count and ``rows_sha256``).
+* Events are validated again when read back (:meth:`Store.events`), so a store edited outside pakcast
+  cannot feed a panel a NULL date, a negative count or an unknown province.
+* Processes never write at once: every access takes an ``fcntl.flock`` on ``<resolved store>.lock``
+  (exclusive for writes, shared for reads; a symlinked path locks the same file). A second writer waits
+  up to ``lock_timeout`` seconds and then fails with :class:`StoreLockedError`
+  (``$PAKCAST_LOCK_TIMEOUT`` changes the default wait); DuckDB's own file lock (a DuckDB session of
+  another program holding the file) is waited for in the same way.
 * A process killed at any point leaves each write all done or not done (DuckDB transactions; the
-  reliability tests kill runs at the injected points ``store.locked``, ``store.ingest.before_commit``
-  and ``store.vintage.before_register``, see :func:`forecast.io.fault_point`).
+  reliability tests kill runs at the injected points ``store.locked``, ``store.ingest.before_commit``,
+  ``store.ingest.after_commit`` and ``store.vintage.before_register``, see
+  :func:`forecast.io.fault_point`).
+
+Opening
+-------
+* Reads (``Store(path, read_only=True)``) open DuckDB read-only and never create anything: a missing
+  file is an error, and a store on a read-only medium can be read (the lock file is skipped when it
+  cannot be created; DuckDB's shared file lock still applies).
+* A file that is not a DuckDB database (a SQLite file, text), or a DuckDB file holding tables that are
+  not a pakcast schema, is refused before anything is written to it. DuckDB's extension auto-loading
+  and auto-installing are switched off, so no file makes pakcast download anything.
+* A store of an earlier schema version is upgraded only by the explicit steps in :data:`MIGRATIONS`
+  (one transaction, on a write); a store of a later version is refused.
 """
 
 from __future__ import annotations
 
-from pakcast.forecast.errors import GateError
-
 import contextlib
 import datetime as _dt
+import errno
 import fcntl
+import hashlib
 import json
 import os
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import duckdb
 import numpy as np
 import pandas as pd
-
 from pakcast.forecast import paths
+from pakcast.forecast.errors import GateError, InputError, PakcastError
 from pakcast.forecast.io import fault_point, sha256_file, to_jsonable
 from pakcast.forecast.manifest import RunManifest, package_versions
-from pakcast.forecast.validate import EVENT_COLUMNS, REJECT_COLUMNS, coerce_events
+from pakcast.forecast.provinces import CANONICAL
+from pakcast.forecast.validate import (
+    DATE_PRECISIONS,
+    EVENT_COLUMNS,
+    PROVINCE_METHODS,
+    REJECT_COLUMNS,
+    SCOPES,
+    coerce_events,
+)
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 LOCK_TIMEOUT_ENV = "PAKCAST_LOCK_TIMEOUT"  # overrides the default wait for another process's lock
+SCHEMA_VERSION = 1
+#: DuckDB settings for every connection: never load or download an extension because of a file's content
+DUCKDB_CONFIG = {"autoload_known_extensions": False, "autoinstall_known_extensions": False}
 
 _EVENT_SQL_TYPES = {
     "source": "VARCHAR", "event_id": "VARCHAR", "date": "DATE", "date_end": "DATE",
@@ -74,34 +111,74 @@ _EVENT_SQL_TYPES = {
 _REPORTED_COLS = ["source", "period_type", "period", "period_start", "period_end", "region", "province",
                   "kp_definition", "metric", "value", "url", "note", "file", "line"]
 
-SCHEMA = [
-    "CREATE TABLE IF NOT EXISTS events ("
-    + ", ".join(f'"{c}" {_EVENT_SQL_TYPES[c]}' for c in EVENT_COLUMNS)
-    + ", ingest_id VARCHAR, PRIMARY KEY (source, event_id))",
-    "CREATE TABLE IF NOT EXISTS rejects (ingest_id VARCHAR, source VARCHAR, file VARCHAR, line BIGINT, "
-    "event_id VARCHAR, \"column\" VARCHAR, value VARCHAR, reason VARCHAR)",
-    "CREATE TABLE IF NOT EXISTS ingests (ingest_id VARCHAR PRIMARY KEY, source VARCHAR, file VARCHAR, "
-    "file_sha256 VARCHAR, options JSON, rows_read BIGINT, accepted BIGINT, rejected BIGINT, inserted BIGINT, "
-    "duplicates BIGINT, skipped BIGINT, unassigned BIGINT, point_in_polygon BIGINT, created TIMESTAMP, "
-    "versions JSON, UNIQUE (source, file_sha256))",
-    "CREATE TABLE IF NOT EXISTS reported (source VARCHAR, period_type VARCHAR, period VARCHAR, "
-    "period_start DATE, period_end DATE, region VARCHAR, province VARCHAR, kp_definition VARCHAR, "
-    "metric VARCHAR, value DOUBLE, url VARCHAR, note VARCHAR, file VARCHAR, line BIGINT, ingest_id VARCHAR)",
-    "CREATE TABLE IF NOT EXISTS panels (panel_key VARCHAR, created TIMESTAMP, unique_id VARCHAR, ds DATE, "
-    "attacks BIGINT, killed BIGINT, killed_low BIGINT, killed_high BIGINT, injured DOUBLE, population DOUBLE)",
-    "CREATE TABLE IF NOT EXISTS covariates (name VARCHAR, unique_id VARCHAR, ds DATE, variable VARCHAR, "
-    "value DOUBLE, created TIMESTAMP)",
-    "CREATE TABLE IF NOT EXISTS runs (run_id VARCHAR PRIMARY KEY, command VARCHAR, created VARCHAR, "
-    "git_revision VARCHAR, manifest JSON)",
-    "CREATE TABLE IF NOT EXISTS vintages (vintage_id VARCHAR PRIMARY KEY, run_id VARCHAR, as_of DATE, "
-    "created TIMESTAMP, n_rows BIGINT, columns JSON)",
-    "CREATE TABLE IF NOT EXISTS forecasts (vintage_id VARCHAR, row_no BIGINT, record JSON)",
-    "CREATE TABLE IF NOT EXISTS scores (vintage_id VARCHAR, row_no BIGINT, record JSON, created TIMESTAMP)",
-]
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+_EVENT_CONSTRAINTS = {
+    "source": "NOT NULL", "event_id": "NOT NULL", "date": "NOT NULL",
+    "date_precision": f"NOT NULL CHECK (date_precision IN ({_sql_list(DATE_PRECISIONS)}))",
+    "province": f"CHECK (province IS NULL OR province IN ({_sql_list(CANONICAL)}))",
+    "latitude": "CHECK (latitude BETWEEN -90 AND 90)", "longitude": "CHECK (longitude BETWEEN -180 AND 180)",
+    "killed": "CHECK (killed >= 0)", "killed_low": "CHECK (killed_low >= 0)",
+    "killed_high": "CHECK (killed_high >= 0)", "injured": "CHECK (injured >= 0)",
+    "scope": f"NOT NULL CHECK (scope IN ({_sql_list(SCOPES)}))",
+    "province_method": f"NOT NULL CHECK (province_method IN ({_sql_list(PROVINCE_METHODS)}))",
+}
+_COUNT = "BIGINT NOT NULL CHECK ({c} >= 0)"
+
+#: Table name -> CREATE statement of the current schema, in foreign-key order.
+SCHEMA: dict[str, str] = {
+    "meta": "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
+    "runs": "CREATE TABLE runs (run_id VARCHAR PRIMARY KEY, command VARCHAR NOT NULL, created VARCHAR NOT NULL, "
+            "git_revision VARCHAR, manifest JSON NOT NULL)",
+    "ingests": "CREATE TABLE ingests (ingest_id VARCHAR PRIMARY KEY, source VARCHAR NOT NULL, file VARCHAR NOT NULL, "
+               "file_sha256 VARCHAR NOT NULL CHECK (length(file_sha256) = 64), options JSON, "
+               + ", ".join(f"{c} " + _COUNT.format(c=c) for c in (
+                   "rows_read", "accepted", "rejected", "inserted", "duplicates", "skipped", "unassigned",
+                   "point_in_polygon"))
+               + ", created TIMESTAMP NOT NULL, versions JSON, run_id VARCHAR, UNIQUE (source, file_sha256))",
+    "events": "CREATE TABLE events ("
+              + ", ".join(f'"{c}" {_EVENT_SQL_TYPES[c]} {_EVENT_CONSTRAINTS.get(c, "")}'.rstrip() for c in EVENT_COLUMNS)
+              + ", ingest_id VARCHAR NOT NULL REFERENCES ingests (ingest_id), PRIMARY KEY (source, event_id), "
+              "CHECK (date_end IS NULL OR date_end >= date))",
+    "rejects": "CREATE TABLE rejects (ingest_id VARCHAR NOT NULL REFERENCES ingests (ingest_id), source VARCHAR "
+               "NOT NULL, file VARCHAR, line BIGINT CHECK (line >= 0), event_id VARCHAR, \"column\" VARCHAR, "
+               "value VARCHAR, reason VARCHAR NOT NULL)",
+    "reported": "CREATE TABLE reported (source VARCHAR NOT NULL, period_type VARCHAR NOT NULL, period VARCHAR "
+                "NOT NULL, period_start DATE, period_end DATE, region VARCHAR, province VARCHAR, kp_definition "
+                "VARCHAR, metric VARCHAR NOT NULL, value DOUBLE, url VARCHAR, note VARCHAR, file VARCHAR, line "
+                "BIGINT, ingest_id VARCHAR NOT NULL REFERENCES ingests (ingest_id), "
+                "CHECK (period_end IS NULL OR period_start IS NULL OR period_end >= period_start))",
+    "panels": "CREATE TABLE panels (panel_key VARCHAR NOT NULL, created TIMESTAMP NOT NULL, unique_id VARCHAR "
+              "NOT NULL, ds DATE NOT NULL, attacks BIGINT CHECK (attacks >= 0), killed BIGINT CHECK (killed >= 0), "
+              "killed_low BIGINT CHECK (killed_low >= 0), killed_high BIGINT CHECK (killed_high >= 0), "
+              "injured DOUBLE CHECK (injured >= 0), population DOUBLE CHECK (population >= 0), "
+              "PRIMARY KEY (panel_key, unique_id, ds))",
+    "covariates": "CREATE TABLE covariates (name VARCHAR NOT NULL, unique_id VARCHAR NOT NULL, ds DATE NOT NULL, "
+                  "variable VARCHAR NOT NULL, value DOUBLE, created TIMESTAMP NOT NULL)",
+    "vintages": "CREATE TABLE vintages (vintage_id VARCHAR PRIMARY KEY, run_id VARCHAR NOT NULL, as_of DATE NOT "
+                "NULL, created TIMESTAMP NOT NULL, n_rows BIGINT NOT NULL CHECK (n_rows > 0), columns JSON NOT "
+                "NULL, rows_sha256 VARCHAR NOT NULL CHECK (length(rows_sha256) = 64))",
+    "forecasts": "CREATE TABLE forecasts (vintage_id VARCHAR NOT NULL REFERENCES vintages (vintage_id), row_no "
+                 "BIGINT NOT NULL CHECK (row_no >= 0), record JSON NOT NULL, PRIMARY KEY (vintage_id, row_no))",
+    "scores": "CREATE TABLE scores (vintage_id VARCHAR NOT NULL REFERENCES vintages (vintage_id), row_no BIGINT "
+              "NOT NULL CHECK (row_no >= 0), record JSON NOT NULL, created TIMESTAMP NOT NULL, "
+              "PRIMARY KEY (vintage_id, row_no))",
+}
+_TABLES = ("events", "rejects", "ingests", "reported", "panels", "covariates", "runs", "vintages", "forecasts",
+           "scores")
+#: the tables of the unversioned schema written before ``meta`` existed (schema version 0)
+_LEGACY_TABLES = frozenset(_TABLES)
 
 
 class StoreLockedError(GateError):
-    """Another process holds the store's lock for longer than the timeout."""
+    """Another process holds the store's lock (pakcast's or DuckDB's) for longer than the timeout."""
+
+
+class StoreError(PakcastError):
+    """The store cannot be opened or written (not a pakcast store, read-only medium, disk full...)."""
 
 
 @dataclass
@@ -129,17 +206,37 @@ class IngestSummary:
 
 
 def _now() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+    return _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _file_kind(path: Path) -> str | None:
+    """``None`` for a DuckDB file (or an empty one), else a word for what the file is."""
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    if not head or head[8:12] == b"DUCK":
+        return None
+    if head.startswith(b"SQLite format 3\x00"):
+        return "a SQLite database"
+    if head.startswith(b"PAR1"):
+        return "a Parquet file"
+    return "not a DuckDB database"
 
 
 class Store:
-    """The DuckDB store (see the module docstring for the schema).
+    """The DuckDB store (see the module docstring for the schema and the guarantees).
 
     Parameters
     ----------
-    path : database file; default :func:`forecast.paths.default_store_path`.
-    lock_timeout : seconds a writer waits for another process's lock before failing (default
+    path : database file; default :func:`forecast.paths.default_store_path`. A symlink is resolved
+        (the lock and the database are those of the real file).
+    lock_timeout : seconds to wait for another process's lock before failing (default
         ``$PAKCAST_LOCK_TIMEOUT`` or 60).
+    read_only : open for reading only: the file must exist, nothing is created or written, and a
+        store on a read-only medium can be read.
 
     Examples
     --------
@@ -147,19 +244,42 @@ class Store:
     ...     summary = store.ingest(res.events, res.rejects, res.path, "ucdp", {"on_error": "raise"})
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, lock_timeout: float | None = None):
-        self.path = Path(path) if path is not None else paths.default_store_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: str | os.PathLike | None = None, lock_timeout: float | None = None, *,
+                 read_only: bool = False):
+        given = Path(path) if path is not None else paths.default_store_path()
+        self.given_path = given
+        self.path = Path(os.path.realpath(given))
+        self.read_only = bool(read_only)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         if lock_timeout is None:
             lock_timeout = float(os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT))
         self.lock_timeout = float(lock_timeout)
+        if self.path.is_dir():
+            raise StoreError(f"the store path {given} is a directory: give a DuckDB file such as {given}/store.duckdb")
+        if read_only:
+            if not self.path.is_file():
+                raise StoreError(f"no store at {given}: a read needs an existing store (check the path; "
+                                 "`pakcast ingest` creates one)")
+            self._check_kind()
+            with self._connect(write=False) as con:
+                self.schema_version = self._schema_version(con)
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store's directory {self.path.parent}: {exc.strerror}") from None
+        if self.path.is_file():
+            self._check_kind()
         with self._connect(write=True) as con:
-            for stmt in SCHEMA:
-                con.execute(stmt)
+            version = self._schema_version(con)
+            if version is None:
+                self._create(con)
+            elif version < SCHEMA_VERSION:
+                self._migrate(con, version)
+            self.schema_version = SCHEMA_VERSION
 
     # -- context manager ------------------------------------------------------------------
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -171,10 +291,90 @@ class Store:
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
 
+    # -- schema ---------------------------------------------------------------------------
+    def _check_kind(self) -> None:
+        kind = _file_kind(self.path)
+        if kind is not None:
+            raise StoreError(f"{self.given_path} is {kind}, not a pakcast store (a DuckDB file): refused, nothing "
+                             "was changed; give another --store")
+
+    def _schema_version(self, con: duckdb.DuckDBPyConnection) -> int | None:
+        """The schema version of the open file (``None``: empty; 0: the unversioned pakcast schema)."""
+        tables = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+        if not tables:
+            return None
+        if "meta" in tables:
+            row = _one(con, "SELECT value FROM meta WHERE key = 'schema_version'")
+            if row is None or not str(row[0]).isdigit():
+                raise StoreError(f"{self.given_path} has a meta table without a schema version: not a pakcast "
+                                 "store; refused, nothing was changed")
+            v = int(row[0])
+            if v > SCHEMA_VERSION:
+                raise StoreError(f"{self.given_path} has store schema version {v}, newer than this pakcast's "
+                                 f"{SCHEMA_VERSION}: upgrade pakcast to use it; nothing was changed")
+            return v
+        cols = [r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = "
+            "'events' ORDER BY ordinal_position").fetchall()]
+        legacy = tables <= _LEGACY_TABLES and (not cols or cols == [*EVENT_COLUMNS, "ingest_id"])
+        if not legacy:
+            raise StoreError(f"{self.given_path} is a DuckDB file whose tables ({', '.join(sorted(tables))}) are not "
+                             "a pakcast store schema: refused, nothing was changed; give another --store")
+        return 0
+
+    def _create(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.begin()
+        try:
+            for stmt in SCHEMA.values():
+                con.execute(stmt)
+            con.executemany("INSERT INTO meta VALUES (?, ?)",
+                            [["schema_version", str(SCHEMA_VERSION)], ["created", _now().isoformat()],
+                             ["pakcast_version", package_versions().get("pakcast", "unknown")]])
+        except BaseException:
+            con.rollback()
+            raise
+        con.commit()
+
+    def _migrate(self, con: duckdb.DuckDBPyConnection, version: int) -> None:
+        con.begin()
+        try:
+            while version < SCHEMA_VERSION:
+                MIGRATIONS[version](con)
+                version += 1
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)])
+        except duckdb.Error as exc:
+            con.rollback()
+            raise StoreError(f"cannot upgrade the store {self.given_path} to schema version {SCHEMA_VERSION}: "
+                             f"{_first_line(exc)}; nothing was changed") from None
+        except BaseException:
+            con.rollback()
+            raise
+        con.commit()
+
     # -- locking and connections ----------------------------------------------------------
+    def _open_lock_file(self, exclusive: bool):
+        try:
+            return open(self.lock_path, "a+")
+        except OSError as exc:
+            if exclusive:
+                raise StoreError(f"cannot write the store {self.given_path}: its lock file {self.lock_path} cannot "
+                                 f"be created ({exc.strerror}); a read-only medium or directory?") from None
+            try:  # a read on a read-only medium: use the lock file if it is there, else DuckDB's own lock
+                return open(self.lock_path, "r")
+            except OSError:
+                return None
+
+    def _locked_message(self, waited: str) -> str:
+        return (f"the store {self.given_path} is in use by another pakcast process (lock file {self.lock_path}); "
+                f"waited {waited}. Retry when it has finished, or use another --store")
+
     @contextlib.contextmanager
     def _lock(self, exclusive: bool) -> Iterator[None]:
-        fh = open(self.lock_path, "a+")
+        fh = self._open_lock_file(exclusive)
+        if fh is None:
+            yield
+            return
         try:
             mode = (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB
             deadline = time.monotonic() + self.lock_timeout
@@ -184,10 +384,7 @@ class Store:
                     break
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
-                        raise StoreLockedError(
-                            f"the store {self.path} is in use by another pakcast process (lock file "
-                            f"{self.lock_path}); waited {self.lock_timeout:g} s. Retry when it has finished, "
-                            "or use another --store") from None
+                        raise StoreLockedError(self._locked_message(f"{self.lock_timeout:g} s")) from None
                     time.sleep(0.05)
             yield
         finally:
@@ -195,15 +392,37 @@ class Store:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
             fh.close()
 
+    def _duckdb_connect(self, write: bool) -> duckdb.DuckDBPyConnection:
+        """Connect, waiting (up to the lock timeout) while another program's DuckDB session holds the file."""
+        deadline = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=not write, config=DUCKDB_CONFIG)
+            except duckdb.IOException as exc:
+                msg = _first_line(exc)
+                if "lock" not in msg.lower():
+                    raise StoreError(f"cannot open the store {self.given_path}: {msg}") from None
+                if time.monotonic() >= deadline:
+                    holder = msg.split("Conflicting lock is held in", 1)[-1].split(". See also")[0].strip()
+                    raise StoreLockedError(
+                        f"the store {self.given_path} is open in another program (DuckDB: lock held by {holder}); "
+                        f"waited {self.lock_timeout:g} s. Close that session and retry, or use another --store"
+                    ) from None
+                time.sleep(0.1)
+
     @contextlib.contextmanager
     def _connect(self, write: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+        if write and self.read_only:
+            raise StoreError(f"the store {self.given_path} was opened read-only: this step writes to it")
         with self._lock(exclusive=write):
-            read_only = (not write) and self.path.exists()
-            con = duckdb.connect(str(self.path), read_only=read_only)
+            con = self._duckdb_connect(write)
             try:
                 yield con
+            except duckdb.Error as exc:
+                raise _store_error(self, exc, write) from None
             finally:
-                con.close()
+                with contextlib.suppress(duckdb.Error):
+                    con.close()
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -213,7 +432,8 @@ class Store:
             try:
                 yield con
             except BaseException:
-                con.rollback()
+                with contextlib.suppress(duckdb.Error):
+                    con.rollback()
                 raise
             con.commit()
 
@@ -224,18 +444,20 @@ class Store:
     # -- ingestion ------------------------------------------------------------------------
     def ingest(self, events_df: pd.DataFrame, rejects_df: pd.DataFrame | None, file_path: str | os.PathLike,
                source: str, options: dict[str, Any] | None = None, *, rows_read: int | None = None,
-               skipped: int = 0, replace: bool = False) -> IngestSummary:
+               skipped: int = 0, replace: bool = False, manifest: RunManifest | None = None) -> IngestSummary:
         """Add one file's canonical events and rejects in a single transaction (idempotent).
 
         ``rows_read`` defaults to ``accepted + rejected``. Events already stored under the same
         ``(source, event_id)`` are kept and counted as ``duplicates``; with ``replace=True`` they are
         overwritten by this file's values instead (for a newer release of the same source, e.g. a later
-        UCDP GED version that revised earlier events; counted as ``replaced``).
+        UCDP GED version that revised earlier events; counted as ``replaced``). ``manifest``: the run's
+        manifest, recorded in ``runs`` in the same transaction (its options gain ``ingest_id`` and
+        ``summary``), so an ingest killed at any point leaves both or neither.
         """
         file_path = Path(file_path)
         sha = sha256_file(file_path)
         rejects_df = rejects_df if rejects_df is not None else pd.DataFrame(columns=REJECT_COLUMNS)
-        accepted, rejected = int(len(events_df)), int(len(rejects_df))
+        accepted, rejected = len(events_df), len(rejects_df)
         rows_read = accepted + rejected if rows_read is None else int(rows_read)
         if rows_read != accepted + rejected:
             raise ValueError(f"rows_read {rows_read} != accepted {accepted} + rejected {rejected}")
@@ -243,13 +465,21 @@ class Store:
         ingest_id = f"ingest-{_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         unassigned = int((ev["province_method"] == "unassigned").sum())
         pip = int((ev["province_method"] == "point_in_polygon").sum())
+        run_id = manifest.run_id if manifest is not None else None
         with self._transaction() as con:
             prev = _one(con, "SELECT ingest_id FROM ingests WHERE source = ? AND file_sha256 = ?", [source, sha])
             if prev is not None:
-                return IngestSummary(prev[0], source, str(file_path), sha, rows_read, accepted, rejected,
-                                     inserted=0, duplicates=accepted, skipped=skipped, unassigned=unassigned,
-                                     point_in_polygon=pip, already_ingested=True,
-                                     notes=[f"this file was already ingested as {prev[0]}: nothing added"])
+                summary = IngestSummary(prev[0], source, str(file_path), sha, rows_read, accepted, rejected,
+                                        inserted=0, duplicates=accepted, skipped=skipped, unassigned=unassigned,
+                                        point_in_polygon=pip, already_ingested=True,
+                                        notes=[f"this file was already ingested as {prev[0]}: nothing added"])
+                self._record_run(con, manifest, summary)
+                return summary
+            # the ingests row first (the events' foreign key needs it); its insert counts are set at the end
+            con.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?)",
+                        [ingest_id, source, str(file_path), sha, json.dumps(to_jsonable(options or {})),
+                         rows_read, accepted, rejected, skipped, unassigned, pip, _now(),
+                         json.dumps(package_versions()), run_id])
             ev = ev.assign(ingest_id=ingest_id)
             for c in ("date", "date_end"):
                 ev[c] = ev[c].dt.date
@@ -268,32 +498,42 @@ class Store:
                 con.execute('INSERT INTO rejects SELECT ingest_id, source, file, line, event_id, "column", '
                             "value, reason FROM rj_in")
                 con.unregister("rj_in")
-            con.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [ingest_id, source, str(file_path), sha, json.dumps(to_jsonable(options or {})),
-                         rows_read, accepted, rejected, int(inserted), int(accepted - inserted), skipped,
-                         unassigned, pip, _now(), json.dumps(package_versions())])
-        return IngestSummary(ingest_id, source, str(file_path), sha, rows_read, accepted, rejected,
-                             inserted=int(inserted), duplicates=0 if replace else int(accepted - inserted),
-                             skipped=skipped, unassigned=unassigned, point_in_polygon=pip,
-                             replaced=int(accepted - inserted) if replace else 0)
+            con.execute("UPDATE ingests SET inserted = ?, duplicates = ? WHERE ingest_id = ?",
+                        [int(inserted), int(accepted - inserted), ingest_id])
+            summary = IngestSummary(ingest_id, source, str(file_path), sha, rows_read, accepted, rejected,
+                                    inserted=int(inserted), duplicates=0 if replace else int(accepted - inserted),
+                                    skipped=skipped, unassigned=unassigned, point_in_polygon=pip,
+                                    replaced=int(accepted - inserted) if replace else 0)
+            self._record_run(con, manifest, summary)
+        fault_point("store.ingest.after_commit")
+        return summary
 
     def ingest_reported(self, table: pd.DataFrame, rejects_df: pd.DataFrame | None,
                         file_path: str | os.PathLike, options: dict[str, Any] | None = None,
-                        *, rows_read: int | None = None) -> IngestSummary:
-        """Add published aggregates (tidy table of :mod:`forecast.sources.reported`), idempotently."""
+                        *, rows_read: int | None = None, manifest: RunManifest | None = None) -> IngestSummary:
+        """Add published aggregates (tidy table of :mod:`forecast.sources.reported`), idempotently.
+
+        ``manifest`` is recorded in ``runs`` in the same transaction (as for :meth:`ingest`).
+        """
         file_path = Path(file_path)
         sha = (sha256_file(file_path) if file_path.is_file()
                else _dir_sha(sorted(file_path.glob("*.csv"))))
         rejects_df = rejects_df if rejects_df is not None else pd.DataFrame(columns=REJECT_COLUMNS)
-        accepted, rejected = int(len(table)), int(len(rejects_df))
+        accepted, rejected = len(table), len(rejects_df)
         rows_read = accepted + rejected if rows_read is None else int(rows_read)
         ingest_id = f"ingest-{_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         with self._transaction() as con:
             prev = _one(con, "SELECT ingest_id FROM ingests WHERE source = 'reported' AND file_sha256 = ?", [sha])
             if prev is not None:
-                return IngestSummary(prev[0], "reported", str(file_path), sha, rows_read, accepted, rejected,
-                                     0, accepted, already_ingested=True,
-                                     notes=[f"already ingested as {prev[0]}: nothing added"])
+                summary = IngestSummary(prev[0], "reported", str(file_path), sha, rows_read, accepted, rejected,
+                                        0, accepted, already_ingested=True,
+                                        notes=[f"already ingested as {prev[0]}: nothing added"])
+                self._record_run(con, manifest, summary)
+                return summary
+            con.execute("INSERT INTO ingests VALUES (?, 'reported', ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, ?, ?, ?)",
+                        [ingest_id, str(file_path), sha, json.dumps(to_jsonable(options or {})), rows_read,
+                         accepted, rejected, _now(), json.dumps(package_versions()),
+                         manifest.run_id if manifest is not None else None])
             t = table.reindex(columns=_REPORTED_COLS).assign(ingest_id=ingest_id)
             for c in ("period_start", "period_end"):
                 t[c] = pd.to_datetime(t[c]).dt.date
@@ -311,20 +551,37 @@ class Store:
                 con.execute('INSERT INTO rejects SELECT ingest_id, source, file, line, event_id, "column", '
                             "value, reason FROM rj_in")
                 con.unregister("rj_in")
-            con.execute("INSERT INTO ingests VALUES (?, 'reported', ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, ?)",
-                        [ingest_id, str(file_path), sha, json.dumps(to_jsonable(options or {})), rows_read,
-                         accepted, rejected, int(inserted), int(accepted - inserted), _now(),
-                         json.dumps(package_versions())])
-        return IngestSummary(ingest_id, "reported", str(file_path), sha, rows_read, accepted, rejected,
-                             int(inserted), int(accepted - inserted))
+            con.execute("UPDATE ingests SET inserted = ?, duplicates = ? WHERE ingest_id = ?",
+                        [int(inserted), int(accepted - inserted), ingest_id])
+            summary = IngestSummary(ingest_id, "reported", str(file_path), sha, rows_read, accepted, rejected,
+                                    int(inserted), int(accepted - inserted))
+            self._record_run(con, manifest, summary)
+        return summary
+
+    def _record_run(self, con: duckdb.DuckDBPyConnection, manifest: RunManifest | None,
+                    summary: IngestSummary | None = None) -> None:
+        if manifest is None:
+            return
+        if summary is not None:
+            manifest.options.update(ingest_id=summary.ingest_id, summary=summary.to_dict())
+        d = json.dumps(to_jsonable(manifest.to_dict()))
+        if _one(con, "SELECT 1 FROM runs WHERE run_id = ?", [manifest.run_id]) is None:
+            con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?)",
+                        [manifest.run_id, manifest.command, manifest.created, manifest.git_revision, d])
+        else:
+            con.execute("UPDATE runs SET command = ?, created = ?, git_revision = ?, manifest = ? WHERE run_id = ?",
+                        [manifest.command, manifest.created, manifest.git_revision, d, manifest.run_id])
 
     # -- reading --------------------------------------------------------------------------
     def events(self, source: str | None = None) -> pd.DataFrame:
-        """Canonical events (all sources, or one)."""
+        """Canonical events (all sources, or one), validated again (:func:`check_stored_events`)."""
         sql = "SELECT * FROM events" + (" WHERE source = ?" if source else "") + " ORDER BY source, date, event_id"
         df = self._query(sql, [source] if source else [])
-        return coerce_events(df.drop(columns=["ingest_id"], errors="ignore")) if len(df) else coerce_events(
-            pd.DataFrame(columns=EVENT_COLUMNS))
+        if not len(df):
+            return coerce_events(pd.DataFrame(columns=EVENT_COLUMNS))
+        ev = coerce_events(df.drop(columns=["ingest_id"], errors="ignore"))
+        check_stored_events(ev, str(self.given_path))
+        return ev
 
     def rejects(self, source: str | None = None) -> pd.DataFrame:
         sql = "SELECT * FROM rejects" + (" WHERE source = ?" if source else "") + " ORDER BY file, line"
@@ -379,20 +636,16 @@ class Store:
             con.register("cv_in", f)
             con.execute("INSERT INTO covariates SELECT * FROM cv_in")
             con.unregister("cv_in")
-        return int(len(f))
+        return len(f)
 
     def covariates(self, name: str | None = None) -> pd.DataFrame:
         return self._query("SELECT * FROM covariates" + (" WHERE name = ?" if name else ""), [name] if name else [])
 
     # -- runs, vintages, scores -----------------------------------------------------------
     def record_run(self, manifest: RunManifest) -> str:
-        """Record one run's manifest (a re-recorded run id replaces its row)."""
-        d = manifest.to_dict()
+        """Record one run's manifest (a re-recorded run id updates its row)."""
         with self._transaction() as con:
-            con.execute("DELETE FROM runs WHERE run_id = ?", [manifest.run_id])
-            con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?)",
-                        [manifest.run_id, manifest.command, manifest.created, manifest.git_revision,
-                         json.dumps(to_jsonable(d))])
+            self._record_run(con, manifest)
         return manifest.run_id
 
     def runs(self) -> pd.DataFrame:
@@ -401,34 +654,43 @@ class Store:
     def add_forecast_vintage(self, run_id: str, as_of: str | pd.Timestamp, forecast_df: pd.DataFrame) -> str:
         """Store a forecast as a new immutable vintage; returns its id.
 
-        Rows are written and the vintage registered in the same transaction, the registration last,
-        so a vintage listed by :meth:`vintages` always has all its rows.
+        Rows are written and the vintage registered in the same transaction, so a vintage listed by
+        :meth:`vintages` always has all its rows (``n_rows`` and ``rows_sha256`` record them).
         """
+        if not len(forecast_df):
+            raise InputError("a forecast vintage needs at least one row: nothing archived")
         vintage_id = f"v-{pd.Timestamp(as_of):%Y%m%d}-{_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         cols = {c: str(t) for c, t in forecast_df.dtypes.items()}
         recs = _records(forecast_df)
         rows = pd.DataFrame({"vintage_id": vintage_id, "row_no": np.arange(len(recs), dtype=np.int64),
                              "record": recs})
         with self._transaction() as con:
+            con.execute("INSERT INTO vintages VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [vintage_id, run_id, pd.Timestamp(as_of).date(), _now(), len(rows), json.dumps(cols),
+                         _rows_sha256(recs)])
             con.register("fc_in", rows)
             con.execute("INSERT INTO forecasts SELECT vintage_id, row_no, record::JSON FROM fc_in")
             con.unregister("fc_in")
             fault_point("store.vintage.before_register")
-            con.execute("INSERT INTO vintages VALUES (?, ?, ?, ?, ?, ?)",
-                        [vintage_id, run_id, pd.Timestamp(as_of).date(), _now(), len(rows), json.dumps(cols)])
         return vintage_id
 
     def vintages(self) -> pd.DataFrame:
-        """Registered vintages: ``vintage_id, run_id, as_of, created, n_rows, columns``."""
+        """Registered vintages: ``vintage_id, run_id, as_of, created, n_rows, columns, rows_sha256``."""
         return self._query("SELECT * FROM vintages ORDER BY created")
 
     def load_vintage(self, vintage_id: str) -> pd.DataFrame:
-        """The rows of one vintage with their original column order and dtypes."""
-        meta = self._query("SELECT columns FROM vintages WHERE vintage_id = ?", [vintage_id])
+        """The rows of one vintage with their original column order and dtypes (checked against its hash)."""
+        meta = self._query("SELECT * FROM vintages WHERE vintage_id = ?", [vintage_id])
         if meta.empty:
             raise KeyError(f"no forecast vintage {vintage_id!r} in {self.path}")
         rows = self._query("SELECT record FROM forecasts WHERE vintage_id = ? ORDER BY row_no", [vintage_id])
-        return _from_records(rows["record"].tolist(), json.loads(meta["columns"].iloc[0]))
+        recs = [str(r) for r in rows["record"]]
+        m = meta.iloc[0]
+        if len(recs) != int(m["n_rows"]) or ("rows_sha256" in meta and _rows_sha256(recs) != m["rows_sha256"]):
+            raise StoreError(f"forecast vintage {vintage_id} in {self.given_path} was modified after it was archived "
+                             f"({len(recs)} rows now, {int(m['n_rows'])} archived, or their content hash differs): "
+                             "vintages are immutable; restore the store from a backup")
+        return _from_records(recs, json.loads(m["columns"]))
 
     def add_scores(self, vintage_id: str, scores_df: pd.DataFrame) -> int:
         """Append the scores of a vintage against later outcomes (one transaction)."""
@@ -457,8 +719,95 @@ class Store:
         return body
 
 
-_TABLES = ("events", "rejects", "ingests", "reported", "panels", "covariates", "runs", "vintages", "forecasts",
-           "scores")
+# ---------------------------------------------------------------------------------------------
+def check_stored_events(ev: pd.DataFrame, where: str) -> None:
+    """Validate events read back from a store (the schema's CHECKs, again, for a store edited outside pakcast).
+
+    Raises :class:`StoreError` naming the first offending event, its column and the expectation.
+    """
+    rules: list[tuple[str, pd.Series, str]] = [
+        ("date", ev["date"].isna(), "a date"),
+        ("date_precision", ~ev["date_precision"].isin(DATE_PRECISIONS).fillna(False), f"one of {DATE_PRECISIONS}"),
+        ("province", ~(ev["province"].isna() | ev["province"].isin(CANONICAL).fillna(False)),
+         "a canonical province name or empty (unassigned)"),
+        ("scope", ~ev["scope"].isin(SCOPES).fillna(False), f"one of {SCOPES}"),
+        ("province_method", ~ev["province_method"].isin(PROVINCE_METHODS).fillna(False),
+         f"one of {PROVINCE_METHODS}"),
+        ("date_end", (ev["date_end"] < ev["date"]).fillna(False), "a date on or after date"),
+        ("latitude", (ev["latitude"].abs() > 90).fillna(False), "a latitude in [-90, 90]"),
+        ("longitude", (ev["longitude"].abs() > 180).fillna(False), "a longitude in [-180, 180]"),
+        *[(c, (ev[c] < 0).fillna(False), "a count >= 0") for c in ("killed", "killed_low", "killed_high", "injured")],
+    ]
+    for col, bad, expect in rules:
+        bad = np.asarray(bad, dtype=bool)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            val = ev[col].iloc[i]
+            raise StoreError(f"store {where}: event ({ev['source'].iloc[i]}, {ev['event_id'].iloc[i]}) has "
+                             f"{col} {'empty' if pd.isna(val) else repr(str(val))}, expected {expect} "
+                             f"({int(bad.sum())} such event(s)); the store was edited outside pakcast")
+
+
+def _store_error(store: Store, exc: duckdb.Error, write: bool) -> PakcastError:
+    """One-line error for a DuckDB failure inside a store operation (the transaction is rolled back)."""
+    msg = _first_line(exc)
+    low = msg.lower()
+    if isinstance(exc, duckdb.ConstraintException):
+        return StoreError(f"the store {store.given_path} refused the rows ({msg}); nothing was changed")
+    if "no space left" in low or "disk full" in low or f"errno {errno.ENOSPC}" in low:
+        return StoreError(f"the store {store.given_path} could not be written: no space left on the device; nothing "
+                          "was changed (the transaction was rolled back). Free space and retry")
+    if "read-only" in low or "permission denied" in low:
+        return StoreError(f"the store {store.given_path} cannot be written ({msg}); nothing was changed")
+    return StoreError(f"store {store.given_path}: {msg}" + ("; nothing was changed" if write else ""))
+
+
+def _migrate_0_to_1(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 0 (no ``meta``, no constraints) -> 1: rebuild every table with its constraints, copying rows.
+
+    Rows that break a constraint make the migration fail as a whole (nothing is changed, the error
+    names the constraint); vintages gain ``rows_sha256`` computed from their stored rows.
+    """
+    have = {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+    for t in have:
+        con.execute(f"ALTER TABLE {t} RENAME TO legacy_{t}")
+    for stmt in SCHEMA.values():
+        con.execute(stmt)
+    con.executemany("INSERT INTO meta VALUES (?, ?)",
+                    [["created", _now().isoformat()], ["migrated_from", "0"],
+                     ["pakcast_version", package_versions().get("pakcast", "unknown")]])
+    copies: dict[str, Callable[[], None]] = {
+        "runs": lambda: con.execute("INSERT INTO runs SELECT * FROM legacy_runs"),
+        "ingests": lambda: con.execute("INSERT INTO ingests SELECT *, NULL FROM legacy_ingests"),
+        "events": lambda: con.execute("INSERT INTO events SELECT * FROM legacy_events"),
+        "rejects": lambda: con.execute("INSERT INTO rejects SELECT * FROM legacy_rejects"),
+        "reported": lambda: con.execute("INSERT INTO reported SELECT * FROM legacy_reported"),
+        "panels": lambda: con.execute("INSERT INTO panels SELECT * FROM legacy_panels"),
+        "covariates": lambda: con.execute("INSERT INTO covariates SELECT * FROM legacy_covariates"),
+        "vintages": lambda: _copy_legacy_vintages(con),
+        "forecasts": lambda: con.execute("INSERT INTO forecasts SELECT * FROM legacy_forecasts"),
+        "scores": lambda: con.execute("INSERT INTO scores SELECT * FROM legacy_scores"),
+    }
+    for t in SCHEMA:
+        if t in have:
+            copies[t]()
+    for t in reversed(list(SCHEMA)):
+        if t in have:
+            con.execute(f"DROP TABLE legacy_{t}")
+
+
+def _copy_legacy_vintages(con: duckdb.DuckDBPyConnection) -> None:
+    vint = con.execute("SELECT * FROM legacy_vintages").fetchall()
+    for vid, run_id, as_of, created, n_rows, columns in vint:
+        recs = [r[0] for r in con.execute("SELECT record FROM legacy_forecasts WHERE vintage_id = ? ORDER BY row_no",
+                                          [vid]).fetchall()]
+        con.execute("INSERT INTO vintages VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [vid, run_id, as_of, created, n_rows, columns, _rows_sha256([str(r) for r in recs])])
+
+
+#: explicit schema migrations: ``MIGRATIONS[v]`` upgrades version ``v`` to ``v + 1`` (inside one transaction)
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {0: _migrate_0_to_1}
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple | None:
@@ -468,12 +817,18 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -
 
 
 def _dir_sha(files: list[Path]) -> str:
-    import hashlib
-
     h = hashlib.sha256()
     for f in files:
         h.update(f.name.encode())
         h.update(sha256_file(f).encode())
+    return h.hexdigest()
+
+
+def _rows_sha256(records: list[str]) -> str:
+    h = hashlib.sha256()
+    for r in records:
+        h.update(r.encode("utf-8"))
+        h.update(b"\n")
     return h.hexdigest()
 
 

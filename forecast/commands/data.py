@@ -102,41 +102,40 @@ def ingest_cmd(
 ) -> None:
     """Validate a source file and add its events to the store (idempotent; one transaction)."""
     from pakcast.forecast.manifest import RunManifest
-    from pakcast.forecast.store import Store, StoreLockedError
+    from pakcast.forecast.errors import PakcastError
+    from pakcast.forecast.store import Store
 
     options = {"source": source.value, "on_error": on_error.value, "encoding": encoding, "replace": replace}
+    # the run is recorded in the store in the ingest's own transaction (Store.ingest(manifest=...))
+    manifest = RunManifest(command="ingest", options=dict(options))
+    if path.is_file():
+        manifest.add_input(path, role=source.value)
     try:
         if source.value == "reported":
             from pakcast.forecast.sources.reported import read_reported
 
             table, rejects, n = read_reported(path, on_error=on_error.value, encoding=encoding)
             with Store(store) as st:
-                summ = st.ingest_reported(table, rejects, path, options, rows_read=n)
+                summ = st.ingest_reported(table, rejects, path, options, rows_read=n, manifest=manifest)
             extra: list[tuple[str, Any]] = []
         else:
             res = _read_with_progress(path, source.value, on_error.value, encoding)
             rejects = res.rejects
             with Store(store) as st:
                 summ = st.ingest(res.events, res.rejects, path, source.value, options, rows_read=res.rows_read,
-                                 skipped=res.skipped, replace=replace)
+                                 skipped=res.skipped, replace=replace, manifest=manifest)
             extra = [("province by point in polygon", res.point_in_polygon),
                      ("unassigned province (national only)", res.unassigned),
                      ("skipped (other countries)", res.skipped)]
             if len(res.events):
                 extra.append(("date range", f"{res.events['date'].min().date()} .. {res.events['date'].max().date()}"))
-        manifest = RunManifest(command="ingest", options={**options, "ingest_id": summ.ingest_id,
-                                                          "summary": summ.to_dict()})
-        if path.is_file():
-            manifest.add_input(path, role=source.value)
-        with Store(store) as st:
-            st.record_run(manifest)
-    except (ValidationError, FileNotFoundError, ValueError, StoreLockedError) as exc:
+    except (ValidationError, FileNotFoundError, ValueError, PakcastError) as exc:
         _fail(exc)
     rows: list[tuple[str, Any]] = [("rows read", summ.rows_read), ("accepted", summ.accepted),
                                    ("rejected", summ.rejected), ("inserted", summ.inserted),
                                    ("duplicates (already in store)", summ.duplicates),
                                    *([("replaced (--replace)", summ.replaced)] if replace else []), *extra,
-                                   ("store", str(Store(store).path) if store is None else str(store)),
+                                   ("store", str(store) if store is not None else str(Store(store).path)),
                                    ("ingest id", summ.ingest_id)]
     console.print(_summary_table(f"ingest {path.name} ({source.value})", rows))
     for n in summ.notes:
@@ -176,6 +175,7 @@ def panel_cmd(
 
     Columns: province, period, attacks, killed, killed_low, killed_high, injured, population.
     """
+    from pakcast.forecast.errors import PakcastError
     from pakcast.forecast.io import write_csv
     from pakcast.forecast import panel as pn
 
@@ -193,7 +193,7 @@ def panel_cmd(
         if store is not None:
             from pakcast.forecast.store import Store
 
-            with Store(store) as st:
+            with Store(store, read_only=True) as st:
                 have = st.ingests()["source"].unique().tolist()
                 if source is None and len(have) != 1:
                     raise ValueError(f"the store holds sources {have}: choose one with --source "
@@ -245,7 +245,7 @@ def panel_cmd(
             "freq": freq.value, "fata": fata.value, "scope": scope, "input": None if input is None else str(input),
             "source": None if source is None else source.value, "store": None if store is None else str(store),
             **{k: v for k, v in filters.items()}, "on_error": on_error.value, "encoding": encoding}, out, used)
-    except (ValidationError, FileNotFoundError, ValueError) as exc:
+    except (ValidationError, FileNotFoundError, ValueError, PakcastError) as exc:
         _fail(exc)
     _print_report(rep, label, out, len(panel))
 

@@ -121,11 +121,9 @@ def test_second_writer_waits_then_fails_clearly(tmp_store):
     proc.start()
     try:
         assert ready.wait(10)
-        st = Store.__new__(Store)
-        st.path, st.lock_path, st.lock_timeout = tmp_store, tmp_store.with_name(tmp_store.name + ".lock"), 0.3
         t0 = time.monotonic()
         with pytest.raises(StoreLockedError, match="in use by another pakcast process"):
-            st.count("events")
+            Store(tmp_store, lock_timeout=0.3, read_only=True).count("events")
         assert time.monotonic() - t0 >= 0.3
     finally:
         proc.join()

@@ -171,7 +171,7 @@ def test_second_run_fails_clearly_when_the_lock_is_held_too_long(tmp_path):
     b = _events_csv(tmp_path / "b.csv", 50, "b")
     Store(store)
     p1 = _popen("ingest", str(a), "--source", "csv", "--store", str(store),
-                PAKCAST_PAUSE="store.ingest.before_commit=10")
+                PAKCAST_PAUSE="store.ingest.before_commit=30")
     _wait_until_locked(store)
     r2 = _pakcast("ingest", str(b), "--source", "csv", "--store", str(store), PAKCAST_LOCK_TIMEOUT="1")
     p1.communicate(timeout=300)
