@@ -56,6 +56,8 @@ class QuarterlyConfig:
     origin: the Bayesian hierarchical model); their quarterly forecasts and convergence
     diagnostics are reported in ``results.json`` beside the published forecast, never mixed
     into it (they have no past scores to weight them by).
+    ``refresh``: the report of ``pakcast quarterly --refresh`` (:func:`forecast.refresh.refresh_quarterly`),
+    written to ``results.json`` under ``refresh``; its failed sources are listed under ``not_produced``.
     """
 
     out: str | Path = "reports/latest"
@@ -73,6 +75,7 @@ class QuarterlyConfig:
     report: bool = True
     attribution_draws: int = 200
     forecast_only: tuple[str, ...] = ("bayes_hier",)
+    refresh: dict[str, Any] | None = None
 
     def validate(self) -> "QuarterlyConfig":
         models = tuple(self.models)
@@ -467,6 +470,10 @@ def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | Non
         "notes": notes,
     }
     not_produced = results["not_produced"]
+    if config.refresh is not None:  # pakcast quarterly --refresh (forecast.refresh)
+        results["refresh"] = config.refresh
+        not_produced.update(config.refresh.get("not_produced", {}))
+        notes.extend(config.refresh.get("notes", []))
 
     # ---- store: archive + score earlier vintages
     if progress:

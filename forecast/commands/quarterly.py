@@ -40,6 +40,9 @@ def quarterly_cmd(
     no_studies: bool = typer.Option(False, "--no-studies", help="Skip the break and attribution studies."),
     no_report: bool = typer.Option(False, "--no-report", help="Skip the briefing."),
     no_bayes: bool = typer.Option(False, "--no-bayes", help="Skip the forecast-only Bayesian hierarchical model."),
+    refresh: bool = typer.Option(False, "--refresh", help="First fetch the configured sources, ingest them into the store and run on the panel built from the store."),
+    refresh_sources: Optional[str] = typer.Option(None, "--refresh-sources", help="With --refresh: ucdp:candidate:25.0.9, ucdp:ged:25.1, acled (comma list; default $PAKCAST_REFRESH)."),
+    refresh_since: Optional[str] = typer.Option(None, "--refresh-since", help="With --refresh: first event date to fetch (default $PAKCAST_REFRESH_SINCE)."),
 ) -> None:
     """Backtest the zoo, forecast the next four quarters by province, archive and score vintages, write the briefing."""
     from pakcast.forecast.quarterly import DEFAULT_MODELS, QuarterlyConfig, run
@@ -50,6 +53,10 @@ def quarterly_cmd(
                           studies=not no_studies, report=not no_report,
                           forecast_only=() if no_bayes else ("bayes_hier",))
     try:
+        if refresh:
+            from pakcast.forecast.refresh import refresh_quarterly
+
+            refresh_quarterly(cfg, refresh_sources, refresh_since, log=lambda m: console.print(f"refresh: {m}"))
         cfg.validate()
     except (ValueError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}")

@@ -69,6 +69,20 @@ def check_version(dataset: str, version: str) -> str:
     return v
 
 
+def release_end(dataset: str, version: str) -> str:
+    """Last day a release covers: GED ``25.1`` -> 2024-12-31; Candidate ``25.0.9`` -> 2025-09-30."""
+    import calendar
+
+    v = check_version(dataset, version)
+    year = 2000 + int(v.split(".")[0])
+    if dataset == "ged":
+        return f"{year - 1}-12-31"
+    month = int(v.split(".")[2])
+    if not 1 <= month <= 12:
+        raise InputError(f"--version {v!r}: the month of a candidate release is 1 to 12")
+    return f"{year}-{month:02d}-{calendar.monthrange(year, month)[1]:02d}"
+
+
 def _cell(col: str, v: Any) -> str:
     if v is None:
         return ""

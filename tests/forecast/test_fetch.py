@@ -489,3 +489,104 @@ def test_fetch_acled_cli_then_ingest_and_panel_end_to_end(api, env, tmp_path):
     violent = [x for x in ACLED_ROWS if x["event_type"] != "Protests"]
     assert int(nat["attacks"].sum()) == len(violent) == 4
     assert int(nat["killed"].sum()) == sum(int(x["fatalities"]) for x in violent)
+
+
+# ---------------------------------------------------------------------------------------------
+# the refresh step: fetch -> ingest -> panel -> quarterly run
+# ---------------------------------------------------------------------------------------------
+def _candidate_2022q1() -> list[dict]:
+    """The fixture's Pakistan events moved to January-March 2022 (right after the shipped GED 22.1),
+    with ids outside the GED's range."""
+    import copy
+
+    out = []
+    for e in UCDP_EVENTS:
+        e = copy.deepcopy(e)
+        month = {"07": "01", "08": "02", "09": "03"}[e["date_start"][5:7]]
+        day = min(int(e["date_start"][8:10]), 28)  # February has 28 days
+        for c in ("date_start", "date_end"):
+            e[c] = f"2022-{month}-{day:02d}{e[c][10:]}"
+        e["year"] = 2022
+        e["id"] = 9_000_000 + e["id"]
+        out.append(e)
+    return out
+
+
+@pytest.fixture()
+def history_store(tmp_path):
+    """A store holding the shipped UCDP GED 22.1 events (1989-2021), as after a first `pakcast ingest`."""
+    from pakcast.forecast import panel as pn
+    from pakcast.forecast import paths
+    from pakcast.forecast.store import Store
+
+    store = tmp_path / "store.duckdb"
+    ev = pn.load_shipped_events()
+    Store(store).ingest(ev, None, paths.shipped(pn.SHIPPED_EVENTS), "ucdp", {"shipped": True})
+    return store, ev
+
+
+def test_refresh_fetches_ingests_and_builds_the_panel_from_the_store(api, env, tmp_path, history_store,
+                                                                     monkeypatch):
+    from pakcast.forecast.refresh import RefreshConfig, parse_sources, refresh
+    from pakcast.forecast.store import Store
+
+    store, shipped = history_store
+    api.versions["22.0.3"] = _candidate_2022q1()
+    monkeypatch.setenv("PAKCAST_ACLED_API_URL", "http://127.0.0.1:9")  # ACLED unreachable
+    cfg = RefreshConfig(sources=parse_sources("ucdp:candidate:22.0.3,acled"), out_dir=tmp_path / "dl",
+                        store=store, retries=1, timeout=2)
+    rep = refresh(cfg)
+    ok, failed = rep.sources
+    assert ok.status == "ok" and ok.records == 7 and ok.ingest["inserted"] == 7 and ok.ingest["rejected"] == 0
+    assert failed.name == "acled" and failed.status == "failed" and "ACLED not reachable" in failed.error
+    assert list(rep.not_produced()) == ["refresh acled"]
+    assert len(Store(store).events("ucdp")) == len(shipped) + 7
+    panel = pd.read_csv(rep.panel_path)
+    nat = panel[panel["province"] == "Pakistan"].assign(period=lambda d: d["period"].str.slice(0, 7))
+    assert rep.panel["last_month"] == "2022-03" and rep.panel["first_month"] == "1989-01"
+    q1 = nat[nat["period"].isin(["2022-01", "2022-02", "2022-03"])]
+    militant = [e for e in _candidate_2022q1() if e["country_id"] == 770]  # all militant scope
+    assert q1["attacks"].tolist() == [2, 3, 2] and int(q1["killed"].sum()) == sum(e["best"] for e in militant)
+    # the panel of the store equals the shipped panel where the two overlap
+    from pakcast.forecast.panel import load_panel
+
+    shipped_nat = load_panel("month").query("unique_id == 'Pakistan'")
+    shipped_nat = shipped_nat.assign(period=shipped_nat["ds"].dt.strftime("%Y-%m")).set_index("period")
+    both = nat.set_index("period").join(shipped_nat[["attacks"]].add_suffix("_shipped"), how="inner")
+    assert len(both) == 33 * 12 and (both["attacks"] == both["attacks_shipped"]).all()
+    _no_secret_anywhere(tmp_path / "dl", tmp_path / "cache")
+
+
+def test_refresh_source_specs_are_validated():
+    from pakcast.forecast.errors import InputError
+    from pakcast.forecast.refresh import parse_sources
+
+    assert [s.name for s in parse_sources("ucdp:ged:25.1, acled")] == ["ucdp ged 25.1", "acled"]
+    for bad in ("ucdp", "ucdp:candidate:25.1", "gtd", ""):
+        with pytest.raises(InputError):
+            parse_sources(bad)
+
+
+def test_quarterly_refresh_runs_on_the_refreshed_store_and_says_what_failed(api, env, tmp_path, history_store,
+                                                                           monkeypatch):
+    store, _ = history_store
+    api.versions["22.0.3"] = _candidate_2022q1()
+    monkeypatch.setenv("PAKCAST_ACLED_API_URL", "http://127.0.0.1:9")
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["quarterly", "--refresh", "--refresh-sources", "ucdp:candidate:22.0.3,acled",
+                            "--store", str(store), "--out", str(out), "--models", "zero,historical_rate",
+                            "--scheduler", "serial", "--n-samples", "100", "--backtest-start", "2021-01-01",
+                            "--no-studies", "--no-bayes"])
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "results.json").read_text())
+    assert res["as_of"] == "2022-03" and res["forecast_quarters"][0] == "2022Q2"
+    assert res["data"]["file"].endswith("refresh/panel_ucdp_month.csv")
+    ref = res["refresh"]
+    assert [s["status"] for s in ref["sources"]] == ["ok", "failed"] and ref["failed"] == ["acled"]
+    assert "refresh acled" in res["not_produced"] and "ACLED not reachable" in res["not_produced"]["refresh acled"]
+    html = (out / "briefing.html").read_text()
+    assert "refresh acled" in html and "not refreshed" in html
+    assert (out / "refresh" / "ucdp_candidate_22.0.3.csv").exists()
+    m = json.loads((out / "manifest.json").read_text())
+    assert any(o["path"] == "refresh/ucdp_candidate_22.0.3.csv" for o in m["outputs"])
+    _no_secret_anywhere(out, texts=(r.output,))
