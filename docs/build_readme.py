@@ -1,20 +1,135 @@
-"""Assemble README.md from the sections in docs/readme/ (edit those, then run this script)."""
+"""Assemble README.md from the sections in docs/readme/ (edit those, then run this script).
+
+Result numbers are never typed into the sections: a section quotes them through placeholders that
+this script fills from the generated result files ``docs/results/<name>.json`` (written by
+``python -m benchmarks.figures``, each with its git revision, command, date and machine):
+
+    {{ backtest.Balochistan.attacks.quarter.published.crps }}          -> 1.66  (floats: 2 decimals)
+    {{ backtest.Balochistan.attacks.quarter.published.coverage_90 | .0% }}  -> 88%  (a format spec)
+    {{ backtest.meta.git_revision }}                                    -> the revision that made it
+
+The first path element names the file (``backtest`` = ``docs/results/backtest.json``); ``meta`` is
+the file's provenance block, anything else is looked up in its ``figures`` block, one key per
+element (keys may contain spaces: ``Khyber Pakhtunkhwa``). A placeholder that does not resolve
+stops the build with the section file, line and the missing key.
+
+A section whose results are all generated says so in its first line:
+
+    <!-- figures: generated; constants: 22.1 85-95% -->
+
+``constants`` lists the numbers in it that are not results (a data version, a goal);
+``tests/test_readme_figures.py`` fails when such a section contains any other number that is not
+filled from a result file, and when README.md differs from this build. The marker lines are
+dropped from README.md.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+SECTIONS = ROOT / "docs" / "readme"
+RESULTS = ROOT / "docs" / "results"
 PARTS = ["_head.md", "quarterly.md", "report.md", "breaks_its.md", "bayes.md", "attribution.md",
          "likelihood.md", "foundation.md", "reliability.md", "performance.md", "_tail.md"]
 
+PLACEHOLDER = re.compile(r"\{\{\s*(?P<path>[^|}]+?)\s*(?:\|\s*(?P<fmt>[^}]*?)\s*)?\}\}")
+MARKER = re.compile(r"^<!--\s*figures:\s*(?P<body>.*?)\s*-->\s*$")
 
-def main() -> None:
+
+class FigureError(ValueError):
+    """A placeholder that does not resolve (file, line, key) or a malformed result file."""
+
+
+def load_results(directory: Path = RESULTS) -> dict[str, dict]:
+    """Every ``<name>.json`` in ``directory`` -> ``{"meta": ..., "figures": ...}``."""
+    out: dict[str, dict] = {}
+    for path in sorted(Path(directory).glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or "meta" not in data or "figures" not in data:
+            raise FigureError(f"{path}: a result file needs the keys 'meta' and 'figures'")
+        out[path.stem] = data
+    return out
+
+
+def lookup(results: dict[str, dict], path: str) -> Any:
+    """The value at a dotted placeholder path (``file.key.key...``); KeyError names the first missing key."""
+    parts = [p.strip() for p in path.split(".")]
+    if parts[0] not in results:
+        raise KeyError(f"no result file docs/results/{parts[0]}.json")
+    node: Any = results[parts[0]]
+    rest = parts[1:]
+    if rest and rest[0] != "meta":
+        node = node["figures"]
+    for i, key in enumerate(rest):
+        if not isinstance(node, dict) or key not in node:
+            raise KeyError(f"{'.'.join(parts[: i + 2])!r} (available: {sorted(node)[:12] if isinstance(node, dict) else node!r})")
+        node = node[key]
+    return node
+
+
+def format_value(value: Any, spec: str | None) -> str:
+    """``spec`` is a Python format spec; without one floats get 2 decimals, other values ``str``."""
+    if spec:
+        return format(value, spec)
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def render(text: str, results: dict[str, dict], name: str = "<text>") -> str:
+    """Fill every placeholder of one section; marker lines are removed."""
+    lines = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if MARKER.match(line):
+            continue
+
+        def fill(m: re.Match) -> str:
+            try:
+                return format_value(lookup(results, m.group("path")), m.group("fmt"))
+            except (KeyError, ValueError, TypeError) as exc:
+                raise FigureError(f"docs/readme/{name}, line {lineno}: placeholder {m.group(0)!r}: {exc}") from exc
+
+        lines.append(PLACEHOLDER.sub(fill, line))
+    return "\n".join(lines)
+
+
+def section_marker(text: str) -> dict | None:
+    """The ``figures:`` marker of a section (first line), as ``{"constants": [...]}``, or None."""
+    first = text.splitlines()[0] if text.strip() else ""
+    m = MARKER.match(first)
+    if not m:
+        return None
+    body = m.group("body")
+    constants: list[str] = []
+    for part in body.split(";"):
+        key, _, val = part.partition(":")
+        if key.strip() == "constants":
+            constants = val.split()
+    return {"constants": constants}
+
+
+def build(results: dict[str, dict] | None = None) -> str:
+    """The README text assembled from the sections."""
+    results = load_results() if results is None else results
     sections = []
     for name in PARTS:
-        path = ROOT / "docs" / "readme" / name
-        sections.append(path.read_text(encoding="utf-8").strip() + "\n")
-    (ROOT / "README.md").write_text("\n".join(sections), encoding="utf-8")
+        text = (SECTIONS / name).read_text(encoding="utf-8")
+        sections.append(render(text, results, name).strip() + "\n")
+    return "\n".join(sections)
+
+
+def main() -> None:
+    try:
+        text = build()
+    except FigureError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2)
+    (ROOT / "README.md").write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

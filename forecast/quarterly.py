@@ -221,9 +221,7 @@ def score_vintage(vintage: pd.DataFrame, outcomes: dict[str, pd.DataFrame], data
         pct = r.get("percentiles")
         if isinstance(pct, str) and pct:
             qs = np.asarray(json.loads(pct), dtype=float)
-            tau = PERCENTILES[: qs.size]
-            pin = np.where(y >= qs, tau * (y - qs), (1 - tau) * (qs - y))
-            rec["crps"] = float(2 * pin.mean())
+            rec["crps"] = float(scoring.crps_from_percentiles(y, qs, PERCENTILES[: qs.size]))
         out.append(rec)
     return pd.DataFrame(out)
 

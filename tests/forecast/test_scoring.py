@@ -142,3 +142,50 @@ def test_skill_score():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="obs shape"):
         scoring.crps(np.zeros(3), np.zeros((2, 10)))
+
+
+def test_randomised_pit_coverage_is_nominal_for_a_calibrated_low_count_forecast():
+    """Poisson(0.4) outcomes scored by a Poisson(0.4) forecast: the randomised-PIT 90% coverage is
+    90%, the closed count interval [Q05, Q95] = [0, 2] covers about 99%."""
+    rng = np.random.default_rng(3)
+    y = rng.poisson(0.4, 40_000)
+    smp = rng.poisson(0.4, (40_000, 400))
+    pit = scoring.randomized_pit(y, smp, random_seed=4)
+    cov = scoring.pit_coverage(pit)
+    assert abs(cov[90].mean() - 0.90) < 0.01
+    assert abs(cov[50].mean() - 0.50) < 0.01
+    assert scoring.interval_coverage(y, smp)[90].mean() > 0.98
+    assert scoring.pit_ks_pvalue(pit) > 0.001
+    # a forecast that is too narrow is detected
+    narrow = scoring.randomized_pit(rng.poisson(rng.gamma(2, 2, 40_000)), rng.poisson(4.0, (40_000, 400)), 5)
+    assert scoring.pit_coverage(narrow)[90].mean() < 0.85
+    assert scoring.pit_ks_pvalue(narrow) < 1e-6
+
+
+def test_closed_form_crps_matches_samples_and_percentiles():
+    rng = np.random.default_rng(6)
+    mu, alpha = np.array([0.7, 4.0, 20.0]), np.array([0.0, 0.5, 1.2])
+    obs = np.array([1.0, 0.0, 35.0])
+    r = 1 / np.maximum(alpha, 1e-12)
+    smp = np.where(alpha[:, None] > 0, rng.negative_binomial(r[:, None], (r / (r + mu))[:, None], (3, 200_000)),
+                   rng.poisson(mu[:, None], (3, 200_000)))
+    exact = scoring.crps_negbin(obs, mu, alpha)
+    np.testing.assert_allclose(scoring.crps(obs, smp), exact, rtol=0.02)
+    np.testing.assert_allclose(exact[0], scoring.crps_poisson(obs[0], mu[0]))
+    tau = np.arange(1, 100) / 100
+    q = np.quantile(smp, tau, axis=1, method="inverted_cdf").T
+    np.testing.assert_allclose(scoring.crps_from_percentiles(obs, q, tau), exact, rtol=0.1)
+    np.testing.assert_allclose(scoring.log_score_negbin(obs, mu, alpha)[1],
+                               -stats.nbinom.logpmf(0, 2.0, 2.0 / 6.0))
+
+
+def test_skill_interval_brackets_the_skill_and_shrinks_with_more_origins():
+    rng = np.random.default_rng(7)
+    ref = rng.gamma(2.0, 1.0, 400)
+    better = ref * 0.8 + rng.normal(0, 0.05, 400).clip(-0.1, 0.1)
+    si = scoring.skill_interval(better, ref, random_seed=1)
+    assert si.ci_low < si.skill < si.ci_high
+    assert 0.15 < si.ci_low and si.ci_high < 0.25
+    short = scoring.skill_interval(better[:20], ref[:20], random_seed=1)
+    assert short.ci_high - short.ci_low > si.ci_high - si.ci_low
+    assert np.isnan(scoring.skill_interval([1.0, 2.0], [1.0, 2.0]).ci_low)

@@ -1,0 +1,168 @@
+"""Regenerate every result figure the docs quote: ``python -m benchmarks.figures [NAME ...]``.
+
+Each job runs one committed command and writes ``docs/results/<NAME>.json``:
+
+``{"meta": {"git_revision", "git_dirty", "command", "date_utc", "seconds", "machine", "loadavg_before",
+"loadavg_after"}, "figures": {...}}``
+
+``docs/build_readme.py`` fills the README's placeholders (``{{ NAME.key.key }}``) from these files
+only, and ``tests/test_readme_figures.py`` fails when a generated section quotes a number that
+they do not contain. To add a figure: add a job here (a command and a function turning its output
+into the nested ``figures`` dict), run ``python -m benchmarks.figures NAME`` on a clean, committed
+tree, commit the JSON, and quote it in a section as ``{{ NAME.path.to.value | .2f }}``.
+
+Runs refuse a working tree with uncommitted changes to tracked files (the revision must be the
+code that made the numbers) unless ``--allow-dirty``, which is recorded in ``meta``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "results"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One generated result file: ``argv`` (``{out}`` = the raw output path) and ``figures(raw) -> dict``."""
+
+    name: str
+    argv: tuple[str, ...]
+    figures: Callable[[dict], dict]
+    description: str
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", str(text).lower()).strip("_")
+
+
+def backtest_figures(raw: dict) -> dict:
+    """``figures[province][measure][resolution][model] = row`` plus the run's other blocks."""
+    fig: dict = {}
+    for r in raw["rows"]:
+        rest = {k: v for k, v in r.items() if k not in ("province", "measure", "resolution", "model")}
+        fig.setdefault(r["province"], {}).setdefault(r["measure"], {}).setdefault(r["resolution"], {})[r["model"]] = rest
+    for key in ("origins", "n_origins", "n_samples", "random_seed", "data_version_note", "selection", "goal_check",
+                "calibration", "events_per_year", "seconds_fit"):
+        if key in raw:
+            fig["_" + key if key in fig else key] = raw[key]
+    return fig
+
+
+def kernel_figures(raw: dict) -> dict:
+    """Benchmarks of ``benchmarks.run_all``: rows keyed by N (kernels) or by the fit's name (GLM)."""
+    res = raw["results"]
+    fig: dict = {"likelihood": {str(r["N"]): r for r in res.get("likelihood", [])},
+                 "hawkes": {str(r["N"]): r for r in res.get("hawkes", [])},
+                 "glm": {_slug(r["fit"]): r for r in res.get("glm", [])}}
+    if "pymc" in res:
+        fig["pymc"] = {_slug(f"{r['sampler']} {r['likelihood']}"): r for r in res["pymc"]}
+    fig["machine"] = raw.get("machine")
+    return fig
+
+
+def bayes_figures(raw: dict) -> dict:
+    return {_slug(f"{r['sampler']} {r['likelihood']}"): r for r in raw["rows"]}
+
+
+JOBS = {
+    j.name: j for j in (
+        Job("backtest",
+            ("pakcast", "backtest", "--origins", "2010-01:2021-10", "--n-samples", "1000", "--scheduler", "serial",
+             "--random-seed", "20260101", "--json", "{out}"),
+            backtest_figures,
+            "rolling-origin backtest of the default zoo, 48 quarterly origins 2010Q1-2021Q4 (docs/readme/quarterly.md)"),
+        Job("benchmarks",
+            ("python", "-m", "benchmarks.run_all", "--skip-pymc", "--json", "{out}"),
+            kernel_figures,
+            "NB2 kernel, Hawkes and NB GLM timings (docs/readme/performance.md)"),
+        Job("bench_pymc",
+            ("python", "-m", "benchmarks.run_all", "--json", "{out}"),
+            kernel_figures,
+            "the kernels plus the hierarchical PyMC/nutpie sampler comparison (docs/readme/performance.md)"),
+        Job("bench_bayes",
+            ("python", "-m", "benchmarks.bench_bayes", "--json", "{out}"),
+            bayes_figures,
+            "the default hierarchical Bayesian ITS fit, four sampler x likelihood configurations"),
+    )
+}
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _argv(job: Job, out: str) -> list[str]:
+    argv = [a.replace("{out}", out) for a in job.argv]
+    if argv[0] == "python":
+        argv[0] = sys.executable
+    elif argv[0] == "pakcast":
+        argv = [sys.executable, "-m", "pakcast", *argv[1:]]
+    return argv
+
+
+def run_job(job: Job, allow_dirty: bool = False) -> Path:
+    """Run ``job``'s command, convert its output and write ``docs/results/<name>.json`` atomically."""
+    from benchmarks._common import machine
+    from pakcast.forecast.io import write_json
+
+    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    if dirty and not allow_dirty:
+        raise SystemExit(f"error: {job.name}: the working tree has uncommitted changes; commit first "
+                         "(the figures must come from committed code) or pass --allow-dirty")
+    with tempfile.TemporaryDirectory() as tmp:
+        raw_path = str(Path(tmp) / f"{job.name}.json")
+        argv = _argv(job, raw_path)
+        load0 = os.getloadavg()
+        t0 = time.perf_counter()
+        print(f"[{job.name}] {' '.join(job.argv)}", flush=True)
+        subprocess.run(argv, cwd=ROOT, check=True)
+        seconds = time.perf_counter() - t0
+        raw = json.loads(Path(raw_path).read_text(encoding="utf-8"))
+    meta = {
+        "git_revision": _git("rev-parse", "HEAD"), "git_dirty": dirty,
+        "command": " ".join(job.argv).replace("{out}", f"OUT.json"),
+        "regenerate": f"python -m benchmarks.figures {job.name}",
+        "description": job.description,
+        "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(seconds, 1), "machine": machine(),
+        "loadavg_before": [round(x, 2) for x in load0], "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+    }
+    path = RESULTS / f"{job.name}.json"
+    write_json(path, {"meta": meta, "figures": job.figures(raw)})
+    print(f"[{job.name}] wrote {path.relative_to(ROOT)} in {seconds:.0f} s", flush=True)
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="Regenerate the result files docs/results/*.json")
+    ap.add_argument("names", nargs="*", help=f"jobs to run (default: all): {', '.join(JOBS)}")
+    ap.add_argument("--list", action="store_true", help="list the jobs and their commands")
+    ap.add_argument("--allow-dirty", action="store_true", help="run on a tree with uncommitted changes (recorded)")
+    a = ap.parse_args(argv)
+    if a.list:
+        for j in JOBS.values():
+            print(f"{j.name}: {' '.join(j.argv)}\n    {j.description}")
+        return
+    unknown = [n for n in a.names if n not in JOBS]
+    if unknown:
+        raise SystemExit(f"error: unknown job(s) {unknown}; choose from {', '.join(JOBS)}")
+    for name in a.names or list(JOBS):
+        run_job(JOBS[name], allow_dirty=a.allow_dirty)
+    subprocess.run([sys.executable, str(ROOT / "docs" / "build_readme.py")], cwd=ROOT, check=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""README result figures are generated: placeholders resolve, generated sections quote no typed
+result numbers, every result file names its revision and command, README.md is the build."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("build_readme", REPO / "docs" / "build_readme.py")
+br = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(br)
+
+# Sections whose numbers are still typed by hand (convert them: placeholders + the figures marker).
+NOT_YET_GENERATED = {"_head.md", "report.md", "breaks_its.md", "bayes.md", "attribution.md", "likelihood.md",
+                     "foundation.md", "reliability.md", "_tail.md",
+                     "quarterly.md", "performance.md"}
+# A result number: a decimal, a percentage or a speed-up factor.
+RESULT_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:%|x\b)|(?<![\w.])\d+\.\d+(?![\w])")
+CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
+
+
+def typed_result_numbers(text: str, constants: list[str]) -> list[str]:
+    """Result numbers in ``text`` that do not come from a placeholder and are not declared constants."""
+    body = br.PLACEHOLDER.sub(" ", CODE.sub(" ", "\n".join(ln for ln in text.splitlines() if not br.MARKER.match(ln))))
+    allowed = set(constants)
+    out = []
+    for m in RESULT_NUMBER.finditer(body):
+        tok = m.group(0)
+        # ranges like 85-95%: the constant list holds the whole token
+        start = body.rfind(" ", 0, m.start()) + 1
+        word = body[start:m.end()].strip("(*,;:")
+        if tok not in allowed and word not in allowed:
+            out.append(tok)
+    return out
+
+
+def test_typed_number_detector_finds_results_and_ignores_placeholders():
+    text = "<!-- figures: generated -->\nCRPS {{ x.a }} (90% of {{ x.b | .0% }}), speed 4.8x, goal 85-95%, 3.25\n"
+    assert typed_result_numbers(text, ["85-95%"]) == ["90%", "4.8x", "3.25"]
+    assert typed_result_numbers(text, ["85-95%", "90%", "4.8x", "3.25"]) == []
+
+
+def test_render_fills_and_formats_and_names_the_missing_key():
+    res = {"bt": {"meta": {"command": "pakcast backtest"}, "figures": {"Khyber Pakhtunkhwa": {"crps": 6.3047}}}}
+    assert br.render("a {{ bt.Khyber Pakhtunkhwa.crps }} b {{ bt.Khyber Pakhtunkhwa.crps | .1f }}", res) == "a 6.30 b 6.3"
+    assert br.render("{{ bt.meta.command }}", res) == "pakcast backtest"
+    with pytest.raises(br.FigureError, match=r"s\.md, line 2.*'bt\.Sindh'"):
+        br.render("ok\n{{ bt.Sindh.crps }}", res, "s.md")
+
+
+def test_sections_quote_only_generated_result_numbers():
+    results = br.load_results()
+    problems = []
+    for name in br.PARTS:
+        text = (br.SECTIONS / name).read_text(encoding="utf-8")
+        marker = br.section_marker(text)
+        if name in NOT_YET_GENERATED:
+            continue
+        if marker is None:
+            problems.append(f"{name}: no '<!-- figures: generated -->' first line (or list it in NOT_YET_GENERATED)")
+            continue
+        br.render(text, results, name)  # every placeholder resolves
+        typed = typed_result_numbers(text, marker["constants"])
+        if typed:
+            problems.append(f"{name}: typed result numbers {typed} (quote them from docs/results via placeholders)")
+    assert problems == []
+
+
+def test_result_files_carry_provenance():
+    results = br.load_results()
+    assert results, "docs/results/ holds no generated result files"
+    for name, data in results.items():
+        meta = data["meta"]
+        assert re.fullmatch(r"[0-9a-f]{40}", meta["git_revision"]), name
+        assert meta["command"] and meta["date_utc"] and "machine" in meta, name
+
+
+def test_readme_is_the_build():
+    assert (REPO / "README.md").read_text(encoding="utf-8") == br.build(), \
+        "README.md differs from docs/readme + docs/results: run python3 docs/build_readme.py"
