@@ -66,7 +66,8 @@ __all__ = [
 ]
 
 NATIONAL = profile().national
-BASELINE_NAMES = ("zero", "last_value", "historical_rate", "seasonal_naive", "conflictology")
+BASELINE_NAMES = ("zero", "last_value", "historical_rate", "seasonal_naive", "conflictology",
+                  "negbin_12", "negbin_24", "poisson_12", "poisson_24")
 
 
 class ModelUnavailable(RuntimeError):

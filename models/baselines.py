@@ -12,7 +12,10 @@ Every baseline states its predictive distribution for the count :math:`Y_{T+k}` 
 ``ZeroForecast``     point mass at 0
 ``LastValue``        point mass at :math:`y_T` ("no change")
 ``HistoricalRate``   climatology: negative binomial matched to the mean and variance of the last
-                     ``window`` months (Poisson when they are not over-dispersed)
+                     ``window`` months (Poisson when they are not over-dispersed), the rate drawn
+                     once per path from its posterior given the window
+``NegBin12/24``,     NB2 / Poisson over the last 12 or 24 months with the rate drawn once per path
+``Poisson12/24``     and drifting as a random-walk log level (:func:`level_drift_variance`)
 ``SeasonalNaive``    point mass at :math:`y_{T+k-m\\lceil k/m \\rceil}` (same month last season)
 ``Conflictology``    bootstrap: :math:`Y_{T+k}` drawn i.i.d. from :math:`y_{T-w+1..T}` (the
                      "conflictology" baseline of the ViEWS prediction competition)
@@ -43,6 +46,11 @@ __all__ = [
     "HistoricalRate",
     "SeasonalNaive",
     "Conflictology",
+    "NegBin12",
+    "NegBin24",
+    "Poisson12",
+    "Poisson24",
+    "level_drift_variance",
     "BASELINES",
     "check_counts",
 ]
@@ -176,26 +184,65 @@ class SeasonalNaive(_Baseline):
         return np.repeat(vals[:, None], n, axis=1)
 
 
-class HistoricalRate(_Baseline):
-    r"""Climatology over the last ``window`` months.
+def level_drift_variance(y, block: int = 12, history: int = 120, offset: float = 0.5) -> float:
+    r"""Monthly variance :math:`q` of a random-walk log level, estimated from the history ``y``.
 
-    With window mean :math:`m` and variance :math:`v` (ddof 1),
+    Over the last ``history`` months, split into consecutive blocks of ``block`` = :math:`L`
+    months with means :math:`b_j`, the differences :math:`d_j = \log(b_{j+1} + c) - \log(b_j + c)`
+    (:math:`c` = ``offset``) of a log level :math:`\ell_t = \ell_{t-1} + \eta_t`,
+    :math:`\eta_t \sim N(0, q)`, observed with count noise, have
+
+    .. math:: \operatorname{Var}(d) \approx \tfrac{2L}{3}\, q + 2\,\overline{s^2_j / (L b_j^2)},
+
+    so :math:`\hat q = \max\{0, (\widehat{\operatorname{Var}}(d) - 2\,\overline{s^2_j/(L b_j^2)})
+    / (2L/3)\}`, with :math:`s^2_j` the within-block variance (which itself holds some drift, so
+    :math:`\hat q` errs low). 0 with fewer than 4 blocks or no counts.
+    """
+    y = check_counts(y)[-int(history):]
+    L = int(block)
+    nb = y.size // L
+    if nb < 4 or y.sum() == 0:
+        return 0.0
+    blocks = y[y.size - nb * L:].reshape(nb, L).astype(float)
+    b = blocks.mean(axis=1)
+    d = np.diff(np.log(b + offset))
+    noise = blocks.var(axis=1, ddof=1) / (L * (b + offset) ** 2)
+    q = (d.var(ddof=1) - (noise[1:] + noise[:-1]).mean()) / (2 * L / 3)
+    return float(max(q, 0.0))
+
+
+class HistoricalRate(_Baseline):
+    r"""Climatology over the last ``window`` months, with the rate uncertain (and drifting).
+
+    With window mean :math:`m` and variance :math:`v` (ddof 1) the months are NB2 with
+    :math:`r = m^2/(v - m)` when :math:`v > m` (Poisson when they are not over-dispersed, or with
+    ``distribution="poisson"``), around a rate :math:`\lambda_k` that is drawn once per sample
+    path:
 
     .. math::
 
-        Y_{T+k} \sim \begin{cases}
-            \mathrm{NB2}(\mu = m, r = m^2/(v - m)) & v > m \\
-            \mathrm{Poisson}(m) & v \le m
-        \end{cases}
+        Y_{T+k} \mid \lambda_k \sim \mathrm{NB2}(\lambda_k, r) \text{ or } \mathrm{Poisson}(\lambda_k),
+        \qquad \lambda_0 \sim \mathrm{Gamma}, \\
+        \log\lambda_k = \log\lambda_0 + \sum_{j=1}^{k} \eta_j - kq/2, \quad \eta_j \sim N(0, q).
 
-    independently of :math:`k` (``distribution="poisson"`` forces the Poisson case).
+    :math:`\lambda_0` is the posterior of the rate given the window (``rate_uncertainty``):
+    Poisson, :math:`\mathrm{Gamma}(\sum y + 1/2,\ w)` (Jeffreys prior); NB2, the gamma with mean
+    :math:`m` and the variance :math:`(m + m^2/r)/w` of the window mean. The drift :math:`q`
+    (``drift=True``) is :func:`level_drift_variance` of the whole history, so the level of a path
+    wanders as the series' level has wandered; ``-kq/2`` keeps the mean. Sharing
+    :math:`\lambda_k` along a path makes the months of one path move together, so sums over months
+    (quarters) carry the rate's uncertainty; ``rate_uncertainty=False, drift=False`` gives
+    independent months with the plug-in rate.
     """
 
     name = "historical_rate"
 
-    def __init__(self, window: int = 24, distribution: str = "negbin"):
+    def __init__(self, window: int = 24, distribution: str = "negbin", rate_uncertainty: bool = True,
+                 drift: bool = False):
         self.window = window
         self.distribution = distribution
+        self.rate_uncertainty = rate_uncertainty
+        self.drift = drift
 
     def _fit(self, y):
         if self.distribution not in ("negbin", "poisson"):
@@ -206,21 +253,81 @@ class HistoricalRate(_Baseline):
         size = None
         if self.distribution == "negbin" and v > m > 0:
             size = m * m / (v - m)
-        return {"mean": m, "var": v, "size": size}
+        if size is None:
+            shape, rate = float(w.sum()) + 0.5, float(w.size)
+        else:
+            var_mean = (m + m * m / size) / w.size
+            shape, rate = m * m / var_mean, m / var_mean
+        q = level_drift_variance(y, block=min(int(self.window), 12)) if self.drift else 0.0
+        return {"mean": m, "var": v, "size": size, "rate_shape": shape, "rate_rate": rate, "drift_var": q,
+                "window_n": int(w.size)}
+
+    def _rates(self, h, n, rng):
+        md = self.model_
+        if self.rate_uncertainty and md["mean"] > 0:
+            lam0 = rng.gamma(md["rate_shape"], 1.0 / md["rate_rate"], size=n)
+        else:
+            lam0 = np.full(n, md["mean"])
+        q = md["drift_var"]
+        if q > 0:
+            steps = rng.normal(-q / 2, np.sqrt(q), size=(h, n))
+            return lam0[None, :] * np.exp(np.cumsum(steps, axis=0))
+        return np.broadcast_to(lam0, (h, n))
 
     def _sample(self, h, n, rng):
-        m, size = self.model_["mean"], self.model_["size"]
+        size = self.model_["size"]
+        lam = self._rates(h, n, rng)
         if size is None:
-            return rng.poisson(m, size=(h, n))
-        return rng.negative_binomial(size, size / (size + m), size=(h, n))
+            return rng.poisson(lam)
+        return rng.negative_binomial(size, size / (size + lam))
 
     def pmf(self, k) -> np.ndarray:
-        """The closed-form predictive pmf at counts ``k`` (same for every horizon)."""
+        """The plug-in predictive pmf of one month at counts ``k`` (rate fixed at the window mean)."""
         self._check_fitted()
         m, size = self.model_["mean"], self.model_["size"]
         if size is None:
             return stats.poisson.pmf(k, m)
         return stats.nbinom.pmf(k, size, size / (size + m))
+
+
+class NegBin12(HistoricalRate):
+    """NB2 over the last 12 months, rate uncertain and drifting (:class:`HistoricalRate`)."""
+
+    name = "negbin_12"
+
+    def __init__(self, window: int = 12, distribution: str = "negbin", rate_uncertainty: bool = True,
+                 drift: bool = True):
+        super().__init__(window, distribution, rate_uncertainty, drift)
+
+
+class NegBin24(HistoricalRate):
+    """NB2 over the last 24 months, rate uncertain and drifting (:class:`HistoricalRate`)."""
+
+    name = "negbin_24"
+
+    def __init__(self, window: int = 24, distribution: str = "negbin", rate_uncertainty: bool = True,
+                 drift: bool = True):
+        super().__init__(window, distribution, rate_uncertainty, drift)
+
+
+class Poisson12(HistoricalRate):
+    """Poisson over the last 12 months, rate uncertain and drifting (:class:`HistoricalRate`)."""
+
+    name = "poisson_12"
+
+    def __init__(self, window: int = 12, distribution: str = "poisson", rate_uncertainty: bool = True,
+                 drift: bool = True):
+        super().__init__(window, distribution, rate_uncertainty, drift)
+
+
+class Poisson24(HistoricalRate):
+    """Poisson over the last 24 months, rate uncertain and drifting (:class:`HistoricalRate`)."""
+
+    name = "poisson_24"
+
+    def __init__(self, window: int = 24, distribution: str = "poisson", rate_uncertainty: bool = True,
+                 drift: bool = True):
+        super().__init__(window, distribution, rate_uncertainty, drift)
 
 
 class Conflictology(_Baseline):
@@ -240,5 +347,6 @@ class Conflictology(_Baseline):
 
 
 BASELINES = {
-    cls.name: cls for cls in (ZeroForecast, LastValue, HistoricalRate, SeasonalNaive, Conflictology)
+    cls.name: cls for cls in (ZeroForecast, LastValue, HistoricalRate, SeasonalNaive, Conflictology,
+                              NegBin12, NegBin24, Poisson12, Poisson24)
 }

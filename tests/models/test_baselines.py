@@ -8,6 +8,9 @@ from scipy import stats
 
 from pakcast.models.baselines import (
     BASELINES,
+    NegBin12,
+    Poisson12,
+    level_drift_variance,
     Conflictology,
     HistoricalRate,
     LastValue,
@@ -57,7 +60,7 @@ def test_conflictology_draws_from_the_window_only():
 
 
 def test_historical_rate_matches_window_moments_negbin():
-    m = HistoricalRate(window=24).fit(Y)
+    m = HistoricalRate(window=24, rate_uncertainty=False).fit(Y)
     mean, var = Y.mean(), Y.var(ddof=1)
     assert var > mean  # the window is over-dispersed: NB2 case
     size = mean**2 / (var - mean)
@@ -95,3 +98,43 @@ def test_unfitted_and_bad_level():
         Conflictology().sample(1, 1)
     with pytest.raises(ValueError, match="between 0 and 100"):
         Conflictology().fit(Y).predict(2, level=[100])
+
+
+def test_rate_drawn_once_per_path_makes_months_move_together():
+    """Poisson-gamma: months of a path share the rate, so Var(sum of 3) = 3 E[lam] + 9 Var(lam)."""
+    y = np.array([4, 7, 3, 5, 6, 2, 8, 5, 4, 6, 3, 7])
+    m = Poisson12(drift=False).fit(y)
+    a, b = m.model_["rate_shape"], m.model_["rate_rate"]
+    assert a == pytest.approx(y.sum() + 0.5) and b == 12
+    s = m.sample(3, 400_000, random_seed=2)
+    q = s.sum(axis=0)
+    assert q.mean() == pytest.approx(3 * a / b, rel=0.01)
+    assert q.var() == pytest.approx(3 * a / b + 9 * a / b**2, rel=0.03)
+    assert np.corrcoef(s[0], s[2])[0, 1] > 0.05
+    # the plug-in version has independent months
+    s0 = Poisson12(drift=False, rate_uncertainty=False).fit(y).sample(3, 200_000, random_seed=2)
+    assert abs(np.corrcoef(s0[0], s0[2])[0, 1]) < 0.01
+
+
+def test_negbin_rate_posterior_matches_the_sampling_variance_of_the_window_mean():
+    y = Y[-12:]
+    m = NegBin12(drift=False).fit(y)
+    mean, size = y.mean(), m.model_["size"]
+    shape, rate = m.model_["rate_shape"], m.model_["rate_rate"]
+    assert shape / rate == pytest.approx(mean)
+    assert shape / rate**2 == pytest.approx((mean + mean**2 / size) / 12)
+
+
+def test_level_drift_variance_recovers_a_random_walk_and_is_zero_for_a_constant_rate():
+    rng = np.random.default_rng(5)
+    q = 0.01
+    level = np.log(20) + np.cumsum(rng.normal(0, np.sqrt(q), 2400))
+    y = rng.poisson(np.exp(level))
+    assert level_drift_variance(y, block=12, history=2400) == pytest.approx(q, rel=0.35)
+    flat = rng.poisson(20, 2400)
+    assert level_drift_variance(flat, block=12, history=2400) < 0.001
+    assert level_drift_variance(np.zeros(60, dtype=int)) == 0.0
+    # with drift the paths spread out with the horizon, mean kept
+    s = NegBin12().fit(y[:600]).sample(12, 100_000, random_seed=1)
+    assert s[11].var() > s[0].var()
+    assert s[11].mean() == pytest.approx(s[0].mean(), rel=0.03)
