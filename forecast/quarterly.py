@@ -32,8 +32,9 @@ import pandas as pd
 from pakcast.forecast import scoring
 from pakcast.forecast.backtest import BacktestConfig, fit_predict_task, run_backtest, summarise
 from pakcast.forecast.forecasters import BASELINE_NAMES, MODEL_NAMES, NATIONAL, available_models
-from pakcast.forecast.io import write_csv, write_json
+from pakcast.forecast.io import sha256_file, write_csv, write_json
 from pakcast.forecast.manifest import RunManifest
+from pakcast.forecast.run_result import QuarterlyResult, SourceCredit, write_result
 
 __all__ = ["QuarterlyConfig", "run", "DEFAULT_MODELS", "forecast_table", "score_vintage", "PERCENTILES"]
 
@@ -41,6 +42,10 @@ DEFAULT_MODELS = BASELINE_NAMES + ("nb_glm", "ingarch", "hawkes")
 QUANTILES = {"q05": 0.05, "q25": 0.25, "q50": 0.5, "q75": 0.75, "q95": 0.95}
 PERCENTILES = np.arange(1, 100) / 100.0
 PUBLISHED_MODEL = "ens_crps"
+SHIPPED_SOURCE = "UCDP GED 22.1 (CC BY 4.0), Pakistan extract via HDX"
+SHIPPED_CITATION = ("Sundberg & Melander (2013), J. Peace Research 50(4):523-532; Davies, Pettersson & Öberg (2022), "
+                    "J. Peace Research 59(4):593-610")
+POPULATION_SOURCE = "Population: Pakistan Bureau of Statistics censuses 1998, 2017, 2023"
 
 
 @dataclass
@@ -76,6 +81,7 @@ class QuarterlyConfig:
     attribution_draws: int = 200
     forecast_only: tuple[str, ...] = ("bayes_hier",)
     refresh: dict[str, Any] | None = None
+    source_label: str | None = None
 
     def validate(self) -> "QuarterlyConfig":
         models = tuple(self.models)
@@ -118,6 +124,15 @@ def _load_panel(config: QuarterlyConfig) -> tuple[pd.DataFrame, dict]:
                            and not k.endswith("_ids")},
         }
         coverage["_path"] = str(paths.shipped(P.shipped_panel_name("month")))
+        path = paths.shipped(P.shipped_panel_name("month"))
+        coverage["_sources"] = [
+            SourceCredit(name=config.source_label or SHIPPED_SOURCE, file=path.name, sha256=sha256_file(path),
+                         coverage=f"{coverage['start']} to {coverage['end']}", licence="CC BY 4.0",
+                         citation=SHIPPED_CITATION, role="events (panel)"),
+            SourceCredit(name=POPULATION_SOURCE, licence="official statistics",
+                         coverage="interpolated by the panel builder", citation="PBS census results",
+                         role="population"),
+        ]
     else:
         raw = pd.read_csv(config.input)
         need = [c for c in ("province", "period", "attacks", "killed") if c not in raw.columns]
@@ -127,7 +142,9 @@ def _load_panel(config: QuarterlyConfig) -> tuple[pd.DataFrame, dict]:
         panel = _panel_from_csv(raw, str(config.input))
         coverage = {"source": f"user panel {config.input}", "file": str(config.input),
                     "start": str(panel["ds"].min().date()), "end": str(panel["ds"].max().date()),
-                    "exclusions": {}, "_path": str(config.input)}
+                    "exclusions": {}, "_path": str(config.input),
+                    "_sources": [SourceCredit.user_file(config.input, config.source_label,
+                                                        rows=int(len(raw)), role="panel")]}
     return panel, coverage
 
 
@@ -231,36 +248,21 @@ def _not_produced(path: Path, what: str, reason: str, not_produced: dict) -> Non
     write_json(path, {"status": "not produced", "reason": f"{what}: {reason}"})
 
 
-def _run_breaks(panel_all: pd.DataFrame, out: Path, not_produced: dict, config: QuarterlyConfig) -> None:
+def _run_breaks(panel_all: pd.DataFrame, reported: pd.DataFrame | None, out: Path, not_produced: dict) -> None:
+    from pakcast.forecast.studies import run_break_study
+
     path = out / "breaks.json"
     try:
-        from pakcast.forecast.studies import run_break_study
-    except ImportError as exc:
-        _not_produced(path, "break study", f"forecast.studies.run_break_study is not available ({exc})", not_produced)
-        return
-    reported = None
-    try:
-        from pakcast.forecast.sources import reported as R
-
-        if hasattr(R, "load_reported"):
-            reported = R.load_reported()
-    except Exception:  # noqa: BLE001 - the study runs without the reported series, and says so
-        reported = None
-    try:
-        res = run_break_study(panel_all, reported=reported)
-        write_json(path, res)
-    except Exception as exc:  # noqa: BLE001
+        write_json(path, run_break_study(panel_all, reported=reported))
+    except Exception as exc:  # noqa: BLE001 - recorded in results.json, never silent
         _not_produced(path, "break study", f"failed: {type(exc).__name__}: {exc}", not_produced)
 
 
 def _run_attribution(panel_all: pd.DataFrame, out: Path, not_produced: dict, config: QuarterlyConfig) -> None:
+    from pakcast.forecast.attribution_study import run_attribution
+    from pakcast.forecast.covariates import load_covariates
+
     path = out / "attribution.json"
-    try:
-        from pakcast.forecast.attribution_study import run_attribution
-        from pakcast.forecast.covariates import load_covariates
-    except ImportError as exc:
-        _not_produced(path, "attribution study", f"module not available ({exc})", not_produced)
-        return
     try:
         cov = load_covariates("month")
         cov = cov.loc[pd.to_datetime(cov["ds"]) <= panel_all["ds"].max()] if "ds" in cov.columns else cov
@@ -271,15 +273,28 @@ def _run_attribution(panel_all: pd.DataFrame, out: Path, not_produced: dict, con
         _not_produced(path, "attribution study", f"failed: {type(exc).__name__}: {exc}", not_produced)
 
 
+def _reported(config: QuarterlyConfig, out: Path, sources: list[SourceCredit], notes: list[str]) -> pd.DataFrame | None:
+    """The published aggregates the run compares with (shipped panel only), written as ``reported.csv``."""
+    if config.input is not None:
+        return None
+    from pakcast.forecast.sources.reported import load_reported
+
+    table = load_reported()
+    write_csv(out / "reported.csv", table)
+    srcs = sorted(map(str, table["source"].unique()))
+    sources.append(SourceCredit(name=f"Published aggregates: {', '.join(srcs)}", file="reported.csv",
+                                rows=int(len(table)), licence="published facts, each row with its source URL",
+                                citation="URL per figure in reported.csv", role="published aggregates"))
+    notes.append(f"published aggregates: {len(table)} figures from {len(srcs)} sources (reported.csv)")
+    return table
+
+
 def _store_steps(config, manifest, as_of, fc_table, pct_table, outcomes, data_end, results, not_produced):
     if config.store is not None and str(config.store).lower() == "none":
         results["vintage"] = {"vintage_id": None, "reason": "--store none: the forecast was not archived"}
         return
-    try:
-        from pakcast.forecast.store import Store
-    except ImportError as exc:
-        not_produced["store"] = f"forecast.store is not available ({exc})"
-        return
+    from pakcast.forecast.store import Store
+
     store = Store(config.store)
     earlier = []
     vint = store.vintages()
@@ -330,6 +345,7 @@ def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | Non
 
     panel_all, coverage = _load_panel(config)
     manifest.add_input(coverage.pop("_path"), role="panel")
+    sources: list[SourceCredit] = coverage.pop("_sources")
     data_last = panel_all["ds"].max()
     as_of = _month(config.as_of) if config.as_of is not None else data_last
     if as_of > data_last:
@@ -466,6 +482,7 @@ def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | Non
         "timings_seconds": {"backtest_and_forecast": round(secs_bt, 2),
                             **{f"forecast_only_{k}": v.get("seconds") for k, v in forecast_only.items()}},
         "notes": notes,
+        "vintage": {}, "earlier_vintages": {},
     }
     not_produced = results["not_produced"]
     if config.refresh is not None:  # pakcast quarterly --refresh (forecast.refresh)
@@ -488,7 +505,8 @@ def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | Non
         if progress:
             progress("studies", 0, 2)
         t = time.perf_counter()
-        _run_breaks(panel_all, out, not_produced, config)
+        reported = _reported(config, out, sources, notes)
+        _run_breaks(panel_all, reported, out, not_produced)
         results["timings_seconds"]["breaks"] = round(time.perf_counter() - t, 2)
         if progress:
             progress("studies", 1, 2)
@@ -496,30 +514,28 @@ def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | Non
         _run_attribution(panel_all, out, not_produced, config)
         results["timings_seconds"]["attribution"] = round(time.perf_counter() - t, 2)
     else:
+        _reported(config, out, sources, notes)
         for name, what in (("breaks.json", "break study"), ("attribution.json", "attribution study")):
             _not_produced(out / name, what, "studies disabled for this run (studies=False)", not_produced)
-
     results["timings_seconds"]["total_before_report"] = round(time.perf_counter() - t_start, 2)
-    write_json(out / "results.json", results)
-    manifest.add_outputs(out)
-    manifest.write(out)
+    result = QuarterlyResult(**results, sources=sources, run_id=manifest.run_id, created=manifest.created)
 
-    # ---- briefing
+    # ---- briefing (rendered from the result), then results.json and the manifest, each written once
     if config.report:
         if progress:
             progress("report", 0, 1)
         t = time.perf_counter()
-        try:
-            from pakcast.forecast.report import build_report
+        from pakcast.forecast.report import build_report
 
-            build_report(out)
-        except Exception as exc:  # noqa: BLE001
+        try:
+            build_report(out, result=result)
+        except Exception as exc:  # noqa: BLE001 - recorded in results.json, never silent
             not_produced["briefing"] = f"{type(exc).__name__}: {exc}"
-        results["timings_seconds"]["report"] = round(time.perf_counter() - t, 2)
+        result.timings_seconds["report"] = round(time.perf_counter() - t, 2)
     else:
         not_produced["briefing"] = "report disabled for this run (report=False)"
-    results["timings_seconds"]["total"] = round(time.perf_counter() - t_start, 2)
-    write_json(out / "results.json", results)
+    result.timings_seconds["total"] = round(time.perf_counter() - t_start, 2)
+    write_result(result, out)
     manifest.add_outputs(out)
     manifest.write(out)
     return manifest

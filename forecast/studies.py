@@ -369,13 +369,15 @@ def run_reported_study(table: pd.DataFrame, date: str = STUDY_DATES[-1], *, min_
 # user series: panel or CSV
 # --------------------------------------------------------------------------------------------
 def _parse_time(values: pd.Series, path: str, column: str) -> pd.Series:
-    """Dates, ``YYYY-MM`` strings or numbers; errors name the file, row and column."""
+    """Dates, ``YYYY-MM`` strings or numbers; errors name the file, row and column.
+
+    Numbers stay numbers (a column of years stays years, so results read ``1898``, not
+    ``1898-01-01``); an intervention on such an axis is a number too (``--intervention 1898``).
+    """
     v = values.copy()
     num = pd.to_numeric(v, errors="coerce")
     if num.notna().all():
-        if (num.between(1000, 3000).all() and (num == np.round(num)).all()):
-            return pd.to_datetime(num.astype(int).astype(str) + "-01-01")
-        return num.astype(float)
+        return num.astype(int) if (num == np.round(num)).all() else num.astype(float)
     s = v.astype("string").str.strip()
     parsed = pd.to_datetime(s, errors="coerce", format="mixed")
     bad = parsed.isna()
@@ -384,6 +386,63 @@ def _parse_time(values: pd.Series, path: str, column: str) -> pd.Series:
         raise ValueError(f"{path}: row {i + 2}, column {column!r}: expected a date, a year-month (YYYY-MM) or a "
                          f"number, got {values.iloc[i]!r}")
     return parsed.astype("datetime64[ns]")
+
+
+def _year_month(df: pd.DataFrame, cols: list[str], path: str) -> pd.Series:
+    """``--date-col year,month``: two integer columns -> the first day of each month."""
+    y, m = (pd.to_numeric(df[c], errors="coerce") for c in cols)
+    bad = y.isna() | m.isna() | ~m.between(1, 12) | (y != np.round(y)) | (m != np.round(m))
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(f"{path}: row {i + 2}, columns {cols[0]!r},{cols[1]!r}: expected a year and a month 1-12, "
+                         f"got {df[cols[0]].iloc[i]!r}, {df[cols[1]].iloc[i]!r}")
+    return pd.to_datetime(pd.DataFrame({"year": y.astype(int), "month": m.astype(int), "day": 1}))
+
+
+_STEP_NAMES = {"month": ("MS", 25, 35), "quarter": ("QS", 85, 95), "year": ("YS", 360, 370)}
+
+
+def time_gaps(time: pd.Series | None, name: str = "time") -> tuple[str | None, list[str]]:
+    """The step of a regular time axis and the periods missing from it.
+
+    Returns ``(step, notes)``: ``step`` is ``month``/``quarter``/``year`` for dates, ``None``
+    for numbers (whose step is the most common difference) or an irregular axis; ``notes`` says
+    how many periods are missing and which (first five), or that the axis is irregular.
+    """
+    if time is None or len(time) < 3:
+        return None, []
+    t = pd.Series(time).reset_index(drop=True)
+    if pd.api.types.is_datetime64_any_dtype(t):
+        days = float(np.median(np.diff(t.to_numpy()).astype("timedelta64[D]").astype(float)))
+        step = next((k for k, (_, lo, hi) in _STEP_NAMES.items() if lo <= days <= hi), None)
+        if step is None:
+            return None, []
+        freq = {"month": "M", "quarter": "Q", "year": "Y"}[step]
+        per = t.dt.to_period(freq)
+        full = pd.period_range(per.iloc[0], per.iloc[-1], freq=freq)
+        missing = [str(p) for p in full.difference(pd.PeriodIndex(per))]
+        if not missing:
+            return step, []
+        return step, [f"{len(missing)} {step}{'s' if len(missing) > 1 else ''} missing from the series in {name!r} "
+                      f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}): the model treats the time "
+                      "axis as given (no values are filled in)"]
+    v = t.to_numpy(dtype=float)
+    d = np.diff(v)
+    vals, counts = np.unique(np.round(d, 9), return_counts=True)
+    unit = float(vals[np.argmax(counts)])
+    if unit <= 0:
+        return None, []
+    big = np.flatnonzero(d > unit * 1.5)
+    if not big.size:
+        return None, []
+    n_missing = int(np.sum(np.round(d[big] / unit) - 1))
+    where = ", ".join(f"after {_num_label(v[i])}" for i in big[:5])
+    return None, [f"{n_missing} step{'s' if n_missing > 1 else ''} of {_num_label(unit)} missing from {name!r} ({where}"
+                  f"{', ...' if big.size > 5 else ''}): the model treats the time axis as given"]
+
+
+def _num_label(v: float):
+    return int(v) if float(v).is_integer() else float(v)
 
 
 def load_series(*, series: str | None = None, outcome: str | None = None, csv: str | Path | None = None,
@@ -410,7 +469,8 @@ def load_series(*, series: str | None = None, outcome: str | None = None, csv: s
             raise ValueError(f"series {series!r} not in the panel; units: {sorted(p['unique_id'].astype(str).unique())}")
         return {"y": s[outcome].astype(float), "time": pd.to_datetime(s["ds"]).reset_index(drop=True),
                 "offset": s["population"] if offset_col == "population" else None,
-                "label": f"{name} {outcome} (UCDP GED panel, monthly)", "input": None}
+                "label": f"{name} {outcome} (UCDP GED panel, monthly)", "input": None, "outcome": outcome,
+                "notes": []}
     path = str(csv)
     df = pd.read_csv(path)
     col = column or outcome
@@ -424,9 +484,12 @@ def load_series(*, series: str | None = None, outcome: str | None = None, csv: s
                          f"({int(bad.sum())} such rows; nothing is dropped silently)")
     t = None
     if date_col is not None:
-        if date_col not in df.columns:
-            raise ValueError(f"{path}: date column {date_col!r} not found; columns: {list(df.columns)}")
-        t = _parse_time(df[date_col], path, date_col)
+        cols = [c.strip() for c in str(date_col).split(",")]
+        absent = [c for c in cols if c not in df.columns]
+        if absent or len(cols) > 2:
+            raise ValueError(f"{path}: date column(s) {absent or cols} not found; give one column or 'year,month'; "
+                             f"columns: {list(df.columns)}")
+        t = _year_month(df, cols, path) if len(cols) == 2 else _parse_time(df[date_col], path, date_col)
         order = np.argsort(t.to_numpy(), kind="stable")
         if (np.diff(order) < 0).any():
             raise ValueError(f"{path}: column {date_col!r} is not in increasing order (sort the file first)")
@@ -443,7 +506,8 @@ def load_series(*, series: str | None = None, outcome: str | None = None, csv: s
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise ValueError(f"{path}: row {i + 2}, column {offset_col!r}: expected a positive exposure, "
                              f"got {df[offset_col].iloc[i]!r}")
-    return {"y": y.astype(float), "time": t, "offset": off, "label": f"{Path(path).name}:{col}", "input": path}
+    return {"y": y.astype(float), "time": t, "offset": off, "label": f"{Path(path).name}:{col}", "input": path,
+            "outcome": col, "notes": time_gaps(t, str(date_col))[1] if t is not None else []}
 
 
 def _label_of(time: pd.Series | None, i: int):
@@ -522,7 +586,14 @@ def its_analysis(y, time=None, interventions: Sequence = (), effects: str = "lev
     """Fit the ITS behind ``pakcast its``; returns ``(ITSResults, dict)``."""
     t = time
     if t is not None and not np.issubdtype(np.asarray(t).dtype, np.datetime64):
-        interventions = [float(i) for i in interventions]
+        try:
+            interventions = [float(i) for i in interventions]
+        except ValueError:
+            raise ValueError(f"--intervention {list(interventions)}: the time axis is numeric, so give the "
+                             "intervention as a number on it (for example --intervention 37)") from None
+    if seasonality and period is None and (t is None or not np.issubdtype(np.asarray(t).dtype, np.datetime64)):
+        raise ValueError(f"--seasonality {seasonality} on a numeric time axis needs the season length: give --period "
+                         "(the number of steps in a year, e.g. --period 12 for monthly steps), or a date column")
     res = InterruptedTimeSeries(y, t, list(interventions), effects=effects, family=family, seasonality=seasonality,
                                 period=period, offset=offset, cov_type=cov_type).fit(random_seed=random_seed)
     d = res.to_dict()
@@ -531,3 +602,180 @@ def its_analysis(y, time=None, interventions: Sequence = (), effects: str = "lev
               "start": None if tt is None else _label_of(tt, 0), "end": None if tt is None else _label_of(tt, res.nobs - 1),
               "dispersion": d["checks"]["pearson_dispersion"]})
     return res, d
+
+
+# --------------------------------------------------------------------------------------------
+# the ITS study: one typed result, written once
+# --------------------------------------------------------------------------------------------
+FAMILY_WORDS = {"negbin": "negative binomial", "quasipoisson": "quasi-Poisson", "poisson": "Poisson"}
+SHIPPED_PANEL_SOURCE = "UCDP GED 22.1 (CC BY 4.0), Pakistan extract via HDX"
+
+
+def _fmt_n(v: float) -> str:
+    """Counts in the narrative: whole numbers with separators, one decimal below 10."""
+    v = float(v)
+    return f"{v:,.1f}" if abs(v) < 10 and v != round(v) else f"{v:,.0f}"
+
+
+def _period_label(time: pd.Series | None, i: int, unit: str) -> str:
+    return _short(_label_of(time, i), unit)
+
+
+def _short(v: Any, unit: str) -> str:
+    s = str(v)
+    return s[:7] if unit == "month" and len(s) >= 10 else s[:4] if unit == "year" and len(s) >= 10 else s
+
+
+def _impact_summary(iv: dict[str, Any], res, j: int, unit: str, outcome_label: str) -> dict[str, Any]:
+    """CausalImpact's summary for intervention ``j``: average, cumulative and relative effect."""
+    ex = iv["excess"]
+    n_post = int(iv["n_post"])
+    obs, cf = float(ex["observed"]), float(ex["counterfactual"])
+    lo, hi = float(ex["ci_low"]), float(ex["ci_high"])
+    # relative effect obs / Y_cf - 1 is monotone in Y_cf, so its interval follows from Y_cf's
+    cf_low, cf_high = obs - hi, obs - lo
+    rel = obs / cf - 1 if cf > 0 else None
+    rel_lo = obs / cf_high - 1 if cf_high > 0 else None
+    rel_hi = obs / cf_low - 1 if cf_low > 0 else None
+    verdict = "inconclusive" if lo <= 0 <= hi else ("decrease" if hi < 0 else "increase")
+    first, last = (_short(v, unit) for v in ex["window"])
+    return {"intervention": iv["date"], "first_post": first, "last_post": last, "n_pre": int(iv["n_pre"]), "n_post": n_post,
+            "observed": obs, "counterfactual": cf, "counterfactual_low": cf_low, "counterfactual_high": cf_high,
+            "cumulative_effect": float(ex["estimate"]), "cumulative_low": lo, "cumulative_high": hi,
+            "average_effect": float(ex["estimate"]) / n_post, "average_low": lo / n_post, "average_high": hi / n_post,
+            "relative_effect": rel, "relative_low": rel_lo, "relative_high": rel_hi, "verdict": verdict,
+            "level": float(1 - res.alpha), "outcome_label": outcome_label, "unit": unit}
+
+
+def its_narrative(impact: list[dict[str, Any]], interventions: list[dict[str, Any]], model: dict[str, Any],
+                  checks: dict[str, Any], source: str, data_notes: list[str]) -> list[str]:
+    """The plain-language summary of an ITS study (one paragraph per intervention, then what it rests on)."""
+    out = []
+    for imp, iv in zip(impact, interventions):
+        o, u = imp["outcome_label"], imp["unit"]
+        pct = lambda v: "–" if v is None else f"{100 * abs(v):.0f}%"  # noqa: E731
+        span = f"{imp['n_post']} {u}{'s' if imp['n_post'] != 1 else ''} from {imp['first_post']} to {imp['last_post']}"
+        level = f"{100 * imp['level']:.0f}%"
+        if imp["verdict"] == "inconclusive":
+            head = (f"After {iv['date']}, {_fmt_n(imp['observed'])} {o} were recorded over {span}, against "
+                    f"{_fmt_n(imp['counterfactual'])} expected had the earlier trend continued. The difference, "
+                    f"{_fmt_n(imp['cumulative_effect'])} ({level} interval {_fmt_n(imp['cumulative_low'])} to "
+                    f"{_fmt_n(imp['cumulative_high'])}), includes no change: the effect is inconclusive.")
+        else:
+            word = "fewer" if imp["verdict"] == "decrease" else "more"
+            head = (f"After {iv['date']}, {_fmt_n(imp['observed'])} {o} were recorded over {span}, against "
+                    f"{_fmt_n(imp['counterfactual'])} expected had the earlier trend continued: "
+                    f"{_fmt_n(abs(imp['cumulative_effect']))} {word} in total ({level} interval "
+                    f"{_fmt_n(abs(imp['cumulative_high' if word == 'fewer' else 'cumulative_low']))} to "
+                    f"{_fmt_n(abs(imp['cumulative_low' if word == 'fewer' else 'cumulative_high']))} {word}), "
+                    f"about {_fmt_n(abs(imp['average_effect']))} {word} per {u}.")
+            if imp["relative_effect"] is not None and imp["relative_low"] is not None and imp["relative_high"] is not None:
+                a, b = sorted((abs(imp["relative_low"]), abs(imp["relative_high"])))
+                head += (f" That is {pct(imp['relative_effect'])} {'below' if word == 'fewer' else 'above'} the "
+                         f"expected level ({level} interval {100 * a:.0f}% to {100 * b:.0f}%).")
+        lv = iv.get("level_rate_ratio") or {}
+        if lv.get("estimate") is not None:
+            head += (f" The immediate step at the intervention multiplies the rate by {lv['estimate']:.3g} "
+                     f"({lv['ci_low']:.3g} to {lv['ci_high']:.3g}; 1 = no change)")
+            sl = iv.get("slope_rate_ratio") or {}
+            if sl.get("estimate") is not None:
+                head += (f", and the trend changes by a factor of {sl['estimate']:.4g} per {u} "
+                         f"({sl['ci_low']:.4g} to {sl['ci_high']:.4g})")
+            head += "."
+        out.append(head)
+    imp0 = impact[0]
+    rests = (f"What it rests on: {source}; {imp0['n_pre']} {imp0['unit']}s before the first intervention and "
+             f"{sum(i['n_post'] for i in impact)} after. The counterfactual assumes that the trend"
+             + (" and seasonal pattern" if model.get("seasonality") else "")
+             + " before the intervention would have continued unchanged and that nothing else changed at the "
+             f"same time. Model: a segmented {FAMILY_WORDS.get(model.get('family'), model.get('family'))} count "
+             "regression" + (" with an exposure offset" if model.get("offset") else "")
+             + (", standard errors robust to autocorrelation (Newey-West)" if model.get("cov_type") == "HAC" else "")
+             + f". Residual autocorrelation at lag 1: {checks.get('acf_lag1', float('nan')):.2f}"
+             + (" (above the 95% band: intervals may be too narrow)"
+                if abs(checks.get("acf_lag1", 0)) > checks.get("acf_band", 1) else "") + ".")
+    out.append(rests)
+    out.extend(data_notes)
+    return out
+
+
+def run_its_study(data: dict[str, Any], interventions: Sequence, *, effects: str = "level+slope",
+                  family: str = "negbin", seasonality: int = 0, period: int | None = None, cov_type: str = "HAC",
+                  random_seed: int = DEFAULT_SEED, outcome_label: str | None = None,
+                  source_label: str | None = None, options: dict[str, Any] | None = None,
+                  run_id: str | None = None):
+    """Fit an ITS on a loaded series (:func:`load_series`) and return ``(ITSResults, ITSStudyResult)``.
+
+    The result carries the effects, the per-period counterfactual and pointwise and cumulative
+    effects with intervals (:meth:`ITSResults.impact`), the summary per intervention (average,
+    cumulative and relative effect), a narrative and the credit for the data: the user's file
+    (name, sha256, ``source_label``) or the shipped panel. ``outcome_label`` names the outcome in
+    words ("acute coronary events"); the default is the column name.
+    """
+    from pakcast.forecast.run_result import ITSStudyResult, SourceCredit
+
+    res, d = its_analysis(data["y"], data["time"], interventions, effects=effects, family=family,
+                          seasonality=seasonality, offset=data.get("offset"), cov_type=cov_type,
+                          random_seed=random_seed, period=period)
+    t = data["time"]
+    outcome = str(data.get("outcome") or "outcome")
+    label = outcome_label or outcome.replace("_", " ")
+    is_num = t is not None and not np.issubdtype(np.asarray(t).dtype, np.datetime64)
+    unit = res.model.unit if not is_num else str((options or {}).get("date_col") or "step")
+    if unit == "unit":
+        unit = "step"
+    start, end = _period_label(t, 0, unit), _period_label(t, res.nobs - 1, unit)
+    if data.get("input"):
+        credit = SourceCredit.user_file(data["input"], source_label, rows=int(res.nobs), coverage=f"{start} to {end}")
+    else:
+        credit = SourceCredit(name=source_label or SHIPPED_PANEL_SOURCE, file=None, rows=int(res.nobs),
+                              coverage=f"{start} to {end}", licence="CC BY 4.0", role="shipped panel")
+    pointwise, impact = [], []
+    for j, iv in enumerate(d["interventions"], start=1):
+        imp = res.impact(j)
+        for i, r in enumerate(imp.itertuples(index=False)):
+            rec = {"intervention": iv["date"], "time": _period_label(t, i, unit), "post": bool(r.post)}
+            for k in ("observed", "counterfactual", "counterfactual_low", "counterfactual_high", "effect",
+                      "effect_low", "effect_high", "cumulative_effect", "cumulative_low", "cumulative_high"):
+                v = float(getattr(r, k))
+                rec[k] = v if np.isfinite(v) else None
+            pointwise.append(rec)
+        impact.append(_impact_summary(iv, res, j, unit, label))
+    notes = list(data.get("notes") or [])
+    narrative = its_narrative(impact, d["interventions"], d["model"], d["checks"],
+                              f"{res.nobs} {unit}s of {label} from {credit.line}", notes)
+    result = ITSStudyResult(series=str(data.get("label")), outcome=outcome, outcome_label=label, time_unit=unit,
+                            n_obs=int(res.nobs), start=start, end=end, interventions=d["interventions"],
+                            model=d["model"], params=d["params"], checks=d["checks"], pointwise=pointwise,
+                            impact=impact, narrative=narrative, data_notes=notes, sources=[credit],
+                            options=dict(options or {}), run_id=run_id,
+                            created=pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"))
+    return res, result
+
+
+def write_its_study(result, manifest, *, out_dir: str | Path | None = None, json_path: str | Path | None = None,
+                    report: bool = True) -> dict[str, Path]:
+    """Write an ITS study once: ``--json FILE`` (the result + ``FILE.manifest.json``) and/or a study
+    directory ``--out DIR`` (``results.json``, ``its.csv`` with the per-period effects, the
+    briefing with its figures, and ``manifest.json`` listing exactly those files)."""
+    from pakcast.forecast.io import write_csv, write_json
+    from pakcast.forecast.manifest import write_beside
+    from pakcast.forecast.run_result import write_result
+
+    written: dict[str, Path] = {}
+    result.run_id = manifest.run_id
+    if json_path is not None:
+        written["json"] = write_json(json_path, result.to_dict())
+        write_beside(manifest, [json_path])
+    if out_dir is not None:
+        d = Path(out_dir)
+        d.mkdir(parents=True, exist_ok=True)
+        written["results"] = write_result(result, d)
+        written["csv"] = write_csv(d / "its.csv", pd.DataFrame(result.pointwise))
+        if report:
+            from pakcast.forecast.report import build_report
+
+            written.update(build_report(d, result=result))
+        manifest.add_outputs(d)
+        manifest.write(d)
+    return written

@@ -299,6 +299,33 @@ class InterruptedTimeSeries:
                 raise ValueError(f"all {b - a} counts {what} are zero: the rate ratios are not estimable "
                                  "(separation); use a longer window or a coarser series")
 
+    @classmethod
+    def from_frame(cls, data: pd.DataFrame, outcome: str, time: str | None = None, interventions: Sequence = (),
+                   offset: str | None = None, exog: Sequence[str] = (), **kwargs) -> "InterruptedTimeSeries":
+        """Build the model from a DataFrame with named columns (CausalPy style).
+
+        ``outcome``, ``time`` and ``offset`` name columns of ``data``; ``exog`` lists covariate
+        columns; the other keywords are the constructor's.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"month": pd.date_range("2010-01-01", periods=24, freq="MS"),
+        ...                    "cases": [20, 22, 19, 21, 23, 20, 18, 22, 21, 19, 20, 22,
+        ...                              11, 9, 10, 12, 10, 11, 9, 10, 12, 11, 10, 9]})
+        >>> res = InterruptedTimeSeries.from_frame(df, outcome="cases", time="month",
+        ...                                        interventions=["2011-01"], effects="level",
+        ...                                        family="poisson").fit()
+        >>> 0.4 < res.effects()["level_rate_ratio"].iloc[0] < 0.6
+        True
+        """
+        missing = [c for c in (outcome, time, offset, *exog) if c is not None and c not in data.columns]
+        if missing:
+            raise ValueError(f"column(s) {missing} not in the frame; columns: {list(data.columns)}")
+        return cls(data[outcome], None if time is None else data[time], interventions,
+                   offset=None if offset is None else data[offset],
+                   exog=data[list(exog)] if exog else None, **kwargs)
+
     def _design(self):
         cols, names, groups = [np.ones(len(self.y))], ["const"], {}
         if self.trend:
@@ -466,6 +493,41 @@ class ITSResults:
             "cf_ci_low": np.quantile(mu_cf, a / 2, axis=0), "cf_ci_high": np.quantile(mu_cf, 1 - a / 2, axis=0),
             "cf_pi_low": np.quantile(ycf, a / 2, axis=0), "cf_pi_high": np.quantile(ycf, 1 - a / 2, axis=0),
             "post": np.arange(self.nobs) >= self.model.first_post[j - 1]})
+
+    def impact(self, j: int = 1) -> pd.DataFrame:
+        r"""Per observation: the effect of intervention ``j`` (observed minus counterfactual counts)
+        and its running sum over ``j``'s window, each with an interval (CausalImpact's panels).
+
+        The point effect is :math:`y_t - \hat\mu^{cf}_t`; its interval and that of the cumulative
+        effect :math:`\sum_{s \le t} (y_s - Y^{cf}_s)` come from counterfactual count draws
+        (parameter and count uncertainty). The cumulative interval at the window's end equals
+        :meth:`excess`'s. Outside the window the cumulative columns are NaN.
+        """
+        drop = self._drop_cols(j)
+        B = self._beta_draws
+        a = self.alpha
+        y = self.model.y
+        mu_cf = self._mu(B, drop)
+        point_cf = self._mu(self._fit.params, drop)
+        ycf = self._count_draws(mu_cf, np.random.default_rng(self.random_seed + 100 + j))
+        eff = y[None, :] - ycf
+        w = self._window(j)
+        # the same draws as :meth:`excess`, so the last cumulative interval is the excess interval
+        ycf_w = self._count_draws(mu_cf[:, w], np.random.default_rng(self.random_seed + j))
+        cum = np.cumsum(y[w][None, :] - ycf_w, axis=1)
+        n = self.nobs
+        cum_est, cum_lo, cum_hi = (np.full(n, np.nan) for _ in range(3))
+        cum_est[w] = np.cumsum(y[w] - point_cf[w])
+        cum_lo[w] = np.quantile(cum, a / 2, axis=0)
+        cum_hi[w] = np.quantile(cum, 1 - a / 2, axis=0)
+        t = self.model.time if self.model.time is not None else pd.Series(np.arange(n))
+        return pd.DataFrame({
+            "time": t.to_numpy(), "observed": y, "counterfactual": point_cf,
+            "counterfactual_low": np.quantile(ycf, a / 2, axis=0), "counterfactual_high": np.quantile(ycf, 1 - a / 2, axis=0),
+            "effect": y - point_cf, "effect_low": np.quantile(eff, a / 2, axis=0),
+            "effect_high": np.quantile(eff, 1 - a / 2, axis=0),
+            "cumulative_effect": cum_est, "cumulative_low": cum_lo, "cumulative_high": cum_hi,
+            "post": np.arange(n) >= self.model.first_post[j - 1]})
 
     # --- checks -----------------------------------------------------------------------------
     @cached_property

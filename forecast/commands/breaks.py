@@ -141,11 +141,12 @@ def breaks(
 def its(
     intervention: list[str] = typer.Option(..., "--intervention", help="Intervention date (repeatable)."),
     json_out: Path = typer.Option(None, "--json", help="Write the results JSON here."),
-    out_dir: Path = typer.Option(None, "--out", help="Study directory: its.json, manifest, figure, briefing."),
+    out_dir: Path = typer.Option(None, "--out", help="Study directory: results.json, its.csv, manifest, briefing."),
     series: str = typer.Option(None, "--series", help="national or a province of the shipped panel."),
     outcome: str = typer.Option(None, "--outcome", help="attacks | killed, or the value column of --csv."),
     csv: Path = typer.Option(None, "--csv", help="A CSV file with the series."),
-    date_col: str = typer.Option(None, "--date-col", help="Time column of --csv (dates, YYYY-MM or numbers)."),
+    date_col: str = typer.Option(None, "--date-col", help="Time column of --csv (dates, YYYY-MM or numbers), "
+                                 "or two columns 'year,month'."),
     offset: str = typer.Option(None, "--offset", help="Exposure column (e.g. population); the model uses its log."),
     effects: str = typer.Option("level+slope", "--effects", help="level | level+slope"),
     family: str = typer.Option("negbin", "--family", help="poisson | quasipoisson | negbin"),
@@ -154,15 +155,13 @@ def its(
     cov_type: str = typer.Option("HAC", "--cov-type", help="HAC (Newey-West) | nonrobust"),
     start: str = typer.Option(None, "--start", help="Use observations from this time on."),
     end: str = typer.Option(None, "--end", help="Use observations up to this time."),
+    outcome_label: str = typer.Option(None, "--outcome-label", help="The outcome in words, e.g. 'acute coronary events'."),
+    source_label: str = typer.Option(None, "--source-label", help="How the briefing credits --csv (citation)."),
     seed: int = typer.Option(20141216, "--seed", help="Random seed (interval simulations)."),
 ) -> None:
-    """Segmented count regression: level and slope rate ratios, excess events, model checks."""
-    import pandas as pd
+    """Segmented count regression: effects with intervals, counterfactual, per-period and cumulative effects."""
+    from pakcast.forecast.studies import run_its_study, write_its_study
 
-    from pakcast.forecast.studies import its_analysis
-
-    if json_out is None and out_dir is None:
-        raise typer.BadParameter("give --json OUT and/or --out DIR")
     if effects not in ("level", "level+slope"):
         raise typer.BadParameter(f"--effects must be level or level+slope, got {effects!r}")
     if family not in ("poisson", "quasipoisson", "negbin"):
@@ -174,65 +173,22 @@ def its(
     if series is not None and offset not in (None, "population"):
         raise typer.BadParameter("for panel series --offset can only be 'population'")
     data = _window(data, start, end)
-    y, t, off = data["y"], data["time"], data["offset"]
     opts = {"series": series, "outcome": outcome, "csv": None if csv is None else str(csv), "date_col": date_col,
             "offset": offset, "interventions": intervention, "effects": effects, "family": family,
-            "seasonality": seasonality, "period": period, "cov_type": cov_type, "start": start, "end": end}
+            "seasonality": seasonality, "period": period, "cov_type": cov_type, "start": start, "end": end,
+            "outcome_label": outcome_label, "source_label": source_label}
     manifest = _manifest("its", opts, data, seed)
     with console.status("fitting the interrupted time series"):
         try:
-            res, out = its_analysis(y, t, intervention, effects=effects, family=family, seasonality=seasonality,
-                                    offset=off, cov_type=cov_type, random_seed=seed, period=period)
+            _, result = run_its_study(data, intervention, effects=effects, family=family, seasonality=seasonality,
+                                      period=period, cov_type=cov_type, random_seed=seed,
+                                      outcome_label=outcome_label, source_label=source_label, options=opts,
+                                      run_id=manifest.run_id)
         except (ValueError, RuntimeError) as e:
-            console.print(f"[red]error:[/red] {e}")
+            console.print(f"[red]error:[/red] {e}", highlight=False)
             raise typer.Exit(code=2) from None
-    out = {"series": data["label"], "outcome": outcome, **out, "options": opts}
-    console.print(res.summary())
-    if json_out is not None:
-        _write_json_with_manifest(json_out, dict(out), manifest)
-        console.print(f"wrote {json_out}")
-    if out_dir is not None:
-        _write_study_dir(out_dir, out, res, manifest)
-
-
-def _write_study_dir(out_dir: Path, out: dict, res, manifest) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from pakcast.forecast.io import write_json
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out = dict(out)
-    out["run_id"] = manifest.run_id
-    write_json(out_dir / "its.json", out)
-    for j in range(1, len(res.model.interventions) + 1):
-        fig, ax = plt.subplots(figsize=(9, 4))
-        res.plot(ax=ax, j=j)
-        ax.set_title(f"{out['series']}: intervention {res.model.interventions[j - 1]}")
-        fig.tight_layout()
-        fig.savefig(out_dir / ("its.png" if j == 1 else f"its_{j}.png"), dpi=120)
-        plt.close(fig)
-    manifest.add_outputs(out_dir)
-    manifest.write(out_dir)
-    try:
-        from pakcast.forecast.report import build_report
-    except ImportError:
-        try:
-            from pakcast.forecast.report.build import build_report
-        except ImportError:
-            build_report = None
-    if build_report is None:
-        console.print("[yellow]notice:[/yellow] forecast.report.build_report is not available; "
-                      f"wrote {out_dir}/its.json, manifest.json and the figure only")
-        return
-    try:
-        files = build_report(out_dir)
-    except Exception as e:  # the briefing is a separate component: report, do not lose the study
-        console.print(f"[yellow]notice:[/yellow] the briefing could not be built ({type(e).__name__}: {e}); "
-                      f"the study files in {out_dir} are complete")
-        return
-    manifest.add_outputs(out_dir)
-    manifest.write(out_dir)
-    console.print(f"wrote {out_dir} (its.json, manifest.json, its.png, briefing: {', '.join(sorted(map(str, files)))})")
+    typer.echo(result.summary())
+    written = write_its_study(result, manifest, out_dir=out_dir, json_path=json_out)
+    if written:
+        console.print("wrote " + ", ".join(str(p) for k, p in written.items() if k in ("json", "results", "csv", "html",
+                                                                                      "pdf")), highlight=False)

@@ -25,8 +25,12 @@ from pakcast.forecast.paths import shipped, templates_dir
 from pakcast.forecast.report import figures as F
 from pakcast.forecast.report.claims import check_claims, national_monthly, reported_series
 from pakcast.forecast.report.format import column_kind, fmt_auto, fmt_cell, fmt_count, fmt_p, fmt_pct, fmt_ratio, fmt_ratio3
+from pakcast.forecast.forecasters import BASELINE_NAMES
+from pakcast.forecast.report.its import assemble_its
 from pakcast.forecast.report.judgements import key_judgements
-from pakcast.forecast.report.rundir import Missing, RunInputs, find_all_records, find_records, read_run_dir
+from pakcast.forecast.report.pdf import write_pdf
+from pakcast.forecast.report.rundir import Missing, RunInputs, read_run_dir
+from pakcast.forecast.run_result import ITSStudyResult, QuarterlyResult, RunResult, read_result
 
 SECTION_ORDER = (
     ("key_judgements", "Key judgements"),
@@ -34,7 +38,6 @@ SECTION_ORDER = (
     ("fan_charts", "Fan charts: history and forecast intervals"),
     ("map", "Province map: forecast attacks per 100,000 people"),
     ("breaks", "Structural breaks"),
-    ("its", "Interrupted time series: intervention effects"),
     ("attribution", "Attribution: what drove the change (Shapley shares)"),
     ("scorecard", "Scorecard: backtest skill and last quarter's forecast"),
     ("claims", "Claims check: what the data say about common claims"),
@@ -45,9 +48,12 @@ HEADERS = {"unique_id": "series", "n_post": "n post", "n_pre": "n pre", "ci_low"
            "contains_2014_12": "CI contains 2014-12", "contains_2021_08": "CI contains 2021-08",
            "coverage_90_in_85_95": "coverage in 85-95%", "in_goal_scope": "≥10 events/yr",
            "skill_vs_best_baseline": "skill vs best baseline", "irr": "IRR", "pvalue": "p", "p_value": "p"}
-UCDP_SOURCE = PAKISTAN.source("ucdp")
-BASELINE_HINTS = ("zero", "naive", "last", "climatology", "historical", "seasonal", "conflictology", "bootstrap",
-                  "baseline", "rate")
+NATIONAL = PAKISTAN.national
+USER_PANEL_LIMITATIONS = [
+    "This run used a panel supplied by the user (--input): its definitions of attacks and deaths, its coverage "
+    "and its exclusions are those of that file; pakcast checked its format, not its content.",
+    "Forecast intervals assume the future behaves like the backtest period of that panel.",
+]
 LIMITATIONS = list(PAKISTAN.limitations)
 
 
@@ -106,38 +112,10 @@ def _panel_csv_form(panel: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def load_reference_panel() -> pd.DataFrame | Missing:
-    """The shipped monthly panel (for ITS study directories, which carry no ``panel.csv``)."""
-    try:
-        from pakcast.forecast.panel import load_panel
-    except ImportError as exc:
-        return Missing(f"forecast.panel.load_panel is not available in this installation ({exc})")
-    try:
-        return _panel_csv_form(load_panel(freq="month"))
-    except (FileNotFoundError, ValueError) as exc:
-        return Missing(f"the shipped panel could not be loaded: {exc}")
-
-
-def load_reported() -> pd.DataFrame | Missing:
-    """The tidy table of published aggregates (:func:`forecast.sources.reported.load_reported`)."""
-    try:
-        from pakcast.forecast.sources.reported import load_reported as _load
-    except ImportError as exc:
-        return Missing(f"forecast.sources.reported is not available in this installation ({exc})")
-    try:
-        return _load()
-    except (FileNotFoundError, ValueError) as exc:
-        return Missing(f"the published aggregates could not be loaded: {exc}")
-
-
-def shipped_panel_meta() -> dict[str, Any] | None:
-    """Coverage and exclusion counts of the shipped panels (``data/panels.json``), if installed."""
-    try:
-        from pakcast.forecast.panel import shipped_meta
-
-        return shipped_meta()
-    except (ImportError, FileNotFoundError, ValueError):
-        return None
+def _source(result: QuarterlyResult, role: str | None = None) -> str:
+    """The credit line of the sources this run used (``role`` picks one kind: events, population)."""
+    srcs = [s for s in result.sources if role is None or (s.role or "").startswith(role)]
+    return "; ".join(s.line for s in srcs) or "this run's input"
 
 
 def _boundaries() -> Path | Missing:
@@ -176,7 +154,8 @@ def forecast_section(inputs: RunInputs) -> dict[str, Any]:
                          "P(>last year) is the probability of exceeding the same quarter a year earlier.")
 
 
-def fan_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, figs: dict) -> dict[str, Any]:
+def fan_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, figs: dict,
+                source: str) -> dict[str, Any]:
     fc = inputs.forecast
     if isinstance(fc, Missing):
         return _unavailable("fan_charts", fc.reason)
@@ -184,20 +163,21 @@ def fan_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, 
         return _unavailable("fan_charts", f"no history to draw: {panel.reason}")
     names = []
     for m in [m for m in ("attacks", "killed") if m in set(fc["measure"])]:
-        rec = F.fan_chart(panel, fc, "Pakistan", m, figdir, UCDP_SOURCE + "; forecast: this run")
+        rec = F.fan_chart(panel, fc, "Pakistan", m, figdir, source + "; forecast: this run")
         figs[rec.name] = rec
         names.append(rec.name)
     provinces = (fc[(fc["measure"] == "attacks") & (fc["province"] != "Pakistan")]
                  .groupby("province")["mean"].sum().sort_values(ascending=False).index.tolist())
     for m in [m for m in ("attacks", "killed") if m in set(fc["measure"])]:
         if provinces:
-            rec = F.fan_grid(panel, fc, provinces, m, figdir, UCDP_SOURCE + "; forecast: this run")
+            rec = F.fan_grid(panel, fc, provinces, m, figdir, source + "; forecast: this run")
             figs[rec.name] = rec
             names.append(rec.name)
     return _section("fan_charts", figures=names, provinces=provinces)
 
 
-def map_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, figs: dict) -> dict[str, Any]:
+def map_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, figs: dict,
+                source: str) -> dict[str, Any]:
     fc = inputs.forecast
     if isinstance(fc, Missing):
         return _unavailable("map", fc.reason)
@@ -234,7 +214,8 @@ def map_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, 
     span = f"{quarters[0]}-{quarters[-1]}"
     rec = F.province_map(
         Path(geo), values, "forecast attacks per 100,000 people", figdir,
-        "forecast: this run; population: census via the run's panel; boundaries: Natural Earth (public domain)",
+        f"forecast: this run ({source}); population: census via the run's panel; boundaries: Natural Earth "
+        "(public domain)",
         merge=merge,
         title=f"Forecast attacks per 100,000 people, {span}",
         caption=(f"Expected attacks over {span} (sum of the quarterly forecast means) divided by the latest "
@@ -310,10 +291,9 @@ def breaks_section(inputs: RunInputs) -> dict[str, Any]:
         return _unavailable("breaks", b.reason)
     if (why := _is_unavailable_payload(b)):
         return _unavailable("breaks", why)
-    known = b.get("known") if isinstance(b.get("known"), list) else (find_records(b, {"p_value"}) or [])
-    its = b.get("its") if isinstance(b.get("its"), list) else []
-    est = (b.get("estimated_breaks") if isinstance(b.get("estimated_breaks"), list)
-           else (find_records(b, {"ci_low", "ci_high", "date"}) or []))
+    known = list(b.get("known") or [])
+    its = list(b.get("its") or [])
+    est = list(b.get("estimated_breaks") or [])
     unknown = [r for r in (b.get("unknown") or []) if isinstance(r, dict) and "sup_f" in r]
     reported = [r for r in (b.get("reported") or []) if isinstance(r, dict) and not r.get("skipped")]
     skipped = [r for r in (b.get("skipped") or []) if isinstance(r, dict)]
@@ -345,56 +325,13 @@ def breaks_section(inputs: RunInputs) -> dict[str, Any]:
                     skipped=[f"{_series(r)} {r.get('outcome', '')}: {r.get('reason', '')}" for r in skipped])
 
 
-def its_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, Any] | None:
-    its = inputs.its
-    if isinstance(its, Missing):
-        return None if inputs.kind == "quarterly" else _unavailable("its", its.reason)
-    ivs = its.get("interventions") or []
-    if not ivs:
-        return _unavailable("its", "its.json lists no interventions")
-    rows, forest_rows = [], []
-    for iv in ivs:
-        lvl, slope, exc = iv.get("level_rate_ratio") or {}, iv.get("slope_rate_ratio") or {}, iv.get("excess") or {}
-        rows.append({"date": iv.get("date"), "n_pre": iv.get("n_pre"), "n_post": iv.get("n_post"),
-                     "level_rr": lvl.get("estimate"), "level_rr_p": lvl.get("p_value"), "level_rr_low": lvl.get("ci_low"),
-                     "level_rr_high": lvl.get("ci_high"), "slope_rr": slope.get("estimate"),
-                     "slope_rr_low": slope.get("ci_low"), "slope_rr_high": slope.get("ci_high"),
-                     "excess": exc.get("estimate"), "excess_low": exc.get("ci_low"), "excess_high": exc.get("ci_high")})
-        if lvl.get("estimate") is not None:
-            forest_rows.append({"label": f"level change at {iv.get('date')}", "estimate": lvl["estimate"],
-                                "ci_low": lvl.get("ci_low"), "ci_high": lvl.get("ci_high")})
-        if slope.get("estimate") is not None:
-            forest_rows.append({"label": f"slope change at {iv.get('date')} (per month)", "estimate": slope["estimate"],
-                                "ci_low": slope.get("ci_low"), "ci_high": slope.get("ci_high"),
-                                "colour": F.OKABE_ITO["orange"]})
-    outcome = its.get("outcome") or (its.get("options") or {}).get("outcome") or "the outcome"
-    series = its.get("series") or (its.get("options") or {}).get("series")
-    names = []
-    study_png = inputs.run_dir / "its.png"
-    if study_png.exists():  # the ITS command's own figure: observed, fitted and counterfactual paths
-        rec = F.external_png(study_png, figdir, "its_study", f"ITS study: {its.get('series') or outcome}",
-                             "Observed series, fitted segmented regression and the counterfactual without the "
-                             "intervention(s), as drawn by `pakcast its`.", UCDP_SOURCE + "; model: this ITS study")
-        figs[rec.name] = rec
-        names.append(rec.name)
-    if forest_rows:
-        rec = F.forest(forest_rows, figdir, "its_effects", UCDP_SOURCE + "; model: this ITS study",
-                       "rate ratio (log scale; 1 = no change)", f"ITS effects on {outcome}",
-                       "Estimated level and slope rate ratios at each intervention with 95% intervals.")
-        figs[rec.name] = rec
-        names.append(rec.name)
-    extra = {k: its[k] for k in ("family", "effects", "seasonality", "n_obs", "start", "end", "dispersion")
-             if k in its and not isinstance(its[k], (dict, list))}
-    return _section("its", rows=rows, outcome=outcome, series=series, figures=names, model=extra)
-
-
-def attribution_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, Any]:
+def attribution_section(inputs: RunInputs, figdir: Path, figs: dict, source: str) -> dict[str, Any]:
     a = inputs.attribution
     if isinstance(a, Missing):
         return _unavailable("attribution", a.reason)
     if (why := _is_unavailable_payload(a)):
         return _unavailable("attribution", why)
-    shapley = a.get("shapley") or find_records(a, {"group", "share"}) or []
+    shapley = a.get("shapley") or []
     if not shapley:
         return _unavailable("attribution", "attribution.json holds no Shapley shares")
     groups = [dict(r) for r in shapley]
@@ -412,7 +349,7 @@ def attribution_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str
                else a.get("periods"))
     data = a.get("data") if isinstance(a.get("data"), dict) else {}
     model = a.get("model") if isinstance(a.get("model"), dict) else {}
-    rec = F.waterfall(groups, total, figdir, "attribution: this run (pakcast attribute); " + UCDP_SOURCE
+    rec = F.waterfall(groups, total, figdir, "attribution: this run; " + source
                       + "; covariates: World Bank WDI, SBP, PBS, timeline", "change (log points)",
                       "Attribution of the change (Shapley shares)",
                       "Each bar is one covariate group's Shapley share of the change between the two periods "
@@ -448,29 +385,10 @@ def _national(r: dict[str, Any]) -> bool:
     return str(r.get("unique_id", r.get("province", "Pakistan"))).lower() in ("pakistan", "national", "all")
 
 
-def _baseline_names() -> tuple[str, ...] | None:
-    try:
-        from pakcast.forecast.forecasters import BASELINE_NAMES
-
-        return tuple(BASELINE_NAMES)
-    except ImportError:
-        return None
-
-
-def _is_baseline(model: str, names: tuple[str, ...] | None) -> bool:
-    if names is not None:
-        return model in names
-    return any(b in model.lower() for b in BASELINE_HINTS)
-
-
-def scorecard_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, Any]:
-    res = inputs.results
-    if isinstance(res, Missing):
-        return _unavailable("scorecard", res.reason)
-    candidates = find_all_records(res, {"model", "crps"})
-    if not candidates:
-        return _unavailable("scorecard", "results.json holds no backtest scores (records with model and crps)")
-    recs = next((c for c in candidates if any(k in c[0] for k in ("unique_id", "province"))), candidates[0])
+def scorecard_section(result: QuarterlyResult, figdir: Path, figs: dict, source: str) -> dict[str, Any]:
+    recs = result.backtest.get("summary") or []
+    if not recs:
+        return _unavailable("scorecard", "the run has no backtest scores (backtest disabled or no model scored)")
     df = pd.DataFrame(recs)
     measure = "attacks" if "measure" not in df.columns or (df["measure"] == "attacks").any() else str(df["measure"].iloc[0])
     if "measure" in df.columns:
@@ -484,10 +402,9 @@ def scorecard_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, 
     else:
         nat, scope = df, "as reported"
     nat = nat.groupby("model", as_index=False).first().sort_values("crps")
-    names = _baseline_names()
-    is_base = nat["model"].astype(str).map(lambda m: _is_baseline(m, names)).to_numpy(bool)
+    is_base = nat["model"].astype(str).isin(BASELINE_NAMES).to_numpy(bool)
     headline = None
-    published = res.get("published_model")
+    published = result.published_model
     if is_base.any() and (~is_base).any():
         # the headline scores the model whose forecast the briefing shows (results.published_model), else the best
         pub = nat[nat["model"].astype(str) == str(published)] if published else nat.iloc[0:0]
@@ -508,14 +425,14 @@ def scorecard_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, 
                     "crps": float(best["crps"]), "baseline": base_name,
                     "baseline_crps": base_crps, "skill": skill, "measure": measure, "scope": scope,
                     "coverage_90": float(best["coverage_90"]) if pd.notna(best.get("coverage_90")) else None}
-        dm = [r for lst in find_all_records(res, {"best_model", "best_baseline"}) for r in lst
+        dm = [r for r in result.backtest.get("diebold_mariano") or []
               if _national(r) and r.get("measure", measure) == measure and r.get("pvalue") is not None]
         if dm:
             headline.update(dm_statistic=dm[0].get("statistic"), dm_pvalue=dm[0].get("pvalue"))
     cols = ("model", "crps", "log_score", "mae", "coverage_50", "coverage_80", "coverage_90",
             "skill_vs_best_baseline", "n")
     table = records_table(to_jsonable(nat), cols, max_columns=len(cols))
-    goal = next(iter(find_all_records(res, {"beats_best_baseline"})), None)
+    goal = result.backtest.get("goal_check") or None
     by_series = None
     if goal:
         by_series = records_table([g for g in goal if g.get("measure", measure) == measure] or goal,
@@ -528,14 +445,14 @@ def scorecard_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, 
         rows = [{"label": str(r["model"]), "estimate": 1 - float(r["crps"]) / ref, "ci_low": None, "ci_high": None,
                  "colour": F.OKABE_ITO["orange"] if b else F.OKABE_ITO["blue"]}
                 for (_, r), b in zip(nat.iterrows(), is_base)]
-        rec = F.forest(rows, figdir, "scorecard_skill", "backtest: this run (rolling-origin, " + UCDP_SOURCE + ")",
+        rec = F.forest(rows, figdir, "scorecard_skill", "backtest: this run (rolling-origin, " + source + ")",
                        "CRPS skill vs the best baseline (0 = as good; higher is better)",
                        f"Backtest skill by model ({scope}, {measure})",
                        "CRPS skill of each model relative to the best baseline in the rolling-origin backtest "
                        "(baselines in orange).", ref=0.0, log=False, xmin=-1.0)
         figs[rec.name] = rec
         fig_names.append(rec.name)
-    last = next(iter(find_all_records(res, {"observed", "quarter"})), None)
+    last = (result.earlier_vintages or {}).get("scores") or None
     if last:
         # the most recent vintage's latest scored quarter: "last quarter's forecast against what happened"
         vkey = next((k for k in ("vintage_as_of", "vintage_id", "vintage") if k in last[0]), None)
@@ -548,7 +465,7 @@ def scorecard_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, 
                             ("vintage_as_of", "vintage", "province", "unique_id", "quarter", "measure",
                              "q05", "q50", "q95", "observed", "covered_90", "abs_error", "crps"), max_columns=12)
               if last else None)
-    store_problem = (res.get("not_produced") or {}).get("store") if isinstance(res.get("not_produced"), dict) else None
+    store_problem = result.not_produced.get("store")
     last_reason = None if last else (
         f"the forecast store could not be used in this run: {store_problem}" if store_problem else
         "no earlier forecast vintage has outcomes to score yet (a first run, or data that end before the "
@@ -559,8 +476,11 @@ def scorecard_section(inputs: RunInputs, figdir: Path, figs: dict) -> dict[str, 
                     last_quarter_national=to_jsonable(last_national))
 
 
-def claims_section(panel: pd.DataFrame | Missing, reported: pd.DataFrame | Missing, figdir: Path, figs: dict,
-                   random_seed: int) -> dict[str, Any]:
+def claims_section(result: QuarterlyResult, panel: pd.DataFrame | Missing, reported: pd.DataFrame | Missing,
+                   figdir: Path, figs: dict, random_seed: int) -> dict[str, Any]:
+    if not result.uses_shipped_data:
+        return _unavailable("claims", "the claims check compares the shipped event panel with published figures; "
+                                      "this run used its own panel (--input)")
     if isinstance(panel, Missing):
         return _unavailable("claims", panel.reason)
     rep = None if isinstance(reported, Missing) else reported
@@ -573,7 +493,7 @@ def claims_section(panel: pd.DataFrame | Missing, reported: pd.DataFrame | Missi
     full = nat.groupby(yrs).size()
     annual = nat.groupby(yrs).sum().loc[full[full == 12].index]
     rec = F.claims_chart(annual, reported_series(rep) if rep is not None else [], figdir,
-                         UCDP_SOURCE + "; published aggregates: PICSS, PIPS, CRSS, GTI and others (URLs in data)")
+                         _source(result, "events") + ("; " + _source(result, "published") if rep is not None else ""))
     figs[rec.name] = rec
     counts = {s: sum(c["status"] == s for c in checks) for s in ("supported", "not supported", "not testable")}
     groups = [{"claim_id": cid, "claim": next(c["claim"] for c in checks if c["claim_id"] == cid),
@@ -604,69 +524,45 @@ def exclusions_table(ex: dict[str, Any]) -> dict[str, Any]:
     return table_dict(["exclusion", "events", "deaths (best)"], rows)
 
 
-def provenance_section(inputs: RunInputs, panel: pd.DataFrame | Missing, reported: pd.DataFrame | Missing) -> dict[str, Any]:
+def provenance_section(inputs: RunInputs, result: QuarterlyResult, panel: pd.DataFrame | Missing) -> dict[str, Any]:
     coverage: dict[str, Any] = {}
     if not isinstance(panel, Missing):
-        nat = panel[panel["province"] == "Pakistan"] if (panel["province"] == "Pakistan").any() else panel
+        nat = panel[panel["province"] == NATIONAL] if (panel["province"] == NATIONAL).any() else panel
         coverage = {"start": pd.Timestamp(nat["period"].min()).strftime("%Y-%m"),
                     "end": pd.Timestamp(nat["period"].max()).strftime("%Y-%m"),
-                    "n_months": int(nat["period"].nunique()), "provinces": sorted(set(panel["province"]) - {"Pakistan"}),
+                    "n_months": int(nat["period"].nunique()), "provinces": sorted(set(panel["province"]) - {NATIONAL}),
                     "attacks_total": float(nat["attacks"].sum()), "killed_total": float(nat["killed"].sum())}
-    res = inputs.results if not isinstance(inputs.results, Missing) else {}
-    cov_res = next((res[k] for k in ("coverage", "data_coverage", "data") if isinstance(res.get(k), dict)), None)
-    exclusions = None
-    if cov_res is not None:
-        ex = cov_res.get("exclusions") or cov_res.get("excluded")
-        if isinstance(ex, list):
-            exclusions = (records_table(ex) if ex and isinstance(ex[0], dict)
-                          else table_dict(["exclusion"], [[str(x)] for x in ex]))
-        elif isinstance(ex, dict):
-            exclusions = exclusions_table(ex)
-    exclusions_note = None
-    if exclusions is None and (meta := shipped_panel_meta()):
-        pm = (meta.get("panels") or {}).get("panel_province_month.csv") or {}
-        by_scope = meta.get("events_by_scope") or {}
-        if pm:
-            exclusions = table_dict(["exclusion", "events", "deaths (best)"], [
-                [f"out of scope: interstate India-Pakistan clashes ({by_scope.get('interstate', '-')}) and foreign "
-                 f"strikes such as US drone strikes ({by_scope.get('foreign', '-')})", pm.get("events_out_of_scope"), None],
-                ["dated only to a year (or a span longer than a month): not placed in any month",
-                 pm.get("excluded_date_precision"), pm.get("excluded_date_precision_killed")],
-                ["no province could be assigned", pm.get("unassigned_province"), pm.get("unassigned_province_killed")],
-                ["events in the panel", pm.get("events_in_panel"), pm.get("killed_in_panel")],
-            ])
-            exclusions_note = ("Counts for the shipped monthly panel (data/panels.json: fata=merge, scope=militant); "
-                               f"the run records no exclusions of its own. UCDP rows read: {meta.get('rows_read')}.")
-    sources = [
-        {"name": "UCDP Georeferenced Event Dataset (GED) 22.1, Pakistan extract via HDX", "licence": "CC BY 4.0",
-         "coverage": "1989-01 to 2021-12",
-         "citation": "Sundberg & Melander (2013), J. Peace Research 50(4):523-532; Davies, Pettersson & Öberg "
-                     "(2022), J. Peace Research 59(4):593-610"},
-        {"name": "Province boundaries: Natural Earth 1:10m Admin-1", "licence": "public domain",
-         "coverage": "ADM1 c. 2013-2015, FATA kept as its own feature", "citation": "naturalearthdata.com"},
-        {"name": "Population: Pakistan Bureau of Statistics censuses 1998, 2017, 2023", "licence": "official statistics",
-         "coverage": "interpolated by the panel builder", "citation": "PBS census results"},
-    ]
+    ex = result.data.get("exclusions")
+    exclusions = exclusions_table(ex) if isinstance(ex, dict) and ex else None
+    sources = [{"name": s.name, "licence": s.licence or "–", "coverage": s.coverage or "–",
+                "citation": " ".join(x for x in (s.citation or "", f"File {s.file}" if s.file else "",
+                                                 f"sha256 {s.sha256}" if s.sha256 else "") if x) or "–"}
+               for s in result.sources]
+    reported = inputs.reported
     if not isinstance(reported, Missing):
         for src, g in reported.groupby("source"):
             periods = g["period"].astype(str)
             sources.append({"name": f"{src} published aggregates ({len(g)} figures)",
                             "licence": "published facts, each row with its source URL",
                             "coverage": f"{periods.min()[:7]} to {periods.max()[:7]}",
-                            "citation": "see data/reported (URL per figure)"})
-    inputs_list = []
+                            "citation": "URL per figure in reported.csv"})
+    if exclusions is not None or not result.uses_shipped_data:
+        sources.append({"name": "Province boundaries: Natural Earth 1:10m Admin-1", "licence": "public domain",
+                        "coverage": "ADM1 c. 2013-2015, FATA kept as its own feature",
+                        "citation": "naturalearthdata.com"})
     man = inputs.manifest if not isinstance(inputs.manifest, Missing) else {}
-    for rec in man.get("inputs", []) or []:
-        inputs_list.append({"path": rec.get("path"), "sha256": rec.get("sha256"), "role": rec.get("role")})
-    not_produced = res.get("not_produced") if isinstance(res.get("not_produced"), dict) else {}
-    vintage = res.get("vintage") if isinstance(res.get("vintage"), dict) else {}
-    return _section("provenance", coverage=coverage, results_coverage=to_jsonable(cov_res), exclusions=exclusions,
-                    not_produced={str(k): str(v) for k, v in not_produced.items()},
-                    vintage={"vintage_id": vintage.get("vintage_id"), "reason": vintage.get("reason")},
-                    exclusions_note=exclusions_note,
-                    exclusions_reason=None if exclusions else "the run does not record its excluded events "
-                                                                "(results.json has no coverage.exclusions)",
-                    sources=sources, limitations=LIMITATIONS, inputs=inputs_list,
+    inputs_list = [{"path": rec.get("path"), "sha256": rec.get("sha256"), "role": rec.get("role")}
+                   for rec in man.get("inputs", []) or []]
+    return _section("provenance", coverage=coverage, results_coverage=to_jsonable(result.data), exclusions=exclusions,
+                    not_produced={str(k): str(v) for k, v in result.not_produced.items()},
+                    vintage={"vintage_id": result.vintage.get("vintage_id"), "reason": result.vintage.get("reason")},
+                    exclusions_note=(f"Counts for the panel used ({result.data.get('file')}: fata="
+                                     f"{result.data.get('fata')}, scope={result.data.get('scope')})."
+                                     if exclusions is not None else None),
+                    exclusions_reason=None if exclusions else "the run's panel records no excluded events "
+                                                                "(a user panel carries none)",
+                    sources=sources, limitations=LIMITATIONS if result.uses_shipped_data else USER_PANEL_LIMITATIONS,
+                    inputs=inputs_list,
                     run={"run_id": man.get("run_id"), "created": man.get("created"), "command": man.get("command"),
                          "git_revision": man.get("git_revision"), "random_seeds": man.get("random_seeds"),
                          "package_versions": man.get("package_versions")})
@@ -685,14 +581,10 @@ def _flat_weights(weights: dict[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
-def methods_section(inputs: RunInputs, sections: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    res = inputs.results if not isinstance(inputs.results, Missing) else {}
+def methods_section(inputs: RunInputs, result: QuarterlyResult) -> dict[str, Any]:
     items = []
-    models = res.get("models")
-    weights = res.get("ensemble_weights") or res.get("weights")
-    if isinstance(models, dict):  # {"run": [...], "ensemble_weights": {measure: {ensemble: {model: w}}}, ...}
-        weights = weights or models.get("ensemble_weights")
-        models = models.get("run") or list(models)
+    models = result.models.get("run")
+    weights = result.models.get("ensemble_weights")
     text = ("Forecasts are predictive samples from each model for each province and horizon, made coherent "
             "(national = sum of provinces); the table and fan charts show their mean and 5th, 25th, 50th, 75th "
             "and 95th percentiles.")
@@ -701,8 +593,8 @@ def methods_section(inputs: RunInputs, sections: dict[str, dict[str, Any]]) -> d
     flat_w = _flat_weights(weights) if isinstance(weights, dict) else []
     if flat_w:
         text += " Ensemble weights at the forecast origin: " + "; ".join(flat_w) + "."
-    if res.get("published_model"):
-        text += f" The table, fan charts and map show the published model, {res['published_model']}."
+    if result.published_model:
+        text += f" The table, fan charts and map show the published model, {result.published_model}."
     items.append({"title": "Forecasts", "text": text})
     items.append({"title": "Backtest and scorecard", "text":
                   "Rolling-origin backtest: at each origin the models see only data up to that origin. CRPS "
@@ -744,56 +636,80 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _order(kind: str, sections: dict[str, Any]) -> list[str]:
-    """The issue's order; an ITS study puts its effects right after the key judgements."""
-    order = [sid for sid, _ in SECTION_ORDER if sid in sections]
-    if kind == "its" and "its" in order:
-        order.remove("its")
-        order.insert(1, "its")
-    return order
+def assemble(run_dir: str | Path, random_seed: int = 20141216,
+             result: RunResult | None = None) -> tuple[dict[str, Any], dict[str, F.FigureRecord]]:
+    """Build the briefing's content (JSON-ready dict) and its figures, without writing the documents.
 
-
-def assemble(run_dir: str | Path, random_seed: int = 20141216) -> tuple[dict[str, Any], dict[str, F.FigureRecord]]:
-    """Build the briefing's content (JSON-ready dict) and its figures, without writing the documents."""
-    inputs = read_run_dir(run_dir)
-    figdir = Path(run_dir) / "figures"
+    ``result`` is the run's typed result; by default it is read from ``run_dir/results.json``
+    (:func:`pakcast.forecast.run_result.read_result`). The briefing shows only what the run used.
+    """
+    d = Path(run_dir)
+    result = read_result(d) if result is None else result
+    if isinstance(result, ITSStudyResult):
+        return assemble_its(d, result)
+    inputs = read_run_dir(d)
+    figdir = d / "figures"
     figs: dict[str, F.FigureRecord] = {}
-    panel = inputs.panel if not isinstance(inputs.panel, Missing) else load_reference_panel()
-    if not isinstance(panel, Missing):
-        panel = _panel_csv_form(panel)
-    reported = load_reported()
+    panel = inputs.panel if isinstance(inputs.panel, Missing) else _panel_csv_form(inputs.panel)
+    source = _source(result, "events") if result.uses_shipped_data else _source(result)
     sections: dict[str, dict[str, Any]] = {}
     sections["forecast_table"] = forecast_section(inputs)
-    sections["fan_charts"] = fan_section(inputs, panel, figdir, figs)
-    sections["map"] = map_section(inputs, panel, figdir, figs)
+    sections["fan_charts"] = fan_section(inputs, panel, figdir, figs, source)
+    sections["map"] = map_section(inputs, panel, figdir, figs, source)
     sections["breaks"] = breaks_section(inputs)
-    its = its_section(inputs, figdir, figs)
-    if its is not None:
-        sections["its"] = its
-    sections["attribution"] = attribution_section(inputs, figdir, figs)
-    sections["scorecard"] = scorecard_section(inputs, figdir, figs)
-    sections["claims"] = claims_section(panel, reported, figdir, figs, random_seed)
-    sections["provenance"] = provenance_section(inputs, panel, reported)
-    sections["methods"] = methods_section(inputs, sections)
+    sections["attribution"] = attribution_section(inputs, figdir, figs, source)
+    sections["scorecard"] = scorecard_section(result, figdir, figs, source)
+    sections["claims"] = claims_section(result, panel, inputs.reported, figdir, figs, random_seed)
+    sections["provenance"] = provenance_section(inputs, result, panel)
+    sections["methods"] = methods_section(inputs, result)
     kj = key_judgements(sections)
     sections["key_judgements"] = (_section("key_judgements", items=kj) if kj else
                                   _unavailable("key_judgements", "no section of this run has the results a judgement needs"))
     man = inputs.manifest if not isinstance(inputs.manifest, Missing) else {}
-    res = inputs.results if not isinstance(inputs.results, Missing) else {}
     cov = sections["provenance"].get("coverage") or {}
+    order = [sid for sid, _ in SECTION_ORDER if sid in sections]
     briefing = {
-        "title": ("pakcast quarterly briefing" if inputs.kind == "quarterly" else "pakcast ITS study briefing"),
-        "kind": inputs.kind,
-        "run_id": man.get("run_id"),
-        "as_of": res.get("as_of") or (man.get("options") or {}).get("as_of"),
+        "title": "pakcast quarterly briefing",
+        "kind": "quarterly",
+        "run_id": result.run_id or man.get("run_id"),
+        "as_of": result.as_of,
         "data_end": cov.get("end"),
+        "data_end_label": "Event data end" if result.uses_shipped_data else "Data end",
+        "source_line": "Source: " + source,
+        "banner": banners(result, cov.get("end")),
         "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "section_order": _order(inputs.kind, sections),
-        "sections": {sid: sections[sid] for sid in _order(inputs.kind, sections)},
+        "section_order": order,
+        "sections": {sid: sections[sid] for sid in order},
         "figures": {k: v.to_dict() for k, v in figs.items()},
         "missing": {sid: s["reason"] for sid, s in sections.items() if not s["available"]},
     }
     return to_jsonable(briefing), figs
+
+
+def banners(result: QuarterlyResult, data_end: str | None, today: _dt.date | None = None) -> list[dict[str, str]]:
+    """Warnings the reader must see first: a forecast period that has begun or passed by the run
+    date, and data whose newest observation is more than a quarter older than the run."""
+    today = today or (_dt.date.fromisoformat(result.created[:10]) if result.created else _dt.date.today())
+    out = []
+    quarters = [pd.Period(q, "Q") for q in result.forecast_quarters]
+    if quarters:
+        first, last = quarters[0], quarters[-1]
+        if last.end_time.date() < today:
+            out.append({"id": "forecast_past", "title": "This forecast is of the past.",
+                        "text": f"All forecast quarters ({first} to {last}) ended before this run ({today}); read "
+                                "them as a check of the method, not as a forecast, and compare them with what "
+                                "was recorded since."})
+        elif first.start_time.date() <= today:
+            out.append({"id": "forecast_begun", "title": "The forecast period has begun.",
+                        "text": f"{first} started on {first.start_time.date()}, before this run ({today}); part of it "
+                                "may already have happened but is not in the data."})
+    if data_end:
+        end = pd.Period(data_end[:7], "M").end_time.date()
+        if (today - end).days > 92:
+            out.append({"id": "data_old", "title": "The data are old.",
+                        "text": f"The newest observation is from {data_end[:7]}, {(today - end).days // 30} months "
+                                f"before this run ({today}); everything after it is forecast, not observed."})
+    return out
 
 
 def render_html(briefing: dict[str, Any], figs: dict[str, F.FigureRecord]) -> str:
@@ -804,6 +720,7 @@ def render_html(briefing: dict[str, Any], figs: dict[str, F.FigureRecord]) -> st
 
 
 def _update_manifest(run_dir: Path) -> None:
+    """``pakcast report DIR`` on its own adds the briefing files to the run's manifest."""
     path = run_dir / "manifest.json"
     if not path.exists():
         return
@@ -817,17 +734,22 @@ def _update_manifest(run_dir: Path) -> None:
     man.write(run_dir)
 
 
-def build_report(run_dir: str | Path, *, pdf: bool = True, random_seed: int = 20141216) -> dict[str, Path]:
+def build_report(run_dir: str | Path, *, pdf: bool = True, random_seed: int = 20141216,
+                 result: RunResult | None = None) -> dict[str, Path]:
     """Write ``briefing.html``, ``briefing.pdf`` and ``briefing.json`` (and ``figures/``) into ``run_dir``.
 
     Parameters
     ----------
     run_dir : path
-        A quarterly run directory or an ITS study directory (see :mod:`forecast.report.rundir`).
+        A quarterly run directory or an ITS study directory (each with ``results.json``).
     pdf : bool
         Also write the PDF (matplotlib's PDF backend; no browser needed).
     random_seed : int
         Seed of the bootstrap behind the peak-year claim.
+    result : QuarterlyResult or ITSStudyResult, optional
+        The run's result, as the job returns it; the job then writes ``results.json`` and the
+        manifest once, after the briefing. Without it the result is read from ``results.json``
+        and the manifest is updated with the briefing files.
 
     Returns
     -------
@@ -835,16 +757,16 @@ def build_report(run_dir: str | Path, *, pdf: bool = True, random_seed: int = 20
         ``{"html": Path, "pdf": Path, "json": Path, "figures": Path}``.
     """
     d = Path(run_dir)
-    briefing, figs = assemble(d, random_seed=random_seed)
+    standalone = result is None
+    briefing, figs = assemble(d, random_seed=random_seed, result=result)
     out = {"json": write_json(d / "briefing.json", briefing),
            "html": atomic_write_text(d / "briefing.html", render_html(briefing, figs)),
            "figures": d / "figures"}
     if pdf:
-        from pakcast.forecast.report.pdf import write_pdf
-
         out["pdf"] = write_pdf(d / "briefing.pdf", briefing, figs)
-    _update_manifest(d)
+    if standalone:
+        _update_manifest(d)
     return out
 
 
-__all__ = ["build_report", "assemble", "render_html", "records_table", "load_reported", "SECTION_ORDER"]
+__all__ = ["build_report", "assemble", "render_html", "records_table", "banners", "SECTION_ORDER"]

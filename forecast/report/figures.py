@@ -87,10 +87,10 @@ def new_figure(width: float = 7.5, height: float = 4.0, nrows: int = 1, ncols: i
 
 def save_figure(fig, figures_dir: Path, name: str, title: str, caption: str, source: str,
                 alt: str | None = None) -> FigureRecord:
-    """Add the source line, save PNG (150 dpi) and SVG atomically, close the figure."""
+    """Save PNG (150 dpi) and SVG atomically; ``source`` goes into the record for the caption."""
     with matplotlib.rc_context(STYLE):
-        fig.text(0.01, 0.005, f"Source: {source}", fontsize=7, color="#444444", ha="left", va="bottom", wrap=True)
-        fig.tight_layout(rect=(0, 0.045, 1, 1))
+        # the source line is printed once, in the caption (HTML and PDF), not inside the picture as well
+        fig.tight_layout()
         stem = safe_name(name)
         png_buf, svg_buf = io.BytesIO(), io.BytesIO()
         fig.savefig(png_buf, format="png", dpi=150)
@@ -357,3 +357,56 @@ def claims_chart(national_annual: pd.DataFrame, reported: list[tuple[str, str, s
                "published by each monitoring source (one colour per source; solid: deaths, dotted: attacks), drawn "
                "separately because each counts attacks and deaths its own way.")
     return save_figure(fig, figures_dir, "claims_series", title, caption, source)
+
+
+def its_impact(pointwise: list[dict[str, Any]], figures_dir: Path, name: str, source: str, outcome_label: str,
+               unit: str, intervention: str, level: float = 0.95) -> FigureRecord:
+    """CausalImpact's three panels for one intervention: observed vs counterfactual with its
+    predictive interval, the pointwise effect and the cumulative effect, each with its interval."""
+    df = pd.DataFrame(pointwise)
+    try:
+        x = pd.to_datetime(df["time"], format="mixed") if unit in ("month", "quarter", "year", "day") else \
+            pd.to_numeric(df["time"])
+    except (ValueError, TypeError):
+        x = pd.Series(np.arange(len(df)))
+    post = df["post"].to_numpy(bool)
+    first = x[post].iloc[0] if post.any() else None
+    pct = f"{100 * level:.0f}%"
+    fig, axes = new_figure(7.5, 6.4, 3, 1, sharex=True)
+    band = OKABE_ITO["sky"]
+    ax = axes[0]
+    ax.fill_between(x, df["counterfactual_low"], df["counterfactual_high"], color=band, alpha=0.35, lw=0,
+                    label=f"counterfactual, {pct} predictive interval")
+    ax.plot(x, df["counterfactual"], color=OKABE_ITO["blue"], ls="--", lw=1.4,
+            label="counterfactual (fit before, projected after)")
+    ax.plot(x, df["observed"], color=HISTORY, lw=1.1, marker="o", ms=2.2, label="observed")
+    ax.set_ylabel(f"{outcome_label}\nper {unit}")
+    ax.set_title(f"Observed and expected without the intervention ({intervention})", loc="left")
+    ax.legend(loc="upper left", fontsize=7, ncol=1)
+    ax = axes[1]
+    ax.fill_between(x, df["effect_low"], df["effect_high"], color=band, alpha=0.35, lw=0,
+                    label=f"{pct} interval")
+    ax.plot(x, df["effect"], color=OKABE_ITO["vermillion"], lw=1.3, label="observed minus expected")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_ylabel(f"effect per {unit}")
+    ax.set_title("Pointwise effect", loc="left")
+    ax.legend(loc="upper left", fontsize=7)
+    ax = axes[2]
+    cum = df["cumulative_effect"].astype(float)
+    ax.fill_between(x, df["cumulative_low"].astype(float), df["cumulative_high"].astype(float), color=band,
+                    alpha=0.35, lw=0, label=f"{pct} interval")
+    ax.plot(x, cum, color=OKABE_ITO["vermillion"], lw=1.3, label="running total of the effect")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_ylabel(f"cumulative effect\n({outcome_label})")
+    ax.set_title("Cumulative effect since the intervention", loc="left")
+    ax.legend(loc="lower left" if np.nanmean(cum) < 0 else "upper left", fontsize=7)
+    ax.set_xlabel(unit)
+    for a in axes:
+        if first is not None:
+            a.axvline(first, color="black", lw=0.8, ls=":")
+    title = f"Effect of the intervention at {intervention} on {outcome_label}"
+    caption = (f"Top: observed {outcome_label} per {unit} and the counterfactual (the model fitted before the "
+               f"intervention, projected after it) with its {pct} predictive interval. Middle: observed minus "
+               f"expected in each {unit}. Bottom: the running total of that difference from the first "
+               f"post-intervention {unit}. Dotted line: the intervention.")
+    return save_figure(fig, figures_dir, name, title, caption, source)

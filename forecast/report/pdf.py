@@ -118,7 +118,8 @@ def write_pdf(path: str | Path, briefing: dict[str, Any], figs: dict[str, Any]) 
         w = PageWriter(pdf, f"{briefing['title']} · run {briefing.get('run_id') or '-'}")
         w._new_page()
         w.heading(briefing["title"], size=18)
-        meta = [f"As of: {briefing.get('as_of') or '-'}", f"Event data end: {briefing.get('data_end') or '-'}",
+        meta = [f"As of: {briefing.get('as_of') or '-'}",
+                f"{briefing.get('data_end_label', 'Data end')}: {briefing.get('data_end') or '-'}",
                 f"Run: {briefing.get('run_id') or '-'}", f"Generated: {briefing['generated']}"]
         w.paragraph("   ·   ".join(meta), size=8, color="#444444")
         for i, sid in enumerate(briefing["section_order"], start=1):
@@ -261,3 +262,31 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
     elif sid == "methods":
         for m in sec["items"]:
             w.paragraph(f"{m['title']}. {m['text']}", size=8.5)
+    elif sid == "its_summary":
+        for j in sec["items"]:
+            w.paragraph(j["text"], size=10 if j is sec["items"][0] else 9)
+    elif sid == "its_impact":
+        _figures(w, sec["figures"], figs)
+        w.table(["intervention", "after", "observed", f"expected ({sec['level']})", "total effect",
+                 f"average per {sec['unit']}", "relative", "reading"],
+                [[r["intervention"], r["window"], r["observed"], r["expected"], r["cumulative"], r["average"],
+                  r["relative"], r["verdict"]] for r in sec["rows"]], max_width=40)
+        w.table(["intervention", "immediate step (rate x)", f"trend change per {sec['unit']} (rate x)"],
+                [[r["intervention"], r["step"], r["trend"]] for r in sec["rows"]], max_width=40)
+    elif sid == "its_periods":
+        w.table(["intervention", sec["unit"], "observed", f"expected ({sec['level']})", "effect", "cumulative effect"],
+                [[r["intervention"], r["time"], r["observed"], r["expected"], r["effect"], r["cumulative"]]
+                 for r in sec["rows"]], max_width=40)
+    elif sid == "its_data":
+        w.paragraph(f"{sec['series']}: {sec['coverage']}.")
+        for n in sec["notes"]:
+            w.unavailable(n)
+        for r in sec["sources"]:
+            w.paragraph(f"{r['name']}. File {r['file']}, {r['rows']} rows, {r['coverage']}. Licence: {r['licence']}. "
+                        f"sha256 {r['sha256']}", size=8, bullet="• ")
+    elif sid == "its_methods":
+        for m in sec["items"]:
+            w.paragraph(f"{m['title']}. {m['text']}", size=8.5)
+        w.table(["term", "estimate", "std. error", "95% interval", "p"],
+                [[p["term"], f"{p['estimate']:.4g}", f"{p['std_err']:.3g}", f"{p['ci_low']:.4g} to {p['ci_high']:.4g}",
+                  fmt_p(p["p_value"])] for p in sec["params"]])

@@ -1,9 +1,9 @@
 """Read a run directory (quarterly run or ITS study) into one :class:`RunInputs` object.
 
 A quarterly run directory (contract in ``docs/ARCHITECTURE.md``) holds ``manifest.json``,
-``panel.csv``, ``forecast.csv``, ``backtest.csv``, ``results.json``, ``breaks.json`` and
-``attribution.json``; an ITS study directory (``pakcast its --out DIR``) holds ``its.json`` and
-``manifest.json``. Every part except the manifest is optional for the briefing: a part that is
+``panel.csv``, ``forecast.csv``, ``backtest.csv``, ``results.json`` (read by
+:func:`pakcast.forecast.run_result.read_result`), ``breaks.json``, ``attribution.json`` and
+``reported.csv`` (the published aggregates the run compared with). Every part is optional for the briefing: a part that is
 absent or unreadable becomes a :class:`Missing` with the reason, which the briefing shows as a
 visible "not available in this run" block. Malformed content that *is* present raises
 :class:`RunDirError` naming the file, row, column and expectation (a briefing must not quietly
@@ -54,10 +54,9 @@ class RunInputs:
     panel: pd.DataFrame | Missing
     forecast: pd.DataFrame | Missing
     backtest: pd.DataFrame | Missing
-    results: dict[str, Any] | Missing
     breaks: dict[str, Any] | Missing
     attribution: dict[str, Any] | Missing
-    its: dict[str, Any] | Missing
+    reported: pd.DataFrame | Missing
     notes: list[str] = field(default_factory=list)
 
 
@@ -144,30 +143,19 @@ def _validate_panel(df: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 
 def read_run_dir(run_dir: str | Path) -> RunInputs:
-    """Read every part of a run directory the briefing uses.
-
-    Parameters
-    ----------
-    run_dir : path
-        A quarterly run directory or an ITS study directory.
+    """Read the files of a quarterly run directory that the briefing draws (``results.json`` is read
+    by :func:`pakcast.forecast.run_result.read_result`, the one reader of run results).
 
     Raises
     ------
     FileNotFoundError
-        If ``run_dir`` does not exist or holds neither ``forecast.csv``/``panel.csv`` nor ``its.json``.
+        If ``run_dir`` does not exist.
     RunDirError
         If a file is present but breaks its contract (the message names file, row and column).
     """
     d = Path(run_dir)
     if not d.is_dir():
         raise FileNotFoundError(f"run directory {d} does not exist")
-    is_its = (d / "its.json").exists() and not (d / "forecast.csv").exists()
-    if not is_its and not ((d / "forecast.csv").exists() or (d / "panel.csv").exists()):
-        raise FileNotFoundError(
-            f"{d} is neither a quarterly run directory (forecast.csv, panel.csv, results.json, ...) "
-            "nor an ITS study directory (its.json); run `pakcast quarterly --out DIR` or `pakcast its ... --out DIR` first"
-        )
-    kind = "its" if is_its else "quarterly"
     manifest = _read_json(d / "manifest.json", "the run manifest")
     panel = _read_csv(d / "panel.csv", PANEL_COLUMNS, "the monthly panel")
     if not isinstance(panel, Missing):
@@ -175,58 +163,16 @@ def read_run_dir(run_dir: str | Path) -> RunInputs:
     forecast = _read_csv(d / "forecast.csv", FORECAST_COLUMNS, "the quarterly forecast")
     if not isinstance(forecast, Missing):
         forecast = _validate_forecast(forecast, d / "forecast.csv")
-    backtest = _read_csv(d / "backtest.csv", (), "the backtest")
-    results = _read_json(d / "results.json", "the forecast results")
-    breaks = _read_json(d / "breaks.json", "the structural-break study")
-    attribution = _read_json(d / "attribution.json", "the attribution study")
-    if kind == "its":
-        why = "this is an ITS study directory (its.json), not a quarterly forecast run"
-        forecast = forecast if not isinstance(forecast, Missing) else Missing(why)
-        backtest = backtest if not isinstance(backtest, Missing) else Missing(why)
-        results = results if not isinstance(results, Missing) else Missing(why + "; no backtest was run")
-        breaks = breaks if not isinstance(breaks, Missing) else Missing(
-            why + "; the break study across provinces is part of `pakcast quarterly` (or run `pakcast breaks`)")
-        attribution = attribution if not isinstance(attribution, Missing) else Missing(
-            why + "; run `pakcast attribute` for the covariate attribution")
+    reported = _read_csv(d / "reported.csv", ("source", "period", "region", "metric", "value"),
+                         "the published aggregates compared with")
     return RunInputs(
         run_dir=d,
-        kind=kind,
+        kind="quarterly",
         manifest=manifest,
         panel=panel,
         forecast=forecast,
-        backtest=backtest,
-        results=results,
-        breaks=breaks,
-        attribution=attribution,
-        its=_read_json(d / "its.json", "an interrupted-time-series study"),
+        backtest=_read_csv(d / "backtest.csv", (), "the backtest"),
+        breaks=_read_json(d / "breaks.json", "the structural-break study"),
+        attribution=_read_json(d / "attribution.json", "the attribution study"),
+        reported=reported,
     )
-
-
-def find_records(obj: Any, required: set[str], max_depth: int = 6) -> list[dict[str, Any]] | None:
-    """First list of dicts (depth-first) whose items all carry the ``required`` keys."""
-    if max_depth < 0:
-        return None
-    if isinstance(obj, list) and obj and all(isinstance(r, dict) for r in obj):
-        if all(required <= r.keys() for r in obj):
-            return obj
-    children = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list) else ()
-    for child in children:
-        if isinstance(child, (dict, list)):
-            found = find_records(child, required, max_depth - 1)
-            if found is not None:
-                return found
-    return None
-
-
-def find_all_records(obj: Any, required: set[str], max_depth: int = 6) -> list[list[dict[str, Any]]]:
-    """Every list of dicts (depth-first order) whose items all carry the ``required`` keys."""
-    out: list[list[dict[str, Any]]] = []
-    if max_depth < 0:
-        return out
-    if isinstance(obj, list) and obj and all(isinstance(r, dict) for r in obj) and all(required <= r.keys() for r in obj):
-        out.append(obj)
-    children = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list) else ()
-    for child in children:
-        if isinstance(child, (dict, list)):
-            out.extend(find_all_records(child, required, max_depth - 1))
-    return out
