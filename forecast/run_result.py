@@ -22,8 +22,16 @@ from typing import Any, ClassVar
 from pakcast.forecast.errors import InputError
 from pakcast.forecast.io import sha256_file, write_json
 
-__all__ = ["SourceCredit", "QuarterlyResult", "ITSStudyResult", "RunResult", "write_result", "read_result",
-           "RESULT_FILE", "ResultError"]
+__all__ = [
+    "RESULT_FILE",
+    "ITSStudyResult",
+    "QuarterlyResult",
+    "ResultError",
+    "RunResult",
+    "SourceCredit",
+    "read_result",
+    "write_result",
+]
 
 RESULT_FILE = "results.json"
 
@@ -51,7 +59,7 @@ class SourceCredit:
 
     @classmethod
     def user_file(cls, path: str | Path, label: str | None = None, rows: int | None = None,
-                  coverage: str | None = None, role: str = "user data") -> "SourceCredit":
+                  coverage: str | None = None, role: str = "user data") -> SourceCredit:
         """Credit a user's file: its name, sha256 and the label the user gave."""
         p = Path(path)
         return cls(name=label or p.name, file=p.name, sha256=sha256_file(p), rows=rows, coverage=coverage,
@@ -74,7 +82,7 @@ class _Result:
         return {"kind": self.kind, **asdict(self)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], path: str | Path = RESULT_FILE) -> "_Result":
+    def from_dict(cls, data: dict[str, Any], path: str | Path = RESULT_FILE) -> _Result:
         names = {f.name for f in fields(cls)}
         required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
         absent = [k for k in required if k not in data]
@@ -185,6 +193,8 @@ def read_result(path: str | Path) -> RunResult:
         If the file is not valid JSON, has an unknown ``kind`` or lacks a required key.
     """
     p = Path(path)
+    if not p.exists() and p.suffix != ".json":
+        raise FileNotFoundError(f"run directory {p} does not exist")
     if p.is_dir():
         p = p / RESULT_FILE
     if not p.exists():

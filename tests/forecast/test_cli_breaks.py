@@ -43,7 +43,7 @@ def test_breaks_csv_nile_matches_strucchange(nile_csv, tmp_path):
     # strucchange: breakpoints(Nile ~ 1) -> 1898 (obs 28), confint 1895..1902; sctest(Fstats) sup.F = 75.93
     b = out["unknown"]["breaks"]
     assert len(b) == 1 and b[0]["index"] == 27
-    assert (b[0]["ci_low"], b[0]["ci_high"]) == ("1895-01-01", "1902-01-01")
+    assert (b[0]["date"], b[0]["ci_low"], b[0]["ci_high"]) == (1898, 1895, 1902)  # years stay years
     assert round(out["unknown"]["sup_f"]["statistic"], 2) == 75.93
     assert out["known"][0]["test"] == "chow" and out["known"][0]["p_value"] < 1e-10
     assert (tmp_path / "b.manifest.json").exists()
@@ -102,14 +102,15 @@ def test_its_panel_with_study_dir(tmp_path):
                             "--end", "2018-11", "--intervention", "2014-12", "--family", "negbin",
                             "--out", str(d), "--json", str(tmp_path / "its.json")])
     assert r.exit_code == 0, r.output
-    out = json.loads((d / "its.json").read_text())
+    out = json.loads((d / "results.json").read_text())
+    assert out == json.loads((tmp_path / "its.json").read_text()) and out["kind"] == "its"
     iv = out["interventions"][0]
     for k in ("level_rate_ratio", "slope_rate_ratio", "excess"):
         assert set(iv[k]) >= {"estimate", "ci_low", "ci_high"}
     assert iv["n_pre"] == 48 and iv["n_post"] == 48
-    assert (d / "manifest.json").exists() and (d / "its.png").exists()
+    assert (d / "manifest.json").exists() and (d / "figures" / "its_impact_1.svg").exists()
     man = json.loads((d / "manifest.json").read_text())
-    assert any(o["path"] == "its.json" for o in man["outputs"])
+    assert {"results.json", "its.csv", "briefing.html"} <= {o["path"] for o in man["outputs"]}
 
 
 def test_its_options_validated(tmp_path, sicily_csv):

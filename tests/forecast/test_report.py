@@ -129,8 +129,10 @@ def test_bad_forecast_csv_names_file_row_and_column(tmp_path, panel):
 
 
 def test_not_a_run_dir(tmp_path):
-    with pytest.raises(FileNotFoundError, match="neither a quarterly run directory"):
-        read_run_dir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="results.json not found"):
+        build_report(tmp_path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_run_dir(tmp_path / "nothing")
 
 
 # ------------------------------------------------------------------------------- the built briefing
@@ -141,15 +143,16 @@ def test_outputs_and_figures_exist(built):
     assert b["figures"], "no figures"
     for f in b["figures"].values():
         assert (d / f["png"]).stat().st_size > 5000 and (d / f["svg"]).stat().st_size > 2000
-        svg = (d / f["svg"]).read_text()
-        assert "Source: " in svg  # the source line is drawn under every figure
+        assert f["source"]  # one source line per figure, in its caption
+    html = (d / "briefing.html").read_text()
+    assert html.count('<span class="source">Source: ') == len(b["figures"])
     assert (d / "briefing.pdf").read_bytes()[:5] == b"%PDF-"
 
 
 def test_sections_in_the_issue_order(built):
     d, _ = built
     b = json.loads((d / "briefing.json").read_text())
-    expected = [sid for sid, _ in SECTION_ORDER if sid != "its"]
+    expected = [sid for sid, _ in SECTION_ORDER]
     assert b["section_order"] == expected
     html = (d / "briefing.html").read_text()
     positions = [html.index(f'id="sec-{sid}"') for sid in expected]
@@ -218,30 +221,54 @@ def test_manifest_lists_the_briefing(built):
 
 
 def test_missing_parts_are_shown_not_omitted(tmp_path, panel):
+    from pakcast.forecast.run_result import read_result, write_result
+
     d = make_quarterly_run(tmp_path / "partial", panel, with_breaks=False, with_attribution=False)
-    (d / "results.json").unlink()
+    res = read_result(d)
+    res.backtest = {}
+    write_result(res, d)
     build_report(d, pdf=False)
     b = json.loads((d / "briefing.json").read_text())
-    for sid in ("breaks", "attribution", "scorecard"):
+    for sid in ("breaks", "attribution"):
         assert b["sections"][sid]["available"] is False
         assert "not in this run directory" in b["sections"][sid]["reason"]
+    assert "no backtest scores" in b["sections"]["scorecard"]["reason"]
     html = (d / "briefing.html").read_text()
     sec = html[html.index('id="sec-breaks"'):html.index('id="sec-attribution"')]
     assert "Not available in this run:" in sec and "breaks.json" in sec
 
 
-def test_its_study_directory(tmp_path):
+def test_its_study_on_a_users_file_shows_only_what_it_used(tmp_path):
     d = make_its_study(tmp_path / "its")
-    build_report(d, pdf=False)
+    build_report(d, pdf=True)
     b = json.loads((d / "briefing.json").read_text())
-    assert b["kind"] == "its"
-    assert b["section_order"][:2] == ["key_judgements", "its"] and len(b["section_order"]) == len(SECTION_ORDER)
-    its = b["sections"]["its"]
-    assert its["available"] and its["rows"][0]["level_rr"] == 0.62
-    assert "ITS study directory" in b["sections"]["forecast_table"]["reason"]
-    assert b["sections"]["claims"]["available"]  # from the shipped panel
-    assert any(j["id"] == "its" and "0.62" in j["text"] and "0.48-0.80" in j["text"]
-               for j in b["sections"]["key_judgements"]["items"])
+    assert b["kind"] == "its" and b["title"] == "Interrupted time series: clinic visits"
+    html = (d / "briefing.html").read_text()
+    for word in ("Pakistan", "UCDP", "PICSS", "Natural Earth", "province", "attacks"):
+        assert word not in html, word
+    assert "Synthetic clinic register (test)" in html and "clinic_visits.csv" in html
+    from pakcast.forecast.io import sha256_file
+
+    assert sha256_file(tmp_path / "clinic_visits.csv") in html
+    imp = b["sections"]["its_impact"]
+    assert imp["available"] and imp["rows"][0]["verdict"] == "decrease"
+    # the narrative states the cumulative effect with its interval and what it rests on
+    from pakcast.forecast.run_result import read_result
+
+    r = read_result(d)
+    text = r.summary()
+    i = r.impact[0]
+    assert f"{abs(i['cumulative_effect']):,.0f} fewer" in text and "What it rests on" in text
+    assert 0.5 < r.interventions[0]["level_rate_ratio"]["estimate"] < 0.7  # simulated 30/50
+    # per-period effects: CSV = JSON, and the running total ends at the total effect and its interval
+    csv = pd.read_csv(d / "its.csv")
+    assert len(csv) == r.n_obs and list(csv.columns[:3]) == ["intervention", "time", "post"]
+    last = csv[csv["post"]].iloc[-1]
+    assert last["cumulative_effect"] == pytest.approx(i["cumulative_effect"])
+    assert (last["cumulative_low"], last["cumulative_high"]) == (pytest.approx(i["cumulative_low"]),
+                                                                 pytest.approx(i["cumulative_high"]))
+    assert (csv["effect_low"] <= csv["effect"] + 1e-9).all() and (csv["effect"] <= csv["effect_high"] + 1e-9).all()
+    assert "its_impact_1" in b["figures"] and (d / "briefing.pdf").read_bytes()[:5] == b"%PDF-"
 
 
 def test_cli_report(tmp_path, panel):

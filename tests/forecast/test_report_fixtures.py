@@ -17,6 +17,7 @@ from scipy import stats
 
 from pakcast.forecast.io import write_csv, write_json
 from pakcast.forecast.manifest import RunManifest
+from pakcast.forecast.run_result import QuarterlyResult, SourceCredit, write_result
 
 SYNTHETIC = "SYNTHETIC test numbers (tests/forecast/test_report_fixtures.py), not model output"
 
@@ -51,7 +52,7 @@ def synthetic_forecast(panel: pd.DataFrame, n_quarters: int = 4, dispersion: flo
 
 
 def make_quarterly_run(run_dir: Path, panel: pd.DataFrame | None = None, *, with_breaks: bool = True,
-                       with_attribution: bool = True) -> Path:
+                       with_attribution: bool = True, created: str = "2022-01-15T00:00:00+00:00") -> Path:
     """A complete quarterly run directory on the real panel with synthetic model outputs."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -79,19 +80,34 @@ def make_quarterly_run(run_dir: Path, panel: pd.DataFrame | None = None, *, with
     dm = [{"measure": "attacks", "unique_id": "Pakistan", "best_model": "ensemble", "best_baseline": "historical_rate",
            "statistic": -2.9, "pvalue": 0.004, "df": 47, "mean_diff": -0.35, "n": 48, "h": 4}]
     write_csv(run_dir / "backtest.csv", pd.DataFrame(per_series))
-    write_json(run_dir / "results.json", {
-        "note": SYNTHETIC, "as_of": "2021-12-31", "models": list(models),
-        "ensemble_weights": {"nb_glm": 0.6, "seasonal_naive": 0.4},
-        "backtest": {"per_series": per_series, "dm": dm, "goal": goal},
+    from pakcast.forecast.sources.reported import load_reported
+
+    reported = load_reported()
+    write_csv(run_dir / "reported.csv", reported)
+    q0 = sorted(fc["quarter"].unique())
+    result = QuarterlyResult(
+        as_of="2021-12", forecast_origin="2022-01", forecast_quarters=list(q0[:4]), published_model="ensemble",
+        data={"source": "UCDP GED 22.1", "file": "pakcast.data/panel_province_month.csv", "start": "1989-01",
+              "end": "2021-12", "n_months": 396, "fata": "merge", "scope": "militant",
+              "exclusions": {"excluded_date_precision": 31, "excluded_date_precision_killed": 120,
+                             "unassigned_province": 4}},
+        models={"run": list(models), "ensemble_weights": {"attacks": {"ensemble": {"nb_glm": 0.6,
+                                                                                   "seasonal_naive": 0.4}}}},
+        backtest={"summary": [{**r, "province": r.pop("unique_id")} for r in [dict(x) for x in per_series]],
+                  "diebold_mariano": dm, "goal_check": goal},
         # shaped like forecast.quarterly's scores of earlier vintages (synthetic)
-        "earlier_vintages": {"n_vintages_in_store": 1, "scores": [
+        earlier_vintages={"n_vintages_in_store": 1, "scores": [
             {"province": p, "quarter": q, "measure": "attacks", "q05": 16.0, "q50": 26.0, "q95": 38.0,
              "observed": obs if p == "Pakistan" else 3.0, "covered_50": False, "covered_90": 16 <= obs <= 38,
              "abs_error": abs(obs - 26.0), "crps": 5.0, "vintage_id": "v-20201201-x", "vintage_as_of": "2020-12-01"}
             for q, obs in (("2021Q3", 30.0), ("2021Q4", 51.0)) for p in ("Pakistan", "Balochistan")]},
-        "coverage": {"source": "UCDP GED 22.1", "start": "1989-01", "end": "2021-12", "n_months": 396,
-                     "exclusions": {"year-precision events": 31, "unassigned province": 4}},
-    })
+        notes=[SYNTHETIC],
+        sources=[SourceCredit(name="UCDP GED 22.1 (CC BY 4.0), Pakistan extract via HDX",
+                              file="panel_province_month.csv", licence="CC BY 4.0", role="events (panel)"),
+                 SourceCredit(name="Published aggregates: " + ", ".join(sorted(reported["source"].unique())),
+                              file="reported.csv", role="published aggregates")],
+        run_id="run-synthetic-fixture", created=created)
+    write_result(result, run_dir)
     if with_breaks:
         # shaped like forecast.studies.run_break_study() (numbers synthetic)
         known, its = [], []
@@ -145,18 +161,26 @@ def make_quarterly_run(run_dir: Path, panel: pd.DataFrame | None = None, *, with
     return run_dir
 
 
-def make_its_study(run_dir: Path) -> Path:
-    """An ITS study directory (its.json + manifest.json) with synthetic effects."""
+def make_its_study(run_dir: Path, csv_dir: Path | None = None) -> Path:
+    """An ITS study directory written by the study itself, on a synthetic series in a user CSV
+    (monthly counts that drop by 40% at 2014-12; nothing about any country)."""
+    from pakcast.forecast.studies import load_series, run_its_study, write_its_study
+
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "its.json", {
-        "note": SYNTHETIC, "series": "Pakistan", "outcome": "attacks", "family": "negbin",
-        "interventions": [
-            {"date": "2014-12", "level_rate_ratio": {"estimate": 0.62, "ci_low": 0.48, "ci_high": 0.8},
-             "slope_rate_ratio": {"estimate": 0.98, "ci_low": 0.97, "ci_high": 0.995},
-             "excess": {"estimate": -1480.0, "ci_low": -2100.0, "ci_high": -900.0}}],
-    })
-    RunManifest(command="its (synthetic test fixture)").write(run_dir)
+    csv_dir = Path(csv_dir or run_dir.parent)
+    csv_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    t = pd.date_range("2011-01-01", periods=96, freq="MS")
+    y = rng.poisson(np.where(t >= "2014-12-01", 30.0, 50.0) * (1 + 0.2 * np.sin(2 * np.pi * t.month / 12)))
+    path = csv_dir / "clinic_visits.csv"
+    pd.DataFrame({"month": t.strftime("%Y-%m"), "visits": y}).to_csv(path, index=False)
+    data = load_series(csv=path, column="visits", date_col="month")
+    man = RunManifest(command="its (synthetic test fixture)")
+    man.add_input(path, role="user series")
+    _, result = run_its_study(data, ["2014-12"], effects="level", family="poisson", seasonality=1,
+                              outcome_label="clinic visits", source_label="Synthetic clinic register (test)",
+                              options={"date_col": "month"})
+    write_its_study(result, man, out_dir=run_dir, report=False)
     return run_dir
 
 
