@@ -32,6 +32,7 @@ import pandas as pd
 from pakcast.forecast import scoring
 from pakcast.forecast.backtest import BacktestConfig, fit_predict_task, run_backtest, summarise
 from pakcast.forecast.forecasters import BASELINE_NAMES, MODEL_NAMES, NATIONAL, available_models
+from pakcast.forecast.country import PAKISTAN
 from pakcast.forecast.io import sha256_file, write_csv, write_json
 from pakcast.forecast.manifest import RunManifest
 from pakcast.forecast.run_result import QuarterlyResult, SourceCredit, write_result
@@ -42,7 +43,7 @@ DEFAULT_MODELS = BASELINE_NAMES + ("nb_glm", "ingarch", "hawkes")
 QUANTILES = {"q05": 0.05, "q25": 0.25, "q50": 0.5, "q75": 0.75, "q95": 0.95}
 PERCENTILES = np.arange(1, 100) / 100.0
 PUBLISHED_MODEL = "ens_crps"
-SHIPPED_SOURCE = "UCDP GED 22.1 (CC BY 4.0), Pakistan extract via HDX"
+SHIPPED_SOURCE = PAKISTAN.source("ucdp")
 SHIPPED_CITATION = ("Sundberg & Melander (2013), J. Peace Research 50(4):523-532; Davies, Pettersson & Öberg (2022), "
                     "J. Peace Research 59(4):593-610")
 POPULATION_SOURCE = "Population: Pakistan Bureau of Statistics censuses 1998, 2017, 2023"
@@ -143,9 +144,17 @@ def _load_panel(config: QuarterlyConfig) -> tuple[pd.DataFrame, dict]:
         coverage = {"source": f"user panel {config.input}", "file": str(config.input),
                     "start": str(panel["ds"].min().date()), "end": str(panel["ds"].max().date()),
                     "exclusions": {}, "_path": str(config.input),
-                    "_sources": [SourceCredit.user_file(config.input, config.source_label,
+                    "_sources": [SourceCredit.user_file(config.input, config.source_label or _refreshed(config),
                                                         rows=int(len(raw)), role="panel")]}
     return panel, coverage
+
+
+def _refreshed(config: QuarterlyConfig) -> str | None:
+    """The credit of a panel built by ``--refresh``: the sources fetched into the store."""
+    if not config.refresh:
+        return None
+    ok = [f"{s.get('name')}" for s in config.refresh.get("sources", []) if s.get("status") == "ok"]
+    return f"panel built from the store after refreshing {', '.join(ok)}" if ok else None
 
 
 def _panel_from_csv(raw: pd.DataFrame, name: str) -> pd.DataFrame:

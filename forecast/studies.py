@@ -608,7 +608,7 @@ def its_analysis(y, time=None, interventions: Sequence = (), effects: str = "lev
 # the ITS study: one typed result, written once
 # --------------------------------------------------------------------------------------------
 FAMILY_WORDS = {"negbin": "negative binomial", "quasipoisson": "quasi-Poisson", "poisson": "Poisson"}
-SHIPPED_PANEL_SOURCE = "UCDP GED 22.1 (CC BY 4.0), Pakistan extract via HDX"
+SHIPPED_PANEL_SOURCE = PAKISTAN.source("ucdp")
 
 
 def _fmt_n(v: float) -> str:
