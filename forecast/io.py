@@ -1,8 +1,15 @@
-"""Atomic, hash-aware file output.
+"""Atomic, hash-aware file output, and the one output-directory contract of every ``--out DIR``.
 
 Every file pakcast writes goes through these helpers: content is written to a temporary file in
 the destination directory, flushed and fsynced, then renamed over the target, so a killed run
-never leaves a half-written output.
+never leaves a half-written output. A write that fails (disk full, read-only medium, a directory
+where a file is expected) raises :class:`OutputError` with one line and leaves the previous file,
+if any, intact.
+
+:func:`prepare_out_dir` is the one entry point for commands that write a run directory: it refuses
+a path that is a file, a directory holding another run's manifest (unless ``force``) and a
+directory with symbolic links in it (pakcast never writes through a link), and returns an
+:class:`OutDir` that knows exactly which files this run wrote.
 """
 
 from __future__ import annotations
@@ -22,6 +29,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pakcast.forecast.errors import PakcastError
+
+
+class OutputError(PakcastError):
+    """An output cannot be written (disk full, read-only medium, a file where a directory is expected...)."""
+
+
+def _output_error(path: Path, exc: OSError) -> OutputError:
+    why = exc.strerror or type(exc).__name__
+    if isinstance(exc, IsADirectoryError):
+        return OutputError(f"cannot write {path}: it is a directory; give a file name")
+    if isinstance(exc, NotADirectoryError):
+        return OutputError(f"cannot write {path}: a part of the path is a file, not a directory")
+    return OutputError(f"cannot write {path}: {why}; nothing was replaced (an earlier file of that name is intact)")
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -45,20 +66,28 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     The file gets the usual permissions (0666 less the umask), not the 0600 of a temporary file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir() and not path.is_symlink():
+        raise OutputError(f"cannot write {path}: it is a directory; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _output_error(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
+        fault_point("io.before_rename")
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise _output_error(path, exc) from None
         raise
     return path
 
@@ -154,3 +183,127 @@ def fault_point(name: str) -> None:
     pause = os.environ.get(PAUSE_ENV)
     if pause and pause.rpartition("=")[0] == name:
         time.sleep(float(pause.rpartition("=")[2]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Output directories
+# ---------------------------------------------------------------------------------------------
+MANIFEST_NAME = "manifest.json"
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
+    """``relative path -> (inode, mtime_ns, size)`` of every regular file under ``root``."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in filenames:
+            p = Path(dirpath) / name
+            try:
+                st = p.lstat()
+            except FileNotFoundError:
+                continue
+            out[str(p.relative_to(root))] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return out
+
+
+def _links(root: Path) -> list[Path]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            if p.is_symlink():
+                found.append(p)
+    return found
+
+
+@dataclasses.dataclass
+class OutDir:
+    """A run's output directory, prepared by :func:`prepare_out_dir`.
+
+    ``written()`` lists the files this run wrote: those new since preparation or replaced (an atomic
+    write gives a new inode), never a file that was already there and left alone (``leftovers()``).
+    """
+
+    path: Path
+    before: dict[str, tuple[int, int, int]]
+    forced: bool = False
+    replaced_run: str | None = None
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    def written(self, exclude: tuple[str, ...] = (MANIFEST_NAME,)) -> list[str]:
+        now = _snapshot(self.path)
+        return sorted(rel for rel, sig in now.items()
+                      if self.before.get(rel) != sig and rel not in exclude
+                      and not any(part.startswith(".") for part in Path(rel).parts))
+
+    def leftovers(self) -> list[str]:
+        """Files that were in the directory before the run and that the run did not write."""
+        now = _snapshot(self.path)
+        return sorted(rel for rel, sig in self.before.items() if now.get(rel) == sig and rel != MANIFEST_NAME
+                      and not any(part.startswith(".") for part in Path(rel).parts))
+
+    def begin(self, manifest: Any) -> Path:
+        """Write the run's manifest first, marked ``status: incomplete`` (a killed run stays marked)."""
+        manifest.status = "incomplete"
+        manifest.outputs = []
+        if self.replaced_run:
+            manifest.notes.append(f"--force: this directory held run {self.replaced_run}; its manifest was replaced")
+        return manifest.write(self.path)
+
+    def finish(self, manifest: Any, status: str = "complete") -> Path:
+        """Record exactly the files this run wrote (with sha256) and write the manifest (``status``)."""
+        from pakcast.forecast.manifest import file_record
+
+        manifest.outputs = [{**file_record(self.path / rel), "path": rel} for rel in self.written()]
+        left = self.leftovers()
+        manifest.notes = [n for n in manifest.notes if not n.startswith(_LEFTOVER_NOTE)]
+        if left:
+            manifest.notes.append(f"{_LEFTOVER_NOTE} ({len(left)}): " + ", ".join(left[:10])
+                                  + (" ..." if len(left) > 10 else ""))
+        manifest.status = status
+        return manifest.write(self.path)
+
+
+_LEFTOVER_NOTE = "files in the directory not written by this run (not its outputs)"
+
+
+def prepare_out_dir(path: str | os.PathLike, force: bool = False) -> OutDir:
+    """Check and create a run's output directory (the rules of every ``--out DIR``).
+
+    Refused with a one-line :class:`OutputError`: a path that is a file; a directory holding another
+    run's ``manifest.json`` (a finished or an interrupted run) unless ``force``; a directory containing a
+    symbolic link (writing through it could overwrite files outside the directory); a directory that
+    cannot be created (read-only medium, permissions).
+    """
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise OutputError(f"--out {p} is a file, not a directory: give a directory for the run's outputs")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output directory {p}: {exc.strerror}") from None
+    root = p.resolve()
+    links = _links(root)
+    if links:
+        raise OutputError(f"{links[0]} in the output directory {p} is a symbolic link (to {os.readlink(links[0])}): "
+                          "pakcast never writes through links; remove it or give another --out")
+    replaced = None
+    m = root / MANIFEST_NAME
+    if m.is_file():
+        try:
+            old = json.loads(m.read_text(encoding="utf-8"))
+            who = f"{old.get('command', '?')} run {old.get('run_id', '?')}"
+            status = old.get("status", "complete")
+        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+            who, status = "an unreadable manifest", "unknown"
+        if not force:
+            raise OutputError(f"{p} holds the manifest of another run ({who}, status {status}): refusing to mix two "
+                              "runs' outputs; give a fresh --out directory, or --force to write into it anyway")
+        replaced = who
+    if not os.access(root, os.W_OK):
+        raise OutputError(f"cannot write into the output directory {p}: permission denied or a read-only medium")
+    return OutDir(root, _snapshot(root), forced=force, replaced_run=replaced)

@@ -68,7 +68,10 @@ class RunManifest:
     """One run: id, time, command and options, inputs with sha256, versions, seeds, outputs.
 
     ``argv`` and ``cwd`` (the working directory, which relative paths in ``argv`` refer to) let
-    ``pakcast rerun`` (:mod:`forecast.rerun`) execute the same command again.
+    ``pakcast rerun`` (:mod:`forecast.rerun`) execute the same command again. ``status`` is
+    ``"incomplete"`` from the moment a run directory is started (:meth:`forecast.io.OutDir.begin`) until
+    its last output is written (:meth:`forecast.io.OutDir.finish` sets ``"complete"``), so a run killed
+    half-way is marked as such; manifests written beside a finished single file are ``"complete"``.
     """
 
     command: str
@@ -84,6 +87,7 @@ class RunManifest:
     platform: str = field(default_factory=platform.platform)
     notes: list[str] = field(default_factory=list)
     cwd: str | None = field(default_factory=os.getcwd)
+    status: str = "complete"
 
     def add_input(self, path: str | Path, role: str | None = None) -> None:
         rec = file_record(path)
@@ -92,7 +96,11 @@ class RunManifest:
         self.inputs.append(rec)
 
     def add_outputs(self, directory: str | Path, exclude: tuple[str, ...] = ("manifest.json",)) -> None:
-        """Record every file under ``directory`` (relative paths) with its sha256."""
+        """Record every file under ``directory`` (relative paths) with its sha256.
+
+        For a directory that may hold files of other runs use :func:`forecast.io.prepare_out_dir` and
+        :meth:`forecast.io.OutDir.finish`, which record only the files the run wrote.
+        """
         d = Path(directory)
         self.outputs = [
             {**file_record(p), "path": str(p.relative_to(d))}

@@ -33,7 +33,7 @@ from pakcast.forecast import scoring
 from pakcast.forecast.backtest import BacktestConfig, fit_predict_task, run_backtest, summarise
 from pakcast.forecast.forecasters import BASELINE_NAMES, MODEL_NAMES, NATIONAL, available_models
 from pakcast.forecast.country import PAKISTAN
-from pakcast.forecast.io import sha256_file, write_csv, write_json
+from pakcast.forecast.io import prepare_out_dir, sha256_file, write_csv, write_json
 from pakcast.forecast.manifest import RunManifest
 from pakcast.forecast.run_result import QuarterlyResult, SourceCredit, write_result
 
@@ -79,6 +79,7 @@ class QuarterlyConfig:
     backtest: bool = True
     studies: bool = True
     report: bool = True
+    force: bool = False  # write into a directory that holds another run's manifest
     attribution_draws: int = 200
     forecast_only: tuple[str, ...] = ("bayes_hier",)
     refresh: dict[str, Any] | None = None
@@ -345,10 +346,11 @@ def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | Non
     """
     t_start = time.perf_counter()
     config.validate()
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out_dir = prepare_out_dir(config.out, force=config.force)
+    out = out_dir.path
     manifest = RunManifest(command="quarterly", options={k: (str(v) if isinstance(v, Path) else v)
                                                          for k, v in asdict(config).items()})
+    out_dir.begin(manifest)  # status "incomplete" until the last output is written
     manifest.random_seeds = {"random_seed": int(config.random_seed)}
     notes = manifest.notes
 
@@ -545,8 +547,7 @@ def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | Non
         not_produced["briefing"] = "report disabled for this run (report=False)"
     result.timings_seconds["total"] = round(time.perf_counter() - t_start, 2)
     write_result(result, out)
-    manifest.add_outputs(out)
-    manifest.write(out)
+    out_dir.finish(manifest)
     return manifest
 
 

@@ -10,11 +10,15 @@
    the recorded output (``--out DIR``, ``--json FILE``, ...) redirected into a fresh directory. A
    command that archives into a store (``pakcast quarterly``) is given a scratch store in the
    fresh directory, so a rerun never adds vintages to the user's store.
+   A manifest whose ``status`` is not ``"complete"`` (a run killed or failed half-way) is refused:
+   its outputs are partial.
 3. **Comparison per output file** (the files listed in the manifest with their sha256):
 
    * ``identical``: same bytes;
    * ``equal``: same content once the fields that legitimately change between runs are set aside
-     (run ids, creation times, durations, the output path itself, store vintage ids);
+     by rule (keys and columns matching :data:`VOLATILE`: run ids, creation times, durations, store
+     vintage ids; inside any text, run/ingest/vintage ids and clock times (:data:`VOLATILE_TEXT`);
+     the output path itself);
    * ``within_tolerance``: a seeded stochastic run (the manifest records ``random_seeds``) whose
      numbers differ by at most ``atol + rtol * |recorded|`` (default ``rtol = 1e-6``: with the
      same seed the draws are the same, so only floating-point noise is allowed; raise ``rtol`` to
@@ -32,8 +36,6 @@ missing; 3 an input changed (run not repeated); 4 the repeated command failed.
 
 from __future__ import annotations
 
-from pakcast.forecast.errors import InputError
-
 import datetime as _dt
 import json
 import math
@@ -48,7 +50,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
+from pakcast.forecast.errors import InputError
 from pakcast.forecast.io import sha256_file, write_json
 from pakcast.forecast.manifest import RunManifest, git_revision, package_versions
 
@@ -64,6 +66,17 @@ STORE_WRITERS = ("quarterly",)
 VOLATILE = re.compile(r"(^|_)(run_id|created|generated(_at)?|timings?(_seconds)?|seconds(_\w+)?|elapsed|"
                       r"wall_s|git_revision|vintage|vintage_id|earlier_vintages|manifest|scored_by|store)$")
 MATCHING = ("identical", "equal", "within_tolerance", "not_compared")
+#: Values inside free text that change from run to run by design: run, ingest and vintage ids and
+#: date-times with a clock time (set aside wherever they appear, e.g. "Run run-2026...-ab12cd34 (git ...)").
+VOLATILE_TEXT = re.compile(
+    r"\b(?:run|ingest)-\d{8}T\d{6}-[0-9a-f]{8}\b"
+    r"|\bv-\d{8}-\d{8}T\d{6}-[0-9a-f]{8}\b"
+    r"|\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2}|\s?UTC)?")
+
+
+def mask_volatile(text: str) -> str:
+    """``text`` with run ids and clock times replaced by placeholders (see :data:`VOLATILE_TEXT`)."""
+    return VOLATILE_TEXT.sub("<volatile>", text)
 
 
 class RerunError(InputError):
@@ -173,6 +186,10 @@ def load_manifest(path: str | os.PathLike) -> tuple[RunManifest, Path, Path]:
     kwargs = {k: v for k, v in data.items() if k in known}
     kwargs.setdefault("cwd", None)
     m = RunManifest(**kwargs)
+    if m.status != "complete":
+        raise RerunError(f"{p}: the recorded {m.command} run {m.run_id} did not finish (manifest status "
+                         f"{m.status!r}: it was killed or failed before writing all its outputs); there is nothing "
+                         "complete to compare: run it again")
     if embedded:
         m.outputs = [{"path": p.name, "sha256": None}]
     return m, p.parent, p
@@ -311,10 +328,13 @@ class _Diff:
         if a == b:
             return
         if isinstance(a, str) and isinstance(b, str):
+            ma, mb = mask_volatile(a), mask_volatile(b)
+            if ma == mb:
+                return
             # the output path itself differs between the two runs: try each redirection on its own
             # (the first occurrence, then all), so that a short relative path cannot mangle other text
             for old, new in self.subs:
-                if old and (a.replace(old, new, 1) == b or a.replace(old, new) == b):
+                if old and (ma.replace(old, new, 1) == mb or ma.replace(old, new) == mb):
                     return
         self._problem(where, f"recorded {a!r}, rerun {b!r}")
 

@@ -768,14 +768,16 @@ def write_its_study(result, manifest, *, out_dir: str | Path | None = None, json
         written["json"] = write_json(json_path, result.to_dict())
         write_beside(manifest, [json_path])
     if out_dir is not None:
-        d = Path(out_dir)
-        d.mkdir(parents=True, exist_ok=True)
+        from pakcast.forecast.io import OutDir, prepare_out_dir
+
+        study = out_dir if isinstance(out_dir, OutDir) else prepare_out_dir(out_dir)
+        d = study.path
+        study.begin(manifest)  # status "incomplete" until the last file is written
         written["results"] = write_result(result, d)
         written["csv"] = write_csv(d / "its.csv", pd.DataFrame(result.pointwise))
         if report:
             from pakcast.forecast.report import build_report
 
             written.update(build_report(d, result=result))
-        manifest.add_outputs(d)
-        manifest.write(d)
+        study.finish(manifest)  # lists exactly the files this run wrote
     return written

@@ -110,13 +110,16 @@ def its_command(
     fata: str = typer.Option("merge", "--fata", help="merge (FATA in Khyber Pakhtunkhwa) or separate."),
     horizon: int = typer.Option(12, "--horizon", help="Months of posterior predictive forecast (0: none)."),
     allow_unconverged: bool = typer.Option(False, "--allow-unconverged", help="Exit 0 even if the gates fail."),
+    force: bool = typer.Option(False, "--force", help="Write into a directory holding another run's manifest."),
 ) -> None:
     """Hierarchical negative-binomial ITS by province: break effects (rate ratios) with HDIs,
     convergence diagnostics, posterior predictive checks and forecasts."""
+    from pakcast.forecast.commands.breaks import _prepare_out
     from pakcast.forecast.io import write_csv, write_json
     from pakcast.forecast.manifest import RunManifest
     from pakcast.models.bayes.its import HierarchicalNBITS
 
+    run_dir = _prepare_out(out, force)
     _check_choice(outcome, OUTCOMES, "--outcome")
     _check_choice(sampler, ("pymc", "nutpie"), "--sampler")
     _check_choice(pooling, ("partial", "complete", "none"), "--pooling")
@@ -150,7 +153,6 @@ def its_command(
         res = model.fit(sampler=sampler, draws=draws, tune=tune, chains=chains, cores=cores,
                         target_accept=target_accept, random_seed=random_seed, log_likelihood=False)
         ppc = res.ppc(random_seed=random_seed)
-    out.mkdir(parents=True, exist_ok=True)
     summary = res.to_dict()
     summary["ppc"] = ppc.to_dict()
     summary["data"] = {"source": "shipped province-month panel (forecast.panel.load_panel, scope=militant, "
@@ -178,8 +180,7 @@ def its_command(
     manifest.notes.extend(res.design.notes)
     if not res.diagnostics.converged:
         manifest.notes.append(res.diagnostics.message())
-    manifest.add_outputs(out)
-    manifest.write(out)
+    run_dir.finish(manifest)
     console.print(f"wrote {out}/idata.nc, summary.csv, summary.json" + (", forecast.csv" if horizon else "")
                   + f", manifest.json ({summary['seconds']:.1f} s sampling+compile)")
     _gate(res.diagnostics.converged, res.diagnostics.message(), allow_unconverged)

@@ -158,9 +158,12 @@ def its(
     outcome_label: str = typer.Option(None, "--outcome-label", help="The outcome in words, e.g. 'acute coronary events'."),
     source_label: str = typer.Option(None, "--source-label", help="How the briefing credits --csv (citation)."),
     seed: int = typer.Option(20141216, "--seed", help="Random seed (interval simulations)."),
+    force: bool = typer.Option(False, "--force", help="Write --out into a directory holding another run's manifest."),
 ) -> None:
     """Segmented count regression: effects with intervals, counterfactual, per-period and cumulative effects."""
     from pakcast.forecast.studies import run_its_study, write_its_study
+
+    study_dir = _prepare_out(out_dir, force) if out_dir is not None else None
 
     if effects not in ("level", "level+slope"):
         raise typer.BadParameter(f"--effects must be level or level+slope, got {effects!r}")
@@ -188,7 +191,19 @@ def its(
             console.print(f"[red]error:[/red] {e}", highlight=False)
             raise typer.Exit(code=2) from None
     typer.echo(result.summary())
-    written = write_its_study(result, manifest, out_dir=out_dir, json_path=json_out)
+    written = write_its_study(result, manifest, out_dir=study_dir, json_path=json_out)
     if written:
         console.print("wrote " + ", ".join(str(p) for k, p in written.items() if k in ("json", "results", "csv", "html",
                                                                                       "pdf")), highlight=False)
+
+
+def _prepare_out(out_dir: Path, force: bool):
+    """The shared ``--out DIR`` rules (:func:`forecast.io.prepare_out_dir`), failing in one line."""
+    from pakcast.forecast.errors import PakcastError
+    from pakcast.forecast.io import prepare_out_dir
+
+    try:
+        return prepare_out_dir(out_dir, force=force)
+    except PakcastError as exc:
+        console.print(f"[red]error:[/red] {exc}", soft_wrap=True, markup=False, highlight=False)
+        raise typer.Exit(code=exc.exit_code) from None

@@ -43,15 +43,19 @@ def quarterly_cmd(
     refresh: bool = typer.Option(False, "--refresh", help="First fetch the configured sources, ingest them into the store and run on the panel built from the store."),
     refresh_sources: Optional[str] = typer.Option(None, "--refresh-sources", help="With --refresh: ucdp:candidate:25.0.9, ucdp:ged:25.1, acled (comma list; default $PAKCAST_REFRESH)."),
     refresh_since: Optional[str] = typer.Option(None, "--refresh-since", help="With --refresh: first event date to fetch (default $PAKCAST_REFRESH_SINCE)."),
+    force: bool = typer.Option(False, "--force", help="Write into a directory that holds another run's manifest."),
 ) -> None:
     """Backtest the zoo, forecast the next four quarters by province, archive and score vintages, write the briefing."""
+    from rich.markup import escape
+
+    from pakcast.forecast.errors import PakcastError
     from pakcast.forecast.quarterly import DEFAULT_MODELS, QuarterlyConfig, run
 
     cfg = QuarterlyConfig(out=out, as_of=as_of, input=input, store=store,
                           models=_models(models, DEFAULT_MODELS), scheduler=scheduler, n_workers=workers,
                           random_seed=random_seed, n_samples=n_samples, backtest_start=backtest_start,
                           studies=not no_studies, report=not no_report,
-                          forecast_only=() if no_bayes else ("bayes_hier",))
+                          forecast_only=() if no_bayes else ("bayes_hier",), force=force)
     try:
         if refresh:
             from pakcast.forecast.refresh import refresh_quarterly
@@ -71,7 +75,12 @@ def quarterly_cmd(
                 tasks[stage] = prog.add_task(label, total=total)
             prog.update(tasks[stage], completed=done, total=total)
 
-        manifest = run(cfg, progress=cb)
+        try:
+            manifest = run(cfg, progress=cb)
+        except PakcastError as exc:
+            prog.stop()
+            console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
         for task in prog.tasks:
             prog.update(task.id, completed=task.total)
     import json

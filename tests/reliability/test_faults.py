@@ -9,6 +9,7 @@ run completes.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -234,7 +235,8 @@ def test_quarterly_killed_mid_archive_then_rerun_creates_new_vintage(tmp_path):
     s = _state(store)
     _consistent(s)
     assert s["vintages"] == 0 and s["forecasts"] == 0
-    assert not (tmp_path / "killed" / "manifest.json").exists()  # the manifest is written last
+    killed = json.loads((tmp_path / "killed" / "manifest.json").read_text(encoding="utf-8"))
+    assert killed["status"] == "incomplete"  # written first, marked complete only by the last step
     r1 = _pakcast(*QUARTERLY, "--out", str(tmp_path / "run1"), "--store", str(store))
     assert r1.returncode == 0, r1.stderr[-2000:]
     st = Store(store)
