@@ -54,7 +54,7 @@ def test_out_dir_holding_another_run_is_refused_unless_force(tmp_path):
     m = json.loads((d / "manifest.json").read_text(encoding="utf-8"))
     outs = {o["path"] for o in m["outputs"]}
     assert m["command"] == "its" and m["status"] == "complete"
-    assert "its.json" in outs and not outs & {"forecast.csv", "panel.csv", "backtest.csv"}
+    assert "results.json" in outs and not outs & {"forecast.csv", "panel.csv", "backtest.csv"}
     assert any("not written by this run" in n and "forecast.csv" in n for n in m["notes"])
     assert all(sha256_file(d / o["path"]) == o["sha256"] for o in m["outputs"])
     assert all(_hashes(d)[k] == v for k, v in before.items() if k != "manifest.json")
@@ -124,7 +124,7 @@ def test_rerun_of_a_run_with_a_briefing_matches(tmp_path):
     rep = json.loads((tmp_path / "again" / "rerun-report.json").read_text())
     statuses = {f["path"]: f["status"] for f in rep["files"]}
     assert r.returncode == 0, (statuses, r.stdout[-2000:])
-    assert statuses["briefing.json"] in ("identical", "equal") and statuses["its.json"] in ("identical", "equal")
+    assert statuses["briefing.json"] in ("identical", "equal") and statuses["results.json"] in ("identical", "equal")
 
 
 def _pakcast(cwd: Path, *args: str) -> subprocess.CompletedProcess:
