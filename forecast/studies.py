@@ -445,6 +445,37 @@ def _num_label(v: float):
     return int(v) if float(v).is_integer() else float(v)
 
 
+def check_contiguous_months(time: pd.Series | None, label: str = "the series") -> None:
+    """Refuse a monthly series with missing months (the models treat rows as consecutive periods).
+
+    A time column of dates whose typical step is one month is monthly; any month between its first
+    and last that has no row raises ``ValueError`` naming the missing months (a 20-month hole is not
+    a series of consecutive months, and ITS/break tests would silently misplace every later effect).
+    """
+    if time is None or not pd.api.types.is_datetime64_any_dtype(time) or len(time) < 3:
+        return
+    months = pd.DatetimeIndex(time).to_period("M")
+    steps = np.diff(months.asi8)
+    if len(steps) == 0 or np.median(steps) != 1:
+        return
+    full = pd.period_range(months.min(), months.max(), freq="M")
+    missing = full.difference(months)
+    if not len(missing):
+        return
+    runs, start, prev = [], missing[0], missing[0]
+    for m in missing[1:]:
+        if (m - prev).n != 1:
+            runs.append((start, prev))
+            start = m
+        prev = m
+    runs.append((start, prev))
+    shown = ", ".join(f"{a}" if a == b else f"{a} .. {b} ({(b - a).n + 1} months)" for a, b in runs[:5])
+    raise ValueError(f"{label}: the monthly series has no rows for {shown}"
+                     + (f" and {len(runs) - 5} more gaps" if len(runs) > 5 else "")
+                     + f" ({len(missing)} months missing in all): its rows are not consecutive months. Add the "
+                     "missing months (0 where nothing happened) or analyse one contiguous stretch with --start/--end")
+
+
 def load_series(*, series: str | None = None, outcome: str | None = None, csv: str | Path | None = None,
                 column: str | None = None, date_col: str | None = None, offset_col: str | None = None,
                 panel: pd.DataFrame | None = None) -> dict[str, Any]:

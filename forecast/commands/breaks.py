@@ -37,10 +37,16 @@ def _load(series, outcome, csv, column, date_col, offset_col=None):
 
 
 def _window(data: dict, start, end) -> dict:
-    """Restrict a loaded series to ``start..end`` (inclusive)."""
+    """Restrict a loaded series to ``start..end`` (inclusive); a monthly series must have every month."""
     import pandas as pd
 
+    from pakcast.forecast.studies import check_contiguous_months
+
     if not (start or end):
+        try:
+            check_contiguous_months(data["time"], data.get("label", "the series"))
+        except ValueError as e:
+            raise typer.BadParameter(str(e)) from None
         return data
     t = data["time"]
     if t is None:
@@ -60,6 +66,10 @@ def _window(data: dict, start, end) -> dict:
     for k in ("y", "time", "offset"):
         if out[k] is not None:
             out[k] = out[k][keep.to_numpy()].reset_index(drop=True)
+    try:
+        check_contiguous_months(out["time"], out.get("label", "the series"))
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
     return out
 
 
