@@ -590,3 +590,95 @@ def test_quarterly_refresh_runs_on_the_refreshed_store_and_says_what_failed(api,
     m = json.loads((out / "manifest.json").read_text())
     assert any(o["path"] == "refresh/ucdp_candidate_22.0.3.csv" for o in m["outputs"])
     _no_secret_anywhere(out, texts=(r.output,))
+
+
+# ---------------------------------------------------------------------------------------------
+# the README's quarterly routine, command by command, against the local server
+# ---------------------------------------------------------------------------------------------
+README_SECTION = Path(__file__).resolve().parents[2] / "docs" / "readme" / "quarterly.md"
+# appended to the README's quarterly command so that the test runs in seconds, not an hour; the
+# briefing is then built by the routine's last step (`pakcast report`)
+FAST_QUARTERLY = ["--models", "zero,historical_rate", "--scheduler", "serial", "--n-samples", "100",
+                  "--backtest-start", "2024-01-01", "--no-studies", "--no-bayes", "--no-report"]
+
+
+def _routine_commands() -> list[list[str]]:
+    import shlex
+
+    text = README_SECTION.read_text(encoding="utf-8")
+    block = text.split("<!-- routine:start", 1)[1].split("<!-- routine:end -->", 1)[0]
+    block = block.split("```bash", 1)[1].rsplit("```", 1)[0].replace("\\\n", " ")
+    cmds = []
+    for line in block.splitlines():
+        line = line.split(" #", 1)[0].strip() if not line.lstrip().startswith("#") else ""
+        if line.startswith(".venv/bin/pakcast "):
+            cmds.append(shlex.split(line)[1:])
+    return cmds
+
+
+def _ged_records(events: pd.DataFrame) -> list[dict]:
+    """Canonical UCDP events back into GED API records (the fields the reader uses, scope kept)."""
+    prec = {"day": 1, "week": 2, "month": 4, "year": 5}
+    out = []
+    for r in events.itertuples():
+        scope, tov = r.scope, int(r.type_of_violence)
+        gwnoa, gwnob = ("770" if tov == 1 else None), None
+        side_a = "Government of Pakistan" if tov == 1 else "Armed group"
+        if scope == "foreign":
+            gwnoa, side_a = "2", "Government of United States of America"
+        elif scope == "interstate":
+            gwnoa, gwnob, side_a = "750", "770", "Government of India"
+        src = r.province_method == "source"
+        out.append({"id": int(r.event_id), "type_of_violence": tov, "conflict_name": r.conflict_name,
+                    "side_a": side_a, "side_b": "Civilians" if tov == 3 else "TTP",
+                    "where_prec": 1 if src else (3 if r.province_method == "point_in_polygon" else 6),
+                    "adm_1": r.province if src else None, "adm_2": None,
+                    "latitude": None if pd.isna(r.latitude) else float(r.latitude),
+                    "longitude": None if pd.isna(r.longitude) else float(r.longitude),
+                    "country": "Pakistan", "country_id": 770, "date_prec": prec[r.date_precision],
+                    "date_start": f"{r.date:%Y-%m-%d}T00:00:00", "date_end": f"{r.date_end:%Y-%m-%d}T00:00:00",
+                    "best": int(r.killed), "low": int(r.killed_low), "high": int(r.killed_high),
+                    "gwnoa": gwnoa, "gwnob": gwnob})
+    return out
+
+
+def test_readme_quarterly_routine_runs_step_by_step(api, env, tmp_path, monkeypatch):
+    from pakcast.forecast import panel as pn
+    from pakcast.forecast.store import Store
+
+    shipped = pn.load_shipped_events()
+    api.versions["25.1"] = _ged_records(shipped)  # the yearly release: here the shipped history
+    cand = json.loads(json.dumps(UCDP_EVENTS))
+    for e in cand:
+        e["id"] += 9_000_000
+    api.versions["25.0.9"] = cand
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    cmds = _routine_commands()
+    assert [c[0] for c in cmds] == ["fetch", "ingest", "fetch", "fetch", "reported", "reported", "quarterly", "report"]
+    outputs = []
+    for args in cmds:
+        if args[0] == "quarterly":
+            args = args + FAST_QUARTERLY
+        r = runner.invoke(app, args)
+        assert r.exit_code == 0, (args, r.output)
+        outputs.append(r.output)
+    assert len(Store("my.duckdb").events("ucdp")) == len(shipped) + 7
+    res = json.loads((tmp_path / "reports" / "2025Q3" / "results.json").read_text())
+    assert res["as_of"] == "2025-09" and res["refresh"]["failed"] == []
+    st = {s["name"]: s for s in res["refresh"]["sources"]}
+    assert st["ucdp candidate 25.0.9"]["records"] == 7 and st["acled"]["records"] == 5
+    # step 3 reused step 1's responses: one request to each data endpoint for the candidate release
+    assert len(api.requests_for("/api/gedevents/25.0.9")) == 1 and len(api.requests_for("/api/acled/read")) == 1
+    # the shipped history ends in 2021 and the candidate month starts in 2025: the gap is flagged
+    assert any("2022-01..2025-06" in n for n in res["notes"]), res["notes"]
+    # the yearly release went through the API, the GED CSV and ingest unchanged: same panel as shipped
+    panel = pd.read_csv(tmp_path / "reports" / "2025Q3" / "refresh" / "panel_ucdp_month.csv")
+    nat = panel[panel["province"] == "Pakistan"].assign(period=lambda d: d["period"].str.slice(0, 7))
+    ship = pn.load_panel("month").query("unique_id == 'Pakistan'")
+    ship = ship.assign(period=ship["ds"].dt.strftime("%Y-%m")).set_index("period")["attacks"]
+    both = nat.set_index("period")["attacks"].to_frame().join(ship.rename("shipped"), how="inner")
+    assert len(both) == 33 * 12 and (both["attacks"] == both["shipped"]).all()
+    assert (tmp_path / "reports" / "2025Q3" / "briefing.html").exists()
+    assert "PICSS" in outputs[5] and "2025-09" in outputs[5]
+    _no_secret_anywhere(tmp_path, texts=tuple(outputs))
