@@ -44,7 +44,16 @@ SECTION_ORDER = (
     ("provenance", "Data provenance, coverage and limitations"),
     ("methods", "Methods appendix"),
 )
-HEADERS = {"unique_id": "series", "n_post": "n post", "n_pre": "n pre", "ci_low": "95% CI low", "ci_high": "95% CI high",
+HEADERS = {"level_rate_ratio": "post/pre rate (×)", "level_ci_low": "95% low", "level_ci_high": "95% high",
+           "resolution": "resolution", "sup_f.statistic": "sup-F", "sup_f.p_value": "sup-F p",
+           "sup_f.date": "sup-F date", "sup_lr_negbin.p_value": "count sup-LR p", "sup_lr_negbin.date": "count sup-LR date",
+           "n_breaks": "breaks", "log_score": "log score", "coverage_50": "50% coverage", "coverage_80": "80% coverage",
+           "coverage_90": "90% coverage", "mae": "mean abs. error", "crps": "CRPS", "best_model": "best model",
+           "best_model_crps": "best model CRPS", "best_baseline": "best baseline", "best_baseline_crps": "baseline CRPS",
+           "beats_best_baseline": "beats baseline", "events_per_year": "events / year", "vintage_as_of": "issued with data to",
+           "covered_90": "in 90% interval", "abs_error": "abs. error", "delta_crps": "CRPS change", "irr_per_sd": "IRR per SD",
+           "irr_per_sd_ci_low": "IRR per SD low", "irr_per_sd_ci_high": "IRR per SD high",
+           "unique_id": "series", "n_post": "n post", "n_pre": "n pre", "ci_low": "95% CI low", "ci_high": "95% CI high",
            "contains_2014_12": "CI contains 2014-12", "contains_2021_08": "CI contains 2021-08",
            "coverage_90_in_85_95": "coverage in 85-95%", "in_goal_scope": "≥10 events/yr",
            "skill_vs_best_baseline": "skill vs best baseline", "irr": "IRR", "pvalue": "p", "p_value": "p"}
@@ -311,8 +320,9 @@ def breaks_section(inputs: RunInputs) -> dict[str, Any]:
                       "sup_lr_negbin.p_value", "sup_lr_negbin.date", "n_breaks"), max_columns=11)
     if reported:
         tables["reported"] = records_table(
-            reported, ("source", "outcome", "resolution", "date", "n_pre", "n_post", "level_rate_ratio",
-                       "level_ci_low", "level_ci_high", "p_value"), max_columns=10)
+            [{"region": r.get("region") or str(r.get("series", "")).split(" ", 1)[-1], **r} for r in reported],
+            ("source", "region", "outcome", "resolution", "date", "n_pre", "n_post", "level_rate_ratio",
+             "level_ci_low", "level_ci_high", "p_value"), max_columns=11)
     headline = None
     nat = [r for r in rows if r["series"].lower() in ("pakistan", "national") and r["outcome"] in ("attacks", "")]
     nat = nat or [r for r in rows if r["series"].lower() in ("pakistan", "national")]
@@ -495,7 +505,8 @@ def claims_section(result: QuarterlyResult, panel: pd.DataFrame | Missing, repor
     rec = F.claims_chart(annual, reported_series(rep) if rep is not None else [], figdir,
                          _source(result, "events") + ("; " + _source(result, "published") if rep is not None else ""))
     figs[rec.name] = rec
-    counts = {s: sum(c["status"] == s for c in checks) for s in ("supported", "not supported", "not testable")}
+    counts = {s: sum(c["status"] == s for c in checks)
+              for s in ("supported", "inconclusive", "not supported", "not testable")}
     groups = [{"claim_id": cid, "claim": next(c["claim"] for c in checks if c["claim_id"] == cid),
                "rows": [c for c in checks if c["claim_id"] == cid]}
               for cid in dict.fromkeys(c["claim_id"] for c in checks)]
@@ -662,11 +673,14 @@ def assemble(run_dir: str | Path, random_seed: int = 20141216,
     sections["claims"] = claims_section(result, panel, inputs.reported, figdir, figs, random_seed)
     sections["provenance"] = provenance_section(inputs, result, panel)
     sections["methods"] = methods_section(inputs, result)
-    kj = key_judgements(sections)
+    cov = sections["provenance"].get("coverage") or {}
+    kj = key_judgements(sections, context={
+        "national": NATIONAL,
+        "counted_by": "UCDP GED" if result.uses_shipped_data else (result.sources[0].name if result.sources else None),
+        "data": f"{cov['start']} to {cov['end']}" if cov else None})
     sections["key_judgements"] = (_section("key_judgements", items=kj) if kj else
                                   _unavailable("key_judgements", "no section of this run has the results a judgement needs"))
     man = inputs.manifest if not isinstance(inputs.manifest, Missing) else {}
-    cov = sections["provenance"].get("coverage") or {}
     order = [sid for sid, _ in SECTION_ORDER if sid in sections]
     briefing = {
         "title": "pakcast quarterly briefing",

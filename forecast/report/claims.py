@@ -39,7 +39,8 @@ import pandas as pd
 from scipy import stats
 
 SUPPORTED = "supported"
-NOT_SUPPORTED = "not supported"
+NOT_SUPPORTED = "not supported"  # evidence against the claim only
+INCONCLUSIVE = "inconclusive"  # an interval that includes no change
 NOT_TESTABLE = "not testable"
 
 MIN_OBS = {"month": 6, "year": 2}
@@ -168,7 +169,7 @@ def compare_claim(series: pd.Series, claim_id: str, source: str, measure: str, r
     elif (direction < 0 and rc.ci_low > 1) or (direction > 0 and rc.ci_high < 1):
         status, why = NOT_SUPPORTED, "contradicted: the 95% interval lies on the opposite side of 1"
     else:
-        status, why = NOT_SUPPORTED, "inconclusive: the 95% interval includes 1 (no change)"
+        status, why = INCONCLUSIVE, "the 95% interval includes 1 (no change): the data neither support nor contradict it"
     detail = (f"mean per {resolution} {rc.mean_pre:.1f} before, {rc.mean_post:.1f} after; {why}. {note}").strip()
     return ClaimCheck(**base, status=status, value=rc.rate_ratio, ci_low=rc.ci_low, ci_high=rc.ci_high, detail=detail)
 

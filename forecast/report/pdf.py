@@ -220,8 +220,9 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
             w.unavailable(sec["last_quarter_reason"])
     elif sid == "claims":
         c = sec["counts"]
-        w.paragraph(f"{c['supported']} supported, {c['not supported']} not supported, {c['not testable']} not "
-                    "testable. Each source is tested on its own (definitions differ; never pooled).")
+        w.paragraph(f"{c['supported']} supported, {c['inconclusive']} inconclusive (the interval includes no change), "
+                    f"{c['not supported']} not supported (evidence against), {c['not testable']} not testable. "
+                    "Each source is tested on its own (definitions differ; never pooled).")
         if sec.get("reported_reason"):
             w.unavailable(sec["reported_reason"])
         rows = []

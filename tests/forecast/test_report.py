@@ -20,8 +20,8 @@ from test_report_fixtures import make_its_study, make_quarterly_run, real_panel_
 
 from pakcast.forecast.report import build_report
 from pakcast.forecast.report.build import SECTION_ORDER
-from pakcast.forecast.report.claims import (NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, check_claims, rate_ratio,
-                                    reported_series)
+from pakcast.forecast.report.claims import (INCONCLUSIVE, NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, check_claims,
+                                            rate_ratio, reported_series)
 from pakcast.forecast.report.format import fmt_count, fmt_pct, fmt_ratio
 from pakcast.forecast.report.rundir import RunDirError, read_run_dir
 
@@ -100,7 +100,11 @@ def test_claims_never_pool_reported_sources(panel):
     # every reported row is one source; each source/metric/resolution appears once per claim
     keys = [(c.claim_id, c.source, c.measure, c.resolution) for c in checks]
     assert len(keys) == len(set(keys))
-    assert {c.status for c in checks} <= {SUPPORTED, NOT_SUPPORTED, NOT_TESTABLE}
+    assert {c.status for c in checks} <= {SUPPORTED, INCONCLUSIVE, NOT_SUPPORTED, NOT_TESTABLE}
+    # an interval that includes no change is inconclusive, never "not supported"
+    for c in checks:
+        if c.ci_low is not None and np.isfinite(c.ci_low) and c.ci_low <= 1 <= c.ci_high:
+            assert c.status == INCONCLUSIVE, c
     assert all(len(series) for _, _, _, series, _ in reported_series(rep))
 
 
@@ -194,8 +198,13 @@ def test_key_judgements_are_generated_from_the_sections(built):
     a = nat["numbers"]["attacks"]
     for v in (fmt_count(a["q50"]), fmt_count(a["q05"]), fmt_count(a["q95"]), fmt_pct(a["p_gt_last_year"])):
         assert v in nat["text"]
+    assert "attacks (events as UCDP GED records them)" in nat["text"] and "1989-01 to 2021-12" in nat["text"]
     sc = next(j for j in items if j["id"] == "scorecard")
-    assert fmt_ratio(sc["numbers"]["crps"]) in sc["text"] and fmt_pct(sc["numbers"]["skill"]) in sc["text"]
+    assert fmt_pct(sc["numbers"]["skill"]) in sc["text"] and "the long-run average" in sc["text"]
+    from pakcast.forecast.report.judgements import JARGON
+
+    for j in items:  # plain language: no model, score or test names
+        assert not [w for w in JARGON if re.search(rf"\b{re.escape(w)}\b", j["text"])], j["text"]
     html = (d / "briefing.html").read_text()
     for j in items:
         assert j["text"].replace("'", "&#39;") in html
@@ -325,7 +334,8 @@ def test_break_table_joins_tests_and_its_and_flags_boundary_estimates(built):
     # five slots go to the forecast, the earlier-forecast check, the scorecard and the claims here, so the
     # break judgement is built from the section alone
     j = key_judgements({"breaks": br})[0]
-    assert "p = 0.005" in j["text"] and "0.981 (0.970-0.992)" in j["text"] and "which contains 2014-12" in j["text"]
+    assert "no clear immediate step" in j["text"] and "0.80 times the level before; 95% range 0.60 to 1.10" in j["text"]
+    assert "the trend fell by about 2% a month more than before (95% range 1% to 3%)" in j["text"]
     html = (d / "briefing.html").read_text()
     sec = html[html.index('id="sec-breaks"'):html.index('id="sec-attribution"')]
     assert "not estimable (too few events on one side)" in sec and "Not tested (too sparse)" in sec

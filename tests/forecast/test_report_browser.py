@@ -160,3 +160,42 @@ def test_pdf_pages_are_rasterised_and_not_blank(run_dir, briefing, tmp_path):
             assert briefing["sections"][sid]["title"] in flat
         first = briefing["sections"]["key_judgements"]["items"][0]["text"]
         assert first in flat
+
+
+def _visible_text(dom: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", re.sub(r"<(style|script)[^>]*>.*?</\1>", "", dom, flags=re.S)))
+
+
+@needs_chromium
+def test_reader_rules_in_the_rendered_page(run_dir, briefing, tmp_path):
+    """Plain-language key judgements, a region column where rows differ by region, the banner."""
+    from pakcast.forecast.report.judgements import JARGON
+
+    dom = _chromium(["--dump-dom", (run_dir / "briefing.html").as_uri()], tmp_path / "profile").stdout
+    c = _Collector()
+    c.feed(dom)
+    assert c.judgements
+    for text in c.judgements:
+        found = [w for w in JARGON if re.search(rf"\b{re.escape(w)}\b", text)]
+        assert not found, (found, text)
+    # the fixture's run date (2022-01-15) falls inside its first forecast quarter (2022Q1)
+    assert 'data-banner="forecast_begun"' in dom and "The forecast period has begun." in _visible_text(dom)
+    # the published-aggregates break table has a region column, so rows of one source never read as duplicates
+    table = re.search(r'data-table="reported_breaks".*?</thead>', dom, flags=re.S).group(0)
+    assert ">region<" in table
+    text = _visible_text(dom)
+    assert "Warning" not in text and "FutureWarning" not in text
+
+
+@needs_chromium
+def test_its_study_page_on_a_users_file(tmp_path):
+    from test_report_fixtures import make_its_study
+
+    d = make_its_study(tmp_path / "its")
+    build_report(d, pdf=False)
+    dom = _chromium(["--dump-dom", (d / "briefing.html").as_uri()], tmp_path / "profile").stdout
+    text = _visible_text(dom)
+    assert "clinic visits" in text and "clinic_visits.csv" in text
+    for word in ("Pakistan", "UCDP", "PICSS", "province", "Natural Earth"):
+        assert word not in text, word
+    assert dom.count('data-figure="its_impact_1"') == 1
