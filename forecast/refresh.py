@@ -6,9 +6,10 @@
    ``acled``) is downloaded by its client in :mod:`forecast.fetch` into ``out_dir``; a source that
    cannot be reached (or refuses the credentials, or returns nothing) is recorded as *failed* with
    its one-line reason and the refresh goes on;
-2. every downloaded file is validated and ingested into the store (:meth:`forecast.store.Store.ingest`;
-   UCDP with ``replace=True``, since a newer release revises earlier events; rejected rows are kept
-   in the store's rejects table and counted);
+2. every downloaded file is validated and ingested into the store (:meth:`forecast.store.Store.ingest`
+   with ``replace=True``: a newer release or download revises earlier events, e.g. UCDP's yearly
+   GED revises its candidate events, ACLED updates fatalities; rejected rows are kept in the store's
+   rejects table and counted);
 3. the monthly panel of the run's source (``panel_source``, UCDP by default: sources are never
    pooled) is built from *all* of that source's events in the store
    (:func:`forecast.panel.build_panel_with_report`, militant scope, FATA merged) and written as
@@ -207,7 +208,7 @@ def refresh(config: RefreshConfig, log: Callable[[str], None] | None = None) -> 
             summ = store.ingest(rr.events, rr.rejects, target, src.service,
                                 {"refresh": True, "source": src.service, "dataset": src.dataset,
                                  "version": src.version, "since": config.since},
-                                rows_read=rr.rows_read, skipped=rr.skipped, replace=src.service == "ucdp")
+                                rows_read=rr.rows_read, skipped=rr.skipped, replace=True)
         except (PakcastError, ValueError, OSError) as exc:
             report.sources.append(SourceOutcome(src.name, src.service, "failed", file=str(target),
                                                 records=res.records, sha256=res.sha256,

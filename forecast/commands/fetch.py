@@ -48,7 +48,7 @@ def _print(res) -> None:
     for n in res.notes:
         say.print(f"[yellow]note:[/] {escape(n)}")
     src = res.service.lower()
-    say.print(f"next: pakcast ingest {res.out} --source {src}" + (" --replace" if src == "ucdp" else ""))
+    say.print(f"next: pakcast ingest {res.out} --source {src} --replace")
 
 
 @fetch_app.command("ucdp")

@@ -58,9 +58,14 @@ def quarterly_cmd(
                           forecast_only=() if no_bayes else ("bayes_hier",), force=force)
     try:
         if refresh:
+            from pakcast.forecast.errors import PakcastError
             from pakcast.forecast.refresh import refresh_quarterly
 
-            refresh_quarterly(cfg, refresh_sources, refresh_since, log=lambda m: console.print(f"refresh: {m}"))
+            try:
+                refresh_quarterly(cfg, refresh_sources, refresh_since, log=lambda m: console.print(f"refresh: {m}"))
+            except PakcastError as exc:  # a bad source spec, the store locked: one line, its exit code
+                console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
+                raise typer.Exit(exc.exit_code) from None
         cfg.validate()
     except (ValueError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/red] {exc}")

@@ -104,7 +104,7 @@ def _check_page(obj: Any, where: str, limit: int) -> Page:
     if not isinstance(obj, dict) or not isinstance(obj.get("data"), list):
         got = sorted(obj)[:8] if isinstance(obj, dict) else type(obj).__name__
         raise FormatError(f"ACLED {where}: unexpected response format: expected a JSON object with a 'data' list "
-                          f"(https://acleddata.com/api-documentation/acled-endpoint), got {got}")
+                          f"(https://acleddata.com/api-documentation/getting-started), got {got}")
     if obj.get("success") is False:
         msg = obj.get("error") or obj.get("messages")
         raise FormatError(f"ACLED {where}: the API answered success=false: {str(msg)[:200]}")

@@ -1,22 +1,32 @@
 """Download clients against a local HTTP server on 127.0.0.1 (no network): UCDP, ACLED, refresh.
 
-The server speaks each API's documented response format:
+The server speaks each API's documented response format. Where each detail comes from:
 
-* UCDP (https://ucdp.uu.se/apidocs/): ``GET /api/gedevents/<version>`` with ``pagesize``, 0-based
-  ``page``, ``Country`` (Gleditsch-Ward code) and ``StartDate``/``EndDate``; the token in the
-  ``x-ucdp-access-token`` header; the JSON body has ``TotalCount``, ``TotalPages``,
-  ``PreviousPageUrl``, ``NextPageUrl`` (empty on the last page) and ``Result``. The page numbering
-  (first page 0, ``NextPageUrl`` pointing at ``page=1``) follows the API's published example
-  request ``gedevents/25.1?pagesize=1&page=0``. Candidate releases are versions ``YY.0.M`` of
-  the same endpoint (e.g. ``22.0.11`` for November 2022, as in UCDP's API version list).
-* ACLED (https://acleddata.com/api-documentation/getting-started): an OAuth password grant,
-  ``POST /oauth/token`` with the form fields ``username``, ``password``, ``grant_type=password``,
-  ``client_id=acled``, answering ``access_token``/``token_type``/``expires_in``/``refresh_token``;
-  then ``GET /api/acled/read?_format=json`` with ``Authorization: Bearer <token>``, the filters
-  ``country``, ``event_date`` + ``event_date_where=BETWEEN`` (``a|b``), and ``limit``/``page``
-  (1-based) paging; the JSON body has ``status``, ``success``, ``count`` and ``data`` (rows of
-  strings). The older access (``key`` + ``email`` query parameters on ``/acled/read``) is
-  served too.
+* UCDP, https://ucdp.uu.se/apidocs/ (the API documentation): the versioned endpoint
+  ``GET /api/gedevents/<version>``, the ``pagesize``/``page`` paging, the ``Country`` (Gleditsch-Ward
+  code) and ``StartDate``/``EndDate`` filters, and the ``x-ucdp-access-token`` header required since
+  2025. The response keys ``TotalCount``, ``TotalPages``, ``PreviousPageUrl``, ``NextPageUrl`` and
+  ``Result``, 0-based pages (``page=0`` answered with ``NextPageUrl ...&page=1``), the record keys
+  and value types (``date_start`` as ``2010-05-13T00:00:00``, ``gwnob`` null) follow the example
+  exchange ``gedevents/25.1?pagesize=1&page=0`` published at
+  https://apis.io/examples/uppsala/uppsala-gedevents-example/ and UCDP's own recipe
+  (github.com/UppsalaConflictDataProgram/basic_api_recipes, ``ucdp_api2df.ipynb``: ``TotalPages``,
+  ``Result``). Candidate releases are versions ``YY.0.M`` of the same endpoint: the R client
+  github.com/guyschvitz/ucdp.api (README) loads "GED candidate event data for Nov 2022" as
+  ``getUcdpData(dataset = "gedevents", version = "22.0.11")``. The answers to a wrong token (401)
+  and an unknown version (404) are this server's choice: the documentation names no status codes,
+  so the client treats 401/403 as refused credentials and 404 as an unknown address.
+* ACLED, https://acleddata.com/api-documentation/getting-started (OAuth token-based
+  authentication) and https://acleddata.com/api-documentation/importing-data-acled-api-powerbi
+  (the token request spelled out): ``POST /oauth/token`` with the form fields ``username``,
+  ``password``, ``grant_type=password`` and ``client_id=acled``, answering ``access_token``; then
+  ``GET /api/acled/read?_format=json`` with ``Authorization: Bearer <token>``. The JSON answer
+  carries "status, count, last update" besides the rows (https://apidocs.acleddata.com/
+  generalities_section.html, "Response types"); the filters ``country``, ``event_date`` with
+  ``event_date_where=BETWEEN`` (``a|b``) and the paging by ``limit`` and ``page`` from 1 are from
+  the same page's "Queries" and "Limits & pagination" sections and the ACLED API User Guide 3.x
+  ("&page=2 will return the next 500 rows"). The older access (``key`` + ``email`` query parameters
+  on ``/acled/read``) is from that guide too.
 
 Record values are hand-made (fixtures/fetch/*.json). Backoff sleeps are recorded, not slept.
 """
@@ -557,14 +567,23 @@ def test_refresh_fetches_ingests_and_builds_the_panel_from_the_store(api, env, t
     _no_secret_anywhere(tmp_path / "dl", tmp_path / "cache")
 
 
-def test_refresh_source_specs_are_validated():
+def test_refresh_source_specs_are_validated(tmp_path, monkeypatch):
     from pakcast.forecast.errors import InputError
     from pakcast.forecast.refresh import parse_sources
 
+    monkeypatch.delenv("PAKCAST_REFRESH", raising=False)
     assert [s.name for s in parse_sources("ucdp:ged:25.1, acled")] == ["ucdp ged 25.1", "acled"]
     for bad in ("ucdp", "ucdp:candidate:25.1", "gtd", ""):
         with pytest.raises(InputError):
             parse_sources(bad)
+    base = ["quarterly", "--refresh", "--store", str(tmp_path / "s.duckdb"), "--out", str(tmp_path / "o")]
+    for extra, msg in ((["--refresh-sources", "gtd"], "refresh source 'gtd'"), ([], "no sources configured"),
+                       (["--refresh-sources", "acled", "--input", "x.csv"], "do not give --input")):
+        r = runner.invoke(app, base + extra)
+        assert r.exit_code == 1 and msg in r.output and "Traceback" not in r.output, (extra, r.output)
+    r = runner.invoke(app, ["quarterly", "--refresh", "--refresh-sources", "acled", "--store", "none",
+                            "--out", str(tmp_path / "o")])
+    assert r.exit_code == 1 and "give --store PATH" in r.output
 
 
 def test_quarterly_refresh_runs_on_the_refreshed_store_and_says_what_failed(api, env, tmp_path, history_store,
