@@ -285,11 +285,14 @@ def _run_attribution(panel_all: pd.DataFrame, out: Path, not_produced: dict, con
 
 def _reported(config: QuarterlyConfig, out: Path, sources: list[SourceCredit], notes: list[str]) -> pd.DataFrame | None:
     """The published aggregates the run compares with (shipped panel only), written as ``reported.csv``."""
-    if config.input is not None:
+    added = (config.refresh or {}).get("reported") or {}
+    if config.input is not None and not config.refresh:  # a --refresh panel is the country's own source
         return None
     from pakcast.forecast.sources.reported import load_reported
 
     table = load_reported()
+    if added.get("status") == "ok" and not added.get("rejected"):  # `pakcast reported add` (forecast.refresh)
+        table = pd.concat([table, load_reported(added["path"]).drop(columns=["line"])], ignore_index=True)
     write_csv(out / "reported.csv", table)
     srcs = sorted(map(str, table["source"].unique()))
     sources.append(SourceCredit(name=f"Published aggregates: {', '.join(srcs)}", file="reported.csv",

@@ -19,6 +19,10 @@
    without a single event nationally are listed in the notes: in the UCDP record that is usually a
    release not ingested (months it would cover count as zeros in the panel).
 
+The user's table of published figures (``pakcast reported add``; ``$PAKCAST_REPORTED`` or the
+user data dir) is ingested into the store as well, and the run compares with it beside the shipped
+figures (its rows come last, so a revision there wins).
+
 The :class:`RefreshReport` goes into the run's ``results.json`` under ``refresh``; each failed
 source becomes a ``not_produced`` entry, which the briefing lists.
 """
@@ -100,6 +104,7 @@ class RefreshConfig:
     retries: int = 5
     timeout: float = 60.0
     cache_dir: str | Path | None = None
+    reported: str | Path | None = None
 
     def __post_init__(self) -> None:
         if self.since is None:
@@ -131,6 +136,7 @@ class RefreshReport:
     sources: list[SourceOutcome] = field(default_factory=list)
     panel: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    reported: dict[str, Any] | None = None
 
     @property
     def failed(self) -> list[SourceOutcome]:
@@ -146,8 +152,9 @@ class RefreshReport:
                                      "the store" for s in self.failed}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sources": [asdict(s) for s in self.sources], "panel": self.panel, "notes": list(self.notes),
-                "failed": [s.name for s in self.failed], "not_produced": self.not_produced()}
+        return {"sources": [asdict(s) for s in self.sources], "panel": self.panel, "reported": self.reported,
+                "notes": list(self.notes), "failed": [s.name for s in self.failed],
+                "not_produced": self.not_produced()}
 
 
 def _fetch(src: RefreshSource, config: RefreshConfig, out: Path):
@@ -181,6 +188,25 @@ def _zero_runs(national: pd.DataFrame, min_len: int = MIN_ZERO_RUN) -> list[tupl
                 out.append((ds[start], ds[i - 1], i - start))
             start = None
     return out
+
+
+def _ingest_reported(store: Any, path: Path, notes: list[str], say: Callable[[str], None]) -> dict[str, Any]:
+    """The user's table of published figures (``pakcast reported add``) into the store."""
+    from pakcast.forecast.sources.reported import read_reported
+
+    try:
+        table, rejects, n = read_reported(path, on_error="report")
+        summ = store.ingest_reported(table, rejects, path, {"refresh": True}, rows_read=n)
+    except (PakcastError, ValueError, OSError) as exc:
+        notes.append(f"published figures {path} not ingested: {exc}")
+        return {"path": str(path), "status": "failed", "error": str(exc)}
+    rec = {"path": str(path), "status": "ok", "rows_read": summ.rows_read, "accepted": summ.accepted,
+           "rejected": summ.rejected, "inserted": summ.inserted}
+    if summ.rejected:
+        notes.append(f"published figures {path}: {summ.rejected} invalid row(s) (in the store's rejects table); "
+                     "the table is not used by this run until they are fixed")
+    say(f"published figures {path}: {summ.accepted:,} valid, {summ.inserted:,} new, {summ.rejected:,} rejected")
+    return rec
 
 
 def refresh(config: RefreshConfig, log: Callable[[str], None] | None = None) -> RefreshReport:
@@ -220,6 +246,8 @@ def refresh(config: RefreshConfig, log: Callable[[str], None] | None = None) -> 
                                             sha256=res.sha256, ingest=ing))
         say(f"{src.name}: {res.records:,} records -> {summ.inserted:,} new, {summ.replaced:,} replaced, "
             f"{summ.rejected:,} rejected")
+    if config.reported is not None and Path(config.reported).exists():
+        report.reported = _ingest_reported(store, Path(config.reported), report.notes, say)
     events = store.events(config.panel_source)
     if events.empty:
         report.notes.append(f"the store holds no {config.panel_source} events: the run uses its default panel")
@@ -257,8 +285,10 @@ def refresh_quarterly(config: Any, sources: str | None = None, since: str | None
     ``config.refresh`` (written to ``results.json``)."""
     if config.input is not None:
         raise InputError("--refresh builds the panel from the store: do not give --input as well")
+    from pakcast.forecast.sources.reported import default_reported_table
+
     rc = RefreshConfig(sources=parse_sources(sources), out_dir=Path(config.out) / "refresh", store=config.store,
-                       since=since)
+                       since=since, reported=default_reported_table())
     report = refresh(rc, log=log)
     if report.panel_path is not None:
         config.input = report.panel_path

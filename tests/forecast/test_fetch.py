@@ -672,6 +672,7 @@ def test_readme_quarterly_routine_runs_step_by_step(api, env, tmp_path, monkeypa
         e["id"] += 9_000_000
     api.versions["25.0.9"] = cand
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PAKCAST_REPORTED", str(tmp_path / "my_reported.csv"))
     (tmp_path / "data").mkdir()
     cmds = _routine_commands()
     assert [c[0] for c in cmds] == ["fetch", "ingest", "fetch", "fetch", "reported", "reported", "quarterly", "report"]
@@ -699,5 +700,11 @@ def test_readme_quarterly_routine_runs_step_by_step(api, env, tmp_path, monkeypa
     both = nat.set_index("period")["attacks"].to_frame().join(ship.rename("shipped"), how="inner")
     assert len(both) == 33 * 12 and (both["attacks"] == both["shipped"]).all()
     assert (tmp_path / "reports" / "2025Q3" / "briefing.html").exists()
+    # the figure typed in at step 2 is in the store and in the run's published aggregates
+    assert res["refresh"]["reported"]["inserted"] == 1 and res["refresh"]["reported"]["rejected"] == 0
+    assert len(Store("my.duckdb").reported()) == 1
+    rep = pd.read_csv(tmp_path / "reports" / "2025Q3" / "reported.csv", dtype=str)
+    mine = rep[rep["url"] == "https://www.dawn.com/news/1952551"]
+    assert mine[["source", "period", "metric", "value"]].values.tolist() == [["PICSS", "2025-09", "attacks", "69.0"]]
     assert "PICSS" in outputs[5] and "2025-09" in outputs[5]
     _no_secret_anywhere(tmp_path, texts=tuple(outputs))
