@@ -13,8 +13,23 @@ Two ensembles are built at each origin from the member models' samples:
   month) forecasts scored **before** :math:`o` (origin' < o and target month < o); equal weights
   until such scores exist. :func:`forecast.scoring.crps_mixture_weights` solves it exactly.
 
+A third series of forecasts, ``published``, is the output of the **selection rule**, itself
+backtested: at each origin :math:`o`, for each province and measure, using only the quarter sums
+scored before :math:`o` (target quarter ended before :math:`o`), the CRPS-weighted ensemble is
+published if its mean quarter-sum CRPS is below :math:`(1 - m)` times that of the best baseline
+(margin :math:`m` = ``selection_margin``), else the best baseline is; with fewer than
+``selection_min_history`` scored quarters the default baseline is. The national series is the sum
+of the published province paths, sample by sample (coherent). Any model, the
+frequency-severity deaths forecaster included, reaches the published forecast only through its
+CRPS weight in ``ens_crps`` and the ensemble's past record against the baselines.
+
 Scores per (model, measure, origin, series, horizon): CRPS, log score, absolute error of the
-median, coverage of the 50/80/90% central intervals, randomised PIT (:mod:`forecast.scoring`).
+median, randomised PIT and the coverage of the central 50/80/90% by it (:mod:`forecast.scoring`).
+
+The panel is converted once, at this boundary, into a :class:`forecast.forecasters.CountPanel`
+that every task cuts at its origin. Backtests use the final data version (the panel as shipped
+or given), not what was known at each origin: later revisions of a month's counts are in the
+training data of earlier origins.
 
 Work is split into independent (model, measure, origin) tasks run through
 :func:`forecast.parallel.run_tasks`; each task's seed is derived from
@@ -34,7 +49,9 @@ from pakcast.forecast import scoring
 from pakcast.forecast.forecasters import (
     BASELINE_NAMES,
     NATIONAL,
+    CountPanel,
     ModelUnavailable,
+    as_count_panel,
     derive_seed,
     make_forecaster,
     mix_samples,
@@ -48,6 +65,10 @@ __all__ = [
     "fit_predict_task",
     "run_backtest",
     "summarise",
+    "scorecard",
+    "select_published",
+    "PUBLISHED",
+    "DATA_VERSION_NOTE",
     "POINT_MASS_BASELINES",
     "ENSEMBLES",
 ]
@@ -55,6 +76,9 @@ __all__ = [
 POINT_MASS_BASELINES = ("zero", "last_value", "seasonal_naive")
 ENSEMBLES = ("ens_equal", "ens_crps")
 MEASURES = ("attacks", "killed")
+PUBLISHED = "published"
+DATA_VERSION_NOTE = ("Backtests use the final data version (the panel as shipped or given), not what was known at each "
+                     "origin: revisions of past counts made after an origin are in its training data.")
 
 
 @dataclass
@@ -65,7 +89,11 @@ class BacktestConfig:
     last month of data. ``forecast_origin``: an extra origin (after the data) that is forecast
     with the same models and weights but not scored (the quarterly run's forecast).
     ``ensemble_members``: models mixed by the ensembles (default: every model except the
-    point-mass baselines zero, last value and seasonal naive).
+    point-mass baselines zero, last value and seasonal naive). ``weight_samples``: the CRPS
+    weights are fitted on the first ``weight_samples`` paths of each member (the weights pool
+    thousands of past forecasts, so the Monte Carlo error of 250 paths is negligible next to the
+    cost of all pairs of 1000). ``selection_margin``, ``selection_min_history``,
+    ``default_baseline``: the selection rule (:func:`select_published`).
     """
 
     models: tuple[str, ...] = BASELINE_NAMES + ("nb_glm",)
@@ -81,6 +109,20 @@ class BacktestConfig:
     forecast_horizon: int | None = None
     scheduler: str | None = "serial"
     n_workers: int | None = None
+    selection_margin: float = 0.02
+    selection_min_history: int = 4
+    default_baseline: str = "negbin_12"
+    weight_samples: int = 250
+
+    def baselines(self) -> list[str]:
+        return [m for m in self.models if m in BASELINE_NAMES]
+
+    def fallback_baseline(self) -> str | None:
+        """The baseline published before any scores exist."""
+        if self.default_baseline in self.models:
+            return self.default_baseline
+        cand = [b for b in self.baselines() if b not in POINT_MASS_BASELINES] or self.baselines()
+        return cand[0] if cand else None
 
     def members(self) -> list[str]:
         if self.ensemble_members is not None:
@@ -99,6 +141,7 @@ class BacktestResult:
     fallbacks: pd.DataFrame
     config: BacktestConfig
     forecast_samples: dict[str, Any] = field(default_factory=dict)
+    selection: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def default_origins(last_month: pd.Timestamp, start: str = "2010-01-01") -> list[pd.Timestamp]:
@@ -110,16 +153,10 @@ def default_origins(last_month: pd.Timestamp, start: str = "2010-01-01") -> list
     return list(pd.date_range(q0, pd.Timestamp(last_month), freq="QS-JAN"))
 
 
-def _long(panel: pd.DataFrame, measure: str, before: pd.Timestamp) -> pd.DataFrame:
-    """Rows before ``before``: ``unique_id, ds, y`` (= ``measure``) plus ``attacks`` for casualty models."""
-    cols = ["unique_id", "ds", measure] + (["attacks"] if measure != "attacks" and "attacks" in panel else [])
-    p = panel.loc[panel["ds"] < before, cols]
-    return p.rename(columns={measure: "y"})
-
-
-def fit_predict_task(panel: pd.DataFrame, model: str, measure: str, origin: pd.Timestamp,
+def fit_predict_task(panel, model: str, measure: str, origin: pd.Timestamp,
                      h: int, n_samples: int, random_seed: int, covariates=None) -> dict:
-    """Fit ``model`` on ``panel`` truncated before ``origin`` and forecast ``h`` months.
+    """Fit ``model`` on ``panel`` (a :class:`CountPanel`, or a long panel converted here) cut
+    before ``origin`` and forecast ``h`` months.
 
     Returns ``{"samples": int32 (series, h, n), "ids": [...], "fallbacks": {...}, "seconds": ...,
     "error": None | str}``. A model that cannot run (missing module) returns its error instead.
@@ -137,14 +174,16 @@ def fit_predict_task(panel: pd.DataFrame, model: str, measure: str, origin: pd.T
 def _fit_predict(panel, model, measure, origin, h, n_samples, random_seed, covariates):
     t0 = time.perf_counter()
     origin = pd.Timestamp(origin)
-    train = _long(panel, measure, origin)
+    cp = as_count_panel(panel, *([measure, "attacks"] if not isinstance(panel, CountPanel) and "attacks" in panel
+                                 and measure != "attacks" else [measure]))
+    train = cp.before(origin)
     cov = None if covariates is None else covariates.loc[pd.to_datetime(covariates["ds"]) < origin]
     seed = int(derive_seed(random_seed, model, measure, origin.strftime("%Y-%m")).generate_state(1)[0])
     try:
         fc = make_forecaster(model, measure)
         if hasattr(fc, "random_seed"):  # models that sample in fit (Bayesian) take the task's seed
             fc.random_seed = seed
-        fc = fc.fit(train, cov)
+        fc = fc.fit(train, measure, covariates=cov)
         da = fc.predict(h, n_samples, random_seed=seed)
     except ModelUnavailable as exc:
         return {"samples": None, "ids": None, "fallbacks": {}, "seconds": time.perf_counter() - t0,
@@ -172,23 +211,71 @@ def _horizon_blocks(h: int, origin: pd.Timestamp) -> list[tuple[str, str, list[i
 
 def _score_arrays(obs, samples, random_seed, key) -> dict[str, np.ndarray]:
     """All scores for ``obs`` (...) and ``samples`` (..., n) in one vectorised pass."""
-    cov = scoring.interval_coverage(obs, samples)
+    n = samples.shape[-1]
+    srt = np.sort(samples, axis=-1)
+    pit = scoring.randomized_pit(obs, samples, random_seed=derive_seed(random_seed, "pit", *key))
+    cov = scoring.pit_coverage(pit)
+    median = srt[..., int(np.ceil(0.5 * n)) - 1]
     return {
-        "y": obs.astype(np.int64), "mean": samples.mean(axis=-1),
-        "median": np.quantile(samples, 0.5, axis=-1, method="inverted_cdf"),
-        "crps": scoring.crps(obs, samples), "log_score": scoring.log_score(obs, samples),
-        "abs_error": scoring.absolute_error(obs, samples),
-        "cov50": cov[50], "cov80": cov[80], "cov90": cov[90],
-        "pit": scoring.randomized_pit(obs, samples, random_seed=derive_seed(random_seed, "pit", *key)),
+        "y": obs.astype(np.int64), "mean": samples.mean(axis=-1), "median": median,
+        "crps": scoring.crps(obs, srt), "log_score": scoring.log_score(obs, samples),
+        "abs_error": np.abs(median - obs),
+        "cov50": cov[50], "cov80": cov[80], "cov90": cov[90], "pit": pit,
     }
+
+
+def select_published(past: pd.DataFrame, origin: pd.Timestamp, provinces: list[str], config: BacktestConfig,
+                     available: list[str]) -> list[dict]:
+    """The selection rule at ``origin`` from past quarter-sum scores only.
+
+    ``past`` holds ``model, unique_id, target_end, crps`` of quarter sums scored at earlier origins.
+    Returns one record per province: ``unique_id, chosen, reason, ensemble_crps, best_baseline,
+    best_baseline_crps, n_scored``.
+    """
+    use = past[past["target_end"] < origin] if not past.empty else past
+    agg = (use.groupby(["unique_id", "model"])["crps"].agg(["mean", "size"]) if not use.empty
+           else pd.DataFrame(columns=["mean", "size"]))
+    bases = [b for b in config.baselines() if b in available]
+    fallback = config.fallback_baseline()
+    fallback = fallback if fallback in available else (bases[0] if bases else None)
+    ens = "ens_crps" if "ens_crps" in available else ("ens_equal" if "ens_equal" in available else None)
+    out = []
+    for uid in provinces:
+        rec: dict[str, Any] = {"unique_id": uid, "ensemble": ens, "ensemble_crps": np.nan, "best_baseline": None,
+                               "best_baseline_crps": np.nan, "n_scored": 0}
+        sub = agg.loc[uid] if uid in agg.index.get_level_values(0) else None
+        if sub is not None:
+            sb = sub[sub.index.isin(bases) & (sub["size"] >= config.selection_min_history)]
+            if not sb.empty:
+                rec["best_baseline"] = str(sb["mean"].idxmin())
+                rec["best_baseline_crps"] = float(sb["mean"].min())
+                rec["n_scored"] = int(sb["size"].max())
+            if ens is not None and ens in sub.index:
+                rec["ensemble_crps"] = float(sub.loc[ens, "mean"])
+        if rec["best_baseline"] is None:
+            rec["chosen"] = fallback if fallback is not None else ens
+            rec["reason"] = (f"fewer than {config.selection_min_history} scored quarters: default baseline"
+                             if fallback is not None else "no baseline in the zoo: ensemble")
+        elif ens is not None and rec["ensemble_crps"] < (1 - config.selection_margin) * rec["best_baseline_crps"]:
+            rec["chosen"] = ens
+            rec["reason"] = (f"{ens} past quarter CRPS {rec['ensemble_crps']:.4g} beats the best baseline "
+                             f"{rec['best_baseline']} ({rec['best_baseline_crps']:.4g}) by more than "
+                             f"{config.selection_margin:.0%}")
+        else:
+            rec["chosen"] = rec["best_baseline"]
+            rec["reason"] = (f"no model beat the best baseline {rec['best_baseline']} by more than "
+                             f"{config.selection_margin:.0%} on past quarter sums")
+        out.append(rec)
+    return out
 
 
 def run_backtest(panel: pd.DataFrame, config: BacktestConfig, covariates=None, progress=None) -> BacktestResult:
     """Run the rolling-origin backtest.
 
     ``panel``: long monthly panel of **provinces** (``unique_id``, ``ds``, and the measure
-    columns; no national row: the national series is derived as the sum). ``progress(done,
-    total)`` is called as fit tasks finish.
+    columns; no national row: the national series is derived as the sum). It is converted once
+    into a :class:`CountPanel` that every task receives. ``progress(done, total)`` is called as
+    fit tasks finish.
     """
     panel = panel.copy()
     panel["ds"] = pd.to_datetime(panel["ds"])
@@ -197,11 +284,14 @@ def run_backtest(panel: pd.DataFrame, config: BacktestConfig, covariates=None, p
     for m in config.measures:
         if m not in panel.columns:
             raise ValueError(f"panel lacks measure column {m!r}")
-    last = panel["ds"].max()
+    need = list(dict.fromkeys(list(config.measures) + (["attacks"] if "attacks" in panel.columns else [])))
+    cp = CountPanel.from_long(panel, need)
+    last = cp.months[-1]
     origins = [pd.Timestamp(o) for o in (config.origins or default_origins(last, config.start))]
     if any(o > last for o in origins):
         raise ValueError(f"backtest origins after the last month of data ({last.date()}): "
                          f"{[str(o.date()) for o in origins if o > last]}")
+    origins = sorted(origins)
     h = int(config.horizon)
     all_origins = list(origins)
     fo = pd.Timestamp(config.forecast_origin) if config.forecast_origin is not None else None
@@ -216,7 +306,7 @@ def run_backtest(panel: pd.DataFrame, config: BacktestConfig, covariates=None, p
         for meas in config.measures for m in config.models for o in all_origins
     ]
     results = run_tasks(fit_predict_task, tasks, scheduler=config.scheduler, n_workers=config.n_workers,
-                        shared={"panel": panel, "covariates": covariates}, progress=progress)
+                        shared={"panel": cp, "covariates": covariates}, progress=progress)
 
     unavailable: dict[str, str] = {}
     samples: dict[tuple[str, str, pd.Timestamp], np.ndarray] = {}
@@ -242,15 +332,15 @@ def run_backtest(panel: pd.DataFrame, config: BacktestConfig, covariates=None, p
     series = list(ids) + [NATIONAL]
     models_ok = [m for m in config.models if m not in unavailable]
     members = [m for m in config.members() if m not in unavailable]
+    month_pos = {d: i for i, d in enumerate(cp.months)}
 
-    wide = {meas: panel.pivot(index="unique_id", columns="ds", values=meas).loc[list(ids)] for meas in config.measures}
-    score_frames, weight_rows = [], []
+    score_frames, weight_rows, selection_rows = [], [], []
     forecast_samples: dict[str, Any] = {}
     for meas in config.measures:
-        W = wide[meas]
-        obs_full = np.vstack([W.to_numpy(dtype=float), W.to_numpy(dtype=float).sum(axis=0, keepdims=True)])
-        month_pos = {d: i for i, d in enumerate(W.columns)}
+        V = cp.get(meas).astype(float)
+        obs_full = np.vstack([V, V.sum(axis=0, keepdims=True)])
         past_a, past_B, past_target = [], [], []  # per member-scored point (provinces only)
+        past_q: list[pd.DataFrame] = []  # quarter-sum CRPS of every model (provinces), for the selection rule
         for o in all_origins:
             is_fc = fo is not None and o == fo
             hh = fh if is_fc else h
@@ -274,8 +364,19 @@ def run_backtest(panel: pd.DataFrame, config: BacktestConfig, covariates=None, p
                     member_arr[ens] = mix_samples(stack, w)
                     weight_rows += [{"measure": meas, "origin": o, "ensemble": ens, "model": m, "weight": float(wk)}
                                     for m, wk in zip(members, w)]
+            # the selection rule, from past quarter scores only
+            past = pd.concat(past_q, ignore_index=True) if past_q else pd.DataFrame(
+                columns=["model", "unique_id", "target_end", "crps"])
+            sel = select_published(past, o, list(ids), config, list(member_arr))
+            chosen = [r["chosen"] for r in sel]
+            if all(c is not None for c in chosen):
+                pub = np.stack([member_arr[c][i] for i, c in enumerate(chosen)])
+                member_arr[PUBLISHED] = np.concatenate([pub, pub.sum(axis=0, keepdims=True, dtype=np.int64)
+                                                        .astype(pub.dtype)], axis=0)
+            selection_rows += [{"measure": meas, "origin": o, "forecast_origin": bool(is_fc), **r} for r in sel]
             if is_fc:
-                forecast_samples[meas] = {"origin": o, "h": hh, "series": series, "samples": member_arr}
+                forecast_samples[meas] = {"origin": o, "h": hh, "series": series, "samples": member_arr,
+                                          "selection": {r["unique_id"]: r["chosen"] for r in sel}}
                 continue
             months = pd.date_range(o, periods=hh, freq="MS")
             avail = [k for k, d in enumerate(months) if d in month_pos]
@@ -285,32 +386,39 @@ def run_backtest(panel: pd.DataFrame, config: BacktestConfig, covariates=None, p
             obs = obs_full[:, cols]  # (S, A)
             # energy terms for future weight fitting (provinces only, monthly horizons)
             if members and "ens_crps" in config.ensembles:
-                stack = np.stack([member_arr[m][:-1][:, avail, :] for m in members])  # K, P, A, n
+                nw = int(config.weight_samples)
+                stack = np.stack([member_arr[m][:-1][:, avail, :nw] for m in members])  # K, P, A, n
                 a, B = scoring.energy_terms(obs[:-1], stack)
                 past_a.append(a.reshape(-1, len(members)))
                 past_B.append(B.reshape(-1, len(members), len(members)))
                 past_target.append(np.tile(months[avail].to_numpy(), len(ids)))
             blocks = [b for b in _horizon_blocks(hh, o) if all(k in avail for k in b[2])]
             names = list(member_arr)
-            # (M, S, nblocks, n) samples and (S, nblocks) outcomes, scored in one pass
-            smp = np.stack([np.stack([member_arr[nm][:, ks, :].sum(axis=1, dtype=np.int64) for _, _, ks in blocks],
-                                     axis=1) for nm in names])
             ob = np.stack([obs_full[:, [month_pos[months[k]] for k in ks]].sum(axis=1) for _, _, ks in blocks], axis=1)
-            sc = _score_arrays(np.broadcast_to(ob, smp.shape[:-1]), smp, config.random_seed,
-                               (meas, o.strftime("%Y-%m")))
-            M, S, NB = smp.shape[:3]
+            S, NB = ob.shape
             targets = [str(months[ks[0]].date()) if ht == "month" else str(months[ks[0]].to_period("Q"))
                        for _, ht, ks in blocks]
-            frame = pd.DataFrame({
-                "model": np.repeat(names, S * NB), "measure": meas, "origin": o,
-                "unique_id": np.tile(np.repeat(series, NB), M),
-                "horizon": np.tile([b[0] for b in blocks], M * S),
-                "horizon_type": np.tile([b[1] for b in blocks], M * S),
-                "target": np.tile(targets, M * S),
-            })
-            for k, v in sc.items():
-                frame[k] = np.asarray(v).reshape(-1)
-            score_frames.append(frame)
+            ends = np.array([months[ks[-1]] for _, _, ks in blocks], dtype="datetime64[ns]")
+            for nm in names:
+                # (S, nblocks, n) samples of this model's paths summed over each block's months
+                smp = np.stack([member_arr[nm][:, ks, :].sum(axis=1, dtype=np.int64) for _, _, ks in blocks], axis=1)
+                sc = _score_arrays(ob, smp, config.random_seed, (meas, o.strftime("%Y-%m"), nm))
+                frame = pd.DataFrame({
+                    "model": nm, "measure": meas, "origin": o,
+                    "unique_id": np.repeat(series, NB),
+                    "horizon": np.tile([b[0] for b in blocks], S),
+                    "horizon_type": np.tile([b[1] for b in blocks], S),
+                    "target": np.tile(targets, S),
+                })
+                for k, v in sc.items():
+                    frame[k] = np.asarray(v).reshape(-1)
+                score_frames.append(frame)
+                isq = np.array([b[1] == "quarter" for b in blocks])
+                if isq.any() and nm != PUBLISHED:
+                    cq = sc["crps"][:-1][:, isq]
+                    past_q.append(pd.DataFrame({
+                        "model": nm, "unique_id": np.repeat(list(ids), int(isq.sum())),
+                        "target_end": np.tile(ends[isq], len(ids)), "crps": cq.reshape(-1)}))
     scores = pd.concat(score_frames, ignore_index=True) if score_frames else pd.DataFrame()
     return BacktestResult(
         scores=scores,
@@ -320,6 +428,7 @@ def run_backtest(panel: pd.DataFrame, config: BacktestConfig, covariates=None, p
         fallbacks=pd.DataFrame(fb_rows, columns=["model", "measure", "origin", "unique_id", "reason"]),
         config=config,
         forecast_samples=forecast_samples,
+        selection=pd.DataFrame(selection_rows),
     )
 
 
@@ -385,3 +494,85 @@ def summarise(scores: pd.DataFrame, annual_events: dict[str, float] | None = Non
             "coverage_90_in_85_95": bool(0.85 <= best["coverage_90"] <= 0.95),
         })
     return {"per_series": agg, "per_horizon": per_h, "pit": pit, "dm": dm, "goal": goal}
+
+
+def scorecard(scores: pd.DataFrame, annual_events: dict[str, float] | None = None, random_seed: int = 0,
+              block: int = 4, n_boot: int = 1000, level: float = 0.9) -> dict:
+    """The backtest scorecard: one row per model, series, measure and resolution (month | quarter).
+
+    Row keys (the ``pakcast backtest --json`` contract): ``model, province, measure, resolution,
+    crps, coverage_90`` (randomised PIT), ``pit_ks_p, skill_vs_best_baseline, skill_ci_low,
+    skill_ci_high, published`` (true for the selection rule's output), and ``log_score,
+    coverage_50, coverage_80, n, n_origins, best_baseline, best_baseline_crps, dm_pvalue``. Skill
+    is against the baseline with the lowest mean CRPS in that series, measure and resolution, with
+    a moving-block bootstrap interval over origins (:func:`forecast.scoring.skill_interval`, blocks
+    of ``block`` origins, ``level`` two-sided) on the per-origin mean CRPS.
+
+    Also returns ``goal_check`` (series with >= 10 attacks a year: the published forecast's CRPS no
+    worse than the best baseline's at both resolutions; quarter-sum 90% coverage in 85-95%) and
+    ``calibration`` (PIT histograms of the published forecast and ``ens_crps`` per series, measure
+    and horizon).
+    """
+    if scores.empty:
+        return {"rows": [], "goal_check": [], "calibration": []}
+    sc = scores.assign(resolution=scores["horizon_type"])
+    keys = ["measure", "unique_id", "resolution", "model"]
+    agg = (sc.groupby(keys).agg(crps=("crps", "mean"), log_score=("log_score", "mean"),
+                                coverage_50=("cov50", "mean"), coverage_80=("cov80", "mean"),
+                                coverage_90=("cov90", "mean"), n=("crps", "size"),
+                                n_origins=("origin", "nunique"))
+           .reset_index())
+    ks = sc.groupby(keys)["pit"].apply(lambda u: scoring.pit_ks_pvalue(u.to_numpy())).rename("pit_ks_p")
+    agg = agg.merge(ks.reset_index(), on=keys)
+    per_origin = sc.groupby(keys + ["origin"])["crps"].mean()
+    base = agg[agg["model"].isin(BASELINE_NAMES)]
+    bb = base.loc[base.groupby(keys[:3])["crps"].idxmin(), keys[:3] + ["model", "crps"]]
+    bb = bb.rename(columns={"model": "best_baseline", "crps": "best_baseline_crps"})
+    agg = agg.merge(bb, on=keys[:3], how="left")
+    rows = []
+    for r in agg.itertuples(index=False):
+        rec = r._asdict()
+        la = per_origin.loc[(r.measure, r.unique_id, r.resolution, r.model)]
+        lb = per_origin.loc[(r.measure, r.unique_id, r.resolution, r.best_baseline)]
+        la, lb = la.align(lb, join="inner")
+        seed = derive_seed(random_seed, "skill", r.measure, r.unique_id, r.resolution, r.model)
+        si = scoring.skill_interval(la.to_numpy(), lb.to_numpy(), block=block, n_boot=n_boot, level=level,
+                                    random_seed=seed)
+        dm = np.nan
+        if r.model != r.best_baseline and len(la) >= 3:
+            try:
+                dm = scoring.diebold_mariano(la.to_numpy(), lb.to_numpy(), h=block).pvalue
+            except ValueError:
+                dm = np.nan
+        rows.append({"model": r.model, "province": r.unique_id, "measure": r.measure, "resolution": r.resolution,
+                     "crps": rec["crps"], "coverage_90": rec["coverage_90"], "pit_ks_p": rec["pit_ks_p"],
+                     "skill_vs_best_baseline": si.skill, "skill_ci_low": si.ci_low, "skill_ci_high": si.ci_high,
+                     "published": r.model == PUBLISHED,
+                     "log_score": rec["log_score"], "coverage_50": rec["coverage_50"],
+                     "coverage_80": rec["coverage_80"], "n": int(rec["n"]), "n_origins": int(rec["n_origins"]),
+                     "best_baseline": r.best_baseline, "best_baseline_crps": rec["best_baseline_crps"],
+                     "dm_pvalue": float(dm)})
+    goal = []
+    pub = {(x["measure"], x["province"], x["resolution"]): x for x in rows if x["published"]}
+    for (meas, uid) in sorted({(m, u) for m, u, _ in pub}):
+        ev = None if annual_events is None else annual_events.get(uid)
+        rec = {"measure": meas, "province": uid, "events_per_year": ev,
+               "in_goal_scope": bool(ev is not None and ev >= 10)}
+        for res in ("month", "quarter"):
+            x = pub.get((meas, uid, res))
+            if x is None:
+                continue
+            rec[f"{res}_crps"] = x["crps"]
+            rec[f"{res}_best_baseline"] = x["best_baseline"]
+            rec[f"{res}_best_baseline_crps"] = x["best_baseline_crps"]
+            rec[f"{res}_no_worse_than_best_baseline"] = bool(x["crps"] <= x["best_baseline_crps"] * (1 + 1e-12))
+            rec[f"{res}_coverage_90"] = x["coverage_90"]
+        cq = rec.get("quarter_coverage_90")
+        rec["quarter_coverage_90_in_85_95"] = bool(cq is not None and 0.85 <= cq <= 0.95)
+        goal.append(rec)
+    calib = []
+    for (meas, uid, model, hz), g in sc[sc["model"].isin([PUBLISHED, "ens_crps"])].groupby(
+            ["measure", "unique_id", "model", "horizon"]):
+        calib.append({"measure": meas, "province": uid, "model": model, "horizon": hz,
+                      "resolution": str(g["resolution"].iloc[0]), **scoring.pit_histogram(g["pit"].to_numpy())})
+    return {"rows": rows, "goal_check": goal, "calibration": calib}

@@ -2,11 +2,17 @@
 
 Every forecaster follows the pakcast forecaster protocol (docs/ARCHITECTURE.md):
 
-* ``fit(panel, covariates=None) -> self`` on a long panel with columns ``unique_id``, ``ds``
-  (month start) and ``y`` (non-negative integer counts, explicit zeros, no gaps);
+* ``fit(panel, measure, covariates=None) -> self`` on the panel as :func:`forecast.panel.load_panel`
+  returns it (long: ``unique_id``, ``ds`` month starts, one column per measure of non-negative
+  integer counts, explicit zeros, no gaps) or as a :class:`CountPanel` (the same panel converted
+  once into arrays: the backtest converts at its boundary and hands every task the arrays);
+  ``measure`` names the column forecast;
 * ``predict(h, n_samples, random_seed) -> xarray.DataArray`` with dims
   ``(unique_id, horizon, sample)`` of non-negative integers; coordinate ``ds`` on ``horizon``
-  holds the forecast months.
+  holds the forecast months. Each sample is a whole path: parameter uncertainty is drawn once
+  per path and the latent level or state is carried along it (lags filled with the path's own
+  simulated counts), so sums over horizons (quarters) are valid forecasts; ensembles mix whole
+  paths.
 
 Samples of one series depend only on ``(random_seed, unique_id)`` (see :func:`derive_seed`), so a
 forecaster fitted on any subset of series gives the same samples for the series they share: this
@@ -34,6 +40,7 @@ from __future__ import annotations
 import importlib
 import warnings
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -46,6 +53,8 @@ from pakcast.models.baselines import BASELINES, HistoricalRate
 __all__ = [
     "ModelUnavailable",
     "derive_seed",
+    "CountPanel",
+    "as_count_panel",
     "panel_to_wide",
     "Forecaster",
     "BaselineForecaster",
@@ -137,15 +146,79 @@ def panel_to_wide(panel: pd.DataFrame, column: str = "y") -> tuple[list[str], pd
     return [str(u) for u in wide.index], months, wide.to_numpy(dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class CountPanel:
+    """A monthly count panel converted once: ``values[measure]`` is int64 (series, months).
+
+    Built from the long panel by :meth:`from_long` (validated as :func:`panel_to_wide`); cut
+    at a forecast origin by :meth:`before` (a view, no copy and no re-validation), which is
+    what each backtest task does.
+    """
+
+    ids: tuple[str, ...]
+    months: pd.DatetimeIndex
+    values: dict[str, np.ndarray]
+
+    @classmethod
+    def from_long(cls, panel: pd.DataFrame, measures=None) -> "CountPanel":
+        """Validate and convert the long panel; ``measures`` default: every count column present."""
+        if measures is None:
+            measures = [c for c in ("y", "attacks", "killed") if c in panel.columns]
+        measures = [measures] if isinstance(measures, str) else list(measures)
+        if not measures:
+            raise ValueError("panel has no measure column (attacks, killed or y)")
+        vals, ids, months = {}, None, None
+        for m in measures:
+            i, mo, v = panel_to_wide(panel, column=m)
+            ids, months = (i, mo) if ids is None else (ids, months)
+            vals[m] = v
+        return cls(tuple(ids), months, vals)
+
+    def before(self, origin) -> "CountPanel":
+        """The months before ``origin`` (no look-ahead)."""
+        k = int(self.months.searchsorted(pd.Timestamp(origin), side="left"))
+        if k == 0:
+            raise ValueError(f"no months before {pd.Timestamp(origin).date()} in the panel")
+        return CountPanel(self.ids, self.months[:k], {m: v[:, :k] for m, v in self.values.items()})
+
+    def subset(self, ids) -> "CountPanel":
+        """Only the series ``ids`` (in that order)."""
+        pos = [self.ids.index(u) for u in ids]
+        return CountPanel(tuple(ids), self.months, {m: v[pos] for m, v in self.values.items()})
+
+    def get(self, measure: str) -> np.ndarray:
+        if measure not in self.values:
+            raise ValueError(f"panel lacks column(s) [{measure!r}]; it has {sorted(self.values)}")
+        return self.values[measure]
+
+
+def as_count_panel(panel, *measures: str) -> CountPanel:
+    """``panel`` as a :class:`CountPanel` holding ``measures`` (converted from long form once)."""
+    if isinstance(panel, CountPanel):
+        for m in measures:
+            panel.get(m)
+        return panel
+    return CountPanel.from_long(panel, measures or None)
+
+
+def _check_measure(measure) -> str:
+    if not isinstance(measure, str):
+        raise TypeError(f"fit(panel, measure, covariates=None): measure must name a column, got "
+                        f"{type(measure).__name__} (pass covariates by keyword)")
+    return measure
+
+
 class Forecaster:
     """Base class: per-series fitting and seeding; subclasses implement ``_fit_series`` and
     ``_sample_series`` (or override ``fit``/``predict`` for joint models)."""
 
     name = "forecaster"
 
-    def fit(self, panel: pd.DataFrame, covariates: pd.DataFrame | None = None) -> "Forecaster":
-        """Fit on a long panel (``unique_id``, ``ds``, ``y``); covariates are not used by this model."""
-        ids, months, values = panel_to_wide(panel)
+    def fit(self, panel, measure: str = "y", covariates: pd.DataFrame | None = None) -> "Forecaster":
+        """Fit on ``panel[measure]`` (long panel or :class:`CountPanel`); covariates are not used by this model."""
+        cp = as_count_panel(panel, _check_measure(measure))
+        ids, months, values = list(cp.ids), cp.months, cp.get(measure)
+        self.measure_ = measure
         self.ids_, self.last_ds_, self.history_ = ids, months[-1], values
         self.start_ds_ = months[0]
         self.states_ = [self._fit_series(values[i]) for i in range(len(ids))]
@@ -244,9 +317,9 @@ class NegBinGLMForecaster(Forecaster):
         self.param_uncertainty = param_uncertainty
         self.min_nonzero = min_nonzero
 
-    def fit(self, panel, covariates=None):
+    def fit(self, panel, measure="y", covariates=None):
         self.fallbacks_ = {}
-        super().fit(panel, covariates)
+        super().fit(panel, measure, covariates)
         for uid, st in zip(self.ids_, self.states_):
             if st["kind"] == "fallback":
                 self.fallbacks_[uid] = st["reason"]
@@ -340,12 +413,12 @@ class _ExternalSeriesForecaster(Forecaster):
         self.min_nonzero = min_nonzero
         self.window = window
 
-    def fit(self, panel, covariates=None):
+    def fit(self, panel, measure="y", covariates=None):
         self._mod = _import_optional(self.module, self.name)
         if not hasattr(self._mod, self.cls_name):
             raise ModelUnavailable(f"{self.module} has no {self.cls_name} (model {self.name!r})")
         self.fallbacks_ = {}
-        super().fit(panel, covariates)
+        super().fit(panel, measure, covariates)
         for uid, st in zip(self.ids_, self.states_):
             if st["kind"] == "fallback":
                 self.fallbacks_[uid] = st["reason"]
@@ -395,9 +468,49 @@ class INGARCHForecaster(_ExternalSeriesForecaster):
             raise RuntimeError("INGARCH fit did not converge")
         return res
 
+    param_uncertainty = True
+
     def _sample_external(self, st, h, n, rng):
-        seed = int(rng.integers(0, 2**31 - 1))
-        return np.asarray(st["res"].forecast(h, n_samples=n, random_seed=seed)).T
+        res = st["res"]
+        m = res.model
+        simple = (m.link == "identity" and list(m.P) == [1] and list(m.Q) == [1] and m.X.shape[1] == 0)
+        if not simple:  # other specifications: the model's own (plug-in) simulation
+            seed = int(rng.integers(0, 2**31 - 1))
+            return np.asarray(res.forecast(h, n_samples=n, random_seed=seed)).T
+        return _ingarch11_paths(np.asarray(res.params, float), np.asarray(res.cov, float), float(res.sigmasq),
+                                np.asarray(m.z_obs, float), h, n, rng, self.param_uncertainty)
+
+
+def _ingarch11_paths(par, cov, sigmasq, y, h, n, rng, param_uncertainty=True) -> np.ndarray:
+    r"""Sample paths (h, n) of an identity-link NB-INGARCH(1,1), parameters drawn once per path.
+
+    Each path draws :math:`(\beta_0, \beta_1, \alpha_1)` from the estimate's asymptotic normal
+    (sandwich covariance, when it is positive definite; else the estimate; draws outside :math:`\beta_0 > 0, \beta_1, \alpha_1 \ge 0,
+    \beta_1 + \alpha_1 < 1` take the estimate), runs the intensity recursion over the fitted
+    window with them (from the stationary mean, as the fit does) and then forward, feeding back
+    the path's own simulated counts:
+    :math:`\lambda_t = \beta_0 + \beta_1 y_{t-1} + \alpha_1\lambda_{t-1}`.
+    """
+    pars = np.broadcast_to(par, (n, 3)).copy()
+    sym = (cov + cov.T) / 2
+    if param_uncertainty and np.all(np.isfinite(cov)) and np.all(np.linalg.eigvalsh(sym) > 0):
+        draw = rng.multivariate_normal(par, sym, size=n, method="cholesky")
+        ok = (draw[:, 0] > 0) & (draw[:, 1] >= 0) & (draw[:, 2] >= 0) & (draw[:, 1] + draw[:, 2] < 0.999)
+        pars[ok] = draw[ok]
+    b0, b1, a1 = pars[:, 0], pars[:, 1], pars[:, 2]
+    nu = b0 / np.maximum(1 - b1 - a1, 1e-6)
+    z = nu.copy()
+    for yt in y:
+        nu = b0 + b1 * z + a1 * nu
+        z = np.full(n, yt)
+    out = np.empty((h, n), dtype=np.int64)
+    size = 1.0 / sigmasq if sigmasq > 0 else None
+    for k in range(h):
+        nu = b0 + b1 * z + a1 * nu
+        lam = np.maximum(nu, 1e-12)
+        out[k] = rng.poisson(lam) if size is None else rng.negative_binomial(size, size / (size + lam))
+        z = out[k].astype(float)
+    return out
 
 
 class HawkesForecaster(_ExternalSeriesForecaster):
@@ -467,11 +580,12 @@ class BayesHierarchicalForecaster(Forecaster):
         self.n_harmonics = n_harmonics
         self.random_seed = random_seed
 
-    def fit(self, panel, covariates=None):
+    def fit(self, panel, measure="y", covariates=None):
         mod = _import_optional("pakcast.models.bayes.its", self.name)
         if not hasattr(mod, "HierarchicalNBITS"):
             raise ModelUnavailable("pakcast.models.bayes.its has no HierarchicalNBITS (model 'bayes_hier')")
-        ids, months, values = panel_to_wide(panel)
+        cp = as_count_panel(panel, _check_measure(measure))
+        ids, months, values = list(cp.ids), cp.months, cp.get(measure)
         self.ids_, self.last_ds_, self.start_ds_, self.history_ = ids, months[-1], months[0], values
         use = months[-int(self.window):]
         long = pd.DataFrame({"unique_id": np.repeat(ids, len(use)), "ds": np.tile(use, len(ids)),
@@ -512,7 +626,9 @@ class FrequencySeverityForecaster(Forecaster):
     over the months :math:`j` of the last ``severity_window`` months with attacks (:math:`a_j`
     attacks, :math:`k_j` killed), drawn afresh for every sample and month. The mixture over months
     carries the heavy tail of deaths per attack; the panel has no per-event deaths, so the
-    within-month spread of severity is replaced by the Poisson. ``y`` is the killed series.
+    within-month spread of severity is replaced by the Poisson. ``measure`` is the killed series.
+    Each path takes its attack counts from one frequency path, so the clustering of attacks
+    along the path carries into deaths.
     """
 
     def __init__(self, frequency: Forecaster, severity_window: int = 36):
@@ -520,12 +636,15 @@ class FrequencySeverityForecaster(Forecaster):
         self.severity_window = severity_window
         self.name = frequency.name
 
-    def fit(self, panel, covariates=None):
-        if "attacks" not in panel.columns:
-            raise ValueError("frequency-severity needs an 'attacks' column beside y (killed)")
-        ids, months, killed = panel_to_wide(panel)
-        _, _, attacks = panel_to_wide(panel, column="attacks")
-        self.frequency.fit(panel.drop(columns="y").rename(columns={"attacks": "y"}), covariates)
+    def fit(self, panel, measure="killed", covariates=None):
+        cp = as_count_panel(panel, _check_measure(measure))
+        if "attacks" not in cp.values:
+            if isinstance(panel, pd.DataFrame) and "attacks" in panel.columns:
+                cp = as_count_panel(panel, measure, "attacks")
+            else:
+                raise ValueError(f"frequency-severity needs an 'attacks' column beside {measure!r}")
+        ids, months, killed, attacks = list(cp.ids), cp.months, cp.get(measure), cp.get("attacks")
+        self.frequency.fit(cp, "attacks", covariates)
         self.ids_, self.last_ds_, self.start_ds_ = ids, months[-1], months[0]
         self.fallbacks_ = dict(getattr(self.frequency, "fallbacks_", {}))
         w = int(self.severity_window)
@@ -598,9 +717,10 @@ class EnsembleForecaster(Forecaster):
         self.weights = weights
         self.name = name
 
-    def fit(self, panel, covariates=None):
+    def fit(self, panel, measure="y", covariates=None):
+        cp = as_count_panel(panel, _check_measure(measure))
         for m in self.members:
-            m.fit(panel, covariates)
+            m.fit(cp, measure, covariates)
         first = self.members[0]
         self.ids_, self.last_ds_, self.start_ds_ = first.ids_, first.last_ds_, first.start_ds_
         return self

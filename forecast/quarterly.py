@@ -3,9 +3,12 @@
 One run, on the monthly province panel as available at ``as_of``:
 
 1. backtest the zoo over rolling quarterly origins (:mod:`forecast.backtest`), no look-ahead;
-2. forecast the next four quarters from ``as_of`` with every model and the two ensembles, the
-   CRPS-weighted ensemble (``ens_crps``, weights from all backtest scores before the forecast
-   origin) being the published forecast; national = sum of provinces, sample by sample;
+2. forecast the next four quarters from ``as_of`` with every model and the two ensembles; the
+   published forecast (``published``) is chosen per province and measure by the backtested
+   selection rule (:func:`forecast.backtest.select_published`): the CRPS-weighted ensemble where
+   its past quarter-sum CRPS beats the best baseline's by the margin, else that baseline, and
+   ``results.json["models"]["published_selection"]`` says which, so the briefing can; national = sum of the
+   published provinces, sample by sample;
 3. write the run directory (contract in docs/ARCHITECTURE.md): ``panel.csv``, ``forecast.csv``,
    ``backtest.csv``, ``results.json``, ``breaks.json``, ``attribution.json``, ``manifest.json``
    and the briefing (:func:`forecast.report.build_report`);
@@ -42,7 +45,7 @@ __all__ = ["QuarterlyConfig", "run", "DEFAULT_MODELS", "forecast_table", "score_
 DEFAULT_MODELS = BASELINE_NAMES + ("nb_glm", "ingarch", "hawkes")
 QUANTILES = {"q05": 0.05, "q25": 0.25, "q50": 0.5, "q75": 0.75, "q95": 0.95}
 PERCENTILES = np.arange(1, 100) / 100.0
-PUBLISHED_MODEL = "ens_crps"
+PUBLISHED_MODEL = "published"  # the selection rule's output (forecast.backtest.select_published)
 SHIPPED_SOURCE = PAKISTAN.source("ucdp")
 SHIPPED_CITATION = ("Sundberg & Melander (2013), J. Peace Research 50(4):523-532; Davies, Pettersson & Öberg (2022), "
                     "J. Peace Research 59(4):593-610")
@@ -398,6 +401,7 @@ def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | Non
     if published != PUBLISHED_MODEL:
         notes.append(f"published forecast model: {published} (no ensemble could be built)")
     samples = {m: fs[m]["samples"][published] for m in bcfg.measures}
+    selection = {m: fs[m].get("selection", {}) for m in bcfg.measures}
     series = fs[bcfg.measures[0]]["series"]
     fc_table, pct_table = forecast_table(samples, series, origin, wide, model=published)
     write_csv(out / "forecast.csv", fc_table)
@@ -474,6 +478,12 @@ def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | Non
         "data": {**coverage, "n_months": n_months, "first_month": str(panel_all["ds"].min().date())[:7],
                  "last_month": str(as_of.date())[:7]},
         "models": {"run": models, "not_run": skipped, "ensemble_members": bcfg.members(),
+                   "published_selection": [
+                       {"measure": m, "province": uid, "model": chosen, "baseline_published": chosen in BASELINE_NAMES,
+                        "note": (f"no model beat the best baseline ({chosen}) on past quarter sums: the baseline is "
+                                 "published" if chosen in BASELINE_NAMES
+                                 else f"{chosen} beat the best baseline on past quarter sums")}
+                       for m, sel in selection.items() for uid, chosen in sel.items()],
                    "ensemble_weights": weights_final,
                    "fallbacks": (res.fallbacks.assign(origin=res.fallbacks["origin"].astype(str))
                                  .groupby(["model", "measure", "unique_id"]).size().rename("n_origins")
@@ -575,7 +585,11 @@ def _forecast_only(provinces, bcfg, progress=None):
         fs.setdefault(t["measure"], {"origin": o, "h": bcfg.forecast_horizon, "series": r["ids"] + [NATIONAL],
                                      "samples": {}})["samples"][t["model"]] = s
     members = [m for m in bcfg.members() if m not in unavailable]
+    fallback = bcfg.fallback_baseline()
     for meas, d in fs.items():
+        if fallback in d["samples"]:  # no scores: the selection rule publishes its default baseline
+            d["samples"]["published"] = d["samples"][fallback]
+            d["selection"] = {uid: fallback for uid in d["series"][:-1]}
         if members:
             w = np.full(len(members), 1.0 / len(members))
             mixed = mix_samples(np.stack([d["samples"][m] for m in members]), w)

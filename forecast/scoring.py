@@ -334,22 +334,46 @@ def diebold_mariano(loss_a, loss_b, h: int = 1) -> DieboldMarianoResult:
     return DieboldMarianoResult(float(stat), p, T - 1, dbar, T, h)
 
 
-def expected_abs_diff(x, y) -> np.ndarray:
-    """:math:`E|X - Y|` for independent empirical samples ``x`` (..., m) and ``y`` (..., n)."""
+def _sorted_with_cumsum(y):
+    ys = np.sort(np.asarray(y, dtype=float), axis=-1)
+    return ys, np.concatenate([np.zeros(ys.shape[:-1] + (1,)), np.cumsum(ys, axis=-1)], axis=-1)
+
+
+def _expected_abs_diff_sorted(x, ys, ycs) -> np.ndarray:
+    """E|X - Y| with ``ys`` sorted along the last axis and ``ycs`` its cumulative sums (leading 0)."""
     x = np.asarray(x, dtype=float)
-    y = np.sort(np.asarray(y, dtype=float), axis=-1)
     lead = x.shape[:-1]
-    x2 = x.reshape(-1, x.shape[-1])
-    y2 = y.reshape(-1, y.shape[-1])
-    n = y2.shape[1]
-    csum = np.concatenate([np.zeros((y2.shape[0], 1)), np.cumsum(y2, axis=1)], axis=1)
-    out = np.empty(x2.shape[0])
-    for r in range(x2.shape[0]):
-        c = np.searchsorted(y2[r], x2[r], side="right")
-        below = csum[r, c]
-        tot = csum[r, -1]
-        out[r] = np.mean(x2[r] * c - below + (tot - below) - x2[r] * (n - c)) / n
-    return out.reshape(lead)
+    m, n = x.shape[-1], ys.shape[-1]
+    x2 = x.reshape(-1, m)
+    y2 = ys.reshape(-1, n)
+    c2 = ycs.reshape(-1, n + 1)
+    R = x2.shape[0]
+    # one searchsorted over all rows: shift row r by r * span so that rows do not interleave
+    lo = min(float(x2.min(initial=0.0)), float(y2.min(initial=0.0)))
+    span = max(float(x2.max(initial=0.0)), float(y2.max(initial=0.0))) - lo + 1.0
+    off = (np.arange(R) * span)[:, None]
+    c = np.searchsorted((y2 - lo + off).ravel(), (x2 - lo + off).ravel(), side="right").reshape(R, m)
+    c = c - (np.arange(R) * n)[:, None]
+    below = np.take_along_axis(c2, c, axis=1)
+    tot = c2[:, -1:]
+    s = x2 * c - below + (tot - below) - x2 * (n - c)
+    return (s.sum(axis=1) / (m * n)).reshape(lead)
+
+
+def expected_abs_diff(x, y) -> np.ndarray:
+    r""":math:`E|X - Y|` for independent empirical samples ``x`` (..., m) and ``y`` (..., n).
+
+    With ``y`` sorted and :math:`c_i = \#\{y \le x_i\}`, :math:`S_c` the sum of the :math:`c`
+    smallest ``y`` and :math:`T` their total,
+    :math:`n\sum_j |x_i - y_j|/n = x_i c_i - S_{c_i} + (T - S_{c_i}) - x_i (n - c_i)`,
+    vectorised over rows (one ``searchsorted`` for all of them).
+    """
+    ys, ycs = _sorted_with_cumsum(y)
+    x = np.asarray(x, dtype=float)
+    lead = np.broadcast_shapes(x.shape[:-1], ys.shape[:-1])
+    ys = np.broadcast_to(ys, lead + ys.shape[-1:])
+    ycs = np.broadcast_to(ycs, lead + ycs.shape[-1:])
+    return _expected_abs_diff_sorted(np.broadcast_to(x, lead + x.shape[-1:]), ys, ycs)
 
 
 def energy_terms(obs, member_samples) -> tuple[np.ndarray, np.ndarray]:
@@ -362,9 +386,10 @@ def energy_terms(obs, member_samples) -> tuple[np.ndarray, np.ndarray]:
     K = ms.shape[0]
     a = np.stack([np.abs(ms[k] - obs[..., None]).mean(axis=-1) for k in range(K)], axis=-1)
     B = np.zeros(obs.shape + (K, K))
+    srt = [_sorted_with_cumsum(ms[k]) for k in range(K)]
     for k in range(K):
         for l in range(k, K):
-            e = expected_abs_diff(ms[k], ms[l])
+            e = _expected_abs_diff_sorted(srt[k][0], *srt[l])
             B[..., k, l] = e
             B[..., l, k] = e
     return a, B

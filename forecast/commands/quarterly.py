@@ -107,7 +107,7 @@ def quarterly_cmd(
 
 @app.command("backtest")
 def backtest_cmd(
-    json_out: Path = typer.Option(..., "--json", help="Write per model and province crps, log_score, coverage_90, skill_vs_best_baseline here."),
+    json_out: Path = typer.Option(..., "--json", help="Write the scorecard rows (model, province, measure, resolution, crps, coverage_90, pit_ks_p, skill_vs_best_baseline, skill_ci_low, skill_ci_high, published) here."),
     models: Optional[str] = typer.Option(None, "--models", help="Comma-separated zoo members."),
     origins: Optional[str] = typer.Option(None, "--origins", help="'START:END' (quarterly origins between, e.g. 2010-01:2019-10) or comma-separated months."),
     input: Optional[Path] = typer.Option(None, "--input", help="Panel CSV (province, period, attacks, killed); default: the shipped panel."),
@@ -121,7 +121,7 @@ def backtest_cmd(
     """Rolling-origin backtest of the zoo (no look-ahead), scored by CRPS, log score, coverage and skill."""
     import pandas as pd
 
-    from pakcast.forecast.backtest import BacktestConfig, run_backtest, summarise
+    from pakcast.forecast.backtest import DATA_VERSION_NOTE, BacktestConfig, run_backtest, scorecard
     from pakcast.forecast.forecasters import MODEL_NAMES, NATIONAL
     from pakcast.forecast.io import write_csv, write_json
     from pakcast.forecast.quarterly import DEFAULT_MODELS, QuarterlyConfig, _load_panel
@@ -153,15 +153,27 @@ def backtest_cmd(
         res = run_backtest(provinces, cfg, progress=lambda d, t: prog.update(tid, completed=d, total=t))
     in_bt = provinces[provinces["ds"] >= (min(olist) if olist else pd.Timestamp(start))]
     ann = (in_bt.groupby("unique_id")["attacks"].sum() / max(in_bt["ds"].nunique() / 12, 1)).to_dict()
-    s = summarise(res.scores, ann)
-    per = s["per_series"].rename(columns={"unique_id": "province"})
+    card = scorecard(res.scores, ann, random_seed=random_seed)
+    sel = res.selection.copy()
+    if not sel.empty:
+        sel["origin"] = pd.to_datetime(sel["origin"]).dt.strftime("%Y-%m")
     payload = {
         "data": {k: v for k, v in coverage.items() if not k.startswith("_")},
+        "data_version_note": DATA_VERSION_NOTE,
         "models": list(mlist), "not_run": res.unavailable,
         "origins": sorted({str(pd.Timestamp(o).date())[:7] for o in res.scores["origin"]}),
-        "results": per[["measure", "province", "model", "crps", "log_score", "coverage_90",
-                        "skill_vs_best_baseline", "best_baseline", "n"]].to_dict(orient="records"),
-        "diebold_mariano": s["dm"], "goal_check": s["goal"],
+        "n_origins": int(res.scores["origin"].nunique()), "n_samples": n_samples, "random_seed": random_seed,
+        "events_per_year": {k: round(float(v), 2) for k, v in ann.items()},
+        "rows": card["rows"],
+        "goal_check": card["goal_check"],
+        "calibration": card["calibration"],
+        "selection": {
+            "rule": (f"per origin, province and measure: publish ens_crps if its mean quarter-sum CRPS over quarters "
+                     f"scored before the origin is below (1 - {cfg.selection_margin}) x the best baseline's, else the "
+                     f"best baseline (with fewer than {cfg.selection_min_history} scored quarters: "
+                     f"{cfg.fallback_baseline()}); national = sum of the published provinces"),
+            "by_origin": sel.to_dict(orient="records"),
+        },
         "seconds_fit": float(res.timings["seconds"].sum()),
     }
     from pakcast.forecast.manifest import RunManifest, write_beside
@@ -179,4 +191,4 @@ def backtest_cmd(
         write_csv(csv_out, res.scores, float_format="%.5g")
         outputs.append(csv_out)
     write_beside(manifest, outputs)
-    console.print(f"wrote {json_out} ({len(payload['results'])} model x province x measure rows) and its manifest")
+    console.print(f"wrote {json_out} ({len(payload['rows'])} model x province x measure x resolution rows) and its manifest")

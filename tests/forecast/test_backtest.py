@@ -6,7 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pakcast.forecast.backtest import BacktestConfig, _horizon_blocks, default_origins, run_backtest, summarise
+from pakcast.forecast.backtest import (
+    PUBLISHED,
+    BacktestConfig,
+    _horizon_blocks,
+    default_origins,
+    run_backtest,
+    scorecard,
+    select_published,
+    summarise,
+)
 from pakcast.forecast.forecasters import NATIONAL
 
 
@@ -58,7 +67,7 @@ def test_horizon_blocks_have_months_and_whole_quarters():
 
 def test_scores_cover_models_ensembles_series_and_horizons(serial):
     s = serial.scores
-    assert set(s["model"]) == set(MODELS) | {"ens_equal", "ens_crps"}
+    assert set(s["model"]) == set(MODELS) | {"ens_equal", "ens_crps", PUBLISHED}
     assert set(s["unique_id"]) == {"A", "B", "C", NATIONAL}
     assert set(s["horizon"]) == {str(i) for i in range(1, 7)} | {"Q1", "Q2"}
     assert s[["crps", "log_score", "pit"]].notna().all().all()
@@ -89,6 +98,64 @@ def test_crps_weights_use_only_past_scores(panel, serial):
     mb = other.scores[other.scores["origin"] == last].sort_values(["model", "measure", "unique_id", "horizon"])
     np.testing.assert_array_equal(ma["mean"].to_numpy(), mb["mean"].to_numpy())
     assert not np.array_equal(ma["y"].to_numpy(), mb["y"].to_numpy())
+    # the selection rule at that origin saw only the past too
+    sa = serial.selection[serial.selection["origin"] == last].reset_index(drop=True)
+    sb = other.selection[other.selection["origin"] == last].reset_index(drop=True)
+    pd.testing.assert_frame_equal(sa, sb)
+
+
+def test_published_follows_the_rule_and_is_coherent(serial):
+    sel = serial.selection
+    assert set(sel["chosen"]) <= {"ens_crps", "zero", "historical_rate", "conflictology"}
+    first = sel[sel["origin"] == sel["origin"].min()]
+    assert (first["chosen"] == "historical_rate").all()  # no scores yet: the default baseline (negbin_12 not run)
+    assert first["reason"].str.contains("default baseline").all()
+    s = serial.scores
+    pub = s[s["model"] == PUBLISHED].set_index(["measure", "origin", "unique_id", "horizon"])
+    for r in sel.itertuples():
+        src = s[(s["model"] == r.chosen) & (s["measure"] == r.measure) & (s["origin"] == r.origin)
+                & (s["unique_id"] == r.unique_id)].set_index(["measure", "origin", "unique_id", "horizon"])
+        np.testing.assert_array_equal(pub.loc[src.index, "mean"].to_numpy(), src["mean"].to_numpy())
+    piv = s[s["model"] == PUBLISHED].pivot_table(index=["measure", "origin", "horizon"], columns="unique_id",
+                                                values="mean")
+    np.testing.assert_allclose(piv[NATIONAL], piv[["A", "B", "C"]].sum(axis=1), rtol=1e-10)
+
+
+def test_select_published_margin_and_history():
+    cfg = BacktestConfig(models=("historical_rate", "conflictology", "nb_glm"), selection_margin=0.05,
+                         selection_min_history=2)
+    o = pd.Timestamp("2012-01-01")
+    t = pd.Timestamp("2011-06-01")
+    past = pd.DataFrame({"model": ["ens_crps", "ens_crps", "historical_rate", "historical_rate", "conflictology",
+                                   "conflictology", "ens_crps", "historical_rate", "historical_rate"],
+                         "unique_id": ["A"] * 6 + ["B", "B", "B"],
+                         "target_end": [t] * 9,
+                         "crps": [0.9, 0.9, 1.0, 1.0, 1.2, 1.2, 0.97, 1.0, 1.0]})
+    past = pd.concat([past, past.assign(unique_id="C", target_end=o)])  # C: only scores not yet observed
+    out = {r["unique_id"]: r for r in select_published(past, o, ["A", "B", "C"], cfg,
+                                                       ["historical_rate", "conflictology", "ens_crps"])}
+    assert out["A"]["chosen"] == "ens_crps"  # 10% better than the best baseline, margin 5%
+    assert out["B"]["chosen"] == "historical_rate" and "no model beat" in out["B"]["reason"]  # 3% < margin
+    assert out["C"]["chosen"] == "historical_rate" and out["C"]["n_scored"] == 0
+
+
+def test_scorecard_rows_have_the_contract_keys(serial):
+    card = scorecard(serial.scores, {"A": 100.0, "B": 24.0, "C": 0.6}, random_seed=1, n_boot=200)
+    rows = pd.DataFrame(card["rows"])
+    contract = ["model", "province", "measure", "resolution", "crps", "coverage_90", "pit_ks_p",
+                "skill_vs_best_baseline", "skill_ci_low", "skill_ci_high", "published"]
+    assert set(contract) <= set(rows.columns)
+    assert set(rows["resolution"]) == {"month", "quarter"}
+    assert rows.loc[rows["published"], "model"].eq(PUBLISHED).all() and rows["published"].any()
+    best = rows[rows["model"] == rows["best_baseline"]]
+    np.testing.assert_allclose(best["skill_vs_best_baseline"].dropna(), 0.0, atol=1e-12)  # NaN: reference CRPS 0
+    ok = rows["skill_ci_low"].notna()
+    assert (rows.loc[ok, "skill_ci_low"] <= rows.loc[ok, "skill_vs_best_baseline"] + 1e-12).all()
+    assert rows["coverage_90"].between(0, 1).all()
+    goal = {(g["measure"], g["province"]): g for g in card["goal_check"]}
+    assert goal[("attacks", "A")]["in_goal_scope"] and not goal[("attacks", "C")]["in_goal_scope"]
+    assert {"month_no_worse_than_best_baseline", "quarter_coverage_90"} <= set(goal[("attacks", "A")])
+    assert {c["resolution"] for c in card["calibration"]} == {"month", "quarter"}
 
 
 def test_serial_and_dask_scheduler_address_give_identical_results(panel, serial):

@@ -19,6 +19,8 @@ from pakcast.forecast.forecasters import (
     derive_seed,
     make_forecaster,
     mix_samples,
+    CountPanel,
+    INGARCHForecaster,
     panel_to_wide,
 )
 
@@ -140,11 +142,11 @@ def test_unknown_model_and_availability_report():
 
 
 def test_frequency_severity_mean_is_attacks_times_attack_weighted_severity():
-    p = synthetic_panel(n_months=120, seed=6, means=(12.0, 4.0, 2.0)).drop(columns="y").rename(columns={"killed": "y"})
-    fc = FrequencySeverityForecaster(make_forecaster("historical_rate"), severity_window=36).fit(p)
+    p = synthetic_panel(n_months=120, seed=6, means=(12.0, 4.0, 2.0)).drop(columns="y")
+    fc = FrequencySeverityForecaster(make_forecaster("historical_rate"), severity_window=36).fit(p, "killed")
     da = fc.predict(12, 20000, random_seed=1)
-    att = make_forecaster("historical_rate").fit(p.drop(columns="y").rename(columns={"attacks": "y"})).predict(
-        12, 20000, random_seed=1)
+    att = make_forecaster("historical_rate").fit(p, "attacks").predict(12, 20000, random_seed=1)
+    p = p.rename(columns={"killed": "y"})
     for i, uid in enumerate(("A", "B", "C")):
         w = p[p.unique_id == uid].tail(36)
         # attack-weighted mean deaths per attack over months with attacks (the synthetic killed
@@ -155,3 +157,30 @@ def test_frequency_severity_mean_is_attacks_times_attack_weighted_severity():
     # frequency-severity is what make_forecaster gives for event models on casualties
     assert isinstance(make_forecaster("hawkes", "killed"), FrequencySeverityForecaster)
     assert not isinstance(make_forecaster("nb_glm", "killed"), FrequencySeverityForecaster)
+
+
+def test_protocol_names_the_measure_and_takes_the_panel_once_converted():
+    p = synthetic_panel().drop(columns="y")
+    a = make_forecaster("nb_glm").fit(p, "killed").predict(3, 40, random_seed=2)
+    cp = CountPanel.from_long(p, ["attacks", "killed"])
+    b = make_forecaster("nb_glm").fit(cp, "killed").predict(3, 40, random_seed=2)
+    np.testing.assert_array_equal(a.values, b.values)
+    cut = cp.before(pd.Timestamp("2010-01-01"))
+    assert cut.months[-1] == pd.Timestamp("2009-12-01") and cut.get("attacks").shape == (3, 60)
+    with pytest.raises(TypeError, match="measure must name a column"):
+        make_forecaster("zero").fit(p, p)
+    with pytest.raises(ValueError, match="lacks column"):
+        make_forecaster("zero").fit(cp, "injured")
+
+
+def test_quarter_sums_of_whole_paths_carry_the_parameter_uncertainty():
+    """Paths, not months: with the rate drawn once per path, the variance of a 3-month sum exceeds
+    three times the monthly variance (months of a path move together); INGARCH paths feed back
+    their own counts, so neighbouring months are correlated."""
+    p = synthetic_panel(n_months=48, means=(8.0, 2.0, 0.5)).drop(columns="y")
+    s = make_forecaster("poisson_12").fit(p, "attacks").predict(3, 20000, random_seed=1).sel(unique_id="A").values
+    assert s.sum(axis=0).var() > 1.1 * s.var(axis=1).sum()
+    fc = INGARCHForecaster(min_nonzero=5).fit(synthetic_panel(n_months=120, means=(8.0, 6.0, 4.0)), "attacks")
+    assert fc.fallbacks_ == {}
+    x = fc.predict(3, 20000, random_seed=1).sel(unique_id="A").values
+    assert np.corrcoef(x[0], x[1])[0, 1] > 0.05

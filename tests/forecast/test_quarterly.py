@@ -60,7 +60,11 @@ def test_national_forecast_is_coherent_in_mean(two_runs):
 
 def test_results_json_reports_backtest_models_and_what_was_not_produced(two_runs):
     res = json.loads((two_runs[0] / "r1" / "results.json").read_text())
-    assert res["as_of"] == "2020-12" and res["published_model"] == "ens_crps"
+    assert res["as_of"] == "2020-12" and res["published_model"] == "published"
+    sel = res["models"]["published_selection"]
+    assert {(r["measure"], r["province"]) for r in sel} >= {("attacks", "Sindh"), ("killed", "Balochistan")}
+    assert all(r["model"] in {"ens_crps", "zero", "historical_rate", "conflictology"} for r in sel)
+    assert all(("baseline is published" in r["note"]) == r["baseline_published"] for r in sel)
     assert res["data"]["n_months"] > 300 and res["data"]["last_month"] == "2020-12"
     rec = res["backtest"]["summary"][0]
     assert {"model", "province", "measure", "crps", "log_score", "coverage_90", "skill_vs_best_baseline"} <= set(rec)
@@ -155,8 +159,14 @@ def test_backtest_command_writes_the_json_contract(tmp_path):
                                  "--measures", "attacks"])
     assert r.exit_code == 0, r.output
     payload = json.loads(out.read_text())
-    rec = payload["results"][0]
-    assert {"model", "province", "crps", "log_score", "coverage_90", "skill_vs_best_baseline"} <= set(rec)
+    contract = {"model", "province", "measure", "resolution", "crps", "coverage_90", "pit_ks_p",
+                "skill_vs_best_baseline", "skill_ci_low", "skill_ci_high", "published"}
+    rows = payload["rows"]
+    assert all(contract <= set(rec) for rec in rows)
+    assert {r["resolution"] for r in rows} == {"month", "quarter"} and {r["measure"] for r in rows} == {"attacks"}
+    assert [r["model"] for r in rows if r["published"]] and all(r["model"] == "published" for r in rows if r["published"])
+    assert "final data version" in payload["data_version_note"]
+    assert payload["selection"]["by_origin"] and "rule" in payload["selection"]
     assert payload["origins"] == ["2020-01", "2020-04", "2020-07", "2020-10"]
     bad = CliRunner().invoke(app, ["backtest", "--json", str(out), "--models", "prophet"])
     assert bad.exit_code == 2
