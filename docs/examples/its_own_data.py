@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-
 from pakcast.forecast.manifest import RunManifest
 from pakcast.forecast.studies import load_series, run_its_study, write_its_study
 from pakcast.models.its import InterruptedTimeSeries

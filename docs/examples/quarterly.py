@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-
 from pakcast.forecast.quarterly import QuarterlyConfig, run
 from pakcast.forecast.run_result import read_result
 
