@@ -18,19 +18,37 @@ from typing import Any
 
 import jinja2
 import pandas as pd
-
 from pakcast.forecast.country import PAKISTAN
+from pakcast.forecast.forecasters import BASELINE_NAMES
 from pakcast.forecast.io import atomic_write_text, to_jsonable, write_json
 from pakcast.forecast.paths import shipped, templates_dir
 from pakcast.forecast.report import figures as F
-from pakcast.forecast.report.claims import check_claims, national_monthly, reported_series
-from pakcast.forecast.report.format import column_kind, fmt_auto, fmt_cell, fmt_count, fmt_p, fmt_pct, fmt_ratio, fmt_ratio3
-from pakcast.forecast.forecasters import BASELINE_NAMES
+from pakcast.forecast.report.claims import (
+    check_claims,
+    national_monthly,
+    reported_series,
+)
+from pakcast.forecast.report.format import (
+    column_kind,
+    fmt_auto,
+    fmt_cell,
+    fmt_count,
+    fmt_p,
+    fmt_pct,
+    fmt_rate,
+    fmt_ratio,
+    fmt_ratio3,
+)
 from pakcast.forecast.report.its import assemble_its
 from pakcast.forecast.report.judgements import key_judgements
 from pakcast.forecast.report.pdf import write_pdf
 from pakcast.forecast.report.rundir import Missing, RunInputs, read_run_dir
-from pakcast.forecast.run_result import ITSStudyResult, QuarterlyResult, RunResult, read_result
+from pakcast.forecast.run_result import (
+    ITSStudyResult,
+    QuarterlyResult,
+    RunResult,
+    read_result,
+)
 
 SECTION_ORDER = (
     ("key_judgements", "Key judgements"),
@@ -200,14 +218,16 @@ def map_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, 
     expected = att.groupby("province")["mean"].sum()
     pop = (panel.dropna(subset=["population"]).sort_values("period").groupby("province")["population"].last())
     first = att[att["quarter"] == quarters[0]].set_index("province")
-    rows, values = [], {}
+    rows, values, intervals = [], {}, {}
     for prov, e in expected.items():
         p = pop.get(prov)
         ok = p is not None and p > 0
         rate = float(e / p * 1e5) if ok else None
-        values[prov] = rate if rate is not None else float("nan")
         # quantiles scale linearly, so the next quarter's 90% interval per 100,000 is exact
         q = first.loc[prov] if prov in first.index else None
+        values[prov] = float(q["mean"] / p * 1e5) if ok and q is not None else float("nan")
+        if ok and q is not None:
+            intervals[prov] = (float(q["q05"] / p * 1e5), float(q["q95"] / p * 1e5))
         rows.append({"province": prov, "expected_attacks": float(e), "population": None if p is None else float(p),
                      "per_100k": rate,
                      "next_quarter": quarters[0],
@@ -225,11 +245,14 @@ def map_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, 
         Path(geo), values, "forecast attacks per 100,000 people", figdir,
         f"forecast: this run ({source}); population: census via the run's panel; boundaries: Natural Earth "
         "(public domain)",
-        merge=merge,
-        title=f"Forecast attacks per 100,000 people, {span}",
-        caption=(f"Expected attacks over {span} (sum of the quarterly forecast means) divided by the latest "
-                 "population in the panel, per 100,000 people. Hatched: no population in the panel."
-                 + (" FATA is drawn with Khyber Pakhtunkhwa, into which it merged in 2018." if merge else "")))
+        merge=merge, intervals=intervals,
+        title=f"Forecast attacks per 100,000 people, {quarters[0]}",
+        caption=(f"Expected attacks in {quarters[0]} (the forecast mean) per 100,000 people (latest population in "
+                 "the panel), with the 90% predictive interval in brackets; the table adds the four quarters "
+                 f"{span}. Hatched: no population in the panel."
+                 + (" FATA is drawn with Khyber Pakhtunkhwa, into which it merged in 2018." if merge else "")
+                 + " Boundaries are shown for orientation only and imply no position on disputed territory "
+                   "(Azad Jammu and Kashmir, Gilgit-Baltistan)."))
     figs[rec.name] = rec
     rows.sort(key=lambda r: -(r["per_100k"] or 0))
     return _section("map", figures=[rec.name], rows=rows, quarters=quarters, merged=merge)
@@ -642,7 +665,7 @@ def _environment() -> jinja2.Environment:
                              autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["header"] = lambda c: HEADERS.get(c, c.replace("_", " ").replace(".", " "))
-    env.filters.update(count=fmt_count, ratio=fmt_ratio, ratio3=fmt_ratio3, pct=fmt_pct, pval=fmt_p, auto=fmt_auto,
+    env.filters.update(rate=fmt_rate, count=fmt_count, ratio=fmt_ratio, ratio3=fmt_ratio3, pct=fmt_pct, pval=fmt_p, auto=fmt_auto,
                        cell=fmt_cell)
     return env
 

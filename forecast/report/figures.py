@@ -25,7 +25,7 @@ from matplotlib.patches import Polygon as MplPolygon
 from shapely.geometry import Polygon as ShapelyPolygon
 
 from pakcast.forecast.io import atomic_write_bytes, safe_name
-from pakcast.forecast.report.format import fmt_ratio
+from pakcast.forecast.report.format import fmt_rate, fmt_ratio
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
 OKABE_ITO = {
@@ -189,7 +189,8 @@ def _polygons(geometry: dict[str, Any]) -> list[np.ndarray]:
 
 
 def province_map(geojson_path: Path, values: dict[str, float], label: str, figures_dir: Path, source: str,
-                 title: str, caption: str, merge: dict[str, str] | None = None) -> FigureRecord:
+                 title: str, caption: str, merge: dict[str, str] | None = None,
+                 intervals: dict[str, tuple[float, float]] | None = None) -> FigureRecord:
     """Choropleth of ``values`` by province (``cividis``), drawn from GeoJSON polygons with matplotlib.
 
     ``merge`` maps a boundary feature to the province whose value it takes (e.g. FATA -> Khyber
@@ -197,7 +198,7 @@ def province_map(geojson_path: Path, values: dict[str, float], label: str, figur
     """
     gj = json.loads(Path(geojson_path).read_text(encoding="utf-8"))
     merge = merge or {}
-    fig, ax = new_figure(7.0, 5.4)
+    fig, ax = new_figure(7.5, 4.6)
     finite = [v for v in values.values() if v is not None and np.isfinite(v)]
     vmax = max(finite) if finite else 1.0
     norm = matplotlib.colors.Normalize(vmin=0, vmax=vmax if vmax > 0 else 1.0)
@@ -218,34 +219,34 @@ def province_map(geojson_path: Path, values: dict[str, float], label: str, figur
     ax.autoscale_view()
     if missing:
         ax.add_collection(PatchCollection(missing, facecolor="#eeeeee", edgecolor="white", hatch="///", linewidth=0.6))
-    small = []
+    # every label sits in the empty east of the frame, joined to its unit by a leader line, so no label
+    # covers a border or another unit; labels are ordered north to south like the units they name
+    labels = []
     for feat in gj["features"]:
         name = feat["properties"].get("name")
         if name in merge:
             continue
         v = values.get(name)
-        poly = ShapelyPolygon(max(_polygons(feat["geometry"]), key=len)[:, :2])
-        txt = fmt_ratio(v) if v is not None and np.isfinite(v) else "n/a"
-        pt = poly.representative_point()
-        if poly.area < 3.0:  # small units (ICT, AJK) are labelled in the margin with a leader line
-            small.append((pt.y, pt.x, f"{name}: {txt}"))
-            continue
-        ax.annotate(f"{name}\n{txt}", (pt.x, pt.y), ha="center", va="center", fontsize=7, color="black",
-                    bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8))
+        pt = ShapelyPolygon(max(_polygons(feat["geometry"]), key=len)[:, :2]).representative_point()
+        txt = fmt_rate(v) if v is not None and np.isfinite(v) else "no population"
+        if intervals and name in intervals and v is not None and np.isfinite(v):
+            lo, hi = intervals[name]
+            txt += f" (90%: {fmt_rate(lo)}–{fmt_rate(hi)})"
+        labels.append((pt.y, pt.x, f"{name}\n{txt}"))
     xmin, xmax = ax.dataLim.x0, ax.dataLim.x1
-    ymid = 0.5 * (ax.dataLim.y0 + ax.dataLim.y1)
-    for i, (y, x, text) in enumerate(sorted(small, reverse=True)):
-        # margin labels in the empty south-east corner of the frame, joined to their unit by a line
-        ax.annotate(text, (x, y), xytext=(xmax - 4.0, ymid - 1.5 - 1.1 * i), fontsize=7, ha="left", va="center",
-                    arrowprops=dict(arrowstyle="-", color="#444444", lw=0.6),
+    y0, y1 = ax.dataLim.y0, ax.dataLim.y1
+    labels.sort(reverse=True)
+    step = (y1 - y0) / max(len(labels) - 1, 1)
+    for i, (y, x, text) in enumerate(labels):
+        ax.annotate(text, (x, y), xytext=(xmax + 1.0, y1 - i * step), fontsize=7, ha="left", va="center",
+                    arrowprops=dict(arrowstyle="-", color="#444444", lw=0.5, shrinkA=0, shrinkB=2),
                     bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="#cccccc"))
-    ax.set_xlim(xmin - 0.5, xmax + (4.0 if small else 0.5))
+        ax.plot([x], [y], "o", ms=2, color="#222222")
+    ax.set_xlim(xmin - 0.5, xmax + 9.0)
     ax.set_aspect(1.0 / np.cos(np.deg2rad(30)))
-    ax.set_xlabel("longitude (degrees east)")
-    ax.set_ylabel("latitude (degrees north)")
-    ax.grid(False)
+    ax.set_axis_off()  # a map needs no longitude and latitude scales
     sm = matplotlib.cm.ScalarMappable(norm=norm, cmap=cmap)
-    cb = fig.colorbar(sm, ax=ax, shrink=0.7)
+    cb = fig.colorbar(sm, ax=ax, shrink=0.6, orientation="horizontal", pad=0.02, aspect=40)
     cb.set_label(label)
     ax.set_title(title, loc="left")
     return save_figure(fig, figures_dir, "map_forecast_rate", title, caption, source)

@@ -92,3 +92,14 @@ def fmt_ratio3(v: Any) -> str:
     if _missing(v):
         return DASH
     return f"{float(v):.3f}"
+
+
+def fmt_rate(v: Any) -> str:
+    """Rates (per 100,000 people): two significant figures in plain decimals (``0.53``, ``0.0031``)."""
+    if _missing(v):
+        return DASH
+    v = float(v)
+    if v == 0:
+        return "0"
+    decimals = max(0, 1 - int(math.floor(math.log10(abs(v)))))
+    return f"{v:,.{decimals}f}"

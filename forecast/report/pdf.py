@@ -17,9 +17,16 @@ import matplotlib
 import matplotlib.image as mpimg
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
-
 from pakcast.forecast.io import atomic_write_bytes
-from pakcast.forecast.report.format import fmt_cell, fmt_count, fmt_p, fmt_pct, fmt_ratio, fmt_ratio3
+from pakcast.forecast.report.format import (
+    fmt_cell,
+    fmt_count,
+    fmt_p,
+    fmt_pct,
+    fmt_rate,
+    fmt_ratio,
+    fmt_ratio3,
+)
 
 A4 = (8.27, 11.69)
 LEFT, RIGHT, TOP, BOTTOM = 0.07, 0.93, 0.95, 0.05
@@ -150,8 +157,8 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
     elif sid == "map":
         _figures(w, sec["figures"], figs)
         w.table(["province", "expected attacks", "population", "per 100,000", f"{sec['quarters'][0]} per 100,000 (90%)"],
-                [[r["province"], fmt_count(r["expected_attacks"]), fmt_count(r["population"]), fmt_ratio(r["per_100k"]),
-                  f"{fmt_ratio(r['next_q50_per_100k'])} ({fmt_ratio(r['next_q05_per_100k'])}-{fmt_ratio(r['next_q95_per_100k'])})"]
+                [[r["province"], fmt_count(r["expected_attacks"]), fmt_count(r["population"]), fmt_rate(r["per_100k"]),
+                  f"{fmt_rate(r['next_q50_per_100k'])} ({fmt_rate(r['next_q05_per_100k'])}-{fmt_rate(r['next_q95_per_100k'])})"]
                  for r in sec["rows"]], max_width=30)
     elif sid == "breaks":
         if sec.get("known_rows"):
