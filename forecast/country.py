@@ -120,7 +120,7 @@ PAKISTAN = CountryProfile(
     ),
     sources={
         "ucdp": "UCDP GED 22.1 (CC BY 4.0), Pakistan extract via HDX",
-        "ucdp_events": "shipped per-event table (UCDP GED 22.1)",
+        "ucdp_version": "UCDP GED 22.1",
         "ucdp_tables": "shipped UCDP GED 22.1 tables",
         "ucdp_panel": "UCDP GED panel",
         "attribution": "UCDP GED 22.1 (Pakistan extract via HDX), militant scope; covariates: shared/data/covariates",

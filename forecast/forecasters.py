@@ -37,7 +37,6 @@ by sample, so every sample path of Pakistan is the sum of the province paths wit
 
 from __future__ import annotations
 
-import importlib
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -396,10 +395,17 @@ class NegBinGLMForecaster(Forecaster):
 
 
 def _import_optional(module: str, model: str):
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ModelUnavailable(f"model {model!r} needs {module}, which is not available: {exc}") from exc
+    """The :mod:`pakcast.models` module behind a zoo member, imported directly (a broken module
+    fails loudly instead of being reported as unavailable)."""
+    if module == "pakcast.models.ingarch":
+        from pakcast.models import ingarch as mod
+    elif module == "pakcast.models.hawkes":
+        from pakcast.models import hawkes as mod
+    elif module == "pakcast.models.bayes.its":
+        from pakcast.models.bayes import its as mod
+    else:
+        raise ModelUnavailable(f"model {model!r}: no zoo model lives in {module}")
+    return mod
 
 
 class _ExternalSeriesForecaster(Forecaster):
@@ -777,10 +783,6 @@ def available_models() -> dict[str, str | None]:
         if spec is None:
             out[name] = None
             continue
-        try:
-            mod = importlib.import_module(spec[0])
-        except ImportError as exc:
-            out[name] = f"{spec[0]} not importable: {exc}"
-            continue
+        mod = _import_optional(spec[0], name)
         out[name] = None if hasattr(mod, spec[1]) else f"{spec[0]} has no {spec[1]} yet"
     return out

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from pakcast.forecast._cli_app import app, bayes_app, data_app  # noqa: F401
 from pakcast.forecast.country import PAKISTAN
+from pakcast.forecast.errors import InputError
 from pakcast.forecast.validate import ValidationError
 
 console = Console()
@@ -56,11 +57,8 @@ DATA_LIMITS = list(PAKISTAN.event_data_limits)
 
 
 def _fail(exc: Exception) -> None:
-    # no hard wrapping: file paths and "line N" stay on one line (greppable, copyable)
-    from rich.markup import escape
-
-    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
-    raise typer.Exit(code=1)
+    """An expected failure of a data command: one line through the CLI's error handler (exit 1)."""
+    raise InputError(str(exc)) from exc
 
 
 def _read_with_progress(path: Path, source: str, on_error: str, encoding: str) -> Any:
@@ -436,17 +434,10 @@ def data_build_cmd(
             written = build_shipped_tables(shared_dir, out_dir, log=lambda m: console.print(f"  {m}"))
     except (ValidationError, FileNotFoundError, ValueError) as exc:
         _fail(exc)
-    try:
-        from pakcast.forecast import covariates as cov
-        builder = getattr(cov, "build_shipped_tables", None)
-    except ImportError:
-        builder = None
-    if builder is None:
-        console.print("[yellow]notice:[/] forecast.covariates.build_shipped_tables is not available yet: "
-                      "covariate tables not rebuilt")
-    else:
-        res = builder(shared_dir, out_dir)
-        n = len(res) if isinstance(res, (list, tuple, dict)) else None
-        console.print(f"  covariate tables rebuilt" + (f" ({n} files)" if n is not None else ""))
+    from pakcast.forecast.covariates import build_shipped_tables as build_covariate_tables
+
+    res = build_covariate_tables(shared_dir, out_dir)
+    n = len(res) if isinstance(res, (list, tuple, dict)) else None
+    console.print("  covariate tables rebuilt" + (f" ({n} files)" if n is not None else ""))
     console.print(f"[green]done[/]: {len(written)} foundation tables in {out_dir}")
 

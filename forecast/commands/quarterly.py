@@ -9,7 +9,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pakcast.forecast._cli_app import app, bayes_app, data_app  # noqa: F401
+from pakcast.forecast._cli_app import app, emit, json_option, seed_option
+from pakcast.forecast.errors import GateError
+from pakcast.forecast.jobs import input_errors
 
 console = Console(stderr=True)
 
@@ -34,7 +36,7 @@ def quarterly_cmd(
     models: Optional[str] = typer.Option(None, "--models", help="Comma-separated zoo members (default: five baselines, nb_glm, ingarch, hawkes)."),
     scheduler: str = typer.Option("local", "--scheduler", help="'local' (Dask LocalCluster), 'serial', or a scheduler address."),
     workers: Optional[int] = typer.Option(None, "--workers", help="LocalCluster worker processes (default: CPU count)."),
-    random_seed: int = typer.Option(20260101, "--random-seed", help="Seed of every stochastic step."),
+    random_seed: int = seed_option(),
     n_samples: int = typer.Option(1000, "--n-samples", help="Predictive samples per series and month."),
     backtest_start: str = typer.Option("2010-01-01", "--backtest-start", help="First backtest origin."),
     no_studies: bool = typer.Option(False, "--no-studies", help="Skip the break and attribution studies."),
@@ -46,9 +48,6 @@ def quarterly_cmd(
     force: bool = typer.Option(False, "--force", help="Write into a directory that holds another run's manifest."),
 ) -> None:
     """Backtest the zoo, forecast the next four quarters by province, archive and score vintages, write the briefing."""
-    from rich.markup import escape
-
-    from pakcast.forecast.errors import PakcastError
     from pakcast.forecast.quarterly import DEFAULT_MODELS, QuarterlyConfig, run
 
     cfg = QuarterlyConfig(out=out, as_of=as_of, input=input, store=store,
@@ -56,20 +55,12 @@ def quarterly_cmd(
                           random_seed=random_seed, n_samples=n_samples, backtest_start=backtest_start,
                           studies=not no_studies, report=not no_report,
                           forecast_only=() if no_bayes else ("bayes_hier",), force=force)
-    try:
+    with input_errors():
         if refresh:
-            from pakcast.forecast.errors import PakcastError
             from pakcast.forecast.refresh import refresh_quarterly
 
-            try:
-                refresh_quarterly(cfg, refresh_sources, refresh_since, log=lambda m: console.print(f"refresh: {m}"))
-            except PakcastError as exc:  # a bad source spec, the store locked: one line, its exit code
-                console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
-                raise typer.Exit(exc.exit_code) from None
+            refresh_quarterly(cfg, refresh_sources, refresh_since, log=lambda m: console.print(f"refresh: {m}"))
         cfg.validate()
-    except (ValueError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2)
     with _progress() as prog:
         tasks: dict[str, int] = {}
 
@@ -82,10 +73,8 @@ def quarterly_cmd(
 
         try:
             manifest = run(cfg, progress=cb)
-        except PakcastError as exc:
-            prog.stop()
-            console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
+        finally:
+            prog.stop()  # an error is printed by the CLI's one handler, below the bars
         for task in prog.tasks:
             prog.update(task.id, completed=task.total)
     import json
@@ -100,95 +89,39 @@ def quarterly_cmd(
     if "store" in res["not_produced"]:
         # The outputs exist, but the forecast is not in the store: say so and fail, so that a scheduler
         # running the quarterly job notices (e.g. another run held the store's lock).
-        console.print(f"[red]error:[/red] the forecast was written to {out} but NOT archived as a vintage in the "
-                      f"store: {res['not_produced']['store']}. Run the quarter again once the store is free.")
-        raise typer.Exit(3)
+        raise GateError(f"the forecast was written to {out} but NOT archived as a vintage in the store: "
+                        f"{res['not_produced']['store']}. Run the quarter again once the store is free.")
 
 
 @app.command("backtest")
 def backtest_cmd(
-    json_out: Path = typer.Option(..., "--json", help="Write the scorecard rows (model, province, measure, resolution, crps, coverage_90, pit_ks_p, skill_vs_best_baseline, skill_ci_low, skill_ci_high, published) here."),
+    json_out: Optional[Path] = json_option(what="the scorecard rows (model, province, measure, resolution, crps, "
+                                                "coverage_90, pit_ks_p, skill_vs_best_baseline, skill_ci_low, "
+                                                "skill_ci_high, published)"),
     models: Optional[str] = typer.Option(None, "--models", help="Comma-separated zoo members."),
     origins: Optional[str] = typer.Option(None, "--origins", help="'START:END' (quarterly origins between, e.g. 2010-01:2019-10) or comma-separated months."),
     input: Optional[Path] = typer.Option(None, "--input", help="Panel CSV (province, period, attacks, killed); default: the shipped panel."),
     measures: str = typer.Option("attacks,killed", "--measures", help="Comma-separated measures."),
     scheduler: str = typer.Option("local", "--scheduler", help="'local', 'serial', or a scheduler address."),
     workers: Optional[int] = typer.Option(None, "--workers", help="LocalCluster worker processes."),
-    random_seed: int = typer.Option(20260101, "--random-seed"),
+    random_seed: int = seed_option(),
     n_samples: int = typer.Option(500, "--n-samples"),
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Also write the long score table here."),
 ) -> None:
     """Rolling-origin backtest of the zoo (no look-ahead), scored by CRPS, log score, coverage and skill."""
-    import pandas as pd
-
-    from pakcast.forecast.backtest import DATA_VERSION_NOTE, BacktestConfig, run_backtest, scorecard
-    from pakcast.forecast.forecasters import MODEL_NAMES, NATIONAL
-    from pakcast.forecast.io import write_csv, write_json
-    from pakcast.forecast.quarterly import DEFAULT_MODELS, QuarterlyConfig, _load_panel
+    from pakcast.forecast.backtest_job import run_backtest_job
+    from pakcast.forecast.forecasters import MODEL_NAMES
+    from pakcast.forecast.quarterly import DEFAULT_MODELS
 
     mlist = _models(models, DEFAULT_MODELS)
     bad = [m for m in mlist if m not in MODEL_NAMES]
     if bad:
-        console.print(f"[red]error:[/red] --models: unknown {bad}; choose from {', '.join(MODEL_NAMES)}")
-        raise typer.Exit(2)
-    try:
-        panel, coverage = _load_panel(QuarterlyConfig(input=input))
-        olist = None
-        start = "2010-01-01"
-        if origins:
-            if ":" in origins:
-                a, b = origins.split(":", 1)
-                olist = list(pd.date_range(pd.Timestamp(a), pd.Timestamp(b), freq="QS-JAN"))
-            else:
-                olist = [pd.Timestamp(x.strip()).to_period("M").to_timestamp() for x in origins.split(",") if x.strip()]
-    except (ValueError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2)
-    provinces = panel[panel["unique_id"] != NATIONAL].reset_index(drop=True)
-    cfg = BacktestConfig(models=mlist, measures=tuple(m.strip() for m in measures.split(",")), origins=olist,
-                         start=start, n_samples=n_samples, random_seed=random_seed, scheduler=scheduler,
-                         n_workers=workers)
+        raise typer.BadParameter(f"unknown {bad}; choose from {', '.join(MODEL_NAMES)}", param_hint="--models")
     with _progress() as prog:
         tid = prog.add_task("fit models x origins", total=None)
-        res = run_backtest(provinces, cfg, progress=lambda d, t: prog.update(tid, completed=d, total=t))
-    in_bt = provinces[provinces["ds"] >= (min(olist) if olist else pd.Timestamp(start))]
-    ann = (in_bt.groupby("unique_id")["attacks"].sum() / max(in_bt["ds"].nunique() / 12, 1)).to_dict()
-    card = scorecard(res.scores, ann, random_seed=random_seed)
-    sel = res.selection.copy()
-    if not sel.empty:
-        sel["origin"] = pd.to_datetime(sel["origin"]).dt.strftime("%Y-%m")
-    payload = {
-        "data": {k: v for k, v in coverage.items() if not k.startswith("_")},
-        "data_version_note": DATA_VERSION_NOTE,
-        "models": list(mlist), "not_run": res.unavailable,
-        "origins": sorted({str(pd.Timestamp(o).date())[:7] for o in res.scores["origin"]}),
-        "n_origins": int(res.scores["origin"].nunique()), "n_samples": n_samples, "random_seed": random_seed,
-        "events_per_year": {k: round(float(v), 2) for k, v in ann.items()},
-        "rows": card["rows"],
-        "goal_check": card["goal_check"],
-        "calibration": card["calibration"],
-        "selection": {
-            "rule": (f"per origin, province and measure: publish ens_crps if its mean quarter-sum CRPS over quarters "
-                     f"scored before the origin is below (1 - {cfg.selection_margin}) x the best baseline's, else the "
-                     f"best baseline (with fewer than {cfg.selection_min_history} scored quarters: "
-                     f"{cfg.fallback_baseline()}); national = sum of the published provinces"),
-            "by_origin": sel.to_dict(orient="records"),
-        },
-        "seconds_fit": float(res.timings["seconds"].sum()),
-    }
-    from pakcast.forecast.manifest import RunManifest, write_beside
-
-    manifest = RunManifest(command="backtest", options={
-        "models": list(mlist), "origins": origins, "input": str(input) if input else None, "measures": measures,
-        "scheduler": scheduler, "workers": workers, "random_seed": random_seed, "n_samples": n_samples})
-    manifest.random_seeds = {"random_seed": random_seed}
-    if coverage.get("_path"):
-        manifest.add_input(coverage["_path"], role="panel")
-    payload["run_id"] = manifest.run_id
-    write_json(json_out, payload)
-    outputs = [json_out]
-    if csv_out:
-        write_csv(csv_out, res.scores, float_format="%.5g")
-        outputs.append(csv_out)
-    write_beside(manifest, outputs)
-    console.print(f"wrote {json_out} ({len(payload['rows'])} model x province x measure x resolution rows) and its manifest")
+        res = run_backtest_job(models=mlist, origins=origins, input=input,
+                               measures=tuple(m.strip() for m in measures.split(",") if m.strip()),
+                               scheduler=scheduler, workers=workers, random_seed=random_seed, n_samples=n_samples,
+                               json_out=json_out, csv_out=csv_out,
+                               progress=lambda d, t: prog.update(tid, completed=d, total=t))
+    emit(res)

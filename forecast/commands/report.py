@@ -7,28 +7,23 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from pakcast.forecast._cli_app import app, bayes_app, data_app  # noqa: F401
+from pakcast.forecast._cli_app import app, seed_option
 
 console = Console()
 
 
 @app.command("report")
 def report(
-    run_dir: Path = typer.Argument(..., help="A quarterly run directory (pakcast quarterly --out DIR) or an ITS "
+    run_dir: Path = typer.Argument(..., exists=True, file_okay=False, help="A quarterly run directory (pakcast quarterly --out DIR) or an ITS "
                                              "study directory (pakcast its ... --out DIR)."),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also write briefing.pdf (matplotlib; no browser needed)."),
-    random_seed: int = typer.Option(20141216, help="Seed of the bootstrap behind the peak-year claim."),
+    random_seed: int = seed_option(what="the bootstrap behind the peak-year claim"),
 ) -> None:
     """Write briefing.html (self-contained), briefing.pdf and briefing.json (every number shown) into RUN_DIR."""
     from pakcast.forecast.report import build_report
-    from pakcast.forecast.report.rundir import RunDirError
 
-    try:
-        with console.status(f"building the briefing from {run_dir} ..."):
-            out = build_report(run_dir, pdf=pdf, random_seed=random_seed)
-    except (FileNotFoundError, RunDirError) as exc:
-        console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
-        raise typer.Exit(code=2) from exc
+    with console.status(f"building the briefing from {run_dir} ..."):
+        out = build_report(run_dir, pdf=pdf, random_seed=random_seed)
     import json
 
     briefing = json.loads(out["json"].read_text(encoding="utf-8"))

@@ -75,13 +75,8 @@ def _merge(defaults: Mapping[str, Any], priors: Mapping[str, Any] | None) -> dic
 def _nb_numba_logp():
     """The summed NB2 log-likelihood Op ``nb_logp(y, eta, log_alpha)`` from
     :mod:`models.likelihood.pytensor_ops` (Numba kernel with exact gradient)."""
-    try:
-        from pakcast.models.likelihood.pytensor_ops import nb_logp  # type: ignore[attr-defined]
-    except (ImportError, AttributeError) as exc:  # pragma: no cover - depends on the likelihood package
-        raise ImportError(
-            "likelihood='numba' needs models.likelihood.pytensor_ops.nb_logp(y, eta, log_alpha) "
-            "(the Numba NB2 kernel's PyTensor Op), which is not available in this installation; "
-            "use likelihood='native'") from exc
+    from pakcast.models.likelihood.pytensor_ops import nb_logp
+
     return nb_logp
 
 

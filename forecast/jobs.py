@@ -1,0 +1,105 @@
+"""What every command-line job shares: its result, and the one writer of single-file outputs.
+
+A job function (``run_*`` in :mod:`pakcast.forecast.hawkes_study`,
+:mod:`pakcast.forecast.bayes_study`, :mod:`pakcast.forecast.series_study`, ...) loads its
+inputs, runs one study, writes its outputs atomically with a manifest that lists exactly
+those outputs, and returns a :class:`JobResult`; the command prints ``result.summary()``.
+User errors are raised as :class:`pakcast.forecast.errors.InputError` (one line, exit 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from pakcast.forecast.errors import InputError
+from pakcast.forecast.io import write_json
+from pakcast.forecast.manifest import RunManifest, write_beside
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["JobResult", "write_json_output", "input_errors", "read_user_csv", "split_dates"]
+
+
+@dataclass
+class JobResult:
+    """The outcome of one job: the JSON-ready payload, the files written and the summary lines.
+
+    ``withheld`` is the reason when a gate withheld the result (an unconverged sampler) although
+    the outputs were written, marked; the command then exits with status 3.
+    """
+
+    payload: dict[str, Any]
+    outputs: list[Path] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    withheld: str | None = None
+
+    def summary(self) -> str:
+        """Plain-text summary: the result lines, the notes, and the files written."""
+        out = list(self.lines) + [f"note: {n}" for n in self.notes]
+        if self.outputs:
+            out.append("wrote " + ", ".join(str(p) for p in self.outputs))
+        return "\n".join(out)
+
+
+def write_json_output(path: Path | None, payload: dict[str, Any], manifest: RunManifest,
+                      extra: list[Path] | tuple[Path, ...] = ()) -> list[Path]:
+    """Write ``payload`` (with the run id) to ``path`` and ``<stem>.manifest.json`` beside it.
+
+    ``extra`` are further files the run wrote (listed in the same manifest). Nothing is written
+    when ``path`` is None (the command then prints its summary only). Returns the files written.
+    """
+    if path is None:
+        return []
+    path = Path(path)
+    payload["run_id"] = manifest.run_id
+    write_json(path, payload)
+    files = [path, *map(Path, extra)]
+    m = write_beside(manifest, files)
+    return [*files, m]
+
+
+class input_errors:
+    """Context manager: a ``ValueError`` (or ``KeyError``) from a library call on user input
+    becomes an :class:`InputError` with the same message (one line, exit 1)."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+
+    def __enter__(self) -> "input_errors":
+        return self
+
+    def __exit__(self, et: Any, ev: BaseException | None, tb: Any) -> bool:
+        if ev is not None and isinstance(ev, (ValueError, KeyError)) and not isinstance(ev, InputError):
+            msg = str(ev.args[0]) if isinstance(ev, KeyError) and ev.args else str(ev)
+            raise InputError(f"{self.prefix}{msg}") from ev
+        return False
+
+
+def read_user_csv(path: str | Path) -> "pd.DataFrame":
+    """A user's CSV file as a DataFrame; a malformed or empty file is an :class:`InputError`
+    naming the file."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable CSV file ({' '.join(str(exc).split())})") from exc
+
+
+def _iter_nonempty(items: Any) -> Iterator[str]:
+    for s in items or ():
+        s = str(s).strip()
+        if s:
+            yield s
+
+
+def split_dates(values: list[str] | tuple[str, ...] | None) -> list[str]:
+    """``--intervention`` values: repeatable, each may also be a comma-separated list."""
+    out: list[str] = []
+    for v in _iter_nonempty(values):
+        out += list(_iter_nonempty(v.split(",")))
+    return out
