@@ -77,6 +77,18 @@ def _hide_aliases(cmd: Any) -> None:
         p._aliases_hidden = True  # type: ignore[attr-defined]
 
 
+def _conform(cmd: Any) -> None:
+    """One look for every command, also those registered on their own sub-apps: plain help
+    (no ``<bool>``), hidden aliases, the exit codes as epilog."""
+    _hide_aliases(cmd)
+    if hasattr(cmd, "rich_markup_mode"):
+        cmd.rich_markup_mode = None
+    if not cmd.epilog:
+        cmd.epilog = EXIT_CODES_TEXT
+    for sub in getattr(cmd, "commands", {}).values():
+        _conform(sub)
+
+
 class PakcastGroup(TyperGroup):
     """A typer group whose ``invoke`` turns expected failures into one line and an exit code,
     and whose commands list only the first name of each option in ``--help``."""
@@ -84,9 +96,7 @@ class PakcastGroup(TyperGroup):
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         cmd = super().get_command(ctx, cmd_name)
         if cmd is not None:
-            _hide_aliases(cmd)
-            if not cmd.epilog:
-                cmd.epilog = EXIT_CODES_TEXT
+            _conform(cmd)
         return cmd
 
     def invoke(self, ctx: Any) -> Any:

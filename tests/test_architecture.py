@@ -95,8 +95,9 @@ def test_country_knowledge_lives_in_the_country_profile():
 
 
 # ------------------------------------------------------------------ the thin CLI
-DATA_MODULES = ("pakcast.forecast.panel", "pakcast.forecast.covariates", "pakcast.forecast.sources",
-                "pakcast.forecast.store", "pakcast.forecast.geo", "pakcast.forecast.validate")
+#: the modules that load or build data tables (a command calls a job function that uses them)
+DATA_MODULES = ("pakcast.forecast.panel", "pakcast.forecast.covariates", "pakcast.forecast.store",
+                "pakcast.forecast.geo")
 #: command modules that still build data tables themselves (their bodies are the data layer's CLI);
 #: every other command calls one library function
 THICK_DATA_COMMANDS = {"data.py"}

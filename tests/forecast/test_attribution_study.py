@@ -177,7 +177,7 @@ def test_cli_writes_contract_json(tmp_path):
     assert d["outcome"] == "killed"
     assert [s["scenario"] for s in d["scenarios"]] == ["as_observed", "high_inflation"]
     man = json.loads((tmp_path / "attr.manifest.json").read_text())
-    assert man["command"] == "attribute" and man["random_seeds"] == {"seed": 0}
+    assert man["command"] == "attribute" and man["random_seeds"] == {"seed": 20260101}  # the CLI default seed
     bad = CliRunner().invoke(app, ["attribute", "--groups", "weather", "--json", str(tmp_path / "x.json")])
     assert bad.exit_code != 0 and not (tmp_path / "x.json").exists()
 
