@@ -125,10 +125,6 @@ def _catches_import_error(handler: ast.ExceptHandler) -> bool:
     return any(isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError") for n in names)
 
 
-#: files whose guards are removed by the typed run result work now under way (drop them from here when it lands)
-IMPORT_GUARDS_PENDING = {"forecast/quarterly.py", "forecast/report/build.py"}
-
-
 def test_no_import_guards_around_own_modules():
     """``try: import pakcast.x except ImportError`` can only hide a broken module of the package."""
     offenders = []
@@ -144,7 +140,6 @@ def test_no_import_guards_around_own_modules():
                                 isinstance(n, ast.Import) and any(_own(a.name) for a in n.names)):
                             offenders.append(f"{p.relative_to(REPO)}:{node.lineno}")
                             break
-    offenders = [o for o in offenders if o.split(":")[0] not in IMPORT_GUARDS_PENDING]
     assert offenders == [], "import the package's own modules directly: " + ", ".join(sorted(set(offenders)))
 
 

@@ -31,4 +31,4 @@ def test_every_user_of_the_country_facts_reads_the_profile():
     assert studies.STUDY_DATES == PAKISTAN.intervention_months()
     assert bayes.DEFAULT_BREAKS.split(",") == list(PAKISTAN.intervention_days())
     assert covariates._ELECTIONS == PAKISTAN.calendar.elections
-    assert build.LIMITATIONS == list(PAKISTAN.limitations) and build.UCDP_SOURCE == PAKISTAN.source("ucdp")
+    assert build.LIMITATIONS == list(PAKISTAN.limitations) and build.NATIONAL == PAKISTAN.national
