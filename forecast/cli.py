@@ -13,6 +13,7 @@ from pakcast.forecast.commands import (  # noqa: F401  (importing registers the 
     breaks,
     data,
     fetch,
+    fuse,
     hawkes,
     quarterly,
     report,

@@ -1,0 +1,57 @@
+"""``pakcast fuse``: the multi-source measurement model on event data and published figures (thin layer
+over :func:`pakcast.forecast.fusion.run`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from pakcast.forecast._cli_app import app
+from rich.console import Console
+
+console = Console(stderr=True)
+
+
+@app.command("fuse")
+def fuse_cmd(
+    events: list[Path] | None = typer.Option(None, "--events", help="Event file (repeatable; each with one --source). Default: the shipped UCDP panel."),
+    source: list[str] | None = typer.Option(None, "--source", help="Source of the matching --events file: ucdp, gtd, acled or csv."),
+    reported: list[Path] | None = typer.Option(None, "--reported", help="Published-figures CSV (source, period_type, period, region, metric, value, url, note); repeatable. Default: the shipped table."),
+    start: str = typer.Option("2007-01", "--start", help="First month (YYYY-MM)."),
+    end: str | None = typer.Option(None, "--end", help="Horizon end (YYYY-MM; default December of next year)."),
+    units: str | None = typer.Option(None, "--units", help="Reference source whose units the fused series is in (default: the source overlapping most with the others)."),
+    fata: str = typer.Option("merge", "--fata", help="merge (FATA in Khyber Pakhtunkhwa) or separate."),
+    random_seed: int = typer.Option(1, "--random-seed", help="Seed of the sampler and the simulated months."),
+    draws: int = typer.Option(1000, "--draws", help="Posterior draws per chain."),
+    tune: int = typer.Option(1000, "--tune", help="Warm-up iterations per chain."),
+    chains: int = typer.Option(4, "--chains", help="Chains."),
+    out: Path | None = typer.Option(Path("reports/fused"), "--out", help="Directory for fused.csv, sources.csv, idata.nc, figures/, manifest.json."),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the JSON summary here."),
+    allow_unconverged: bool = typer.Option(False, "--allow-unconverged", help="Exit 0 even when the convergence gates fail."),
+) -> None:
+    """Fuse every source into one latent province-month series (in named reference units) with source scales."""
+    from pakcast.forecast.errors import PakcastError
+    from pakcast.forecast.fusion import FusionConfig, parse_events, run, summary_lines
+
+    try:
+        cfg = FusionConfig(events=[(str(p), s) for p, s in parse_events([str(e) for e in events or []], source or [])],
+                           reported=[str(p) for p in reported or []], start=start, end=end, units=units, fata=fata,
+                           random_seed=random_seed, out=str(out) if out else None,
+                           json=str(json_out) if json_out else None, draws=draws, tune=tune, chains=chains)
+        cfg.validate()
+        with console.status("fitting the measurement model"):
+            fr = run(cfg)
+    except PakcastError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(exc.exit_code)
+    except (ValueError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1)
+    for line in summary_lines(fr):
+        typer.echo(line)
+    if out:
+        typer.echo(f"wrote {out}/ (fused.csv, sources.csv, observations.csv, idata.nc, figures/, fusion.json, manifest.json)")
+    if not fr.results.diagnostics.converged and not allow_unconverged:
+        console.print("[red]convergence gates failed[/red]: outputs written but do not use them; "
+                      "rerun with more --draws/--tune (or --allow-unconverged)")
+        raise typer.Exit(3)

@@ -1,0 +1,535 @@
+r"""Multi-source measurement model: one latent monthly intensity per unit, every source a scaled,
+noisy view of it at its own resolution.
+
+Model
+-----
+Units :math:`u = 1..U`, months :math:`t = 1..T`, latent measures :math:`m = 0..M-1` (the first is
+the primary count, e.g. attacks; the others, e.g. deaths, are a severity on top of it).
+
+.. math::
+
+    \log\lambda_{0ut} &= a_{0u} + w_{0ut} + s_{0,\mathrm{moy}(t)} + \textstyle\sum_e \beta_{e0u} x_{et} \\
+    \log\lambda_{mut} &= \log\lambda_{0ut} + a_{mu} + w_{mut} + s_{m,\mathrm{moy}(t)}
+        + \textstyle\sum_e \beta_{emu} x_{et}, \qquad m \ge 1 \\
+    w_{mu1} &= 0, \qquad w_{mut} = w_{mu,t-1} + \sigma_{mu} z_{mut}, \qquad z_{mut} \sim N(0, 1) \\
+    \log\sigma_{mu} &= \mu^\sigma_m + \tau^\sigma_m \epsilon_{mu}, \qquad \epsilon_{mu} \sim N(0, 1)
+
+so :math:`\lambda_{0ut}` is the latent intensity of the primary measure and
+:math:`\lambda_{mut}/\lambda_{0ut}` a latent severity (e.g. deaths per attack) that follows its own
+random walk. The random walks are non-centred; their innovation scales are partially pooled across
+units (:math:`\mu^\sigma_m \sim N(\log 0.1, 0.75)`, :math:`\tau^\sigma_m \sim N^+(0.5)`). The
+seasonal effects :math:`s_{m\cdot}` (month of year) sum to zero, :math:`s \sim N(0, 0.2)`; the
+optional known-date effects are steps :math:`x_{et} = 1\{t \ge t_e\}` with
+:math:`\beta_{emu} \sim N(0, 1)`; levels :math:`a_{0u} \sim N(0, 3)`, :math:`a_{mu} \sim N(1, 2)`.
+
+Each observation :math:`i` is one published figure of source-metric :math:`k(i)` for latent measure
+:math:`m(i)`, a set of units :math:`R_i` and a month range :math:`P_i = [t^0_i, t^1_i]`:
+
+.. math::
+
+    y_i \sim \mathrm{NB2}\Big(\kappa_{k(i)} \sum_{t \in P_i} \sum_{u \in R_i} \lambda_{m(i)ut},\;
+    \alpha_{k(i)}\Big), \qquad \mathrm{Var}(y_i) = \mu_i + \alpha_{k(i)} \mu_i^2
+
+with :math:`\log\kappa_k \sim N(0, 1.5)` and :math:`\log\alpha_k \sim N(-3, 1.5)`. The same period
+seen by two sources is two measurements (never a sum). **Identification**: the reference units
+(``units=``) fix :math:`\kappa = 1` for one source-metric per measure, so :math:`\lambda` is in
+that source's units ("attacks as UCDP counts them"); every other :math:`\kappa_k` is the ratio of
+source :math:`k`'s count to the reference count of the same months and units.
+
+Months with no observation (gaps, months after a source stops, the forecast horizon) carry no
+likelihood term: the latent walks through them under the prior, so their intervals widen. The
+sampler only sees months up to the last observed one; later months are simulated forward from
+each posterior draw (exact: they do not enter the likelihood).
+
+Inference is NUTS (nutpie by default, or PyMC's sampler) on the non-centred parameters, with the
+NB2 log-likelihood and its gradient from the Numba kernel
+(:func:`pakcast.models.likelihood.pytensor_ops.nb_logp`); the sums over periods and units are
+differences of cumulative sums over months, gathered with precomputed indices.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pakcast.models.fusion._kernel import Layout, logp_grad, zero_sum_basis
+
+__all__ = ["DEFAULT_PRIORS", "OBSERVATION_COLUMNS", "FusionDesign", "MeasurementModel"]
+
+#: columns of the observation table
+OBSERVATION_COLUMNS = ("source", "metric", "measure", "cover", "first", "last", "value")
+
+DEFAULT_PRIORS: dict[str, tuple[float, float]] = {
+    "level_primary": (0.0, 3.0),        # a_0u ~ N(mu, sd)
+    "level_severity": (1.0, 2.0),       # a_mu ~ N(mu, sd), m >= 1
+    "log_sigma_mean": (float(np.log(0.1)), 0.75),
+    "log_sigma_sd": (0.5, 0.0),         # HalfNormal(sd)
+    "season": (0.2, 0.0),               # ZeroSumNormal(sigma)
+    "effect": (0.0, 1.0),
+    "log_kappa": (0.0, 1.5),
+    "log_alpha": (-3.0, 1.5),
+}
+
+
+@dataclass
+class FusionDesign:
+    """Index arrays that link observations to latent cells (built once by :class:`MeasurementModel`).
+
+    Attributes
+    ----------
+    units, months, measures : list
+        Latent units, month labels (length ``T``, to the horizon end) and measures.
+    keys : list of (source, metric)
+        Source-metrics in observation order of first appearance; ``key_measure[k]`` its measure.
+    reference : dict measure -> key index
+        The source-metric whose :math:`\\kappa` is fixed at 1 for each measure.
+    n_fit : int
+        Months the sampler sees (through the last observed month).
+    obs_key, obs_measure, obs_first, obs_last : ndarray (n_obs,)
+    lo, hi : ndarray (n_obs, max_cover)
+        Flat indices into the cumulative-sum array (M, U, n_fit + 1); padding has ``lo == hi``.
+    cover : ndarray (n_obs, U) of bool
+    y : ndarray (n_obs,)
+    season_index : ndarray (T,) or None
+    effects : ndarray (E, T) step indicators; ``effect_names``
+    """
+
+    units: list
+    months: list
+    measures: list
+    keys: list
+    key_measure: np.ndarray
+    reference: dict
+    n_fit: int
+    obs_key: np.ndarray
+    obs_measure: np.ndarray
+    obs_first: np.ndarray
+    obs_last: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    cover: np.ndarray
+    y: np.ndarray
+    season_index: np.ndarray | None
+    n_seasons: int
+    effects: np.ndarray
+    effect_names: list
+    observations: pd.DataFrame = field(repr=False)
+
+    @property
+    def free_keys(self) -> list[int]:
+        ref = set(self.reference.values())
+        return [k for k in range(len(self.keys)) if k not in ref]
+
+    @property
+    def key_labels(self) -> list[str]:
+        return [f"{s}:{m}" for s, m in self.keys]
+
+    def coords(self) -> dict[str, Any]:
+        c = {"measure": list(self.measures), "unit": list(self.units),
+             "step": [str(m) for m in self.months[1:self.n_fit]], "key": self.key_labels,
+             "free_key": [self.key_labels[k] for k in self.free_keys], "obs": np.arange(len(self.y))}
+        if self.season_index is not None:
+            c["month_of_year"] = list(range(1, self.n_seasons + 1))
+            c["season_free"] = list(range(1, self.n_seasons))
+        if len(self.effect_names):
+            c["effect_name"] = list(self.effect_names)
+        return c
+
+
+def _as_label_list(months: Any) -> tuple[list, np.ndarray | None, int]:
+    if isinstance(months, pd.PeriodIndex):
+        if months.freqstr not in ("M", "M-DEC") and not str(months.freqstr).startswith("M"):
+            raise ValueError(f"months must be a monthly PeriodIndex, got freq {months.freqstr!r}")
+        return list(months), months.month.to_numpy() - 1, 12
+    labels = list(months)
+    if not labels:
+        raise ValueError("months is empty")
+    return labels, None, 0
+
+
+class MeasurementModel:
+    r"""Latent monthly intensity per unit from several sources at mixed resolutions (see module maths).
+
+    Parameters
+    ----------
+    observations : pandas.DataFrame
+        One row per published figure, columns ``source, metric, measure, cover, first, last,
+        value``: ``cover`` is an iterable of the latent units the figure covers (one unit, a union
+        or all units), ``first``/``last`` month labels in ``months`` (inclusive), ``value`` a
+        non-negative integer count, ``measure`` one of ``measures``. Extra columns are kept.
+    units : str or mapping
+        Reference units: a source name (its metric named like each measure, or its only metric of
+        that measure, gets :math:`\kappa = 1`), or a mapping ``measure -> (source, metric)``.
+    latent_units : sequence of str
+        Names of the latent units (e.g. regions); ``len(latent_units)`` is :math:`U`.
+    months : pandas.PeriodIndex (monthly) or sequence
+        Month labels from the start to the end of the horizon; with a PeriodIndex, month-of-year
+        seasonality is included (``seasonality=True``).
+    measures : sequence of str
+        Latent measures; the first is the primary intensity, the others severities on top of it.
+    effects : mapping name -> month label, optional
+        Known-date steps :math:`x_{et} = 1\{t \ge t_e\}` with a coefficient per measure and unit.
+    seasonality : bool
+    priors : mapping, optional
+        Overrides of :data:`DEFAULT_PRIORS`.
+    """
+
+    def __init__(self, observations: pd.DataFrame, units: str | Mapping[str, tuple[str, str]],
+                 latent_units: Sequence[str], months: Any, *, measures: Sequence[str] = ("attacks", "deaths"),
+                 effects: Mapping[str, Any] | None = None, seasonality: bool = True,
+                 priors: Mapping[str, tuple[float, float]] | None = None) -> None:
+        self.observations = observations
+        self.units = units
+        self.latent_units = list(latent_units)
+        self.months = months
+        self.measures = list(measures)
+        self.effects = dict(effects or {})
+        self.seasonality = seasonality
+        self.priors = {**DEFAULT_PRIORS, **dict(priors or {})}
+        unknown = set(self.priors) - set(DEFAULT_PRIORS)
+        if unknown:
+            raise ValueError(f"unknown prior names {sorted(unknown)}; known: {sorted(DEFAULT_PRIORS)}")
+        self.design = self._make_design()
+
+    # ------------------------------------------------------------------------------------------
+    def _make_design(self) -> FusionDesign:
+        obs = self.observations
+        if not isinstance(obs, pd.DataFrame):
+            raise TypeError("observations must be a pandas DataFrame")
+        missing = [c for c in OBSERVATION_COLUMNS if c not in obs.columns]
+        if missing:
+            raise ValueError(f"observations lack columns {missing}; expected {list(OBSERVATION_COLUMNS)}")
+        if len(obs) == 0:
+            raise ValueError("observations is empty")
+        if len(set(self.latent_units)) != len(self.latent_units) or not self.latent_units:
+            raise ValueError("latent_units must be non-empty and unique")
+        if len(set(self.measures)) != len(self.measures) or not self.measures:
+            raise ValueError("measures must be non-empty and unique")
+        labels, season, n_seasons = _as_label_list(self.months)
+        if not self.seasonality:
+            season, n_seasons = None, 0
+        pos = {m: i for i, m in enumerate(labels)}
+        upos = {u: i for i, u in enumerate(self.latent_units)}
+        mpos = {m: i for i, m in enumerate(self.measures)}
+        obs = obs.reset_index(drop=True)
+        n = len(obs)
+        first = np.empty(n, dtype=np.int64)
+        last = np.empty(n, dtype=np.int64)
+        cover = np.zeros((n, len(self.latent_units)), dtype=bool)
+        meas = np.empty(n, dtype=np.int64)
+        for i, (f, la, cv, me) in enumerate(zip(obs["first"], obs["last"], obs["cover"], obs["measure"])):
+            if f not in pos or la not in pos:
+                raise ValueError(f"observation {i}: period {f}..{la} outside months {labels[0]}..{labels[-1]}")
+            first[i], last[i] = pos[f], pos[la]
+            if last[i] < first[i]:
+                raise ValueError(f"observation {i}: last month {la} before first month {f}")
+            units = [cv] if isinstance(cv, str) else list(cv)
+            if not units:
+                raise ValueError(f"observation {i}: cover is empty")
+            for u in units:
+                if u not in upos:
+                    raise ValueError(f"observation {i}: unit {u!r} is not a latent unit {self.latent_units}")
+                cover[i, upos[u]] = True
+            if me not in mpos:
+                raise ValueError(f"observation {i}: measure {me!r} not in {self.measures}")
+            meas[i] = mpos[me]
+        y = pd.to_numeric(obs["value"], errors="coerce").to_numpy(dtype=float)
+        if not np.all(np.isfinite(y)) or np.any(y < 0) or np.any(y != np.round(y)):
+            bad = int(np.flatnonzero(~np.isfinite(y) | (y < 0) | (y != np.round(y)))[0])
+            raise ValueError(f"observation {bad}: value {obs['value'].iloc[bad]!r} is not a non-negative integer count")
+        keys: list[tuple[str, str]] = []
+        kpos: dict[tuple[str, str], int] = {}
+        key_measure: list[int] = []
+        obs_key = np.empty(n, dtype=np.int64)
+        for i, (s, m) in enumerate(zip(obs["source"].astype(str), obs["metric"].astype(str))):
+            k = (s, m)
+            if k not in kpos:
+                kpos[k] = len(keys)
+                keys.append(k)
+                key_measure.append(meas[i])
+            elif key_measure[kpos[k]] != meas[i]:
+                raise ValueError(f"observation {i}: {s} {m} is mapped to two measures")
+            obs_key[i] = kpos[k]
+        key_measure_a = np.asarray(key_measure, dtype=np.int64)
+        reference = self._reference(keys, key_measure_a)
+        n_fit = int(last.max()) + 1
+        U = len(self.latent_units)
+        width = n_fit + 1
+        kmax = int(cover.sum(axis=1).max())
+        lo = np.zeros((n, kmax), dtype=np.int64)
+        hi = np.zeros((n, kmax), dtype=np.int64)
+        for i in range(n):
+            for j, u in enumerate(np.flatnonzero(cover[i])):
+                base = (meas[i] * U + u) * width
+                lo[i, j] = base + first[i]
+                hi[i, j] = base + last[i] + 1
+        E = len(self.effects)
+        eff = np.zeros((E, len(labels)))
+        for e, (name, when) in enumerate(self.effects.items()):
+            if when not in pos:
+                raise ValueError(f"effect {name!r}: month {when} not in months")
+            eff[e, pos[when]:] = 1.0
+        return FusionDesign(units=self.latent_units, months=labels, measures=self.measures, keys=keys,
+                            key_measure=key_measure_a, reference=reference, n_fit=n_fit, obs_key=obs_key,
+                            obs_measure=meas, obs_first=first, obs_last=last, lo=lo, hi=hi, cover=cover,
+                            y=y, season_index=season, n_seasons=n_seasons, effects=eff,
+                            effect_names=list(self.effects), observations=obs)
+
+    def _reference(self, keys: list[tuple[str, str]], key_measure: np.ndarray) -> dict[str, int]:
+        ref: dict[str, int] = {}
+        sources = sorted({s for s, _ in keys})
+        for mi, me in enumerate(self.measures):
+            cand = [k for k, km in enumerate(key_measure) if km == mi]
+            if not cand:
+                raise ValueError(f"no observation of measure {me!r}: drop it from measures")
+            if isinstance(self.units, str):
+                mine = [k for k in cand if keys[k][0] == self.units]
+                if not mine:
+                    raise ValueError(f"reference units {self.units!r} have no observation of measure {me!r}; "
+                                     f"sources with {me}: {sorted({keys[k][0] for k in cand})} "
+                                     f"(all sources: {sources})")
+                if len(mine) > 1:
+                    named = [k for k in mine if keys[k][1] == me]
+                    if len(named) != 1:
+                        raise ValueError(f"reference units {self.units!r} have several metrics of {me!r} "
+                                         f"({[keys[k][1] for k in mine]}); pass units as a mapping "
+                                         "measure -> (source, metric)")
+                    mine = named
+                ref[me] = mine[0]
+            else:
+                if me not in self.units:
+                    raise ValueError(f"units mapping has no reference for measure {me!r}")
+                want = tuple(self.units[me])
+                match = [k for k in cand if keys[k] == want]
+                if not match:
+                    raise ValueError(f"reference {want} has no observation of measure {me!r}")
+                ref[me] = match[0]
+        return ref
+
+    # ------------------------------------------------------------------------------------------
+    def build(self, likelihood: str = "numba"):
+        """The PyMC model (pure: nothing is sampled). ``likelihood="numba"`` adds the NB2
+        log-likelihood as one Numba potential; ``"native"`` uses ``pm.NegativeBinomial``."""
+        import pymc as pm
+        import pytensor.tensor as pt
+        from pakcast.models.likelihood.pytensor_ops import nb_logp
+
+        d = self.design
+        pr = self.priors
+        M, U, T = len(d.measures), len(d.units), d.n_fit
+        with pm.Model(coords=d.coords()) as model:
+            lv_mu = np.array([pr["level_primary"][0]] + [pr["level_severity"][0]] * (M - 1))
+            lv_sd = np.array([pr["level_primary"][1]] + [pr["level_severity"][1]] * (M - 1))
+            level = pm.Normal("level", mu=lv_mu[:, None], sigma=lv_sd[:, None], dims=("measure", "unit"))
+            ls_mean = pm.Normal("log_sigma_mean", pr["log_sigma_mean"][0], pr["log_sigma_mean"][1], dims="measure")
+            ls_sd = pm.HalfNormal("log_sigma_sd", pr["log_sigma_sd"][0], dims="measure")
+            ls_raw = pm.Normal("log_sigma_raw", 0.0, 1.0, dims=("measure", "unit"))
+            sigma = pm.Deterministic("sigma", pt.exp(ls_mean[:, None] + ls_sd[:, None] * ls_raw),
+                                     dims=("measure", "unit"))
+            loglin = level[:, :, None]
+            if T > 1:
+                z = pm.Normal("z", 0.0, 1.0, dims=("measure", "unit", "step"))
+                w = pt.cumsum(sigma[:, :, None] * z, axis=2)
+                w = pt.concatenate([pt.zeros((M, U, 1)), w], axis=2)
+                loglin = loglin + w
+            else:
+                loglin = pt.repeat(loglin, 1, axis=2)
+            if d.season_index is not None:
+                H = zero_sum_basis(d.n_seasons)
+                season_raw = pm.Normal("season_raw", 0.0, pr["season"][0], dims=("measure", "season_free"))
+                season = pm.Deterministic("season", season_raw @ H.T, dims=("measure", "month_of_year"))
+                loglin = loglin + season[:, d.season_index[:T]][:, None, :]
+            if d.effects.shape[0]:
+                beta = pm.Normal("effect", pr["effect"][0], pr["effect"][1], dims=("effect_name", "measure", "unit"))
+                loglin = loglin + pt.tensordot(beta, pt.as_tensor_variable(d.effects[:, :T]), axes=[[0], [0]])
+            if M > 1:
+                loglam = pt.concatenate([loglin[:1], loglin[:1] + loglin[1:]], axis=0)
+            else:
+                loglam = loglin
+            lam = pt.exp(loglam)
+            csum = pt.concatenate([pt.zeros((M, U, 1)), pt.cumsum(lam, axis=2)], axis=2).reshape((-1,))
+            total = (csum[d.hi] - csum[d.lo]).sum(axis=1)
+            free = d.free_keys
+            log_kappa = pt.zeros(len(d.keys))
+            if free:
+                lk = pm.Normal("log_kappa", pr["log_kappa"][0], pr["log_kappa"][1], dims="free_key")
+                log_kappa = pt.set_subtensor(log_kappa[np.asarray(free)], lk)
+            pm.Deterministic("kappa", pt.exp(log_kappa), dims="key")
+            log_alpha = pm.Normal("log_alpha", pr["log_alpha"][0], pr["log_alpha"][1], dims="key")
+            eta = log_kappa[d.obs_key] + pt.log(total)
+            if likelihood == "numba":
+                pm.Potential("loglik", nb_logp(d.y, eta, log_alpha[d.obs_key]))
+            elif likelihood == "native":
+                pm.NegativeBinomial("y", mu=pt.exp(eta), alpha=pt.exp(-log_alpha[d.obs_key]), observed=d.y, dims="obs")
+            else:
+                raise ValueError("likelihood must be 'numba' or 'native'")
+        return model
+
+    # ------------------------------------------------------------------------------------------
+    @property
+    def layout(self) -> Layout:
+        d = self.design
+        return Layout(M=len(d.measures), U=len(d.units), T=d.n_fit, S=d.n_seasons if d.season_index is not None else 0,
+                      E=d.effects.shape[0], F=len(d.free_keys), K=len(d.keys))
+
+    def _kernel_args(self) -> tuple:
+        d, pr, L = self.design, self.priors, self.layout
+        dims = np.array([L.M, L.U, L.T, L.S, L.E, L.F, L.K], dtype=np.int64)
+        sidx = (d.season_index[:L.T] if d.season_index is not None else np.zeros(L.T)).astype(np.int64)
+        H = zero_sum_basis(L.S) if L.S > 1 else np.zeros((1, 0))
+        pri = np.array([*pr["level_primary"], *pr["level_severity"], *pr["log_sigma_mean"], pr["log_sigma_sd"][0],
+                        pr["season"][0], *pr["effect"], *pr["log_kappa"], *pr["log_alpha"]], dtype=float)
+        return (dims, d.y.astype(float), d.obs_key.astype(np.int64), d.lo, d.hi, sidx, H,
+                np.ascontiguousarray(d.effects[:, :L.T]), np.asarray(d.free_keys, dtype=np.int64), pri)
+
+    def logp(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """Joint log-density of the unconstrained parameter vector ``x`` (see :class:`Layout`) and its gradient."""
+        x = np.ascontiguousarray(x, dtype=float)
+        g = np.empty_like(x)
+        return float(logp_grad(x, *self._kernel_args(), g)), g
+
+    def initial_point(self, random_seed: int | None = None, jitter: float = 0.1) -> np.ndarray:
+        """A start for the sampler: reference-scale levels from the data, everything else near 0."""
+        L = self.layout
+        d = self.design
+        rng = np.random.default_rng(random_seed)
+        x = jitter * rng.standard_normal(L.ndim)
+        off = L.offsets
+        # primary level: log of the mean monthly count per unit implied by the primary reference
+        k0 = d.reference[d.measures[0]]
+        sel = d.obs_key == k0
+        ncells = d.cover[sel].sum(axis=1) * (d.obs_last[sel] - d.obs_first[sel] + 1)
+        rate = max(float(d.y[sel].sum() / max(ncells.sum(), 1)), 0.05)
+        a, _ = off["level"]
+        x[a:a + L.U] += np.log(rate)
+        if L.M > 1:
+            x[a + L.U:a + L.M * L.U] += self.priors["level_severity"][0]
+        b, _ = off["log_sigma_mean"]
+        x[b:b + L.M] += self.priors["log_sigma_mean"][0]
+        c, _ = off["log_log_sigma_sd"]
+        x[c:c + L.M] += np.log(0.3)
+        e, _ = off["log_alpha"]
+        x[e:e + L.K] += self.priors["log_alpha"][0]
+        return x
+
+    def expand(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Named constrained values of one draw (what the posterior stores)."""
+        L = self.layout
+        p = L.unpack(np.asarray(x, dtype=float))
+        d = self.design
+        lsd = np.exp(p["log_log_sigma_sd"])
+        out = {"level": p["level"], "log_sigma_mean": p["log_sigma_mean"], "log_sigma_sd": lsd,
+               "log_sigma_raw": p["log_sigma_raw"],
+               "sigma": np.exp(p["log_sigma_mean"][:, None] + lsd[:, None] * p["log_sigma_raw"])}
+        if L.T > 1:
+            out["z"] = p["z"]
+        if L.S > 1:
+            out["season_raw"] = p["season_raw"]
+            out["season"] = p["season_raw"] @ zero_sum_basis(L.S).T
+        if L.E:
+            out["effect"] = p["effect"]
+        lk = np.zeros(L.K)
+        if L.F:
+            out["log_kappa"] = p["log_kappa"]
+            lk[np.asarray(d.free_keys)] = p["log_kappa"]
+        out["kappa"] = np.exp(lk)
+        out["log_alpha"] = p["log_alpha"]
+        return out
+
+    def _expanded_dims(self) -> dict[str, tuple[str, ...]]:
+        L = self.layout
+        dims = {"level": ("measure", "unit"), "log_sigma_mean": ("measure",), "log_sigma_sd": ("measure",),
+                "log_sigma_raw": ("measure", "unit"), "sigma": ("measure", "unit"), "kappa": ("key",),
+                "log_alpha": ("key",)}
+        if L.T > 1:
+            dims["z"] = ("measure", "unit", "step")
+        if L.S > 1:
+            dims["season_raw"] = ("measure", "season_free")
+            dims["season"] = ("measure", "month_of_year")
+        if L.E:
+            dims["effect"] = ("effect_name", "measure", "unit")
+        if L.F:
+            dims["log_kappa"] = ("free_key",)
+        return dims
+
+    def compile_nutpie(self, random_seed: int | None = None):
+        """The model as a nutpie ``PyFuncModel`` on the Numba kernel (no PyTensor compilation)."""
+        import nutpie
+        from nutpie.compiled_pyfunc import from_pyfunc
+
+        args = self._kernel_args()
+        x0 = self.initial_point(0)
+        probe = self.expand(x0)
+        names = list(probe)
+        shapes = [tuple(np.shape(probe[n])) for n in names]
+
+        def make_logp_fn():
+            def logp(x, **_):
+                x = np.ascontiguousarray(x, dtype=np.float64)
+                g = np.empty_like(x)
+                v = logp_grad(x, *args, g)
+                return float(v), g
+            return logp
+
+        def make_expand_fn(seed1, seed2, chain):
+            def expand(x, **_):
+                e = self.expand(x)
+                return {n: np.ascontiguousarray(np.asarray(e[n], dtype=np.float64)) for n in names}
+            return expand
+
+        def make_initial_point(seed):
+            return self.initial_point(int(seed) % (2**32))
+
+        coords = {k: [str(c) for c in v] for k, v in self.design.coords().items() if k != "obs"}
+        dims = self._expanded_dims()
+        del nutpie
+        return from_pyfunc(self.layout.ndim, make_logp_fn, make_expand_fn, [np.dtype("float64")] * len(names),
+                           shapes, names, coords=coords, dims=dims, make_initial_point_fn=make_initial_point)
+
+    def fit(self, *, random_seed: int | None = None, sampler: str = "numba", draws: int = 1000,
+            tune: int = 1000, chains: int = 4, cores: int | None = None, target_accept: float = 0.9,
+            progressbar: bool = False):
+        """Sample the posterior; returns :class:`~pakcast.models.fusion.results.FusionResults`.
+
+        ``sampler="numba"`` (default): nutpie's NUTS on the Numba log-density and gradient
+        (:mod:`pakcast.models.fusion._kernel`); ``"nutpie"``: nutpie on the PyMC model of
+        :meth:`build` (PyTensor compiled to Numba); ``"pymc"``: PyMC's own NUTS on that model.
+        ``random_seed`` makes the draws, the forward simulation of unobserved months and the
+        posterior predictive reproducible.
+        """
+        from pakcast.models.fusion.results import FusionResults
+
+        if sampler not in ("numba", "nutpie", "pymc"):
+            raise ValueError("sampler must be 'numba', 'nutpie' or 'pymc'")
+        for name, v in (("draws", draws), ("tune", tune), ("chains", chains)):
+            if int(v) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        if sampler == "numba":
+            import nutpie
+
+            compiled = self.compile_nutpie()
+            t1 = time.perf_counter()
+            seed = int(np.random.SeedSequence(random_seed).generate_state(1)[0])
+            idata = nutpie.sample(compiled, draws=int(draws), tune=int(tune), chains=int(chains),
+                                  cores=int(cores) if cores is not None else min(int(chains), 2), seed=seed,
+                                  progress_bar=progressbar, target_accept=target_accept, save_warmup=False)
+            idata.attrs.update({"sampler": "numba", "random_seed": -1 if random_seed is None else int(random_seed),
+                                "compile_seconds": t1 - t0, "sampling_seconds": time.perf_counter() - t1,
+                                "draws": int(draws), "tune": int(tune), "chains": int(chains)})
+        else:
+            from pakcast.models.bayes.fit import sample
+
+            model = self.build(likelihood="numba")
+            idata = sample(model, sampler=sampler, draws=draws, tune=tune, chains=chains, cores=cores,
+                           target_accept=target_accept, random_seed=random_seed, progressbar=progressbar)
+            if "kappa" not in idata.posterior:
+                raise RuntimeError("posterior lacks kappa")
+        idata.attrs["fit_seconds"] = time.perf_counter() - t0
+        idata.attrs["fit_cpu_seconds"] = time.process_time() - c0
+        return FusionResults(self, idata, random_seed=random_seed)

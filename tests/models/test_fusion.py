@@ -1,0 +1,153 @@
+"""Multi-source measurement model: the Numba density against PyMC, gradients, recovery, coverage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pakcast.models.fusion import MeasurementModel, simulate_fusion
+
+
+def _small(seed: int = 1, **kw):
+    obs, truth = simulate_fusion(n_units=3, n_months=60, horizon=4, break_month=36, random_seed=seed, **kw)
+    return MeasurementModel(obs, "A", truth["units"], truth["months"]), obs, truth
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    model, obs, truth = _small(4)
+    res = model.fit(random_seed=4, draws=400, tune=500, chains=2)
+    return model, res, truth
+
+
+def test_density_equals_pymc_model_and_gradient_is_exact():
+    model, _, _ = _small(2)
+    model.effects = {}
+    L = model.layout
+    x = model.initial_point(5, jitter=0.4)
+    v, g = model.logp(x)
+    p = L.unpack(x)
+    f = model.build().compile_logp(sum=True)
+    ref = f({"level": p["level"], "log_sigma_mean": p["log_sigma_mean"], "log_sigma_sd_log__": p["log_log_sigma_sd"],
+             "log_sigma_raw": p["log_sigma_raw"], "z": p["z"], "season_raw": p["season_raw"],
+             "log_kappa": p["log_kappa"], "log_alpha": p["log_alpha"]})
+    assert v == pytest.approx(float(ref), rel=1e-10, abs=1e-8)
+    rng = np.random.default_rng(0)
+    eps = 1e-6
+    for j in rng.choice(L.ndim, 30, replace=False):
+        e = np.zeros_like(x)
+        e[j] = eps
+        fd = (model.logp(x + e)[0] - model.logp(x - e)[0]) / (2 * eps)
+        assert g[j] == pytest.approx(fd, rel=1e-4, abs=1e-4)
+
+
+def test_effects_gradient():
+    obs, truth = simulate_fusion(n_units=2, n_months=36, horizon=0, break_month=20, random_seed=4)
+    model = MeasurementModel(obs, "A", truth["units"], truth["months"], effects={"break": truth["months"][20]})
+    x = model.initial_point(1, jitter=0.3)
+    _, g = model.logp(x)
+    a, b = model.layout.offsets["effect"]
+    for j in range(a, b):
+        e = np.zeros_like(x)
+        e[j] = 1e-6
+        fd = (model.logp(x + e)[0] - model.logp(x - e)[0]) / 2e-6
+        assert g[j] == pytest.approx(fd, rel=1e-4, abs=1e-4)
+
+
+def test_recovers_known_scales(fitted):
+    model, res, truth = fitted
+    sc = res.scales().set_index(["source", "metric"])
+    for key, kappa in truth["scales"].items():
+        row = sc.loc[key]
+        if row["reference"]:
+            assert row["estimate"] == 1.0 and row["ci_low"] == 1.0
+        else:
+            assert row["ci_low"] <= kappa <= row["ci_high"], (key, row.to_dict())
+    assert res.reference() == {"attacks": {"source": "A", "metric": "attacks"},
+                               "deaths": {"source": "A", "metric": "deaths"}}
+
+
+def test_results_shapes_and_groups(fitted):
+    model, res, truth = fitted
+    d = res.design
+    T, U = len(truth["months"]), len(truth["units"])
+    assert d.n_fit == truth["n_observed_months"]
+    p = res.paths(50, random_seed=1)
+    assert p.shape == (U, T, 50) and p.dtype.kind == "i" and (p >= 0).all()
+    assert np.array_equal(p, res.paths(50, random_seed=1))
+    lat = res.latent("attacks", aggregate={"all": truth["units"]})
+    assert set(lat["unit"]) == set(truth["units"]) | {"all"}
+    assert {"mean", "q05", "q25", "median", "q75", "q95"} <= set(lat.columns)
+    assert (lat["q05"] <= lat["median"]).all() and (lat["median"] <= lat["q95"]).all()
+    # horizon months are unobserved: their intervals are wider than the last observed month's
+    last = lat[(lat.unit == "all") & (lat.month == truth["months"][d.n_fit - 1])].iloc[0]
+    end = lat[(lat.unit == "all") & (lat.month == truth["months"][-1])].iloc[0]
+    assert (end.q95 - end.q05) / end["median"] > (last.q95 - last.q05) / last["median"]
+    for g in ("posterior", "observed_data", "log_likelihood", "posterior_predictive"):
+        assert g in res.idata.groups()
+    assert res.idata.log_likelihood["y"].shape[-1] == d.y.size
+    out = res.to_dict()
+    assert set(out) >= {"units", "sources", "diagnostics"}
+    assert set(out["diagnostics"]) >= {"max_rhat", "min_ess_bulk", "divergences", "converged"}
+    assert "Multi-source" in res.summary().as_text()
+    ob = res.observed_by("attacks")
+    assert ob.loc[(ob.unit == "U0") & (ob.month == truth["months"][0]), "sources"].item() in ("A,C", "C", "A")
+
+
+def test_predict_observations_of_future_periods(fitted):
+    model, res, truth = fitted
+    months = truth["months"]
+    new = pd.DataFrame([{"source": "C", "metric": "attacks", "measure": "attacks", "cover": tuple(truth["units"]),
+                         "first": months[-4], "last": months[-1], "value": 0}])
+    draws = res.predict_observations(new, n_samples=200, random_seed=2)
+    assert draws.shape == (1, 200) and (draws >= 0).all()
+    with pytest.raises(ValueError, match="not in the fit"):
+        res.predict_observations(new.assign(source="Z"))
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(cover=("nowhere",)), "not a latent unit"),
+    (dict(measure="injured"), "measure 'injured'"),
+    (dict(value=2.5), "non-negative integer"),
+    (dict(value=-1), "non-negative integer"),
+])
+def test_bad_observations_are_refused(change, match):
+    obs, truth = simulate_fusion(n_units=2, n_months=36, horizon=0, random_seed=1)
+    bad = obs.copy().astype({"value": object})
+    for k, v in change.items():
+        bad.at[0, k] = v
+    with pytest.raises(ValueError, match=match):
+        MeasurementModel(bad, "A", truth["units"], truth["months"])
+
+
+def test_reference_must_observe_every_measure():
+    obs, truth = simulate_fusion(n_units=2, n_months=36, horizon=0, random_seed=1)
+    with pytest.raises(ValueError, match="no observation of measure 'deaths'"):
+        MeasurementModel(obs, "C", truth["units"], truth["months"])
+    m = MeasurementModel(obs, {"attacks": ("C", "attacks"), "deaths": ("B", "deaths")}, truth["units"], truth["months"])
+    assert m.design.keys[m.design.reference["attacks"]] == ("C", "attacks")
+    with pytest.raises(ValueError, match="outside months"):
+        MeasurementModel(obs, "A", truth["units"], truth["months"][5:])
+
+
+@pytest.mark.slow
+def test_interval_coverage_over_replications():
+    """90% intervals of the scales and of the latent months cover the truth 85-95% of the time."""
+    hits_scale, hits_latent = [], []
+    for rep in range(20):
+        model, obs, truth = _small(100 + rep)
+        res = model.fit(random_seed=rep, draws=500, tune=600, chains=2)
+        sc = res.scales().set_index(["source", "metric"])
+        for key, kappa in truth["scales"].items():
+            if not sc.loc[key, "reference"]:
+                hits_scale.append(sc.loc[key, "ci_low"] <= kappa <= sc.loc[key, "ci_high"])
+        for mi, me in enumerate(truth["measures"]):
+            lam = res.intensity_draws(me)[:, : res.design.n_fit]
+            lo, hi = np.quantile(lam, [0.05, 0.95], axis=2)
+            true = truth["lam"][mi][:, : res.design.n_fit]
+            hits_latent.extend(((lo <= true) & (true <= hi)).ravel().tolist())
+    cov_s, cov_l = float(np.mean(hits_scale)), float(np.mean(hits_latent))
+    print(f"coverage of 90% intervals: scales {cov_s:.3f} (n={len(hits_scale)}), latent months {cov_l:.3f} "
+          f"(n={len(hits_latent)})")
+    assert 0.85 <= cov_l <= 0.95
+    assert 0.80 <= cov_s <= 0.98
