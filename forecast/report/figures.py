@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,9 @@ import pandas as pd
 from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon as MplPolygon
-from shapely.geometry import Polygon as ShapelyPolygon
-
 from pakcast.forecast.io import atomic_write_bytes, safe_name
-from pakcast.forecast.report.format import fmt_rate, fmt_ratio
+from pakcast.forecast.report.format import fmt_rate
+from shapely.geometry import Polygon as ShapelyPolygon
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
 OKABE_ITO = {
@@ -69,6 +68,7 @@ class FigureRecord:
     svg_base64: str
     alt: str
     mime: str = "image/svg+xml"
+    figure: Any = field(default=None, repr=False, compare=False)  # the vector Figure, for the PDF
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "caption": self.caption, "source": self.source,
@@ -98,7 +98,8 @@ def save_figure(fig, figures_dir: Path, name: str, title: str, caption: str, sou
     png = atomic_write_bytes(Path(figures_dir) / f"{stem}.png", png_buf.getvalue())
     svg = atomic_write_bytes(Path(figures_dir) / f"{stem}.svg", svg_buf.getvalue())
     return FigureRecord(name=stem, title=title, caption=caption, source=source, png=png, svg=svg,
-                        svg_base64=base64.b64encode(svg_buf.getvalue()).decode("ascii"), alt=alt or caption)
+                        svg_base64=base64.b64encode(svg_buf.getvalue()).decode("ascii"), alt=alt or caption,
+                        figure=fig)
 
 
 def external_png(png: Path, figures_dir: Path, name: str, title: str, caption: str, source: str) -> FigureRecord:

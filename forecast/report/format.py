@@ -103,3 +103,23 @@ def fmt_rate(v: Any) -> str:
         return "0"
     decimals = max(0, 1 - int(math.floor(math.log10(abs(v)))))
     return f"{v:,.{decimals}f}"
+
+
+HEADERS = {"level_rate_ratio": "post/pre rate (×)", "level_ci_low": "95% low", "level_ci_high": "95% high",
+           "resolution": "resolution", "sup_f.statistic": "sup-F", "sup_f.p_value": "sup-F p",
+           "sup_f.date": "sup-F date", "sup_lr_negbin.p_value": "count sup-LR p", "sup_lr_negbin.date": "count sup-LR date",
+           "n_breaks": "breaks", "log_score": "log score", "coverage_50": "50% coverage", "coverage_80": "80% coverage",
+           "coverage_90": "90% coverage", "mae": "mean abs. error", "crps": "CRPS", "best_model": "best model",
+           "best_model_crps": "best model CRPS", "best_baseline": "best baseline", "best_baseline_crps": "baseline CRPS",
+           "beats_best_baseline": "beats baseline", "events_per_year": "events / year", "vintage_as_of": "issued with data to",
+           "covered_90": "in 90% interval", "abs_error": "abs. error", "delta_crps": "CRPS change", "irr_per_sd": "IRR per SD",
+           "irr_per_sd_ci_low": "IRR per SD low", "irr_per_sd_ci_high": "IRR per SD high",
+           "unique_id": "series", "n_post": "n post", "n_pre": "n pre", "ci_low": "95% CI low", "ci_high": "95% CI high",
+           "contains_2014_12": "CI contains 2014-12", "contains_2021_08": "CI contains 2021-08",
+           "coverage_90_in_85_95": "coverage in 85-95%", "in_goal_scope": "≥10 events/yr",
+           "skill_vs_best_baseline": "skill vs best baseline", "irr": "IRR", "pvalue": "p", "p_value": "p"}
+
+
+def header_label(column: str) -> str:
+    """A table column's label for readers (``skill_vs_best_baseline`` -> ``skill vs best baseline``)."""
+    return HEADERS.get(column, column.replace("_", " ").replace(".", " "))

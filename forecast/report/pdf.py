@@ -17,6 +17,7 @@ import matplotlib
 import matplotlib.image as mpimg
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from pakcast.forecast.io import atomic_write_bytes
 from pakcast.forecast.report.format import (
     fmt_cell,
@@ -26,6 +27,7 @@ from pakcast.forecast.report.format import (
     fmt_rate,
     fmt_ratio,
     fmt_ratio3,
+    header_label,
 )
 
 A4 = (8.27, 11.69)
@@ -36,33 +38,48 @@ WRAP = 106  # characters per body line at 9 pt on A4
 
 
 class PageWriter:
-    """Flow text, tables and images down A4 pages of a :class:`PdfPages`."""
+    """Flow text, tables and figures down A4 pages of a :class:`PdfPages`.
+
+    A page's text and table rules are recorded as drawing steps and drawn when the page is
+    written, onto a blank A4 figure or, when the page holds a briefing figure, onto that figure
+    itself (resized to A4, its axes moved into place): so figures stay vector graphics.
+    """
 
     def __init__(self, pdf: PdfPages, title: str):
-        self.pdf, self.title, self.fig, self.y, self.page = pdf, title, None, TOP, 0
+        self.pdf, self.title, self.y, self.page = pdf, title, TOP, 0
+        self.ops: list[Any] | None = None
+        self.base: Figure | None = None
 
     def _new_page(self) -> None:
         self.flush()
-        self.fig = Figure(figsize=A4)
+        self.ops, self.base = [], None
         self.page += 1
-        self.fig.text(LEFT, 0.975, self.title, fontsize=7, color="#666666")
-        self.fig.text(RIGHT, 0.02, f"page {self.page}", fontsize=7, color="#666666", ha="right")
+        title, page = self.title, self.page
+        self.ops.append(lambda f: f.text(LEFT, 0.975, title, fontsize=7, color="#666666"))
+        self.ops.append(lambda f: f.text(RIGHT, 0.02, f"page {page}", fontsize=7, color="#666666", ha="right"))
         self.y = TOP
 
     def flush(self) -> None:
-        if self.fig is not None:
-            self.pdf.savefig(self.fig)
-            self.fig = None
+        if self.ops is None:
+            return
+        fig = self.base if self.base is not None else Figure(figsize=A4)
+        for op in self.ops:
+            op(fig)
+        self.pdf.savefig(fig)
+        self.ops, self.base = None, None
 
     def _need(self, height: float) -> None:
-        if self.fig is None or self.y - height < BOTTOM:
+        if self.ops is None or self.y - height < BOTTOM:
             self._new_page()
+
+    def _text(self, x: float, y: float, text: str, **kw: Any) -> None:
+        self.ops.append(lambda f: f.text(x, y, text, va="top", **kw))
 
     def heading(self, text: str, size: float = 13) -> None:
         # keep a heading with what follows: start a new page when less than a fifth of this one is left
         self._need(max(LINE * 4, 0.2))
         self.y -= LINE * 0.8
-        self.fig.text(LEFT, self.y, text, fontsize=size, fontweight="bold", va="top")
+        self._text(LEFT, self.y, text, fontsize=size, fontweight="bold")
         self.y -= LINE * size / BODY_PT * 1.4
 
     def paragraph(self, text: str, size: float = BODY_PT, color: str = "black", indent: float = 0.0,
@@ -71,50 +88,133 @@ class PageWriter:
         for i, line in enumerate(lines):
             self._need(LINE * size / BODY_PT)
             prefix = bullet if i == 0 else " " * len(bullet)
-            self.fig.text(LEFT + indent, self.y, prefix + line, fontsize=size, color=color, va="top")
+            self._text(LEFT + indent, self.y, prefix + line, fontsize=size, color=color)
             self.y -= LINE * size / BODY_PT
         self.y -= LINE * 0.35
 
     def unavailable(self, reason: str) -> None:
         self.paragraph(f"Not available in this run: {reason}", color="#8a5a00")
 
-    def table(self, columns: list[str], rows: list[list[str]], size: float = 7.0, max_width: int = 26) -> None:
-        cells = [[str(c)[:max_width] for c in columns]] + [[str(v)[:max_width] for v in r] for r in rows]
-        widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
-        total = sum(widths) + 2 * len(widths)
-        size = min(size, 7.0 * 118 / max(total, 1))
-        for j, r in enumerate(cells):
-            self._need(LINE * size / BODY_PT * 1.2)
-            line = "  ".join(v.ljust(w) for v, w in zip(r, widths))
-            self.fig.text(LEFT, self.y, line, fontsize=size, family="DejaVu Sans Mono", va="top",
-                          fontweight="bold" if j == 0 else "normal")
-            self.y -= LINE * size / BODY_PT * 1.2
+    def table(self, columns: list[str], rows: list[list[str]], size: float = 7.0, max_width: int = 40,
+              numeric: list[bool] | None = None) -> None:
+        """A ruled table in the body font: columns sized to their content, cells wrapped (never cut),
+        numbers right-aligned, the header repeated on each new page."""
+        cols = [str(c) for c in columns]
+        body = [["" if v is None else str(v) for v in r] for r in rows]
+        if numeric is None:
+            numeric = [all(_looks_numeric(r[i]) for r in body if r[i] not in ("", "-", "–")) and any(
+                r[i] not in ("", "-", "–") for r in body) for i in range(len(cols))]
+        char = 0.6 * size / 72 / A4[0]  # mean character width of DejaVu Sans (bold headers), in page fractions
+        # a column is as wide as its longest cell (capped) and at least its header's longest word
+        want = [min(max([max((len(x) for x in cols[i].split()), default=3)] + [len(r[i]) for r in body] + [3]),
+                    max(max_width, max((len(x) for x in cols[i].split()), default=3)))
+                for i in range(len(cols))]
+        total = RIGHT - LEFT
+        pad = 0.016
+        widths = [w * char + pad for w in want]
+        if sum(widths) > total:  # shrink the widest columns first; cells wrap
+            scale = (total - pad * len(widths)) / max(sum(w * char for w in want), 1e-9)
+            widths = [w * char * scale + pad for w in want]
+        x = [LEFT]
+        for wd in widths[:-1]:
+            x.append(x[-1] + wd)
+        line_h = LINE * size / BODY_PT * 1.15
+
+        def wrapped(text: str, i: int) -> list[str]:
+            n = max(int((widths[i] - pad) / char), 3)
+            return textwrap.wrap(text, width=n, break_long_words=len(text) > 2 * n) or [""]
+
+        def draw_row(cells: list[str], bold: bool) -> None:
+            lines = [wrapped(c, i) for i, c in enumerate(cells)]
+            h = max(len(ls) for ls in lines) * line_h + line_h * 0.35
+            top = self.y
+            for i, ls in enumerate(lines):
+                for k, ln in enumerate(ls):
+                    xx = x[i] + widths[i] - pad if numeric[i] and not bold else x[i]
+                    self._text(xx, top - k * line_h, ln, fontsize=size, ha="right" if numeric[i] and not bold else "left",
+                               fontweight="bold" if bold else "normal")
+            y_rule = top - h + line_h * 0.15
+            lw, colour = (0.9, "#222222") if bold else (0.3, "#bbbbbb")
+            self.ops.append(lambda f, y=y_rule, lw=lw, c=colour: f.add_artist(
+                Line2D([LEFT, LEFT + sum(widths)], [y, y], lw=lw, color=c, transform=f.transFigure)))
+            self.y -= h
+
+        def height(cells: list[str]) -> float:
+            return max(len(wrapped(c, i)) for i, c in enumerate(cells)) * line_h + line_h * 0.35
+
+        self._need(height(cols) + height(body[0]) if body else height(cols))
+        draw_row(cols, True)
+        for r in body:
+            if self.y - height(r) < BOTTOM:
+                self._new_page()
+                draw_row(cols, True)
+            draw_row(r, False)
         self.y -= LINE * 0.5
 
-    def image(self, png: Path, caption: str, source: str) -> None:
+    def image(self, record: Any, caption: str) -> None:
+        """A briefing figure at the text width, vector (its own Figure moved onto the page)."""
+        fig = record.figure
+        if fig is None:  # a figure drawn elsewhere (PNG only)
+            return self._raster(record.png, caption)
+        w_in, h_in = fig.get_size_inches()
+        width = RIGHT - LEFT
+        height = width * (h_in / w_in) * (A4[0] / A4[1])
+        cap = LINE * 7.5 / BODY_PT * (len(textwrap.wrap(caption, int((WRAP + 10) * BODY_PT / 7.5))) + 1)
+        if self.ops is not None and self.base is None and self.y - height - cap < BOTTOM:
+            room = self.y - cap - BOTTOM
+            if room >= 0.7 * height:  # shrink a little rather than leave most of a page empty
+                width, height = width * room / height, room
+        if self.ops is None or self.base is not None or self.y - height - cap < BOTTOM:
+            self._new_page()
+        rect = (LEFT, self.y - height, width, height)
+        for ax in fig.axes:
+            p = ax.get_position()
+            ax.set_position((rect[0] + p.x0 * rect[2], rect[1] + p.y0 * rect[3], p.width * rect[2], p.height * rect[3]))
+        fig.set_size_inches(*A4)
+        self.base = fig
+        self.y -= height + LINE * 0.4
+        self.paragraph(caption, size=7.5, color="#444444", wrap=WRAP + 10)
+
+    def _raster(self, png: Path, caption: str) -> None:
         img = mpimg.imread(str(png))
         h_px, w_px = img.shape[:2]
         width = RIGHT - LEFT
         height = width * (h_px / w_px) * (A4[0] / A4[1])
-        cap_lines = len(textwrap.wrap(caption, WRAP + 10)) + 1
-        self._need(height + LINE * (cap_lines + 1))
-        ax = self.fig.add_axes((LEFT, self.y - height, width, height))
-        ax.imshow(img, interpolation="antialiased")
-        ax.set_axis_off()
+        self._need(height + LINE * 3)
+        y = self.y
+        self.ops.append(lambda f: _imshow(f, img, (LEFT, y - height, width, height)))
         self.y -= height + LINE * 0.4
         self.paragraph(caption, size=7.5, color="#444444", wrap=WRAP + 10)
+
+
+def _imshow(fig: Figure, img: Any, rect: tuple[float, float, float, float]) -> None:
+    ax = fig.add_axes(rect)
+    ax.imshow(img, interpolation="antialiased")
+    ax.set_axis_off()
+
+
+def _looks_numeric(text: str) -> bool:
+    t = text.replace(",", "").replace("−", "-").replace("–", "-").replace("%", "").strip()
+    head = t.split(" ")[0].lstrip("<>+-")
+    try:
+        float(head)
+        return True
+    except ValueError:
+        return False
 
 
 def _forecast_pages(w: PageWriter, sec: dict[str, Any]) -> None:
     w.paragraph(sec["note"], size=8, color="#444444")
     for m in sec["measures"]:
-        w.paragraph(f"{m.capitalize()} per quarter: median (5th-95th percentile)", size=9)
+        w.paragraph(f"{m.capitalize()} per quarter: median (90% interval) and P(>last year)", size=9)
         rows = []
         for row in sec["tables"][m]:
-            cells = [f"{fmt_count(c['q50'])} ({fmt_count(c['q05'])}-{fmt_count(c['q95'])})" if c else "-"
-                     for c in row["cells"]]
+            cells = [(f"{fmt_count(c['q50'])} ({fmt_count(c['q05'])}–{fmt_count(c['q95'])})"
+                      + (f" P(>last year) {fmt_pct(c['p_gt_last_year'])}" if c.get("p_gt_last_year") is not None
+                         else "")) if c else "–" for c in row["cells"]]
             rows.append([row["province"]] + cells)
-        w.table(["province"] + list(sec["quarters"]), rows, max_width=30)
+        w.table(["Province"] + list(sec["quarters"]), rows, max_width=26,
+                numeric=[False] + [True] * len(sec["quarters"]))
 
 
 def write_pdf(path: str | Path, briefing: dict[str, Any], figs: dict[str, Any]) -> Path:
@@ -143,7 +243,7 @@ def write_pdf(path: str | Path, briefing: dict[str, Any], figs: dict[str, Any]) 
 def _figures(w: PageWriter, names: list[str], figs: dict[str, Any]) -> None:
     for n in names:
         f = figs[n]
-        w.image(f.png, f"{f.caption} Source: {f.source}", f.source)
+        w.image(f, f"{f.caption} Source: {f.source}")
 
 
 def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any]) -> None:
@@ -180,7 +280,7 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
             t = sec["tables"].get(key)
             if t:
                 w.paragraph(label, size=9)
-                w.table(t["columns"], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=16)
+                w.table([header_label(c) for c in t["columns"]], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=16)
         if sec.get("skipped"):
             w.paragraph("Not tested (too sparse): " + "; ".join(sec["skipped"]), size=8, color="#444444")
         for n in sec.get("notes", []):
@@ -210,19 +310,19 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
                         + f" ({h['scope']}).")
         _figures(w, sec["figures"], figs)
         t = sec["table"]
-        w.table(t["columns"], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]])
+        w.table([header_label(c) for c in t["columns"]], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]])
         if sec.get("by_series"):
             t = sec["by_series"]
             keep = [i for i, c in enumerate(t["columns"]) if c in (
                 "unique_id", "province", "best_model", "best_model_crps", "best_baseline", "best_baseline_crps",
                 "beats_best_baseline", "coverage_90")]
             w.paragraph("Best model against the best baseline, by series", size=9)
-            w.table([t["columns"][i] for i in keep],
+            w.table([header_label(t["columns"][i]) for i in keep],
                     [[fmt_cell(r[i], t["kinds"][i]) for i in keep] for r in t["rows"]], max_width=20)
         w.paragraph("Last quarter's forecast against what happened", size=9)
         if sec.get("last_quarter"):
             t = sec["last_quarter"]
-            w.table(t["columns"], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=14)
+            w.table([header_label(c) for c in t["columns"]], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=14)
         else:
             w.unavailable(sec["last_quarter_reason"])
     elif sid == "claims":
@@ -259,7 +359,7 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
         w.paragraph("Excluded events", size=9)
         if sec.get("exclusions"):
             t = sec["exclusions"]
-            w.table(t["columns"], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=40)
+            w.table([header_label(c) for c in t["columns"]], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=40)
         else:
             w.unavailable(sec["exclusions_reason"])
         w.paragraph("Limitations", size=9)

@@ -12,8 +12,6 @@ show half a table).
 
 from __future__ import annotations
 
-from pakcast.forecast.errors import InputError
-
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pakcast.forecast.errors import InputError
 
 FORECAST_COLUMNS = (
     "province", "quarter", "measure", "mean", "q05", "q25", "q50", "q75", "q95",

@@ -199,3 +199,20 @@ def test_its_study_page_on_a_users_file(tmp_path):
     for word in ("Pakistan", "UCDP", "PICSS", "province", "Natural Earth"):
         assert word not in text, word
     assert dom.count('data-figure="its_impact_1"') == 1
+
+
+@needs_pdftoppm
+def test_pdf_has_vector_figures_and_the_html_columns(run_dir, briefing):
+    pdfimages = shutil.which("pdfimages")
+    if pdfimages:  # figures are drawn as vector graphics, not embedded bitmaps
+        out = subprocess.run([pdfimages, "-list", str(run_dir / "briefing.pdf")], capture_output=True, text=True,
+                             timeout=60).stdout
+        # only the map's colour bar is a (thin) bitmap: no figure is an embedded picture
+        sizes = [(int(r.split()[3]), int(r.split()[4])) for r in out.strip().splitlines()[2:]]
+        assert all(min(wh) < 40 for wh in sizes), out
+    if PDFTOTEXT:
+        flat = re.sub(r"\s+", " ", subprocess.run([PDFTOTEXT, str(run_dir / "briefing.pdf"), "-"],
+                                                  capture_output=True, text=True, timeout=60).stdout)
+        assert "P(>last year)" in flat  # the same forecast columns as the HTML
+        for name in ("Islamabad Capital Territory", "Azad Jammu and Kashmir", "Khyber Pakhtunkhwa"):
+            assert name in flat  # names wrap, never cut
