@@ -43,6 +43,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from pakcast.forecast.panel import load_panel
+    from pakcast.forecast.country import PAKISTAN
     from pakcast.models.bayes.its import HierarchicalNBITS
 
     panel = load_panel(freq="month")
@@ -53,7 +54,8 @@ def main() -> None:
         cpu0 = _cpu_seconds()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = HierarchicalNBITS(panel, "attacks", start="2007-01-01", likelihood=likelihood)
+            model = HierarchicalNBITS(panel, "attacks", PAKISTAN.intervention_days(), start="2007-01-01",
+                                      likelihood=likelihood)
             res = model.fit(sampler=sampler, draws=args.draws, tune=args.tune, chains=args.chains, cores=2,
                             random_seed=args.seed)
         cpu = _cpu_seconds() - cpu0

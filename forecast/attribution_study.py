@@ -42,12 +42,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import scoringrules as sr
 from scipy import stats
 
 from pakcast.forecast.country import PAKISTAN
 from pakcast.forecast.covariates import GROUPS, covariate_groups, feature_names
-from pakcast.forecast.scoring import diebold_mariano
+from pakcast.forecast.scoring import crps_negbin, diebold_mariano
 from pakcast.models.attribution import (
     INTERPRETATION,
     OTHER,
@@ -56,6 +55,7 @@ from pakcast.models.attribution import (
 )
 from pakcast.models.covariance import bartlett_meat, sandwich
 from pakcast.models.glm import CountGLM
+from pakcast.models.seasonality import fourier_names, fourier_terms
 
 DEFAULT_PERIODS = (("2010-01", "2013-12"), ("2015-01", "2018-12"))
 DEFAULT_GROUPS = ("economic", "political", "security")
@@ -111,9 +111,7 @@ def _controls(df: pd.DataFrame, units: Sequence[str], trend: bool = False) -> pd
         ctl[f"unit[{u}]"] = (df["unique_id"].to_numpy() == u).astype(float)
         if trend:
             ctl[f"trend[{u}]"] = ctl[f"unit[{u}]"] * years
-    for h in (1, 2):
-        ctl[f"sin{h}"] = np.sin(2 * np.pi * h * m / 12.0)
-        ctl[f"cos{h}"] = np.cos(2 * np.pi * h * m / 12.0)
+    ctl.update(zip(fourier_names(2), fourier_terms(m, 12, 2).T))
     return pd.DataFrame(ctl, index=df.index)
 
 
@@ -230,11 +228,6 @@ def _ar_terms(df: pd.DataFrame, outcome: str, lags: Sequence[int] = (1, 2, 3)) -
     return pd.DataFrame({f"ar_log1p_lag{k}": np.log1p(g.shift(k)) for k in lags}, index=df.index)
 
 
-def _nb_crps(y, mu, alpha):
-    r = 1.0 / max(alpha, 1e-8)
-    return np.asarray(sr.crps_negbinom(y, r, mu=mu), dtype=float)
-
-
 def _hac_mean(x: np.ndarray, lags: int = 3) -> tuple[float, float]:
     x = np.asarray(x, dtype=float)
     d = x - x.mean()
@@ -245,7 +238,9 @@ def _hac_mean(x: np.ndarray, lags: int = 3) -> tuple[float, float]:
 def _backtest(data, outcome: str, groups: Sequence[str], first_origin: str, step_months: int,
               horizon_months: int) -> list[dict]:
     """Rolling origin: refit every ``step_months``; one-step-ahead NB forecasts for the next
-    ``horizon_months`` months (AR terms use the observed past); CRPS per province-month."""
+    ``horizon_months`` months (AR terms use the observed past); closed-form NB CRPS per
+    province-month and the Diebold-Mariano test, both from :mod:`forecast.scoring` (the project's
+    one scoring module); the mean CRPS change gets a Newey-West interval (:mod:`models.covariance`)."""
     df = data["df"]
     ar = _ar_terms(df, outcome)
     ok = ar.notna().all(axis=1).to_numpy()
@@ -273,7 +268,7 @@ def _backtest(data, outcome: str, groups: Sequence[str], first_origin: str, step
                 scores[name].append(np.full(te.sum(), np.nan))
                 continue
             mu = np.exp(np.clip(off[te] + Xf.loc[te, keep].to_numpy(dtype=float) @ fit.params.to_numpy(), -30, 30))
-            scores[name].append(_nb_crps(y[te], mu, fit.alpha_))
+            scores[name].append(crps_negbin(y[te], mu, fit.alpha_))
     if not months:
         return []
     base_s = np.concatenate(scores["base"])
@@ -559,7 +554,7 @@ def bayes_effects(panel: pd.DataFrame, covariates: pd.DataFrame, outcome: str = 
     data = assemble(panel, covariates, outcome, groups, min_events=min_events, units=units)
     cols = list(data["groups"])
     df = pd.concat([data["df"][["unique_id", "ds", outcome, "population"]], data["df"][cols]], axis=1)
-    model = HierarchicalNBITS(df, outcome, covariates=cols)
+    model = HierarchicalNBITS(df, outcome, breaks=PAKISTAN.intervention_days(), covariates=cols)
     res = model.fit(draws=draws, tune=tune, chains=chains, random_seed=random_seed)
     sd = df[cols].to_numpy(dtype=float).std(axis=0)  # the model standardises with these (ddof=0)
     table = irr_from_draws(res._draws("beta"), cols, np.where(sd > 0, sd, 1.0), groups=data["groups"],

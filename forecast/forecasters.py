@@ -48,6 +48,7 @@ import xarray as xr
 
 from pakcast.forecast.country import profile
 from pakcast.models.baselines import BASELINES, HistoricalRate
+from pakcast.models.seasonality import fourier_terms
 
 __all__ = [
     "ModelUnavailable",
@@ -329,7 +330,7 @@ class NegBinGLMForecaster(Forecaster):
         if self.trend:
             cols.append(t_rel / 12.0)
         if self.seasonality:
-            cols += [np.sin(2 * np.pi * month / 12), np.cos(2 * np.pi * month / 12)]
+            cols += list(fourier_terms(month, 12, 1).T)
         cols += [np.log1p(lag1), np.log1p(lag12mean)]
         return np.column_stack(cols)
 

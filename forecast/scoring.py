@@ -54,6 +54,8 @@ import numpy as np
 import scoringrules as sr
 from scipy import optimize, stats
 
+from pakcast.models.pit import randomized_pit  # the one implementation (models/pit.py)
+
 __all__ = [
     "crps",
     "crps_negbin",
@@ -173,15 +175,6 @@ def interval_coverage(obs, samples, levels=COVERAGE_LEVELS) -> dict[int, np.ndar
         hi = np.quantile(samples, 1 - a, axis=-1, method="inverted_cdf")
         out[int(lv)] = (obs >= lo) & (obs <= hi)
     return out
-
-
-def randomized_pit(obs, samples, random_seed=None) -> np.ndarray:
-    """Randomised PIT values for count forecasts (uniform on [0, 1] when calibrated)."""
-    obs, samples = _prep(obs, samples)
-    f_le = (samples <= obs[..., None]).mean(axis=-1)
-    f_lt = (samples < obs[..., None]).mean(axis=-1)
-    v = np.random.default_rng(random_seed).uniform(size=obs.shape)
-    return f_lt + v * (f_le - f_lt)
 
 
 def pit_coverage(pit, levels=COVERAGE_LEVELS) -> dict[int, np.ndarray]:

@@ -586,7 +586,7 @@ def breaks_analysis(y, time=None, dates: Sequence = (), max_breaks: int | None =
     if cost != "l2" and not _is_count(y):
         raise ValueError(f"cost {cost!r} needs non-negative integer counts; use cost 'l2'")
     bp = BaiPerron(y, cost=cost, min_size=min_size, max_breaks=max_breaks).fit(random_seed=random_seed)
-    ci = bp.conf_int(level=level)
+    ci = bp.conf_int(alpha=1 - level)
     breaks = [{"date": _label_of(tser, r["index"]), "index": int(r["index"]),
                "ci_low": _label_of(tser, r["ci_low"]), "ci_high": _label_of(tser, r["ci_high"]),
                "ci_low_index": int(r["ci_low"]), "ci_high_index": int(r["ci_high"]),

@@ -77,6 +77,7 @@ import pandas as pd
 from scipy import stats
 
 from pakcast.models.glm import CountGLM, CountGLMResults
+from pakcast.models.summary import Summary
 
 INTERPRETATION = (
     "These are associations adjusted for the modelled terms, not causal effects: no design in this "
@@ -570,11 +571,16 @@ class AttributionResults:
         return ScenarioResult(samples=ys, index=X.index, level=tuple(level))
 
     # ---- reporting
-    def summary(self, alpha: float = 0.05) -> pd.DataFrame:
+    def summary(self, alpha: float = 0.05) -> Summary:
+        """Coefficients with Wald intervals at level ``1 - alpha`` and their group (``table``)."""
         ci = self.conf_int(alpha)
-        return pd.DataFrame({"coef": self.params, "se": self.bse, "z": self.params / self.bse,
-                             "ci_low": ci["lower"], "ci_high": ci["upper"],
-                             "group": [self.model.groups.get(c, OTHER) for c in self.params.index]})
+        tab = pd.DataFrame({"coef": self.params, "se": self.bse, "z": self.params / self.bse,
+                            "ci_low": ci["lower"], "ci_high": ci["upper"],
+                            "group": [self.model.groups.get(c, OTHER) for c in self.params.index]})
+        header = (("Family", self.model.family), ("Covariance", self.cov_type), ("No. observations", str(self.nobs)),
+                  ("Log-likelihood", f"{self.loglike:.4f}"), ("NB alpha", f"{self.alpha_nb:.4g}"),
+                  ("Converged", str(self.converged)))
+        return Summary("Attribution model", header, tab, (INTERPRETATION,))
 
     def to_dict(self, alpha: float = 0.05) -> dict:
         return {

@@ -59,6 +59,7 @@ from pakcast.models.covariance import COV_TYPES, robust_covariance
 from pakcast.models.likelihood import negbin_hessian_obs, negbin_loglik_grad_obs
 from pakcast.models.likelihood.negbin import _EMPTY, _as_counts, _negbin_llg_trusted
 from pakcast.models.likelihood.poisson import _poisson_llg_trusted
+from pakcast.models.summary import Summary
 
 FAMILIES = ("negbin", "poisson")
 
@@ -129,26 +130,6 @@ def check_separation(y, X, names: list[str] | None = None, tol: float = 1e-7) ->
         return none
     load = np.abs(b) > 1e-9 * max(np.abs(b).max(), 1e-300)
     return SeparationCheck(sep, b / scale, [names[j] for j in np.flatnonzero(load)])
-
-
-@dataclass(frozen=True)
-class Summary:
-    """A fitted model's table (``table``) plus header lines, printable as text or HTML."""
-
-    title: str
-    header: tuple[tuple[str, str], ...]
-    table: pd.DataFrame
-
-    def as_text(self) -> str:
-        head = "\n".join(f"{k:<22}{v}" for k, v in self.header)
-        return f"{self.title}\n{'=' * len(self.title)}\n{head}\n\n{self.table.to_string(float_format=lambda v: f'{v:.6g}')}"
-
-    def as_html(self) -> str:
-        head = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in self.header)
-        return f"<h4>{self.title}</h4><table>{head}</table>{self.table.to_html(float_format=lambda v: f'{v:.6g}')}"
-
-    def __str__(self) -> str:
-        return self.as_text()
 
 
 class CountGLM:

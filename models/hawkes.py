@@ -60,6 +60,8 @@ import pandas as pd
 from numba import njit
 from scipy import optimize, stats
 
+from pakcast.models.summary import Summary
+
 _BIG = 1e200
 _SMALL = 1e-200
 
@@ -274,8 +276,9 @@ class HawkesExp:
             return 1e300, np.zeros(3)
         return -ll, -np.array([gm * mu, ga * a, gb * b])
 
-    def fit(self, alpha: float = 0.05, betas_start=(0.05, 0.5, 5.0)) -> HawkesResults:
-        """Maximum-likelihood fit; ``alpha`` sets the level of the intervals (1 - alpha)."""
+    def fit(self, level: float = 0.95, betas_start=(0.05, 0.5, 5.0)) -> HawkesResults:
+        """Maximum-likelihood fit; ``level`` is the confidence level of the reported intervals (the
+        model's own ``alpha`` is the excitation jump)."""
         n, span = self.times.size, self.T - self.t0
         best = None
         bounds = [(-25.0, 10.0)] * 3
@@ -291,7 +294,7 @@ class HawkesExp:
             cov = np.linalg.inv(H)
         except np.linalg.LinAlgError:
             cov = np.full((3, 3), np.nan)
-        return HawkesResults(self, th, cov, -best.fun, bool(best.success), alpha)
+        return HawkesResults(self, th, cov, -best.fun, bool(best.success), 1.0 - level)
 
 
 class HawkesResults:
@@ -317,18 +320,25 @@ class HawkesResults:
         self.aic = -2 * self.llf + 6
         self.stationary = self.branching_ratio["estimate"] < 1
 
-    def conf_int(self) -> pd.DataFrame:
-        return pd.DataFrame({k: {"lower": v.ci_low, "upper": v.ci_high} for k, v in self.estimates.items()}).T
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Intervals at level ``1 - alpha`` for mu, alpha, beta (Wald on the log scale)."""
+        z = stats.norm.ppf(1 - alpha / 2)
+        se = np.sqrt(np.clip(np.diag(self.cov_log), 0, None))
+        est = {k: _log_wald(self.log_params[i], se[i], z) for i, k in enumerate(("mu", "alpha", "beta"))}
+        return pd.DataFrame({k: {"lower": v.ci_low, "upper": v.ci_high} for k, v in est.items()}).T
 
     @property
     def half_life_days(self) -> float:
         return math.log(2) / self.params["beta"]
 
-    def summary(self) -> pd.DataFrame:
+    def summary(self) -> Summary:
         rows = {k: v.to_dict() for k, v in self.estimates.items()}
         br = self.branching_ratio
         rows["branching_ratio"] = br
-        return pd.DataFrame(rows).T
+        header = (("Model", "exponential-kernel Hawkes"), ("Events", str(self.n_events)),
+                  ("Log-likelihood", f"{self.llf:.4f}"), ("Interval level", f"{1 - self.level_alpha:g}"),
+                  ("Converged", str(self.converged)), ("Units", "rates per day"))
+        return Summary("Hawkes process results", header, pd.DataFrame(rows).T)
 
     def to_dict(self) -> dict:
         out = {k: {"estimate": v.estimate, "ci_low": v.ci_low, "ci_high": v.ci_high, "se": v.se}
@@ -524,7 +534,7 @@ class MultivariateHawkesExp:
         return float(_multi_llg(self.times, self.marks, self.M, self.t0, self.T, np.asarray(mu, float),
                                 np.ascontiguousarray(A, dtype=float), float(beta))[0])
 
-    def fit(self, alpha: float = 0.05, betas_start=(0.1, 1.0)) -> MultivariateHawkesResults:
+    def fit(self, level: float = 0.95, betas_start=(0.1, 1.0)) -> MultivariateHawkesResults:
         """ML fit with L-BFGS-B on the natural scale (``mu > 0``, ``alpha_mn >= 0``, ``beta > 0``).
 
         Parameters on the boundary (``alpha_mn = 0``) get no standard error; the others get
@@ -559,7 +569,7 @@ class MultivariateHawkesExp:
             cov[np.ix_(idx, idx)] = np.linalg.inv(H)
         except np.linalg.LinAlgError:
             pass
-        return MultivariateHawkesResults(self, x, cov, -best.fun, bool(best.success), alpha)
+        return MultivariateHawkesResults(self, x, cov, -best.fun, bool(best.success), 1.0 - level)
 
 
 class MultivariateHawkesResults:

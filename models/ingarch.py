@@ -56,6 +56,7 @@ from scipy import optimize, stats
 
 from pakcast.models.likelihood import negbin_loglik_grad
 from pakcast.models.likelihood.negbin import _as_counts
+from pakcast.models.summary import Summary
 
 LINKS = ("identity", "log")
 DISTRS = ("poisson", "nbinom")
@@ -226,8 +227,9 @@ class INGARCH:
             x0[1:1 + p + q] = 0.2 / max(p + q, 1)
         return x0
 
-    def fit(self, estimation: str = "qmle", alpha: float = 0.05) -> INGARCHResults:
-        """Fit by Poisson quasi-ML (+ Pearson dispersion, tscount's method) or full ``"ml"``."""
+    def fit(self, estimation: str = "qmle", level: float = 0.95) -> INGARCHResults:
+        """Fit by Poisson quasi-ML (+ Pearson dispersion, tscount's method) or full ``"ml"``;
+        ``level`` is the confidence level of the intervals in ``summary()`` and ``to_dict()``."""
         if estimation not in ("qmle", "ml"):
             raise ValueError("estimation must be 'qmle' or 'ml'")
         p, q = self.P.size, self.Q.size
@@ -260,7 +262,7 @@ class INGARCH:
             cov = Ginv @ G1 @ Ginv
         except np.linalg.LinAlgError:
             cov = np.full((m, m), np.nan)
-        return INGARCHResults(self, par, cov, lam, sigmasq, converged, estimation, alpha)
+        return INGARCHResults(self, par, cov, lam, sigmasq, converged, estimation, 1.0 - level)
 
     def _minimize(self, fun, x0, bounds, npq):
         """SLSQP with the stationarity constraint (identity link), then an L-BFGS-B polish."""
@@ -317,20 +319,24 @@ class INGARCHResults:
         self.bic = -2 * self.llf + math.log(y.size) * k
         self.nobs = int(y.size)
 
-    def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
-        a = self.level_alpha if alpha is None else alpha
-        z = stats.norm.ppf(1 - a / 2)
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Wald intervals at level ``1 - alpha`` (columns ``lower``, ``upper``)."""
+        z = stats.norm.ppf(1 - alpha / 2)
         return pd.DataFrame({"lower": self.params - z * self.bse, "upper": self.params + z * self.bse})
 
-    def summary(self) -> pd.DataFrame:
-        ci = self.conf_int()
+    def summary(self) -> Summary:
+        ci = self.conf_int(self.level_alpha)
         tab = pd.DataFrame({"estimate": self.params, "se": self.bse, "ci_low": ci["lower"], "ci_high": ci["upper"]})
         if self.model.distr == "nbinom":
             tab.loc["sigmasq"] = [self.sigmasq, np.nan, np.nan, np.nan]
-        return tab
+        header = (("Link", self.model.link), ("Distribution", self.model.distr), ("Estimation", self.estimation),
+                  ("No. observations", str(self.nobs)), ("Log-likelihood", f"{self.llf:.4f}"),
+                  ("AIC", f"{self.aic:.3f}"), ("Interval level", f"{1 - self.level_alpha:g}"),
+                  ("Converged", str(self.converged)))
+        return Summary("INGARCH results", header, tab)
 
     def to_dict(self) -> dict:
-        ci = self.conf_int()
+        ci = self.conf_int(self.level_alpha)
         return {
             "link": self.model.link, "distr": self.model.distr, "estimation": self.estimation,
             "params": {k: {"estimate": float(self.params[k]), "se": float(self.bse[k]),

@@ -36,7 +36,7 @@ Counterfactual and excess
 
 Backend
     Fits go through one internal function, :func:`_fit_count_glm`: :class:`models.glm.CountGLM`
-    (the project's Newton solver on Numba kernels) with statsmodels as a named fallback.
+    (the project's Newton solver on Numba kernels); covariances from :mod:`models.covariance`.
 
 References
 ----------
@@ -65,6 +65,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from pakcast.models.covariance import newey_west_lags
+from pakcast.models.glm import CountGLM
+from pakcast.models.seasonality import fourier_names, fourier_terms
+from pakcast.models.summary import Summary
+
 __all__ = ["InterruptedTimeSeries", "ITSResults", "FAMILIES"]
 
 FAMILIES = ("poisson", "quasipoisson", "negbin")
@@ -72,7 +77,7 @@ COV_TYPES = ("HAC", "nonrobust")
 
 
 # --------------------------------------------------------------------------------------------
-# backend: one small function so the GLM engine can be swapped
+# the fit: models.glm.CountGLM (the project's one count-regression engine)
 # --------------------------------------------------------------------------------------------
 @dataclass
 class _GLMFit:
@@ -86,87 +91,40 @@ class _GLMFit:
     backend: str
 
 
-def _newey_west_lags(n: int) -> int:
-    return int(np.floor(4 * (n / 100) ** (2 / 9)))
-
-
 def _fit_count_glm(y: np.ndarray, X: np.ndarray, offset: np.ndarray | None, family: str,
                    cov_type: str = "HAC", maxlags: int | None = None) -> _GLMFit:
-    r"""Fit a Poisson / quasi-Poisson / NB2 log-link GLM.
+    r"""Fit a Poisson / quasi-Poisson / NB2 log-link GLM with :class:`models.glm.CountGLM`.
 
-    Backend: :class:`models.glm.CountGLM` (Newton on the project's Numba kernels); quasi-Poisson
-    is its Poisson fit with the Pearson dispersion :math:`\phi` scaling the model-based
-    covariance (the HAC sandwich needs no scale). If CountGLM fails or does not converge (e.g. an
-    NB dispersion at the Poisson boundary) the statsmodels fit is used and named in ``backend``.
+    Quasi-Poisson is the Poisson fit with the Pearson dispersion :math:`\phi` scaling the
+    model-based covariance (the HAC sandwich needs no scale). HAC lags default to
+    :func:`models.covariance.newey_west_lags` of the series length. A fit that does not converge
+    or has no finite standard errors raises ``RuntimeError`` (and a design with no finite maximum
+    :class:`models.glm.SeparationError`).
     """
     n = len(y)
-    L = _newey_west_lags(n) if maxlags is None else int(maxlags)
+    L = newey_west_lags(n) if maxlags is None else int(maxlags)
     cov = "HAC" if cov_type == "HAC" else "nonrobust"
-    try:
-        from pakcast.models.glm import CountGLM
-
-        with np.errstate(all="ignore"):
-            r = CountGLM(y, X, offset=offset, family="poisson" if family == "quasipoisson" else family).fit(
-                cov_type=cov, maxlags=L if cov == "HAC" else None)
-        params = np.asarray(r.params, dtype=float)
-        V = np.asarray(r.cov_params(), dtype=float)
-        ok = r.converged and np.all(np.isfinite(params)) and np.all(np.isfinite(np.diag(V))) and np.all(np.diag(V) > 0)
-        if ok:
-            off = np.zeros(n) if offset is None else offset
-            mu = np.exp(X @ params + off)
-            scale = 1.0
-            if family == "quasipoisson":
-                scale = float(np.sum((y - mu) ** 2 / mu) / max(n - X.shape[1], 1))
-                if cov == "nonrobust":
-                    V = V * scale
-            alpha = float(r.alpha_) if family == "negbin" else 0.0
-            return _GLMFit(params, V, alpha, scale, float(r.llf), True, mu,
-                           f"pakcast CountGLM ({'NB2' if family == 'negbin' else 'Poisson'}"
-                           f"{', scale=X2' if family == 'quasipoisson' else ''})")
-    except (ValueError, FloatingPointError, np.linalg.LinAlgError, ZeroDivisionError):
-        pass
-    return _fit_count_glm_statsmodels(y, X, offset, family, cov_type, L)
-
-
-def _fit_count_glm_statsmodels(y, X, offset, family, cov_type, L) -> _GLMFit:
-    """statsmodels fallback (GLM Poisson / NegativeBinomial NB2)."""
-    import statsmodels.api as sm
-    from statsmodels.discrete.discrete_model import NegativeBinomial
-
-    n = len(y)
-    cov_kw = {"cov_type": "HAC", "cov_kwds": {"maxlags": L}} if cov_type == "HAC" else {"cov_type": "nonrobust"}
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a boundary fit is reported below
+        r = CountGLM(y, X, offset=offset, family="poisson" if family == "quasipoisson" else family).fit(
+            cov_type=cov, maxlags=L if cov == "HAC" else None)
+    params = np.asarray(r.params, dtype=float)
+    V = np.asarray(r.cov_params(), dtype=float)
+    if not (r.converged and np.all(np.isfinite(params)) and np.all(np.isfinite(np.diag(V)))
+            and np.all(np.diag(V) > 0)):
+        raise RuntimeError(f"the {family} fit did not converge to an interior maximum (standard errors "
+                           "not available); try family='quasipoisson' or fewer terms")
     off = np.zeros(n) if offset is None else offset
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pois = sm.GLM(y, X, family=sm.families.Poisson(), offset=off).fit(
-            scale="X2" if family == "quasipoisson" else None, **cov_kw)
-    if family in ("poisson", "quasipoisson"):
-        return _GLMFit(np.asarray(pois.params), np.asarray(pois.cov_params()), 0.0,
-                       float(pois.scale), float(pois.llf), bool(pois.converged), np.asarray(pois.mu),
-                       f"statsmodels GLM Poisson{' (scale=X2)' if family == 'quasipoisson' else ''}")
-    start = np.append(np.asarray(pois.params), 0.5)
-    model = NegativeBinomial(y, X, offset=off, loglike_method="nb2")
-    res = None
-    for method in ("newton", "bfgs", "nm"):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                r = model.fit(start_params=start, method=method, maxiter=2000 if method == "nm" else 300,
-                              disp=0, **cov_kw)
-            if np.all(np.isfinite(r.params)) and np.all(np.isfinite(np.diag(r.cov_params()))):
-                res = r
-                if r.mle_retvals.get("converged", True):
-                    break
-        except (np.linalg.LinAlgError, ValueError, FloatingPointError):
-            continue
-    if res is None:
-        raise RuntimeError("negative-binomial fit failed (try family='quasipoisson')")
-    p = np.asarray(res.params)
-    cov = np.asarray(res.cov_params())
-    k = X.shape[1]
-    mu = np.exp(X @ p[:k] + off)
-    return _GLMFit(p[:k], cov[:k, :k], float(p[k]), 1.0, float(res.llf),
-                   bool(res.mle_retvals.get("converged", True)), mu, "statsmodels NegativeBinomial (NB2)")
+    mu = np.exp(X @ params + off)
+    scale = 1.0
+    if family == "quasipoisson":
+        scale = float(np.sum((y - mu) ** 2 / mu) / max(n - X.shape[1], 1))
+        if cov == "nonrobust":
+            V = V * scale
+    alpha = float(r.alpha_) if family == "negbin" else 0.0
+    return _GLMFit(params, V, alpha, scale, float(r.llf), True, mu,
+                   f"pakcast CountGLM ({'NB2' if family == 'negbin' else 'Poisson'}"
+                   f"{', scale=X2' if family == 'quasipoisson' else ''})")
 
 
 # --------------------------------------------------------------------------------------------
@@ -342,10 +300,9 @@ class InterruptedTimeSeries:
                 names.append(f"slope_{j}")
                 g.append(len(names) - 1)
             groups[j] = g
-        for k in range(1, self.seasonality + 1):
-            ang = 2 * np.pi * k * self.season / self.period
-            cols += [np.sin(ang), np.cos(ang)]
-            names += [f"sin{k}", f"cos{k}"]
+        if self.seasonality:
+            cols += list(fourier_terms(self.season, self.period, self.seasonality).T)
+            names += fourier_names(self.seasonality)
         if self.exog is not None:
             for c in self.exog.columns:
                 v = pd.to_numeric(self.exog[c], errors="coerce").to_numpy(dtype=float)
@@ -358,18 +315,22 @@ class InterruptedTimeSeries:
             raise ValueError(f"design matrix is rank deficient (columns {names}); too few observations around an intervention?")
         return X, names, groups
 
-    def fit(self, alpha: float = 0.05, n_sim: int = 2000, random_seed: int = 20_140_616) -> "ITSResults":
-        """Fit the model; ``alpha`` sets the interval level, ``n_sim``/``random_seed`` the simulations."""
+    def fit(self, level: float = 0.95, n_sim: int = 2000, random_seed: int = 20_140_616) -> "ITSResults":
+        """Fit the model; ``level`` is the confidence level of the reported intervals (effects,
+        excess, counterfactual), ``n_sim``/``random_seed`` set the simulations."""
+        if not 0 < level < 1:
+            raise ValueError(f"level must be in (0, 1), got {level}")
         res = _fit_count_glm(self.y, self.X, self.offset, self.family, self.cov_type, self.maxlags)
-        return ITSResults(self, res, alpha, n_sim, random_seed)
+        return ITSResults(self, res, level, n_sim, random_seed)
 
 
 class ITSResults:
     """Results of :class:`InterruptedTimeSeries`: ``params``, ``bse``, ``conf_int()``, effects,
     counterfactual, excess, checks, ``summary()``, ``to_dict()`` and ``plot()``."""
 
-    def __init__(self, model: InterruptedTimeSeries, fit: _GLMFit, alpha: float, n_sim: int, random_seed: int):
-        self.model, self._fit, self.alpha, self.n_sim, self.random_seed = model, fit, alpha, n_sim, random_seed
+    def __init__(self, model: InterruptedTimeSeries, fit: _GLMFit, level: float, n_sim: int, random_seed: int):
+        self.model, self._fit, self.level, self.n_sim, self.random_seed = model, fit, level, n_sim, random_seed
+        self._ci_alpha = 1.0 - level  # two-sided tail mass of the reported intervals
         self.params = pd.Series(fit.params, index=model.names)
         self.cov_params = pd.DataFrame(fit.cov, index=model.names, columns=model.names)
         self.bse = pd.Series(np.sqrt(np.diag(fit.cov)), index=model.names)
@@ -380,9 +341,9 @@ class ITSResults:
         self.backend = fit.backend
         self.nobs = len(model.y)
 
-    def conf_int(self, alpha: float | None = None) -> pd.DataFrame:
-        a = self.alpha if alpha is None else alpha
-        z = stats.norm.ppf(1 - a / 2)
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Wald intervals of the coefficients at level ``1 - alpha`` (columns ``lower``, ``upper``)."""
+        z = stats.norm.ppf(1 - alpha / 2)
         return pd.DataFrame({"lower": self.params - z * self.bse, "upper": self.params + z * self.bse})
 
     @property
@@ -433,7 +394,7 @@ class ITSResults:
 
     def effects(self) -> pd.DataFrame:
         """One row per intervention: level and slope rate ratios with CIs and p-values, excess."""
-        ci = self.conf_int()
+        ci = self.conf_int(self._ci_alpha)
         rows = []
         for j, d in enumerate(self.model.interventions, start=1):
             w = self._window(j)
@@ -466,7 +427,7 @@ class ITSResults:
         mu_full = self._mu(B)[:, w]
         y_cf = self._count_draws(mu_cf, rng).sum(axis=1)
         obs = float(self.model.y[w].sum())
-        a = self.alpha
+        a = self._ci_alpha
         point_cf = float(self._mu(self._fit.params, drop)[w].sum())
         exp_draws = (mu_full - mu_cf).sum(axis=1)
         return {"estimate": obs - point_cf,
@@ -485,7 +446,7 @@ class ITSResults:
         mu_cf = self._mu(B, drop)
         rng = np.random.default_rng(self.random_seed + 100 + j)
         ycf = self._count_draws(mu_cf, rng)
-        a = self.alpha
+        a = self._ci_alpha
         t = self.model.time if self.model.time is not None else pd.Series(np.arange(self.nobs))
         return pd.DataFrame({
             "time": t.to_numpy(), "observed": self.model.y, "fitted": self._mu(self._fit.params),
@@ -554,31 +515,34 @@ class ITSResults:
                 "acf_band": float(stats.norm.ppf(0.975) / np.sqrt(n))}
 
     # --- output -----------------------------------------------------------------------------
-    def summary(self) -> str:
+    def summary(self) -> Summary:
+        """Coefficient table, the effects per intervention and the residual checks."""
         m = self.model
-        ci = self.conf_int()
+        a = self._ci_alpha
+        ci = self.conf_int(a)
         tab = pd.DataFrame({"coef": self.params, "std err": self.bse, "z": self.params / self.bse,
-                            "P>|z|": self.pvalues, f"[{self.alpha / 2:.3g}": ci["lower"],
-                            f"{1 - self.alpha / 2:.3g}]": ci["upper"]})
-        head = (f"Interrupted time series: {m.family}, cov_type={m.cov_type}, n={self.nobs} ({m.unit}), "
-                f"seasonality K={m.seasonality}, offset={'yes' if m.offset is not None else 'no'}\n"
-                f"backend: {self.backend}; log-lik {self.llf:.2f}"
-                + (f"; NB alpha {self.nb_alpha:.4g}" if m.family == "negbin" else "")
-                + (f"; dispersion {self.scale:.4g}" if m.family == "quasipoisson" else ""))
+                            "P>|z|": self.pvalues, f"[{a / 2:.3g}": ci["lower"], f"{1 - a / 2:.3g}]": ci["upper"]})
+        header = (("Family", m.family), ("Covariance", m.cov_type), ("No. observations", f"{self.nobs} ({m.unit})"),
+                  ("Seasonality K", str(m.seasonality)), ("Offset", "yes" if m.offset is not None else "no"),
+                  ("Backend", self.backend), ("Log-likelihood", f"{self.llf:.2f}"))
+        if m.family == "negbin":
+            header += (("NB alpha", f"{self.nb_alpha:.4g}"),)
+        if m.family == "quasipoisson":
+            header += (("Dispersion", f"{self.scale:.4g}"),)
         eff = self.effects()
-        lines = [head, tab.to_string(float_format=lambda v: f"{v:.4g}"), "", "Effects (rate ratios, "
-                 f"{100 * (1 - self.alpha):.0f}% CI; excess = observed - counterfactual):"]
+        notes = [f"Effects (rate ratios, {100 * self.level:.0f}% CI; excess = observed - counterfactual):"]
         for _, r in eff.iterrows():
-            s = (f"  {r['intervention']} (first post {r['first_post']}, n_pre={r['n_pre']}, n_post={r['n_post']}): "
-                 f"level RR {r['level_rate_ratio']:.3f} [{r['level_ci_low']:.3f}, {r['level_ci_high']:.3f}]")
+            line = (f"  {r['intervention']} (first post {r['first_post']}, n_pre={r['n_pre']}, n_post={r['n_post']}): "
+                    f"level RR {r['level_rate_ratio']:.3f} [{r['level_ci_low']:.3f}, {r['level_ci_high']:.3f}]")
             if np.isfinite(r["slope_rate_ratio"]):
-                s += f"; slope RR/{m.unit} {r['slope_rate_ratio']:.4f} [{r['slope_ci_low']:.4f}, {r['slope_ci_high']:.4f}]"
-            s += f"; excess {r['excess']:.0f} [{r['excess_ci_low']:.0f}, {r['excess_ci_high']:.0f}]"
-            lines.append(s)
+                line += (f"; slope RR/{m.unit} {r['slope_rate_ratio']:.4f} "
+                         f"[{r['slope_ci_low']:.4f}, {r['slope_ci_high']:.4f}]")
+            line += f"; excess {r['excess']:.0f} [{r['excess_ci_low']:.0f}, {r['excess_ci_high']:.0f}]"
+            notes.append(line)
         c = self.checks()
-        lines.append(f"Checks: Pearson dispersion {c['pearson_dispersion']:.3g}; residual ACF lag1 {c['acf_lag1']:.3f}; "
+        notes.append(f"Checks: Pearson dispersion {c['pearson_dispersion']:.3g}; residual ACF lag1 {c['acf_lag1']:.3f}; "
                      f"Ljung-Box({c['ljung_box_lag']}) p={c['ljung_box_p_value']:.3g}")
-        return "\n".join(lines)
+        return Summary("Interrupted time series", header, tab, tuple(notes))
 
     def to_dict(self) -> dict:
         """JSON-ready: the CLI's ``interventions`` list plus model, parameters and checks."""
@@ -595,13 +559,13 @@ class ITSResults:
                         "excess": {"estimate": ex["estimate"], "ci_low": ex["ci_low"], "ci_high": ex["ci_high"],
                                    "observed": ex["observed"], "counterfactual": ex["counterfactual"],
                                    "window": ex["window"], "expected": ex["expected"]}})
-        ci = self.conf_int()
+        ci = self.conf_int(self._ci_alpha)
         return {"interventions": out,
                 "model": {"family": self.model.family, "cov_type": self.model.cov_type, "nobs": self.nobs,
                           "time_unit": self.model.unit, "seasonality": self.model.seasonality,
                           "offset": self.model.offset is not None, "backend": self.backend,
                           "converged": self.converged, "llf": self.llf, "nb_alpha": self.nb_alpha,
-                          "scale": self.scale, "level": 1 - self.alpha, "n_sim": self.n_sim,
+                          "scale": self.scale, "level": self.level, "n_sim": self.n_sim,
                           "random_seed": self.random_seed},
                 "params": [{"name": k, "estimate": float(self.params[k]), "std_err": float(self.bse[k]),
                             "ci_low": float(ci.loc[k, "lower"]), "ci_high": float(ci.loc[k, "upper"]),
@@ -623,7 +587,7 @@ class ITSResults:
         post = cf["post"].to_numpy()
         ax.plot(x[post], cf["counterfactual"][post], color="C0", ls="--", lw=1.5, label="counterfactual")
         ax.fill_between(x[post], cf["cf_pi_low"][post], cf["cf_pi_high"][post], color="C0", alpha=0.12,
-                        label=f"{100 * (1 - self.alpha):.0f}% predictive")
+                        label=f"{100 * self.level:.0f}% predictive")
         ax.fill_between(x[post], cf["cf_ci_low"][post], cf["cf_ci_high"][post], color="C0", alpha=0.25)
         for fp in self.model.first_post:
             ax.axvline(x.iloc[fp] if hasattr(x, "iloc") else x[fp], color="k", lw=0.8, ls=":")

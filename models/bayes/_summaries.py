@@ -1,24 +1,10 @@
-"""Small numeric helpers shared by the Bayesian results: HDIs, tidy interval records, NB draws."""
+"""Small numeric helpers shared by the Bayesian results: tidy interval records (HDIs by ``arviz.hdi``), NB draws."""
 
 from __future__ import annotations
 
+import arviz as az
 import numpy as np
 from scipy import stats
-
-
-def hdi(x: np.ndarray, prob: float = 0.95) -> tuple[float, float]:
-    """Shortest interval holding ``prob`` of the draws ``x`` (1-d); same rule as ``arviz.hdi``
-    (the interval spans ``floor(prob * n) + 1`` sorted draws)."""
-    s = np.sort(np.asarray(x, dtype=float).ravel())
-    n = s.size
-    if n == 0:
-        return float("nan"), float("nan")
-    k = int(np.floor(prob * n)) + 1
-    if k >= n:
-        return float(s[0]), float(s[-1])
-    widths = s[k - 1:] - s[: n - k + 1]
-    i = int(np.argmin(widths))
-    return float(s[i]), float(s[i + k - 1])
 
 
 def interval_record(draws: np.ndarray, *, hdi_prob: float = 0.95, extra_probs: tuple[float, ...] = (0.90,),
@@ -26,11 +12,11 @@ def interval_record(draws: np.ndarray, *, hdi_prob: float = 0.95, extra_probs: t
     """``{mean, median, sd, hdi_low, hdi_high, hdi_prob, hdi90_low, ...}`` (+ ``p_decrease``/``p_increase``
     against ``null``) for the draws of one scalar quantity."""
     x = np.asarray(draws, dtype=float).ravel()
-    lo, hi = hdi(x, hdi_prob)
+    lo, hi = (float(v) for v in az.hdi(x, hdi_prob=hdi_prob))
     rec = {"mean": float(x.mean()), "median": float(np.median(x)), "sd": float(x.std(ddof=1)) if x.size > 1 else 0.0,
            "hdi_low": lo, "hdi_high": hi, "hdi_prob": hdi_prob}
     for p in extra_probs:
-        l2, h2 = hdi(x, p)
+        l2, h2 = (float(v) for v in az.hdi(x, hdi_prob=p))
         tag = f"hdi{int(round(100 * p))}"
         rec[f"{tag}_low"], rec[f"{tag}_high"] = l2, h2
     if null is not None:

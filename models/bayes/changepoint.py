@@ -38,6 +38,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from pakcast.models.bayes._summaries import interval_record
+from pakcast.models.summary import Summary
 from pakcast.models.bayes.build import build_changepoint
 from pakcast.models.bayes.diagnostics import Diagnostics, diagnose
 from pakcast.models.bayes.fit import sample
@@ -194,9 +195,9 @@ class ChangepointResults:
         }
         return out
 
-    def summary(self) -> pd.DataFrame:
-        """Posterior of the switchpoint (probability per period, largest first) with the diagnostics in attrs."""
+    def summary(self) -> Summary:
+        """Posterior of the switchpoint (probability per period, largest first; ``table``) with the
+        diagnostics in the header (warns if unconverged)."""
         self.diagnostics.warn_if_unconverged("BayesianChangepoint summary")
         s = self.switchpoint_probabilities.sort_values(ascending=False).reset_index()
-        s.attrs["diagnostics"] = self.diagnostics.message()
-        return s
+        return Summary("Bayesian change point: switchpoint posterior", (("Diagnostics", self.diagnostics.message()),), s)

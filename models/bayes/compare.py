@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from pakcast.models.bayes.its import HierarchicalNBITS, HierarchicalNBITSResults
+from pakcast.models.summary import Summary
 
 POOLINGS = ("complete", "none", "partial")
 
@@ -34,13 +35,17 @@ class PoolingComparison:
         return {"table": self.table.reset_index().to_dict(orient="records"),
                 "converged": {k: r.diagnostics.converged for k, r in self.results.items()}}
 
-    def summary(self) -> pd.DataFrame:
-        return self.table
+    def summary(self) -> Summary:
+        """The PSIS-LOO comparison table (``table``) with each fit's convergence in the header."""
+        return Summary("Pooling comparison (PSIS-LOO)",
+                       tuple((f"Converged: {k}", str(r.diagnostics.converged)) for k, r in self.results.items()),
+                       self.table)
 
 
 def compare_pooling(panel: pd.DataFrame, outcome: str = "attacks", *, poolings: Sequence[str] = POOLINGS,
                     random_seed: int | None = None, sampler: str = "nutpie", draws: int = 1000, tune: int = 1000,
-                    chains: int = 4, model_kwargs: dict[str, Any] | None = None) -> PoolingComparison:
+                    chains: int = 4, breaks: Sequence[Any] | None = None,
+                    model_kwargs: dict[str, Any] | None = None) -> PoolingComparison:
     """Fit each pooling variant on ``panel`` and compare them with PSIS-LOO.
 
     Parameters
@@ -50,9 +55,16 @@ def compare_pooling(panel: pd.DataFrame, outcome: str = "attacks", *, poolings: 
     poolings : sequence of {"complete", "none", "partial"}
     random_seed : int, optional
         Variant ``i`` uses ``random_seed + i``.
+    breaks : sequence of dates
+        Break dates of every variant (required here or in ``model_kwargs``; no default dates).
     model_kwargs : dict, optional
-        Other :class:`HierarchicalNBITS` arguments (breaks, start, exposure...).
+        Other :class:`HierarchicalNBITS` arguments (start, exposure...).
     """
+    model_kwargs = dict(model_kwargs or {})
+    if breaks is not None:
+        model_kwargs["breaks"] = list(breaks)
+    if "breaks" not in model_kwargs:
+        raise ValueError("give breaks= (the break dates, or () for none): the comparison has no default dates")
     results: dict[str, HierarchicalNBITSResults] = {}
     for i, pooling in enumerate(poolings):
         seed = None if random_seed is None else int(random_seed) + i

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 import arviz as az
 import numpy as np
 
+from pakcast.models.pit import randomized_pit
+
 RHAT_MAX = 1.01
 ESS_MIN = 400.0
 
@@ -183,23 +185,6 @@ class PPCSummary:
         hist, _ = np.histogram(self.pit, bins=10, range=(0.0, 1.0))
         return {"coverage": {str(k): v for k, v in self.coverage.items()}, "pit_ks_pvalue": self.pit_ks_pvalue,
                 "pit_histogram_10": hist.tolist(), "n_obs": self.n_obs}
-
-
-def randomized_pit(y: np.ndarray, samples: np.ndarray, random_seed: int | None = None) -> np.ndarray:
-    r"""Randomised probability integral transform of integer observations.
-
-    .. math:: u_i = F_i(y_i - 1) + v_i\,[F_i(y_i) - F_i(y_i - 1)], \quad v_i \sim U(0, 1)
-
-    with :math:`F_i` the empirical predictive CDF from ``samples[i, :]`` (Czado, Gneiting and Held 2009).
-    """
-    y = np.asarray(y)
-    s = np.asarray(samples)
-    if s.shape[0] != y.shape[0]:
-        raise ValueError(f"randomized_pit: samples has {s.shape[0]} rows, y has {y.shape[0]}")
-    rng = np.random.default_rng(random_seed)
-    lo = (s < y[:, None]).mean(axis=1)
-    hi = (s <= y[:, None]).mean(axis=1)
-    return lo + rng.uniform(size=y.shape[0]) * (hi - lo)
 
 
 def ppc_summary(y: np.ndarray, samples: np.ndarray, levels: Sequence[float] = (0.5, 0.8, 0.9, 0.95),

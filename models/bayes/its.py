@@ -34,8 +34,9 @@ from pakcast.models.bayes import build as _build
 from pakcast.models.bayes._summaries import interval_record, nb2_draws, zero_truncated_nb2_draws
 from pakcast.models.bayes.diagnostics import Diagnostics, PPCSummary, diagnose, ppc_summary
 from pakcast.models.bayes.fit import sample
+from pakcast.models.seasonality import fourier_names, fourier_terms
+from pakcast.models.summary import Summary
 
-DEFAULT_BREAKS = ("2014-12-16", "2021-08-15")
 DAYS_PER_YEAR = 365.25
 
 
@@ -56,15 +57,6 @@ def _validate_panel(panel: pd.DataFrame, unit_col: str, time_col: str, outcome: 
         i = panel.index[dup][0]
         raise ValueError(f"panel row {i}: duplicate ({unit_col}, {time_col}) = "
                          f"({panel.loc[i, unit_col]!r}, {panel.loc[i, time_col]!r})")
-
-
-def fourier_terms(months: np.ndarray, n_harmonics: int) -> np.ndarray:
-    r"""Columns :math:`\sin(2\pi k m/12), \cos(2\pi k m/12)`, :math:`k = 1..K`, for month numbers ``m`` (1-12)."""
-    m = np.asarray(months, dtype=float)
-    cols = []
-    for k in range(1, n_harmonics + 1):
-        cols += [np.sin(2 * np.pi * k * m / 12.0), np.cos(2 * np.pi * k * m / 12.0)]
-    return np.column_stack(cols) if cols else np.zeros((m.size, 0))
 
 
 @dataclass
@@ -104,7 +96,7 @@ class ITSDesign:
 
     def coords(self) -> dict[str, Any]:
         c = {"unit": list(self.units), "time": np.arange(len(self.dates)), "break": list(self.break_labels),
-             "fourier": [f"{f}{k}" for k in range(1, self.n_harmonics + 1) for f in ("sin", "cos")]}
+             "fourier": fourier_names(self.n_harmonics)}
         if self.X is not None:
             c["covariate"] = list(self.covariates)
         return c
@@ -120,7 +112,7 @@ class ITSDesign:
             post = dates > b
             step[k] = post
             ramp[k] = np.where(post, ((dates - b) / pd.Timedelta(days=1)).to_numpy(dtype=float) / DAYS_PER_YEAR, 0.0)
-        return t, step, ramp, fourier_terms(dates.month.to_numpy(), self.n_harmonics)
+        return t, step, ramp, fourier_terms(dates.month.to_numpy(), 12, self.n_harmonics)
 
     def future_dates(self, h: int) -> pd.DatetimeIndex:
         return pd.date_range(self.dates[-1], periods=h + 1, freq=self.freq)[1:]
@@ -149,7 +141,8 @@ class HierarchicalNBITS:
     outcome : str
         Count column (``"attacks"``, ``"killed"``...).
     breaks : sequence of str or Timestamp
-        Break dates (default Dec 16 2014 and Aug 15 2021); each must fall inside the window.
+        Break dates (required; ``()`` for none); each must fall inside the window. There is no
+        default: a country's known dates come from its profile (``pakcast.forecast.country``).
     unit_col, time_col : str
     exposure : str or None
         Exposure column (population). The offset is :math:`\log(E / 10^6)` (rates per million)
@@ -169,7 +162,7 @@ class HierarchicalNBITS:
         Overrides of :data:`models.bayes.build.DEFAULT_ITS_PRIORS`.
     """
 
-    def __init__(self, panel: pd.DataFrame, outcome: str = "attacks", breaks: Sequence[Any] = DEFAULT_BREAKS, *,
+    def __init__(self, panel: pd.DataFrame, outcome: str = "attacks", breaks: Sequence[Any] | None = None, *,
                  unit_col: str = "unique_id", time_col: str = "ds", exposure: str | None = "population",
                  covariates: Sequence[str] | None = None, n_harmonics: int = 2, start: Any = None, end: Any = None,
                  pooling: _build.Pooling = "partial", likelihood: _build.Likelihood = "native",
@@ -177,6 +170,8 @@ class HierarchicalNBITS:
                  priors: Mapping[str, Any] | None = None) -> None:
         self.panel = panel
         self.outcome = outcome
+        if breaks is None:
+            raise ValueError("give breaks= (the break dates, or () for none): the model has no default dates")
         self.breaks = list(breaks)
         self.unit_col, self.time_col = unit_col, time_col
         self.exposure = exposure
@@ -399,12 +394,11 @@ class HierarchicalNBITSResults:
                 rows.append(row)
         return pd.DataFrame(rows)
 
-    def summary(self) -> pd.DataFrame:
-        """Break effects with the convergence verdict in ``DataFrame.attrs`` (warns if unconverged)."""
+    def summary(self) -> Summary:
+        """Break effects (``table``) with the convergence verdict in the header (warns if unconverged)."""
         self.diagnostics.warn_if_unconverged("HierarchicalNBITS summary")
-        df = self.break_effects()
-        df.attrs["diagnostics"] = self.diagnostics.message()
-        return df
+        return Summary("Hierarchical NB interrupted time series: break effects",
+                       (("Diagnostics", self.diagnostics.message()),), self.break_effects())
 
     def to_dict(self, hdi_prob: float = 0.95) -> dict:
         """JSON-ready results: per unit and break ``level_rate_ratio: {mean, hdi_low, hdi_high, p_decrease,

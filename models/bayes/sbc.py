@@ -25,7 +25,7 @@ from scipy import stats
 from pakcast.models.bayes.build import build_hierarchical_its
 from pakcast.models.bayes.diagnostics import diagnose
 from pakcast.models.bayes.fit import sample
-from pakcast.models.bayes.its import fourier_terms
+from pakcast.models.seasonality import fourier_terms
 
 SBC_PARAMS = ("intercept_mu", "trend_mu", "level_mu", "log_alpha", "level")
 
@@ -65,7 +65,7 @@ def small_its_config(n_units: int = 3, n_months: int = 48, break_month: int = 24
     step = (np.arange(T) >= break_month).astype(float)[None, :]
     ramp = np.where(step[0] > 0, (np.arange(T) - break_month + 1) / 12.0, 0.0)[None, :]
     data = {"y": np.zeros((n_units, T)), "offset": np.zeros((n_units, T)), "t": t, "step": step, "ramp": ramp,
-            "fourier": fourier_terms((np.arange(T) % 12) + 1, 1)}
+            "fourier": fourier_terms((np.arange(T) % 12) + 1, 12, 1)}
     coords = {"unit": [f"U{i}" for i in range(n_units)], "time": np.arange(T), "break": ["b0"],
               "fourier": ["sin1", "cos1"]}
     return data, coords

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from pakcast.models.bayes._summaries import nb2_draws
+from pakcast.models.seasonality import fourier_terms
 
 
 def simulate_its_panel(n_units: int = 4, n_months: int = 72, start: str = "2010-01-01",
@@ -40,8 +41,9 @@ def simulate_its_panel(n_units: int = 4, n_months: int = 72, start: str = "2010-
         eta = eta + lv[:, k:k + 1] * post[None, :] + sl[:, k:k + 1] * ramp[None, :]
     m = dates.month.to_numpy(dtype=float)
     sea = np.asarray(season, dtype=float)
+    F = fourier_terms(m, 12, sea.size // 2)
     for j in range(sea.size // 2):
-        eta = eta + sea[2 * j] * np.sin(2 * np.pi * (j + 1) * m / 12) + sea[2 * j + 1] * np.cos(2 * np.pi * (j + 1) * m / 12)
+        eta = eta + sea[2 * j] * F[:, 2 * j] + sea[2 * j + 1] * F[:, 2 * j + 1]
     y = nb2_draws(np.exp(eta), alpha, rng)
     panel = pd.DataFrame({"unique_id": np.repeat(units, n_months), "ds": np.tile(dates, n_units),
                           "attacks": y.reshape(-1)})

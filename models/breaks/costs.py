@@ -33,6 +33,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln
 
+from pakcast.models.likelihood import negbin_count_part
+
 __all__ = ["SegmentCost", "CostL2", "CostPoisson", "CostNegBin", "make_cost", "estimate_nb_alpha", "COSTS"]
 
 
@@ -216,22 +218,24 @@ class CostNegBin(SegmentCost):
         if alpha < 1e-8:  # Poisson limit
             self._pois = CostPoisson().fit(y)
             return self
-        r = 1.0 / alpha
-        self._r = r
         self._Sy = np.concatenate([[0.0], np.cumsum(y)])
-        self._Sc = np.concatenate([[0.0], np.cumsum(gammaln(y + r) - gammaln(r) - gammaln(y + 1))])
+        # the mean-free part of the NB2 log-pmf (models.likelihood kernel), summed cumulatively
+        self._Sc = np.concatenate([[0.0], np.cumsum(negbin_count_part(y, np.log(alpha)))])
         return self
 
     def _segment_costs(self, a, b):
+        r"""Minus :math:`\sum_{t \in (a, b]} \log f(y_t; \bar y, \alpha)`, with
+        :math:`\log f = [T(y) - \log y!] + y\log\mu - y\,\mathrm{log1p}(\alpha\mu) - \mathrm{log1p}(\alpha\mu)/\alpha`."""
         if self._pois is not None:
             return self._pois._segment_costs(a, b)
-        r = self._r
+        alpha = self.alpha_
         s = self._Sy[b] - self._Sy[a]
         m = b - a
         mu = s / m
+        lp = np.log1p(alpha * mu)
         with np.errstate(divide="ignore", invalid="ignore"):
-            t2 = np.where(s > 0, s * np.log(np.where(mu > 0, mu / (r + mu), 1.0)), 0.0)
-        ll = (self._Sc[b] - self._Sc[a]) + m * r * np.log(r / (r + mu)) + t2
+            t_y = np.where(s > 0, s * (np.log(np.where(mu > 0, mu, 1.0)) - lp), 0.0)
+        ll = (self._Sc[b] - self._Sc[a]) + t_y - m * lp / alpha
         return -ll
 
 

@@ -31,6 +31,8 @@ import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 from scipy.special import log_ndtr
 
+from pakcast.models.covariance import bartlett_meat, newey_west_lags
+
 __all__ = ["pargmax", "bai_confint", "newey_west_lags"]
 
 
@@ -67,24 +69,13 @@ def _quantile(level: float, lo: float, hi: float, **kw) -> float:
     return float(res.x)
 
 
-def newey_west_lags(n: int) -> int:
-    """Default Bartlett truncation lag: :math:`\\lfloor 4 (n/100)^{2/9} \\rfloor`."""
-    return int(np.floor(4 * (n / 100) ** (2 / 9)))
-
-
 def _meat(X: np.ndarray, u: np.ndarray, hac: bool, maxlags: int | None) -> np.ndarray:
     """Omega = (1/n) sum_t sum_s w_|t-s| x_t x_s' u_t u_s (Bartlett weights) or sigma^2 Q."""
     n = len(u)
     if not hac:
         return (u @ u / n) * (X.T @ X / n)
     L = newey_west_lags(n) if maxlags is None else int(maxlags)
-    g = X * u[:, None]
-    S = g.T @ g / n
-    for l in range(1, min(L, n - 1) + 1):
-        w = 1 - l / (L + 1)
-        G = g[l:].T @ g[:-l] / n
-        S += w * (G + G.T)
-    return S
+    return bartlett_meat(X * u[:, None], L) / n
 
 
 def bai_confint(y, X, ends, level: float = 0.95, het_reg: bool = True, het_err: bool = True,

@@ -36,6 +36,7 @@ import pandas as pd
 from pakcast.models.breaks.costs import CostL2, SegmentCost, make_cost
 from pakcast.models.breaks.intervals import bai_confint
 from pakcast.models.breaks.supf import DEFAULT_SEED, supf_pvalue
+from pakcast.models.summary import Summary
 
 __all__ = ["dynamic_programming", "binary_segmentation", "pelt", "BaiPerron", "BreakpointsResults"]
 
@@ -289,15 +290,16 @@ class BreakpointsResults:
         return self.breaks_for(self.n_breaks)
 
     # --- intervals and segments -----------------------------------------------------------
-    def conf_int(self, level: float = 0.95, m: int | None = None, het_reg: bool = True, het_err: bool = True,
+    def conf_int(self, alpha: float = 0.05, m: int | None = None, het_reg: bool = True, het_err: bool = True,
                  hac: bool = False, maxlags: int | None = None) -> pd.DataFrame:
-        """Bai (1997) confidence intervals for the break dates (see :func:`bai_confint`).
+        """Bai (1997) confidence intervals at level ``1 - alpha`` for the break dates (see :func:`bai_confint`).
 
         For count costs the intervals come from the same partition treated as a mean-shift
         regression with segment-specific variances (heteroskedastic errors), which is the local
         (shrinking-shift) limit of the count likelihood; ``hac=True`` replaces the variances by
         Newey-West long-run variances to allow for autocorrelation.
         """
+        level = 1.0 - alpha
         m = self.n_breaks if m is None else m
         ends = self.partitions[m][0]
         if not ends:
@@ -326,21 +328,21 @@ class BreakpointsResults:
         idx = self.model.index
         return i if idx is None else idx[int(i)]
 
-    def summary(self) -> str:
+    def summary(self) -> Summary:
+        """The optimal partitions for each number of breaks (``table``), the selection and 95% intervals."""
         t = self.table.copy()
         t["breaks"] = [", ".join(str(self.label(i)) for i in b) for b in t["breaks"]]
-        lines = [f"Bai-Perron optimal partitions ({self.cost.model} cost, n={self.n}, h={self.h})",
-                 t.to_string(float_format=lambda v: f"{v:.4g}"),
-                 f"selected by {self.criterion}: {self.n_breaks} break(s)"]
+        header = (("Cost", self.cost.model), ("No. observations", str(self.n)), ("Minimum segment h", str(self.h)),
+                  ("Selected by", self.criterion), ("Breaks", str(self.n_breaks)))
+        notes = []
         if self.n_breaks:
-            ci = self.conf_int()
-            for _, r in ci.iterrows():
-                lines.append(f"  break after {self.label(r['index'])}: 95% CI "
+            for _, r in self.conf_int().iterrows():
+                notes.append(f"  break after {self.label(r['index'])}: 95% CI "
                              f"[{self.label(r['ci_low'])}, {self.label(r['ci_high'])}]")
-        return "\n".join(lines)
+        return Summary("Bai-Perron optimal partitions", header, t, tuple(notes))
 
     def to_dict(self, level: float = 0.95, hac: bool = False) -> dict:
-        ci = self.conf_int(level=level, hac=hac)
+        ci = self.conf_int(alpha=1.0 - level, hac=hac)
         return {
             "cost": self.cost.model, "n": self.n, "min_size": self.h, "criterion": self.criterion,
             "n_breaks": self.n_breaks,

@@ -10,6 +10,7 @@ Public kernels
 --------------
 ``poisson_logpmf(y, mu)``, ``poisson_loglik_grad(y, eta, weights=None, offset=None)``
     -> ``(loglik, d_eta)``
+``negbin_count_part(y, log_alpha)`` (the mean-free part of the log-pmf, for segment sums),
 ``negbin_logpmf(y, mu, alpha)``, ``negbin_loglik_grad(y, eta, log_alpha, weights=None, offset=None)``
     -> ``(loglik, d_eta, d_log_alpha)``; ``negbin_loglik_grad_obs``, ``negbin_hessian_obs``
 ``zinb_logpmf(y, mu, alpha, pi)``, ``zinb_loglik_grad(y, eta, log_alpha, logit_pi, ...)``
@@ -22,6 +23,7 @@ Numpy twins of every kernel are in :mod:`models.likelihood.numpy_twins`.
 
 from pakcast.models.likelihood.hurdle import hurdle_nb_loglik_grad, hurdle_nb_logpmf
 from pakcast.models.likelihood.negbin import (
+    negbin_count_part,
     negbin_hessian_obs,
     negbin_loglik_grad,
     negbin_loglik_grad_obs,
@@ -34,6 +36,7 @@ from pakcast.models.likelihood.zinb import zinb_loglik_grad, zinb_logpmf
 __all__ = [
     "hurdle_nb_loglik_grad",
     "hurdle_nb_logpmf",
+    "negbin_count_part",
     "negbin_hessian_obs",
     "negbin_loglik_grad",
     "negbin_loglik_grad_obs",

@@ -183,6 +183,14 @@ def _nb_logpmf_kernel(y, eta, la, out):
 
 
 @njit(cache=True, error_model="numpy")
+def _nb_count_part_kernel(y, la, out):
+    a = math.exp(la)
+    for i in range(y.size):
+        t, _ = count_sums(y[i], a, la)
+        out[i] = t - log_factorial(y[i])
+
+
+@njit(cache=True, error_model="numpy")
 def _nb_hessian_kernel(y, eta, la, h_ee, h_el, h_ll):
     """Per-observation second derivatives in (eta, log_alpha)."""
     vec_la = la.size > 1
@@ -353,6 +361,20 @@ def negbin_logpmf(y, mu, alpha):
         la = np.log(alpha.ravel())
     out = negbin_logpmf_eta(y.ravel(), eta, la if la.size > 1 else la[:1])
     return out.reshape(shape)
+
+
+def negbin_count_part(y, log_alpha: float) -> np.ndarray:
+    r"""The part of the NB2 log-pmf that does not involve the mean,
+    :math:`T(y) - \log y! = \sum_{k<y} \mathrm{log1p}(k\alpha) - \log y!`, elementwise (one dispersion).
+
+    With it the log-pmf is :math:`T(y) - \log y! + y\eta - y\,\mathrm{log1p}(x) - \mathrm{log1p}(x)/\alpha`
+    (:math:`x = \alpha\mu`), so sums over observations sharing a mean need only :math:`\sum y` and
+    the cumulative sums of this term (the segment costs of :mod:`models.breaks.costs`).
+    """
+    y = _as_counts(np.asarray(y, dtype=float).ravel(), "y")
+    out = np.empty(y.size)
+    _nb_count_part_kernel(y, float(log_alpha), out)
+    return out
 
 
 def negbin_hessian_obs(y, eta, log_alpha):

@@ -288,7 +288,8 @@ def test_results_reporting():
     assert d["interpretation"] == INTERPRETATION and "not causal" in INTERPRETATION
     assert {e["covariate"] for e in d["effects"]} == set(groups)
     s = res.summary()
-    assert list(s.index) == list(X.columns)
+    assert list(s.table.index) == list(X.columns) and "Attribution model" in s.as_text()
+    assert "<table" in s._repr_html_()
     ci = res.conf_int()
     assert (ci["lower"] < res.params).all() and (res.params < ci["upper"]).all()
     with pytest.raises(ValueError, match="reserved"):

@@ -60,7 +60,7 @@ class TestSicily:
         cf = res.counterfactual()
         assert (cf["cf_ci_low"] <= cf["counterfactual"] + 1e-9).all()
         assert (cf["counterfactual"] <= cf["cf_ci_high"] + 1e-9).all()
-        assert "level RR" in res.summary()
+        assert "level RR" in res.summary().as_text()
         # same seed, same numbers
         again = InterruptedTimeSeries(sicily.aces, sicily.date, ["2005-01"], family="negbin", seasonality=2,
                                       offset=sicily.stdpop).fit(random_seed=1).to_dict()
