@@ -62,6 +62,9 @@ from pakcast.models.likelihood.poisson import _poisson_llg_trusted
 from pakcast.models.summary import Summary
 
 FAMILIES = ("negbin", "poisson")
+#: trust region of one Newton step: the largest change of any linear predictor and of log(alpha)
+MAX_ETA_STEP = 10.0
+MAX_LOG_ALPHA_STEP = 5.0
 
 
 class SeparationError(ValueError):
@@ -251,17 +254,27 @@ class CountGLM:
 
     def _newton(self, params, maxiter, tol, family=None):
         """Damped Newton ascent: Newton steps where the Hessian is negative definite, Levenberg-Marquardt
-        steps (the Hessian shifted by a multiple of the identity) where it is not, step-halving on top."""
+        steps (the Hessian shifted by a multiple of the identity) where it is not, step-halving on top.
+
+        A step may change the linear predictor by at most ``MAX_ETA_STEP`` and the log-dispersion by
+        at most ``MAX_LOG_ALPHA_STEP`` (a trust region: far from the optimum a full Newton step can
+        leave the range where the likelihood is representable); a candidate whose log-likelihood is
+        not finite or is positive (impossible for a probability mass function: a sign of overflow)
+        is rejected."""
         ll, g, H = self._llgh(params, family)
+        p = self.X.shape[1]
         converged = False
         it = 0
         for it in range(1, maxiter + 1):
             step = _ascent_step(H, g)
-            t = 1.0
+            d_eta = float(np.max(np.abs(self.X @ step[:p]))) if p else 0.0
+            t = min(1.0, MAX_ETA_STEP / d_eta) if d_eta > 0 else 1.0
+            if step.size > p and abs(step[p]) > 0:
+                t = min(t, MAX_LOG_ALPHA_STEP / abs(step[p]))
             while True:
                 cand = params + t * step
                 ll_c = self.loglike(cand, family)
-                if np.isfinite(ll_c) and ll_c >= ll - 1e-12 * abs(ll):
+                if np.isfinite(ll_c) and ll_c <= 0.0 and ll_c >= ll - 1e-12 * abs(ll):
                     break
                 t *= 0.5
                 if t < 1e-10:
