@@ -675,7 +675,7 @@ def _impact_summary(iv: dict[str, Any], res, j: int, unit: str, outcome_label: s
             "cumulative_effect": float(ex["estimate"]), "cumulative_low": lo, "cumulative_high": hi,
             "average_effect": float(ex["estimate"]) / n_post, "average_low": lo / n_post, "average_high": hi / n_post,
             "relative_effect": rel, "relative_low": rel_lo, "relative_high": rel_hi, "verdict": verdict,
-            "level": float(1 - res.alpha), "outcome_label": outcome_label, "unit": unit}
+            "level": float(res.level), "outcome_label": outcome_label, "unit": unit}
 
 
 def its_narrative(impact: list[dict[str, Any]], interventions: list[dict[str, Any]], model: dict[str, Any],

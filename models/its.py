@@ -466,7 +466,7 @@ class ITSResults:
         """
         drop = self._drop_cols(j)
         B = self._beta_draws
-        a = self.alpha
+        a = self._ci_alpha
         y = self.model.y
         mu_cf = self._mu(B, drop)
         point_cf = self._mu(self._fit.params, drop)
