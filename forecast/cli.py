@@ -23,7 +23,15 @@ from pakcast.forecast.commands import (  # noqa: F401  (importing registers the 
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (third-party deprecation notices, e.g. ArviZ's FutureWarning, are not the
+    user's to act on and are kept out of the console; ``python -W default -m pakcast`` shows them)."""
+    import sys
+    import warnings
+
+    if not sys.warnoptions:
+        for module in ("arviz", "pymc", "pytensor", "xarray", "numba", "dask", "statsmodels"):
+            warnings.filterwarnings("ignore", category=FutureWarning, module=module)
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=module)
     app()
 
 

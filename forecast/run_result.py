@@ -129,6 +129,23 @@ class QuarterlyResult(_Result):
     run_id: str | None = None
     created: str | None = None
 
+    def summary(self) -> str:
+        """What ``pakcast quarterly`` prints: the run, where the forecast is archived, what was not
+        produced (one line each, in words) and the sources used."""
+        v = self.vintage or {}
+        lines = [f"run {self.run_id}: data to {self.as_of}, forecast {', '.join(self.forecast_quarters)} "
+                 f"(published forecast: {self.published_model})"]
+        if v.get("vintage_id"):
+            lines.append(f"archived as vintage {v['vintage_id']} in the store {v.get('store')}")
+        elif v.get("reason"):
+            lines.append(f"not archived: {v['reason']}")
+        if self.not_produced:
+            lines.append("not produced:")
+            lines += [f"  - {k}: {why}" for k, why in self.not_produced.items()]
+        if self.sources:
+            lines.append("sources: " + "; ".join(s.line for s in self.sources))
+        return "\n".join(lines)
+
     @property
     def uses_shipped_data(self) -> bool:
         """True when the run used the shipped panel (not a user's ``--input`` file)."""

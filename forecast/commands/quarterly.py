@@ -77,13 +77,11 @@ def quarterly_cmd(
             prog.stop()  # an error is printed by the CLI's one handler, below the bars
         for task in prog.tasks:
             prog.update(task.id, completed=task.total)
-    import json
+    from pakcast.forecast.run_result import read_result
 
-    res = json.loads((Path(out) / "results.json").read_text(encoding="utf-8"))
-    console.print(f"run {manifest.run_id}: as of {res['as_of']}, forecast {', '.join(res['forecast_quarters'])} "
-                  f"({res['published_model']}); vintage {(res.get('vintage') or {}).get('vintage_id')}")
-    if res["not_produced"]:
-        console.print(f"[yellow]not produced:[/yellow] {res['not_produced']}")
+    result = read_result(out)
+    res = result.to_dict()
+    console.print(result.summary(), markup=False, highlight=False)
     console.print(f"wrote {out}/ (forecast.csv, backtest.csv, results.json, manifest.json, ...) in "
                   f"{res['timings_seconds']['total']:.0f} s")
     if "store" in res["not_produced"]:
