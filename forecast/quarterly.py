@@ -513,6 +513,9 @@ def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | Non
         results["refresh"] = config.refresh
         not_produced.update(config.refresh.get("not_produced", {}))
         notes.extend(config.refresh.get("notes", []))
+        for src in config.refresh.get("sources", []):  # the downloads behind the panel, with sha256
+            if src.get("status") == "ok" and src.get("file"):
+                manifest.add_input(src["file"], role=f"refresh {src['name']}")
 
     # ---- store: archive + score earlier vintages
     if progress:

@@ -11,8 +11,8 @@ Data: ``GET https://acleddata.com/api/acled/read?_format=json`` with ``Authoriza
 <token>`` and the filters ``country`` (``Pakistan``), ``event_date`` (``2025-01-01|2025-09-30``)
 with ``event_date_where=BETWEEN``, and paging by ``limit`` (rows a page, 5,000 by default) and
 ``page`` (from 1). The JSON answer holds ``status``, ``success``, ``count`` (rows in this page) and
-``data`` (the rows, values as strings, keys as the export columns); a page with fewer than
-``limit`` rows is the last.
+``data`` (the rows, values as strings, keys as the export columns). The download stops at an empty
+page or at a page shorter than an earlier one (a server may cap the rows a page below ``limit``).
 
 The older access (retired by ACLED in 2025, still served by some mirrors) put an access ``key`` and
 the account ``email`` in the query of ``https://api.acleddata.com/acled/read``; :func:`fetch_acled`
@@ -100,7 +100,7 @@ def oauth_token(client: HttpClient, root: str, email: str, password: str) -> str
     return tok
 
 
-def _check_page(obj: Any, where: str, limit: int) -> Page:
+def _check_page(obj: Any, where: str, longest: int | None) -> Page:
     if not isinstance(obj, dict) or not isinstance(obj.get("data"), list):
         got = sorted(obj)[:8] if isinstance(obj, dict) else type(obj).__name__
         raise FormatError(f"ACLED {where}: unexpected response format: expected a JSON object with a 'data' list "
@@ -112,7 +112,10 @@ def _check_page(obj: Any, where: str, limit: int) -> Page:
         missing = [c for c in REQUIRED if not isinstance(row, dict) or c not in row]
         if missing:
             raise FormatError(f"ACLED {where}: row {i} lacks the column(s) {missing} (the response format changed?)")
-    return Page(records=obj["data"], last=len(obj["data"]) < limit)
+    # the last page is empty, or shorter than an earlier page: a server may serve fewer rows a page than
+    # ``limit`` asks, so a short first page alone proves nothing (one more request settles it)
+    n = len(obj["data"])
+    return Page(records=obj["data"], last=n == 0 or (longest is not None and n < longest))
 
 
 def fetch_acled(out: str | Path, *, since: str | None = None, until: str | None = None, email: str | None = None,
@@ -161,6 +164,8 @@ def fetch_acled(out: str | Path, *, since: str | None = None, until: str | None 
         headers = {"Authorization": f"Bearer {oauth_token(client, root, email, password)}"}
         auth_params = {"_format": "json"}
 
+    longest: list[int] = []
+
     def one(page: int) -> Page:
         params = {**auth_params, **filters, "limit": int(limit), "page": page}
         try:
@@ -169,7 +174,9 @@ def fetch_acled(out: str | Path, *, since: str | None = None, until: str | None 
             hint = (f"check --email/--key (${EMAIL_ENV}/${KEY_ENV})" if legacy else
                     "the account may lack API access, or the token expired")
             raise AuthError(f"{exc}; {hint}") from None
-        return _check_page(obj, f"events page {page}", int(limit))
+        res = _check_page(obj, f"events page {page}", max(longest) if longest else None)
+        longest.append(len(res.records))
+        return res
 
     request = {"url": url, **{k: v for k, v in auth_params.items() if k not in ("key", "email")}, **filters,
                "limit": int(limit)}

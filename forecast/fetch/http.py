@@ -306,7 +306,7 @@ class HttpClient:
                  ) -> tuple[Any, Response]:
         """GET ``url`` and parse its JSON body (cached when ``cache``); errors as in :meth:`request`.
 
-        A body that is not valid JSON is retried like a truncated transfer, then a :class:`FormatError`.
+        A body that is not valid JSON is fetched once more, then a :class:`FormatError`.
         """
         key = self.cache_key("GET", url, params)
         if cache:
@@ -314,14 +314,15 @@ class HttpClient:
             if hit is not None:
                 self.n_cached += 1
                 return json.loads(hit.body), hit
-        for attempt in range(self.max_retries + 1):
+        json_retries = min(1, self.max_retries)  # a complete body that is not JSON is rarely transient
+        for attempt in range(json_retries + 1):
             resp = self.request("GET", url, params=params, headers=headers, what=what)
             self.raise_for_status(resp, url, params, what)
             try:
                 obj = json.loads(resp.body)
                 break
             except ValueError as exc:
-                if attempt == self.max_retries:
+                if attempt == json_retries:
                     raise FormatError(self.scrub(
                         f"{self.service} {what} {self._where(url, params)}: the response is not JSON ({exc}; "
                         f"first bytes {resp.body[:80]!r}); the service may have changed its format, or a "

@@ -108,7 +108,7 @@ def ged_csv(records: list[dict[str, Any]]) -> tuple[str, list[str]]:
     return buf.getvalue(), extra
 
 
-def _check_page(obj: Any, where: str) -> Page:
+def _check_page(obj: Any, where: str, page: int = 0) -> Page:
     if not isinstance(obj, dict) or not all(k in obj for k in RESPONSE_KEYS) or not isinstance(obj["Result"], list):
         got = sorted(obj)[:8] if isinstance(obj, dict) else type(obj).__name__
         raise FormatError(f"UCDP {where}: unexpected response format: expected a JSON object with "
@@ -124,8 +124,9 @@ def _check_page(obj: Any, where: str) -> Page:
     except (TypeError, ValueError):
         raise FormatError(f"UCDP {where}: TotalPages/TotalCount are not integers "
                           f"({obj.get('TotalPages')!r}, {obj.get('TotalCount')!r})") from None
-    return Page(records=obj["Result"], last=not obj.get("NextPageUrl"), total_pages=total_pages,
-                total_count=total_count)
+    # the last page: no NextPageUrl (as documented), and never past TotalPages or an empty page
+    last = not obj.get("NextPageUrl") or page + 1 >= total_pages or not obj["Result"]
+    return Page(records=obj["Result"], last=last, total_pages=total_pages, total_count=total_count)
 
 
 def fetch_ucdp(out: str | Path, *, dataset: str, version: str, since: str | None = None, until: str | None = None,
@@ -181,7 +182,7 @@ def fetch_ucdp(out: str | Path, *, dataset: str, version: str, since: str | None
         except NotFoundError as exc:
             raise NotFoundError(f"UCDP has no {dataset} version {version} at {url} (HTTP 404): check the version "
                                 "at https://ucdp.uu.se/apidocs/ (GED YY.1, Candidate YY.0.M)") from exc
-        return _check_page(obj, f"{dataset} {version} page {page}")
+        return _check_page(obj, f"{dataset} {version} page {page}", page)
 
     request = {"url": url, "pagesize": int(pagesize), **filters}
     dl = download_pages(one, out=out, request=request, first_page=0, progress=progress)

@@ -70,6 +70,7 @@ class FakeAPIs(ThreadingHTTPServer):
         self.faults: dict[tuple[str, int], list[str]] = {}
         self.log: list[dict] = []
         self.format_changed = False
+        self.acled_cap: int | None = None  # rows a page the ACLED server serves at most
         self.lock = threading.Lock()
 
     @property
@@ -176,6 +177,7 @@ class Handler(BaseHTTPRequestHandler):
         elif self.headers.get("Authorization") != f"Bearer {ACLED_ACCESS}":
             return self._send(401, {"message": "Unauthorized"})
         page, limit = int(q.get("page", 1)), int(q.get("limit", 5000))
+        limit = min(limit, self.server.acled_cap or limit)
         if self._fault(path, page):
             return
         rows = [r for r in ACLED_ROWS if r["country"] == q.get("country", r["country"])]
@@ -450,6 +452,16 @@ def test_acled_oauth_pages_and_reader_schema(api, tmp_path):
     _no_secret_anywhere(tmp_path)
 
 
+def test_acled_server_serving_fewer_rows_than_asked_loses_nothing(api, tmp_path):
+    from pakcast.forecast.fetch.acled import fetch_acled
+
+    api.acled_cap = 2
+    client, _ = _client(tmp_path, service="ACLED")
+    res = fetch_acled(tmp_path / "a.csv", email=ACLED_EMAIL, password=ACLED_PASSWORD, api_url=api.url,
+                      client=client)
+    assert res.records == 5 and res.pages == 3  # 2 + 2 + 1: the short third page ends it
+
+
 def test_acled_legacy_key_access_redacts_key_and_email(api, tmp_path):
     from pakcast.forecast.fetch.acled import fetch_acled
 
@@ -607,7 +619,9 @@ def test_quarterly_refresh_runs_on_the_refreshed_store_and_says_what_failed(api,
     assert "refresh acled" in html and "not refreshed" in html
     assert (out / "refresh" / "ucdp_candidate_22.0.3.csv").exists()
     m = json.loads((out / "manifest.json").read_text())
-    assert any(o["path"] == "refresh/ucdp_candidate_22.0.3.csv" for o in m["outputs"])
+    ins = {i["role"]: i for i in m["inputs"]}
+    assert ins["refresh ucdp candidate 22.0.3"]["path"].endswith("refresh/ucdp_candidate_22.0.3.csv")
+    assert ins["panel"]["path"].endswith("refresh/panel_ucdp_month.csv")
     _no_secret_anywhere(out, texts=(r.output,))
 
 
@@ -688,8 +702,8 @@ def test_readme_quarterly_routine_runs_step_by_step(api, env, tmp_path, monkeypa
     assert res["as_of"] == "2025-09" and res["refresh"]["failed"] == []
     st = {s["name"]: s for s in res["refresh"]["sources"]}
     assert st["ucdp candidate 25.0.9"]["records"] == 7 and st["acled"]["records"] == 5
-    # step 3 reused step 1's responses: one request to each data endpoint for the candidate release
-    assert len(api.requests_for("/api/gedevents/25.0.9")) == 1 and len(api.requests_for("/api/acled/read")) == 1
+    # step 3 reused step 1's responses: UCDP one page; ACLED one page and the empty page that ends it
+    assert len(api.requests_for("/api/gedevents/25.0.9")) == 1 and len(api.requests_for("/api/acled/read")) == 2
     # the shipped history ends in 2021 and the candidate month starts in 2025: the gap is flagged
     assert any("2022-01..2025-06" in n for n in res["notes"]), res["notes"]
     # the yearly release went through the API, the GED CSV and ingest unchanged: same panel as shipped
