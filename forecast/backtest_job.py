@@ -33,7 +33,7 @@ def run_backtest_job(*, models: Sequence[str], origins: str | None = None, input
                      measures: Sequence[str] = ("attacks", "killed"), scheduler: str = "local",
                      workers: int | None = None, random_seed: int, n_samples: int = 500,
                      json_out: Path | None = None, csv_out: Path | None = None,
-                     progress: Callable[[int, int], None] | None = None) -> JobResult:
+                     progress: Callable[[int, int], None] | None = None, encoding: str = "utf-8") -> JobResult:
     """Rolling-origin backtest (no look-ahead), scored by CRPS, log score, coverage and skill."""
     from pakcast.forecast.backtest import DATA_VERSION_NOTE, BacktestConfig, run_backtest, scorecard
     from pakcast.forecast.country import profile
@@ -46,7 +46,7 @@ def run_backtest_job(*, models: Sequence[str], origins: str | None = None, input
     if bad:
         raise InputError(f"--models: unknown {bad}; choose from {', '.join(MODEL_NAMES)}")
     with input_errors():
-        panel, coverage = load_run_panel(QuarterlyConfig(input=input))
+        panel, coverage = load_run_panel(QuarterlyConfig(input=input, encoding=encoding))
     olist = parse_origins(origins)
     provinces = panel[panel["unique_id"] != profile().national].reset_index(drop=True)
     cfg = BacktestConfig(models=tuple(models), measures=tuple(measures), origins=olist, start=DEFAULT_START,

@@ -142,9 +142,50 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int = 2) -> Path:
     return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=indent, ensure_ascii=False) + "\n")
 
 
-def write_csv(path: str | os.PathLike, df: pd.DataFrame, **kwargs: Any) -> Path:
-    """Write a DataFrame as CSV atomically (no index unless asked)."""
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def neutralise_cells(df: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula, made inert with a leading ``'``.
+
+    A text cell beginning with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (OWASP's CSV
+    injection list) gets a leading apostrophe, so ``=cmd|' /C calc'!A0`` opens as text. Numbers stay
+    numbers: numeric columns are never touched, and a text cell that is a plain number (``-5``,
+    ``+1.5e3``) is kept as it is. Column names are data too and are treated the same way.
+    """
+    out = None
+    for c in df.columns:
+        col = df[c]
+        if not (pd.api.types.is_object_dtype(col.dtype) or pd.api.types.is_string_dtype(col.dtype)):
+            continue
+        text = col.map(lambda v: isinstance(v, str), na_action="ignore").fillna(False).astype(bool)
+        if not text.any():
+            continue
+        s = col[text].astype(str)
+        risky = s.str.startswith(_FORMULA_START) & ~s.str.fullmatch(_NUMBER.pattern)
+        if risky.any():
+            if out is None:
+                out = df.copy()
+            out[c] = out[c].astype(object)
+            out.loc[risky[risky].index, c] = "'" + s[risky]
+    names = [("'" + str(c)) if isinstance(c, str) and c.startswith(_FORMULA_START) and not _NUMBER.fullmatch(c)
+             else c for c in df.columns]
+    if names != list(df.columns):
+        out = (df.copy() if out is None else out)
+        out.columns = names
+    return df if out is None else out
+
+
+def write_csv(path: str | os.PathLike, df: pd.DataFrame, *, neutralise: bool = True, **kwargs: Any) -> Path:
+    """Write a DataFrame as CSV atomically (no index unless asked).
+
+    Text cells that a spreadsheet would run as formulas are neutralised (:func:`neutralise_cells`)
+    unless ``neutralise=False``.
+    """
     kwargs.setdefault("index", False)
+    if neutralise:
+        df = neutralise_cells(df)
     return atomic_write_text(path, df.to_csv(**kwargs))
 
 

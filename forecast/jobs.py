@@ -79,15 +79,24 @@ class input_errors:
         return False
 
 
-def read_user_csv(path: str | Path) -> "pd.DataFrame":
-    """A user's CSV file as a DataFrame; a malformed or empty file is an :class:`InputError`
-    naming the file."""
+def read_user_csv(path: str | Path, encoding: str = "utf-8") -> "pd.DataFrame":
+    """A user's CSV file as a DataFrame, read by the strict reader (:mod:`forecast.csvread`): a
+    malformed record, an unbalanced quote, a wrong encoding or an empty file is an
+    :class:`InputError` naming the file and line. A column whose every cell is a number becomes
+    numeric; the others stay text (empty cells missing)."""
     import pandas as pd
 
-    try:
-        return pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a readable CSV file ({' '.join(str(exc).split())})") from exc
+    from pakcast.forecast.validate import ValidationError, read_csv_records
+
+    raw = read_csv_records(path, encoding=encoding)
+    if raw.bad_width:
+        raise ValidationError(raw.bad_width, header=f"{len(raw.bad_width)} malformed record(s) in {path}")
+    df = raw.frame.copy()
+    for c in df.columns:
+        num = pd.to_numeric(df[c], errors="coerce")
+        if df[c].notna().any() and num.notna().sum() == df[c].notna().sum():
+            df[c] = num.astype("float64") if num.isna().any() or num.dtype.kind == "f" else num.astype("int64")
+    return df
 
 
 def _iter_nonempty(items: Any) -> Iterator[str]:

@@ -87,6 +87,7 @@ class QuarterlyConfig:
     forecast_only: tuple[str, ...] = ("bayes_hier",)
     refresh: dict[str, Any] | None = None
     source_label: str | None = None
+    encoding: str = "utf-8"
 
     def validate(self) -> "QuarterlyConfig":
         models = tuple(self.models)
@@ -102,6 +103,10 @@ class QuarterlyConfig:
                 raise ValueError(f"--as-of {self.as_of!r}: expected a date like 2021-12 or 2021-12-31") from exc
         if self.input is not None and not Path(self.input).exists():
             raise FileNotFoundError(f"--input {self.input}: file not found")
+        if self.input is not None:
+            from pakcast.forecast.csvread import check_encoding
+
+            check_encoding(self.encoding)
         if int(self.n_samples) < 100:
             raise ValueError(f"n_samples={self.n_samples}: need at least 100 samples for 5-95% quantiles")
         self.models = models
@@ -139,11 +144,10 @@ def _load_panel(config: QuarterlyConfig) -> tuple[pd.DataFrame, dict]:
                          role="population"),
         ]
     else:
-        raw = pd.read_csv(config.input)
-        need = [c for c in ("province", "period", "attacks", "killed") if c not in raw.columns]
-        if need:
-            raise ValueError(f"--input {config.input}: row 1 (header): missing column(s) {need}; expected the "
-                             "panel CSV form province, period, attacks, killed, ...")
+        from pakcast.forecast.validate import read_csv_records
+
+        raw = read_csv_records(config.input, encoding=config.encoding,
+                               columns=("province", "period", "attacks", "killed"))
         panel = _panel_from_csv(raw, str(config.input))
         coverage = {"source": f"user panel {config.input}", "file": str(config.input),
                     "start": str(panel["ds"].min().date()), "end": str(panel["ds"].max().date()),
@@ -161,21 +165,39 @@ def _refreshed(config: QuarterlyConfig) -> str | None:
     return f"panel built from the store after refreshing {', '.join(ok)}" if ok else None
 
 
-def _panel_from_csv(raw: pd.DataFrame, name: str) -> pd.DataFrame:
-    """A user panel CSV (province, period, attacks, killed, ...) in contract form; the national
-    series is added as the sum of the provinces when the file has no ``Pakistan`` rows."""
-    out = pd.DataFrame({"unique_id": raw["province"].astype(str).to_numpy()})
-    try:
-        out["ds"] = pd.to_datetime(raw["period"].astype(str), format="mixed").dt.to_period("M").dt.to_timestamp()
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{name}: column 'period': expected months like 2021-12 ({exc})") from exc
-    for c in ("attacks", "killed"):
-        v = pd.to_numeric(raw[c], errors="coerce")
-        bad = v.isna() | (v < 0) | (v != v.round())
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ValueError(f"{name}: row {i + 2}, column {c!r}: {raw[c].iloc[i]!r} is not a non-negative "
-                             "integer count")
+def _panel_from_csv(raw, name: str) -> pd.DataFrame:
+    """A user panel CSV (province, period, attacks, killed, ...; a :class:`forecast.validate.RawTable`
+    from the strict reader) in contract form. Province names are checked as ingest checks them
+    (:func:`forecast.provinces.canonical_province`), periods and counts cell by cell; every bad
+    cell is an error naming file, line and column. The national series is added as the sum of the
+    provinces when the file has no ``Pakistan`` rows."""
+    from pakcast.forecast.provinces import canonical_province
+    from pakcast.forecast.validate import Checker, ValidationError, require_columns
+
+    require_columns(raw, ("province", "period", "attacks", "killed"),
+                    " (the panel CSV form province, period, attacks, killed, ...)")
+    f = raw.frame
+    if f.empty and not raw.bad_width:
+        raise ValidationError([], header=f"{name}: no data rows after the header; expected one row per province "
+                                         "and month")
+    ck = Checker(raw, "panel")
+    ck.required("province")
+    names = {}
+    for u in pd.unique(f["province"].dropna()):
+        try:
+            names[u] = canonical_province(u)
+        except KeyError:
+            pass
+    ck.flag(f["province"].notna() & ~f["province"].isin(list(names)), "province",
+            "a known Pakistani province spelling or Pakistan (see forecast.provinces)")
+    ds = pd.to_datetime(f["period"], format="mixed", errors="coerce")
+    ck.flag(f["period"].notna() & ds.isna(), "period", "a month like 2021-12")
+    ck.required("period")
+    counts = {c: ck.integer(c) for c in ("attacks", "killed")}
+    ck.finish("raise")
+    out = pd.DataFrame({"unique_id": f["province"].map(names).astype(str).to_numpy()})
+    out["ds"] = ds.dt.to_period("M").dt.to_timestamp().to_numpy()
+    for c, v in counts.items():
         out[c] = v.astype(np.int64).to_numpy()
     if NATIONAL not in set(out["unique_id"]):
         nat = out.groupby("ds", as_index=False)[["attacks", "killed"]].sum().assign(unique_id=NATIONAL)

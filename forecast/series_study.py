@@ -27,7 +27,7 @@ MIN_OBSERVATIONS = 8
 
 def load_window(series: str | None, outcome: str | None, csv: Path | None, column: str | None,
                 date_col: str | None, start: str | None = None, end: str | None = None,
-                offset_col: str | None = None) -> dict[str, Any]:
+                offset_col: str | None = None, encoding: str = "utf-8") -> dict[str, Any]:
     """The series (``y``, ``time``, ``offset``, ``label``, ``input``) restricted to ``start..end``."""
     from pakcast.forecast.studies import check_contiguous_months, load_series
 
@@ -41,7 +41,7 @@ def load_window(series: str | None, outcome: str | None, csv: Path | None, colum
         raise InputError(f"--csv {csv}: file not found")
     with input_errors():
         data = load_series(series=series, outcome=outcome, csv=csv, column=column, date_col=date_col,
-                           offset_col=offset_col)
+                           offset_col=offset_col, encoding=encoding)
     if not (start or end):
         with input_errors():
             check_contiguous_months(data["time"], data.get("label", "the series"))
@@ -87,7 +87,8 @@ def _manifest(command: str, options: dict, data: dict, seed: int) -> RunManifest
 def run_breaks(*, series: str | None = None, outcome: str | None = None, csv: Path | None = None,
                column: str | None = None, date_col: str | None = None, interventions: Sequence[str] | None = None,
                max_breaks: int = 5, min_size: float = 0.15, cost: str = "l2", start: str | None = None,
-               end: str | None = None, random_seed: int, json_out: Path | None = None) -> JobResult:
+               end: str | None = None, random_seed: int, json_out: Path | None = None,
+               encoding: str = "utf-8") -> JobResult:
     """Known-date Chow / count LR tests, sup-F, Bai-Perron breaks with 95% intervals, segments.
 
     Known dates: ``interventions`` only (the month of a date is the first post-break period);
@@ -97,7 +98,7 @@ def run_breaks(*, series: str | None = None, outcome: str | None = None, csv: Pa
 
     if not 0 < min_size:
         raise InputError("--min-size must be positive")
-    data = load_window(series, outcome, csv, column, date_col, start, end)
+    data = load_window(series, outcome, csv, column, date_col, start, end, encoding=encoding)
     date_list = split_dates(interventions)
     opts = {"series": series, "outcome": outcome, "csv": None if csv is None else str(csv), "column": column,
             "date_col": date_col, "dates": date_list, "max_breaks": max_breaks, "min_size": min_size, "cost": cost,
@@ -125,7 +126,7 @@ def run_its(*, interventions: Sequence[str] | None, series: str | None = None, o
             seasonality: int = 0, period: int | None = None, cov_type: str = "HAC", start: str | None = None,
             end: str | None = None, outcome_label: str | None = None, source_label: str | None = None,
             random_seed: int, json_out: Path | None = None, out_dir: Path | None = None,
-            force: bool = False) -> JobResult:
+            force: bool = False, encoding: str = "utf-8") -> JobResult:
     """Segmented count regression: effects with intervals, counterfactual, per-period and cumulative
     effects (:func:`pakcast.forecast.studies.run_its_study`), written once
     (:func:`~pakcast.forecast.studies.write_its_study`: ``--json FILE`` and/or a study directory).
@@ -143,7 +144,7 @@ def run_its(*, interventions: Sequence[str] | None, series: str | None = None, o
         raise InputError("for panel series --offset can only be 'population'")
     value_col = column or (outcome if csv is not None else None)
     data = load_window(series, outcome if series is not None else value_col, csv, value_col, date_col, start, end,
-                       offset_col=offset)
+                       offset_col=offset, encoding=encoding)
     opts = {"series": series, "outcome": outcome if series is not None else value_col,
             "csv": None if csv is None else str(csv), "date_col": date_col, "offset": offset,
             "interventions": dates, "effects": effects, "family": family, "seasonality": seasonality,

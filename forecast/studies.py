@@ -38,6 +38,8 @@ import numpy as np
 import pandas as pd
 
 from pakcast.forecast.country import PAKISTAN
+from pakcast.forecast.errors import InputError
+from pakcast.forecast.validate import ValidationError, read_csv_records
 from pakcast.models.breaks import (BaiPerron, chow_test, count_lr_test, ols_cusum, sup_f_test, sup_lr_test)
 from pakcast.models.its import InterruptedTimeSeries
 
@@ -368,13 +370,19 @@ def run_reported_study(table: pd.DataFrame, date: str = STUDY_DATES[-1], *, min_
 # --------------------------------------------------------------------------------------------
 # user series: panel or CSV
 # --------------------------------------------------------------------------------------------
-def _parse_time(values: pd.Series, path: str, column: str) -> pd.Series:
-    """Dates, ``YYYY-MM`` strings or numbers; errors name the file, row and column.
+def _shown(v) -> str:
+    """A cell for a message: its text in quotes, or 'an empty cell' (never a numpy repr)."""
+    return "an empty cell" if v is None or pd.isna(v) else repr(str(v))
+
+
+def _parse_time(values: pd.Series, path: str, column: str, lines: np.ndarray | None = None) -> pd.Series:
+    """Dates, ``YYYY-MM`` strings or numbers; errors name the file, line and column.
 
     Numbers stay numbers (a column of years stays years, so results read ``1898``, not
     ``1898-01-01``); an intervention on such an axis is a number too (``--intervention 1898``).
     """
     v = values.copy()
+    line = (lambda i: int(lines[i])) if lines is not None else (lambda i: i + 2)  # noqa: E731
     num = pd.to_numeric(v, errors="coerce")
     if num.notna().all():
         return num.astype(int) if (num == np.round(num)).all() else num.astype(float)
@@ -383,19 +391,20 @@ def _parse_time(values: pd.Series, path: str, column: str) -> pd.Series:
     bad = parsed.isna()
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ValueError(f"{path}: row {i + 2}, column {column!r}: expected a date, a year-month (YYYY-MM) or a "
-                         f"number, got {values.iloc[i]!r}")
+        raise InputError(f"{path}: line {line(i)}, column {column!r}: expected a date, a year-month (YYYY-MM) or a "
+                         f"number, got {_shown(values.iloc[i])}")
     return parsed.astype("datetime64[ns]")
 
 
-def _year_month(df: pd.DataFrame, cols: list[str], path: str) -> pd.Series:
+def _year_month(df: pd.DataFrame, cols: list[str], path: str, lines: np.ndarray | None = None) -> pd.Series:
     """``--date-col year,month``: two integer columns -> the first day of each month."""
-    y, m = (pd.to_numeric(df[c], errors="coerce") for c in cols)
+    y, m = (pd.to_numeric(df[c], errors="coerce").astype("float64") for c in cols)
     bad = y.isna() | m.isna() | ~m.between(1, 12) | (y != np.round(y)) | (m != np.round(m))
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ValueError(f"{path}: row {i + 2}, columns {cols[0]!r},{cols[1]!r}: expected a year and a month 1-12, "
-                         f"got {df[cols[0]].iloc[i]!r}, {df[cols[1]].iloc[i]!r}")
+        line = int(lines[i]) if lines is not None else i + 2
+        raise InputError(f"{path}: line {line}, columns {cols[0]!r},{cols[1]!r}: expected a year and a month 1-12, "
+                         f"got {_shown(df[cols[0]].iloc[i])}, {_shown(df[cols[1]].iloc[i])}")
     return pd.to_datetime(pd.DataFrame({"year": y.astype(int), "month": m.astype(int), "day": 1}))
 
 
@@ -478,7 +487,7 @@ def check_contiguous_months(time: pd.Series | None, label: str = "the series") -
 
 def load_series(*, series: str | None = None, outcome: str | None = None, csv: str | Path | None = None,
                 column: str | None = None, date_col: str | None = None, offset_col: str | None = None,
-                panel: pd.DataFrame | None = None) -> dict[str, Any]:
+                panel: pd.DataFrame | None = None, encoding: str = "utf-8") -> dict[str, Any]:
     """A single series from the shipped panel (``series`` + ``outcome``) or from a CSV file.
 
     Returns ``{"y": Series, "time": Series or None, "offset": Series or None, "label": str,
@@ -503,40 +512,48 @@ def load_series(*, series: str | None = None, outcome: str | None = None, csv: s
                 "label": f"{name} {outcome} (UCDP GED panel, monthly)", "input": None, "outcome": outcome,
                 "notes": []}
     path = str(csv)
-    df = pd.read_csv(path)
+    raw = read_csv_records(path, encoding=encoding)
+    if raw.bad_width:
+        raise ValidationError(raw.bad_width, header=f"{len(raw.bad_width)} malformed record(s) in {path}")
+    df, lines = raw.frame, raw.lines
     col = column or outcome
     if col is None or col not in df.columns:
-        raise ValueError(f"{path}: column {col!r} not found; columns: {list(df.columns)}")
-    y = pd.to_numeric(df[col], errors="coerce")
-    bad = y.isna()
+        raise InputError(f"{path}: line 1 (header): column {col!r} not found; columns: {list(df.columns)}")
+    if df.empty:
+        raise InputError(f"{path}: no data rows after the header; expected one row per period")
+    y = pd.to_numeric(df[col], errors="coerce").astype("float64")
+    bad = y.isna() | ~np.isfinite(y.to_numpy(dtype=float, na_value=np.nan))
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ValueError(f"{path}: row {i + 2}, column {col!r}: expected a number, got {df[col].iloc[i]!r} "
-                         f"({int(bad.sum())} such rows; nothing is dropped silently)")
+        raise InputError(f"{path}: line {int(lines[i])}, column {col!r}: expected a finite number, got "
+                         f"{_shown(df[col].iloc[i])} ({int(bad.sum())} such rows; nothing is dropped silently)")
     t = None
     if date_col is not None:
         cols = [c.strip() for c in str(date_col).split(",")]
         absent = [c for c in cols if c not in df.columns]
         if absent or len(cols) > 2:
-            raise ValueError(f"{path}: date column(s) {absent or cols} not found; give one column or 'year,month'; "
-                             f"columns: {list(df.columns)}")
-        t = _year_month(df, cols, path) if len(cols) == 2 else _parse_time(df[date_col], path, date_col)
+            raise InputError(f"{path}: line 1 (header): date column(s) {absent or cols} not found; give one column "
+                             f"or 'year,month'; columns: {list(df.columns)}")
+        t = (_year_month(df, cols, path, lines) if len(cols) == 2
+             else _parse_time(df[date_col], path, date_col, lines))
         order = np.argsort(t.to_numpy(), kind="stable")
         if (np.diff(order) < 0).any():
-            raise ValueError(f"{path}: column {date_col!r} is not in increasing order (sort the file first)")
+            raise InputError(f"{path}: column {date_col!r} is not in increasing order (sort the file first)")
         if t.duplicated().any():
             i = int(np.flatnonzero(t.duplicated().to_numpy())[0])
-            raise ValueError(f"{path}: row {i + 2}, column {date_col!r}: duplicate time {df[date_col].iloc[i]!r}")
+            raise InputError(f"{path}: line {int(lines[i])}, column {date_col!r}: duplicate time "
+                             f"{_shown(df[date_col].iloc[i])}")
     off = None
     if offset_col is not None:
         if offset_col not in df.columns:
-            raise ValueError(f"{path}: offset column {offset_col!r} not found; columns: {list(df.columns)}")
-        off = pd.to_numeric(df[offset_col], errors="coerce")
-        bad = off.isna() | (off <= 0)
+            raise InputError(f"{path}: line 1 (header): offset column {offset_col!r} not found; columns: "
+                             f"{list(df.columns)}")
+        off = pd.to_numeric(df[offset_col], errors="coerce").astype("float64")
+        bad = off.isna() | (off <= 0) | ~np.isfinite(off.to_numpy(dtype=float, na_value=np.nan))
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise ValueError(f"{path}: row {i + 2}, column {offset_col!r}: expected a positive exposure, "
-                             f"got {df[offset_col].iloc[i]!r}")
+            raise InputError(f"{path}: line {int(lines[i])}, column {offset_col!r}: expected a positive exposure, "
+                             f"got {_shown(df[offset_col].iloc[i])}")
     return {"y": y.astype(float), "time": t, "offset": off, "label": f"{Path(path).name}:{col}", "input": path,
             "outcome": col, "notes": time_gaps(t, str(date_col))[1] if t is not None else []}
 

@@ -2,11 +2,13 @@
 
 Every reader in :mod:`forecast.sources` goes through the same three steps:
 
-1. :func:`read_csv_records` decodes the file strictly (a wrong encoding is an error naming the
-   line of the first undecodable byte), parses it with the standard ``csv`` module and keeps,
-   for every record, the **1-based physical line** where it starts in the file (records with
-   quoted line breaks span several lines, so record number and line number differ). Cells stay
-   strings; empty cells become missing.
+1. :func:`read_csv_records` (the strict reader of :mod:`forecast.csvread`) decodes the file
+   strictly (a wrong encoding is an error naming the line of the first undecodable byte), splits
+   it into records with strict quoting (an unbalanced quote is a bad record at the line where the
+   quote opened, never a silently swallowed block of rows) and keeps, for every record, the
+   **1-based physical line** where it starts (records with quoted line breaks span several
+   lines, so record number and line number differ). Cells stay strings; empty cells become
+   missing. Records with the wrong number of fields or broken quoting are rejected like bad cells.
 2. A :class:`Checker` runs vectorised checks per column (required columns present, integers,
    non-negative counts, real dates, coordinates in range, unique ids, allowed values) and
    collects one :class:`Issue` per failing cell.
@@ -23,8 +25,6 @@ from __future__ import annotations
 
 from pakcast.forecast.errors import InputError
 
-import csv
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Literal, Sequence
@@ -80,92 +80,26 @@ class RawTable:
     lines: np.ndarray
     header: list[str]
     bad_width: list[Issue] = field(default_factory=list)
+    bad_ids: dict[int, str] = field(default_factory=dict)
 
     @property
     def n_read(self) -> int:
         return int(len(self.frame)) + len(self.bad_width)
 
 
-def decode_file(path: str | Path, encoding: str = "utf-8") -> str:
-    """The file's text, decoded strictly; :class:`ValidationError` naming the line of a bad byte."""
-    path = Path(path)
-    data = path.read_bytes()
-    if encoding.lower().replace("-", "") in ("utf8", "utf8sig") and data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        snippet = data[max(0, exc.start - 10): exc.end + 10]
-        raise ValidationError(
-            [Issue(str(path), line, None, repr(snippet)[2:-1],
-                   f"text encoded as {encoding} (byte 0x{data[exc.start]:02x} at offset {exc.start} is not "
-                   f"valid {encoding}; if the file is Latin-1 or Windows-1252, pass encoding='latin-1' / "
-                   f"'cp1252')")],
-            header="wrong text encoding",
-        ) from None
+def read_csv_records(path: str | Path, *, encoding: str = "utf-8", columns: Iterable[str] | None = None,
+                     skip_rows: Callable[[pd.DataFrame], np.ndarray] | None = None,
+                     progress: Callable[[int, int], None] | None = None, id_column: str | None = None) -> RawTable:
+    """Parse a CSV strictly into string cells with each record's physical start line.
 
-
-def read_csv_records(
-    path: str | Path,
-    *,
-    encoding: str = "utf-8",
-    skip_record: Callable[[list[str], list[str]], bool] | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    columns: Iterable[str] | None = None,
-) -> RawTable:
-    """Parse a CSV into string cells, keeping each record's 1-based physical start line.
-
-    Parameters
-    ----------
-    path : path of the CSV file.
-    encoding : text encoding; decoding is strict.
-    skip_record : optional predicate ``(record, header) -> bool`` for records that are not data
-        (e.g. the HXL hashtag row of HDX files) or are out of scope (other countries).
-    progress : optional callback ``(bytes_done, bytes_total)``.
-    columns : keep only these columns (when present) in the frame; the full header is kept for the
-        required-column check. Saves memory on wide files such as the GTD's 135 columns.
+    The reader is :func:`forecast.csvread.read_csv_records` (the quoting rule and the handling of
+    unbalanced quotes are documented there); large files are read in chunks with
+    :func:`forecast.csvread.iter_csv_chunks`.
     """
-    path = Path(path)
-    text = decode_file(path, encoding)
-    total = len(text)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ValidationError([Issue(str(path), 1, None, None, "a header line")], header="empty file") from None
-    header = [h.strip() for h in header]
-    width = len(header)
-    keep_idx = list(range(width)) if columns is None else [i for i, h in enumerate(header) if h in set(columns)]
-    kept_header = [header[i] for i in keep_idx]
-    select = columns is not None
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    bad: list[Issue] = []
-    prev = reader.line_num
-    n_lines = max(1, text.count("\n"))
-    step = 20000
-    for i, rec in enumerate(reader):
-        start = prev + 1
-        prev = reader.line_num
-        if not rec or (len(rec) == 1 and rec[0] == ""):
-            continue
-        if skip_record is not None and skip_record(rec, header):
-            continue
-        if len(rec) != width:
-            bad.append(Issue(str(path), start, None, f"{len(rec)} fields", f"{width} fields as in the header"))
-            continue
-        rows.append([rec[i] for i in keep_idx] if select else rec)
-        lines.append(start)
-        if progress is not None and i % step == 0:
-            progress(min(total, int(total * reader.line_num / n_lines)), total)
-    if progress is not None:
-        progress(total, total)
-    frame = pd.DataFrame(rows, columns=kept_header, dtype="string") if rows else pd.DataFrame(
-        {h: pd.Series([], dtype="string") for h in kept_header})
-    frame = frame.apply(lambda c: c.str.strip()).replace("", pd.NA)
-    return RawTable(path=path, frame=frame, lines=np.asarray(lines, dtype=np.int64), header=header,
-                    bad_width=bad)
+    from pakcast.forecast.csvread import read_csv_records as _read
+
+    return _read(path, encoding=encoding, columns=columns, skip_rows=skip_rows, progress=progress,
+                 id_column=id_column)
 
 
 def require_columns(raw: RawTable, columns: Iterable[str], what: str = "") -> None:
@@ -337,6 +271,7 @@ class Checker:
         if self.id_column and self.id_column in self.frame:
             ids = self.frame[self.id_column].astype("string")
             line_to_id = {int(ln): (None if pd.isna(v) else str(v)) for ln, v in zip(self.raw.lines, ids)}
+        line_to_id.update(self.raw.bad_ids)
         recs: dict[int, dict] = {}
         for i in issues:
             r = recs.setdefault(i.line or 0, {"source": self.source, "file": i.file, "line": i.line,

@@ -45,13 +45,14 @@ def breaks(
     start: Optional[str] = typer.Option(None, "--start", help="Use observations from this time on."),
     end: Optional[str] = typer.Option(None, "--end", help="Use observations up to this time."),
     random_seed: int = seed_option(what="the simulated sup-F p-values"),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of --csv (e.g. latin-1)."),
 ) -> None:
     """Known-date Chow / count LR tests, sup-F, Bai-Perron breaks with 95% intervals, segments."""
     from pakcast.forecast.series_study import run_breaks
 
     emit(run_breaks(series=series, outcome=outcome, csv=csv, column=column, date_col=date_col,
                     interventions=intervention, max_breaks=max_breaks, min_size=min_size, cost=cost.value,
-                    start=start, end=end, random_seed=random_seed, json_out=json_out))
+                    start=start, end=end, random_seed=random_seed, json_out=json_out, encoding=encoding))
 
 
 @app.command("its")
@@ -78,6 +79,7 @@ def its(
     source_label: Optional[str] = typer.Option(None, "--source-label", help="How the briefing credits --csv (citation)."),
     random_seed: int = seed_option(what="the interval simulations"),
     force: bool = typer.Option(False, "--force", help="Write --out into a directory holding another run's manifest."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of --csv (e.g. latin-1)."),
 ) -> None:
     """Segmented count regression: effects with intervals, counterfactual, per-period and cumulative effects."""
     from pakcast.forecast.series_study import run_its
@@ -86,4 +88,4 @@ def its(
                  date_col=date_col, offset=offset, effects=effects.value, family=family.value,
                  seasonality=seasonality, period=period, cov_type=cov_type.value, start=start, end=end,
                  outcome_label=outcome_label, source_label=source_label, random_seed=random_seed,
-                 json_out=json_out, out_dir=out_dir, force=force))
+                 json_out=json_out, out_dir=out_dir, force=force, encoding=encoding))

@@ -46,6 +46,7 @@ def quarterly_cmd(
     refresh_sources: Optional[str] = typer.Option(None, "--refresh-sources", help="With --refresh: ucdp:candidate:25.0.9, ucdp:ged:25.1, acled (comma list; default $PAKCAST_REFRESH)."),
     refresh_since: Optional[str] = typer.Option(None, "--refresh-since", help="With --refresh: first event date to fetch (default $PAKCAST_REFRESH_SINCE)."),
     force: bool = typer.Option(False, "--force", help="Write into a directory that holds another run's manifest."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of --input (e.g. latin-1)."),
 ) -> None:
     """Backtest the zoo, forecast the next four quarters by province, archive and score vintages, write the briefing."""
     from pakcast.forecast.quarterly import DEFAULT_MODELS, QuarterlyConfig, run
@@ -54,7 +55,7 @@ def quarterly_cmd(
                           models=_models(models, DEFAULT_MODELS), scheduler=scheduler, n_workers=workers,
                           random_seed=random_seed, n_samples=n_samples, backtest_start=backtest_start,
                           studies=not no_studies, report=not no_report,
-                          forecast_only=() if no_bayes else ("bayes_hier",), force=force)
+                          forecast_only=() if no_bayes else ("bayes_hier",), force=force, encoding=encoding)
     with input_errors():
         if refresh:
             from pakcast.forecast.refresh import refresh_quarterly
@@ -105,6 +106,7 @@ def backtest_cmd(
     random_seed: int = seed_option(),
     n_samples: int = typer.Option(500, "--n-samples"),
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Also write the long score table here."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of --input (e.g. latin-1)."),
 ) -> None:
     """Rolling-origin backtest of the zoo (no look-ahead), scored by CRPS, log score, coverage and skill."""
     from pakcast.forecast.backtest_job import run_backtest_job
@@ -117,7 +119,7 @@ def backtest_cmd(
         raise typer.BadParameter(f"unknown {bad}; choose from {', '.join(MODEL_NAMES)}", param_hint="--models")
     with _progress() as prog:
         tid = prog.add_task("fit models x origins", total=None)
-        res = run_backtest_job(models=mlist, origins=origins, input=input,
+        res = run_backtest_job(models=mlist, origins=origins, input=input, encoding=encoding,
                                measures=tuple(m.strip() for m in measures.split(",") if m.strip()),
                                scheduler=scheduler, workers=workers, random_seed=random_seed, n_samples=n_samples,
                                json_out=json_out, csv_out=csv_out,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -66,24 +68,26 @@ def span_precision(start: pd.Series, end: pd.Series) -> pd.Series:
 
 
 class CountryFilter:
-    """``skip_record`` for :func:`forecast.validate.read_csv_records` on global files.
+    """``skip_rows`` for :func:`forecast.validate.read_csv_records` on global files (vectorised per chunk).
 
     Skips records whose ``column`` holds another country than ``country`` (counting them in ``n``), and
-    records for which ``also_skip(record)`` is true (e.g. UCDP's HXL hashtag row, not counted). Records
-    with an empty country cell or the wrong number of fields are kept, so validation reports them.
+    records for which ``also_skip(frame)`` is true (e.g. UCDP's HXL hashtag row, not counted). Records
+    with an empty country cell are kept, so validation reports them; records with the wrong number of
+    fields never reach the filter (they are rejected by the reader).
     """
 
-    def __init__(self, column: str, country: str, also_skip=None):
+    def __init__(self, column: str, country: str | int,
+                 also_skip: Callable[[pd.DataFrame], np.ndarray] | None = None):
         self.column, self.country, self.also_skip = column, str(country), also_skip
         self.n = 0
 
-    def __call__(self, rec: list[str], header: list[str]) -> bool:
-        if self.also_skip is not None and self.also_skip(rec):
-            return True
-        if self.column in header and len(rec) == len(header):
-            v = rec[header.index(self.column)].strip()
-            if v and v != self.country:
-                self.n += 1
-                return True
-        return False
-
+    def __call__(self, frame: pd.DataFrame) -> np.ndarray:
+        skip = np.zeros(len(frame), dtype=bool)
+        if self.also_skip is not None:
+            skip |= np.asarray(self.also_skip(frame), dtype=bool)
+        if self.column in frame.columns:
+            v = frame[self.column]
+            other = (v.notna() & (v != self.country)).to_numpy(dtype=bool, na_value=False) & ~skip
+            self.n += int(other.sum())
+            skip |= other
+        return skip

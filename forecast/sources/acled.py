@@ -61,8 +61,8 @@ def read_acled(path: str | Path, *, on_error: OnError = "raise", encoding: str =
     path = Path(path)
     skip = CountryFilter("country", country)
 
-    raw = read_csv_records(path, encoding=encoding, skip_record=skip, progress=progress,
-                           columns=REQUIRED + OPTIONAL)
+    raw = read_csv_records(path, encoding=encoding, skip_rows=skip, progress=progress,
+                           columns=REQUIRED + OPTIONAL, id_column="event_id_cnty")
     require_columns(raw, REQUIRED, " (ACLED export names)")
     f = raw.frame
     ck = Checker(raw, SOURCE, id_column="event_id_cnty")

@@ -52,7 +52,7 @@ def read_generic(path: str | Path, *, on_error: OnError = "raise", encoding: str
     """Read a CSV in the generic schema (module docstring) into the canonical event table."""
     path = Path(path)
     raw = read_csv_records(path, encoding=encoding, progress=progress,
-                           columns=REQUIRED + OPTIONAL)
+                           columns=REQUIRED + OPTIONAL, id_column="event_id")
     require_columns(raw, REQUIRED, " (generic event CSV schema)")
     f = raw.frame
     has = lambda c: c in f.columns  # noqa: E731

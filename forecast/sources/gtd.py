@@ -42,8 +42,8 @@ def read_gtd(path: str | Path, *, on_error: OnError = "raise", encoding: str = "
     path = Path(path)
     skip = CountryFilter("country_txt", country)
 
-    raw = read_csv_records(path, encoding=encoding, skip_record=skip, progress=progress,
-                           columns=REQUIRED + OPTIONAL)
+    raw = read_csv_records(path, encoding=encoding, skip_rows=skip, progress=progress,
+                           columns=REQUIRED + OPTIONAL, id_column="eventid")
     require_columns(raw, REQUIRED, " (GTD codebook names)")
     f = raw.frame
     ck = Checker(raw, SOURCE, id_column="eventid")

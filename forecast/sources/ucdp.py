@@ -57,9 +57,16 @@ EVENT_TYPES = {1: "state-based", 2: "non-state", 3: "one-sided"}
 DATE_PREC = {1: "day", 2: "week", 3: "week", 4: "month", 5: "year"}
 
 
-def _is_hxl(rec: list[str]) -> bool:
-    cells = [c.strip() for c in rec if c.strip()]
-    return bool(cells) and all(c.startswith("#") for c in cells)
+def _is_hxl(frame: pd.DataFrame) -> np.ndarray:
+    """Rows of HXL hashtags (HDX files: every non-empty cell starts with ``#``)."""
+    if frame.empty:
+        return np.zeros(0, dtype=bool)
+    tags = np.ones(len(frame), dtype=bool)
+    for c in frame.columns:
+        tags &= frame[c].str.startswith("#").fillna(True).to_numpy(dtype=bool)
+        if not tags.any():
+            break
+    return tags & frame.notna().any(axis=1).to_numpy()
 
 
 def ucdp_scope(type_of_violence: pd.Series, gwnoa: pd.Series, gwnob: pd.Series,
@@ -113,8 +120,8 @@ def read_ucdp(path: str | Path, *, on_error: OnError = "raise", encoding: str = 
     path = Path(path)
     skip = CountryFilter("country_id", country_id, also_skip=_is_hxl)
 
-    raw = read_csv_records(path, encoding=encoding, skip_record=skip, progress=progress,
-                           columns=REQUIRED + OPTIONAL)
+    raw = read_csv_records(path, encoding=encoding, skip_rows=skip, progress=progress,
+                           columns=REQUIRED + OPTIONAL, id_column="id")
     require_columns(raw, REQUIRED, " (UCDP GED/Candidate schema)")
     f = raw.frame
     ck = Checker(raw, SOURCE, id_column="id")

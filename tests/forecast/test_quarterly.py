@@ -146,7 +146,7 @@ def test_input_panel_csv_and_missing_columns(tmp_path):
     res = json.loads((tmp_path / "o" / "results.json").read_text())
     assert res["data"]["source"].startswith("user panel") and res["data"]["first_month"] == "2015-01"
     p.drop(columns="killed").to_csv(tmp_path / "bad.csv", index=False)
-    with pytest.raises(ValueError, match="missing column"):
+    with pytest.raises(ValueError, match="missing required column"):
         run(QuarterlyConfig(out=tmp_path / "o2", input=tmp_path / "bad.csv", store="none", **SMALL))
 
 

@@ -101,10 +101,10 @@ def test_reported_straddling_period_dropped():
 def test_load_series_csv_errors(tmp_path):
     f = tmp_path / "s.csv"
     f.write_text("month,n\n2020-01,3\n2020-02,x\n")
-    with pytest.raises(ValueError, match=r"row 3, column 'n'"):
+    with pytest.raises(ValueError, match=r"line 3, column 'n'"):
         load_series(csv=f, column="n", date_col="month")
     f.write_text("month,n\n2020-01,3\nbad,4\n")
-    with pytest.raises(ValueError, match=r"row 3, column 'month'"):
+    with pytest.raises(ValueError, match=r"line 3, column 'month'"):
         load_series(csv=f, column="n", date_col="month")
 
 

@@ -1,0 +1,361 @@
+"""Strict CSV parsing: unbalanced quotes never swallow rows; every input-side bad file is one clear error.
+
+Each test reproduces a defect of the hostile-input review: a stray quote that silently merged
+records (generic CSV, the real UCDP extract, ``its --csv`` / ``breaks --csv``), a duplicated header
+column, a header-only series, bad ``quarterly --input`` cells and province names, an unknown
+``--encoding``, numpy reprs in messages. The rule itself is documented in :mod:`forecast.csvread`.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pakcast.forecast.cli import app
+from pakcast.forecast.csvread import iter_csv_chunks
+from pakcast.forecast.errors import InputError
+from pakcast.forecast.sources import read_source
+from pakcast.forecast.validate import ValidationError, read_csv_records
+from typer.testing import CliRunner
+
+GENERIC_HEADER = "event_id,date,killed,province,actor\n"
+
+
+def _cli(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+# ---------------------------------------------------------------------------------------------
+# defect 1: the generic CSV
+# ---------------------------------------------------------------------------------------------
+def _ttp(tmp_path: Path) -> Path:
+    p = tmp_path / "ttp.csv"
+    p.write_text(GENERIC_HEADER + 'a1,2015-01-03,7,Punjab,"TTP\n'
+                 "a2,2015-01-04,3,Sindh,LeJ\n"
+                 "a3,2015-01-05,4,Balochistan,BLA\n"
+                 "a4,2015-01-06,5,Punjab,TTP\n", encoding="utf-8")
+    return p
+
+
+def test_unterminated_quote_raises_at_the_line_where_it_opened(tmp_path):
+    p = _ttp(tmp_path)
+    with pytest.raises(ValidationError) as ei:
+        read_source(p, "csv")
+    msg = str(ei.value)
+    assert "ttp.csv, line 2, column 'actor'" in msg and "closing double quote" in msg
+    assert len(ei.value.issues) == 1
+
+
+def test_unterminated_quote_report_mode_keeps_the_swallowed_events(tmp_path):
+    res = read_source(_ttp(tmp_path), "csv", on_error="report")
+    assert (res.rows_read, res.accepted, res.rejected) == (4, 3, 1)
+    assert res.events["event_id"].tolist() == ["a2", "a3", "a4"]
+    assert int(res.events["killed"].sum()) == 12
+    rj = res.rejects.iloc[0]
+    assert rj["line"] == 2 and rj["event_id"] == "a1" and "quote" in rj["reason"]
+
+
+def test_cli_ingest_unbalanced_quote(tmp_path):
+    p = _ttp(tmp_path)
+    store = tmp_path / "s.duckdb"
+    res = _cli("ingest", str(p), "--source", "csv", "--store", str(store))
+    assert res.exit_code == 1 and "line 2" in _flat(res.output) and "Traceback" not in res.output
+    res = _cli("ingest", str(p), "--source", "csv", "--store", str(store), "--on-error", "report")
+    assert res.exit_code == 0, res.output
+    from pakcast.forecast.store import Store
+
+    ing = Store(store).ingests().iloc[0]
+    assert (ing["rows_read"], ing["accepted"], ing["rejected"]) == (4, 3, 1)
+    assert int(Store(store).events()["killed"].sum()) == 12
+
+
+@pytest.mark.parametrize("body,line,expect", [
+    # quote closed, then text: "ab"c
+    ('1,2,"ab"c\n3,4,5\n', 2, "followed by 'c'"),
+    # a stray quote whose field closes on a later line that looks like the end of a field
+    ('1,2,"x\n3,4,5\n6,7,y"\n', 2, "complete record"),
+    # a quoted line break that leaves the record with the wrong number of fields
+    ('1,"x\ny",2,3\n4,5,6\n', 2, "the record has 4"),
+])
+def test_broken_quoting_is_an_error_at_the_opening_line(tmp_path, body, line, expect):
+    p = tmp_path / "q.csv"
+    p.write_text("a,b,c\n" + body, encoding="utf-8")
+    raw = read_csv_records(p)
+    assert raw.bad_width, raw.frame
+    first = raw.bad_width[0]
+    assert first.line == line and expect in str(first)
+    # every line after the bad record is read again: nothing is swallowed
+    assert raw.n_read == len(raw.frame) + len(raw.bad_width)
+
+
+def test_legitimate_multiline_quoted_fields_parse(tmp_path):
+    p = tmp_path / "m.csv"
+    p.write_text('id,text,n\n1,"two\nlines, with a comma",3\n2,"say ""hi""\r\nthere",4\n3,plain,5\n',
+                 encoding="utf-8", newline="")
+    raw = read_csv_records(p)
+    assert not raw.bad_width
+    assert raw.lines.tolist() == [2, 4, 6]
+    assert raw.frame["text"].tolist() == ["two\nlines, with a comma", 'say "hi"\r\nthere', "plain"]
+
+
+def test_quote_state_does_not_leak_across_blocks(tmp_path, monkeypatch):
+    """A multi-line field cut by the block boundary is still one record (tiny blocks)."""
+    import pakcast.forecast.csvread as C
+
+    monkeypatch.setattr(C, "BLOCK_BYTES", 7)
+    p = tmp_path / "b.csv"
+    rows = [f'{i},"line one\nline two {i}",{i}\n' for i in range(30)]
+    p.write_text("id,text,n\n" + "".join(rows) + '99,"open\n100,x,1\n', encoding="utf-8")
+    raw = read_csv_records(p)
+    assert len(raw.frame) == 31 and raw.frame["id"].iloc[-1] == "100"
+    assert [i.line for i in raw.bad_width] == [62]
+
+
+def test_chunks_cover_every_record_once(tmp_path):
+    p = tmp_path / "c.csv"
+    p.write_text("id,v\n" + "".join(f"{i},{i}\n" for i in range(1000)), encoding="utf-8")
+    chunks = list(iter_csv_chunks(p, chunk_rows=64))
+    assert len(chunks) > 5
+    lines = np.concatenate([c.lines for c in chunks])
+    assert lines.tolist() == list(range(2, 1002))
+
+
+# ---------------------------------------------------------------------------------------------
+# defect 1: the real UCDP extract with one stray quote
+# ---------------------------------------------------------------------------------------------
+def _stray_quote_copy(ucdp_path: Path, out: Path, after_line: int = 200) -> tuple[int, str]:
+    """Copy of the extract with ``"`` inserted before the where_description of a single-line record."""
+    text = ucdp_path.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    header = next(csv.reader([lines[0]]))
+    k = header.index("where_description")
+    # physical start line of each record
+    with ucdp_path.open(newline="", encoding="utf-8") as fh:
+        r = csv.reader(fh)
+        prev = 0
+        for rec in r:
+            start, prev = prev + 1, r.line_num
+            if start > after_line and r.line_num == start and '"' not in lines[start - 1] and rec[k]:
+                break
+    parts = lines[start - 1].split(",")
+    assert parts[k] == rec[k]
+    parts[k] = '"' + parts[k]
+    lines[start - 1] = ",".join(parts)
+    out.write_text("".join(lines), encoding="utf-8")
+    return start, rec[header.index("id")]
+
+
+def test_ucdp_stray_quote_names_the_line_and_loses_no_event(ucdp_path, tmp_path):
+    p = tmp_path / "ucdp_stray.csv"
+    line, eid = _stray_quote_copy(ucdp_path, p)
+    with pytest.raises(ValidationError) as ei:
+        read_source(p, "ucdp")
+    first = ei.value.issues[0]
+    assert (first.line, first.column) == (line, "where_description"), str(ei.value)
+    assert len(ei.value.issues) == 1
+    res = read_source(p, "ucdp", on_error="report")
+    assert (res.rows_read, res.accepted, res.rejected) == (6416, 6415, 1)
+    assert res.rejects.iloc[0]["line"] == line and res.rejects.iloc[0]["event_id"] == eid
+    clean = read_source(ucdp_path, "ucdp")
+    assert clean.rows_read == 6416 and clean.rejected == 0
+    assert set(clean.events["event_id"]) - set(res.events["event_id"]) == {eid}
+
+
+# ---------------------------------------------------------------------------------------------
+# defect 1: its --csv and breaks --csv
+# ---------------------------------------------------------------------------------------------
+def _series(tmp_path: Path, note_row: int | None = 30, empty_row: int | None = None) -> Path:
+    rng = np.random.default_rng(3)
+    months = pd.date_range("2012-01-01", periods=109, freq="MS").strftime("%Y-%m")
+    counts = rng.poisson(40, 109)
+    counts[note_row or 0] = 42
+    rows = []
+    for i, (m, c) in enumerate(zip(months, counts)):
+        note = '"x' if i == note_row else "ok"
+        cell = "" if i == empty_row else str(c)
+        rows.append(f"{m},{cell},{note}\n")
+    p = tmp_path / "series.csv"
+    p.write_text("month,count,note\n" + "".join(rows), encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize("command", ["its", "breaks"])
+def test_its_and_breaks_refuse_an_unbalanced_quote(tmp_path, command):
+    p = _series(tmp_path)
+    out = tmp_path / "o.json"
+    if command == "its":
+        res = _cli("its", "--csv", str(p), "--outcome", "count", "--date-col", "month", "--intervention", "2015-01",
+                   "--json", str(out))
+    else:
+        res = _cli("breaks", "--csv", str(p), "--column", "count", "--date-col", "month", "--json", str(out))
+    text = _flat(res.output)
+    assert res.exit_code != 0 and not out.exists(), text
+    assert "line 32" in text and "'note'" in text and "Traceback" not in res.output
+
+
+def test_load_series_reads_every_row(tmp_path):
+    from pakcast.forecast.studies import load_series
+
+    d = load_series(csv=_series(tmp_path, note_row=None), column="count", date_col="month")
+    assert len(d["y"]) == 109
+
+
+def test_empty_cell_message_has_no_numpy_repr(tmp_path):
+    from pakcast.forecast.studies import load_series
+
+    with pytest.raises(InputError) as ei:
+        load_series(csv=_series(tmp_path, note_row=None, empty_row=5), column="count", date_col="month")
+    msg = str(ei.value)
+    assert "line 7" in msg and "an empty cell" in msg and "np." not in msg and "nan" not in msg.lower()
+
+
+def test_header_only_series_is_a_clear_error(tmp_path):
+    p = tmp_path / "h.csv"
+    p.write_text("month,count\n", encoding="utf-8")
+    res = _cli("its", "--csv", str(p), "--outcome", "count", "--date-col", "month", "--intervention", "2015-01",
+               "--json", str(tmp_path / "o.json"))
+    assert res.exit_code != 0 and "no data rows" in _flat(res.output) and "Traceback" not in res.output
+
+
+# ---------------------------------------------------------------------------------------------
+# defect 10: header, encoding
+# ---------------------------------------------------------------------------------------------
+def test_duplicated_header_column_is_a_clear_error(tmp_path):
+    p = tmp_path / "dup.csv"
+    p.write_text("event_id,date,killed,killed\na,2015-01-01,1,2\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"columns 3 and 4 are both named 'killed'"):
+        read_source(p, "csv")
+    res = _cli("ingest", str(p), "--source", "csv", "--store", str(tmp_path / "s.duckdb"))
+    assert res.exit_code == 1 and "duplicated column" in _flat(res.output) and "Traceback" not in res.output
+
+
+def test_unknown_encoding_is_a_clear_error(tmp_path):
+    p = tmp_path / "e.csv"
+    p.write_text(GENERIC_HEADER + "a,2015-01-01,1,Punjab,x\n", encoding="utf-8")
+    with pytest.raises(InputError, match="unknown text encoding 'klingon'"):
+        read_source(p, "csv", encoding="klingon")
+    res = _cli("ingest", str(p), "--source", "csv", "--store", str(tmp_path / "s.duckdb"), "--encoding", "klingon")
+    assert res.exit_code == 1 and "unknown text encoding" in _flat(res.output) and "Traceback" not in res.output
+    s = _series(tmp_path, note_row=None)
+    res = _cli("breaks", "--csv", str(s), "--column", "count", "--json", str(tmp_path / "b.json"),
+               "--encoding", "klingon")
+    assert res.exit_code != 0 and "unknown text encoding" in _flat(res.output)
+
+
+def test_encodings_round_trip(tmp_path):
+    text = GENERIC_HEADER + "a,2015-01-01,1,Punjab,Lashkar-e-Jhangvi \u00e9\n"
+    for enc in ("utf-8", "utf-8-sig", "latin-1", "cp1252", "utf-16"):
+        p = tmp_path / f"{enc}.csv"
+        p.write_bytes(text.encode(enc))
+        res = read_source(p, "csv", encoding=enc)
+        assert res.events["actor"].tolist() == ["Lashkar-e-Jhangvi \u00e9"], enc
+
+
+def test_wrong_encoding_names_the_line(tmp_path):
+    p = tmp_path / "l1.csv"
+    p.write_bytes((GENERIC_HEADER + "a,2015-01-01,1,Punjab,x\nb,2015-01-02,1,Punjab,caf\u00e9\n").encode("latin-1"))
+    with pytest.raises(ValidationError, match=r"l1.csv, line 3"):
+        read_source(p, "csv")
+
+
+# ---------------------------------------------------------------------------------------------
+# defects 4 and 10: quarterly --input
+# ---------------------------------------------------------------------------------------------
+def _panel_csv(tmp_path: Path, bad: dict[tuple[int, str], str] | None = None) -> Path:
+    months = pd.date_range("2015-01-01", periods=24, freq="MS").strftime("%Y-%m")
+    rows = [{"province": p, "period": m, "attacks": "3", "killed": "5"} for p in ("Punjab", "Sindh") for m in months]
+    for (i, col), v in (bad or {}).items():
+        rows[i][col] = v
+    p = tmp_path / "panel_in.csv"
+    pd.DataFrame(rows).to_csv(p, index=False)
+    return p
+
+
+@pytest.mark.parametrize("col,value,expect", [
+    ("province", "=cmd|' /C calc'!A0", "known Pakistani province"),
+    ("province", "Narnia", "known Pakistani province"),
+    ("attacks", "-1", "counts cannot be negative"),
+    ("killed", "2.5", "an integer"),
+    ("killed", "", "a value"),
+    ("period", "2015-13", "a month like 2021-12"),
+])
+def test_quarterly_input_cells_are_validated(tmp_path, col, value, expect):
+    from pakcast.forecast.quarterly import QuarterlyConfig, _load_panel
+
+    p = _panel_csv(tmp_path, {(4, col): value})
+    with pytest.raises(ValidationError) as ei:
+        _load_panel(QuarterlyConfig(input=p))
+    msg = str(ei.value)
+    assert f"panel_in.csv, line 6, column '{col}'" in msg and expect in msg, msg
+    assert "np." not in msg
+
+
+def test_quarterly_input_reads_through_the_strict_reader(tmp_path):
+    from pakcast.forecast.quarterly import QuarterlyConfig, _load_panel
+
+    p = _panel_csv(tmp_path)
+    lines = p.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[4] = '"' + lines[4]  # an unbalanced quote before the province of line 5
+    p.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(ValidationError, match=r"line 5, column 'province'.*closing double quote"):
+        _load_panel(QuarterlyConfig(input=p))
+    (tmp_path / "ok").mkdir()
+    panel, _ = _load_panel(QuarterlyConfig(input=_panel_csv(tmp_path / "ok")))
+    assert set(panel["unique_id"]) == {"Punjab", "Sindh", "Pakistan"}
+    assert int(panel.loc[panel["unique_id"] == "Pakistan", "attacks"].sum()) == 2 * 24 * 3
+
+
+def test_cli_quarterly_bad_input_is_one_line(tmp_path):
+    p = _panel_csv(tmp_path, {(0, "province"): "=cmd|' /C calc'!A0"})
+    res = _cli("quarterly", "--input", str(p), "--out", str(tmp_path / "run"), "--store", "none",
+               "--scheduler", "serial", "--no-studies", "--no-report", "--no-bayes")
+    assert res.exit_code == 1, res.output
+    assert "line 2, column 'province'" in _flat(res.output) and "Traceback" not in res.output
+    assert not (tmp_path / "run" / "forecast.csv").exists()
+    res = _cli("backtest", "--input", str(p), "--json", str(tmp_path / "b.json"), "--encoding", "klingon")
+    assert res.exit_code != 0 and "unknown text encoding" in _flat(res.output)
+
+
+def test_messages_name_file_line_column(tmp_path):
+    p = _panel_csv(tmp_path, {(10, "attacks"): "many"})
+    from pakcast.forecast.quarterly import QuarterlyConfig, _load_panel
+
+    with pytest.raises(ValidationError) as ei:
+        _load_panel(QuarterlyConfig(input=p))
+    assert re.search(r"panel_in\.csv, line 12, column 'attacks': found 'many'; expected an integer", str(ei.value))
+
+
+# ---------------------------------------------------------------------------------------------
+# defect 4: CSV formula injection in files written for people
+# ---------------------------------------------------------------------------------------------
+def test_write_csv_neutralises_formula_text_but_keeps_numbers(tmp_path):
+    from pakcast.forecast.io import write_csv
+
+    df = pd.DataFrame({"province": ["=cmd|' /C calc'!A0", "+SUM(A1:A9)", "-2+3", "@cmd", "Punjab", "-5", None],
+                       "value": [-1.5, -2, 0, 1, 2, 3, 4],
+                       "note": pd.Series(["\tx", "ok", "-", "a-b", "=1", "", None], dtype="string")})
+    p = write_csv(tmp_path / "out.csv", df)
+    back = pd.read_csv(p, dtype=str, keep_default_na=False)
+    assert back["province"].tolist() == ["'=cmd|' /C calc'!A0", "'+SUM(A1:A9)", "'-2+3", "'@cmd", "Punjab", "-5", ""]
+    assert back["value"].tolist() == ["-1.5", "-2.0", "0.0", "1.0", "2.0", "3.0", "4.0"]
+    assert back["note"].tolist() == ["'\tx", "ok", "'-", "a-b", "'=1", "", ""]
+    assert df["province"].iloc[0] == "=cmd|' /C calc'!A0"  # the caller's frame is not changed
+
+
+def test_formula_actor_is_inert_in_the_store_and_outputs(tmp_path):
+    p = tmp_path / "f.csv"
+    p.write_text(GENERIC_HEADER + "a,2015-01-01,1,Punjab,=cmd|' /C calc'!A0\n", encoding="utf-8")
+    res = read_source(p, "csv")
+    assert res.events["actor"].iloc[0] == "=cmd|' /C calc'!A0"  # data kept as it was, as text
+    from pakcast.forecast.io import write_csv
+
+    out = write_csv(tmp_path / "events.csv", res.events[["event_id", "actor", "killed"]])
+    assert "'=cmd" in out.read_text(encoding="utf-8")
