@@ -445,7 +445,10 @@ def iter_csv_chunks(path: str | Path, *, encoding: str = "utf-8", columns: Itera
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found" if not path.exists() else f"{path}: not a file")
+    from pakcast.forecast.validate import SeenIds
+
     parser = _Parser(path)
+    seen = SeenIds()
     wanted = None if columns is None else set(columns)
     keep: list[int] = []
     pieces: list[tuple[pd.DataFrame, np.ndarray, list[_Bad]]] = []
@@ -475,7 +478,7 @@ def iter_csv_chunks(path: str | Path, *, encoding: str = "utf-8", columns: Itera
                 frame = frame[~skip].reset_index(drop=True)
                 lines = lines[~skip]
         return RawTable(path=path, frame=frame, lines=lines, header=list(parser.header), bad_width=issues,
-                        bad_ids=ids)
+                        bad_ids=ids, seen=seen)
 
     for text, final in _text_blocks(path, encoding, progress):
         if parser.header is not None and not carry and _fast_ok(text):
@@ -517,6 +520,7 @@ def read_csv_records(path: str | Path, *, encoding: str = "utf-8", columns: Iter
     chunks = list(iter_csv_chunks(path, encoding=encoding, columns=columns, skip_rows=skip_rows,
                                   progress=progress, id_column=id_column))
     if len(chunks) == 1:
+        chunks[0].seen = None  # the whole file is in this one table
         return chunks[0]
     frame = pd.concat([c.frame for c in chunks], ignore_index=True)
     lines = np.concatenate([c.lines for c in chunks])

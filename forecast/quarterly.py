@@ -153,7 +153,7 @@ def _load_panel(config: QuarterlyConfig) -> tuple[pd.DataFrame, dict]:
                     "start": str(panel["ds"].min().date()), "end": str(panel["ds"].max().date()),
                     "exclusions": {}, "_path": str(config.input),
                     "_sources": [SourceCredit.user_file(config.input, config.source_label or _refreshed(config),
-                                                        rows=int(len(raw)), role="panel")]}
+                                                        rows=int(len(raw.frame)), role="panel")]}
     return panel, coverage
 
 

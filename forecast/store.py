@@ -76,7 +76,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import duckdb
 import numpy as np
@@ -442,67 +442,90 @@ class Store:
             return con.execute(sql, params or []).df()
 
     # -- ingestion ------------------------------------------------------------------------
-    def ingest(self, events_df: pd.DataFrame, rejects_df: pd.DataFrame | None, file_path: str | os.PathLike,
-               source: str, options: dict[str, Any] | None = None, *, rows_read: int | None = None,
-               skipped: int = 0, replace: bool = False, manifest: RunManifest | None = None) -> IngestSummary:
+    def ingest(self, events_df: pd.DataFrame | Iterable[Any], rejects_df: pd.DataFrame | None,
+               file_path: str | os.PathLike, source: str, options: dict[str, Any] | None = None, *,
+               rows_read: int | None = None, skipped: int = 0, replace: bool = False,
+               manifest: RunManifest | None = None) -> IngestSummary:
         """Add one file's canonical events and rejects in a single transaction (idempotent).
 
-        ``rows_read`` defaults to ``accepted + rejected``. Events already stored under the same
-        ``(source, event_id)`` are kept and counted as ``duplicates``; with ``replace=True`` they are
-        overwritten by this file's values instead (for a newer release of the same source, e.g. a later
-        UCDP GED version that revised earlier events; counted as ``replaced``). ``manifest``: the run's
-        manifest, recorded in ``runs`` in the same transaction (its options gain ``ingest_id`` and
-        ``summary``), so an ingest killed at any point leaves both or neither.
+        ``events_df`` is the file's event table, or an iterable of chunk results
+        (:class:`forecast.sources.base.ReadResult`, e.g. :func:`forecast.sources.iter_source`): each
+        chunk is validated by its reader and inserted inside the one transaction, so memory stays
+        bounded whatever the file size and a failure or kill at any chunk leaves nothing (then
+        ``rejects_df``, ``rows_read`` and ``skipped`` come from the chunks). ``rows_read`` defaults to
+        ``accepted + rejected``. Events already stored under the same ``(source, event_id)`` are kept
+        and counted as ``duplicates``; with ``replace=True`` they are overwritten by this file's values
+        instead (for a newer release of the same source, e.g. a later UCDP GED version that revised
+        earlier events; counted as ``replaced``). ``manifest``: the run's manifest, recorded in
+        ``runs`` in the same transaction (its options gain ``ingest_id`` and ``summary``), so an
+        ingest killed at any point leaves both or neither.
         """
         file_path = Path(file_path)
         sha = sha256_file(file_path)
-        rejects_df = rejects_df if rejects_df is not None else pd.DataFrame(columns=REJECT_COLUMNS)
-        accepted, rejected = len(events_df), len(rejects_df)
-        rows_read = accepted + rejected if rows_read is None else int(rows_read)
-        if rows_read != accepted + rejected:
-            raise ValueError(f"rows_read {rows_read} != accepted {accepted} + rejected {rejected}")
-        ev = coerce_events(events_df) if len(events_df) else coerce_events(pd.DataFrame(columns=EVENT_COLUMNS))
+        if isinstance(events_df, pd.DataFrame):
+            rejects_df = rejects_df if rejects_df is not None else pd.DataFrame(columns=REJECT_COLUMNS)
+            n = len(events_df) + len(rejects_df)
+            if rows_read is not None and int(rows_read) != n:
+                raise ValueError(f"rows_read {rows_read} != accepted {len(events_df)} + rejected {len(rejects_df)}")
+            chunks: Iterable[tuple[pd.DataFrame, pd.DataFrame, int, int]] = [(events_df, rejects_df, n, skipped)]
+        else:
+            chunks = ((r.events, r.rejects, r.rows_read, r.skipped) for r in events_df)
         ingest_id = f"ingest-{_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-        unassigned = int((ev["province_method"] == "unassigned").sum())
-        pip = int((ev["province_method"] == "point_in_polygon").sum())
         run_id = manifest.run_id if manifest is not None else None
+        cols = ", ".join(f'"{c}"' for c in [*EVENT_COLUMNS, "ingest_id"])
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         with self._transaction() as con:
-            prev = _one(con, "SELECT ingest_id FROM ingests WHERE source = ? AND file_sha256 = ?", [source, sha])
+            prev = _one(con, "SELECT ingest_id, rows_read, accepted, rejected, skipped, unassigned, point_in_polygon "
+                             "FROM ingests WHERE source = ? AND file_sha256 = ?", [source, sha])
             if prev is not None:
-                summary = IngestSummary(prev[0], source, str(file_path), sha, rows_read, accepted, rejected,
-                                        inserted=0, duplicates=accepted, skipped=skipped, unassigned=unassigned,
-                                        point_in_polygon=pip, already_ingested=True,
+                summary = IngestSummary(prev[0], source, str(file_path), sha, int(prev[1]), int(prev[2]),
+                                        int(prev[3]), inserted=0, duplicates=int(prev[2]), skipped=int(prev[4]),
+                                        unassigned=int(prev[5]), point_in_polygon=int(prev[6]),
+                                        already_ingested=True,
                                         notes=[f"this file was already ingested as {prev[0]}: nothing added"])
                 self._record_run(con, manifest, summary)
                 return summary
-            # the ingests row first (the events' foreign key needs it); its insert counts are set at the end
-            con.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?, ?)",
-                        [ingest_id, source, str(file_path), sha, json.dumps(to_jsonable(options or {})),
-                         rows_read, accepted, rejected, skipped, unassigned, pip, _now(),
+            # the ingests row first (the events' foreign key needs it); its counts are set at the end
+            con.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0, 0, ?, ?, ?)",
+                        [ingest_id, source, str(file_path), sha, json.dumps(to_jsonable(options or {})), _now(),
                          json.dumps(package_versions()), run_id])
-            ev = ev.assign(ingest_id=ingest_id)
-            for c in ("date", "date_end"):
-                ev[c] = ev[c].dt.date
-            before = _one(con, "SELECT count(*) FROM events")[0]
-            con.register("ev_in", ev)
-            cols = ", ".join(f'"{c}"' for c in [*EVENT_COLUMNS, "ingest_id"])
-            verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
-            con.execute(f"{verb} INTO events ({cols}) SELECT {cols} FROM ev_in")
-            con.unregister("ev_in")
-            inserted = _one(con, "SELECT count(*) FROM events")[0] - before
+            n_read = accepted = rejected = inserted = n_skipped = unassigned = pip = 0
+            for ev_chunk, rj_chunk, chunk_read, chunk_skipped in chunks:
+                n_read += int(chunk_read)
+                n_skipped += int(chunk_skipped)
+                if len(ev_chunk):
+                    ev = coerce_events(ev_chunk).assign(ingest_id=ingest_id)
+                    unassigned += int((ev["province_method"] == "unassigned").sum())
+                    pip += int((ev["province_method"] == "point_in_polygon").sum())
+                    for c in ("date", "date_end"):
+                        ev[c] = ev[c].dt.date
+                    before = _one(con, "SELECT count(*) FROM events")[0]
+                    con.register("ev_in", ev)
+                    con.execute(f"{verb} INTO events ({cols}) SELECT {cols} FROM ev_in")
+                    con.unregister("ev_in")
+                    inserted += _one(con, "SELECT count(*) FROM events")[0] - before
+                    accepted += len(ev)
+                    del ev
+                if rj_chunk is not None and len(rj_chunk):
+                    rj = rj_chunk.reindex(columns=REJECT_COLUMNS).assign(ingest_id=ingest_id)
+                    rj["line"] = pd.to_numeric(rj["line"]).astype("Int64")
+                    con.register("rj_in", rj)
+                    con.execute('INSERT INTO rejects SELECT ingest_id, source, file, line, event_id, "column", '
+                                "value, reason FROM rj_in")
+                    con.unregister("rj_in")
+                    rejected += len(rj)
+            if rows_read is not None and not isinstance(events_df, pd.DataFrame) and int(rows_read) != n_read:
+                raise ValueError(f"rows_read {rows_read} != {n_read} read from the chunks")
+            if n_read != accepted + rejected:
+                raise ValueError(f"rows read {n_read} != accepted {accepted} + rejected {rejected}")
             fault_point("store.ingest.before_commit")
-            if rejected:
-                rj = rejects_df.reindex(columns=REJECT_COLUMNS).assign(ingest_id=ingest_id)
-                rj["line"] = pd.to_numeric(rj["line"]).astype("Int64")
-                con.register("rj_in", rj)
-                con.execute('INSERT INTO rejects SELECT ingest_id, source, file, line, event_id, "column", '
-                            "value, reason FROM rj_in")
-                con.unregister("rj_in")
-            con.execute("UPDATE ingests SET inserted = ?, duplicates = ? WHERE ingest_id = ?",
-                        [int(inserted), int(accepted - inserted), ingest_id])
-            summary = IngestSummary(ingest_id, source, str(file_path), sha, rows_read, accepted, rejected,
+            con.execute("UPDATE ingests SET rows_read = ?, accepted = ?, rejected = ?, inserted = ?, duplicates = ?, "
+                        "skipped = ?, unassigned = ?, point_in_polygon = ? WHERE ingest_id = ?",
+                        [n_read, accepted, rejected, int(inserted), int(accepted - inserted), n_skipped, unassigned,
+                         pip, ingest_id])
+            summary = IngestSummary(ingest_id, source, str(file_path), sha, n_read, accepted, rejected,
                                     inserted=int(inserted), duplicates=0 if replace else int(accepted - inserted),
-                                    skipped=skipped, unassigned=unassigned, point_in_polygon=pip,
+                                    skipped=n_skipped, unassigned=unassigned, point_in_polygon=pip,
                                     replaced=int(accepted - inserted) if replace else 0)
             self._record_run(con, manifest, summary)
         fault_point("store.ingest.after_commit")

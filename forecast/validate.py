@@ -23,14 +23,14 @@ modes: there is no row to reject.
 
 from __future__ import annotations
 
-from pakcast.forecast.errors import InputError
-
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pakcast.forecast.errors import InputError
 
 OnError = Literal["raise", "report"]
 ON_ERROR_OPTIONS = ("raise", "report")
@@ -81,10 +81,11 @@ class RawTable:
     header: list[str]
     bad_width: list[Issue] = field(default_factory=list)
     bad_ids: dict[int, str] = field(default_factory=dict)
+    seen: SeenIds | None = None
 
     @property
     def n_read(self) -> int:
-        return int(len(self.frame)) + len(self.bad_width)
+        return len(self.frame) + len(self.bad_width)
 
 
 def read_csv_records(path: str | Path, *, encoding: str = "utf-8", columns: Iterable[str] | None = None,
@@ -100,6 +101,52 @@ def read_csv_records(path: str | Path, *, encoding: str = "utf-8", columns: Iter
 
     return _read(path, encoding=encoding, columns=columns, skip_rows=skip_rows, progress=progress,
                  id_column=id_column)
+
+
+class SeenIds:
+    """Ids of the earlier chunks of one file, for the unique-id check across chunks.
+
+    Holds two independent 64-bit hashes and the line of each id (20 bytes an id, whatever its
+    length), in sorted runs merged like a log-structured tree, so memory stays a small fraction of
+    the file and a lookup is a binary search per run. Two distinct ids are taken for one only if
+    both 64-bit hashes agree (probability about :math:`n^2 / 2^{129}`: nil for any real file).
+    """
+
+    _KEYS = ("pakcast-ids-0001", "pakcast-ids-0002")
+
+    def __init__(self) -> None:
+        self._runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def _hash(self, ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        v = ids.astype(str).to_numpy(dtype=object)
+        return (pd.util.hash_array(v, hash_key=self._KEYS[0], categorize=False),
+                pd.util.hash_array(v, hash_key=self._KEYS[1], categorize=False))
+
+    def lookup(self, ids: pd.Series) -> np.ndarray:
+        """The line of each id's earlier occurrence, or -1."""
+        h1, h2 = self._hash(ids)
+        out = np.full(len(h1), -1, dtype=np.int64)
+        for r1, r2, rl in self._runs:
+            lo = np.searchsorted(r1, h1, side="left")
+            hi = np.searchsorted(r1, h1, side="right")
+            for k in np.flatnonzero(hi > lo):
+                m = np.flatnonzero(r2[lo[k]:hi[k]] == h2[k])
+                if len(m) and out[k] < 0:
+                    out[k] = int(rl[lo[k] + m[0]])
+        return out
+
+    def add(self, ids: pd.Series, lines: np.ndarray) -> None:
+        if not len(ids):
+            return
+        h1, h2 = self._hash(ids)
+        order = np.argsort(h1, kind="stable")
+        run = (h1[order], h2[order], np.asarray(lines, dtype=np.int32)[order])
+        self._runs.append(run)
+        while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
+            b, a = self._runs.pop(), self._runs.pop()
+            h = np.concatenate([a[0], b[0]])
+            o = np.argsort(h, kind="stable")
+            self._runs.append((h[o], np.concatenate([a[1], b[1]])[o], np.concatenate([a[2], b[2]])[o]))
 
 
 def require_columns(raw: RawTable, columns: Iterable[str], what: str = "") -> None:
@@ -216,17 +263,33 @@ class Checker:
             self.required(column)
 
     def unique(self, column: str) -> None:
-        """Flag every repeat of a value after its first occurrence, naming the line of the first."""
+        """Flag every repeat of a value after its first occurrence, naming the line of the first.
+
+        For a file read in chunks, ``raw.seen`` (:class:`SeenIds`) holds the ids of earlier chunks."""
         s = self.frame[column]
+        lines = pd.Series(self.raw.lines, index=s.index)
         dup = (s.notna() & s.duplicated(keep="first")).to_numpy()
+        first_line = lines.groupby(s).transform("min") if dup.any() else lines
+        first_line = first_line.to_numpy(dtype=np.int64, copy=True)
+        seen = self.raw.seen
+        if seen is not None:
+            present = s.notna().to_numpy()
+            earlier = np.zeros(len(s), dtype=bool)
+            if present.any():
+                at = seen.lookup(s[present])
+                hit = at >= 0
+                earlier[np.flatnonzero(present)[hit]] = True
+                first_line[np.flatnonzero(present)[hit]] = at[hit]
+                firsts = present & ~dup & ~earlier
+                seen.add(s[firsts], self.raw.lines[firsts])
+            dup = dup | earlier
         if not dup.any():
             return
-        first_line = pd.Series(self.raw.lines, index=s.index).groupby(s).transform("min")
         idx = np.flatnonzero(dup)
         self._rows.append(idx)
         self._cols.append(column)
         self._vals.append(s.iloc[idx].astype("string"))
-        self._exp.append([f"a unique id (this id is already on line {int(v)})" for v in first_line.iloc[idx]])
+        self._exp.append([f"a unique id (this id is already on line {int(v)})" for v in first_line[idx]])
 
     def order(self, lo_col: str, lo: pd.Series, hi_col: str, hi: pd.Series, what: str) -> None:
         bad = lo.notna() & hi.notna() & (lo > hi)

@@ -6,6 +6,7 @@ Thin wrappers: each parses its options, calls one library function (:mod:`foreca
 
 from __future__ import annotations
 
+import contextlib
 from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
@@ -13,7 +14,8 @@ from typing import Any, Optional
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                           TransferSpeedColumn)
 from rich.table import Table
 
 from pakcast.forecast._cli_app import app, bayes_app, data_app  # noqa: F401
@@ -77,6 +79,42 @@ def _read_with_progress(path: Path, source: str, on_error: str, encoding: str) -
         return read_source(path, source, on_error=on_error, encoding=encoding, progress=cb)
 
 
+class _StreamStats:
+    """What the ingest summary shows of a file read chunk by chunk: date range, the first rejects."""
+
+    def __init__(self, keep_rejects: int = 5):
+        self.date_min = self.date_max = None
+        self.keep = keep_rejects
+        self.rejects = pd.DataFrame()
+
+    def watch(self, chunks):
+        for res in chunks:
+            if len(res.events):
+                lo, hi = res.events["date"].min(), res.events["date"].max()
+                self.date_min = lo if self.date_min is None else min(self.date_min, lo)
+                self.date_max = hi if self.date_max is None else max(self.date_max, hi)
+            if len(res.rejects) and len(self.rejects) < self.keep:
+                self.rejects = pd.concat([self.rejects, res.rejects.head(self.keep)], ignore_index=True).head(self.keep)
+            yield res
+
+
+@contextlib.contextmanager
+def _byte_progress(path: Path):
+    """A progress callback ``(bytes_done, bytes_total)``: a rich bar by bytes for files above ~5 MB."""
+    size = path.stat().st_size
+    if size < PROGRESS_MIN_BYTES:
+        yield None
+        return
+    with Progress(TextColumn("[bold]ingesting {task.description}"), BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeRemainingColumn(), console=err_console, transient=True) as prog:
+        task = prog.add_task(path.name, total=size)
+
+        def cb(done: int, total: int) -> None:
+            prog.update(task, completed=done * size // max(1, total))
+
+        yield cb
+
+
 def _summary_table(title: str, rows: list[tuple[str, Any]]) -> Table:
     t = Table(title=title, show_header=False, title_justify="left")
     t.add_column("item", style="bold")
@@ -117,16 +155,22 @@ def ingest_cmd(
                 summ = st.ingest_reported(table, rejects, path, options, rows_read=n, manifest=manifest)
             extra: list[tuple[str, Any]] = []
         else:
-            res = _read_with_progress(path, source.value, on_error.value, encoding)
-            rejects = res.rejects
-            with Store(store) as st:
-                summ = st.ingest(res.events, res.rejects, path, source.value, options, rows_read=res.rows_read,
-                                 skipped=res.skipped, replace=replace, manifest=manifest)
-            extra = [("province by point in polygon", res.point_in_polygon),
-                     ("unassigned province (national only)", res.unassigned),
-                     ("skipped (other countries)", res.skipped)]
-            if len(res.events):
-                extra.append(("date range", f"{res.events['date'].min().date()} .. {res.events['date'].max().date()}"))
+            stats = _StreamStats()
+            with _byte_progress(path) as cb, Store(store) as st:
+                from pakcast.forecast.sources import iter_source
+
+                chunks = iter_source(path, source.value, on_error=on_error.value, encoding=encoding, progress=cb)
+                summ = st.ingest(stats.watch(chunks), None, path, source.value, options, replace=replace,
+                                 manifest=manifest)
+            rejects = stats.rejects
+            extra = [("province by point in polygon", summ.point_in_polygon),
+                     ("unassigned province (national only)", summ.unassigned),
+                     ("skipped (other countries)", summ.skipped)]
+            if stats.date_min is not None:
+                extra.append(("date range", f"{stats.date_min.date()} .. {stats.date_max.date()}"))
+    except MemoryError:
+        _fail(PakcastError(f"{path}: ran out of memory while ingesting; nothing was stored (the store is "
+                           "unchanged). Free memory, or split the file"))
     except (ValidationError, FileNotFoundError, ValueError, PakcastError) as exc:
         _fail(exc)
     rows: list[tuple[str, Any]] = [("rows read", summ.rows_read), ("accepted", summ.accepted),

@@ -8,28 +8,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 EVENT_SOURCES = ("ucdp", "gtd", "acled", "csv")
 ALL_SOURCES = (*EVENT_SOURCES, "reported")
 
 
+def _module(source: str) -> tuple[Any, str]:
+    import importlib
+
+    names = {"ucdp": "ucdp", "gtd": "gtd", "acled": "acled", "csv": "generic"}
+    if source not in names:
+        raise ValueError(f"unknown event source {source!r}; choose one of {EVENT_SOURCES} "
+                         "(published aggregates: source 'reported')")
+    return importlib.import_module(f"pakcast.forecast.sources.{names[source]}"), names[source]
+
+
 def read_source(path: str | Path, source: str, *, on_error: str = "raise", encoding: str = "utf-8",
                 progress: Callable[[int, int], None] | None = None) -> Any:
     """Read an event file of the given source; returns :class:`forecast.sources.base.ReadResult`."""
-    if source == "ucdp":
-        from pakcast.forecast.sources.ucdp import read_ucdp as reader
-    elif source == "gtd":
-        from pakcast.forecast.sources.gtd import read_gtd as reader
-    elif source == "acled":
-        from pakcast.forecast.sources.acled import read_acled as reader
-    elif source == "csv":
-        from pakcast.forecast.sources.generic import read_generic as reader
-    else:
-        raise ValueError(f"unknown event source {source!r}; choose one of {EVENT_SOURCES} "
-                         "(published aggregates: source 'reported')")
-    return reader(path, on_error=on_error, encoding=encoding, progress=progress)
+    mod, name = _module(source)
+    return getattr(mod, f"read_{name}")(path, on_error=on_error, encoding=encoding, progress=progress)
 
 
-__all__ = ["EVENT_SOURCES", "ALL_SOURCES", "read_source"]
+def iter_source(path: str | Path, source: str, *, on_error: str = "raise", encoding: str = "utf-8",
+                progress: Callable[[int, int], None] | None = None, chunk_rows: int | None = None) -> Iterator[Any]:
+    """The file of the given source chunk by chunk: one :class:`forecast.sources.base.ReadResult` per
+    chunk (memory bounded whatever the file size; ids checked unique across chunks). In
+    ``on_error="raise"`` mode the first chunk with a bad record raises."""
+    mod, name = _module(source)
+    kw = {} if chunk_rows is None else {"chunk_rows": chunk_rows}
+    return getattr(mod, f"iter_{name}")(path, on_error=on_error, encoding=encoding, progress=progress, **kw)
+
+
+__all__ = ["ALL_SOURCES", "EVENT_SOURCES", "iter_source", "read_source"]

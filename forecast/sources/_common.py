@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-
 from pakcast.forecast.geo import assign_provinces
 from pakcast.forecast.provinces import NATIONAL, canonical_province
 from pakcast.forecast.validate import Checker

@@ -21,16 +21,21 @@ Terms: ACLED data are not openly licensed; pakcast reads a copy the user obtaine
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
-
 from pakcast.forecast.country import PAKISTAN
+from pakcast.forecast.csvread import CHUNK_ROWS, iter_csv_chunks
 from pakcast.forecast.sources._common import CountryFilter, resolve_provinces
-from pakcast.forecast.sources.base import ReadResult
-from pakcast.forecast.validate import Checker, OnError, canonical_frame, read_csv_records, require_columns
+from pakcast.forecast.sources.base import ReadResult, merge_results
+from pakcast.forecast.validate import (
+    Checker,
+    OnError,
+    canonical_frame,
+    require_columns,
+)
 
 SOURCE = "acled"
 REQUIRED = ["event_id_cnty", "event_date", "event_type", "actor1", "admin1", "fatalities"]
@@ -58,11 +63,25 @@ def acled_scope(event_type: pd.Series, actor1: pd.Series, actor2: pd.Series | No
 def read_acled(path: str | Path, *, on_error: OnError = "raise", encoding: str = "utf-8",
                country: str = COUNTRY, progress: Callable[[int, int], None] | None = None) -> ReadResult:
     """Read an ACLED CSV export into the canonical event table."""
+    return merge_results(Path(path), SOURCE, iter_acled(path, on_error=on_error, encoding=encoding, country=country, progress=progress))
+
+
+def iter_acled(path: str | Path, *, on_error: OnError = "raise", encoding: str = "utf-8",
+               country: str = COUNTRY, progress: Callable[[int, int], None] | None = None, chunk_rows: int = CHUNK_ROWS) -> Iterator[ReadResult]:
+    """The file chunk by chunk (one :class:`ReadResult` each; ids are unique across chunks)."""
+
     path = Path(path)
     skip = CountryFilter("country", country)
+    before = 0
+    for raw in iter_csv_chunks(path, encoding=encoding, skip_rows=skip, progress=progress,
+                           columns=REQUIRED + OPTIONAL, id_column="event_id_cnty", chunk_rows=chunk_rows):
+        yield _convert(raw, on_error, skipped=skip.n - before)
+        before = skip.n
 
-    raw = read_csv_records(path, encoding=encoding, skip_rows=skip, progress=progress,
-                           columns=REQUIRED + OPTIONAL, id_column="event_id_cnty")
+
+def _convert(raw, on_error: OnError, skipped: int = 0) -> ReadResult:
+    """Canonical events and rejects of one chunk (:class:`forecast.validate.RawTable`)."""
+    path = raw.path
     require_columns(raw, REQUIRED, " (ACLED export names)")
     f = raw.frame
     ck = Checker(raw, SOURCE, id_column="event_id_cnty")
@@ -75,7 +94,7 @@ def read_acled(path: str | Path, *, on_error: OnError = "raise", encoding: str =
     ck.flag(s.notna() & d.isna(), "event_date", "a real calendar date (YYYY-MM-DD or '31 January 2021')")
     ck.required("event_date")
     d = d.astype("datetime64[ns]")
-    has = lambda c: c in f.columns  # noqa: E731
+    has = lambda c: c in f.columns
     if has("time_precision"):
         ck.one_of("time_precision", ["1", "2", "3"], required=False)
         tp = pd.to_numeric(f["time_precision"], errors="coerce").fillna(1).astype(int)
@@ -108,5 +127,5 @@ def read_acled(path: str | Path, *, on_error: OnError = "raise", encoding: str =
         "province_method": method, "type_of_violence": pd.NA, "conflict_name": pd.NA,
     }, len(f))
     events = events[ok].reset_index(drop=True)
-    return ReadResult(SOURCE, path, events, rejects, rows_read=raw.n_read, skipped=skip.n,
+    return ReadResult(SOURCE, path, events, rejects, rows_read=raw.n_read, skipped=skipped,
                       notes=["ACLED records no injuries; killed_low = killed_high = fatalities"])

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
 from pakcast.forecast.validate import check_events
 
 
@@ -39,11 +39,11 @@ class ReadResult:
 
     @property
     def accepted(self) -> int:
-        return int(len(self.events))
+        return len(self.events)
 
     @property
     def rejected(self) -> int:
-        return int(len(self.rejects))
+        return len(self.rejects)
 
     @property
     def unassigned(self) -> int:
@@ -61,3 +61,15 @@ class ReadResult:
                 "date_min": None if self.events.empty else str(self.events["date"].min().date()),
                 "date_max": None if self.events.empty else str(self.events["date"].max().date()),
                 "notes": list(self.notes)}
+
+
+def merge_results(path: Path, source: str, chunks: Iterable[ReadResult]) -> ReadResult:
+    """One :class:`ReadResult` for a whole file from its chunks (the file's events in memory)."""
+    parts = list(chunks)
+    if len(parts) == 1:
+        return parts[0]
+    events = pd.concat([p.events for p in parts], ignore_index=True)
+    non_empty = [p.rejects for p in parts if len(p.rejects)]
+    rejects = pd.concat(non_empty, ignore_index=True) if non_empty else parts[0].rejects
+    return ReadResult(source, Path(path), events, rejects, rows_read=sum(p.rows_read for p in parts),
+                      skipped=sum(p.skipped for p in parts), notes=list(parts[0].notes))

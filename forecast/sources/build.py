@@ -27,15 +27,21 @@ from __future__ import annotations
 import gzip
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
-
 from pakcast.forecast.geo import build_provinces_geojson
 from pakcast.forecast.io import atomic_write_bytes, sha256_file, write_csv, write_json
-from pakcast.forecast.panel import (POPULATION_FILE, SHIPPED_EVENTS, SHIPPED_META, build_panel_with_report,
-                            derive_census_table, shipped_panel_name, to_csv_form)
+from pakcast.forecast.panel import (
+    POPULATION_FILE,
+    SHIPPED_EVENTS,
+    SHIPPED_META,
+    build_panel_with_report,
+    derive_census_table,
+    shipped_panel_name,
+    to_csv_form,
+)
 
 SHIPPED_EVENT_COLUMNS = ["event_id", "date", "date_end", "date_precision", "province", "province_method",
                          "killed", "killed_low", "killed_high", "scope", "type_of_violence", "event_type",
@@ -64,7 +70,9 @@ def _readable(path: Path) -> None:
 def build_shipped_tables(shared_dir: str | Path, out_dir: str | Path,
                          log: Callable[[str], None] = print) -> list[Path]:
     """Rebuild every foundation table in ``out_dir`` from ``shared_dir``; returns the written paths."""
-    from pakcast.forecast.sources.reported import build_reported_table  # local: optional source
+    from pakcast.forecast.sources.reported import (
+        build_reported_table,  # local: optional source
+    )
     from pakcast.forecast.sources.ucdp import read_ucdp
 
     shared_dir, out_dir = Path(shared_dir), Path(out_dir)

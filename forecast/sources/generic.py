@@ -30,16 +30,22 @@ Every event gets ``source = "csv"`` (or the ``source_name`` given to :func:`read
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
-
+from pakcast.forecast.csvread import CHUNK_ROWS, iter_csv_chunks
 from pakcast.forecast.sources._common import resolve_provinces, span_precision
-from pakcast.forecast.sources.base import ReadResult
-from pakcast.forecast.validate import (DATE_PRECISIONS, SCOPES, Checker, OnError, canonical_frame, read_csv_records,
-                               require_columns)
+from pakcast.forecast.sources.base import ReadResult, merge_results
+from pakcast.forecast.validate import (
+    DATE_PRECISIONS,
+    SCOPES,
+    Checker,
+    OnError,
+    canonical_frame,
+    require_columns,
+)
 
 SOURCE = "csv"
 REQUIRED = ["event_id", "date", "killed"]
@@ -50,12 +56,25 @@ OPTIONAL = ["date_end", "date_precision", "province", "district", "latitude", "l
 def read_generic(path: str | Path, *, on_error: OnError = "raise", encoding: str = "utf-8",
                  source_name: str = SOURCE, progress: Callable[[int, int], None] | None = None) -> ReadResult:
     """Read a CSV in the generic schema (module docstring) into the canonical event table."""
+    return merge_results(Path(path), source_name, iter_generic(path, on_error=on_error, encoding=encoding, source_name=source_name, progress=progress))
+
+
+def iter_generic(path: str | Path, *, on_error: OnError = "raise", encoding: str = "utf-8",
+                 source_name: str = SOURCE, progress: Callable[[int, int], None] | None = None, chunk_rows: int = CHUNK_ROWS) -> Iterator[ReadResult]:
+    """The file chunk by chunk (one :class:`ReadResult` each; ids are unique across chunks)."""
+
     path = Path(path)
-    raw = read_csv_records(path, encoding=encoding, progress=progress,
-                           columns=REQUIRED + OPTIONAL, id_column="event_id")
+    for raw in iter_csv_chunks(path, encoding=encoding, progress=progress,
+                           columns=REQUIRED + OPTIONAL, id_column="event_id", chunk_rows=chunk_rows):
+        yield _convert(raw, on_error, source_name=source_name)
+
+
+def _convert(raw, on_error: OnError, source_name: str = SOURCE) -> ReadResult:
+    """Canonical events and rejects of one chunk (:class:`forecast.validate.RawTable`)."""
+    path = raw.path
     require_columns(raw, REQUIRED, " (generic event CSV schema)")
     f = raw.frame
-    has = lambda c: c in f.columns  # noqa: E731
+    has = lambda c: c in f.columns
     na = pd.Series(pd.NA, index=f.index, dtype="string")
     ck = Checker(raw, source_name, id_column="event_id")
     ck.required("event_id")

@@ -19,16 +19,21 @@ Terms: the GTD may not be redistributed; pakcast reads a copy the user obtained 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
-
 from pakcast.forecast.country import PAKISTAN
+from pakcast.forecast.csvread import CHUNK_ROWS, iter_csv_chunks
 from pakcast.forecast.sources._common import CountryFilter, resolve_provinces
-from pakcast.forecast.sources.base import ReadResult
-from pakcast.forecast.validate import Checker, OnError, canonical_frame, read_csv_records, require_columns
+from pakcast.forecast.sources.base import ReadResult, merge_results
+from pakcast.forecast.validate import (
+    Checker,
+    OnError,
+    canonical_frame,
+    require_columns,
+)
 
 SOURCE = "gtd"
 REQUIRED = ["eventid", "iyear", "imonth", "iday", "provstate", "nkill", "nwound", "attacktype1_txt", "gname"]
@@ -39,11 +44,25 @@ COUNTRY = PAKISTAN.name
 def read_gtd(path: str | Path, *, on_error: OnError = "raise", encoding: str = "utf-8",
              country: str = COUNTRY, progress: Callable[[int, int], None] | None = None) -> ReadResult:
     """Read a GTD CSV into the canonical event table (see the module docstring for the mapping)."""
+    return merge_results(Path(path), SOURCE, iter_gtd(path, on_error=on_error, encoding=encoding, country=country, progress=progress))
+
+
+def iter_gtd(path: str | Path, *, on_error: OnError = "raise", encoding: str = "utf-8",
+             country: str = COUNTRY, progress: Callable[[int, int], None] | None = None, chunk_rows: int = CHUNK_ROWS) -> Iterator[ReadResult]:
+    """The file chunk by chunk (one :class:`ReadResult` each; ids are unique across chunks)."""
+
     path = Path(path)
     skip = CountryFilter("country_txt", country)
+    before = 0
+    for raw in iter_csv_chunks(path, encoding=encoding, skip_rows=skip, progress=progress,
+                           columns=REQUIRED + OPTIONAL, id_column="eventid", chunk_rows=chunk_rows):
+        yield _convert(raw, on_error, skipped=skip.n - before)
+        before = skip.n
 
-    raw = read_csv_records(path, encoding=encoding, skip_rows=skip, progress=progress,
-                           columns=REQUIRED + OPTIONAL, id_column="eventid")
+
+def _convert(raw, on_error: OnError, skipped: int = 0) -> ReadResult:
+    """Canonical events and rejects of one chunk (:class:`forecast.validate.RawTable`)."""
+    path = raw.path
     require_columns(raw, REQUIRED, " (GTD codebook names)")
     f = raw.frame
     ck = Checker(raw, SOURCE, id_column="eventid")
@@ -74,7 +93,7 @@ def read_gtd(path: str | Path, *, on_error: OnError = "raise", encoding: str = "
     prec[year_only] = "year"
     nkill = ck.integer("nkill", required=False)
     nwound = ck.integer("nwound", required=False)
-    has = lambda c: c in f.columns  # noqa: E731
+    has = lambda c: c in f.columns
     lat = ck.number("latitude", lo=-90, hi=90) if has("latitude") else pd.Series(np.nan, index=f.index)
     lon = ck.number("longitude", lo=-180, hi=180) if has("longitude") else pd.Series(np.nan, index=f.index)
     prov, method = resolve_provinces(ck, "provstate", lat, lon, missing_values=("Unknown",))
@@ -87,5 +106,5 @@ def read_gtd(path: str | Path, *, on_error: OnError = "raise", encoding: str = "
         "province_method": method, "type_of_violence": pd.NA, "conflict_name": pd.NA,
     }, len(f))
     events = events[ok].reset_index(drop=True)
-    return ReadResult(SOURCE, path, events, rejects, rows_read=raw.n_read, skipped=skip.n,
+    return ReadResult(SOURCE, path, events, rejects, rows_read=raw.n_read, skipped=skipped,
                       notes=["GTD: killed_low = killed_high = nkill (no range); missing nkill stays missing"])

@@ -25,9 +25,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from pakcast.forecast.provinces import KP, NATIONAL, canonical_province
-from pakcast.forecast.validate import Checker, OnError, ValidationError, read_csv_records, require_columns
+from pakcast.forecast.validate import (
+    Checker,
+    OnError,
+    ValidationError,
+    read_csv_records,
+    require_columns,
+)
 
 SOURCE = "reported"
 COLUMNS = ["source", "period_type", "period", "region", "metric", "value", "url", "note"]
@@ -336,7 +341,7 @@ def list_reported(table: pd.DataFrame) -> pd.DataFrame:
     for (src, met, reg), g in t.groupby(["source", "metric", "_region"], sort=True):
         g = g.sort_values(["period_end", "_order"])
         first, last = g.iloc[0], g.iloc[-1]
-        out.append({"source": src, "metric": met, "region": reg, "rows": int(len(g)),
+        out.append({"source": src, "metric": met, "region": reg, "rows": len(g),
                     "period_types": ",".join(k for k in PERIOD_TYPES if k in set(g["period_type"])),
                     "first_period": first["period"], "latest_period": last["period"],
                     "latest_value": float(last["value"]), "latest_url": last["url"]})

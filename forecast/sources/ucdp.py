@@ -38,15 +38,24 @@ sides, empty for non-state actors), with ``side_a``/``side_b`` as fallback when 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
-
-from pakcast.forecast.sources._common import CountryFilter, resolve_provinces, span_precision
-from pakcast.forecast.sources.base import ReadResult
-from pakcast.forecast.validate import (Checker, OnError, canonical_frame, read_csv_records, require_columns)
+from pakcast.forecast.csvread import CHUNK_ROWS, iter_csv_chunks
+from pakcast.forecast.sources._common import (
+    CountryFilter,
+    resolve_provinces,
+    span_precision,
+)
+from pakcast.forecast.sources.base import ReadResult, merge_results
+from pakcast.forecast.validate import (
+    Checker,
+    OnError,
+    canonical_frame,
+    require_columns,
+)
 
 SOURCE = "ucdp"
 PAKISTAN_GWNO = 770
@@ -117,11 +126,26 @@ def read_ucdp(path: str | Path, *, on_error: OnError = "raise", encoding: str = 
     >>> res.rows_read, res.accepted                     # doctest: +SKIP
     (6416, 6416)
     """
+    return merge_results(Path(path), SOURCE, iter_ucdp(path, on_error=on_error, encoding=encoding, country_id=country_id, progress=progress))
+
+
+def iter_ucdp(path: str | Path, *, on_error: OnError = "raise", encoding: str = "utf-8",
+              country_id: int = PAKISTAN_GWNO,
+              progress: Callable[[int, int], None] | None = None, chunk_rows: int = CHUNK_ROWS) -> Iterator[ReadResult]:
+    """The file chunk by chunk (one :class:`ReadResult` each; ids are unique across chunks)."""
+
     path = Path(path)
     skip = CountryFilter("country_id", country_id, also_skip=_is_hxl)
+    before = 0
+    for raw in iter_csv_chunks(path, encoding=encoding, skip_rows=skip, progress=progress,
+                           columns=REQUIRED + OPTIONAL, id_column="id", chunk_rows=chunk_rows):
+        yield _convert(raw, on_error, skipped=skip.n - before)
+        before = skip.n
 
-    raw = read_csv_records(path, encoding=encoding, skip_rows=skip, progress=progress,
-                           columns=REQUIRED + OPTIONAL, id_column="id")
+
+def _convert(raw, on_error: OnError, skipped: int = 0) -> ReadResult:
+    """Canonical events and rejects of one chunk (:class:`forecast.validate.RawTable`)."""
+    path = raw.path
     require_columns(raw, REQUIRED, " (UCDP GED/Candidate schema)")
     f = raw.frame
     ck = Checker(raw, SOURCE, id_column="id")
@@ -135,7 +159,7 @@ def read_ucdp(path: str | Path, *, on_error: OnError = "raise", encoding: str = 
     best = ck.integer("best")
     low = ck.integer("low")
     high = ck.integer("high")
-    has = lambda c: c in f.columns  # noqa: E731
+    has = lambda c: c in f.columns
     lat = ck.number("latitude", lo=-90, hi=90) if has("latitude") else pd.Series(np.nan, index=f.index)
     lon = ck.number("longitude", lo=-180, hi=180) if has("longitude") else pd.Series(np.nan, index=f.index)
     if has("date_prec"):
@@ -151,7 +175,7 @@ def read_ucdp(path: str | Path, *, on_error: OnError = "raise", encoding: str = 
         dp = dp.fillna(span_precision(d0, d1))
     else:
         dp = span_precision(d0, d1)
-    col = lambda c: f[c] if has(c) else pd.Series(pd.NA, index=f.index, dtype="string")  # noqa: E731
+    col = lambda c: f[c] if has(c) else pd.Series(pd.NA, index=f.index, dtype="string")
     scope = ucdp_scope(tov, f["gwnoa"] if has("gwnoa") else None, f["gwnob"] if has("gwnob") else None,
                        col("side_a"), col("side_b"))
     events = canonical_frame({
@@ -163,5 +187,5 @@ def read_ucdp(path: str | Path, *, on_error: OnError = "raise", encoding: str = 
         "province_method": method, "type_of_violence": tov, "conflict_name": col("conflict_name"),
     }, len(f))
     events = events[ok].reset_index(drop=True)
-    return ReadResult(SOURCE, path, events, rejects, rows_read=raw.n_read, skipped=skip.n,
+    return ReadResult(SOURCE, path, events, rejects, rows_read=raw.n_read, skipped=skipped,
                       notes=["injured is not recorded by UCDP GED (missing in every row)"])
