@@ -79,11 +79,16 @@ class input_errors:
         return False
 
 
+_NA_SPELLINGS = ["#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+                 "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
+
+
 def read_user_csv(path: str | Path, encoding: str = "utf-8") -> "pd.DataFrame":
     """A user's CSV file as a DataFrame, read by the strict reader (:mod:`forecast.csvread`): a
     malformed record, an unbalanced quote, a wrong encoding or an empty file is an
     :class:`InputError` naming the file and line. A column whose every cell is a number becomes
-    numeric; the others stay text (empty cells missing)."""
+    numeric; the others stay text. Empty cells and pandas' missing-value spellings (``NA``, ``NaN``,
+    ``NULL``, ``N/A``, ...) are missing, as with :func:`pandas.read_csv`."""
     import pandas as pd
 
     from pakcast.forecast.validate import ValidationError, read_csv_records
@@ -93,6 +98,7 @@ def read_user_csv(path: str | Path, encoding: str = "utf-8") -> "pd.DataFrame":
         raise ValidationError(raw.bad_width, header=f"{len(raw.bad_width)} malformed record(s) in {path}")
     df = raw.frame.copy()
     for c in df.columns:
+        df[c] = df[c].mask(df[c].isin(_NA_SPELLINGS))
         num = pd.to_numeric(df[c], errors="coerce")
         if df[c].notna().any() and num.notna().sum() == df[c].notna().sum():
             df[c] = num.astype("float64") if num.isna().any() or num.dtype.kind == "f" else num.astype("int64")

@@ -17,13 +17,18 @@ ALL_SOURCES = (*EVENT_SOURCES, "reported")
 
 
 def _module(source: str) -> tuple[Any, str]:
-    import importlib
-
-    names = {"ucdp": "ucdp", "gtd": "gtd", "acled": "acled", "csv": "generic"}
-    if source not in names:
+    if source == "ucdp":
+        from pakcast.forecast.sources import ucdp as mod
+    elif source == "gtd":
+        from pakcast.forecast.sources import gtd as mod
+    elif source == "acled":
+        from pakcast.forecast.sources import acled as mod
+    elif source == "csv":
+        from pakcast.forecast.sources import generic as mod
+    else:
         raise ValueError(f"unknown event source {source!r}; choose one of {EVENT_SOURCES} "
                          "(published aggregates: source 'reported')")
-    return importlib.import_module(f"pakcast.forecast.sources.{names[source]}"), names[source]
+    return mod, {"csv": "generic"}.get(source, source)
 
 
 def read_source(path: str | Path, source: str, *, on_error: str = "raise", encoding: str = "utf-8",
