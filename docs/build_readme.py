@@ -34,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ROOT / "docs" / "readme"
 RESULTS = ROOT / "docs" / "results"
-PARTS = ["_head.md", "quarterly.md", "report.md", "breaks_its.md", "bayes.md", "attribution.md",
+PARTS = ["_head.md", "quarterly.md", "fusion.md", "report.md", "breaks_its.md", "bayes.md", "attribution.md",
          "likelihood.md", "foundation.md", "reliability.md", "performance.md", "_tail.md"]
 
 PLACEHOLDER = re.compile(r"\{\{\s*(?P<path>[^|}]+?)\s*(?:\|\s*(?P<fmt>[^}]*?)\s*)?\}\}")
