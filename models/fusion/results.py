@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pakcast.models.bayes._summaries import nb2_draws
 from pakcast.models.bayes.diagnostics import Diagnostics, diagnose
-from pakcast.models.glm import Summary
+from pakcast.models.summary import Summary
 from scipy import special
 
 __all__ = ["QUANTILES", "FusionResults"]
