@@ -48,16 +48,85 @@ def _slug(text: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", str(text).lower()).strip("_")
 
 
+TABLE_SERIES = ("Pakistan", "Khyber Pakhtunkhwa", "Balochistan", "Sindh", "Punjab")
+TABLE_MODELS = ("conflictology", "historical_rate", "negbin_12", "negbin_24", "poisson_12", "poisson_24", "nb_glm",
+                "ingarch", "hawkes", "ens_equal", "ens_crps", "published")
+
+
+def _pct(x) -> str:
+    return "" if x is None or x != x else f"{100 * x:.0f}%"
+
+
+def backtest_tables(rows: list[dict]) -> dict:
+    """Markdown tables: mean CRPS (randomised-PIT 90% coverage) per model and series, one per
+    measure and resolution; the published forecast's skill against the best baseline with its
+    bootstrap interval."""
+    idx = {(r["model"], r["province"], r["measure"], r["resolution"]): r for r in rows}
+    out = {}
+    for meas in ("attacks", "killed"):
+        for res in ("month", "quarter"):
+            lines = ["| model | " + " | ".join(TABLE_SERIES) + " |", "|---" * (len(TABLE_SERIES) + 1) + "|"]
+            for m in TABLE_MODELS:
+                cells = []
+                for uid in TABLE_SERIES:
+                    r = idx.get((m, uid, meas, res))
+                    cells.append("" if r is None else f"{r['crps']:.2f} ({_pct(r['coverage_90'])})")
+                if all(c == "" for c in cells):
+                    continue
+                label = "**published** (selection rule)" if m == "published" else m
+                lines.append(f"| {label} | " + " | ".join(cells) + " |")
+            out[f"{meas}_{res}"] = "\n".join(lines)
+    lines = ["| series | measure | resolution | published CRPS | best baseline (CRPS) | skill [90% interval] | "
+             "90% coverage | PIT KS p |", "|---|---|---|---|---|---|---|---|"]
+    for uid in TABLE_SERIES:
+        for meas in ("attacks", "killed"):
+            for res in ("month", "quarter"):
+                r = idx.get(("published", uid, meas, res))
+                if r is None:
+                    continue
+                lines.append(f"| {uid} | {meas} | {res} | {r['crps']:.2f} | {r['best_baseline']} "
+                             f"({r['best_baseline_crps']:.2f}) | {r['skill_vs_best_baseline']:+.3f} "
+                             f"[{r['skill_ci_low']:+.3f}, {r['skill_ci_high']:+.3f}] | {_pct(r['coverage_90'])} | "
+                             f"{r['pit_ks_p']:.2g} |")
+    out["published_skill"] = "\n".join(lines)
+    return out
+
+
 def backtest_figures(raw: dict) -> dict:
-    """``figures[province][measure][resolution][model] = row`` plus the run's other blocks."""
+    """``figures[province][measure][resolution][model] = row`` plus tables and the run's other blocks."""
     fig: dict = {}
     for r in raw["rows"]:
         rest = {k: v for k, v in r.items() if k not in ("province", "measure", "resolution", "model")}
         fig.setdefault(r["province"], {}).setdefault(r["measure"], {}).setdefault(r["resolution"], {})[r["model"]] = rest
-    for key in ("origins", "n_origins", "n_samples", "random_seed", "data_version_note", "selection", "goal_check",
-                "calibration", "events_per_year", "seconds_fit"):
+    fig["tables"] = backtest_tables(raw["rows"])
+    goal = raw.get("goal_check", [])
+    fig["goal"] = {}
+    for g in goal:
+        fig["goal"].setdefault(g["province"], {})[g["measure"]] = g
+    scope = [g for g in goal if g.get("in_goal_scope")]
+    fig["goal_summary"] = {
+        "n_series": len(scope),
+        "crps_no_worse_both": sum(bool(g.get("month_no_worse_than_best_baseline")) and
+                                  bool(g.get("quarter_no_worse_than_best_baseline")) for g in scope),
+        "coverage_in_85_95": sum(bool(g.get("quarter_coverage_90_in_85_95")) for g in scope),
+        "series": ", ".join(sorted({g["province"] for g in scope})),
+    }
+    sel = raw.get("selection", {}).get("by_origin", [])
+    last = {}
+    for r in sel:
+        if not r.get("forecast_origin"):
+            key = (r["measure"], r["unique_id"])
+            last.setdefault(key, []).append(r["chosen"])
+    fig["selection_share_ensemble"], fig["selection_last"] = {}, {}
+    for (m, u), v in last.items():
+        fig["selection_share_ensemble"].setdefault(u, {})[m] = sum(c == "ens_crps" for c in v) / len(v)
+        fig["selection_last"].setdefault(u, {})[m] = v[-1]
+    fig["selection_rule"] = raw.get("selection", {}).get("rule")
+    for key in ("origins", "n_origins", "n_samples", "random_seed", "data_version_note", "events_per_year",
+                "seconds_fit"):
         if key in raw:
-            fig["_" + key if key in fig else key] = raw[key]
+            fig[key] = raw[key]
+    fig["first_origin"], fig["last_origin"] = raw["origins"][0], raw["origins"][-1]
     return fig
 
 
