@@ -11,6 +11,7 @@ they do not contain. To add a figure: add a job here (a command and a function t
 into the nested ``figures`` dict), run ``python -m benchmarks.figures NAME`` on a clean, committed
 tree, commit the JSON, and quote it in a section as ``{{ NAME.path.to.value | .2f }}``.
 
+The revision is tagged ``figures-<sha12>`` so it stays reachable after the branch is rebased.
 Runs refuse a working tree with uncommitted changes to tracked files (the revision must be the
 code that made the numbers) unless ``--allow-dirty``, which is recorded in ``meta``.
 """
@@ -25,10 +26,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results"
@@ -184,8 +185,9 @@ def _argv(job: Job, out: str) -> list[str]:
 
 def run_job(job: Job, allow_dirty: bool = False) -> Path:
     """Run ``job``'s command, convert its output and write ``docs/results/<name>.json`` atomically."""
-    from benchmarks._common import machine
     from pakcast.forecast.io import write_json
+
+    from benchmarks._common import machine
 
     dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
     if dirty and not allow_dirty:
@@ -202,13 +204,17 @@ def run_job(job: Job, allow_dirty: bool = False) -> Path:
         raw = json.loads(Path(raw_path).read_text(encoding="utf-8"))
     meta = {
         "git_revision": _git("rev-parse", "HEAD"), "git_dirty": dirty,
-        "command": " ".join(job.argv).replace("{out}", f"OUT.json"),
+        "command": " ".join(job.argv).replace("{out}", "OUT.json"),
         "regenerate": f"python -m benchmarks.figures {job.name}",
         "description": job.description,
-        "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(seconds, 1), "machine": machine(),
         "loadavg_before": [round(x, 2) for x in load0], "loadavg_after": [round(x, 2) for x in os.getloadavg()],
     }
+    # a tag keeps the revision reachable when the branch is later rebased onto main
+    tag = f"figures-{meta['git_revision'][:12]}"
+    subprocess.run(["git", "tag", "-f", tag, meta["git_revision"]], cwd=ROOT, capture_output=True, check=False)
+    meta["git_tag"] = tag
     path = RESULTS / f"{job.name}.json"
     write_json(path, {"meta": meta, "figures": job.figures(raw)})
     print(f"[{job.name}] wrote {path.relative_to(ROOT)} in {seconds:.0f} s", flush=True)

@@ -7,6 +7,7 @@ this script fills from the generated result files ``docs/results/<name>.json`` (
     {{ backtest.Balochistan.attacks.quarter.published.crps }}          -> 1.66  (floats: 2 decimals)
     {{ backtest.Balochistan.attacks.quarter.published.coverage_90 | .0% }}  -> 88%  (a format spec)
     {{ backtest.meta.git_revision }}                                    -> the revision that made it
+    {{ benchmarks.glm.pakcast_countglm_newton.seconds | ms }}           -> 2.24 ms (also us, ns; x for factors)
 
 The first path element names the file (``backtest`` = ``docs/results/backtest.json``); ``meta`` is
 the file's provenance block, anything else is looked up in its ``figures`` block, one key per
@@ -72,10 +73,21 @@ def lookup(results: dict[str, dict], path: str) -> Any:
     return node
 
 
+UNITS = {"ms": 1e3, "us": 1e6, "ns": 1e9}
+
+
 def format_value(value: Any, spec: str | None) -> str:
-    """``spec`` is a Python format spec; without one floats get 2 decimals, other values ``str``."""
+    """``spec`` is a Python format spec, or a unit for a value in seconds (``ms``, ``us``, ``ns``:
+    3 significant digits and the unit), or ``x`` (a factor: one decimal and ``x``); without one
+    floats get 2 decimals, lists are joined by commas, other values ``str``."""
+    if spec in UNITS:
+        return f"{float(value) * UNITS[spec]:.3g} {spec}"
+    if spec == "x":
+        return f"{float(value):.1f}x"
     if spec:
         return format(value, spec)
+    if isinstance(value, list):
+        return ", ".join(format_value(v, None) for v in value)
     if isinstance(value, float):
         return f"{value:.2f}"
     return str(value)

@@ -17,8 +17,10 @@ A third series of forecasts, ``published``, is the output of the **selection rul
 backtested: at each origin :math:`o`, for each province and measure, using only the quarter sums
 scored before :math:`o` (target quarter ended before :math:`o`), the CRPS-weighted ensemble is
 published if its mean quarter-sum CRPS is below :math:`(1 - m)` times that of the best baseline
-(margin :math:`m` = ``selection_margin``), else the best baseline is; with fewer than
-``selection_min_history`` scored quarters the default baseline is. The national series is the sum
+(margin :math:`m` = ``selection_margin``; point masses are never published, a forecast without
+spread has no interval), else the best baseline is; with fewer than ``selection_min_history``
+scored quarters the default baseline is. The record starts ``warmup_origins`` quarters before the
+first scored origin. The national series is the sum
 of the published province paths, sample by sample (coherent). Any model, the
 frequency-severity deaths forecaster included, reaches the published forecast only through its
 CRPS weight in ``ens_crps`` and the ensemble's past record against the baselines.
@@ -93,7 +95,11 @@ class BacktestConfig:
     weights are fitted on the first ``weight_samples`` paths of each member (the weights pool
     thousands of past forecasts, so the Monte Carlo error of 250 paths is negligible next to the
     cost of all pairs of 1000). ``selection_margin``, ``selection_min_history``,
-    ``default_baseline``: the selection rule (:func:`select_published`).
+    ``default_baseline``: the selection rule (:func:`select_published`). ``warmup_origins``:
+    quarterly origins before the first scored one whose forecasts are scored only to build the
+    record the ensemble weights and the selection rule learn from (as a forecaster at the first
+    origin could have backtested the years before it); they are not in the returned scores.
+    Origins with fewer than 24 months of data before them are not used as warm-up.
     """
 
     models: tuple[str, ...] = BASELINE_NAMES + ("nb_glm",)
@@ -113,6 +119,7 @@ class BacktestConfig:
     selection_min_history: int = 4
     default_baseline: str = "negbin_12"
     weight_samples: int = 250
+    warmup_origins: int = 12
 
     def baselines(self) -> list[str]:
         return [m for m in self.models if m in BASELINE_NAMES]
@@ -235,7 +242,8 @@ def select_published(past: pd.DataFrame, origin: pd.Timestamp, provinces: list[s
     use = past[past["target_end"] < origin] if not past.empty else past
     agg = (use.groupby(["unique_id", "model"])["crps"].agg(["mean", "size"]) if not use.empty
            else pd.DataFrame(columns=["mean", "size"]))
-    bases = [b for b in config.baselines() if b in available]
+    bases = [b for b in config.baselines() if b in available and b not in POINT_MASS_BASELINES]
+    bases = bases or [b for b in config.baselines() if b in available]
     fallback = config.fallback_baseline()
     fallback = fallback if fallback in available else (bases[0] if bases else None)
     ens = "ens_crps" if "ens_crps" in available else ("ens_equal" if "ens_equal" in available else None)
@@ -292,6 +300,14 @@ def run_backtest(panel: pd.DataFrame, config: BacktestConfig, covariates=None, p
         raise ValueError(f"backtest origins after the last month of data ({last.date()}): "
                          f"{[str(o.date()) for o in origins if o > last]}")
     origins = sorted(origins)
+    warm = []
+    if int(config.warmup_origins) > 0:
+        earliest = cp.months[0] + pd.DateOffset(months=24)
+        q0 = origins[0]
+        warm = [q0 - pd.DateOffset(months=3 * k) for k in range(int(config.warmup_origins), 0, -1)]
+        warm = [pd.Timestamp(w) for w in warm if w >= earliest]
+    scored = set(origins)
+    origins = warm + origins
     h = int(config.horizon)
     all_origins = list(origins)
     fo = pd.Timestamp(config.forecast_origin) if config.forecast_origin is not None else None
@@ -373,7 +389,8 @@ def run_backtest(panel: pd.DataFrame, config: BacktestConfig, covariates=None, p
                 pub = np.stack([member_arr[c][i] for i, c in enumerate(chosen)])
                 member_arr[PUBLISHED] = np.concatenate([pub, pub.sum(axis=0, keepdims=True, dtype=np.int64)
                                                         .astype(pub.dtype)], axis=0)
-            selection_rows += [{"measure": meas, "origin": o, "forecast_origin": bool(is_fc), **r} for r in sel]
+            selection_rows += [{"measure": meas, "origin": o, "forecast_origin": bool(is_fc), "warmup": o not in scored
+                                and not is_fc, **r} for r in sel]
             if is_fc:
                 forecast_samples[meas] = {"origin": o, "h": hh, "series": series, "samples": member_arr,
                                           "selection": {r["unique_id"]: r["chosen"] for r in sel}}
@@ -412,7 +429,8 @@ def run_backtest(panel: pd.DataFrame, config: BacktestConfig, covariates=None, p
                 })
                 for k, v in sc.items():
                     frame[k] = np.asarray(v).reshape(-1)
-                score_frames.append(frame)
+                if o in scored:
+                    score_frames.append(frame)
                 isq = np.array([b[1] == "quarter" for b in blocks])
                 if isq.any() and nm != PUBLISHED:
                     cq = sc["crps"][:-1][:, isq]

@@ -32,7 +32,7 @@ def parse_origins(text: str | None) -> list[pd.Timestamp] | None:
 def run_backtest_job(*, models: Sequence[str], origins: str | None = None, input: Path | None = None,
                      measures: Sequence[str] = ("attacks", "killed"), scheduler: str = "local",
                      workers: int | None = None, random_seed: int, n_samples: int = 500,
-                     json_out: Path | None = None, csv_out: Path | None = None,
+                     json_out: Path | None = None, csv_out: Path | None = None, warmup_origins: int = 0,
                      progress: Callable[[int, int], None] | None = None, encoding: str = "utf-8") -> JobResult:
     """Rolling-origin backtest (no look-ahead), scored by CRPS, log score, coverage and skill."""
     from pakcast.forecast.backtest import DATA_VERSION_NOTE, BacktestConfig, run_backtest, scorecard
@@ -50,7 +50,8 @@ def run_backtest_job(*, models: Sequence[str], origins: str | None = None, input
     olist = parse_origins(origins)
     provinces = panel[panel["unique_id"] != profile().national].reset_index(drop=True)
     cfg = BacktestConfig(models=tuple(models), measures=tuple(measures), origins=olist, start=DEFAULT_START,
-                         n_samples=n_samples, random_seed=random_seed, scheduler=scheduler, n_workers=workers)
+                         n_samples=n_samples, random_seed=random_seed, scheduler=scheduler, n_workers=workers,
+                         warmup_origins=int(warmup_origins))
     res = run_backtest(provinces, cfg, progress=progress)
     in_bt = provinces[provinces["ds"] >= (min(olist) if olist else pd.Timestamp(DEFAULT_START))]
     ann = (in_bt.groupby("unique_id")["attacks"].sum() / max(in_bt["ds"].nunique() / 12, 1)).to_dict()
@@ -63,6 +64,8 @@ def run_backtest_job(*, models: Sequence[str], origins: str | None = None, input
         "data_version_note": DATA_VERSION_NOTE,
         "models": list(models), "not_run": res.unavailable,
         "origins": sorted({str(pd.Timestamp(o).date())[:7] for o in res.scores["origin"]}),
+        "warmup_origins": sorted({str(pd.Timestamp(o).date())[:7] for o in res.selection.loc[
+            res.selection["warmup"], "origin"]}) if not res.selection.empty else [],
         "n_origins": int(res.scores["origin"].nunique()), "n_samples": n_samples, "random_seed": random_seed,
         "events_per_year": {k: round(float(v), 2) for k, v in ann.items()},
         "rows": card["rows"],
@@ -71,8 +74,10 @@ def run_backtest_job(*, models: Sequence[str], origins: str | None = None, input
         "selection": {
             "rule": (f"per origin, province and measure: publish ens_crps if its mean quarter-sum CRPS over quarters "
                      f"scored before the origin is below (1 - {cfg.selection_margin}) x the best baseline's, else the "
-                     f"best baseline (with fewer than {cfg.selection_min_history} scored quarters: "
-                     f"{cfg.fallback_baseline()}); national = sum of the published provinces"),
+                     f"best baseline, chosen once per measure on the pooled record of all provinces (point masses "
+                     f"excluded; with fewer than {cfg.selection_min_history} scored quarters: "
+                     f"{cfg.fallback_baseline()}); the record starts {cfg.warmup_origins} quarterly origins before "
+                     "the first scored one; national = sum of the published provinces"),
             "by_origin": sel.to_dict(orient="records"),
         },
         "seconds_fit": float(res.timings["seconds"].sum()),
@@ -80,7 +85,7 @@ def run_backtest_job(*, models: Sequence[str], origins: str | None = None, input
     manifest = RunManifest(command="backtest", options={
         "models": list(models), "origins": origins, "input": str(input) if input else None,
         "measures": ",".join(measures), "scheduler": scheduler, "workers": workers, "random_seed": random_seed,
-        "n_samples": n_samples})
+        "n_samples": n_samples, "warmup_origins": int(warmup_origins)})
     manifest.random_seeds = {"random_seed": random_seed}
     if coverage.get("_path"):
         manifest.add_input(coverage["_path"], role="panel")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,10 @@ _spec.loader.exec_module(br)
 
 # Sections whose numbers are still typed by hand (convert them: placeholders + the figures marker).
 NOT_YET_GENERATED = {"_head.md", "report.md", "breaks_its.md", "bayes.md", "attribution.md", "likelihood.md",
-                     "foundation.md", "reliability.md", "_tail.md",
-                     "quarterly.md", "performance.md"}
+                     "foundation.md", "reliability.md", "_tail.md", "performance.md"}
 # A result number: a decimal, a percentage or a speed-up factor.
 RESULT_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?:%|x\b)|(?<![\w.])\d+\.\d+(?![\w])")
-CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
+CODE = re.compile(r"```.*?```|`[^`\n]*`", re.DOTALL)
 
 
 def typed_result_numbers(text: str, constants: list[str]) -> list[str]:
@@ -82,3 +82,34 @@ def test_result_files_carry_provenance():
 def test_readme_is_the_build():
     assert (REPO / "README.md").read_text(encoding="utf-8") == br.build(), \
         "README.md differs from docs/readme + docs/results: run python3 docs/build_readme.py"
+
+
+def test_unit_formats_and_backtest_tables():
+    assert br.format_value(0.0022368, "ms") == "2.24 ms" and br.format_value(14.163, "x") == "14.2x"
+    assert br.format_value([1.0, 2.5], None) == "1.00, 2.50"
+    spec = importlib.util.spec_from_file_location("figures", REPO / "benchmarks" / "figures.py")
+    figures = importlib.util.module_from_spec(spec)
+    sys.modules["figures"] = figures  # dataclasses look their module up
+    spec.loader.exec_module(figures)
+    backtest_figures = figures.backtest_figures
+
+    def row(model, res, crps, cov):
+        return {"model": model, "province": "Sindh", "measure": "attacks", "resolution": res, "crps": crps,
+                "coverage_90": cov, "pit_ks_p": 0.3, "skill_vs_best_baseline": 1 - crps / 2.0, "skill_ci_low": -0.1,
+                "skill_ci_high": 0.2, "published": model == "published", "best_baseline": "negbin_12",
+                "best_baseline_crps": 2.0}
+
+    raw = {"rows": [row("negbin_12", "quarter", 2.0, 0.88), row("published", "quarter", 1.9, 0.9),
+                    row("published", "month", 0.7, 0.91)],
+           "origins": ["2010-01", "2021-10"], "goal_check": [
+               {"measure": "attacks", "province": "Sindh", "in_goal_scope": True,
+                "month_no_worse_than_best_baseline": True, "quarter_no_worse_than_best_baseline": True,
+                "quarter_coverage_90_in_85_95": True}],
+           "selection": {"rule": "r", "by_origin": [{"measure": "attacks", "unique_id": "Sindh", "chosen": "ens_crps",
+                                                     "forecast_origin": False}]}}
+    fig = backtest_figures(raw)
+    assert "| negbin_12 |" in fig["tables"]["attacks_quarter"] and "1.90 (90%)" in fig["tables"]["attacks_quarter"]
+    assert "| Sindh | attacks | quarter | 1.90 | negbin_12 (2.00) | +0.050 [-0.100, +0.200] | 90% |" in \
+        fig["tables"]["published_skill"]
+    assert fig["Sindh"]["attacks"]["quarter"]["published"]["crps"] == 1.9
+    assert fig["goal_summary"]["crps_no_worse_both"] == 1 and fig["selection_share_ensemble"]["Sindh"]["attacks"] == 1
