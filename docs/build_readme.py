@@ -14,6 +14,8 @@ the file's provenance block, anything else is looked up in its ``figures`` block
 element (keys may contain spaces: ``Khyber Pakhtunkhwa``). A placeholder that does not resolve
 stops the build with the section file, line and the missing key.
 
+``\\{{`` writes a literal ``{{`` (to show the syntax in the docs).
+
 A section whose results are all generated says so in its first line:
 
     <!-- figures: generated; constants: 22.1 85-95% -->
@@ -38,7 +40,7 @@ RESULTS = ROOT / "docs" / "results"
 PARTS = ["_head.md", "quarterly.md", "fusion.md", "report.md", "breaks_its.md", "bayes.md", "attribution.md",
          "likelihood.md", "foundation.md", "reliability.md", "performance.md", "_tail.md"]
 
-PLACEHOLDER = re.compile(r"\{\{\s*(?P<path>[^|}]+?)\s*(?:\|\s*(?P<fmt>[^}]*?)\s*)?\}\}")
+PLACEHOLDER = re.compile(r"(?<!\\)\{\{\s*(?P<path>[^|}]+?)\s*(?:\|\s*(?P<fmt>[^}]*?)\s*)?\}\}")
 MARKER = re.compile(r"^<!--\s*figures:\s*(?P<body>.*?)\s*-->\s*$")
 
 
@@ -106,7 +108,7 @@ def render(text: str, results: dict[str, dict], name: str = "<text>") -> str:
             except (KeyError, ValueError, TypeError) as exc:
                 raise FigureError(f"docs/readme/{name}, line {lineno}: placeholder {m.group(0)!r}: {exc}") from exc
 
-        lines.append(PLACEHOLDER.sub(fill, line))
+        lines.append(PLACEHOLDER.sub(fill, line).replace("\\{{", "{{"))
     return "\n".join(lines)
 
 
