@@ -481,6 +481,15 @@ def iter_csv_chunks(path: str | Path, *, encoding: str = "utf-8", columns: Itera
                         bad_ids=ids, seen=seen)
 
     for text, final in _text_blocks(path, encoding, progress):
+        if parser.header is None and not carry:
+            first = text.find("\n") + 1
+            if first and QUOTE not in text[:first]:  # a plain header line: parse it alone, the rest may be fast
+                parser.parse([text[:first]], final=False)
+                parser.next_line += 1
+                text = text[first:]
+                if parser.header is not None:
+                    _check_header(path, parser.header)
+                    keep = [i for i, h in enumerate(parser.header) if wanted is None or h in wanted]
         if parser.header is not None and not carry and _fast_ok(text):
             frame = _fast_frame(text, parser.header, keep)
             if frame is not None:

@@ -497,8 +497,8 @@ class Store:
                     ev = coerce_events(ev_chunk).assign(ingest_id=ingest_id)
                     unassigned += int((ev["province_method"] == "unassigned").sum())
                     pip += int((ev["province_method"] == "point_in_polygon").sum())
-                    for c in ("date", "date_end"):
-                        ev[c] = ev[c].dt.date
+                    for c in ("date", "date_end"):  # day precision: DuckDB reads datetime64[s] as TIMESTAMP_S
+                        ev[c] = ev[c].astype("datetime64[s]")
                     before = _one(con, "SELECT count(*) FROM events")[0]
                     con.register("ev_in", ev)
                     con.execute(f"{verb} INTO events ({cols}) SELECT {cols} FROM ev_in")

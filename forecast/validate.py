@@ -118,7 +118,7 @@ class SeenIds:
         self._runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def _hash(self, ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        v = ids.astype(str).to_numpy(dtype=object)
+        v = ids.to_numpy(dtype=object, na_value="")
         return (pd.util.hash_array(v, hash_key=self._KEYS[0], categorize=False),
                 pd.util.hash_array(v, hash_key=self._KEYS[1], categorize=False))
 
@@ -332,8 +332,10 @@ class Checker:
             return empty_rejects()
         line_to_id: dict[int, str] = {}
         if self.id_column and self.id_column in self.frame:
-            ids = self.frame[self.id_column].astype("string")
-            line_to_id = {int(ln): (None if pd.isna(v) else str(v)) for ln, v in zip(self.raw.lines, ids)}
+            wanted = np.array(sorted({i.line for i in issues if i.line is not None}), dtype=np.int64)
+            pos = np.flatnonzero(np.isin(self.raw.lines, wanted))
+            ids = self.frame[self.id_column].iloc[pos].astype("string")
+            line_to_id = {int(ln): (None if pd.isna(v) else str(v)) for ln, v in zip(self.raw.lines[pos], ids)}
         line_to_id.update(self.raw.bad_ids)
         recs: dict[int, dict] = {}
         for i in issues:
