@@ -217,7 +217,8 @@ def fault_point(name: str) -> None:
     ``PAKCAST_FAULT=<name>`` kills the current process with SIGKILL when it reaches the point
     ``name`` (no clean-up, no ``finally`` blocks: the harshest crash a run can suffer);
     ``PAKCAST_PAUSE=<name>=<seconds>`` sleeps there (to hold a lock while a second process starts).
-    Points: ``store.ingest.before_commit``, ``store.vintage.before_register``, ``store.locked``.
+    Points: ``store.locked``, ``store.ingest.before_commit``, ``store.ingest.after_commit``,
+    ``store.vintage.before_register``, ``io.before_rename`` (every atomic write, before its rename).
     """
     if os.environ.get(FAULT_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)

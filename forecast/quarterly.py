@@ -36,7 +36,7 @@ from pakcast.forecast import scoring
 from pakcast.forecast.backtest import BacktestConfig, fit_predict_task, run_backtest, summarise
 from pakcast.forecast.forecasters import BASELINE_NAMES, MODEL_NAMES, NATIONAL, available_models
 from pakcast.forecast.country import PAKISTAN
-from pakcast.forecast.io import prepare_out_dir, sha256_file, write_csv, write_json
+from pakcast.forecast.io import OutDir, prepare_out_dir, sha256_file, write_csv, write_json
 from pakcast.forecast.manifest import RunManifest
 from pakcast.forecast.run_result import QuarterlyResult, SourceCredit, write_result
 
@@ -367,14 +367,17 @@ def _store_steps(config, manifest, as_of, fc_table, pct_table, outcomes, data_en
     }
 
 
-def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | None = None) -> RunManifest:
+def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | None = None,
+        out_dir: OutDir | None = None) -> RunManifest:
     """Run the quarterly forecast end to end and return its manifest (see the module docstring).
 
     ``progress(stage, done, total)`` reports the fit tasks of the backtest and the stages.
+    ``out_dir``: the run directory already prepared (:func:`forecast.io.prepare_out_dir`, e.g. before a
+    refresh downloads into it, so that those downloads count as this run's outputs); default: prepared here.
     """
     t_start = time.perf_counter()
     config.validate()
-    out_dir = prepare_out_dir(config.out, force=config.force)
+    out_dir = out_dir if out_dir is not None else prepare_out_dir(config.out, force=config.force)
     out = out_dir.path
     manifest = RunManifest(command="quarterly", options={k: (str(v) if isinstance(v, Path) else v)
                                                          for k, v in asdict(config).items()})

@@ -213,6 +213,7 @@ def refresh(config: RefreshConfig, log: Callable[[str], None] | None = None) -> 
     """Fetch, ingest, build the panel (see the module docstring); never raises for a failed source."""
     from pakcast.forecast import panel as pn
     from pakcast.forecast.io import write_csv
+    from pakcast.forecast.manifest import RunManifest
     from pakcast.forecast.sources import read_source
     from pakcast.forecast.store import Store
 
@@ -231,10 +232,12 @@ def refresh(config: RefreshConfig, log: Callable[[str], None] | None = None) -> 
             continue
         try:
             rr = read_source(target, src.service, on_error="report")
-            summ = store.ingest(rr.events, rr.rejects, target, src.service,
-                                {"refresh": True, "source": src.service, "dataset": src.dataset,
-                                 "version": src.version, "since": config.since},
-                                rows_read=rr.rows_read, skipped=rr.skipped, replace=True)
+            opts = {"refresh": True, "source": src.service, "dataset": src.dataset, "version": src.version,
+                    "since": config.since}
+            run = RunManifest(command="ingest", options=dict(opts))  # recorded in the ingest's transaction
+            run.add_input(target, role=src.service)
+            summ = store.ingest(rr.events, rr.rejects, target, src.service, opts, rows_read=rr.rows_read,
+                                skipped=rr.skipped, replace=True, manifest=run)
         except (PakcastError, ValueError, OSError) as exc:
             report.sources.append(SourceOutcome(src.name, src.service, "failed", file=str(target),
                                                 records=res.records, sha256=res.sha256,

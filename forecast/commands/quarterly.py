@@ -56,6 +56,9 @@ def quarterly_cmd(
                           random_seed=random_seed, n_samples=n_samples, backtest_start=backtest_start,
                           studies=not no_studies, report=not no_report,
                           forecast_only=() if no_bayes else ("bayes_hier",), force=force, encoding=encoding)
+    from pakcast.forecast.io import prepare_out_dir
+
+    out_dir = prepare_out_dir(out, force=force)  # checked before anything is downloaded into it
     with input_errors():
         if refresh:
             from pakcast.forecast.refresh import refresh_quarterly
@@ -73,7 +76,7 @@ def quarterly_cmd(
             prog.update(tasks[stage], completed=done, total=total)
 
         try:
-            manifest = run(cfg, progress=cb)
+            manifest = run(cfg, progress=cb, out_dir=out_dir)
         finally:
             prog.stop()  # an error is printed by the CLI's one handler, below the bars
         for task in prog.tasks:

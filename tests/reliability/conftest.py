@@ -35,25 +35,31 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
         return
-    info = _case_info.get(report.nodeid)
-    if info is None:
-        return
-    rec = _results.setdefault(info["id"], {**info, "result": "passed", "tests": []})
-    if report.outcome != "passed":
-        rec["result"] = "skipped" if report.outcome == "skipped" and rec["result"] == "passed" else (
-            rec["result"] if report.outcome == "skipped" else "failed")
-    rec["tests"].append(report.nodeid.split("::", 1)[-1])
+    for info in _case_info.get(report.nodeid, []):
+        rec = _results.setdefault(info["id"], {"id": info["id"], "result": "passed", "tests": [], "slow": False,
+                                               "file": info["file"], "line": info["line"]})
+        for k in ("fault", "how", "outcome"):
+            if k in info:
+                rec[k] = info[k]
+        if (info["file"], info["line"]) < (rec["file"], rec["line"]) and "fault" in info:
+            rec["file"], rec["line"] = info["file"], info["line"]
+        rec["slow"] = rec["slow"] or info["slow"]
+        if report.outcome == "failed":
+            rec["result"] = "failed"
+        elif report.outcome == "skipped" and rec["result"] == "passed":
+            rec["result"] = "skipped"
+        rec["tests"].append(f"{info['file']}::{report.nodeid.split('::', 1)[-1].split('[')[0]}")
 
 
-_case_info: dict[str, dict] = {}
+_case_info: dict[str, list[dict]] = {}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        m = item.get_closest_marker("case")
-        if m is not None:
-            _case_info[item.nodeid] = {"id": m.args[0], "file": Path(str(item.fspath)).name,
-                                       "slow": item.get_closest_marker("slow") is not None, **m.kwargs}
+        for m in item.iter_markers("case"):
+            info = {"id": m.args[0], "file": Path(str(item.fspath)).name, "line": item.location[1] or 0,
+                    "slow": item.get_closest_marker("slow") is not None, **m.kwargs}
+            _case_info.setdefault(item.nodeid, []).append(info)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -61,8 +67,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     old = json.loads(CASES_JSON.read_text(encoding="utf-8")) if CASES_JSON.is_file() else {}
     for cid, rec in _results.items():
-        rec["tests"] = sorted(set(rec["tests"]))
-        old[cid] = rec
+        prev = old.get(cid, {})
+        if prev.get("result") == "failed" or rec["result"] == "failed":
+            merged = "failed" if rec["result"] == "failed" else rec["result"]
+        else:
+            merged = rec["result"] if rec["result"] == "passed" or not prev else prev.get("result", rec["result"])
+        rec["tests"] = sorted(set(rec["tests"]) | (set(prev.get("tests", [])) if merged == "passed" else set()))
+        rec["result"] = merged
+        rec.pop("line", None)
+        old[cid] = {**{k: v for k, v in prev.items() if k in ("fault", "how", "outcome")}, **rec}
     CASES_JSON.write_text(json.dumps(dict(sorted(old.items())), indent=1, ensure_ascii=False) + "\n",
                           encoding="utf-8")
 

@@ -174,6 +174,30 @@ def _read(path: Path, source: str, on_error: str):
         return None, exc
 
 
+@pytest.mark.case("truncated-file", fault="truncated file (cut mid-record, mid-quote, mid-multibyte char)",
+                  how="hypothesis",
+                  outcome="short last record rejected (\"N fields as in the header\"), or encoding error for a cut character; totals reconcile")
+@pytest.mark.case("duplicated-ids", fault="duplicated ids",
+                  how="hypothesis; CLI",
+                  outcome="later rows rejected: \"a unique id (this id is already on line N)\"")
+@pytest.mark.case("impossible-dates", fault="impossible dates (2015-02-30, 2015-13-01, 0000-00-00), other formats (04/03/2015, 20150304), trailing text, dates before 1900 / in the future",
+                  how="hypothesis; CLI",
+                  outcome="row rejected: \"expected a real calendar date YYYY-MM-DD\" or \"a date between ...\"; GTD day 0 / month 0 become month / year precision (by design)")
+@pytest.mark.case("extra-columns", fault="extra columns (incl. empty or formula-like header names)",
+                  how="hypothesis",
+                  outcome="ignored; results unchanged")
+@pytest.mark.case("missing-column", fault="missing required column",
+                  how="hypothesis; CLI",
+                  outcome="file-level error in both modes naming each missing column and the schema (\"GTD codebook names\", ...)")
+@pytest.mark.case("utf8-bom", fault="UTF-8 with BOM",
+                  how="hypothesis",
+                  outcome="read normally")
+@pytest.mark.case("mixed-encodings", fault="mixed encodings (alternate lines UTF-8 / Latin-1)",
+                  how="hypothesis",
+                  outcome="same as a wrong encoding, naming the first bad line")
+@pytest.mark.case("bad-encoding", fault="wrong encoding (Latin-1, cp1252, UTF-16 read as UTF-8)",
+                  how="hypothesis, every reader; CLI",
+                  outcome="`ValidationError` \"wrong text encoding\": file, line of the first bad byte, byte value, hint `--encoding latin-1`; nothing stored")
 @pytest.mark.parametrize("source", ["ucdp", "gtd", "acled", "csv"])
 @SETTINGS
 @given(data=st.data())
@@ -208,6 +232,9 @@ def test_reader_never_crashes_and_totals_reconcile(tmp_path_factory, source, dat
         assert set(rep.rejects["line"].astype(int)) == lines
 
 
+@pytest.mark.case("wrong-source", fault="a file of one source under another `--source` (UCDP/GTD/ACLED in every wrong combination, generic as UCDP)",
+                  how="parametrised",
+                  outcome="file-level error \"missing required column(s)\" naming the expected schema")
 @pytest.mark.parametrize("actual,given_as", [(a, g) for a in ("ucdp", "gtd", "acled")
                                               for g in ("ucdp", "gtd", "acled", "csv") if a != g])
 def test_file_of_another_source_is_refused(tmp_path, fixtures_dir, actual, given_as):
@@ -226,6 +253,7 @@ def fixtures_dir(shared_dir) -> dict[str, Path]:
             "acled": fix / "acled_small.csv"}
 
 
+@pytest.mark.case("wrong-source")
 def test_generic_csv_given_as_ucdp_names_columns(tmp_path):
     p = tmp_path / "generic.csv"
     p.write_text("event_id,date,killed\na,2015-01-01,3\n", encoding="utf-8")
@@ -242,6 +270,9 @@ REPORTED = {"source": ["PICSS", "PIPS", "", "=1+1"], "period_type": ["year", "qu
             "note": ["", "revised"]}
 
 
+@pytest.mark.case("reported-aggregates", fault="published aggregates with bad periods, regions, values",
+                  how="hypothesis",
+                  outcome="rows rejected with reasons; totals reconcile")
 @SETTINGS
 @given(data=st.data())
 def test_reported_reader_never_crashes_and_reconciles(tmp_path_factory, data):
@@ -289,6 +320,12 @@ def canonical_events(draw):
     return coerce_events(ev)
 
 
+@pytest.mark.case("panel-random-events", fault="panel builder on random events (unassigned provinces, year-precision, killed missing or 10^12, every freq, FATA merge/separate)",
+                  how="hypothesis",
+                  outcome="events and deaths conserved: national = provinces + unassigned; excluded events counted; int64 counts, no NaN")
+@pytest.mark.case("ambiguous-precision", fault="ambiguous precision (date_end without date_precision)",
+                  how="generic reader",
+                  outcome="precision follows the interval width; the panel keeps the event only in periods holding the whole interval (counted as excluded otherwise)")
 @settings(max_examples=80, deadline=None, derandomize=True)
 @given(ev=canonical_events(), freq=st.sampled_from(["day", "week", "month", "quarter", "year"]),
        fata=st.sampled_from(["merge", "separate"]), scope=st.sampled_from(["militant", "all"]))
@@ -313,6 +350,9 @@ def test_panel_conserves_events_and_deaths(ev, freq, fata, scope):
     assert panel[["attacks", "killed"]].notna().all().all()
 
 
+@pytest.mark.case("formula-payloads", fault="spreadsheet formulas / script / YAML payloads in cells and ids",
+                  how="unit",
+                  outcome="kept as inert text, byte for byte")
 def test_formula_payload_is_kept_as_inert_text(tmp_path):
     """Spreadsheet formulas and script payloads in cells stay text: nothing evaluates them."""
     p = tmp_path / "payload.csv"
@@ -331,6 +371,12 @@ def test_formula_payload_is_kept_as_inert_text(tmp_path):
     assert read_source(q, "csv").events["event_id"].tolist() == ["=1+1"]
 
 
+@pytest.mark.case("nan-inf-counts", fault="NaN / inf / -inf counts",
+                  how="hypothesis; CLI",
+                  outcome="**was a bug**: `inf` passed the integer check and was cast to -9,223,372,036,854,775,808; the read then failed with an unclear \"negative killed in 1 rows\" (no line, no column). Fixed in `Checker.integer`: row rejected \"expected an integer\", with file, line, column")
+@pytest.mark.case("negative-counts", fault="negative counts",
+                  how="hypothesis; CLI",
+                  outcome="row rejected: \"an integer >= 0 (counts cannot be negative)\"")
 @pytest.mark.parametrize("value,expect", [("inf", "an integer"), ("nan", "an integer"),
                                           ("99999999999999999999", "at most"), ("1e308", "at most"), ("-inf", "an integer"),
                                           ("2.5", "an integer"), ("-1", "counts cannot be negative")])
@@ -347,6 +393,9 @@ def test_count_cells_name_file_line_column_expectation(tmp_path, value, expect):
     assert "killed" in res.rejects["reason"].iloc[0]
 
 
+@pytest.mark.case("huge-values", fault="huge values (1e20, 1e308, 2^63-1)",
+                  how="hypothesis; unit",
+                  outcome="**was the same bug** (all cast to int64 min). Now counts above 2^53 are rejected (\"an integer of at most 9,007,199,254,740,992 in absolute value\"); 10^12 killed is accepted and sums exactly in the panel")
 def test_huge_but_valid_counts_survive_the_panel(tmp_path):
     p = tmp_path / "huge.csv"
     p.write_text("event_id,date,killed\na,2015-01-01,1000000000000\nb,2015-01-02,5\n", encoding="utf-8")
@@ -374,6 +423,20 @@ TEMPLATES = {
 }
 
 
+@pytest.mark.case("empty-where-prec", fault="empty UCDP `where_prec`",
+                  how="hypothesis (single hostile cell)",
+                  outcome="**was a crash** (`TypeError: boolean value of NA is ambiguous`); fixed: empty/unparseable `where_prec` allows point-in-polygon")
+@pytest.mark.case("bad-coordinates", fault="NaN / inf / out-of-range coordinates",
+                  how="hypothesis",
+                  outcome="row rejected: \"a number in [-90, 90]\" / \"a number\"")
+@pytest.mark.case("non-integer-counts", fault="non-integer counts (2.5, 1,000, 0x10, Arabic-Indic digits, text)",
+                  how="hypothesis",
+                  outcome="row rejected: \"an integer\"")
+@pytest.mark.case("negative-counts")
+@pytest.mark.case("unknown-provinces", fault="unknown provinces (Atlantis, `../../etc`, formulas)",
+                  how="hypothesis; CLI",
+                  outcome="row rejected: \"expected a known Pakistani province spelling\"; never used as a name")
+@pytest.mark.case("impossible-dates")
 @pytest.mark.parametrize("source", ["ucdp", "gtd", "acled", "csv"])
 @SETTINGS
 @given(data=st.data())
@@ -419,6 +482,11 @@ def _cli(*args: str):
     return CliRunner().invoke(app, list(args))
 
 
+@pytest.mark.case("empty-file", fault="empty file / header only",
+                  how="hypothesis; CLI",
+                  outcome="empty: \"empty file ... expected a header line\" (exit 1, no traceback); header only: 0 rows read, nothing stored")
+@pytest.mark.case("missing-column")
+@pytest.mark.case("bad-encoding")
 @pytest.mark.parametrize("content,expect", [
     (b"", "empty file"),
     (b"event_id,date\na,2015-01-01\n", "missing required column"),

@@ -101,6 +101,9 @@ def _consistent(s: dict[str, int]) -> None:
         assert s[k] == 0, (k, s)
 
 
+@pytest.mark.case("kill-ingest-transaction", fault="SIGKILL inside the ingest transaction",
+                  how="`PAKCAST_FAULT=store.ingest.before_commit`",
+                  outcome="store unchanged (events, rejects, ingests); re-ingest completes; a third ingest adds nothing")
 def test_ingest_killed_before_commit_leaves_nothing_then_completes(tmp_path):
     store = tmp_path / "s.duckdb"
     a = _events_csv(tmp_path / "a.csv", 200, "a")
@@ -124,6 +127,9 @@ def test_ingest_killed_before_commit_leaves_nothing_then_completes(tmp_path):
     assert _state(store) == done
 
 
+@pytest.mark.case("kill-vintage-transaction", fault="SIGKILL inside the vintage transaction",
+                  how="`PAKCAST_FAULT=store.vintage.before_register` (library, and `pakcast quarterly`)",
+                  outcome="no vintage, no orphan forecast rows; the killed run directory's manifest says `status: incomplete`; the next run adds a complete vintage")
 def test_vintage_killed_before_registration_is_invisible_then_next_completes(tmp_path):
     store = tmp_path / "v.duckdb"
     code = ("import pandas as pd, sys\nfrom forecast.store import Store\n"
@@ -147,6 +153,9 @@ def test_vintage_killed_before_registration_is_invisible_then_next_completes(tmp
     assert st.load_vintage(first)["mean"].tolist() == list(range(50))  # the first vintage is untouched
 
 
+@pytest.mark.case("two-ingests", fault="two ingests at once (lock held 6 s by the first)",
+                  how="`PAKCAST_PAUSE`",
+                  outcome="second waits, then both complete; 200 events, 2 ingests")
 def test_two_ingests_at_once_serialise(tmp_path):
     """The first holds the lock (paused inside its transaction); the second waits, then completes."""
     store = tmp_path / "c.duckdb"
@@ -166,6 +175,9 @@ def test_two_ingests_at_once_serialise(tmp_path):
     assert (s["events"], s["ingests"]) == (200, 2)
 
 
+@pytest.mark.case("lock-timeout", fault="second ingest while the lock is held longer than its timeout",
+                  how="`PAKCAST_LOCK_TIMEOUT=1`",
+                  outcome="exit 1 with \"in use by another pakcast process ... waited 1 s\" (was a traceback: `StoreLockedError` not caught by `pakcast ingest`; fixed); nothing written; it succeeds afterwards")
 def test_second_run_fails_clearly_when_the_lock_is_held_too_long(tmp_path):
     store = tmp_path / "l.duckdb"
     a = _events_csv(tmp_path / "a.csv", 50, "a")
@@ -187,6 +199,9 @@ def test_second_run_fails_clearly_when_the_lock_is_held_too_long(tmp_path):
     assert _state(store)["events"] == 100
 
 
+@pytest.mark.case("same-file-twice", fault="the same file ingested by two processes at once",
+                  how="two `pakcast ingest`",
+                  outcome="stored once (one ingest row, no duplicated events)")
 def test_same_file_ingested_twice_at_once_is_not_duplicated(tmp_path):
     store = tmp_path / "d.duckdb"
     a = _events_csv(tmp_path / "a.csv", 150, "a")
@@ -200,6 +215,9 @@ def test_same_file_ingested_twice_at_once_is_not_duplicated(tmp_path):
     assert (s["events"], s["ingests"]) == (150, 1)
 
 
+@pytest.mark.case("kill-ingest-delay", fault="SIGKILL after 0.5-7 s of an ingest of the UCDP extract (6,416 rows)",
+                  how="`os.kill` from outside (slow test)",
+                  outcome="store has 0 or 6,416 events, never part; next ingest completes with 6,416 and one ingest row")
 @pytest.mark.slow
 @pytest.mark.parametrize("delay", [0.5, 2.0, 3.5, 5.0, 7.0])
 def test_ingest_killed_after_random_delay(tmp_path, ucdp_path, delay):
@@ -224,6 +242,10 @@ QUARTERLY = ("quarterly", "--models", "last_value,seasonal_naive", "--scheduler"
              "--no-studies", "--no-report", "--backtest-start", "2019-01-01", "--as-of", "2021-09-30")
 
 
+@pytest.mark.case("same-quarter-twice", fault="re-running the same quarter twice",
+                  how="`pakcast quarterly` x2 (slow test)",
+                  outcome="two vintage ids, same `as_of`; the first vintage's rows unchanged")
+@pytest.mark.case("kill-vintage-transaction")
 @pytest.mark.slow
 def test_quarterly_killed_mid_archive_then_rerun_creates_new_vintage(tmp_path):
     """Kill a quarterly run inside its vintage transaction, then run the quarter twice more:
@@ -252,6 +274,9 @@ def test_quarterly_killed_mid_archive_then_rerun_creates_new_vintage(tmp_path):
     _consistent(_state(store))
 
 
+@pytest.mark.case("kill-quarterly-delay", fault="SIGKILL of `pakcast quarterly` after 4 s / 9 s",
+                  how="`os.kill` (slow test)",
+                  outcome="store consistent; the next run completes and writes its manifest")
 @pytest.mark.slow
 @pytest.mark.parametrize("delay", [4.0, 9.0])
 def test_quarterly_killed_after_delay_next_run_completes(tmp_path, delay):

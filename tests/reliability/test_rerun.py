@@ -63,6 +63,7 @@ def test_run_specific_fields_are_set_aside(tmp_path):
     assert compare_file(old, new, sha).status == "differs"  # the path differs without the substitution
 
 
+@pytest.mark.case("rerun-refusals")
 def test_structure_changes_missing_files_and_renderings(tmp_path):
     old, new, sha = _pair(tmp_path, "f.csv", "a,b\n1,2\n", "a,c\n1,2\n")
     assert "columns" in compare_file(old, new, sha).detail
@@ -76,6 +77,9 @@ def test_structure_changes_missing_files_and_renderings(tmp_path):
     assert compare_file(old, new, sha).status == "unverifiable"
 
 
+@pytest.mark.case("rerun-refusals", fault="rerun of a manifest not written by the CLI, into a non-empty directory, of an edited output",
+                  how="unit",
+                  outcome="refused with a clear message / `unverifiable`")
 def test_manifest_without_cli_argv_is_refused(tmp_path):
     m = RunManifest(command="panel", argv=["/usr/bin/pytest", "-q"])
     (tmp_path / "p.csv").write_text("a\n1\n", encoding="utf-8")
@@ -112,6 +116,9 @@ def test_default_output_directory_is_redirected_too(tmp_path):
     assert args[-2:] == ["--out", str(tmp_path / "fresh")] and args[1:3] == ["--store", "none"]
 
 
+@pytest.mark.case("rerun-deterministic", fault="rerun of a deterministic run",
+                  how="`pakcast panel` then `pakcast rerun`",
+                  outcome="`identical`, exit 0")
 # -- end to end, through the CLI ----------------------------------------------------------------
 def test_rerun_deterministic_panel_matches_exactly(tmp_path):
     r = _pakcast(tmp_path, "panel", "--out", "panel.csv", "--freq", "quarter")
@@ -126,6 +133,9 @@ def test_rerun_deterministic_panel_matches_exactly(tmp_path):
     assert rep["stochastic"] is False and rep["exit_code"] == 0
 
 
+@pytest.mark.case("rerun-changed-input", fault="rerun after an input changed",
+                  how="edit the input CSV",
+                  outcome="exit 3, both hashes printed, not repeated; with `--allow-changed-inputs` exit 1 and the differing cells named (`row 2, column 'killed'`)")
 def test_rerun_reports_changed_input_first(tmp_path):
     src = tmp_path / "events.csv"
     src.write_text("event_id,date,killed,province\na,2015-01-03,2,Punjab\nb,2015-02-03,1,Sindh\n", encoding="utf-8")
@@ -144,6 +154,9 @@ def test_rerun_reports_changed_input_first(tmp_path):
     assert f["status"] == "differs" and "'killed'" in f["detail"]
 
 
+@pytest.mark.case("rerun-seeded", fault="rerun of seeded stochastic runs",
+                  how="`pakcast breaks`, `pakcast hawkes`, `pakcast quarterly`",
+                  outcome="`identical`/`equal` (max difference 0); another seed is reported `differs` (max rel. diff 8.7e-2 on the Hawkes intervals)")
 def test_rerun_seeded_stochastic_breaks(tmp_path):
     """pakcast breaks simulates its sup-F p-values: the same seed must give the same numbers."""
     r = _pakcast(tmp_path, "breaks", "--json", "b.json", "--series", "Punjab", "--outcome", "attacks",
@@ -156,6 +169,7 @@ def test_rerun_seeded_stochastic_breaks(tmp_path):
     assert rep["stochastic"] is True and rep["files"][0]["status"] in ("identical", "equal", "within_tolerance")
 
 
+@pytest.mark.case("rerun-seeded")
 def test_rerun_seeded_hawkes_and_another_seed_differs(tmp_path):
     """pakcast hawkes simulates its count forecast (seeded); its JSON embeds the manifest. The same
     seed repeats; another seed gives other draws, which the comparison reports as ``differs``."""
@@ -170,6 +184,7 @@ def test_rerun_seeded_hawkes_and_another_seed_differs(tmp_path):
     assert other.status == "differs" and other.max_rel_diff > 1e-3
 
 
+@pytest.mark.case("rerun-refusals")
 def test_rerun_refuses_to_overwrite(tmp_path):
     r = _pakcast(tmp_path, "panel", "--out", "p.csv", "--freq", "year")
     assert r.returncode == 0
@@ -179,6 +194,7 @@ def test_rerun_refuses_to_overwrite(tmp_path):
         rerun(tmp_path / "p.manifest.json", tmp_path / "busy")
 
 
+@pytest.mark.case("rerun-seeded")
 @pytest.mark.slow
 def test_rerun_seeded_quarterly_run(tmp_path):
     """The quarterly run (backtest + forecast samples, seeded) repeats within tolerance, without

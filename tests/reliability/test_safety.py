@@ -86,6 +86,9 @@ def test_scanner_catches_each_construct(tmp_path):
         assert needle in text, needle
 
 
+@pytest.mark.case("data-derived-names", fault="data-derived output names (`../../etc/passwd`, `/etc/passwd`, `..`, NUL, RTL override, 500 chars)",
+                  how="unit + hypothesis on `safe_join`; a briefing figure named `../../etc/passwd`",
+                  outcome="always inside the output directory; no file outside")
 @pytest.mark.parametrize("name", ["../../etc", "../../../etc/passwd", "/etc/passwd", "..", ".", "...", "",
                                   "a/../../b", "..\\..\\windows", "Khyber Pakhtunkhwa", "x\x00y", "\u202e..gpj",
                                   "~root", "$HOME", "a" * 500])
@@ -98,6 +101,7 @@ def test_safe_join_never_escapes(tmp_path, name):
     assert len(safe_name(name)) <= 80
 
 
+@pytest.mark.case("data-derived-names")
 @settings(max_examples=200, deadline=None, derandomize=True)
 @given(parts=st.lists(st.text(max_size=30), min_size=1, max_size=3))
 def test_safe_join_property(tmp_path_factory, parts):
@@ -107,6 +111,7 @@ def test_safe_join_property(tmp_path_factory, parts):
     assert len(t.relative_to(base.resolve()).parts) == len(parts)
 
 
+@pytest.mark.case("data-derived-names")
 def test_figure_named_from_data_stays_in_its_directory(tmp_path):
     import matplotlib
 
@@ -124,6 +129,7 @@ def test_figure_named_from_data_stays_in_its_directory(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["run"]
 
 
+@pytest.mark.case("unknown-provinces")
 def test_province_named_like_a_path_is_rejected_not_used(tmp_path):
     from pakcast.forecast.sources import read_source
     from pakcast.forecast.validate import ValidationError
