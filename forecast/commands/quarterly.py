@@ -76,7 +76,7 @@ def quarterly_cmd(
             prog.update(tasks[stage], completed=done, total=total)
 
         try:
-            manifest = run(cfg, progress=cb, out_dir=out_dir)
+            run(cfg, progress=cb, out_dir=out_dir)
         finally:
             prog.stop()  # an error is printed by the CLI's one handler, below the bars
         for task in prog.tasks:
