@@ -146,6 +146,18 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
+def read_json_object(path: str | os.PathLike, error: type[Exception] = PakcastError) -> dict[str, Any]:
+    """Read a JSON file that must hold one object; ``error`` names line and column of bad JSON."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise error(f"{p}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})") from exc
+    if not isinstance(data, dict):
+        raise error(f"{p}: expected a JSON object at the top level, found {type(data).__name__}")
+    return data
+
+
 def neutralise_cells(df: pd.DataFrame) -> pd.DataFrame:
     """Text cells that a spreadsheet would run as a formula, made inert with a leading ``'``.
 

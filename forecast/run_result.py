@@ -14,13 +14,12 @@ one back (the only reader: :func:`pakcast.forecast.report.build_report` renders 
 
 from __future__ import annotations
 
-import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pakcast.forecast.errors import InputError
-from pakcast.forecast.io import sha256_file, write_json
+from pakcast.forecast.io import read_json_object, sha256_file, write_json
 
 __all__ = [
     "RESULT_FILE",
@@ -216,12 +215,7 @@ def read_result(path: str | Path) -> RunResult:
         p = p / RESULT_FILE
     if not p.exists():
         raise FileNotFoundError(f"{p} not found: run `pakcast quarterly --out DIR` or `pakcast its ... --out DIR` first")
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ResultError(f"{p}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})") from exc
-    if not isinstance(data, dict):
-        raise ResultError(f"{p}: expected a JSON object at the top level, found {type(data).__name__}")
+    data = read_json_object(p, ResultError)
     kind = data.get("kind", "quarterly")
     if kind not in _KINDS:
         raise ResultError(f"{p}: key 'kind': expected one of {sorted(_KINDS)}, found {kind!r}")

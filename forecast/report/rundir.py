@@ -12,7 +12,6 @@ show half a table).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pakcast.forecast.errors import InputError
+from pakcast.forecast.io import read_json_object
 
 FORECAST_COLUMNS = (
     "province", "quarter", "measure", "mean", "q05", "q25", "q50", "q75", "q95",
@@ -62,12 +62,7 @@ class RunInputs:
 def _read_json(path: Path, what: str) -> dict[str, Any] | Missing:
     if not path.exists():
         return Missing(f"{path.name} is not in this run directory ({what} was not produced)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RunDirError(f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})") from exc
-    if not isinstance(data, dict):
-        raise RunDirError(f"{path}: expected a JSON object at the top level, found {type(data).__name__}")
+    data = read_json_object(path, RunDirError)
     status = data.get("status") or data.get("error")
     if isinstance(status, str) and data.keys() <= {"status", "error", "reason", "detail"}:
         # a producer that records why it could not run (never silently): show its reason
