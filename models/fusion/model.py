@@ -390,7 +390,7 @@ class MeasurementModel:
         """Joint log-density of the unconstrained parameter vector ``x`` (see :class:`Layout`) and its gradient."""
         x = np.ascontiguousarray(x, dtype=float)
         g = np.empty_like(x)
-        return float(logp_grad(x, *self._kernel_args(), g)), g
+        return float(logp_grad(x, *self._kernel_args(), g)), g  # type: ignore[call-arg]  # numba >= 0.68 types Dispatcher.__call__
 
     def initial_point(self, random_seed: int | None = None, jitter: float = 0.1) -> np.ndarray:
         """A start for the sampler: reference-scale levels from the data, everything else near 0."""
