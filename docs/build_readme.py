@@ -37,7 +37,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ROOT / "docs" / "readme"
 RESULTS = ROOT / "docs" / "results"
-PARTS = ["_head.md", "quarterly.md", "fusion.md", "report.md", "breaks_its.md", "bayes.md", "attribution.md",
+# README.md: the short head (what the tool does, the two commands, the data limits) and the tour.
+PARTS = ["_head.md", "_tour.md"]
+# The manual's pages (the Sphinx site under docs/, docs/index.md), in their order there.
+PAGES = ["quarterly.md", "fusion.md", "report.md", "breaks_its.md", "bayes.md", "attribution.md",
          "likelihood.md", "foundation.md", "reliability.md", "performance.md", "_tail.md"]
 
 PLACEHOLDER = re.compile(r"(?<!\\)\{\{\s*(?P<path>[^|}]+?)\s*(?:\|\s*(?P<fmt>[^}]*?)\s*)?\}\}")
@@ -135,6 +138,34 @@ def build(results: dict[str, dict] | None = None) -> str:
         text = (SECTIONS / name).read_text(encoding="utf-8")
         sections.append(render(text, results, name).strip() + "\n")
     return "\n".join(sections)
+
+
+HEADING = re.compile(r"^(#{2,6})(\s)")
+FENCE = re.compile(r"^\s*(```|~~~)")
+# links written for README.md (relative to the repository root) -> the same target on the site (docs/)
+SITE_LINKS = {"](docs/readme/": "](readme/", "](docs/ARCHITECTURE.md": "](ARCHITECTURE.md",
+              "](data/SOURCES.md": "](sources.md"}
+
+
+def site_source(name: str, text: str, results: dict[str, dict] | None = None, page: bool = True) -> str:
+    """One section for the site: placeholders filled (:func:`render`), README links turned into the
+    site's and, for a ``page`` (not a section included into one), headings raised one level when the
+    section starts at ``##`` (a page needs a ``#`` title)."""
+    results = load_results() if results is None else results
+    lines = render(text, results, name).splitlines()
+    in_fence = False
+    first = next((ln for ln in lines if ln.startswith("#")), "")
+    raise_level = page and first.startswith("## ")
+    out = []
+    for line in lines:
+        if FENCE.match(line):
+            in_fence = not in_fence
+        elif not in_fence and raise_level:
+            line = HEADING.sub(lambda m: m.group(1)[1:] + m.group(2), line)
+        for old, new in SITE_LINKS.items():
+            line = line.replace(old, new)
+        out.append(line)
+    return "\n".join(out) + "\n"
 
 
 def main() -> None:

@@ -166,7 +166,7 @@ def absolute_error(obs, samples) -> np.ndarray:
 
 
 def interval_coverage(obs, samples, levels=COVERAGE_LEVELS) -> dict[int, np.ndarray]:
-    """For each level ``L``, a boolean array: ``obs`` inside the central ``L``% sample interval."""
+    """For each level ``L`` (per cent), a boolean array: ``obs`` inside the central ``L`` per cent sample interval."""
     obs, samples = _prep(obs, samples)
     out = {}
     for lv in levels:
@@ -180,7 +180,7 @@ def interval_coverage(obs, samples, levels=COVERAGE_LEVELS) -> dict[int, np.ndar
 def pit_coverage(pit, levels=COVERAGE_LEVELS) -> dict[int, np.ndarray]:
     """For each level ``L``: ``(1 - L/100)/2 <= pit <= (1 + L/100)/2`` (randomised-PIT coverage).
 
-    With the randomised PIT the share is exactly ``L``% in expectation under a calibrated count
+    With the randomised PIT the share is exactly ``L`` per cent in expectation under a calibrated count
     forecast, however low the counts; NaN PIT values give False.
     """
     pit = np.asarray(pit, dtype=float)

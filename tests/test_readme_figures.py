@@ -1,5 +1,6 @@
-"""README result figures are generated: placeholders resolve, generated sections quote no typed
-result numbers, every result file names its revision and command, README.md is the build."""
+"""README and site result figures are generated: placeholders resolve, generated sections (README
+parts and the site's pages) quote no typed result numbers, every result file names its revision and
+command, README.md is the build, the site lists every page (its build: test_docs_site.py)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ def test_render_fills_and_formats_and_names_the_missing_key():
 def test_sections_quote_only_generated_result_numbers():
     results = br.load_results()
     problems = []
-    for name in br.PARTS:
+    assert set(br.PARTS).isdisjoint(br.PAGES)
+    for name in br.PARTS + br.PAGES:
         text = (br.SECTIONS / name).read_text(encoding="utf-8")
         marker = br.section_marker(text)
         if name in NOT_YET_GENERATED:
@@ -68,6 +70,24 @@ def test_sections_quote_only_generated_result_numbers():
         if typed:
             problems.append(f"{name}: typed result numbers {typed} (quote them from docs/results via placeholders)")
     assert problems == []
+
+
+def test_site_pages_fill_placeholders_and_raise_headings():
+    res = {"bt": {"meta": {}, "figures": {"x": 0.5}}}
+    text = "<!-- figures: generated -->\n## Title\n\n```bash\n## not a heading\n```\n### Sub {{ bt.x | .0% }}\n" \
+           "[SOURCES](data/SOURCES.md), [page](docs/readme/bayes.md)\n"
+    page = br.site_source("p.md", text, res)
+    assert page.splitlines() == ["# Title", "", "```bash", "## not a heading", "```", "## Sub 50%",
+                                 "[SOURCES](sources.md), [page](readme/bayes.md)"]
+    assert br.site_source("p.md", text, res, page=False).splitlines()[0] == "## Title"
+
+
+def test_site_lists_every_page():
+    index = (REPO / "docs" / "index.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^readme/(\S+)$", index, flags=re.MULTILINE)
+    assert listed == [p.removesuffix(".md") for p in br.PAGES], "docs/index.md toctree != build_readme.PAGES"
+    for part in br.PARTS:
+        assert f"readme/{part}" in index, f"{part} is not included in the site's front page"
 
 
 def test_result_files_carry_provenance():

@@ -43,7 +43,7 @@ class FluctuationResult:
 
 
 def cusum_pvalue(x: float, terms: int = 100) -> float:
-    """P(sup |Brownian bridge| > x)."""
+    """``P(sup |B(t)| > x)`` for a Brownian bridge ``B``."""
     if x <= 0:
         return 1.0
     j = np.arange(1, terms + 1)

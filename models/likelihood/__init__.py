@@ -8,14 +8,14 @@ of the NB2 dispersion (variance ``mu + alpha mu^2``; PyMC's ``NegativeBinomial(a
 
 Public kernels
 --------------
-``poisson_logpmf(y, mu)``, ``poisson_loglik_grad(y, eta, weights=None, offset=None)``
-    -> ``(loglik, d_eta)``
-``negbin_count_part(y, log_alpha)`` (the mean-free part of the log-pmf, for segment sums),
-``negbin_logpmf(y, mu, alpha)``, ``negbin_loglik_grad(y, eta, log_alpha, weights=None, offset=None)``
-    -> ``(loglik, d_eta, d_log_alpha)``; ``negbin_loglik_grad_obs``, ``negbin_hessian_obs``
-``zinb_logpmf(y, mu, alpha, pi)``, ``zinb_loglik_grad(y, eta, log_alpha, logit_pi, ...)``
-``hurdle_nb_logpmf(y, mu, alpha, pi)``, ``hurdle_nb_loglik_grad(y, eta, log_alpha, logit_pi, ...)``
-    -> ``(loglik, d_eta, d_log_alpha, d_logit_pi)``
+* ``poisson_logpmf(y, mu)``, ``poisson_loglik_grad(y, eta, weights=None, offset=None)``
+  -> ``(loglik, d_eta)``
+* ``negbin_count_part(y, log_alpha)`` (the mean-free part of the log-pmf, for segment sums),
+  ``negbin_logpmf(y, mu, alpha)``, ``negbin_loglik_grad(y, eta, log_alpha, weights=None, offset=None)``
+  -> ``(loglik, d_eta, d_log_alpha)``; ``negbin_loglik_grad_obs``, ``negbin_hessian_obs``
+* ``zinb_logpmf(y, mu, alpha, pi)``, ``zinb_loglik_grad(y, eta, log_alpha, logit_pi, ...)``,
+  ``hurdle_nb_logpmf(y, mu, alpha, pi)``, ``hurdle_nb_loglik_grad(y, eta, log_alpha, logit_pi, ...)``
+  -> ``(loglik, d_eta, d_log_alpha, d_logit_pi)``
 
 The PyMC bridge is :mod:`models.likelihood.pytensor_ops` (imported lazily: it needs PyTensor).
 Numpy twins of every kernel are in :mod:`models.likelihood.numpy_twins`.

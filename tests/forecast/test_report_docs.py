@@ -1,4 +1,4 @@
-"""The README's ITS and break examples run as written, on the files they name.
+"""The manual's ITS and break examples (page docs/readme/breaks_its.md) run as written, on the files they name.
 
 Every ``console`` block of the sections "An ITS study, end to end" and "Your own series" in
 ``docs/readme/breaks_its.md`` is parsed: each ``$ `` line (with ``\\`` continuations) is run in a
