@@ -40,7 +40,7 @@ def run_attribute(*, outcome: str = "attacks", periods: str, groups: str, random
     """Covariate effects (IRRs), Shapley shares of a change between two periods, predictive checks.
 
     ``interventions``: at most one date, the real break of the placebo test (default: the
-    study's own, :data:`pakcast.forecast.attribution_study.DEFAULT_BREAK_DATE`).
+    country profile's, :attr:`pakcast.forecast.country.CountryProfile.attribution_break`).
     ``status(text)`` (optional) returns a context manager shown while a stage runs.
     """
     import contextlib

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pakcast.forecast.country import PAKISTAN
+from pakcast.forecast.country import profile
 from pakcast.forecast.covariates import GROUPS, covariate_groups, feature_names
 from pakcast.forecast.scoring import crps_negbin, diebold_mariano
 from pakcast.models.attribution import (
@@ -59,9 +59,8 @@ from pakcast.models.seasonality import fourier_names, fourier_terms
 
 DEFAULT_PERIODS = (("2010-01", "2013-12"), ("2015-01", "2018-12"))
 DEFAULT_GROUPS = ("economic", "political", "security")
-DEFAULT_BREAK_DATE = "2014-06-15"  # Operation Zarb-e-Azb (timeline.csv, verified)
 OUTCOMES = ("attacks", "killed")
-SOURCE = PAKISTAN.source("attribution")
+SOURCE = profile().source("attribution")
 
 
 # --------------------------------------------------------------------------- parsing
@@ -143,7 +142,7 @@ def assemble(panel: pd.DataFrame, covariates: pd.DataFrame, outcome: str, groups
         raise ValueError(f"covariates lack column(s) {sorted(miss)}; rebuild with `pakcast data build`")
     econ = [c for c in cols if covariate_groups()[c] == "economic"]
     cov = _shift_covariates(covariates[["unique_id", "ds", *cols]].copy(), econ, extra_econ_lag)
-    pan = panel.loc[panel["unique_id"] != "Pakistan", ["unique_id", "ds", outcome, "population"]].copy()
+    pan = panel.loc[panel["unique_id"] != profile().national, ["unique_id", "ds", outcome, "population"]].copy()
     pan["unique_id"] = pan["unique_id"].astype(str)
     cov["unique_id"] = cov["unique_id"].astype(str)
     df = pan.merge(cov, on=["unique_id", "ds"], how="left", validate="one_to_one")
@@ -554,7 +553,7 @@ def bayes_effects(panel: pd.DataFrame, covariates: pd.DataFrame, outcome: str = 
     data = assemble(panel, covariates, outcome, groups, min_events=min_events, units=units)
     cols = list(data["groups"])
     df = pd.concat([data["df"][["unique_id", "ds", outcome, "population"]], data["df"][cols]], axis=1)
-    model = HierarchicalNBITS(df, outcome, breaks=PAKISTAN.intervention_days(), covariates=cols)
+    model = HierarchicalNBITS(df, outcome, breaks=profile().intervention_days(), covariates=cols)
     res = model.fit(draws=draws, tune=tune, chains=chains, random_seed=random_seed)
     sd = df[cols].to_numpy(dtype=float).std(axis=0)  # the model standardises with these (ddof=0)
     table = irr_from_draws(res._draws("beta"), cols, np.where(sd > 0, sd, 1.0), groups=data["groups"],
@@ -584,7 +583,7 @@ def run_attribution(panel: pd.DataFrame, covariates: pd.DataFrame, outcome: str 
                     n_draws: int = 200, min_events: int = 20, units: Sequence[str] | None = None,
                     cov_type: str = "driscoll-kraay", backtest: bool = True,
                     first_origin: str = "2010-01", step_months: int = 12, horizon_months: int = 12,
-                    break_date: str = DEFAULT_BREAK_DATE, n_placebo: int = 20,
+                    break_date: str | None = None, n_placebo: int = 20,
                     lag_choices: Sequence[int] = (0, 3, 6, 12),
                     scenarios: Mapping[str, Mapping[str, object]] | None = None,
                     n_samples: int = 2000, trend: bool = False, maxlags: int = 12,
@@ -607,6 +606,9 @@ def run_attribution(panel: pd.DataFrame, covariates: pd.DataFrame, outcome: str 
     backtest : bool
         Run the out-of-sample CRPS check, Granger tests, placebos, lag sensitivity and the
         specification checks (province trends on/off, break terms added).
+    break_date : str, optional
+        The real break of the placebo test; default the country profile's
+        (:attr:`forecast.country.CountryProfile.attribution_break`).
     trend : bool
         Add a linear trend per province to the controls (player ``other``).
     maxlags : int
@@ -624,6 +626,11 @@ def run_attribution(panel: pd.DataFrame, covariates: pd.DataFrame, outcome: str 
         ``interpretation``, ``timing_s``.
     """
     t0 = _time.perf_counter()
+    if break_date is None:
+        default_break = profile().attribution_break
+        if default_break is None:
+            raise ValueError("no break date for the placebo test: give break_date (--intervention DATE)")
+        break_date = default_break.date
     if isinstance(periods, str):
         periods = parse_periods(periods)
     groups = parse_groups(groups)

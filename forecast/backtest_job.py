@@ -39,14 +39,13 @@ def run_backtest_job(*, models: Sequence[str], origins: str | None = None, input
     from pakcast.forecast.country import profile
     from pakcast.forecast.forecasters import MODEL_NAMES
     from pakcast.forecast.io import write_csv
-    from pakcast.forecast.quarterly import QuarterlyConfig
-    from pakcast.forecast.quarterly import _load_panel as load_run_panel  # the run's one panel loader
+    from pakcast.forecast.panel import load_run_panel
 
     bad = [m for m in models if m not in MODEL_NAMES]
     if bad:
         raise InputError(f"--models: unknown {bad}; choose from {', '.join(MODEL_NAMES)}")
     with input_errors():
-        panel, coverage = load_run_panel(QuarterlyConfig(input=input, encoding=encoding))
+        panel, coverage = load_run_panel(input, encoding=encoding)
     olist = parse_origins(origins)
     provinces = panel[panel["unique_id"] != profile().national].reset_index(drop=True)
     cfg = BacktestConfig(models=tuple(models), measures=tuple(measures), origins=olist, start=DEFAULT_START,

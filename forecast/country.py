@@ -76,6 +76,9 @@ class CountryProfile:
         Limits of the shipped event data, printed by ``pakcast describe``.
     calendar : PoliticalCalendar
         Elections, changes of government, ceasefires and security steps (covariates).
+    attribution_break : Intervention or None
+        The real break of the attribution study's placebo test (``pakcast attribute``; a user's
+        ``--intervention`` replaces it).
     """
 
     name: str
@@ -84,6 +87,7 @@ class CountryProfile:
     limitations: tuple[str, ...]
     event_data_limits: tuple[str, ...]
     calendar: PoliticalCalendar
+    attribution_break: Intervention | None = None
 
     @property
     def national(self) -> str:
@@ -125,6 +129,9 @@ PAKISTAN = CountryProfile(
         "ucdp_panel": "UCDP GED panel",
         "attribution": "UCDP GED 22.1 (Pakistan extract via HDX), militant scope; covariates: shared/data/covariates",
         "reported": "published aggregates: PICSS, PIPS, CRSS, GTI and others (URLs in data)",
+        "ucdp_citation": "Sundberg & Melander (2013), J. Peace Research 50(4):523-532; Davies, Pettersson & Öberg "
+                         "(2022), J. Peace Research 59(4):593-610",
+        "population": "Population: Pakistan Bureau of Statistics censuses 1998, 2017, 2023",
     },
     limitations=(
         "UCDP GED records organised violence: events with at least one death in a conflict, dyad or actor that "
@@ -159,6 +166,8 @@ PAKISTAN = CountryProfile(
         steps={"fata_merger": "2018-05-31", "counterterrorism_regime": "2014-12-24", "kabul_takeover": "2021-08-15"},
         windows={"military_courts": ("2015-01-07", "2019-01-06")},
     ),
+    attribution_break=Intervention("2014-06-15", "Operation Zarb-e-Azb",
+                                   "the army's offensive in North Waziristan begins (timeline.csv, verified)"),
 )
 
 #: the known profiles by key

@@ -486,3 +486,103 @@ def _restore_zeros(nz: pd.DataFrame, freq: str, fata: str) -> pd.DataFrame:
     per = pd.to_datetime(full["ds"]).dt.to_period(f)
     full["population"] = population(full["unique_id"], period_midpoint(per), fata=fata)
     return full[PANEL_COLUMNS]
+
+
+def load_run_panel(input: str | Path | None = None, *, encoding: str = "utf-8", source_label: str | None = None,
+                   refresh: dict[str, Any] | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The monthly panel a forecasting run works on, and its coverage: the one loader behind
+    ``pakcast quarterly`` and ``pakcast backtest``.
+
+    ``input`` is ``None`` for the shipped panel (:func:`load_panel`) or a panel CSV in the CLI form
+    (``province, period, attacks, killed, ...``), read by the strict reader and checked cell by
+    cell (:func:`panel_from_csv`). Returns ``(panel, coverage)``: ``coverage`` holds the source,
+    file, first and last period and the exclusions, plus ``_path`` (the input file for the
+    manifest) and ``_sources`` (its :class:`forecast.run_result.SourceCredit` entries, named
+    ``source_label`` when given; a panel built by ``--refresh`` is credited to the sources of
+    ``refresh``, the refresh report).
+    """
+    from pakcast.forecast.country import profile
+    from pakcast.forecast.io import sha256_file
+    from pakcast.forecast.run_result import SourceCredit
+
+    if input is None:
+        panel = load_panel("month")
+        meta = shipped_meta()
+        pm = meta.get("panels", {}).get(shipped_panel_name("month"), {})
+        coverage: dict[str, Any] = {
+            "source": meta.get("source"), "file": "pakcast.data/" + shipped_panel_name("month"),
+            "start": pm.get("start", meta.get("coverage_start")), "end": pm.get("end", meta.get("coverage_end")),
+            "scope": pm.get("scope"), "fata": pm.get("fata"),
+            "exclusions": {k: v for k, v in pm.items() if k.startswith(("excluded", "unassigned", "events_out"))
+                           and not k.endswith("_ids")},
+        }
+        path = paths.shipped(shipped_panel_name("month"))
+        coverage["_path"] = str(path)
+        country = profile()
+        coverage["_sources"] = [
+            SourceCredit(name=source_label or country.source("ucdp"), file=path.name, sha256=sha256_file(path),
+                         coverage=f"{coverage['start']} to {coverage['end']}", licence="CC BY 4.0",
+                         citation=country.source("ucdp_citation"), role="events (panel)"),
+            SourceCredit(name=country.source("population"), licence="official statistics",
+                         coverage="interpolated by the panel builder", citation="PBS census results",
+                         role="population"),
+        ]
+    else:
+        from pakcast.forecast.validate import read_csv_records
+
+        raw = read_csv_records(input, encoding=encoding, columns=("province", "period", "attacks", "killed"))
+        panel = panel_from_csv(raw, str(input))
+        coverage = {"source": f"user panel {input}", "file": str(input),
+                    "start": str(panel["ds"].min().date()), "end": str(panel["ds"].max().date()),
+                    "exclusions": {}, "_path": str(input),
+                    "_sources": [SourceCredit.user_file(input, source_label or _refreshed(refresh),
+                                                        rows=int(len(raw.frame)), role="panel")]}
+    return panel, coverage
+
+
+def _refreshed(refresh: dict[str, Any] | None) -> str | None:
+    """The credit of a panel built by ``--refresh``: the sources fetched into the store."""
+    if not refresh:
+        return None
+    ok = [f"{s.get('name')}" for s in refresh.get("sources", []) if s.get("status") == "ok"]
+    return f"panel built from the store after refreshing {', '.join(ok)}" if ok else None
+
+
+def panel_from_csv(raw, name: str) -> pd.DataFrame:
+    """A user panel CSV (province, period, attacks, killed, ...; a :class:`forecast.validate.RawTable`
+    from the strict reader) in contract form. Province names are checked as ingest checks them
+    (:func:`forecast.provinces.canonical_province`), periods and counts cell by cell; every bad
+    cell is an error naming file, line and column. The national series is added as the sum of the
+    provinces when the file has no ``Pakistan`` rows."""
+    from pakcast.forecast.provinces import canonical_province
+    from pakcast.forecast.validate import Checker, ValidationError, require_columns
+
+    require_columns(raw, ("province", "period", "attacks", "killed"),
+                    " (the panel CSV form province, period, attacks, killed, ...)")
+    f = raw.frame
+    if f.empty and not raw.bad_width:
+        raise ValidationError([], header=f"{name}: no data rows after the header; expected one row per province "
+                                         "and month")
+    ck = Checker(raw, "panel")
+    ck.required("province")
+    names = {}
+    for u in pd.unique(f["province"].dropna()):
+        try:
+            names[u] = canonical_province(u)
+        except KeyError:
+            pass
+    ck.flag(f["province"].notna() & ~f["province"].isin(list(names)), "province",
+            "a known Pakistani province spelling or Pakistan (see forecast.provinces)")
+    ds = pd.to_datetime(f["period"], format="mixed", errors="coerce")
+    ck.flag(f["period"].notna() & ds.isna(), "period", "a month like 2021-12")
+    ck.required("period")
+    counts = {c: ck.integer(c) for c in ("attacks", "killed")}
+    ck.finish("raise")
+    out = pd.DataFrame({"unique_id": f["province"].map(names).astype(str).to_numpy()})
+    out["ds"] = ds.dt.to_period("M").dt.to_timestamp().to_numpy()
+    for c, v in counts.items():
+        out[c] = v.astype(np.int64).to_numpy()
+    if NATIONAL not in set(out["unique_id"]):
+        nat = out.groupby("ds", as_index=False)[["attacks", "killed"]].sum().assign(unique_id=NATIONAL)
+        out = pd.concat([out, nat[out.columns]], ignore_index=True)
+    return out.sort_values(["unique_id", "ds"]).reset_index(drop=True)

@@ -35,9 +35,9 @@ import pandas as pd
 from pakcast.forecast import scoring
 from pakcast.forecast.backtest import BacktestConfig, fit_predict_task, run_backtest, summarise
 from pakcast.forecast.forecasters import BASELINE_NAMES, MODEL_NAMES, NATIONAL, available_models
-from pakcast.forecast.country import PAKISTAN
-from pakcast.forecast.io import OutDir, prepare_out_dir, sha256_file, write_csv, write_json
+from pakcast.forecast.io import OutDir, prepare_out_dir, write_csv, write_json
 from pakcast.forecast.manifest import RunManifest
+from pakcast.forecast.panel import load_run_panel
 from pakcast.forecast.run_result import QuarterlyResult, SourceCredit, write_result
 
 __all__ = ["QuarterlyConfig", "run", "DEFAULT_MODELS", "forecast_table", "score_vintage", "PERCENTILES"]
@@ -46,10 +46,6 @@ DEFAULT_MODELS = BASELINE_NAMES + ("nb_glm", "ingarch", "hawkes")
 QUANTILES = {"q05": 0.05, "q25": 0.25, "q50": 0.5, "q75": 0.75, "q95": 0.95}
 PERCENTILES = np.arange(1, 100) / 100.0
 PUBLISHED_MODEL = "published"  # the selection rule's output (forecast.backtest.select_published)
-SHIPPED_SOURCE = PAKISTAN.source("ucdp")
-SHIPPED_CITATION = ("Sundberg & Melander (2013), J. Peace Research 50(4):523-532; Davies, Pettersson & Öberg (2022), "
-                    "J. Peace Research 59(4):593-610")
-POPULATION_SOURCE = "Population: Pakistan Bureau of Statistics censuses 1998, 2017, 2023"
 
 
 @dataclass
@@ -115,94 +111,6 @@ class QuarterlyConfig:
 
 def _month(ts) -> pd.Timestamp:
     return pd.Timestamp(ts).to_period("M").to_timestamp()
-
-
-def _load_panel(config: QuarterlyConfig) -> tuple[pd.DataFrame, dict]:
-    from pakcast.forecast import panel as P
-
-    if config.input is None:
-        panel = P.load_panel("month")
-        from pakcast.forecast import paths
-
-        meta = P.shipped_meta()
-        pm = meta.get("panels", {}).get(P.shipped_panel_name("month"), {})
-        coverage = {
-            "source": meta.get("source"), "file": "pakcast.data/" + P.shipped_panel_name("month"),
-            "start": pm.get("start", meta.get("coverage_start")), "end": pm.get("end", meta.get("coverage_end")),
-            "scope": pm.get("scope"), "fata": pm.get("fata"),
-            "exclusions": {k: v for k, v in pm.items() if k.startswith(("excluded", "unassigned", "events_out"))
-                           and not k.endswith("_ids")},
-        }
-        coverage["_path"] = str(paths.shipped(P.shipped_panel_name("month")))
-        path = paths.shipped(P.shipped_panel_name("month"))
-        coverage["_sources"] = [
-            SourceCredit(name=config.source_label or SHIPPED_SOURCE, file=path.name, sha256=sha256_file(path),
-                         coverage=f"{coverage['start']} to {coverage['end']}", licence="CC BY 4.0",
-                         citation=SHIPPED_CITATION, role="events (panel)"),
-            SourceCredit(name=POPULATION_SOURCE, licence="official statistics",
-                         coverage="interpolated by the panel builder", citation="PBS census results",
-                         role="population"),
-        ]
-    else:
-        from pakcast.forecast.validate import read_csv_records
-
-        raw = read_csv_records(config.input, encoding=config.encoding,
-                               columns=("province", "period", "attacks", "killed"))
-        panel = _panel_from_csv(raw, str(config.input))
-        coverage = {"source": f"user panel {config.input}", "file": str(config.input),
-                    "start": str(panel["ds"].min().date()), "end": str(panel["ds"].max().date()),
-                    "exclusions": {}, "_path": str(config.input),
-                    "_sources": [SourceCredit.user_file(config.input, config.source_label or _refreshed(config),
-                                                        rows=int(len(raw.frame)), role="panel")]}
-    return panel, coverage
-
-
-def _refreshed(config: QuarterlyConfig) -> str | None:
-    """The credit of a panel built by ``--refresh``: the sources fetched into the store."""
-    if not config.refresh:
-        return None
-    ok = [f"{s.get('name')}" for s in config.refresh.get("sources", []) if s.get("status") == "ok"]
-    return f"panel built from the store after refreshing {', '.join(ok)}" if ok else None
-
-
-def _panel_from_csv(raw, name: str) -> pd.DataFrame:
-    """A user panel CSV (province, period, attacks, killed, ...; a :class:`forecast.validate.RawTable`
-    from the strict reader) in contract form. Province names are checked as ingest checks them
-    (:func:`forecast.provinces.canonical_province`), periods and counts cell by cell; every bad
-    cell is an error naming file, line and column. The national series is added as the sum of the
-    provinces when the file has no ``Pakistan`` rows."""
-    from pakcast.forecast.provinces import canonical_province
-    from pakcast.forecast.validate import Checker, ValidationError, require_columns
-
-    require_columns(raw, ("province", "period", "attacks", "killed"),
-                    " (the panel CSV form province, period, attacks, killed, ...)")
-    f = raw.frame
-    if f.empty and not raw.bad_width:
-        raise ValidationError([], header=f"{name}: no data rows after the header; expected one row per province "
-                                         "and month")
-    ck = Checker(raw, "panel")
-    ck.required("province")
-    names = {}
-    for u in pd.unique(f["province"].dropna()):
-        try:
-            names[u] = canonical_province(u)
-        except KeyError:
-            pass
-    ck.flag(f["province"].notna() & ~f["province"].isin(list(names)), "province",
-            "a known Pakistani province spelling or Pakistan (see forecast.provinces)")
-    ds = pd.to_datetime(f["period"], format="mixed", errors="coerce")
-    ck.flag(f["period"].notna() & ds.isna(), "period", "a month like 2021-12")
-    ck.required("period")
-    counts = {c: ck.integer(c) for c in ("attacks", "killed")}
-    ck.finish("raise")
-    out = pd.DataFrame({"unique_id": f["province"].map(names).astype(str).to_numpy()})
-    out["ds"] = ds.dt.to_period("M").dt.to_timestamp().to_numpy()
-    for c, v in counts.items():
-        out[c] = v.astype(np.int64).to_numpy()
-    if NATIONAL not in set(out["unique_id"]):
-        nat = out.groupby("ds", as_index=False)[["attacks", "killed"]].sum().assign(unique_id=NATIONAL)
-        out = pd.concat([out, nat[out.columns]], ignore_index=True)
-    return out.sort_values(["unique_id", "ds"]).reset_index(drop=True)
 
 
 def _quarters(origin: pd.Timestamp, n: int = 4) -> list[pd.Period]:
@@ -385,7 +293,8 @@ def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | Non
     manifest.random_seeds = {"random_seed": int(config.random_seed)}
     notes = manifest.notes
 
-    panel_all, coverage = _load_panel(config)
+    panel_all, coverage = load_run_panel(config.input, encoding=config.encoding, source_label=config.source_label,
+                                         refresh=config.refresh)
     manifest.add_input(coverage.pop("_path"), role="panel")
     sources: list[SourceCredit] = coverage.pop("_sources")
     data_last = panel_all["ds"].max()

@@ -38,6 +38,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from pakcast.forecast.country import profile
+
 SUPPORTED = "supported"
 NOT_SUPPORTED = "not supported"  # evidence against the claim only
 INCONCLUSIVE = "inconclusive"  # an interval that includes no change
@@ -209,7 +211,7 @@ def check_peak(monthly: pd.DataFrame, n_boot: int = 2000, random_seed: int = 201
 
 def national_monthly(panel: pd.DataFrame) -> pd.DataFrame:
     """The national monthly series (PeriodIndex) from a panel in CSV form (``province, period``)."""
-    nat = panel[panel["province"] == "Pakistan"]
+    nat = panel[panel["province"] == profile().national]
     if nat.empty:  # a panel without the national row: sum the provinces
         nat = panel.groupby("period", as_index=False)[[c for c in ("attacks", "killed", "killed_low", "killed_high")
                                                        if c in panel.columns]].sum()
@@ -224,7 +226,7 @@ def reported_series(reported: pd.DataFrame) -> list[tuple[str, str, str, pd.Seri
     (the sources list revisions after first releases); the number of such periods goes into the note.
     """
     out = []
-    nat = reported[(reported["region"] == "Pakistan") & reported["period_type"].isin(["month", "year"])
+    nat = reported[(reported["region"] == profile().national) & reported["period_type"].isin(["month", "year"])
                    & reported["metric"].isin(REPORTED_MEASURES)]
     for (source, ptype, metric), g in nat.groupby(["source", "period_type", "metric"], sort=True):
         freq = "M" if ptype == "month" else "Y"
@@ -248,7 +250,7 @@ def check_claims(panel: pd.DataFrame, reported: pd.DataFrame | None = None, n_bo
     Parameters
     ----------
     panel : DataFrame
-        Monthly panel in CSV form (``province, period, attacks, killed, ...``), national row ``Pakistan``.
+        Monthly panel in CSV form (``province, period, attacks, killed, ...``), national row named ``profile().national``.
     reported : DataFrame, optional
         Tidy published aggregates (``source, period_type, period, region, metric, value, note``).
     n_boot, random_seed : int

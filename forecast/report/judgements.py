@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pakcast.forecast.country import profile
 from pakcast.forecast.report.format import fmt_count, fmt_pct, fmt_ratio
 
 #: words for the simple forecasting rules the models are compared with
@@ -171,7 +172,7 @@ def key_judgements(sections: dict[str, dict[str, Any]], max_n: int = 5,
     ``context``: ``national`` (the national series' name), ``counted_by`` (whose count: the
     source's short name), ``data`` (the span of the record, e.g. ``"1989-01 to 2021-12"``).
     """
-    ctx = {"national": "Pakistan", "counted_by": None, "data": None, **(context or {})}
+    ctx = {"national": profile().national, "counted_by": None, "data": None, **(context or {})}
     out = []
     for builder, key in ((_forecast_national, "forecast_table"), (_forecast_province, "forecast_table"),
                          (_scorecard, "scorecard"), (_last_quarter, "scorecard"), (_claims, "claims"),

@@ -32,3 +32,16 @@ def test_every_user_of_the_country_facts_reads_the_profile():
     assert bayes.DEFAULT_BREAKS.split(",") == list(PAKISTAN.intervention_days())
     assert covariates._ELECTIONS == PAKISTAN.calendar.elections
     assert build.LIMITATIONS == list(PAKISTAN.limitations) and build.NATIONAL == PAKISTAN.national
+
+
+def test_report_and_attribution_take_the_national_name_and_the_placebo_break_from_the_profile():
+    import inspect
+
+    from pakcast.forecast import attribution_study
+    from pakcast.forecast.report import claims, judgements
+
+    for mod in (attribution_study, claims, judgements):
+        src = inspect.getsource(mod)
+        assert '"Pakistan"' not in src and "2014-06-15" not in src, mod.__name__
+    assert PAKISTAN.attribution_break is not None and PAKISTAN.attribution_break.date == "2014-06-15"
+    assert inspect.signature(attribution_study.run_attribution).parameters["break_date"].default is None

@@ -288,27 +288,27 @@ def _panel_csv(tmp_path: Path, bad: dict[tuple[int, str], str] | None = None) ->
     ("period", "2015-13", "a month like 2021-12"),
 ])
 def test_quarterly_input_cells_are_validated(tmp_path, col, value, expect):
-    from pakcast.forecast.quarterly import QuarterlyConfig, _load_panel
+    from pakcast.forecast.panel import load_run_panel
 
     p = _panel_csv(tmp_path, {(4, col): value})
     with pytest.raises(ValidationError) as ei:
-        _load_panel(QuarterlyConfig(input=p))
+        load_run_panel(p)
     msg = str(ei.value)
     assert f"panel_in.csv, line 6, column '{col}'" in msg and expect in msg, msg
     assert "np." not in msg
 
 
 def test_quarterly_input_reads_through_the_strict_reader(tmp_path):
-    from pakcast.forecast.quarterly import QuarterlyConfig, _load_panel
+    from pakcast.forecast.panel import load_run_panel
 
     p = _panel_csv(tmp_path)
     lines = p.read_text(encoding="utf-8").splitlines(keepends=True)
     lines[4] = '"' + lines[4]  # an unbalanced quote before the province of line 5
     p.write_text("".join(lines), encoding="utf-8")
     with pytest.raises(ValidationError, match=r"line 5, column 'province'.*closing double quote"):
-        _load_panel(QuarterlyConfig(input=p))
+        load_run_panel(p)
     (tmp_path / "ok").mkdir()
-    panel, _ = _load_panel(QuarterlyConfig(input=_panel_csv(tmp_path / "ok")))
+    panel, _ = load_run_panel(_panel_csv(tmp_path / "ok"))
     assert set(panel["unique_id"]) == {"Punjab", "Sindh", "Pakistan"}
     assert int(panel.loc[panel["unique_id"] == "Pakistan", "attacks"].sum()) == 2 * 24 * 3
 
@@ -326,10 +326,10 @@ def test_cli_quarterly_bad_input_is_one_line(tmp_path):
 
 def test_messages_name_file_line_column(tmp_path):
     p = _panel_csv(tmp_path, {(10, "attacks"): "many"})
-    from pakcast.forecast.quarterly import QuarterlyConfig, _load_panel
+    from pakcast.forecast.panel import load_run_panel
 
     with pytest.raises(ValidationError) as ei:
-        _load_panel(QuarterlyConfig(input=p))
+        load_run_panel(p)
     assert re.search(r"panel_in\.csv, line 12, column 'attacks': found 'many'; expected an integer", str(ei.value))
 
 

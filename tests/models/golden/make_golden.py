@@ -16,6 +16,7 @@ import numpy as np
 
 
 def golden() -> dict:
+    from pakcast.forecast.country import profile
     from pakcast.forecast import attribution_study as st
     from pakcast.forecast.covariates import load_covariates
     from pakcast.forecast.panel import load_panel
@@ -30,7 +31,7 @@ def golden() -> dict:
     out["attribution_model"] = [a["model"]["alpha_nb"], a["model"]["loglike"]]
     d = st.assemble(panel, cov, "attacks", st.DEFAULT_GROUPS)
     out["granger"] = [[g["wald_chi2"], g["pvalue"]] for g in st._granger(d, "attacks", st.DEFAULT_GROUPS, 12)]
-    pl = st._placebo(d, st.DEFAULT_BREAK_DATE, 6, 7, 12)
+    pl = st._placebo(d, profile().attribution_break.date, 6, 7, 12)
     out["placebo"] = [pl["irr"], pl["ci_low"], pl["ci_high"], pl["z"]] + [p["z"] for p in pl["placebos"]]
 
     nat = panel[panel["unique_id"] == "Pakistan"].sort_values("ds")
