@@ -6,8 +6,12 @@ tests that need them skip with a clear reason elsewhere.
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing as mp
 import os
+import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -48,3 +52,31 @@ def ucdp_path(shared_dir: Path) -> Path:
 def tmp_store(tmp_path: Path) -> Path:
     """A fresh DuckDB store path for one test."""
     return tmp_path / "store.duckdb"
+
+
+def _hold_store_lock(path: str, seconds: float, ready) -> None:
+    from pakcast.forecast.store import Store
+
+    with Store(path)._lock(exclusive=True):
+        ready.set()
+        time.sleep(seconds)
+
+
+@contextlib.contextmanager
+def _store_lock_held(path: Path, seconds: float, ready_timeout: float = 20.0) -> Iterator[None]:
+    ctx = mp.get_context("fork")
+    ready = ctx.Event()
+    proc = ctx.Process(target=_hold_store_lock, args=(str(path), seconds, ready))
+    proc.start()
+    try:
+        assert ready.wait(ready_timeout), "the lock-holding process did not start"
+        yield
+    finally:
+        proc.join()
+
+
+@pytest.fixture()
+def store_lock_held():
+    """``with store_lock_held(path, seconds):`` another process holds the store's exclusive lock for
+    ``seconds`` (the block starts once it holds it; the process is joined at the end)."""
+    return _store_lock_held

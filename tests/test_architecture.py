@@ -125,33 +125,35 @@ def _catches_import_error(handler: ast.ExceptHandler) -> bool:
     return any(isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError") for n in names)
 
 
+def _package_nodes():
+    """``(file relative to the repository, node)`` for every AST node of forecast/ and models/."""
+    for top in ("forecast", "models"):
+        for p in sorted((REPO / top).rglob("*.py")):
+            for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+                yield p.relative_to(REPO), node
+
+
 def test_no_import_guards_around_own_modules():
     """``try: import pakcast.x except ImportError`` can only hide a broken module of the package."""
     offenders = []
-    for top in ("forecast", "models"):
-        for p in sorted((REPO / top).rglob("*.py")):
-            tree = ast.parse(p.read_text(encoding="utf-8"))
-            for node in ast.walk(tree):
-                if not isinstance(node, ast.Try) or not any(_catches_import_error(h) for h in node.handlers):
-                    continue
-                for sub in node.body:
-                    for n in ast.walk(sub):
-                        if (isinstance(n, ast.ImportFrom) and _own(n.module)) or (
-                                isinstance(n, ast.Import) and any(_own(a.name) for a in n.names)):
-                            offenders.append(f"{p.relative_to(REPO)}:{node.lineno}")
-                            break
+    for where, node in _package_nodes():
+        if not isinstance(node, ast.Try) or not any(_catches_import_error(h) for h in node.handlers):
+            continue
+        for sub in node.body:
+            for n in ast.walk(sub):
+                if (isinstance(n, ast.ImportFrom) and _own(n.module)) or (
+                        isinstance(n, ast.Import) and any(_own(a.name) for a in n.names)):
+                    offenders.append(f"{where}:{node.lineno}")
+                    break
     assert offenders == [], "import the package's own modules directly: " + ", ".join(sorted(set(offenders)))
 
 
 def test_no_importlib_loads_of_own_modules():
     offenders = []
-    for top in ("forecast", "models"):
-        for p in sorted((REPO / top).rglob("*.py")):
-            tree = ast.parse(p.read_text(encoding="utf-8"))
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Call):
-                    f = node.func
-                    name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
-                    if name in ("import_module", "__import__"):
-                        offenders.append(f"{p.relative_to(REPO)}:{node.lineno}")
+    for where, node in _package_nodes():
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+            if name in ("import_module", "__import__"):
+                offenders.append(f"{where}:{node.lineno}")
     assert offenders == [], "import the package's own modules directly (no importlib probing): " + ", ".join(offenders)

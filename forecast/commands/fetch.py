@@ -32,12 +32,25 @@ def fail(exc: BaseException) -> NoReturn:
     raise typer.Exit(code=getattr(exc, "exit_code", 1))
 
 
-def _client(service: str, cache_dir: Optional[Path], no_cache: bool, retries: int, timeout: float,
-            cache_ttl: Optional[float] = None):
+# the HTTP client's options, the same in every fetch command
+CACHE_DIR = typer.Option(None, "--cache-dir", help="Response cache (default $PAKCAST_HTTP_CACHE or the user cache dir).")
+NO_CACHE = typer.Option(False, "--no-cache", help="Do not read or write the response cache.")
+RETRIES = typer.Option(5, "--retries", help="Retries on 429, 5xx and network failures.")
+TIMEOUT = typer.Option(60.0, "--timeout", help="Seconds to wait for the server.")
+
+
+def _fetch(service: str, fetch, out: Path, cache_dir: Optional[Path], no_cache: bool, retries: int, timeout: float,
+           cache_ttl: Optional[float] = None, **options) -> None:
+    """Run one client's ``fetch(out, client=..., **options)`` and print what it wrote (an error: one line)."""
     from pakcast.forecast.fetch.http import HttpClient, default_cache_dir
 
-    cache = None if no_cache else (cache_dir or default_cache_dir())
-    return HttpClient(service, cache_dir=cache, cache_ttl=cache_ttl, max_retries=retries, timeout=timeout)
+    try:
+        cache = None if no_cache else (cache_dir or default_cache_dir())
+        client = HttpClient(service, cache_dir=cache, cache_ttl=cache_ttl, max_retries=retries, timeout=timeout)
+        res = fetch(out, client=client, **options)
+    except PakcastError as exc:
+        fail(exc)
+    _print(res)
 
 
 def _print(res) -> None:
@@ -61,21 +74,16 @@ def fetch_ucdp_cmd(
     api_url: Optional[str] = typer.Option(None, "--api-url", help="API root (default $PAKCAST_UCDP_API_URL or https://ucdpapi.pcr.uu.se/api)."),
     token: Optional[str] = typer.Option(None, "--token", help="API token (default $UCDP_TOKEN)."),
     country: int = typer.Option(770, "--country", help="Gleditsch-Ward country code (770 = Pakistan)."),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Response cache (default $PAKCAST_HTTP_CACHE or the user cache dir)."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the response cache."),
-    retries: int = typer.Option(5, "--retries", help="Retries on 429, 5xx and network failures."),
-    timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for the server."),
+    cache_dir: Optional[Path] = CACHE_DIR,
+    no_cache: bool = NO_CACHE,
+    retries: int = RETRIES,
+    timeout: float = TIMEOUT,
 ) -> None:
     """Download UCDP GED or Candidate events for one country through the UCDP API."""
     from pakcast.forecast.fetch.ucdp import fetch_ucdp
 
-    try:
-        client = _client("UCDP", cache_dir, no_cache, retries, timeout)
-        res = fetch_ucdp(out, dataset=dataset, version=version, since=since, until=until, token=token,
-                         api_url=api_url, country=country, client=client)
-    except PakcastError as exc:
-        fail(exc)
-    _print(res)
+    _fetch("UCDP", fetch_ucdp, out, cache_dir, no_cache, retries, timeout, dataset=dataset, version=version,
+           since=since, until=until, token=token, api_url=api_url, country=country)
 
 
 @fetch_app.command("acled")
@@ -88,18 +96,13 @@ def fetch_acled_cmd(
     password: Optional[str] = typer.Option(None, "--password", help="myACLED password (default $ACLED_PASSWORD): OAuth access."),
     key: Optional[str] = typer.Option(None, "--key", help="Older access key (default $ACLED_KEY), used without a password."),
     country: str = typer.Option("Pakistan", "--country", help="ACLED country name."),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Response cache (default $PAKCAST_HTTP_CACHE or the user cache dir)."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the response cache."),
-    retries: int = typer.Option(5, "--retries", help="Retries on 429, 5xx and network failures."),
-    timeout: float = typer.Option(60.0, "--timeout", help="Seconds to wait for the server."),
+    cache_dir: Optional[Path] = CACHE_DIR,
+    no_cache: bool = NO_CACHE,
+    retries: int = RETRIES,
+    timeout: float = TIMEOUT,
 ) -> None:
     """Download ACLED events for one country through the ACLED API (cached responses kept 24 hours)."""
     from pakcast.forecast.fetch.acled import fetch_acled
 
-    try:
-        client = _client("ACLED", cache_dir, no_cache, retries, timeout, cache_ttl=24 * 3600)
-        res = fetch_acled(out, since=since, until=until, email=email, password=password, key=key,
-                          api_url=api_url, country=country, client=client)
-    except PakcastError as exc:
-        fail(exc)
-    _print(res)
+    _fetch("ACLED", fetch_acled, out, cache_dir, no_cache, retries, timeout, cache_ttl=24 * 3600, since=since,
+           until=until, email=email, password=password, key=key, api_url=api_url, country=country)

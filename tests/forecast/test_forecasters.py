@@ -23,20 +23,7 @@ from pakcast.forecast.forecasters import (
     INGARCHForecaster,
     panel_to_wide,
 )
-
-
-def synthetic_panel(n_months=120, seed=0, means=(8.0, 2.0, 0.05)):
-    """Three provinces of NB2 counts (alpha 0.3) with a mild annual cycle."""
-    rng = np.random.default_rng(seed)
-    ds = pd.date_range("2005-01-01", periods=n_months, freq="MS")
-    rows = []
-    for name, mu in zip(("A", "B", "C"), means):
-        m = mu * np.exp(0.3 * np.sin(2 * np.pi * ds.month / 12))
-        r = 1 / 0.3
-        y = rng.negative_binomial(r, r / (r + m))
-        k = rng.negative_binomial(r, r / (r + 3 * m))
-        rows.append(pd.DataFrame({"unique_id": name, "ds": ds, "y": y, "attacks": y, "killed": k}))
-    return pd.concat(rows, ignore_index=True)
+from _synthetic import synthetic_panel  # tests/forecast/_synthetic.py (the test directory is on sys.path)
 
 
 @pytest.mark.parametrize("name", BASELINE_NAMES + ("nb_glm", "ingarch", "hawkes"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import time
 from pathlib import Path
 
@@ -32,15 +31,20 @@ def test_ingest_real_extract_is_idempotent(tmp_store, ucdp_path):
                                   res.events.sort_values("event_id").reset_index(drop=True))
 
 
+def _ingest_two(st, tmp_path, first: str, second: str, **options):
+    """Ingest two generic CSV bodies one after the other (the second with ``options``): its summary."""
+    paths = []
+    for name, rows in (("first.csv", first), ("second.csv", second)):
+        paths.append(tmp_path / name)
+        paths[-1].write_text("event_id,date,killed\n" + rows)
+    ra, rb = read_generic(paths[0]), read_generic(paths[1])
+    st.ingest(ra.events, ra.rejects, paths[0], "csv")
+    return st.ingest(rb.events, rb.rejects, paths[1], "csv", **options)
+
+
 def test_same_events_from_another_file_are_duplicates(tmp_store, tmp_path):
-    a = tmp_path / "a.csv"
-    a.write_text("event_id,date,killed\ne1,2022-01-01,1\ne2,2022-01-02,2\n")
-    b = tmp_path / "b.csv"
-    b.write_text("event_id,date,killed\ne2,2022-01-02,2\ne3,2022-01-03,3\n")
     with Store(tmp_store) as st:
-        ra, rb = read_generic(a), read_generic(b)
-        st.ingest(ra.events, ra.rejects, a, "csv")
-        s = st.ingest(rb.events, rb.rejects, b, "csv")
+        s = _ingest_two(st, tmp_path, "e1,2022-01-01,1\ne2,2022-01-02,2\n", "e2,2022-01-02,2\ne3,2022-01-03,3\n")
         assert (s.inserted, s.duplicates) == (1, 1)
         assert sorted(st.events("csv")["event_id"]) == ["e1", "e2", "e3"]
 
@@ -106,39 +110,20 @@ def test_panel_and_covariate_tables(tmp_store):
         assert st.add_covariates("macro", cv) == 1 and len(st.covariates("macro")) == 1
 
 
-def _hold_lock(path: str, seconds: float, ready) -> None:
-    st = Store(path)
-    with st._lock(exclusive=True):
-        ready.set()
-        time.sleep(seconds)
-
-
-def test_second_writer_waits_then_fails_clearly(tmp_store):
+def test_second_writer_waits_then_fails_clearly(tmp_store, store_lock_held):
     Store(tmp_store)  # create the schema
-    ctx = mp.get_context("fork")
-    ready = ctx.Event()
-    proc = ctx.Process(target=_hold_lock, args=(str(tmp_store), 1.5, ready))
-    proc.start()
-    try:
-        assert ready.wait(10)
+    with store_lock_held(tmp_store, 1.5):
         t0 = time.monotonic()
         with pytest.raises(StoreLockedError, match="in use by another pakcast process"):
             Store(tmp_store, lock_timeout=0.3, read_only=True).count("events")
         assert time.monotonic() - t0 >= 0.3
-    finally:
-        proc.join()
     assert Store(tmp_store, lock_timeout=5).count("events") == 0
 
 
 def test_replace_updates_revised_events(tmp_store, tmp_path):
-    old = tmp_path / "v1.csv"
-    old.write_text("event_id,date,killed\ne1,2022-01-01,1\ne2,2022-01-02,2\n")
-    new = tmp_path / "v2.csv"
-    new.write_text("event_id,date,killed\ne2,2022-01-02,5\ne3,2022-01-03,3\n")
     with Store(tmp_store) as st:
-        r1, r2 = read_generic(old), read_generic(new)
-        st.ingest(r1.events, r1.rejects, old, "csv")
-        s = st.ingest(r2.events, r2.rejects, new, "csv", replace=True)
+        s = _ingest_two(st, tmp_path, "e1,2022-01-01,1\ne2,2022-01-02,2\n", "e2,2022-01-02,5\ne3,2022-01-03,3\n",
+                        replace=True)
         assert (s.inserted, s.replaced, s.duplicates) == (1, 1, 0)
         ev = st.events("csv").set_index("event_id")
     assert ev.loc["e2", "killed"] == 5 and len(ev) == 3

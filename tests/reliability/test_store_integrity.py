@@ -6,7 +6,6 @@ Each test reproduces a defect of the store (issue 15, defects 5, 7, 8, 9 and 11)
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import shutil
 import sqlite3
 import subprocess
@@ -66,33 +65,20 @@ def _real_store(tmp_path: Path) -> Path:
     return store
 
 
-def _hold_lock(path: str, seconds: float, ready) -> None:
-    with Store(path)._lock(exclusive=True):
-        ready.set()
-        time.sleep(seconds)
-
-
 # -- defect 5: the lock ---------------------------------------------------------------------------
 @pytest.mark.case("store-symlink-lock", fault="the store given through a symlinked path while another process "
                   "writes it", how="a process holds the real path's lock; a second opens the symlink",
                   outcome="**was a bug** (the lock file was named after the path given, so both wrote at once); "
                   "now the lock is taken on the resolved path: the second waits, then `StoreLockedError`")
-def test_symlinked_store_path_takes_the_same_lock(tmp_path):
+def test_symlinked_store_path_takes_the_same_lock(tmp_path, store_lock_held):
     real = tmp_path / "real.duckdb"
     Store(real)
     link = tmp_path / "link.duckdb"
     link.symlink_to(real)
     assert Store(link).lock_path == Store(real).lock_path
-    ctx = mp.get_context("fork")
-    ready = ctx.Event()
-    proc = ctx.Process(target=_hold_lock, args=(str(real), 2.0, ready))
-    proc.start()
-    try:
-        assert ready.wait(20)
+    with store_lock_held(real, 2.0):
         with pytest.raises(StoreLockedError, match="in use by another pakcast process"):
             Store(link, lock_timeout=0.3).count("events")
-    finally:
-        proc.join()
 
 
 @pytest.mark.case("store-duckdb-session", fault="the store open in another program's DuckDB session",
