@@ -149,9 +149,10 @@ def run_bayes_its(out: Path, *, outcome: str = "attacks", breaks: Sequence[str] 
                      else f"{res.diagnostics.message()}: {ACCEPT_HINT}")
 
 
-def csv_count_series(path: Path, column: str, date_col: str | None) -> tuple[np.ndarray, list]:
+def csv_count_series(path: Path, column: str, date_col: str | None, encoding: str = "utf-8"
+                     ) -> tuple[np.ndarray, list]:
     """A count column (non-negative integers or empty) and its period labels from a user CSV."""
-    df = read_user_csv(path)
+    df = read_user_csv(path, encoding=encoding)
     for c in [column] + ([date_col] if date_col else []):
         if c not in df.columns:
             raise InputError(f"{path}: no column {c!r} (columns: {list(df.columns)})")
@@ -209,7 +210,7 @@ def run_changepoint(*, series: str | None = None, outcome: str = "attacks", csv:
                     start: str | None = None, end: str | None = None, known: Sequence[str] | None = None,
                     sampler: str = "nutpie", draws: int = 1000, tune: int = 1000, chains: int = 4,
                     random_seed: int, fata: str = "merge", allow_unconverged: bool = False,
-                    json_out: Path | None = None) -> JobResult:
+                    json_out: Path | None = None, encoding: str = "utf-8") -> JobResult:
     """Single change point in a count series with the exact posterior over its date.
 
     ``known`` dates are compared with the posterior; for a panel series they default to the
@@ -226,8 +227,8 @@ def run_changepoint(*, series: str | None = None, outcome: str = "attacks", csv:
     if csv is not None:
         if column is None:
             raise InputError("--csv needs --column")
-        y, labels = csv_count_series(csv, column, date_col)
-        data: dict[str, Any] = {"source": str(csv), "column": column, "date_col": date_col}
+        y, labels = csv_count_series(csv, column, date_col, encoding=encoding)
+        data: dict[str, Any] = {"source": str(csv), "column": column, "date_col": date_col, "encoding": encoding}
         known_dates = parse_dates(known or [], "--intervention")
     else:
         assert series is not None

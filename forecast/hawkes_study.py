@@ -61,9 +61,10 @@ def event_days_from_shipped(province: str | None, fata: str = "merge", scope: st
     return ev.loc[precise, "date"].dt.normalize(), info
 
 
-def event_days_from_csv(path: Path, time_col: str, province: str | None) -> tuple[pd.Series | np.ndarray, dict]:
+def event_days_from_csv(path: Path, time_col: str, province: str | None, encoding: str = "utf-8"
+                        ) -> tuple[pd.Series | np.ndarray, dict]:
     """Event dates (or numeric day times) from a user CSV; errors name file, row and column."""
-    df = read_user_csv(path)
+    df = read_user_csv(path, encoding=encoding)
     if time_col not in df.columns:
         raise InputError(f"{path}: no column {time_col!r} (columns: {list(df.columns)}); set --date-col")
     info = {"source": str(path), "time_col": time_col}
@@ -106,7 +107,8 @@ def hawkes_times(dates: pd.Series | np.ndarray, random_seed: int) -> tuple[np.nd
 
 def run_hawkes_study(*, province: str | None = None, csv: Path | None = None, time_col: str = "date",
                      start: str | None = None, end: str | None = None, fata: str = "merge",
-                     random_seed: int, n_samples: int = 1000, json_out: Path | None = None) -> JobResult:
+                     random_seed: int, n_samples: int = 1000, json_out: Path | None = None,
+                     encoding: str = "utf-8") -> JobResult:
     """Fit an exponential-kernel Hawkes process to event times (MLE) and forecast counts.
 
     Returns a :class:`~pakcast.forecast.jobs.JobResult` whose payload has ``mu, alpha, beta,
@@ -117,7 +119,7 @@ def run_hawkes_study(*, province: str | None = None, csv: Path | None = None, ti
     from pakcast.models.hawkes import HawkesExp
 
     if csv is not None:
-        dates, info = event_days_from_csv(csv, time_col, province)
+        dates, info = event_days_from_csv(csv, time_col, province, encoding=encoding)
     else:
         dates, info = event_days_from_shipped(province, fata, start=start)
     if start is not None and not isinstance(dates, np.ndarray):
@@ -155,7 +157,8 @@ def run_hawkes_study(*, province: str | None = None, csv: Path | None = None, ti
                    "ties": ties, "time_unit": "day"}
     manifest = RunManifest(command="hawkes", options={
         "province": province, "start": str(origin.date()) if origin is not None else None,
-        "csv": str(csv) if csv else None, "time_col": time_col, "end": end, "fata": fata, "n_samples": n_samples},
+        "csv": str(csv) if csv else None, "time_col": time_col, "end": end, "fata": fata, "n_samples": n_samples,
+        "encoding": encoding},
         random_seeds={"jitter_and_forecast": random_seed})
     if csv is not None:
         manifest.add_input(csv, role="events")

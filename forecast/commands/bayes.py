@@ -84,6 +84,7 @@ def changepoint_command(
     random_seed: int = seed_option(what="the sampler"),
     fata: Fata = typer.Option(Fata.merge, "--fata"),
     allow_unconverged: bool = typer.Option(False, "--allow-unconverged", help="Exit 0 even if the gates fail."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of --csv (e.g. latin-1)."),
 ) -> None:
     """Single change point in a count series with the exact posterior over its date:
     switchpoint {mode, mean, hdi_low, hdi_high} (last period of the first regime), rates before
@@ -93,4 +94,4 @@ def changepoint_command(
     emit(run_changepoint(series=series, outcome=outcome.value, csv=csv, column=column, date_col=date_col,
                          family=family.value, start=start, end=end, known=intervention, sampler=sampler.value,
                          draws=draws, tune=tune, chains=chains, random_seed=random_seed, fata=fata.value,
-                         allow_unconverged=allow_unconverged, json_out=json_out))
+                         allow_unconverged=allow_unconverged, json_out=json_out, encoding=encoding))

@@ -26,11 +26,13 @@ def hawkes_command(
     n_samples: int = typer.Option(1000, "--n-samples", min=1, help="Simulated paths for the count forecast."),
     province: Optional[str] = typer.Option(None, "--province", hidden=True),
     time_col: Optional[str] = typer.Option(None, "--time-col", hidden=True),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of --csv (e.g. latin-1)."),
 ) -> None:
     """Fit an exponential-kernel Hawkes process to attack times (MLE): mu, alpha, beta,
     branching ratio (estimate, ci_low, ci_high), loglik, n_events and a three-month count forecast."""
     from pakcast.forecast.hawkes_study import run_hawkes_study
 
     emit(run_hawkes_study(province=series or province, csv=csv, time_col=time_col or date_col, start=start,
-                           end=end, fata=fata.value, random_seed=random_seed, n_samples=n_samples, json_out=json_out))
+                           end=end, fata=fata.value, random_seed=random_seed, n_samples=n_samples, json_out=json_out,
+                           encoding=encoding))
 

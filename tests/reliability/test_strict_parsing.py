@@ -45,6 +45,10 @@ def _ttp(tmp_path: Path) -> Path:
     return p
 
 
+@pytest.mark.case("unbalanced-quote", fault='an unbalanced double quote in a generic CSV (`a1,2015-01-03,7,Punjab,"TTP` '
+                  "followed by three events)", how="generic reader; `pakcast ingest` in raise and report mode",
+                  outcome="error at line 2, column 'actor', where the quote opened; report mode: 4 read, 3 accepted, "
+                          "1 rejected (a1, with the reason), the three events and their 12 deaths stored as events")
 def test_unterminated_quote_raises_at_the_line_where_it_opened(tmp_path):
     p = _ttp(tmp_path)
     with pytest.raises(ValidationError) as ei:
@@ -54,6 +58,7 @@ def test_unterminated_quote_raises_at_the_line_where_it_opened(tmp_path):
     assert len(ei.value.issues) == 1
 
 
+@pytest.mark.case("unbalanced-quote")
 def test_unterminated_quote_report_mode_keeps_the_swallowed_events(tmp_path):
     res = read_source(_ttp(tmp_path), "csv", on_error="report")
     assert (res.rows_read, res.accepted, res.rejected) == (4, 3, 1)
@@ -63,6 +68,7 @@ def test_unterminated_quote_report_mode_keeps_the_swallowed_events(tmp_path):
     assert rj["line"] == 2 and rj["event_id"] == "a1" and "quote" in rj["reason"]
 
 
+@pytest.mark.case("unbalanced-quote")
 def test_cli_ingest_unbalanced_quote(tmp_path):
     p = _ttp(tmp_path)
     store = tmp_path / "s.duckdb"
@@ -77,6 +83,11 @@ def test_cli_ingest_unbalanced_quote(tmp_path):
     assert int(Store(store).events()["killed"].sum()) == 12
 
 
+@pytest.mark.case("broken-quoting", fault='broken quoting: `"ab"c`, a stray quote closed lines later by a `y"`, a '
+                  "quoted line break that leaves the record with the wrong number of fields",
+                  how="strict reader (every reader, `its`/`breaks --csv`, `quarterly --input`)",
+                  outcome="a bad record at the line where the quote opened; the lines after it are read again, nothing "
+                          "swallowed; rows read = accepted + rejected")
 @pytest.mark.parametrize("body,line,expect", [
     # quote closed, then text: "ab"c
     ('1,2,"ab"c\n3,4,5\n', 2, "followed by 'c'"),
@@ -96,6 +107,10 @@ def test_broken_quoting_is_an_error_at_the_opening_line(tmp_path, body, line, ex
     assert raw.n_read == len(raw.frame) + len(raw.bad_width)
 
 
+@pytest.mark.case("multiline-quoted-fields", fault="legitimate quoted fields spanning lines (commas, doubled quotes, "
+                  "CRLF inside), cut by a block boundary", how="strict reader with 7-byte blocks",
+                  outcome="one record each, physical start line kept; an unclosed quote at the end is one bad record "
+                          "at its line")
 def test_legitimate_multiline_quoted_fields_parse(tmp_path):
     p = tmp_path / "m.csv"
     p.write_text('id,text,n\n1,"two\nlines, with a comma",3\n2,"say ""hi""\r\nthere",4\n3,plain,5\n',
@@ -106,6 +121,7 @@ def test_legitimate_multiline_quoted_fields_parse(tmp_path):
     assert raw.frame["text"].tolist() == ["two\nlines, with a comma", 'say "hi"\r\nthere', "plain"]
 
 
+@pytest.mark.case("multiline-quoted-fields")
 def test_quote_state_does_not_leak_across_blocks(tmp_path, monkeypatch):
     """A multi-line field cut by the block boundary is still one record (tiny blocks)."""
     import pakcast.forecast.csvread as C
@@ -119,6 +135,7 @@ def test_quote_state_does_not_leak_across_blocks(tmp_path, monkeypatch):
     assert [i.line for i in raw.bad_width] == [62]
 
 
+@pytest.mark.case("multiline-quoted-fields")
 def test_chunks_cover_every_record_once(tmp_path):
     p = tmp_path / "c.csv"
     p.write_text("id,v\n" + "".join(f"{i},{i}\n" for i in range(1000)), encoding="utf-8")
@@ -153,6 +170,10 @@ def _stray_quote_copy(ucdp_path: Path, out: Path, after_line: int = 200) -> tupl
     return start, rec[header.index("id")]
 
 
+@pytest.mark.case("ucdp-stray-quote", fault="one stray quote before a `where_description` of the real UCDP extract",
+                  how="UCDP reader, raise and report mode",
+                  outcome="raise mode names that line and column; report mode: 6,416 read, 6,415 accepted, 1 rejected "
+                          "(that event); every other event kept")
 def test_ucdp_stray_quote_names_the_line_and_loses_no_event(ucdp_path, tmp_path):
     p = tmp_path / "ucdp_stray.csv"
     line, eid = _stray_quote_copy(ucdp_path, p)
@@ -187,6 +208,9 @@ def _series(tmp_path: Path, note_row: int | None = 30, empty_row: int | None = N
     return p
 
 
+@pytest.mark.case("series-stray-quote", fault='`"x` in a note column of a 109-row monthly series',
+                  how="`pakcast its --csv`, `pakcast breaks --csv`",
+                  outcome="exit 1 naming line 32, column 'note'; nothing written; the clean series reads all 109 rows")
 @pytest.mark.parametrize("command", ["its", "breaks"])
 def test_its_and_breaks_refuse_an_unbalanced_quote(tmp_path, command):
     p = _series(tmp_path)
@@ -201,6 +225,7 @@ def test_its_and_breaks_refuse_an_unbalanced_quote(tmp_path, command):
     assert "line 32" in text and "'note'" in text and "Traceback" not in res.output
 
 
+@pytest.mark.case("series-stray-quote")
 def test_load_series_reads_every_row(tmp_path):
     from pakcast.forecast.studies import load_series
 
@@ -208,6 +233,8 @@ def test_load_series_reads_every_row(tmp_path):
     assert len(d["y"]) == 109
 
 
+@pytest.mark.case("series-empty-cell", fault="an empty count cell in a series", how="`load_series` (`its`/`breaks --csv`)",
+                  outcome="error naming the line and \"an empty cell\"; no numpy repr such as `np.float64(nan)`")
 def test_empty_cell_message_has_no_numpy_repr(tmp_path):
     from pakcast.forecast.studies import load_series
 
@@ -217,6 +244,8 @@ def test_empty_cell_message_has_no_numpy_repr(tmp_path):
     assert "line 7" in msg and "an empty cell" in msg and "np." not in msg and "nan" not in msg.lower()
 
 
+@pytest.mark.case("header-only-series", fault="a header-only series", how="`pakcast its --csv`",
+                  outcome="exit 1: \"no data rows\", no traceback")
 def test_header_only_series_is_a_clear_error(tmp_path):
     p = tmp_path / "h.csv"
     p.write_text("month,count\n", encoding="utf-8")
@@ -228,6 +257,8 @@ def test_header_only_series_is_a_clear_error(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # defect 10: header, encoding
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.case("duplicated-header", fault="a duplicated column name in the header", how="generic reader; `pakcast ingest`",
+                  outcome="exit 1: \"columns 3 and 4 are both named 'killed'\", no traceback")
 def test_duplicated_header_column_is_a_clear_error(tmp_path):
     p = tmp_path / "dup.csv"
     p.write_text("event_id,date,killed,killed\na,2015-01-01,1,2\n", encoding="utf-8")
@@ -237,6 +268,9 @@ def test_duplicated_header_column_is_a_clear_error(tmp_path):
     assert res.exit_code == 1 and "duplicated column" in _flat(res.output) and "Traceback" not in res.output
 
 
+@pytest.mark.case("unknown-encoding", fault="an unknown `--encoding` (`klingon`)",
+                  how="reader; `ingest`, `breaks --csv`, `backtest --input`, `hawkes --csv`, `bayes changepoint --csv`",
+                  outcome="exit 1: \"unknown text encoding 'klingon'\" with the codec names to use, no traceback")
 def test_unknown_encoding_is_a_clear_error(tmp_path):
     p = tmp_path / "e.csv"
     p.write_text(GENERIC_HEADER + "a,2015-01-01,1,Punjab,x\n", encoding="utf-8")
@@ -250,6 +284,9 @@ def test_unknown_encoding_is_a_clear_error(tmp_path):
     assert res.exit_code != 0 and "unknown text encoding" in _flat(res.output)
 
 
+@pytest.mark.case("declared-encodings", fault="files in UTF-8, UTF-8 with BOM, Latin-1, cp1252, UTF-16 with their "
+                  "`--encoding`", how="generic reader; `hawkes --csv`, `bayes changepoint --csv`",
+                  outcome="read exactly (non-ASCII text kept)")
 def test_encodings_round_trip(tmp_path):
     text = GENERIC_HEADER + "a,2015-01-01,1,Punjab,Lashkar-e-Jhangvi \u00e9\n"
     for enc in ("utf-8", "utf-8-sig", "latin-1", "cp1252", "utf-16"):
@@ -259,6 +296,7 @@ def test_encodings_round_trip(tmp_path):
         assert res.events["actor"].tolist() == ["Lashkar-e-Jhangvi \u00e9"], enc
 
 
+@pytest.mark.case("bad-encoding")
 def test_wrong_encoding_names_the_line(tmp_path):
     p = tmp_path / "l1.csv"
     p.write_bytes((GENERIC_HEADER + "a,2015-01-01,1,Punjab,x\nb,2015-01-02,1,Punjab,caf\u00e9\n").encode("latin-1"))
@@ -279,6 +317,11 @@ def _panel_csv(tmp_path: Path, bad: dict[tuple[int, str], str] | None = None) ->
     return p
 
 
+@pytest.mark.case("quarterly-input-cells", fault="bad `quarterly --input` cells: province `=cmd|' /C calc'!A0` or "
+                  "`Narnia`, attacks -1, killed 2.5 or empty, period 2015-13, a stray quote",
+                  how="`_load_panel`; `pakcast quarterly --input`",
+                  outcome="error naming file, line, column and expectation (\"a known Pakistani province\", ...); exit "
+                          "1, no forecast.csv written")
 @pytest.mark.parametrize("col,value,expect", [
     ("province", "=cmd|' /C calc'!A0", "known Pakistani province"),
     ("province", "Narnia", "known Pakistani province"),
@@ -298,6 +341,7 @@ def test_quarterly_input_cells_are_validated(tmp_path, col, value, expect):
     assert "np." not in msg
 
 
+@pytest.mark.case("quarterly-input-cells")
 def test_quarterly_input_reads_through_the_strict_reader(tmp_path):
     from pakcast.forecast.panel import load_run_panel
 
@@ -313,6 +357,7 @@ def test_quarterly_input_reads_through_the_strict_reader(tmp_path):
     assert int(panel.loc[panel["unique_id"] == "Pakistan", "attacks"].sum()) == 2 * 24 * 3
 
 
+@pytest.mark.case("quarterly-input-cells")
 def test_cli_quarterly_bad_input_is_one_line(tmp_path):
     p = _panel_csv(tmp_path, {(0, "province"): "=cmd|' /C calc'!A0"})
     res = _cli("quarterly", "--input", str(p), "--out", str(tmp_path / "run"), "--store", "none",
@@ -324,6 +369,7 @@ def test_cli_quarterly_bad_input_is_one_line(tmp_path):
     assert res.exit_code != 0 and "unknown text encoding" in _flat(res.output)
 
 
+@pytest.mark.case("quarterly-input-cells")
 def test_messages_name_file_line_column(tmp_path):
     p = _panel_csv(tmp_path, {(10, "attacks"): "many"})
     from pakcast.forecast.panel import load_run_panel
@@ -336,6 +382,10 @@ def test_messages_name_file_line_column(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # defect 4: CSV formula injection in files written for people
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.case("csv-formula-outputs", fault="formula-like text (`=cmd|...`, `+SUM(...)`, `-2+3`, `@cmd`) reaching "
+                  "a CSV written for people", how="`forecast.io.write_csv` (forecast.csv, panel.csv, backtest.csv, ...)",
+                  outcome="text cells neutralised with a leading `'`; numbers unchanged; the data in the store kept "
+                          "as it was")
 def test_write_csv_neutralises_formula_text_but_keeps_numbers(tmp_path):
     from pakcast.forecast.io import write_csv
 
@@ -350,6 +400,7 @@ def test_write_csv_neutralises_formula_text_but_keeps_numbers(tmp_path):
     assert df["province"].iloc[0] == "=cmd|' /C calc'!A0"  # the caller's frame is not changed
 
 
+@pytest.mark.case("csv-formula-outputs")
 def test_formula_actor_is_inert_in_the_store_and_outputs(tmp_path):
     p = tmp_path / "f.csv"
     p.write_text(GENERIC_HEADER + "a,2015-01-01,1,Punjab,=cmd|' /C calc'!A0\n", encoding="utf-8")
@@ -359,3 +410,54 @@ def test_formula_actor_is_inert_in_the_store_and_outputs(tmp_path):
 
     out = write_csv(tmp_path / "events.csv", res.events[["event_id", "actor", "killed"]])
     assert "'=cmd" in out.read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# defect 10: --encoding on every command that reads a CSV (hawkes --csv, bayes changepoint --csv)
+# ---------------------------------------------------------------------------------------------
+def _latin1_events(tmp_path: Path) -> Path:
+    p = tmp_path / "events_latin1.csv"
+    # clustered days (bursts of attacks), so the Hawkes fit has self-excitation to find
+    offsets = [b + k for b in (0, 60, 130, 170, 250, 300, 360, 420) for k in (0, 1, 2, 4, 7)]
+    days = (pd.Timestamp("2015-01-01") + pd.to_timedelta(offsets, unit="D")).strftime("%Y-%m-%d")
+    rows = [f"{d},Lashkar-e-Jhangvi \u00e9,{i % 4}\n" for i, d in enumerate(days)]
+    p.write_bytes(("date,actor,count\n" + "".join(rows)).encode("latin-1"))
+    return p
+
+
+@pytest.mark.case("unknown-encoding")
+@pytest.mark.case("declared-encodings")
+def test_hawkes_csv_takes_encoding(tmp_path):
+    p = _latin1_events(tmp_path)
+    out = tmp_path / "h.json"
+    res = _cli("hawkes", "--csv", str(p), "--json", str(out), "--n-samples", "20")
+    assert res.exit_code == 1 and "line 2" in _flat(res.output) and "--encoding latin-1" in _flat(res.output)
+    assert not out.exists() and "Traceback" not in res.output
+    res = _cli("hawkes", "--csv", str(p), "--json", str(out), "--n-samples", "20", "--encoding", "klingon")
+    assert res.exit_code == 1 and "unknown text encoding 'klingon'" in _flat(res.output)
+    res = _cli("hawkes", "--csv", str(p), "--json", str(out), "--n-samples", "20", "--encoding", "latin-1")
+    assert res.exit_code == 0, res.output
+    import json
+
+    fit = json.loads(out.read_text(encoding="utf-8"))
+    assert fit["n_events"] == 40
+    manifest = json.loads(out.with_name("h.manifest.json").read_text(encoding="utf-8"))
+    assert manifest["options"]["encoding"] == "latin-1"
+
+
+@pytest.mark.case("unknown-encoding")
+@pytest.mark.case("declared-encodings")
+def test_bayes_changepoint_csv_takes_encoding(tmp_path):
+    from pakcast.forecast.bayes_study import csv_count_series
+
+    p = _latin1_events(tmp_path)
+    out = tmp_path / "c.json"
+    base = ["bayes", "changepoint", "--csv", str(p), "--column", "count", "--date-col", "date", "--json", str(out),
+            "--draws", "10", "--tune", "10", "--chains", "1"]
+    res = _cli(*base)
+    assert res.exit_code == 1 and "line 2" in _flat(res.output) and "--encoding latin-1" in _flat(res.output)
+    assert not out.exists() and "Traceback" not in res.output
+    res = _cli(*base, "--encoding", "klingon")
+    assert res.exit_code == 1 and "unknown text encoding 'klingon'" in _flat(res.output)
+    y, labels = csv_count_series(p, "count", "date", encoding="latin-1")
+    assert len(y) == 40 and int(np.sum(y)) == sum(i % 4 for i in range(40))
