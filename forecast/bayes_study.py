@@ -127,9 +127,7 @@ def run_bayes_its(out: Path, *, outcome: str = "attacks", breaks: Sequence[str] 
         fc.insert(0, "converged", res.diagnostics.converged)
         write_csv(out / "forecast.csv", fc)
     write_json(out / "summary.json", summary)
-    tmp = out / ".idata.nc.tmp"
-    res.idata.to_netcdf(str(tmp))
-    tmp.replace(out / "idata.nc")
+    res.save(out / "idata.nc")  # observed_data, posterior_predictive, log_likelihood: az.plot_ppc / az.loo work on it
     manifest = RunManifest(command="bayes its", options={
         "outcome": outcome, "breaks": [b.strftime("%Y-%m-%d") for b in brk], "sampler": sampler, "draws": draws,
         "tune": tune, "chains": chains, "cores": cores, "target_accept": target_accept, "start": start, "end": end,

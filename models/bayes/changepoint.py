@@ -30,6 +30,7 @@ changepoint problems. *Applied Statistics* 41, 389-405.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import arviz as az
@@ -37,11 +38,13 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
-from pakcast.models.bayes._summaries import interval_record
+from pakcast.models.bayes._summaries import interval_record, nb2_draws
 from pakcast.models.summary import Summary
 from pakcast.models.bayes.build import build_changepoint
 from pakcast.models.bayes.diagnostics import Diagnostics, diagnose
 from pakcast.models.bayes.fit import sample
+from pakcast.models.bayes.idata import complete_idata, draw_rng, save_idata
+from pakcast.models.likelihood import negbin_logpmf
 
 
 def discrete_hdi(prob: np.ndarray, level: float = 0.95) -> tuple[int, int]:
@@ -117,9 +120,52 @@ class ChangepointResults:
         self.idata = idata
         names = [n for n in ("rate_before", "rate_after", "log_alpha") if n in idata.posterior]
         self.diagnostics: Diagnostics = diagnose(idata, names)
+        self._complete_idata()
 
     def _draws(self, name: str) -> np.ndarray:
         return self.idata.posterior[name].stack(sample=("chain", "draw")).transpose("sample", ...).values
+
+    def _complete_idata(self) -> None:
+        """``observed_data``, ``log_likelihood`` and ``posterior_predictive`` of ``y`` (the observed
+        periods, dimension ``obs`` with a ``period`` coordinate).
+
+        The switchpoint is marginalised in the fit, so each draw first takes a switchpoint from its
+        exact conditional posterior :math:`p(\\tau \\mid \\lambda_1, \\lambda_2, y)`; the pointwise
+        log-likelihood and the replicated counts are those of the regime each period falls in under
+        that switchpoint (conditional on it, as for any model with a discrete latent variable)."""
+        rng = draw_rng(self.idata, 1)
+        lp = self._draws("switchpoint_logp")                              # (S, T-1)
+        cond = np.exp(lp - logsumexp(lp, axis=1, keepdims=True))
+        u = rng.uniform(size=(lp.shape[0], 1))
+        tau = np.minimum((np.cumsum(cond, axis=1) < u).sum(axis=1), lp.shape[1] - 1)  # (S,)
+        ok = np.isfinite(self.model.y)
+        t = np.arange(self.model.y.size)[ok]
+        y = self.model.y[ok].astype(np.int64)
+        rate = np.where(t[None, :] <= tau[:, None], self._draws("rate_before")[:, None],
+                        self._draws("rate_after")[:, None])           # (S, n)
+        if self.model.family == "negbin":
+            alpha = np.broadcast_to(np.exp(self._draws("log_alpha"))[:, None], rate.shape)
+            ll = negbin_logpmf(y[None, :], rate, alpha)
+            yrep = nb2_draws(rate, alpha, rng)
+        else:
+            ll = negbin_logpmf(y[None, :], rate, 0.0)
+            yrep = rng.poisson(rate).astype(np.int64)
+        labels = pd.Index(self.model.labels)
+        if labels.dtype == object:
+            labels = labels.astype(str)
+        complete_idata(self.idata, "y", y, ll, yrep, {"period": labels.to_numpy()[ok]})
+
+    def save(self, path: str | Path) -> Path:
+        """Write the complete ``InferenceData`` to a netCDF file (``az.plot_ppc`` and ``az.loo`` work on
+        ``az.from_netcdf(path)``)."""
+        return save_idata(self.idata, path)
+
+    def plot(self, **kwargs: Any):
+        """The series with the posterior rate of each regime and the switchpoint posterior
+        (:func:`models.bayes.plot.plot_changepoint`); returns ``(fig, axes)``."""
+        from pakcast.models.bayes.plot import plot_changepoint
+
+        return plot_changepoint(self, **kwargs)
 
     @property
     def switchpoint_probabilities(self) -> pd.Series:

@@ -35,6 +35,14 @@ class PoolingComparison:
         return {"table": self.table.reset_index().to_dict(orient="records"),
                 "converged": {k: r.diagnostics.converged for k, r in self.results.items()}}
 
+    def plot(self, **kwargs: Any):
+        """ELPD of each variant with its standard error (:func:`models.bayes.plot.plot_compare`);
+        returns ``(fig, ax)``. Each fit's ``results[k].plot()`` and ``results[k].save(path)`` give its
+        own figure and complete ``InferenceData``."""
+        from pakcast.models.bayes.plot import plot_compare
+
+        return plot_compare(self, **kwargs)
+
     def summary(self) -> Summary:
         """The PSIS-LOO comparison table (``table``) with each fit's convergence in the header."""
         return Summary("Pooling comparison (PSIS-LOO)",

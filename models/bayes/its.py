@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import arviz as az
@@ -34,6 +35,8 @@ from pakcast.models.bayes import build as _build
 from pakcast.models.bayes._summaries import interval_record, nb2_draws, zero_truncated_nb2_draws
 from pakcast.models.bayes.diagnostics import Diagnostics, PPCSummary, diagnose, ppc_summary
 from pakcast.models.bayes.fit import sample
+from pakcast.models.bayes.idata import complete_idata, draw_rng, save_idata
+from pakcast.models.likelihood import negbin_logpmf_eta
 from pakcast.models.seasonality import fourier_names, fourier_terms
 from pakcast.models.summary import Summary
 
@@ -328,6 +331,47 @@ class HierarchicalNBITSResults:
                                  "intercept_sigma", "trend_sigma", "level_sigma", "slope_sigma")
                      if v in idata.posterior]
         self.diagnostics: Diagnostics = diagnose(idata, monitored)
+        self._complete_idata()
+
+    def _complete_idata(self) -> None:
+        """``observed_data``, ``log_likelihood`` and ``posterior_predictive`` of ``y`` (the observed
+        unit-periods, dimension ``obs`` with ``unit`` and ``time`` coordinates) from every draw."""
+        d = self.design
+        obs_u, obs_t = np.nonzero(np.isfinite(d.y))
+        y = d.y[obs_u, obs_t].astype(np.int64)
+        idx = np.arange(self.n_draws)
+        latent = self._draws("latent") if "latent" in self.idata.posterior else None
+        eta_full = self._eta(idx, d.t, d.step, d.ramp, d.fourier, d.offset, d.X, latent)  # (S, U, T)
+        eta = eta_full[:, obs_u, obs_t]                                                     # (S, n)
+        log_alpha = np.broadcast_to(self._draws("log_alpha")[:, None], eta.shape)
+        yy = np.broadcast_to(y[None, :], eta.shape)
+        nb = negbin_logpmf_eta(yy.ravel().astype(float), eta.ravel(), log_alpha.ravel()).reshape(eta.shape)
+        zm = self.model.zero_model
+        if zm == "none":
+            ll = nb
+        else:
+            psi = self._draws("psi")[:, obs_u]
+            with np.errstate(divide="ignore"):
+                nb0 = negbin_logpmf_eta(np.zeros(eta.size), eta.ravel(), log_alpha.ravel()).reshape(eta.shape)
+                if zm == "zinb":
+                    ll = np.where(yy == 0, np.log((1 - psi) + psi * np.exp(nb0)), np.log(psi) + nb)
+                else:  # hurdle: zeros from the hurdle, positives from the zero-truncated NB2
+                    ll = np.where(yy == 0, np.log1p(-psi), np.log(psi) + nb - np.log1p(-np.exp(nb0)))
+        yrep = self._counts(eta_full, idx, draw_rng(self.idata, 1))[:, obs_u, obs_t]
+        complete_idata(self.idata, "y", y, ll, yrep,
+                       {"unit": np.asarray(d.units)[obs_u], "time": np.asarray(d.dates)[obs_t]})
+
+    def save(self, path: str | Path) -> Path:
+        """Write the complete ``InferenceData`` to a netCDF file (``az.from_netcdf(path)`` reads it back;
+        ``az.plot_ppc`` and ``az.loo`` work on it)."""
+        return save_idata(self.idata, path)
+
+    def plot(self, units: Sequence[str] | None = None, hdi_prob: float = 0.9, **kwargs: Any):
+        """Observed counts, the posterior predictive band and the counterfactual without the
+        breaks, one panel per unit (:func:`models.bayes.plot.plot_its`); returns ``(fig, axes)``."""
+        from pakcast.models.bayes.plot import plot_its
+
+        return plot_its(self, units=units, hdi_prob=hdi_prob, **kwargs)
 
     # -- posterior arrays ---------------------------------------------------------------------
     def _draws(self, name: str) -> np.ndarray:

@@ -18,6 +18,7 @@ best and high estimates and reports the three side by side.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import arviz as az
@@ -28,6 +29,8 @@ from pakcast.models.bayes._summaries import interval_record, nb2_draws
 from pakcast.models.bayes.build import Pooling, build_severity
 from pakcast.models.bayes.diagnostics import Diagnostics, diagnose
 from pakcast.models.bayes.fit import sample
+from pakcast.models.bayes.idata import complete_idata, draw_rng, save_idata
+from pakcast.models.likelihood import negbin_logpmf
 
 
 class SeverityModel:
@@ -103,9 +106,35 @@ class SeverityResults:
         names = [n for n in ("log_mean_deaths", "log_mean_deaths_mu", "log_mean_deaths_sigma", "log_alpha")
                  if n in idata.posterior]
         self.diagnostics: Diagnostics = diagnose(idata, names)
+        self._complete_idata()
 
     def _draws(self, name: str) -> np.ndarray:
         return self.idata.posterior[name].stack(sample=("chain", "draw")).transpose("sample", ...).values
+
+    def _complete_idata(self) -> None:
+        """``observed_data``, ``log_likelihood`` and ``posterior_predictive`` of ``killed`` (the cells with
+        attacks, dimension ``obs`` with ``unit`` and ``attacks`` coordinates):
+        :math:`K \\mid N \\sim \\mathrm{NB2}(N m_u, \\alpha / N)` for every draw."""
+        m = self.model
+        n = m.attacks.astype(float)[None, :]
+        mu = n * self._draws("mean_deaths")[:, m.unit_idx]             # (S, cells)
+        alpha = np.exp(self._draws("log_alpha"))[:, None] / n
+        ll = negbin_logpmf(m.killed[None, :], mu, alpha)
+        yrep = nb2_draws(mu, alpha, draw_rng(self.idata, 1))
+        complete_idata(self.idata, "killed", m.killed, ll, yrep,
+                       {"unit": np.asarray(m.units)[m.unit_idx], "attacks": m.attacks})
+
+    def save(self, path: str | Path) -> Path:
+        """Write the complete ``InferenceData`` to a netCDF file (``az.plot_ppc`` and ``az.loo`` work on
+        ``az.from_netcdf(path)``)."""
+        return save_idata(self.idata, path)
+
+    def plot(self, hdi_prob: float = 0.9, **kwargs: Any):
+        """Mean deaths per attack by unit with its interval (:func:`models.bayes.plot.plot_severity`);
+        returns ``(fig, ax)``."""
+        from pakcast.models.bayes.plot import plot_severity
+
+        return plot_severity(self, hdi_prob=hdi_prob, **kwargs)
 
     def mean_deaths(self, hdi_prob: float = 0.95) -> pd.DataFrame:
         """Posterior of the mean deaths per attack by unit (tidy: ``unit, mean, hdi95_low, ...``)."""
@@ -116,6 +145,7 @@ class SeverityResults:
             rows.append({"unit": u, **{k: v for k, v in rec.items() if k != "hdi_prob"}})
         df = pd.DataFrame(rows).rename(columns={"hdi_low": f"hdi{int(100 * hdi_prob)}_low",
                                                 "hdi_high": f"hdi{int(100 * hdi_prob)}_high"})
+        df = df.loc[:, ~df.columns.duplicated()]  # hdi_prob=0.9: the 90% columns once
         df.attrs["diagnostics"] = self.diagnostics.message()
         return df
 

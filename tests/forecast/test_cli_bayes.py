@@ -79,7 +79,8 @@ def test_its_writes_contract_outputs(tmp_path):
     assert (fc["q05"] <= fc["q95"]).all()
     import arviz as az
 
-    assert "posterior" in az.from_netcdf(out / "idata.nc").groups()
+    assert {"posterior", "observed_data", "posterior_predictive", "log_likelihood"} <= set(
+        az.from_netcdf(out / "idata.nc").groups())
 
 
 def test_its_rejects_bad_options(tmp_path):
