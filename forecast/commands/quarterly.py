@@ -47,6 +47,7 @@ def quarterly_cmd(
     refresh_since: Optional[str] = typer.Option(None, "--refresh-since", help="With --refresh: first event date to fetch (default $PAKCAST_REFRESH_SINCE)."),
     force: bool = typer.Option(False, "--force", help="Write into a directory that holds another run's manifest."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of --input (e.g. latin-1)."),
+    source_label: Optional[str] = typer.Option(None, "--source-label", help="How the briefing credits --input (citation, e.g. 'PICSS monthly security reports')."),
 ) -> None:
     """Backtest the zoo, forecast the next four quarters by province, archive and score vintages, write the briefing."""
     from pakcast.forecast.quarterly import DEFAULT_MODELS, QuarterlyConfig, run
@@ -55,7 +56,8 @@ def quarterly_cmd(
                           models=_models(models, DEFAULT_MODELS), scheduler=scheduler, n_workers=workers,
                           random_seed=random_seed, n_samples=n_samples, backtest_start=backtest_start,
                           studies=not no_studies, report=not no_report,
-                          forecast_only=() if no_bayes else ("bayes_hier",), force=force, encoding=encoding)
+                          forecast_only=() if no_bayes else ("bayes_hier",), force=force, encoding=encoding,
+                          source_label=source_label)
     from pakcast.forecast.io import prepare_out_dir
 
     out_dir = prepare_out_dir(out, force=force)  # checked before anything is downloaded into it

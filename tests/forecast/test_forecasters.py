@@ -171,3 +171,15 @@ def test_quarter_sums_of_whole_paths_carry_the_parameter_uncertainty():
     assert fc.fallbacks_ == {}
     x = fc.predict(3, 20000, random_seed=1).sel(unique_id="A").values
     assert np.corrcoef(x[0], x[1])[0, 1] > 0.05
+
+
+def test_protocol_takes_the_panel_as_load_panel_returns_it():
+    """No renaming to ``y``: the shipped panel goes in as ``load_panel`` returns it, the measure named."""
+    from pakcast.forecast.panel import load_panel
+
+    panel = load_panel("month")
+    panel = panel[panel["ds"] >= "2015-01-01"]
+    for name in ("historical_rate", "nb_glm"):
+        da = make_forecaster(name).fit(panel, "attacks").predict(4, 50, random_seed=3)
+        assert da.dims == ("unique_id", "horizon", "sample") and da.shape[1:] == (4, 50)
+        assert set(da["unique_id"].values) == set(panel["unique_id"]) and int(da.min()) >= 0

@@ -189,3 +189,23 @@ def test_quarterly_defaults_end_to_end(tmp_path):
     assert bayes["status"] == "ok", bayes
     assert set(bayes["diagnostics"]) == {"attacks", "killed"}
     assert {r["province"] for r in bayes["rows"]} >= {"Pakistan", "Khyber Pakhtunkhwa"}
+
+
+def test_cli_source_label_names_the_users_file(tmp_path):
+    """``pakcast quarterly --input FILE --source-label TEXT``: the run credits the file by the label given."""
+    from pakcast.forecast.cli import app
+    from pakcast.forecast.panel import load_panel
+
+    p = load_panel("month")
+    p = p[p["ds"] >= "2016-01-01"].rename(columns={"unique_id": "province"})
+    p["period"] = p.pop("ds").dt.strftime("%Y-%m")
+    p[["province", "period", "attacks", "killed"]].to_csv(tmp_path / "in.csv", index=False)
+    out = tmp_path / "o"
+    r = CliRunner().invoke(app, ["quarterly", "--input", str(tmp_path / "in.csv"), "--source-label",
+                                 "PICSS monthly reports (own copy)", "--out", str(out), "--store", "none",
+                                 "--models", "zero,historical_rate", "--n-samples", "100", "--scheduler", "serial",
+                                 "--backtest-start", "2021-01-01", "--no-studies", "--no-report", "--no-bayes"])
+    assert r.exit_code == 0, r.output
+    src = json.loads((out / "results.json").read_text())["sources"]
+    assert [s["name"] for s in src] == ["PICSS monthly reports (own copy)"] and src[0]["file"] == "in.csv"
+    assert "PICSS monthly reports (own copy)" in r.output
