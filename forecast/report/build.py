@@ -39,6 +39,7 @@ from pakcast.forecast.report.format import (
     fmt_ratio,
     fmt_ratio3,
     header_label,
+    readable,
 )
 from pakcast.forecast.report.its import assemble_its
 from pakcast.forecast.report.judgements import key_judgements
@@ -463,14 +464,16 @@ def scorecard_section(result: QuarterlyResult, figdir: Path, figs: dict, source:
     fig_names = []
     if len(nat) > 1:
         ref = float(nat[is_base]["crps"].min()) if is_base.any() else float(nat["crps"].max())
-        rows = [{"label": str(r["model"]), "estimate": 1 - float(r["crps"]) / ref, "ci_low": None, "ci_high": None,
+        rows = [{"label": readable(r["model"]), "estimate": 1 - float(r["crps"]) / ref, "ci_low": None, "ci_high": None,
                  "colour": F.OKABE_ITO["orange"] if b else F.OKABE_ITO["blue"]}
                 for (_, r), b in zip(nat.iterrows(), is_base)]
         rec = F.forest(rows, figdir, "scorecard_skill", "backtest: this run (rolling-origin, " + source + ")",
                        "CRPS skill vs the best baseline (0 = as good; higher is better)",
                        f"Backtest skill by model ({scope}, {measure})",
                        "CRPS skill of each model relative to the best baseline in the rolling-origin backtest "
-                       "(baselines in orange).", ref=0.0, log=False, xmin=-1.0)
+                       "(simple rules in orange).", ref=0.0, log=False, xmin=-1.0,
+                       legend={"forecasting model": F.OKABE_ITO["blue"], "simple rule (baseline)": F.OKABE_ITO["orange"]},
+                       ref_label="as good as the best simple rule")
         figs[rec.name] = rec
         fig_names.append(rec.name)
     last = (result.earlier_vintages or {}).get("scores") or None

@@ -21,9 +21,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.patches import Polygon as MplPolygon
 from pakcast.forecast.io import atomic_write_bytes, safe_name
-from pakcast.forecast.report.format import fmt_rate
+from pakcast.forecast.report.format import fmt_rate, readable
 from shapely.geometry import Polygon as ShapelyPolygon
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
@@ -254,8 +256,9 @@ def province_map(geojson_path: Path, values: dict[str, float], label: str, figur
 
 
 def waterfall(shares: list[dict[str, Any]], total: float | None, figures_dir: Path, source: str, unit: str,
-              title: str, caption: str) -> FigureRecord:
-    """Waterfall of Shapley shares (bars from the running sum) with their intervals, then the total."""
+              title: str, caption: str, interval: str = "95%") -> FigureRecord:
+    """Waterfall of Shapley shares (bars from the running sum) with their ``interval`` whiskers, then the
+    total; a legend names every colour and mark."""
     fig, ax = new_figure(7.5, 3.6)
     running = 0.0
     labels = []
@@ -272,7 +275,15 @@ def waterfall(shares: list[dict[str, Any]], total: float | None, figures_dir: Pa
         ax.bar(len(shares), total, color=OKABE_ITO["black"], width=0.6)
         labels.append("total change")
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xticks(range(len(labels)), labels, rotation=15, ha="right")
+    # every colour and mark explained: rises, falls, the total and the interval whiskers
+    handles = [Patch(color=OKABE_ITO["vermillion"], label="raised the count"),
+               Patch(color=OKABE_ITO["blue"], label="lowered the count")]
+    if total is not None:
+        handles.append(Patch(color=OKABE_ITO["black"], label="total change (shares + residual)"))
+    if any(r.get("ci_low") is not None and r.get("ci_high") is not None for r in shares):
+        handles.append(Line2D([], [], color="black", marker="_", ms=8, lw=1, label=f"{interval} interval of a share"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
+    ax.set_xticks(range(len(labels)), [readable(v) for v in labels], rotation=15, ha="right")
     ax.set_ylabel(unit)
     ax.set_xlabel("covariate group (Shapley share of the change)")
     ax.set_title(title, loc="left")
@@ -280,8 +291,12 @@ def waterfall(shares: list[dict[str, Any]], total: float | None, figures_dir: Pa
 
 
 def forest(rows: list[dict[str, Any]], figures_dir: Path, name: str, source: str, xlabel: str, title: str,
-           caption: str, ref: float = 1.0, log: bool = True, xmin: float | None = None) -> FigureRecord:
+           caption: str, ref: float = 1.0, log: bool = True, xmin: float | None = None,
+           legend: dict[str, str] | None = None, ref_label: str | None = None, interval: str = "95%") -> FigureRecord:
     """Point estimates with intervals (rate ratios, skill scores), one row each.
+
+    ``legend`` maps a label to each colour used (e.g. ``{"model": blue, "simple rule": orange}``); with
+    it the figure's legend also names the interval line and the dashed reference line (``ref_label``).
 
     Estimates below ``xmin`` are drawn at ``xmin`` as a left-pointing marker labelled with their value,
     so one very poor model does not squash the scale for the others.
@@ -312,9 +327,16 @@ def forest(rows: list[dict[str, Any]], figures_dir: Path, name: str, source: str
         ax.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(
             lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "235" else ""))
         ax.tick_params(axis="x", which="minor", labelsize=7)
-    ax.set_yticks(y, [r["label"] for r in rows])
+    ax.set_yticks(y, [readable(r["label"]) for r in rows])
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.set_xlabel(xlabel)
+    ax.tick_params(axis="y", labelsize=8)
+    if legend:
+        handles = [Line2D([], [], color=c, marker="o", ls="", label=lab) for lab, c in legend.items()]
+        if any(r.get("ci_low") is not None and r.get("ci_high") is not None for r in rows):
+            handles.append(Line2D([], [], color="#555555", lw=2, label=f"{interval} interval"))
+        handles.append(Line2D([], [], color="black", lw=0.8, ls="--", label=ref_label or f"reference ({ref:g})"))
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
     ax.set_title(title, loc="left")
     return save_figure(fig, figures_dir, name, title, caption, source)
 
@@ -345,7 +367,8 @@ def claims_chart(national_annual: pd.DataFrame, reported: list[tuple[str, str, s
     for src, metric, ser in series:  # one colour and marker per source; solid = deaths, dotted = attacks
         i = sources.index(src)
         ax2.plot(ser.index.year, ser.to_numpy(), marker=markers[i % len(markers)], ms=3.5, lw=1.2,
-                 color=CYCLE[i % len(CYCLE)], ls="-" if metric == "killed" else ":", label=f"{src} {metric}")
+                 color=CYCLE[i % len(CYCLE)], ls="-" if metric == "killed" else ":",
+                 label=f"{src} {'deaths' if metric == 'killed' else metric}")
     ax2.axvline(2021 + 7.5 / 12, color="black", ls="-.", lw=1, label="Aug 2021")
     ax2.set_ylabel("count per year (each source's definition)")
     ax2.set_xlabel("year")

@@ -68,9 +68,32 @@ def fmt_auto(v: Any) -> str:
     return str(v)
 
 
+#: readable names of the forecasting models (tables and figures; ``briefing.json`` keeps the ids)
+MODEL_LABELS = {
+    "zero": "no events (zero)", "last_value": "last month repeated", "historical_rate": "long-run average",
+    "seasonal_naive": "same months last year", "conflictology": "recent average (conflictology)",
+    "negbin_12": "negative binomial, 12 months", "negbin_24": "negative binomial, 24 months",
+    "poisson_12": "Poisson, 12 months", "poisson_24": "Poisson, 24 months",
+    "nb_glm": "negative binomial regression", "ingarch": "count autoregression (INGARCH)",
+    "hawkes": "self-exciting (Hawkes)", "bayes_hier": "Bayesian hierarchical", "ens_crps": "ensemble (skill-weighted)",
+    "ens_equal": "ensemble (equal weights)", "ensemble": "ensemble", "published": "published forecast",
+}
+#: table columns whose values are model ids
+MODEL_COLUMNS = ("model", "best_model", "best_baseline", "baseline", "published_model")
+
+
+def readable(name: Any) -> str:
+    """An id in words for readers: model ids by :data:`MODEL_LABELS` (``historical_rate`` -> ``long-run
+    average``), any other snake_case name with spaces (``security_operations`` -> ``security operations``)."""
+    text = str(name)
+    return MODEL_LABELS.get(text, text.replace("_", " "))
+
+
 def column_kind(values: list[Any], name: str = "") -> str:
     """How to format one table column: ``p`` (p-values), ``count`` (all whole numbers),
-    ``ratio`` (other numbers) or ``text``."""
+    ``ratio`` (other numbers), ``model`` (model ids, shown by :func:`readable`) or ``text``."""
+    if name.split(".")[-1] in MODEL_COLUMNS and all(isinstance(v, str) or v is None for v in values):
+        return "model"
     nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and not _missing(v)]
     if not nums:
         return "text"
@@ -82,6 +105,8 @@ def column_kind(values: list[Any], name: str = "") -> str:
 
 def fmt_cell(v: Any, kind: str) -> str:
     """Format one table cell by its column's kind (see :func:`column_kind`)."""
+    if kind == "model" and isinstance(v, str):
+        return readable(v)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return fmt_auto(v)
     return {"p": fmt_p, "count": fmt_count, "ratio": fmt_ratio}.get(kind, fmt_auto)(v)
