@@ -70,7 +70,7 @@ import itertools
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -146,7 +146,7 @@ def irr_from_draws(beta_draws, names: Sequence[str], sd, standardized: bool = Tr
 # --------------------------------------------------------------------------- Shapley
 
 
-def shapley_values(value: Callable[[frozenset], object], players: Sequence[str]) -> dict[str, object]:
+def shapley_values(value: Callable[[frozenset], Any], players: Sequence[str]) -> dict[str, Any]:
     r"""Exact Shapley values of a cooperative game.
 
     .. math:: \phi_i = \sum_{S \subseteq N \setminus \{i\}} \frac{|S|!\,(n-|S|-1)!}{n!}
@@ -164,7 +164,7 @@ def shapley_values(value: Callable[[frozenset], object], players: Sequence[str])
         raise ValueError(f"players must be distinct, got {players}")
     if n > 12:
         raise ValueError(f"{n} players: exact Shapley needs 2^n evaluations; group the covariates")
-    cache: dict[frozenset, object] = {}
+    cache: dict[frozenset, Any] = {}
 
     def v(S: frozenset):
         if S not in cache:
@@ -409,6 +409,8 @@ class AttributionResults:
             A, B = lp_a.to_numpy(dtype=float), lp_b.to_numpy(dtype=float)
         else:
             A, B = np.asarray(lp_a, dtype=float), np.asarray(lp_b, dtype=float)
+            if players is None:
+                raise TypeError("players= is needed when the predictors are arrays (no column names)")
             players = list(players)
         ca, cb, nu = self._unit_codes(units_a, units_b)
         v_idx = self._value_from_codes(A, B, ca, cb, nu)

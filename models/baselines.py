@@ -85,6 +85,12 @@ class _Baseline:
 
     name = "baseline"
 
+    def _fit(self, y: np.ndarray) -> dict:  # pragma: no cover - implemented by every subclass
+        raise NotImplementedError
+
+    def _sample(self, h: int, n: int, rng: np.random.Generator) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
     def fit(self, y) -> "_Baseline":
         """Fit on the history ``y`` (1-d non-negative integer counts); returns ``self``."""
         y = check_counts(y)

@@ -192,13 +192,12 @@ class CountGLM:
                 raise ValueError(f"exposure must be positive with length {n}")
             off = off + np.log(ex)
         self.offset = off
+        self.weights: np.ndarray | None = None
         if weights is not None:
             w = np.asarray(weights, dtype=float).ravel()
             if w.size != n or np.any(~(w >= 0)) or not np.all(np.isfinite(w)):
                 raise ValueError(f"weights must be finite, non-negative, with length {n}")
             self.weights = w
-        else:
-            self.weights = None
 
     # ------------------------------------------------------------------ likelihood pieces
     def loglike(self, params: np.ndarray, family: str | None = None) -> float:
@@ -408,6 +407,10 @@ class CountGLMResults:
         self.cov_params_full = np.asarray(cov_full)
         self.params = pd.Series(self.params_full[:p], index=model.exog_names, name="coef")
         self.bse = pd.Series(np.sqrt(np.diag(self.cov_params_full)[:p]), index=model.exog_names, name="std err")
+        self.log_alpha_: float | None
+        self.alpha_: float | None
+        self.log_alpha_bse: float | None
+        self.alpha_bse: float | None
         if model.family == "negbin":
             self.log_alpha_ = float(self.params_full[p])
             self.alpha_ = math.exp(self.log_alpha_)
@@ -452,7 +455,7 @@ class CountGLMResults:
 
     def alpha_conf_int(self, alpha: float = 0.05) -> tuple[float, float] | None:
         """Interval for the NB dispersion, formed on the log scale (None for Poisson)."""
-        if self.alpha_ is None:
+        if self.log_alpha_ is None or self.log_alpha_bse is None:  # Poisson: no dispersion
             return None
         q = stats.norm.ppf(1 - alpha / 2)
         return (math.exp(self.log_alpha_ - q * self.log_alpha_bse), math.exp(self.log_alpha_ + q * self.log_alpha_bse))
@@ -482,8 +485,9 @@ class CountGLMResults:
         ci = self.conf_int(alpha)
         tab = pd.DataFrame({"coef": self.params, "std err": self.bse, "z": self.tvalues, "P>|z|": self.pvalues,
                             f"[{alpha / 2:g}": ci["lower"], f"{1 - alpha / 2:g}]": ci["upper"]})
-        if self.alpha_ is not None:
-            lo, hi = self.alpha_conf_int(alpha)
+        alpha_ci = self.alpha_conf_int(alpha)
+        if alpha_ci is not None:
+            lo, hi = alpha_ci
             tab.loc["alpha"] = [self.alpha_, self.alpha_bse, np.nan, np.nan, lo, hi]
         header = (("Family", "NB2" if self.family == "negbin" else "Poisson"), ("Link", "log"),
                   ("No. observations", str(self.nobs)), ("Log-likelihood", f"{self.llf:.4f}"),
@@ -505,7 +509,8 @@ class CountGLMResults:
             "llf": self.llf, "aic": self.aic, "bic": self.bic,
             "converged": self.converged, "n_iter": self.n_iter, "ci_level": 1 - alpha,
         }
-        if self.alpha_ is not None:
-            lo, hi = self.alpha_conf_int(alpha)
+        alpha_ci = self.alpha_conf_int(alpha)
+        if alpha_ci is not None:
+            lo, hi = alpha_ci
             out["alpha"] = {"estimate": self.alpha_, "se": self.alpha_bse, "ci_low": lo, "ci_high": hi}
         return out

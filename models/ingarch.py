@@ -233,10 +233,14 @@ class INGARCH:
         if estimation not in ("qmle", "ml"):
             raise ValueError("estimation must be 'qmle' or 'ml'")
         p, q = self.P.size, self.Q.size
+        first: tuple[float | None, float | None]
+        ar: tuple[float | None, float | None]
+        coef: tuple[float | None, float | None]
         if self.link == "identity":
-            bounds = [(1e-6, None)] + [(0.0, 1.0)] * (p + q) + [(0.0, None)] * self.X.shape[1]
+            first, ar, coef = (1e-6, None), (0.0, 1.0), (0.0, None)
         else:
-            bounds = [(None, None)] + [(-1.0, 1.0)] * (p + q) + [(None, None)] * self.X.shape[1]
+            first, ar, coef = (None, None), (-1.0, 1.0), (None, None)
+        bounds = [first] + [ar] * (p + q) + [coef] * self.X.shape[1]
         x0 = self._start()
         r = self._minimize(self._neg_qll, x0, bounds, p + q)
         par = r.x

@@ -121,7 +121,7 @@ def _fit_count_glm(y: np.ndarray, X: np.ndarray, offset: np.ndarray | None, fami
         scale = float(np.sum((y - mu) ** 2 / mu) / max(n - X.shape[1], 1))
         if cov == "nonrobust":
             V = V * scale
-    alpha = float(r.alpha_) if family == "negbin" else 0.0
+    alpha = float(r.alpha_) if family == "negbin" and r.alpha_ is not None else 0.0
     return _GLMFit(params, V, alpha, scale, float(r.llf), True, mu,
                    f"pakcast CountGLM ({'NB2' if family == 'negbin' else 'Poisson'}"
                    f"{', scale=X2' if family == 'quasipoisson' else ''})")
@@ -522,7 +522,7 @@ class ITSResults:
         ci = self.conf_int(a)
         tab = pd.DataFrame({"coef": self.params, "std err": self.bse, "z": self.params / self.bse,
                             "P>|z|": self.pvalues, f"[{a / 2:.3g}": ci["lower"], f"{1 - a / 2:.3g}]": ci["upper"]})
-        header = (("Family", m.family), ("Covariance", m.cov_type), ("No. observations", f"{self.nobs} ({m.unit})"),
+        header: tuple[tuple[str, str], ...] = (("Family", m.family), ("Covariance", m.cov_type), ("No. observations", f"{self.nobs} ({m.unit})"),
                   ("Seasonality K", str(m.seasonality)), ("Offset", "yes" if m.offset is not None else "no"),
                   ("Backend", self.backend), ("Log-likelihood", f"{self.llf:.2f}"))
         if m.family == "negbin":

@@ -49,6 +49,8 @@ class SegmentCost:
     n_params = 1
     n_shared = 0
     is_likelihood = True
+    n_: int  # set by fit
+    y_: np.ndarray  # set by fit
 
     def fit(self, y, X=None) -> "SegmentCost":  # pragma: no cover - abstract
         raise NotImplementedError

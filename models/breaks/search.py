@@ -82,7 +82,7 @@ def binary_segmentation(cost: SegmentCost, n_breaks: int | None = None, pen: flo
     n = cost.n_
     ends = [0, n]
     while True:
-        best = (0.0, None)
+        best: tuple[float, int | None] = (0.0, None)
         for a, b in zip(ends[:-1], ends[1:]):
             if b - a < 2 * min_size:
                 continue
@@ -232,8 +232,8 @@ class BreakpointsResults:
         rows = []
         for l in sorted(self.partitions):
             ends = [0] + self.partitions[l][0] + [self.n]
-            best = (-np.inf, None, None)
-            probs_at = []
+            best: tuple[float, int | None, tuple[int, int] | None] = (-np.inf, None, None)
+            probs_at: list[tuple[float, float] | None] = []
             for a, b in zip(ends[:-1], ends[1:]):
                 L = b - a
                 if L < 2 * self.h:

@@ -109,7 +109,10 @@ def _tail_approx(x: float, k: int, lo: float, hi: float) -> float:
 def supf_pvalue(statistic: float, k: int = 1, trim: float | tuple[float, float] = 0.15, *,
                 n_grid: int = 1000, n_sim: int = 10_000, random_seed: int = DEFAULT_SEED) -> float:
     """Asymptotic p-value of a sup-F / sup-LR statistic (see module notes)."""
-    lo, hi = (trim, 1 - trim) if np.isscalar(trim) else trim
+    if isinstance(trim, (int, float, np.number)):
+        lo, hi = float(trim), 1 - float(trim)
+    else:
+        lo, hi = (float(v) for v in trim)
     if not 0 < lo <= hi < 1:
         raise ValueError(f"trimming fractions must satisfy 0 < lo <= hi < 1, got {lo, hi}")
     if not np.isfinite(statistic):
@@ -118,7 +121,7 @@ def supf_pvalue(statistic: float, k: int = 1, trim: float | tuple[float, float] 
     lo, hi = np.floor(lo * 100 + 1e-9) / 100, np.ceil(hi * 100 - 1e-9) / 100
     lo, hi = max(lo, 0.01), min(hi, 0.99)
     sims = _simulated_sup(int(k), float(lo), float(hi), n_grid, int(n_sim), int(random_seed))
-    p = 1.0 - np.searchsorted(sims, statistic, side="left") / len(sims)
+    p = float(1.0 - np.searchsorted(sims, statistic, side="left") / len(sims))
     if p < 0.01:
         p = min(_tail_approx(float(statistic), int(k), float(lo), float(hi)), 0.01)
     return float(max(p, 0.0))
