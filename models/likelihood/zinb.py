@@ -18,120 +18,7 @@ and :math:`-\\pi`.  All logs are formed with ``log1p``/``logaddexp`` so that
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
-from numba import njit, prange
-
-from pakcast.models.likelihood.negbin import (
-    _EMPTY,
-    CHUNK,
-    PARALLEL_MIN_N,
-    _as_counts,
-    _as_float,
-    _as_log_alpha,
-    _nb_elem,
-)
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def log_expit(z):
-    """log(1 / (1 + exp(-z))) without overflow."""
-    if z >= 0:
-        return -math.log1p(math.exp(-z))
-    return z - math.log1p(math.exp(z))
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _zinb_elem(y, eta, la, z):
-    ll_nb, de, dla = _nb_elem(y, eta, la)
-    log_pi = log_expit(z)
-    log_1mpi = log_expit(-z)
-    pi = math.exp(log_pi)
-    if y > 0:
-        return log_1mpi + ll_nb, de, dla, -pi
-    b = log_1mpi + ll_nb
-    m = max(log_pi, b)
-    ll = m + math.log(math.exp(log_pi - m) + math.exp(b - m))
-    w0 = math.exp(log_pi - ll)
-    w1 = math.exp(b - ll)
-    return ll, w1 * de, w1 * dla, w0 * (1.0 - pi) - w1 * pi
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _zinb_chunk(c, y, eta, la, zz, w, off, de_out, dla_out, dz_out):
-    n = y.size
-    start = c * CHUNK
-    stop = min(n, start + CHUNK)
-    has_w = w.size > 0
-    has_off = off.size > 0
-    vla = la.size > 1
-    vz = zz.size > 1
-    s = np.zeros(3)
-    for i in range(start, stop):
-        e = eta[i] + off[i] if has_off else eta[i]
-        ll, de, dla, dz = _zinb_elem(y[i], e, la[i] if vla else la[0], zz[i] if vz else zz[0])
-        if has_w:
-            ll *= w[i]
-            de *= w[i]
-            dla *= w[i]
-            dz *= w[i]
-        de_out[i] = de
-        if vla:
-            dla_out[i] = dla
-        if vz:
-            dz_out[i] = dz
-        s[0] += ll
-        s[1] += dla
-        s[2] += dz
-    return s
-
-
-@njit(cache=True, error_model="numpy")
-def _zinb_serial(y, eta, la, zz, w, off, de_out, dla_out, dz_out):
-    nch = (y.size + CHUNK - 1) // CHUNK
-    p = np.zeros((nch, 3))
-    for c in range(nch):
-        p[c] = _zinb_chunk(c, y, eta, la, zz, w, off, de_out, dla_out, dz_out)
-    s = np.zeros(3)
-    for c in range(nch):
-        s += p[c]
-    return s
-
-
-@njit(cache=True, parallel=True, error_model="numpy")
-def _zinb_parallel(y, eta, la, zz, w, off, de_out, dla_out, dz_out):
-    nch = (y.size + CHUNK - 1) // CHUNK
-    p = np.zeros((nch, 3))
-    for c in prange(nch):
-        p[c] = _zinb_chunk(c, y, eta, la, zz, w, off, de_out, dla_out, dz_out)
-    s = np.zeros(3)
-    for c in range(nch):
-        s += p[c]
-    return s
-
-
-def _prepare3(y, eta, log_alpha, logit_pi, weights, offset):
-    y = _as_counts(y)
-    n = y.size
-    eta = _as_float(eta, n, "eta")
-    la = _as_log_alpha(log_alpha, n)
-    z = np.ascontiguousarray(logit_pi, dtype=np.float64).ravel()
-    if z.size not in (1, n):
-        raise ValueError(f"logit_pi has length {z.size}; expected 1 or {n} (the length of y)")
-    w = _EMPTY if weights is None else _as_float(weights, n, "weights")
-    off = _EMPTY if offset is None else _as_float(offset, n, "offset")
-    return y, eta, la, z, w, off
-
-
-def _run3(serial, parallel, y, eta, log_alpha, logit_pi, weights, offset):
-    y, eta, la, z, w, off = _prepare3(y, eta, log_alpha, logit_pi, weights, offset)
-    n = y.size
-    de = np.empty(n)
-    dla = np.empty(n) if la.size > 1 else _EMPTY
-    dz = np.empty(n) if z.size > 1 else _EMPTY
-    s = (parallel if n >= PARALLEL_MIN_N else serial)(y, eta, la, z, w, off, de, dla, dz)
-    return float(s[0]), de, (dla if la.size > 1 else float(s[1])), (dz if z.size > 1 else float(s[2]))
+from pakcast.models.likelihood._zero_modified import loglik_grad3, logpmf3
 
 
 def zinb_loglik_grad(y, eta, log_alpha, logit_pi, weights=None, offset=None):
@@ -140,23 +27,9 @@ def zinb_loglik_grad(y, eta, log_alpha, logit_pi, weights=None, offset=None):
     ``log_alpha`` and ``logit_pi`` are scalars (then their gradients are summed) or arrays of
     the length of ``y`` (per-observation gradients).  See the module docstring for the model.
     """
-    return _run3(_zinb_serial, _zinb_parallel, y, eta, log_alpha, logit_pi, weights, offset)
-
-
-@njit(cache=True, error_model="numpy")
-def _zinb_logpmf_kernel(y, eta, la, z, out):
-    for i in range(y.size):
-        out[i] = _zinb_elem(y[i], eta[i], la[i], z[i])[0]
+    return loglik_grad3(False, y, eta, log_alpha, logit_pi, weights, offset)
 
 
 def zinb_logpmf(y, mu, alpha, pi):
     """Elementwise ZINB log-pmf with structural-zero probability ``pi`` (broadcasting)."""
-    shape = np.broadcast_shapes(*(np.shape(v) for v in (y, mu, alpha, pi)))
-    y, mu, alpha, pi = (np.ravel(v) for v in np.broadcast_arrays(*(np.asarray(v, float) for v in (y, mu, alpha, pi))))
-    if np.any((pi < 0) | (pi > 1)):
-        raise ValueError("pi must lie in [0, 1]")
-    with np.errstate(divide="ignore"):
-        eta, la, z = np.log(mu), np.log(alpha), np.log(pi) - np.log1p(-pi)
-    out = np.empty(y.size)
-    _zinb_logpmf_kernel(_as_counts(y), eta, la, z, out)
-    return out.reshape(shape)
+    return logpmf3(False, y, mu, alpha, pi)

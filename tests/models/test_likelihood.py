@@ -225,10 +225,9 @@ def test_zinb_hurdle_gradients(fn, twin):
 
 
 def test_zinb_hurdle_poisson_parallel_kernels_deterministic():
-    from pakcast.models.likelihood.hurdle import _hurdle_parallel, _hurdle_serial
+    from pakcast.models.likelihood._zero_modified import _parallel3, _serial3
     from pakcast.models.likelihood.negbin import _EMPTY
     from pakcast.models.likelihood.poisson import _pois_parallel, _pois_serial
-    from pakcast.models.likelihood.zinb import _zinb_parallel, _zinb_serial
 
     rng = np.random.default_rng(8)
     n = 50_000
@@ -237,14 +236,14 @@ def test_zinb_hurdle_poisson_parallel_kernels_deterministic():
     la, z = np.array([-0.4]), np.array([-1.0])
     import numba
 
-    for ser, par in ((_zinb_serial, _zinb_parallel), (_hurdle_serial, _hurdle_parallel)):
+    for hurdle in (False, True):  # ZINB, hurdle NB
         d1, d2, d3 = np.empty(n), np.empty(n), np.empty(n)
-        s1 = ser(y, eta, la, z, _EMPTY, _EMPTY, d1, _EMPTY, _EMPTY)
-        s2 = par(y, eta, la, z, _EMPTY, _EMPTY, d2, _EMPTY, _EMPTY)
+        s1 = _serial3(hurdle, y, eta, la, z, _EMPTY, _EMPTY, d1, _EMPTY, _EMPTY)
+        s2 = _parallel3(hurdle, y, eta, la, z, _EMPTY, _EMPTY, d2, _EMPTY, _EMPTY)
         old_threads = numba.get_num_threads()
         numba.set_num_threads(1)
         try:
-            s3 = par(y, eta, la, z, _EMPTY, _EMPTY, d3, _EMPTY, _EMPTY)
+            s3 = _parallel3(hurdle, y, eta, la, z, _EMPTY, _EMPTY, d3, _EMPTY, _EMPTY)
         finally:
             numba.set_num_threads(old_threads)
         # fixed chunks: the parallel result does not depend on the thread count, bit for bit;
