@@ -4,7 +4,9 @@ the shipped province-month panel.  Reference: statsmodels 0.15 fitted in the tes
 
 from __future__ import annotations
 
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,15 +26,14 @@ def _sim(n=800, seed=0):
 
 
 def _panel_design():
-    panel_mod = pytest.importorskip("pakcast.forecast.panel")
-    p = panel_mod.load_panel(freq="month")
-    p = p[(p.unique_id != "Pakistan") & (p.ds >= "2000-01-01")].reset_index(drop=True)
-    t = ((p.ds.dt.year - 2010) + p.ds.dt.month / 12) / 10
-    X = pd.get_dummies(p.unique_id, drop_first=True, dtype=float)
-    X.insert(0, "const", 1.0)
-    X["trend"] = t
-    X["trend2"] = t**2
-    return p.attacks.to_numpy(), X
+    """The benchmark's design (benchmarks/bench_glm.py: attacks ~ province + quadratic trend, 2000-2021)."""
+    repo = str(Path(__file__).resolve().parents[2])
+    sys.path.insert(0, repo)  # benchmarks/ is a folder of the repository, not of the installed package
+    try:
+        from benchmarks.bench_glm import panel_design
+    finally:
+        sys.path.remove(repo)
+    return panel_design()
 
 
 def _sm_nb(y, X, **kw):
