@@ -65,6 +65,23 @@ def _real_store(tmp_path: Path) -> Path:
     return store
 
 
+def _execute(path, *statements) -> None:
+    """Run SQL statements (text, or ``(text, parameters)``) on a DuckDB file in one connection, as a
+    program other than pakcast would."""
+    con = duckdb.connect(str(path))
+    try:
+        for stmt in statements:
+            con.execute(*stmt) if isinstance(stmt, tuple) else con.execute(stmt)
+    finally:
+        con.close()
+
+
+def _legacy_event(province: str, killed: int) -> str:
+    """An event row for the unversioned schema (LEGACY_SCHEMA), ingest ``i1``."""
+    return (f"INSERT INTO events VALUES ('csv', 'e1', DATE '2015-01-03', NULL, 'day', '{province}', NULL, NULL, NULL, "
+            f"{killed}, 7, 7, NULL, NULL, NULL, 'militant', 'source', NULL, NULL, 'i1')")
+
+
 # -- defect 5: the lock ---------------------------------------------------------------------------
 @pytest.mark.case("store-symlink-lock", fault="the store given through a symlinked path while another process "
                   "writes it", how="a process holds the real path's lock; a second opens the symlink",
@@ -111,10 +128,7 @@ def test_open_duckdb_session_is_waited_for_then_refused_clearly(tmp_path):
                   "anything is written: \"tables (events) are not a pakcast store schema\"; file byte-identical")
 def test_foreign_duckdb_file_is_refused_untouched(tmp_path):
     path = tmp_path / "other.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("CREATE TABLE events (id INTEGER, what VARCHAR)")
-    con.execute("INSERT INTO events VALUES (1, 'x')")
-    con.close()
+    _execute(path, "CREATE TABLE events (id INTEGER, what VARCHAR)", "INSERT INTO events VALUES (1, 'x')")
     before = sha256_file(path)
     with pytest.raises(StoreError, match=r"tables \(events\) are not a pakcast store schema"):
         Store(path)
@@ -173,17 +187,13 @@ def test_schema_version_is_recorded_and_a_newer_store_is_refused(tmp_path):
                   "as it is")
 def test_legacy_store_is_migrated_explicitly(tmp_path):
     store = tmp_path / "old.duckdb"
-    con = duckdb.connect(str(store))
-    for stmt in LEGACY_SCHEMA:
-        con.execute(stmt)
-    con.execute("INSERT INTO ingests VALUES ('i1', 'csv', 'f.csv', ?, '{}', 1, 1, 0, 1, 0, 0, 0, 0, "
-                "TIMESTAMP '2026-01-01 00:00:00', '{}')", ["a" * 64])
-    con.execute("INSERT INTO events VALUES ('csv', 'e1', DATE '2015-01-03', NULL, 'day', 'Punjab', NULL, NULL, NULL, "
-                "7, 7, 7, NULL, NULL, NULL, 'militant', 'source', NULL, NULL, 'i1')")
-    con.execute("INSERT INTO vintages VALUES ('v1', 'r1', DATE '2021-09-30', TIMESTAMP '2026-01-01 00:00:00', 1, "
-                "'{\"mean\": \"float64\"}')")
-    con.execute("INSERT INTO forecasts VALUES ('v1', 0, '{\"mean\": 1.5}')")
-    con.close()
+    _execute(store, *LEGACY_SCHEMA,
+             ("INSERT INTO ingests VALUES ('i1', 'csv', 'f.csv', ?, '{}', 1, 1, 0, 1, 0, 0, 0, 0, "
+              "TIMESTAMP '2026-01-01 00:00:00', '{}')", ["a" * 64]),
+             _legacy_event("Punjab", 7),
+             "INSERT INTO vintages VALUES ('v1', 'r1', DATE '2021-09-30', TIMESTAMP '2026-01-01 00:00:00', 1, "
+             "'{\"mean\": \"float64\"}')",
+             "INSERT INTO forecasts VALUES ('v1', 0, '{\"mean\": 1.5}')")
     assert len(Store(store, read_only=True).events()) == 1  # a read does not migrate
     st = Store(store)
     assert st.schema_version == SCHEMA_VERSION
@@ -243,9 +253,7 @@ def test_vintage_edited_outside_pakcast_is_detected_on_read(tmp_path):
     store = _real_store(tmp_path)
     vid = Store(store).vintages()["vintage_id"].iloc[0]
     assert Store(store).load_vintage(vid)["mean"].tolist() == [1.5, 2.0]
-    con = duckdb.connect(str(store))
-    con.execute("UPDATE forecasts SET record = '{\"province\": \"Punjab\", \"mean\": 9.0}' WHERE row_no = 0")
-    con.close()
+    _execute(store, "UPDATE forecasts SET record = '{\"province\": \"Punjab\", \"mean\": 9.0}' WHERE row_no = 0")
     with pytest.raises(StoreError, match="modified after it was archived"):
         Store(store).load_vintage(vid)
 
@@ -256,12 +264,7 @@ def test_vintage_edited_outside_pakcast_is_detected_on_read(tmp_path):
                   "expectation; never reaches a panel")
 def test_events_are_validated_when_read_back(tmp_path):
     store = tmp_path / "old.duckdb"
-    con = duckdb.connect(str(store))
-    for stmt in LEGACY_SCHEMA:
-        con.execute(stmt)
-    con.execute("INSERT INTO events VALUES ('csv', 'e1', DATE '2015-01-03', NULL, 'day', 'Narnia', NULL, NULL, NULL, "
-                "-5, 7, 7, NULL, NULL, NULL, 'militant', 'source', NULL, NULL, 'i1')")
-    con.close()
+    _execute(store, *LEGACY_SCHEMA, _legacy_event("Narnia", -5))
     with pytest.raises(StoreError, match=r"event \(csv, e1\) has province 'Narnia', expected a canonical province"):
         Store(store, read_only=True).events()
 
