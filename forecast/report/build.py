@@ -657,7 +657,7 @@ def _environment() -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["header"] = header_label
     env.filters.update(rate=fmt_rate, count=fmt_count, ratio=fmt_ratio, ratio3=fmt_ratio3, pct=fmt_pct, pval=fmt_p, auto=fmt_auto,
-                       cell=fmt_cell)
+                       cell=fmt_cell, label=readable)
     return env
 
 

@@ -10,8 +10,11 @@ both axes with units, carries a source line under the plot, and is saved as PNG 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,6 +74,7 @@ class FigureRecord:
     alt: str
     mime: str = "image/svg+xml"
     figure: Any = field(default=None, repr=False, compare=False)  # the vector Figure, for the PDF
+    redraw: Callable[[Figure], None] | None = field(default=None, repr=False, compare=False)  # see redrawable
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "title": self.title, "caption": self.caption, "source": self.source,
@@ -78,18 +82,48 @@ class FigureRecord:
                 "svg": f"figures/{self.svg.name}" if self.svg.suffix == ".svg" else None, "alt": self.alt}
 
 
+#: while a figure is redrawn onto a PDF page (``FigureRecord.redraw``): the page's Figure
+_HOST: ContextVar[Figure | None] = ContextVar("pakcast_figure_host", default=None)
+
+
 def new_figure(width: float = 7.5, height: float = 4.0, nrows: int = 1, ncols: int = 1, **kw: Any):
-    """A figure and axes in the briefing style."""
+    """A figure and axes in the briefing style (during a redraw: new axes on the host page)."""
+    host = _HOST.get()
     with matplotlib.rc_context(STYLE):
         # plain Figure objects (no pyplot): no global backend switch, no figure registry, thread-safe
-        fig = Figure(figsize=(width, height))
+        fig = host if host is not None else Figure(figsize=(width, height))
         axes = fig.subplots(nrows, ncols, **kw)
     return fig, axes
 
 
+def redrawable(fn: Callable[..., FigureRecord]) -> Callable[..., FigureRecord]:
+    """Give a figure function's record a ``redraw(host)`` that draws the same figure again as new axes
+    on ``host`` (nothing saved), in the order ``record.figure.axes`` has them: so the PDF can put two
+    vector figures on one page (:meth:`forecast.report.pdf.PageWriter.image`)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> FigureRecord:
+        rec = fn(*args, **kwargs)
+
+        def redraw(host: Figure) -> None:
+            token = _HOST.set(host)
+            try:
+                fn(*args, **kwargs)
+            finally:
+                _HOST.reset(token)
+
+        rec.redraw = redraw
+        return rec
+
+    return wrapper
+
+
 def save_figure(fig, figures_dir: Path, name: str, title: str, caption: str, source: str,
                 alt: str | None = None) -> FigureRecord:
-    """Save PNG (150 dpi) and SVG atomically; ``source`` goes into the record for the caption."""
+    """Save PNG (150 dpi) and SVG atomically; ``source`` goes into the record for the caption.
+    During a redraw (:func:`redrawable`) nothing is laid out or saved (returns None)."""
+    if _HOST.get() is not None:
+        return None  # type: ignore[return-value]
     with matplotlib.rc_context(STYLE):
         # the source line is printed once, in the caption (HTML and PDF), not inside the picture as well
         fig.tight_layout()
@@ -138,6 +172,7 @@ def _draw_fan(ax, history: pd.Series, fc: pd.DataFrame, start_year: int) -> None
     ax.set_ylim(bottom=0)
 
 
+@redrawable
 def fan_chart(panel: pd.DataFrame, forecast: pd.DataFrame, province: str, measure: str, figures_dir: Path,
               source: str, start_year: int = 2008) -> FigureRecord:
     """History and forecast intervals for one series."""
@@ -154,6 +189,7 @@ def fan_chart(panel: pd.DataFrame, forecast: pd.DataFrame, province: str, measur
     return save_figure(fig, figures_dir, f"fan_{province}_{measure}", title, caption, source)
 
 
+@redrawable
 def fan_grid(panel: pd.DataFrame, forecast: pd.DataFrame, provinces: list[str], measure: str, figures_dir: Path,
              source: str, start_year: int = 2008) -> FigureRecord:
     """Small multiples of the fan chart, one panel per province, each on its own scale."""
@@ -191,6 +227,7 @@ def _polygons(geometry: dict[str, Any]) -> list[np.ndarray]:
     raise ValueError(f"province boundaries: unsupported geometry type {geometry['type']!r}")
 
 
+@redrawable
 def province_map(geojson_path: Path, values: dict[str, float], label: str, figures_dir: Path, source: str,
                  title: str, caption: str, merge: dict[str, str] | None = None,
                  intervals: dict[str, tuple[float, float]] | None = None) -> FigureRecord:
@@ -255,6 +292,7 @@ def province_map(geojson_path: Path, values: dict[str, float], label: str, figur
     return save_figure(fig, figures_dir, "map_forecast_rate", title, caption, source)
 
 
+@redrawable
 def waterfall(shares: list[dict[str, Any]], total: float | None, figures_dir: Path, source: str, unit: str,
               title: str, caption: str, interval: str = "95%") -> FigureRecord:
     """Waterfall of Shapley shares (bars from the running sum) with their ``interval`` whiskers, then the
@@ -290,6 +328,7 @@ def waterfall(shares: list[dict[str, Any]], total: float | None, figures_dir: Pa
     return save_figure(fig, figures_dir, "attribution_waterfall", title, caption, source)
 
 
+@redrawable
 def forest(rows: list[dict[str, Any]], figures_dir: Path, name: str, source: str, xlabel: str, title: str,
            caption: str, ref: float = 1.0, log: bool = True, xmin: float | None = None,
            legend: dict[str, str] | None = None, ref_label: str | None = None, interval: str = "95%") -> FigureRecord:
@@ -341,6 +380,7 @@ def forest(rows: list[dict[str, Any]], figures_dir: Path, name: str, source: str
     return save_figure(fig, figures_dir, name, title, caption, source)
 
 
+@redrawable
 def claims_chart(national_annual: pd.DataFrame, reported: list[tuple[str, str, str, pd.Series, str]],
                  figures_dir: Path, source: str, start_year: int = 2000) -> FigureRecord:
     """Annual deaths from UCDP (with low-high range) and, in a separate panel per source, the
@@ -384,6 +424,7 @@ def claims_chart(national_annual: pd.DataFrame, reported: list[tuple[str, str, s
     return save_figure(fig, figures_dir, "claims_series", title, caption, source)
 
 
+@redrawable
 def its_impact(pointwise: list[dict[str, Any]], figures_dir: Path, name: str, source: str, outcome_label: str,
                unit: str, intervention: str, level: float = 0.95) -> FigureRecord:
     """CausalImpact's three panels for one intervention: observed vs counterfactual with its

@@ -78,8 +78,8 @@ MODEL_LABELS = {
     "hawkes": "self-exciting (Hawkes)", "bayes_hier": "Bayesian hierarchical", "ens_crps": "ensemble (skill-weighted)",
     "ens_equal": "ensemble (equal weights)", "ensemble": "ensemble", "published": "published forecast",
 }
-#: table columns whose values are model ids
-MODEL_COLUMNS = ("model", "best_model", "best_baseline", "baseline", "published_model")
+#: table columns whose values are ids shown in words by :func:`readable` (models, covariates, their groups)
+LABEL_COLUMNS = ("model", "best_model", "best_baseline", "baseline", "published_model", "covariate", "group")
 
 
 def readable(name: Any) -> str:
@@ -91,9 +91,9 @@ def readable(name: Any) -> str:
 
 def column_kind(values: list[Any], name: str = "") -> str:
     """How to format one table column: ``p`` (p-values), ``count`` (all whole numbers),
-    ``ratio`` (other numbers), ``model`` (model ids, shown by :func:`readable`) or ``text``."""
-    if name.split(".")[-1] in MODEL_COLUMNS and all(isinstance(v, str) or v is None for v in values):
-        return "model"
+    ``ratio`` (other numbers), ``label`` (ids shown by :func:`readable`) or ``text``."""
+    if name.split(".")[-1] in LABEL_COLUMNS and all(isinstance(v, str) or v is None for v in values):
+        return "label"
     nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and not _missing(v)]
     if not nums:
         return "text"
@@ -105,7 +105,7 @@ def column_kind(values: list[Any], name: str = "") -> str:
 
 def fmt_cell(v: Any, kind: str) -> str:
     """Format one table cell by its column's kind (see :func:`column_kind`)."""
-    if kind == "model" and isinstance(v, str):
+    if kind == "label" and isinstance(v, str):
         return readable(v)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return fmt_auto(v)

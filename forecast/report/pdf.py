@@ -28,6 +28,7 @@ from pakcast.forecast.report.format import (
     fmt_ratio,
     fmt_ratio3,
     header_label,
+    readable,
 )
 
 A4 = (8.27, 11.69)
@@ -92,13 +93,18 @@ class PageWriter:
             self.y -= LINE * size / BODY_PT
         self.y -= LINE * 0.35
 
+    def table_title(self, text: str, size: float = 9) -> None:
+        """A table's title, kept on the page with the table's header and first rows."""
+        self._need(LINE * 8)
+        self.paragraph(text, size=size)
+
     def unavailable(self, reason: str) -> None:
         self.paragraph(f"Not available in this run: {reason}", color="#8a5a00")
 
     def table(self, columns: list[str], rows: list[list[str]], size: float = 7.0, max_width: int = 40,
               numeric: list[bool] | None = None) -> None:
-        """A ruled table in the body font: columns sized to their content, cells wrapped (never cut),
-        numbers right-aligned, the header repeated on each new page."""
+        """A ruled table in the body font: columns sized to their content, cells wrapped (never cut; a
+        newline starts a new line), numbers right-aligned, the header repeated on each new page."""
         cols = [str(c) for c in columns]
         body = [["" if v is None else str(v) for v in r] for r in rows]
         if numeric is None:
@@ -106,9 +112,13 @@ class PageWriter:
                 r[i] not in ("", "-", "–") for r in body) for i in range(len(cols))]
         char = 0.6 * size / 72 / A4[0]  # mean character width of DejaVu Sans (bold headers), in page fractions
         # a column is as wide as its longest cell (capped) and at least its header's longest word
-        want = [min(max([max((len(x) for x in cols[i].split()), default=3)] + [len(r[i]) for r in body] + [3]),
+        longest = [[max((len(ln) for ln in r[i].split("\n")), default=0) for i in range(len(cols))] for r in body]
+        want = [min(max([max((len(x) for x in cols[i].split()), default=3)] + [ln[i] for ln in longest] + [3]),
                     max(max_width, max((len(x) for x in cols[i].split()), default=3)))
                 for i in range(len(cols))]
+        # and never narrower than its longest word (up to 28 characters), so a name is not broken or cut
+        words = [min(max([len(wd) for r in body for wd in r[i].split()] + [0]), 28) for i in range(len(cols))]
+        want = [max(w, wd) for w, wd in zip(want, words)]
         total = RIGHT - LEFT
         pad = 0.016
         widths = [w * char + pad for w in want]
@@ -120,9 +130,10 @@ class PageWriter:
             x.append(x[-1] + wd)
         line_h = LINE * size / BODY_PT * 1.15
 
-        def wrapped(text: str, i: int) -> list[str]:
+        def wrapped(text: str, i: int) -> list[str]:  # a newline in a cell starts a new line
             n = max(int((widths[i] - pad) / char), 3)
-            return textwrap.wrap(text, width=n, break_long_words=len(text) > 2 * n) or [""]
+            return [ln for part in text.split("\n")
+                    for ln in (textwrap.wrap(part, width=n, break_long_words=len(part) > 2 * n) or [""])]
 
         def draw_row(cells: list[str], bold: bool) -> None:
             lines = [wrapped(c, i) for i, c in enumerate(cells)]
@@ -160,18 +171,27 @@ class PageWriter:
         width = RIGHT - LEFT
         height = width * (h_in / w_in) * (A4[0] / A4[1])
         cap = LINE * 7.5 / BODY_PT * (len(textwrap.wrap(caption, int((WRAP + 10) * BODY_PT / 7.5))) + 1)
-        if self.ops is not None and self.base is None and self.y - height - cap < BOTTOM:
+        # a page holds one figure as its base; a second one is drawn again onto that base (redraw)
+        can_join = self.base is None or record.redraw is not None
+        if self.ops is not None and can_join and self.y - height - cap < BOTTOM:
             room = self.y - cap - BOTTOM
-            if room >= 0.7 * height:  # shrink a little rather than leave most of a page empty
+            if room >= 0.8 * height:  # shrink a little rather than leave most of a page empty
                 width, height = width * room / height, room
-        if self.ops is None or self.base is not None or self.y - height - cap < BOTTOM:
+        if self.ops is None or not can_join or self.y - height - cap < BOTTOM:
             self._new_page()
         rect = (LEFT, self.y - height, width, height)
-        for ax in fig.axes:
-            p = ax.get_position()
+        # the axes keep their laid-out places inside the figure, scaled into the rectangle on the page
+        # (read before any resize: get_position re-applies a fixed aspect for the current figure size)
+        places = [ax.get_position() for ax in fig.axes]
+        if self.base is None:
+            fig.set_size_inches(*A4)
+            self.base, axes = fig, list(fig.axes)
+        else:
+            n0 = len(self.base.axes)
+            record.redraw(self.base)
+            axes = list(self.base.axes[n0:])
+        for ax, p in zip(axes, places):
             ax.set_position((rect[0] + p.x0 * rect[2], rect[1] + p.y0 * rect[3], p.width * rect[2], p.height * rect[3]))
-        fig.set_size_inches(*A4)
-        self.base = fig
         self.y -= height + LINE * 0.4
         self.paragraph(caption, size=7.5, color="#444444", wrap=WRAP + 10)
 
@@ -206,11 +226,11 @@ def _looks_numeric(text: str) -> bool:
 def _forecast_pages(w: PageWriter, sec: dict[str, Any]) -> None:
     w.paragraph(sec["note"], size=8, color="#444444")
     for m in sec["measures"]:
-        w.paragraph(f"{m.capitalize()} per quarter: median (90% interval) and P(>last year)", size=9)
+        w.table_title(f"{m.capitalize()} per quarter: median (90% interval) and P(>last year)")
         rows = []
         for row in sec["tables"][m]:
             cells = [(f"{fmt_count(c['q50'])} ({fmt_count(c['q05'])}–{fmt_count(c['q95'])})"
-                      + (f" P(>last year) {fmt_pct(c['p_gt_last_year'])}" if c.get("p_gt_last_year") is not None
+                      + (f"\nP(>last year) {fmt_pct(c['p_gt_last_year'])}" if c.get("p_gt_last_year") is not None
                          else "")) if c else "–" for c in row["cells"]]
             rows.append([row["province"]] + cells)
         w.table(["Province"] + list(sec["quarters"]), rows, max_width=26,
@@ -229,6 +249,8 @@ def write_pdf(path: str | Path, briefing: dict[str, Any], figs: dict[str, Any]) 
                 f"{briefing.get('data_end_label', 'Data end')}: {briefing.get('data_end') or '-'}",
                 f"Run: {briefing.get('run_id') or '-'}", f"Generated: {briefing['generated']}"]
         w.paragraph("   ·   ".join(meta), size=8, color="#444444")
+        for msg in briefing.get("banner") or []:  # the HTML's banners: forecast period begun or past, old data
+            w.paragraph(f"{msg['title']} {msg['text']}", size=9, color="#8a3b00")
         for i, sid in enumerate(briefing["section_order"], start=1):
             sec = briefing["sections"][sid]
             w.heading(f"{i}. {sec['title']}")
@@ -262,8 +284,7 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
                  for r in sec["rows"]], max_width=30)
     elif sid == "breaks":
         if sec.get("known_rows"):
-            w.paragraph("Tests at the known dates, with ITS effects (p-values Holm-adjusted across provinces in brackets)",
-                        size=9)
+            w.table_title("Tests at the known dates, with ITS effects (p-values Holm-adjusted across provinces in brackets)")
             def _ci(r, k):
                 v, f = r.get(k), fmt_ratio3 if k.startswith("slope") else fmt_ratio
                 if k == "level_rr" and r.get("level_rr_estimable") is False:
@@ -279,7 +300,7 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
                            ("reported", "August 2021 on the published aggregates")):
             t = sec["tables"].get(key)
             if t:
-                w.paragraph(label, size=9)
+                w.table_title(label)
                 w.table([header_label(c) for c in t["columns"]], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=16)
         if sec.get("skipped"):
             w.paragraph("Not tested (too sparse): " + "; ".join(sec["skipped"]), size=8, color="#444444")
@@ -299,15 +320,25 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
             w.paragraph(c, size=8, color="#444444")
         _figures(w, sec["figures"], figs)
         w.table(["group", "share", "95% interval"],
-                [[r["group"], fmt_ratio(r["share"]), f"{fmt_ratio(r.get('ci_low'))} to {fmt_ratio(r.get('ci_high'))}"]
+                [[readable(r["group"]), fmt_ratio(r["share"]), f"{fmt_ratio(r.get('ci_low'))} to {fmt_ratio(r.get('ci_high'))}"]
                  for r in sec["shapley"]] + [["total change", fmt_ratio(sec["total_change"]), ""]])
+        for key, label in (("effects", "Covariate effects (incidence rate ratios)"),
+                           ("oos_crps_gain", "Out-of-sample check: CRPS change when each group is added")):
+            t = sec.get(key)
+            if t:
+                w.table_title(label)
+                w.table([header_label(c) for c in t["columns"]],
+                        [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=20)
     elif sid == "scorecard":
         h = sec.get("headline")
         if h:
-            w.paragraph(f"{'Published' if h.get('published') else 'Best'} model {h['model']}: CRPS {fmt_ratio(h['crps'])} vs {fmt_ratio(h['baseline_crps'])} "
-                        f"for the best baseline ({h['baseline']}), skill {fmt_pct(h['skill'])}"
-                        + (f"; 90% coverage {fmt_pct(h['coverage_90'])}" if h.get("coverage_90") is not None else "")
-                        + f" ({h['scope']}).")
+            w.paragraph(f"{'The' if h.get('published') else 'Best model:'} {readable(h['model'])}: CRPS {fmt_ratio(h['crps'])} vs "
+                        f"{fmt_ratio(h['baseline_crps'])} for the best baseline ({readable(h['baseline'])}), skill {fmt_pct(h['skill'])}"
+                        + (f"; 90% interval coverage {fmt_pct(h['coverage_90'])}" if h.get("coverage_90") is not None else "")
+                        + (f"; Diebold-Mariano p = {fmt_p(h['dm_pvalue'])}" if h.get("dm_pvalue") is not None else "")
+                        + f" ({h['scope']}, {h['measure']})."
+                        + (f" Lowest CRPS of all models: {readable(h['best_model'])} ({fmt_ratio(h['best_model_crps'])})."
+                           if h.get("published") and h.get("best_model") not in (None, h["model"]) else ""))
         _figures(w, sec["figures"], figs)
         t = sec["table"]
         w.table([header_label(c) for c in t["columns"]], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]])
@@ -316,10 +347,10 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
             keep = [i for i, c in enumerate(t["columns"]) if c in (
                 "unique_id", "province", "best_model", "best_model_crps", "best_baseline", "best_baseline_crps",
                 "beats_best_baseline", "coverage_90")]
-            w.paragraph("Best model against the best baseline, by series", size=9)
+            w.table_title("Best model against the best baseline, by series")
             w.table([header_label(t["columns"][i]) for i in keep],
                     [[fmt_cell(r[i], t["kinds"][i]) for i in keep] for r in t["rows"]], max_width=20)
-        w.paragraph("Last quarter's forecast against what happened", size=9)
+        w.table_title("Last quarter's forecast against what happened")
         if sec.get("last_quarter"):
             t = sec["last_quarter"]
             w.table([header_label(c) for c in t["columns"]], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=14)
@@ -332,16 +363,20 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
                     "Each source is tested on its own (definitions differ; never pooled).")
         if sec.get("reported_reason"):
             w.unavailable(sec["reported_reason"])
-        rows = []
-        for r in sec["rows"]:
-            value = str(int(r["value"])) if r["claim_id"] == "peak_early_2010s" and r["value"] is not None else fmt_ratio(r["value"])
-            ci = f"{fmt_ratio(r['ci_low'])}-{fmt_ratio(r['ci_high'])}" if r["ci_low"] is not None else "-"
-            rows.append([r["claim_id"], f"{r['source']} ({r['resolution']})", r["measure"], r["status"], value, ci,
-                         f"{r['n_pre'] if r['n_pre'] is not None else '-'}/{r['n_post']}"])
-        w.table(["claim", "source", "measure", "verdict", "number", "95% CI", "n pre/post"], rows, max_width=22)
-        for r in sec["rows"]:
-            w.paragraph(f"{r['claim_id']}, {r['source']} {r['measure']} ({r['resolution']}): {r['detail']}",
-                        size=7, color="#444444")
+        groups = sec.get("groups") or [{"claim": r.get("claim") or readable(r["claim_id"]), "rows": [r]}
+                                        for r in sec["rows"]]
+        for g in groups:
+            rows = []
+            for r in g["rows"]:
+                value = (str(int(r["value"])) if r["claim_id"] == "peak_early_2010s" and r["value"] is not None
+                         else fmt_ratio(r["value"]))
+                ci = f"{fmt_ratio(r['ci_low'])}–{fmt_ratio(r['ci_high'])}" if r["ci_low"] is not None else "–"
+                period = f"{r['pre_period']} vs {r['post_period']}. " if r.get("pre_period") else ""
+                rows.append([f"{r['source']} ({r['resolution']}ly)", readable(r["measure"]), r["status"], value, ci,
+                             f"{r['n_pre'] if r['n_pre'] is not None else '–'} / {r['n_post']}", period + r["detail"]])
+            w.table_title(g["claim"])
+            w.table(["source", "measure", "verdict", "number", "95% interval", "n pre / post", "detail"], rows,
+                    size=6.5, max_width=60, numeric=[False, False, False, True, True, True, False])
         _figures(w, sec["figures"], figs)
     elif sid == "provenance":
         cov = sec.get("coverage") or {}
@@ -356,7 +391,7 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
         for s in sec["sources"]:
             w.paragraph(f"{s['name']}. Licence: {s['licence']}. Coverage: {s['coverage']}. {s['citation']}.",
                         size=8, bullet="• ")
-        w.paragraph("Excluded events", size=9)
+        w.table_title("Excluded events")
         if sec.get("exclusions"):
             t = sec["exclusions"]
             w.table([header_label(c) for c in t["columns"]], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=40)

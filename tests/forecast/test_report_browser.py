@@ -185,6 +185,15 @@ def test_reader_rules_in_the_rendered_page(run_dir, briefing, tmp_path):
     assert ">region<" in table
     text = _visible_text(dom)
     assert "Warning" not in text and "FutureWarning" not in text
+    # model names in words in the scorecard (its headline and tables), never snake_case ids
+    score = re.search(r'data-section="scorecard".*?</section>', dom, flags=re.S).group(0)
+    score_text = _visible_text(re.sub(r"<figure.*?</figure>", "", score, flags=re.S))
+    ids = re.findall(r"\b[a-z]+(?:_[a-z0-9]+)+\b", score_text)
+    assert not ids, ids
+    assert "long-run average" in score_text
+    # one "Source:" line per figure
+    for fig in re.findall(r"<figure.*?</figure>", dom, flags=re.S):
+        assert _visible_text(fig).count("Source:") == 1, _visible_text(fig)
 
 
 @needs_chromium
@@ -216,3 +225,26 @@ def test_pdf_has_vector_figures_and_the_html_columns(run_dir, briefing):
         assert "P(>last year)" in flat  # the same forecast columns as the HTML
         for name in ("Islamabad Capital Territory", "Azad Jammu and Kashmir", "Khyber Pakhtunkhwa"):
             assert name in flat  # names wrap, never cut
+        for msg in briefing["banner"]:  # the HTML's banners
+            assert msg["title"] in flat
+        # claims under their claim in words, models by name: no snake_case ids left in the text
+        assert "rise_after_2021_08" not in flat and "historical_rate" not in flat.split("Methods appendix")[0]
+        assert briefing["sections"]["claims"]["groups"][0]["claim"] in flat
+
+
+@needs_pdftoppm
+def test_pdf_has_no_half_empty_pages(run_dir, tmp_path):
+    """Every page but the last is filled at least to its middle (figures share pages, titles stay with
+    their tables)."""
+    res = subprocess.run([PDFTOPPM, "-r", "30", "-gray", "-png", str(run_dir / "briefing.pdf"), str(tmp_path / "pg")],
+                         capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0, res.stderr
+    pages = sorted(tmp_path.glob("pg-*.png"))
+    assert len(pages) > 2
+    for p in pages[:-1]:
+        img = mpimg.imread(str(p))
+        img = img[..., 0] if img.ndim == 3 else img
+        h = img.shape[0]
+        body = img[int(0.035 * h):int(0.96 * h)]  # without the running title and the page number
+        ink = np.nonzero((body < 0.85).any(axis=1))[0]
+        assert ink.size and (ink.max() + 0.035 * h) / h > 0.5, f"{p.name}: content ends at {(ink.max() + 0.035 * h) / h:.0%}"
