@@ -38,7 +38,8 @@ source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
 # Only the pages in the toctree are documents: README-only parts, results, examples and outputs are not.
 include_patterns = ["index.md", "api.rst", "api/**", "sources.md", "ARCHITECTURE.md", "readme/*.md"]
-exclude_patterns = ["_build", "readme/_head.md", "readme/_tour.md"]
+# the README-only parts are included into the front page, not pages of their own
+exclude_patterns = ["_build"] + [f"readme/{part}" for part in build_readme.PARTS]
 
 myst_enable_extensions = ["colon_fence", "dollarmath"]
 myst_heading_anchors = 3
