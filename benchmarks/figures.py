@@ -162,6 +162,11 @@ JOBS = {
             ("python", "-m", "benchmarks.run_all", "--json", "{out}"),
             kernel_figures,
             "the kernels plus the hierarchical PyMC/nutpie sampler comparison (docs/readme/performance.md)"),
+        Job("fusion",
+            ("python", "-m", "benchmarks.fusion_figures", "--json", "{out}"),
+            lambda raw: raw["figures"],
+            "fused series: default fit, held-out checks (last12, pips2025), scales against UCDP, the post-2021 "
+            "backtest with early warning, simulation coverage (docs/readme/fusion.md)"),
         Job("bench_bayes",
             ("python", "-m", "benchmarks.bench_bayes", "--json", "{out}"),
             bayes_figures,

@@ -3,7 +3,7 @@
 * :func:`heldout_check` refits without some figures (``"last12"``: every figure whose period ends
   in the last 12 months with any observation; ``"pips2025"``: PIPS's 2025 figures) and scores each
   held-out figure with the fit's posterior predictive draws of what that source would publish:
-  90% interval coverage and CRPS, against two baselines of the source's own figures of the same
+  90% coverage (randomised PIT) and CRPS, against two baselines of the source's own figures of the same
   metric, region and resolution before the cut (last value; historical mean), scored as point
   forecasts (their CRPS is the absolute error).
 * :func:`overlap_check` fits with UCDP as the reference over the UCDP years only, so each source's
@@ -19,35 +19,29 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pakcast.forecast.fusion import FusionConfig, ObservationTable, build_observations, fit_fusion
-
-
-def _cover_key(c: Any) -> str:
-    return ",".join(c)
+from pakcast.forecast.fusion import FusionConfig, ObservationTable, build_observations
 
 
 def score_heldout(fr: Any, held: pd.DataFrame, history: pd.DataFrame, n_samples: int = 2000,
                   random_seed: int = 0) -> pd.DataFrame:
     """One row per held-out figure: ``source, metric, period_type, region, first, last, value, q05, q95,
-    covered_90, crps, crps_last_value, crps_hist_mean``."""
-    import scoringrules as sr
+    covered_90`` (randomised PIT inside its central 90%, as in every pakcast backtest),
+    ``in_interval_90`` (inside the closed 5-95% sample interval), ``crps``, ``log_score``, ``pit``
+    and the CRPS of the source's own ``last_value`` and ``hist_mean`` forecasts (scored by
+    :mod:`pakcast.forecast.scoring` via :func:`pakcast.forecast.fusion_backtest.score_figures`)."""
+    from pakcast.forecast.fusion_backtest import own_baselines, score_figures
 
     draws = fr.results.predict_observations(held, n_samples=n_samples, random_seed=random_seed)
-    rows = []
-    hist = history.assign(_ck=history["cover"].map(_cover_key))
-    for i, r in enumerate(held.itertuples()):
-        d = draws[i].astype(float)
-        q05, q95 = np.quantile(d, [0.05, 0.95])
-        same = hist[(hist["source"] == r.source) & (hist["metric"] == r.metric) & (hist["period_type"] == r.period_type)
-                    & (hist["_ck"] == _cover_key(r.cover))].sort_values("last")
-        last_v = float(same["value"].iloc[-1]) if len(same) else np.nan
-        mean_v = float(same["value"].mean()) if len(same) else np.nan
-        rows.append({"source": r.source, "metric": r.metric, "period_type": r.period_type, "region": r.region,
-                     "first": str(r.first), "last": str(r.last), "value": float(r.value), "q05": float(q05),
-                     "q95": float(q95), "covered_90": bool(q05 <= r.value <= q95),
-                     "crps": float(sr.crps_ensemble(float(r.value), d)),
-                     "crps_last_value": abs(float(r.value) - last_v), "crps_hist_mean": abs(float(r.value) - mean_v)})
-    return pd.DataFrame(rows)
+    sc = score_figures(draws, held, random_seed)
+    lv, hm = own_baselines(held, history)
+    obs = held["value"].to_numpy(dtype=float)
+    return pd.DataFrame({"source": held["source"].to_numpy(), "metric": held["metric"].to_numpy(),
+                         "period_type": held["period_type"].to_numpy(), "region": held["region"].to_numpy(),
+                         "first": held["first"].astype(str).to_numpy(), "last": held["last"].astype(str).to_numpy(),
+                         "value": obs, "q05": sc["q05"], "q95": sc["q95"], "covered_90": sc["cov90"].astype(bool),
+                         "in_interval_90": sc["in_interval_90"].astype(bool), "crps": sc["crps"],
+                         "log_score": sc["log_score"], "pit": sc["pit"],
+                         "crps_last_value": np.abs(obs - lv), "crps_hist_mean": np.abs(obs - hm)})
 
 
 def summarise_scores(scores: pd.DataFrame) -> dict:
@@ -64,13 +58,22 @@ def summarise_scores(scores: pd.DataFrame) -> dict:
         rec["beats_baselines"] = (bool(rec["crps_on_baseline_figures"] < min(rec["crps_last_value"], rec["crps_hist_mean"]))
                                   if len(b) else None)
         out.setdefault(s, {})[m] = rec
-    out["all"] = {"n": int(len(scores)), "coverage_90": float(scores["covered_90"].mean())}
+    b = scores.dropna(subset=["crps_last_value", "crps_hist_mean"])
+    out["all"] = {"n": int(len(scores)), "coverage_90": float(scores["covered_90"].mean()),
+                  "interval_90_hits": float(scores["in_interval_90"].mean()),
+                  "coverage_in_80_98": bool(0.80 <= scores["covered_90"].mean() <= 0.98),
+                  "n_with_baselines": int(len(b)),
+                  "crps": float(b["crps"].mean()) if len(b) else None,
+                  "crps_last_value": float(b["crps_last_value"].mean()) if len(b) else None,
+                  "crps_hist_mean": float(b["crps_hist_mean"].mean()) if len(b) else None}
+    if len(b):
+        out["all"]["beats_baselines"] = bool(out["all"]["crps"] < min(out["all"]["crps_last_value"],
+                                                                    out["all"]["crps_hist_mean"]))
     return out
 
 
-def heldout_check(config: FusionConfig, which: str, table: ObservationTable | None = None) -> dict:
-    """Refit without the held-out figures (``which`` = ``"last12"`` or ``"pips2025"``) and score them."""
-    table = table or build_observations(config)
+def heldout_split(table: ObservationTable, which: str) -> tuple[ObservationTable, pd.DataFrame, str, pd.Period]:
+    """``(training table, held-out figures, description, cut month)`` of one held-out check."""
     f = table.frame
     if which == "last12":
         cut = f["last"].max() - 12
@@ -82,13 +85,23 @@ def heldout_check(config: FusionConfig, which: str, table: ObservationTable | No
         what = "PIPS figures of 2025"
     else:
         raise ValueError("which must be 'last12' or 'pips2025'")
-    held = f[held_mask].reset_index(drop=True)
-    train = f[~held_mask].reset_index(drop=True)
+    return (dataclasses.replace(table, frame=f[~held_mask].reset_index(drop=True)),
+            f[held_mask].reset_index(drop=True), what, cut)
+
+
+def heldout_check(config: FusionConfig, which: str, table: ObservationTable | None = None,
+                  cache: Any = None) -> dict:
+    """Refit without the held-out figures (``which`` = ``"last12"`` or ``"pips2025"``) and score them
+    (fits through :func:`pakcast.forecast.fusion_cache.fit_cached`)."""
+    from pakcast.forecast.fusion_cache import fit_cached
+
+    table = table or build_observations(config)
+    sub, held, what, cut = heldout_split(table, which)
+    train = sub.frame
     kept = set(zip(train["source"], train["metric"]))
     unscorable = held[[k not in kept for k in zip(held["source"], held["metric"])]]
     held = held[[k in kept for k in zip(held["source"], held["metric"])]].reset_index(drop=True)
-    sub = dataclasses.replace(table, frame=train)
-    fr = fit_fusion(config, sub)
+    fr = fit_cached(config, sub, cache)
     scores = score_heldout(fr, held, train, random_seed=config.random_seed)
     return {"held_out": what, "cut": str(cut), "units": fr.units, "n_train": int(len(train)),
             "n_held_out": int(len(held)), "n_unscorable": int(len(unscorable)),
@@ -96,15 +109,21 @@ def heldout_check(config: FusionConfig, which: str, table: ObservationTable | No
             "scores": scores.to_dict(orient="records"), "fit_seconds": fr.seconds}
 
 
-def overlap_check(config: FusionConfig) -> tuple[dict, pd.DataFrame]:
-    """Scales relative to UCDP over the UCDP years (reference ``UCDP``, months to its last one)."""
-    table = build_observations(config)
+def overlap_split(config: FusionConfig, table: ObservationTable) -> tuple[FusionConfig, ObservationTable, pd.Period]:
+    """``(config with units UCDP, table of the figures ending by UCDP's last month, that month)``."""
     f = table.frame
     ucdp_last = f.loc[f["source"] == "UCDP", "last"].max()
     inside = f["last"] <= ucdp_last
     sub = dataclasses.replace(table, frame=f[inside].reset_index(drop=True))
-    cfg = dataclasses.replace(config, units="UCDP")
-    fr = fit_fusion(cfg, sub)
+    return dataclasses.replace(config, units="UCDP"), sub, ucdp_last
+
+
+def overlap_check(config: FusionConfig, table: ObservationTable | None = None, cache: Any = None) -> tuple[dict, pd.DataFrame]:
+    """Scales relative to UCDP over the UCDP years (reference ``UCDP``, months to its last one)."""
+    from pakcast.forecast.fusion_cache import fit_cached
+
+    cfg, sub, ucdp_last = overlap_split(config, table or build_observations(config))
+    fr = fit_cached(cfg, sub, cache)
     sc = fr.results.scales()
     sc = sc[sc["source"] != "UCDP"].copy()
     sc["window"] = sc["first"].astype(str) + ".." + sc["last"].astype(str)

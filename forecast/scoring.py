@@ -33,6 +33,11 @@ last) and return arrays of shape ``S``.
 * **Skill intervals** (:func:`skill_interval`): :math:`1 - \\bar S / \\bar S_{ref}` with a
   moving-block bootstrap over forecast origins (blocks keep the overlap of multi-step forecasts).
 * **Diebold-Mariano** (:func:`diebold_mariano`) with the Harvey-Leybourne-Newbold correction.
+* **Brier score** (:func:`brier_score`) of probability forecasts of a binary event,
+  :math:`(p - 1_{\\text{event}})^2`, and the **reliability table** (:func:`reliability_table`):
+  forecasts binned by probability, the mean forecast against the observed frequency per bin (the
+  points of a reliability diagram), with the Murphy decomposition
+  :math:`\bar B = \text{reliability} - \text{resolution} + \text{uncertainty}` over the bins.
 * **CRPS-optimal mixture weights** (:func:`energy_terms`, :func:`crps_mixture_weights`): the CRPS of a
   mixture of sample sets with weights :math:`w` is the quadratic
   :math:`w^\\top a - \\tfrac12 w^\\top B w` with :math:`a_k = E|X_k - y|` and
@@ -77,6 +82,8 @@ __all__ = [
     "expected_abs_diff",
     "energy_terms",
     "crps_mixture_weights",
+    "brier_score",
+    "reliability_table",
     "COVERAGE_LEVELS",
 ]
 
@@ -416,3 +423,43 @@ def crps_mixture_weights(a, B) -> np.ndarray:
     w = np.clip(res.x if res.success else w0, 0.0, None)
     w = w / w.sum()
     return w
+
+
+def brier_score(prob, outcome) -> np.ndarray:
+    """Brier score of probability forecasts ``prob`` of binary ``outcome`` (0/1 or bool), elementwise."""
+    p = np.asarray(prob, dtype=float)
+    o = np.asarray(outcome, dtype=float)
+    if p.shape != o.shape:
+        raise ValueError(f"prob shape {p.shape} != outcome shape {o.shape}")
+    if np.any((p < 0) | (p > 1)):
+        raise ValueError("probabilities must lie in [0, 1]")
+    return (p - o) ** 2
+
+
+def reliability_table(prob, outcome, bins: int = 5) -> dict:
+    """Reliability diagram data: ``bins`` equal-width probability bins with ``n``, ``mean_forecast``
+    and ``observed_frequency`` (NaN where empty), plus the mean Brier score and its Murphy
+    decomposition (``reliability``, ``resolution``, ``uncertainty``; the three add up to the Brier
+    score of the bin-mean forecasts, close to the raw one)."""
+    p = np.asarray(prob, dtype=float).ravel()
+    o = np.asarray(outcome, dtype=float).ravel()
+    keep = np.isfinite(p) & np.isfinite(o)
+    p, o = p[keep], o[keep]
+    edges = np.linspace(0.0, 1.0, int(bins) + 1)
+    idx = np.clip(np.digitize(p, edges[1:-1], right=False), 0, int(bins) - 1)
+    obar = float(o.mean()) if o.size else float("nan")
+    rows, rel, res = [], 0.0, 0.0
+    for b in range(int(bins)):
+        sel = idx == b
+        n = int(sel.sum())
+        mf = float(p[sel].mean()) if n else float("nan")
+        of = float(o[sel].mean()) if n else float("nan")
+        if n:
+            rel += n * (mf - of) ** 2
+            res += n * (of - obar) ** 2
+        rows.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": n, "mean_forecast": mf,
+                     "observed_frequency": of})
+    N = max(p.size, 1)
+    return {"bins": rows, "n": int(p.size), "brier": float(brier_score(p, o).mean()) if p.size else float("nan"),
+            "reliability": rel / N, "resolution": res / N, "uncertainty": obar * (1 - obar) if o.size else float("nan"),
+            "base_rate": obar}

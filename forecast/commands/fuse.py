@@ -28,6 +28,11 @@ def fuse_cmd(
     out: Path | None = typer.Option(Path("reports/fused"), "--out", help="Directory for fused.csv, sources.csv, idata.nc, figures/, manifest.json."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the JSON summary here."),
     allow_unconverged: bool = typer.Option(False, "--allow-unconverged", help="Exit 0 even when the convergence gates fail."),
+    backtest: str | None = typer.Option(None, "--backtest", help="Rolling-origin backtest instead of one fit: origins 'START:END' (quarterly between) or comma-separated months, e.g. 2022-01,2023-01,2024-01,2025-01; scores each held-out published figure at its own resolution against the source's own last value and mean and the UCDP-only forecast (rows in --json; fused_backtest.csv, early_warning.csv, figures/ in --out)."),
+    backtest_horizon: int = typer.Option(12, "--backtest-horizon", help="Months after each origin whose figures are scored."),
+    ucdp_model: str = typer.Option("negbin_12", "--ucdp-model", help="Zoo model of the UCDP-only comparison ('none' to skip)."),
+    n_samples: int = typer.Option(2000, "--n-samples", help="Predictive draws per scored figure (--backtest)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Refit at every origin instead of reusing identical earlier fits (cache: $PAKCAST_FUSION_CACHE or the user cache dir)."),
 ) -> None:
     """Fuse every source into one latent province-month series (in named reference units) with source scales."""
     from pakcast.forecast.errors import PakcastError
@@ -39,6 +44,16 @@ def fuse_cmd(
                            random_seed=random_seed, out=str(out) if out else None,
                            json=str(json_out) if json_out else None, draws=draws, tune=tune, chains=chains)
         cfg.validate()
+        if backtest is not None:
+            from pakcast.forecast.fusion_backtest import backtest_job
+
+            with console.status("fused backtest: fitting at each origin") as st:
+                res = backtest_job(cfg, backtest, horizon=backtest_horizon,
+                                   ucdp_model=None if ucdp_model.lower() == "none" else ucdp_model,
+                                   n_samples=n_samples, json_out=json_out, out=out, cache=False if no_cache else None,
+                                   progress=lambda msg: st.update(msg))
+            typer.echo(res.summary())
+            return
         with console.status("fitting the measurement model"):
             fr = run(cfg)
     except PakcastError as exc:

@@ -3,7 +3,8 @@
 - :mod:`pakcast.models.fusion.model`: :class:`MeasurementModel` (the maths, the design, the PyMC model).
 - :mod:`pakcast.models.fusion.results`: :class:`FusionResults` (scales, latent quantiles, sample paths,
   predictive draws of published figures, diagnostics, ``idata``).
-- :mod:`pakcast.models.fusion.simulate`: :func:`simulate_fusion` (known panel, three sources).
+- :mod:`pakcast.models.fusion.simulate`: :func:`simulate_fusion` (known panel, three sources),
+  :func:`replication_coverage` (interval coverage over simulated replications).
 """
 
 from pakcast.models.fusion.model import (
@@ -12,7 +13,7 @@ from pakcast.models.fusion.model import (
     FusionDesign,
     MeasurementModel,
 )
-from pakcast.models.fusion.simulate import simulate_fusion
+from pakcast.models.fusion.simulate import replication_coverage, simulate_fusion
 
 __all__ = [
     "DEFAULT_PRIORS",
@@ -20,6 +21,7 @@ __all__ = [
     "FusionDesign",
     "FusionResults",
     "MeasurementModel",
+    "replication_coverage",
     "simulate_fusion",
 ]
 

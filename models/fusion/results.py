@@ -323,6 +323,14 @@ class FusionResults:
                             for k in ("sampler", "chains", "draws", "tune", "random_seed", "compile_seconds",
                                       "sampling_seconds", "fit_seconds") if k in a}}
 
+    def scale_draws(self, source: str, metric: str) -> np.ndarray:
+        """Posterior draws (chains x draws,) of the scale :math:`\\kappa` of ``source``'s ``metric``
+        (all 1 for the reference)."""
+        keys = [tuple(k) for k in self.design.keys]
+        if (source, metric) not in keys:
+            raise ValueError(f"{source} {metric} was not in the fit; fitted: {self.design.key_labels}")
+        return self._draws("kappa")[:, keys.index((source, metric))]
+
 
 class _ObsIndex:
     def __init__(self, measure: np.ndarray, cover: np.ndarray, first: np.ndarray, last: np.ndarray) -> None:
