@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--random-seed", type=int, default=1)
     ap.add_argument("--origins", default="2022-01,2023-01,2024-01,2025-01")
+    ap.add_argument("--warning-origins", default="2020-01,2021-01",
+                    help="further origins fitted only for the early warning ('' for none)")
     ap.add_argument("--n-samples", type=int, default=2000)
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--json", default=None, help="write {'figures': ...} here instead of docs/results/fusion.json")
@@ -156,17 +158,22 @@ def main(argv: list[str] | None = None) -> None:
         from pakcast.forecast.fusion_backtest import fusion_backtest, parse_fused_origins
         from pakcast.forecast.fusion_check_figures import reliability_figure, scorecard_figure
 
-        bt = fusion_backtest(cfg, parse_fused_origins(a.origins), table=table, n_samples=a.n_samples)
+        bt = fusion_backtest(cfg, parse_fused_origins(a.origins), table=table, n_samples=a.n_samples,
+                             warning_origins=parse_fused_origins(a.warning_origins) if a.warning_origins else None)
         bt.pop("scores")
         scorecard_figure(bt["summary"], IMG / "fusion_backtest.png", f"fused backtest, origins {', '.join(bt['origins'])}")
         ew = bt["early_warning"]
-        if ew.get("n"):
-            reliability_figure(ew, IMG / "fusion_early_warning.png")
+        ew_all = bt["early_warning_all"] or ew
+        if ew_all.get("n"):
+            reliability_figure(ew_all, IMG / "fusion_early_warning.png")
         ew_fig = {k: v for k, v in ew.items() if k != "rows"}
+        ew_all_fig = {k: v for k, v in ew_all.items() if k != "rows"}
+        if "origins" in ew_all_fig:
+            ew_all_fig["origins"] = ", ".join(ew_all_fig["origins"])
         figures["backtest"] = {"origins": ", ".join(bt["origins"]), "n_origins": len(bt["origins"]),
                                "horizon_months": bt["horizon_months"], "units": bt["units"],
                                "table": backtest_table(bt["summary"]), "pooled": _pooled(bt["summary"]),
-                               "summary": bt["summary"], "rows": bt["rows"], "early_warning": ew_fig,
+                               "summary": bt["summary"], "rows": bt["rows"], "early_warning": ew_fig, "early_warning_all": ew_all_fig,
                                "diagnostics_by_origin": bt["diagnostics_by_origin"], "ucdp_only": bt["ucdp_only"],
                                "rule": bt["rule"], "settings": settings,
                                "converged_origins": sum(d["converged"] for d in bt["diagnostics_by_origin"])}

@@ -588,7 +588,7 @@ def run_attribution(panel: pd.DataFrame, covariates: pd.DataFrame, outcome: str 
                     scenarios: Mapping[str, Mapping[str, object]] | None = None,
                     n_samples: int = 2000, trend: bool = False, maxlags: int = 12,
                     bayes: bool = False, bayes_draws: int = 1000, bayes_tune: int = 1000,
-                    bayes_chains: int = 4) -> dict:
+                    bayes_chains: int = 4, source: str | None = None, data_note: str | None = None) -> dict:
     """Attribution of the outcome to covariate groups, with checks; a JSON-ready dict.
 
     Parameters
@@ -616,6 +616,9 @@ def run_attribution(panel: pd.DataFrame, covariates: pd.DataFrame, outcome: str 
     bayes : bool
         Also fit the Bayesian hierarchical model with the covariates (:func:`bayes_effects`;
         minutes, not seconds) and add its IRRs under ``bayes``.
+    source, data_note : str, optional
+        What the panel's counts are (``data.source``) and the note on their months (``data.note``);
+        default the shipped UCDP panel's (e.g. the fused series passes its units).
 
     Returns
     -------
@@ -667,7 +670,7 @@ def run_attribution(panel: pd.DataFrame, covariates: pd.DataFrame, outcome: str 
                               + (", linear trend per province" if trend else ""),
                   "groups": list(groups)},
         "data": {
-            "source": SOURCE,
+            "source": SOURCE if source is None else source,
             "units": data["units"],
             "excluded_units": data["excluded_units"],
             "excluded_rule": f"units with fewer than {min_events} {outcome} in the rows used",
@@ -676,8 +679,9 @@ def run_attribution(panel: pd.DataFrame, covariates: pd.DataFrame, outcome: str 
             "months_dropped_missing_covariates": _ranges(data["months_dropped_missing"]),
             "rows_dropped_no_population": data["rows_dropped_no_population"],
             "covariates_constant_dropped": data["constant_dropped"],
-            "note": "UCDP GED ends 2021-12 while the covariates run to 2025-12: every result rests on "
-                    "months_used only; nothing here describes 2022-2025.",
+            "note": data_note if data_note is not None else (
+                "UCDP GED ends 2021-12 while the covariates run to 2025-12: every result rests on "
+                "months_used only; nothing here describes 2022-2025."),
         },
         "interpretation": INTERPRETATION,
     }

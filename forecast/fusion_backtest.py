@@ -334,9 +334,14 @@ def early_warning_backtest(fits: dict[pd.Period, Any], table: Any, horizon: int 
 
 def fusion_backtest(config: Any, origins: list[pd.Period], horizon: int = HORIZON, table: Any = None,
                     cache: Any = None, n_samples: int = 2000, ucdp_model: str | None = UCDP_MODEL,
-                    progress: Callable[[str], None] | None = None) -> dict:
+                    progress: Callable[[str], None] | None = None,
+                    warning_origins: list[pd.Period] | None = None) -> dict:
     """Fit at each origin, score the held figures (fused, own baselines, UCDP-only) and the early
-    warning; returns ``{"rows", "summary", "scores" (DataFrame), "early_warning", "origins", ...}``."""
+    warning; returns ``{"rows", "summary", "scores" (DataFrame), "early_warning", "origins", ...}``.
+
+    ``warning_origins``: further origins (e.g. in the UCDP years, whose province-month counts give
+    many quarters to score) fitted only for the early warning: ``early_warning_all`` scores the
+    backtest origins and these together (``early_warning``: the backtest origins alone)."""
     from pakcast.forecast.fusion import build_observations
     from pakcast.forecast.fusion_cache import fit_cached
 
@@ -393,10 +398,20 @@ def fusion_backtest(config: Any, origins: list[pd.Period], horizon: int = HORIZO
     scores = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     rows = scorecard_rows(scores, config.random_seed)
     ew = early_warning_backtest(fits, table, horizon, n_samples, config.random_seed)
+    ew_all = None
+    if warning_origins:
+        more = dict(fits)
+        for o in sorted(set(warning_origins) - set(fits)):
+            more[o] = fit_cached(config, origin_split(table, o, horizon)[0], cache)
+            if progress:
+                progress(f"early-warning origin {o}: {more[o].results.diagnostics.message()[:60]}")
+        ew_all = early_warning_backtest(more, table, horizon, n_samples, config.random_seed)
+        ew_all["origins"] = [str(o) for o in sorted(more)]
     units = {me: f"{me} as {v['source']} counts them" for me, v in next(iter(fits.values())).results.reference().items()}
     return {
         "origins": [str(o) for o in origins], "horizon_months": horizon, "n_samples": n_samples,
         "units": units, "rows": rows, "summary": pooled_summary(scores), "scores": scores, "early_warning": ew,
+        "early_warning_all": ew_all,
         "diagnostics_by_origin": diags, "unscorable_figures": unscorable,
         "ucdp_only": None if ucdp is None else {
             "model": ucdp_model, "panel_end": ucdp[3], "seconds": ucdp_seconds,
@@ -412,10 +427,12 @@ def fusion_backtest(config: Any, origins: list[pd.Period], horizon: int = HORIZO
 
 def backtest_job(config: Any, origins: str | None = None, horizon: int = HORIZON, ucdp_model: str | None = UCDP_MODEL,
                  n_samples: int = 2000, json_out: Any = None, out: Any = None, cache: Any = None,
-                 table: Any = None, progress: Callable[[str], None] | None = None) -> Any:
+                 table: Any = None, progress: Callable[[str], None] | None = None,
+                 warning_origins: str | None = None) -> Any:
     """``pakcast fuse --backtest``: run :func:`fusion_backtest`, write ``--json`` (payload + manifest)
     and, with ``out``, ``fused_backtest.csv`` (one row per figure and model), ``early_warning.csv``
-    and ``figures/fused_backtest.png``, ``figures/early_warning_reliability.png``."""
+    and ``figures/fused_backtest.png``, ``figures/early_warning_reliability.png`` (early warning over
+    the backtest and ``warning_origins`` together when given)."""
     from pathlib import Path
 
     from pakcast.forecast.fusion import _options
@@ -429,8 +446,9 @@ def backtest_job(config: Any, origins: str | None = None, horizon: int = HORIZON
         from pakcast.forecast.errors import InputError
 
         raise InputError("--backtest-horizon must be a positive number of months")
+    wlist = parse_fused_origins(warning_origins) if warning_origins else None
     res = fusion_backtest(config, olist, horizon=horizon, table=table, cache=cache, n_samples=n_samples,
-                          ucdp_model=ucdp_model, progress=progress)
+                          ucdp_model=ucdp_model, progress=progress, warning_origins=wlist)
     scores = res.pop("scores")
     manifest = RunManifest(command="fuse --backtest", options={**_options(config), "backtest": origins or DEFAULT_ORIGINS,
                                                                "horizon": horizon, "ucdp_model": ucdp_model,
@@ -443,11 +461,12 @@ def backtest_job(config: Any, origins: str | None = None, horizon: int = HORIZON
         d = Path(out)
         d.mkdir(parents=True, exist_ok=True)
         extra.append(write_csv(d / "fused_backtest.csv", scores, float_format="%.6g"))
-        if res["early_warning"].get("rows"):
+        ew_out = res["early_warning_all"] or res["early_warning"]
+        if ew_out.get("rows"):
             import pandas as _pd
 
-            extra.append(write_csv(d / "early_warning.csv", _pd.DataFrame(res["early_warning"]["rows"])))
-            extra.append(reliability_figure(res["early_warning"], d / "figures" / "early_warning_reliability.png"))
+            extra.append(write_csv(d / "early_warning.csv", _pd.DataFrame(ew_out["rows"])))
+            extra.append(reliability_figure(ew_out, d / "figures" / "early_warning_reliability.png"))
         extra.append(scorecard_figure(res["summary"], d / "figures" / "fused_backtest.png",
                                       f"fused backtest, origins {', '.join(res['origins'])}"))
     written = write_json_output(json_out, res, manifest, extra=extra) if json_out is not None else (
@@ -461,9 +480,10 @@ def backtest_job(config: Any, origins: str | None = None, horizon: int = HORIZON
                      f"{100 * r['coverage_90']:.0f}%  CRPS fused {r['crps_fused']:.1f}"
                      + "".join(f"  {m} x{r[f'ratio_{m}']:.2f}" for m in ("last_value", "hist_mean", "ucdp_only")
                                if r.get(f"ratio_{m}")))
-    if ew.get("n"):
-        lines.append(f"early warning: {ew['n']} quarters, Brier fused {ew['fused']['brier']:.3f} vs climatology "
-                     f"{ew['climatology']['brier']:.3f}")
+    for label, e in (("early warning", ew), ("early warning incl. --warning-origins", res["early_warning_all"])):
+        if e and e.get("n"):
+            lines.append(f"{label}: {e['n']} quarters, Brier fused {e['fused']['brier']:.3f} vs climatology "
+                         f"{e['climatology']['brier']:.3f}")
     unconv = [d["origin"] for d in res["diagnostics_by_origin"] if not d["converged"]]
     notes = [f"convergence gates failed at origins {', '.join(unconv)} (scores computed anyway; rerun with more "
              "--draws/--tune)"] if unconv else []

@@ -22,8 +22,10 @@ AttributionOutcome = choices("AttributionOutcome", "attacks", "killed")
 def attribute(
     json_out: Optional[Path] = json_option(),
     outcome: AttributionOutcome = typer.Option(AttributionOutcome.attacks, "--outcome"),
-    periods: str = typer.Option("2010-01:2013-12,2015-01:2018-12", "--periods",
-                                help="Two periods A,B as START:END months; the Shapley split explains B vs A."),
+    periods: Optional[str] = typer.Option(None, "--periods",
+                                          help="Two periods A,B as START:END months; the Shapley split explains B vs A "
+                                               "(default 2010-01:2013-12,2015-01:2018-12; with --series fused: "
+                                               "2018-01:2020-12,2023-01:2025-12)."),
     groups: str = typer.Option("economic,political,security", "--groups",
                                help="Covariate groups in the model: economic, political, security, breaks."),
     random_seed: int = seed_option(what="the parameter draws and placebo dates"),
@@ -41,6 +43,12 @@ def attribute(
     bayes_draws: int = typer.Option(1000, "--bayes-draws", min=50),
     bayes_tune: int = typer.Option(1000, "--bayes-tune", min=50),
     bayes_chains: int = typer.Option(4, "--bayes-chains", min=1),
+    series: str = typer.Option("ucdp", "--series",
+                               help="ucdp (the shipped UCDP panel, to 2021-12), fused (the fused monthly series of "
+                                    "every source, in its reference units: effects and checks on the posterior mean, "
+                                    "the Shapley split pooled over --fused-draws posterior draws) or fused-mean "
+                                    "(posterior mean only)."),
+    fused_draws: int = typer.Option(20, "--fused-draws", min=2, help="Posterior draws of the fused series (--series fused)."),
     intervention: Optional[list[str]] = typer.Option(
         None, "--intervention", help="The real break of the placebo test (one date; default 2014-06-15, "
                                      "Operation Zarb-e-Azb)."),
@@ -54,4 +62,5 @@ def attribute(
     emit(run_attribute(outcome=outcome.value, periods=periods, groups=groups, random_seed=random_seed,
                        n_draws=n_draws, min_events=min_events, scenarios=scenario, checks=checks, trend=trend,
                        bayes=bayes, bayes_draws=bayes_draws, bayes_tune=bayes_tune, bayes_chains=bayes_chains,
-                       interventions=intervention, json_out=json_out, status=console.status))
+                       interventions=intervention, json_out=json_out, status=console.status, series=series,
+                       fused_draws=fused_draws))

@@ -32,6 +32,7 @@ def fuse_cmd(
     backtest_horizon: int = typer.Option(12, "--backtest-horizon", help="Months after each origin whose figures are scored."),
     ucdp_model: str = typer.Option("negbin_12", "--ucdp-model", help="Zoo model of the UCDP-only comparison ('none' to skip)."),
     n_samples: int = typer.Option(2000, "--n-samples", help="Predictive draws per scored figure (--backtest)."),
+    warning_origins: str | None = typer.Option(None, "--warning-origins", help="Further origins (e.g. 2020-01,2021-01) fitted only to score the early warning, together with the --backtest origins."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Refit at every origin instead of reusing identical earlier fits (cache: $PAKCAST_FUSION_CACHE or the user cache dir)."),
 ) -> None:
     """Fuse every source into one latent province-month series (in named reference units) with source scales."""
@@ -51,7 +52,7 @@ def fuse_cmd(
                 res = backtest_job(cfg, backtest, horizon=backtest_horizon,
                                    ucdp_model=None if ucdp_model.lower() == "none" else ucdp_model,
                                    n_samples=n_samples, json_out=json_out, out=out, cache=False if no_cache else None,
-                                   progress=lambda msg: st.update(msg))
+                                   progress=lambda msg: st.update(msg), warning_origins=warning_origins)
             typer.echo(res.summary())
             return
         with console.status("fitting the measurement model"):

@@ -63,7 +63,7 @@ def table():
 @pytest.fixture(scope="module")
 def backtest(table, cache):
     return fusion_backtest(CFG, [pd.Period("2022-01", "M"), pd.Period("2023-01", "M")], table=table, cache=cache,
-                           n_samples=400, ucdp_model=None)
+                           n_samples=400, ucdp_model=None, warning_origins=[pd.Period("2021-01", "M")])
 
 
 def test_origin_split_has_no_look_ahead(table):
@@ -176,6 +176,10 @@ def test_backtest_scores_rows_and_early_warning(backtest, table):
         assert 0 <= r["p_fused"] <= 1 and r["outcome"] == (r["value"] > r["last_year"])
         assert pd.Period(r["quarter"], "Q").asfreq("M", "start") >= pd.Period(r["origin"], "M")
     assert [d["origin"] for d in bt["diagnostics_by_origin"]] == ["2022-01", "2023-01"]
+    # an early-warning-only origin adds its quarters to early_warning_all, not to the backtest scores
+    ea = bt["early_warning_all"]
+    assert ea["origins"] == ["2021-01", "2022-01", "2023-01"] and ea["n"] > ew["n"]
+    assert "2021-01" not in set(sc["origin"]) and "2021-01" in {r["origin"] for r in ea["rows"]}
 
 
 def test_early_warning_climatology_uses_only_the_past(backtest, table, cache):
