@@ -79,7 +79,10 @@ def test_attribute_on_the_fused_series_with_checks_and_caveats(fused_run):
     # the same checks as on UCDP ran on the posterior-mean panel
     for key in ("oos_crps_gain", "granger", "placebo", "specification_checks"):
         assert key in out
-    assert out["caveats"][0].startswith("The outcome is the fused series")
+    assert any(c.startswith("The outcome is the fused series") and "Rubin" in c for c in out["caveats"])
+    # one chain of 100 draws cannot pass the gates, and the caveats say so first
+    assert not fused_run.results.diagnostics.converged
+    assert out["caveats"][0].startswith("The fused series' sampler did not pass its convergence gates")
     assert out["fused"]["mode"] == "fused"
 
 
