@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
-from pakcast.models.likelihood.negbin import _nb_elem
+from pakcast.models.likelihood._special import count_sums_table
+from pakcast.models.likelihood.negbin import _nb_elem_tab
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -81,9 +82,52 @@ def _normal(v, mu, sd):
     return -0.5 * d * d - math.log(sd) - _HALF_LOG_2PI, -d / sd
 
 
+@njit(cache=True, inline="always")
+def _walk_cholesky(sg, s0, hrow, T, Ld, Lo, dLd, dLo):
+    r"""Bidiagonal Cholesky factor ``L`` of :math:`P = A(\sigma) + \mathrm{diag}(h)` (``A`` the
+    prior precision of one walk) and its derivative with respect to :math:`\sigma`; returns
+    :math:`\sum_t \log L_{tt}`."""
+    iv = 1.0 / (sg * sg)
+    div = -2.0 / (sg * sg * sg)          # d(1/sigma^2)/d sigma
+    logdet = 0.0
+    for t in range(T):
+        if T == 1:
+            p, dp = 1.0 / (s0 * s0), 0.0
+        elif t == 0:
+            p, dp = 1.0 / (s0 * s0) + iv, div
+        elif t == T - 1:
+            p, dp = iv, div
+        else:
+            p, dp = 2.0 * iv, 2.0 * div
+        p += hrow[t]
+        if t == 0:
+            Ld[0] = math.sqrt(p)
+            dLd[0] = dp / (2.0 * Ld[0])
+        else:
+            po, dpo = -iv, -div
+            Lo[t] = po / Ld[t - 1]
+            dLo[t] = (dpo * Ld[t - 1] - po * dLd[t - 1]) / (Ld[t - 1] * Ld[t - 1])
+            Ld[t] = math.sqrt(p - Lo[t] * Lo[t])
+            dLd[t] = (dp - 2.0 * Lo[t] * dLo[t]) / (2.0 * Ld[t])
+        logdet += math.log(Ld[t])
+    return logdet
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
-def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, g):
-    """Joint log-density at ``x``; writes the gradient into ``g`` (same length)."""
+def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, tab_len, g):
+    r"""Joint log-density at ``x``; writes the gradient into ``g`` (same length).
+
+    Each walk's states :math:`v_{mu\cdot}` (log-intensity before seasonality and effects) are
+    parametrised by the whitened coordinates ``eps`` (the ``level`` entry and the ``z`` entries of
+    the series): :math:`v = \mu_0 + L^{-\top}\epsilon` with :math:`LL^\top = A(\sigma_{mu}) +
+    \mathrm{diag}(h_{mu\cdot})`, ``A`` the random walk's prior precision and ``h`` a fixed
+    estimate of the data's information per month (``h = 0``: the non-centred walk; large ``h``:
+    the centred walk). The density includes the Jacobian :math:`-\sum_t \log L_{tt}`.
+
+    ``tab_len[k] > 0``: the count-only NB2 terms of source-metric ``k`` are read from a table of
+    that length built once per call (:func:`count_sums_table`; it pays when the key has many
+    figures of moderate size).
+    """
     M, U, T, S, E, F, K = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6]
     o_lv = 0
     o_lsm = o_lv + M * U
@@ -98,14 +142,8 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, g):
     for i in range(g.size):
         g[i] = 0.0
     lp = 0.0
-    # ---- priors
+    # ---- priors of the non-walk parameters
     for m in range(M):
-        mu = pri[0] if m == 0 else pri[2]
-        sd = pri[1] if m == 0 else pri[3]
-        for u in range(U):
-            a, b = _normal(x[o_lv + m * U + u], mu, sd)
-            lp += a
-            g[o_lv + m * U + u] += b
         a, b = _normal(x[o_lsm + m], pri[4], pri[5])
         lp += a
         g[o_lsm + m] += b
@@ -114,7 +152,7 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, g):
         sc = pri[6]
         lp += math.log(2.0) - _HALF_LOG_2PI - math.log(sc) - 0.5 * s * s / (sc * sc) + v
         g[o_lsd + m] += -s * s / (sc * sc) + 1.0
-    for j in range(o_raw, o_s):
+    for j in range(o_raw, o_z):
         lp += -0.5 * x[j] * x[j] - _HALF_LOG_2PI
         g[j] -= x[j]
     for j in range(o_s, o_e):
@@ -133,7 +171,7 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, g):
         a, b = _normal(x[j], pri[12], pri[13])
         lp += a
         g[j] += b
-    # ---- forward: latent log-intensity
+    # ---- forward: walk states from the whitened coordinates, their prior, latent log-intensity
     sigma = np.empty((M, U))
     season = np.zeros((M, S if S > 0 else 1))
     if S > 1:
@@ -143,19 +181,47 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, g):
                 for k in range(nsr):
                     acc += H[jj, k] * x[o_s + m * nsr + k]
                 season[m, jj] = acc
+    Ld = np.empty((M, U, T))
+    Lo = np.zeros((M, U, T))
+    dLd = np.empty((M, U, T))
+    dLo = np.zeros((M, U, T))
+    delta = np.empty((M, U, T))
+    gv = np.zeros((M, U, T))          # d(walk prior)/d v, then + likelihood
+    dsig = np.zeros((M, U))           # direct d(walk prior + Jacobian)/d sigma
     loglin = np.empty((M, U, T))
     for m in range(M):
         lsd = math.exp(x[o_lsd + m])
+        mu0 = pri[0] if m == 0 else pri[2]
+        s0 = pri[1] if m == 0 else pri[3]
         for u in range(U):
             sg = math.exp(x[o_lsm + m] + lsd * x[o_raw + m * U + u])
             sigma[m, u] = sg
-            w = 0.0
             base_z = o_z + (m * U + u) * (T - 1)
-            lev = x[o_lv + m * U + u]
+            logdet = _walk_cholesky(sg, s0, h[m, u], T, Ld[m, u], Lo[m, u], dLd[m, u], dLo[m, u])
+            lp -= logdet
+            dj = 0.0
             for t in range(T):
-                if t > 0:
-                    w += sg * x[base_z + t - 1]
-                val = lev + w
+                dj -= dLd[m, u, t] / Ld[m, u, t]
+            # back substitution L^T delta = eps
+            for t in range(T - 1, -1, -1):
+                e_t = x[o_lv + m * U + u] if t == 0 else x[base_z + t - 1]
+                if t < T - 1:
+                    e_t -= Lo[m, u, t + 1] * delta[m, u, t + 1]
+                delta[m, u, t] = e_t / Ld[m, u, t]
+            # prior of the states
+            a, b = _normal(mu0 + delta[m, u, 0], mu0, s0)
+            lp += a
+            gv[m, u, 0] += b
+            lp -= (T - 1) * (math.log(sg) + _HALF_LOG_2PI)
+            for t in range(1, T):
+                r = (delta[m, u, t] - delta[m, u, t - 1]) / sg
+                lp -= 0.5 * r * r
+                gv[m, u, t] -= r / sg
+                gv[m, u, t - 1] += r / sg
+                dj += (r * r - 1.0) / sg
+            dsig[m, u] = dj
+            for t in range(T):
+                val = mu0 + delta[m, u, t]
                 if S > 1:
                     val += season[m, sidx[t]]
                 for e in range(E):
@@ -183,6 +249,21 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, g):
         logk[free_idx[f]] = x[o_k + f]
     n = y.size
     kmax = lo.shape[1]
+    tab_off = np.zeros(K + 1, dtype=np.int64)
+    for k in range(K):
+        tab_off[k + 1] = tab_off[k] + tab_len[k]
+    TT = np.empty(max(tab_off[K], 1))
+    UU = np.empty(max(tab_off[K], 1))
+    ak = np.empty(K)
+    iak = np.empty(K)
+    for k in range(K):
+        la = x[o_a + k]
+        ak[k] = math.exp(la)
+        iak[k] = math.exp(-la)
+        if tab_len[k] > 0:
+            t_, u_ = count_sums_table(tab_len[k] - 1, ak[k], la)
+            TT[tab_off[k]:tab_off[k] + t_.size] = t_
+            UU[tab_off[k]:tab_off[k] + u_.size] = u_
     for i in range(n):
         tot = 0.0
         for j in range(kmax):
@@ -190,7 +271,8 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, g):
         tot = max(tot, 1e-300)
         k = obs_key[i]
         eta = logk[k] + math.log(tot)
-        ll, de, dla = _nb_elem(y[i], eta, x[o_a + k])
+        ll, de, dla = _nb_elem_tab(y[i], eta, x[o_a + k], ak[k], iak[k],
+                                   TT[tab_off[k]:tab_off[k + 1]], UU[tab_off[k]:tab_off[k + 1]])
         lp += ll
         dlk[k] += de
         g[o_a + k] += dla
@@ -214,6 +296,7 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, g):
                 if m > 0:
                     dlin[0, u, t] += d
     dseas = np.zeros(S if S > 0 else 1)
+    avec = np.empty(T)
     for m in range(M):
         lsd = math.exp(x[o_lsd + m])
         dlsm = 0.0
@@ -223,22 +306,31 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, g):
         for u in range(U):
             sg = sigma[m, u]
             base_z = o_z + (m * U + u) * (T - 1)
-            dlev = 0.0
-            acc = 0.0
-            dsg = 0.0
-            for t in range(T - 1, -1, -1):
+            for t in range(T):
                 d = dlin[m, u, t]
-                dlev += d
+                gv[m, u, t] += d
                 if S > 1:
                     dseas[sidx[t]] += d
                 for e in range(E):
                     g[o_e + (e * M + m) * U + u] += xeff[e, t] * d
+            # d/d eps = L^{-1} g_v (forward substitution)
+            for t in range(T):
+                a_t = gv[m, u, t]
                 if t > 0:
-                    acc += d
-                    zi = x[base_z + t - 1]
-                    g[base_z + t - 1] += sg * acc
-                    dsg += zi * acc
-            g[o_lv + m * U + u] += dlev
+                    a_t -= Lo[m, u, t] * avec[t - 1]
+                a_t /= Ld[m, u, t]
+                avec[t] = a_t
+                if t == 0:
+                    g[o_lv + m * U + u] += a_t
+                else:
+                    g[base_z + t - 1] += a_t
+            # d/d sigma through v = mu0 + L^{-T} eps: -a^T (dL^T/d sigma) delta
+            dsg = dsig[m, u]
+            for t in range(T):
+                q = dLd[m, u, t] * delta[m, u, t]
+                if t < T - 1:
+                    q += dLo[m, u, t + 1] * delta[m, u, t + 1]
+                dsg -= avec[t] * q
             dls = dsg * sg
             raw = x[o_raw + m * U + u]
             dlsm += dls
@@ -253,3 +345,32 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, g):
                     acc += H[jj, k] * dseas[jj]
                 g[o_s + m * nsr + k] += acc
     return lp
+
+
+def walk_states(x, dims, pri, h):
+    """The walk states ``v`` (M, U, T) and scales ``sigma`` (M, U) of a whitened parameter vector
+    (numpy twin of the forward pass of :func:`logp_grad`; used to store the draws as level and
+    standardised innovations)."""
+    M, U, T = int(dims[0]), int(dims[1]), int(dims[2])
+    o_lsm = M * U
+    o_lsd = o_lsm + M
+    o_raw = o_lsd + M
+    o_z = o_raw + M * U
+    v = np.empty((M, U, T))
+    sigma = np.empty((M, U))
+    Ld, Lo, dLd, dLo = (np.zeros(T) for _ in range(4))
+    for m in range(M):
+        lsd = math.exp(x[o_lsd + m])
+        mu0 = pri[0] if m == 0 else pri[2]
+        s0 = pri[1] if m == 0 else pri[3]
+        for u in range(U):
+            sg = math.exp(x[o_lsm + m] + lsd * x[o_raw + m * U + u])
+            sigma[m, u] = sg
+            _walk_cholesky(sg, s0, h[m, u], T, Ld, Lo, dLd, dLo)
+            eps = np.concatenate([[x[m * U + u]], x[o_z + (m * U + u) * (T - 1):o_z + (m * U + u + 1) * (T - 1)]])
+            d = np.empty(T)
+            for t in range(T - 1, -1, -1):
+                e_t = eps[t] - (Lo[t + 1] * d[t + 1] if t < T - 1 else 0.0)
+                d[t] = e_t / Ld[t]
+            v[m, u] = mu0 + d
+    return v, sigma

@@ -16,7 +16,7 @@ the primary count, e.g. attacks; the others, e.g. deaths, are a severity on top 
 
 so :math:`\lambda_{0ut}` is the latent intensity of the primary measure and
 :math:`\lambda_{mut}/\lambda_{0ut}` a latent severity (e.g. deaths per attack) that follows its own
-random walk. The random walks are non-centred; their innovation scales are partially pooled across
+random walk. The walks' innovation scales are partially pooled across
 units (:math:`\mu^\sigma_m \sim N(\log 0.1, 0.75)`, :math:`\tau^\sigma_m \sim N^+(0.5)`). The
 seasonal effects :math:`s_{m\cdot}` (month of year) sum to zero, :math:`s \sim N(0, 0.2)`; the
 optional known-date effects are steps :math:`x_{et} = 1\{t \ge t_e\}` with
@@ -41,10 +41,28 @@ likelihood term: the latent walks through them under the prior, so their interva
 sampler only sees months up to the last observed one; later months are simulated forward from
 each posterior draw (exact: they do not enter the likelihood).
 
-Inference is NUTS (nutpie by default, or PyMC's sampler) on the non-centred parameters, with the
-NB2 log-likelihood and its gradient from the Numba kernel
-(:func:`pakcast.models.likelihood.pytensor_ops.nb_logp`); the sums over periods and units are
-differences of cumulative sums over months, gathered with precomputed indices.
+Inference is NUTS. The default sampler (nutpie on the Numba kernel of
+:mod:`pakcast.models.fusion._kernel`) samples each walk in whitened coordinates :math:`\epsilon`:
+with :math:`v_{mu\cdot} = a_{mu} + w_{mu\cdot}` the walk's states,
+
+.. math::
+
+    v_{mu\cdot} = \mu_{0m} + L_{mu}^{-\top}\epsilon_{mu\cdot}, \qquad
+    L_{mu}L_{mu}^\top = A(\sigma_{mu}) + \mathrm{diag}(h_{mu\cdot})
+
+where :math:`A(\sigma)` is the tridiagonal prior precision of the walk and :math:`h_{mut}` a fixed
+estimate of the information the data carry about month :math:`t` (:meth:`MeasurementModel.information`).
+It is the same model (the density carries the Jacobian); only the geometry the sampler sees
+changes: where the data say little (:math:`h \to 0`) it is the non-centred walk, where monthly
+counts pin every month down it is the centred walk scaled by its posterior precision, and in
+between it interpolates, so no walk is a cumulative sum of badly scaled innovations (the
+non-centred walk's condition number grows like :math:`\sigma^2 h T^2`, the centred one's like
+:math:`1/(\sigma^2 h)`). The draws are stored as :math:`a` and the standardised innovations
+:math:`z`. ``sampler="nutpie"`` / ``"pymc"`` sample the plain non-centred PyMC model of
+:meth:`MeasurementModel.build` (NB2 log-likelihood from
+:func:`pakcast.models.likelihood.pytensor_ops.nb_logp`), the reference the benchmark compares
+against. The sums over periods and units are differences of cumulative sums over months, gathered
+with precomputed indices.
 """
 
 from __future__ import annotations
@@ -56,7 +74,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pakcast.models.fusion._kernel import Layout, logp_grad, zero_sum_basis
+from pakcast.models.fusion._kernel import Layout, logp_grad, walk_states, zero_sum_basis
 
 __all__ = ["DEFAULT_PRIORS", "OBSERVATION_COLUMNS", "FusionDesign", "MeasurementModel"]
 
@@ -176,12 +194,17 @@ class MeasurementModel:
     seasonality : bool
     priors : mapping, optional
         Overrides of :data:`DEFAULT_PRIORS`.
+    whiten : ``"auto"``, ``"none"`` or array (measure, unit, fitted months)
+        The information :math:`h` the Numba sampler whitens each walk with (module maths):
+        ``"auto"`` = :meth:`information`, ``"none"`` = 0 (the non-centred walk). The model is the
+        same whatever is chosen; only sampling efficiency changes.
     """
 
     def __init__(self, observations: pd.DataFrame, units: str | Mapping[str, tuple[str, str]],
                  latent_units: Sequence[str], months: Any, *, measures: Sequence[str] = ("attacks", "deaths"),
                  effects: Mapping[str, Any] | None = None, seasonality: bool = True,
-                 priors: Mapping[str, tuple[float, float]] | None = None) -> None:
+                 priors: Mapping[str, tuple[float, float]] | None = None,
+                 whiten: str | np.ndarray = "auto") -> None:
         self.observations = observations
         self.units = units
         self.latent_units = list(latent_units)
@@ -194,6 +217,7 @@ class MeasurementModel:
         if unknown:
             raise ValueError(f"unknown prior names {sorted(unknown)}; known: {sorted(DEFAULT_PRIORS)}")
         self.design = self._make_design()
+        self.whiten = self._whitening(whiten)
 
     # ------------------------------------------------------------------------------------------
     def _make_design(self) -> FusionDesign:
@@ -278,6 +302,46 @@ class MeasurementModel:
                             obs_measure=meas, obs_first=first, obs_last=last, lo=lo, hi=hi, cover=cover,
                             y=y, season_index=season, n_seasons=n_seasons, effects=eff,
                             effect_names=list(self.effects), observations=obs)
+
+    def information(self, dispersion: float = 0.25) -> np.ndarray:
+        r"""Rough Fisher information (measure, unit, fitted month) of the data about each month's
+        log-intensity: a figure :math:`y` over units :math:`R` and :math:`n` months contributes
+        :math:`rac{y}{1 + lpha_0 y}\,ig(rac{w_u}{n\sum_{R} w}ig)^2` to each of its cells,
+        with :math:`lpha_0` = ``dispersion`` and :math:`w_u` the unit's mean single-unit figure of
+        that measure (equal weights without any). Fixed before sampling (a function of the data
+        only), so it changes the sampler's coordinates, never the model."""
+        d = self.design
+        M, U, T = len(d.measures), len(d.units), d.n_fit
+        info = np.zeros((M, U, T))
+        single = d.cover.sum(axis=1) == 1
+        w = np.ones((M, U))
+        for m in range(M):
+            for u in range(U):
+                sel = single & (d.obs_measure == m) & d.cover[:, u]
+                if sel.any():
+                    months = (d.obs_last[sel] - d.obs_first[sel] + 1)
+                    w[m, u] = d.y[sel].sum() / months.sum() + 1e-3
+        for i in range(d.y.size):
+            m = d.obs_measure[i]
+            us = np.flatnonzero(d.cover[i])
+            n = d.obs_last[i] - d.obs_first[i] + 1
+            share = w[m, us] / w[m, us].sum() / n
+            info[m, us, d.obs_first[i]:d.obs_last[i] + 1] += (d.y[i] / (1.0 + dispersion * d.y[i]) * share ** 2)[:, None]
+        return info
+
+    def _whitening(self, whiten: str | np.ndarray) -> np.ndarray:
+        d = self.design
+        shape = (len(d.measures), len(d.units), d.n_fit)
+        if isinstance(whiten, str):
+            if whiten == "auto":
+                return self.information()
+            if whiten == "none":
+                return np.zeros(shape)
+            raise ValueError("whiten must be 'auto', 'none' or an array (measure, unit, fitted month)")
+        h = np.asarray(whiten, dtype=float)
+        if h.shape != shape or not np.all(np.isfinite(h)) or np.any(h < 0):
+            raise ValueError(f"whiten array must be finite, non-negative, of shape {shape}")
+        return h
 
     def _reference(self, keys: list[tuple[str, str]], key_measure: np.ndarray) -> dict[str, int]:
         ref: dict[str, int] = {}
@@ -384,10 +448,26 @@ class MeasurementModel:
         pri = np.array([*pr["level_primary"], *pr["level_severity"], *pr["log_sigma_mean"], pr["log_sigma_sd"][0],
                         pr["season"][0], *pr["effect"], *pr["log_kappa"], *pr["log_alpha"]], dtype=float)
         return (dims, d.y.astype(float), d.obs_key.astype(np.int64), d.lo, d.hi, sidx, H,
-                np.ascontiguousarray(d.effects[:, :L.T]), np.asarray(d.free_keys, dtype=np.int64), pri)
+                np.ascontiguousarray(d.effects[:, :L.T]), np.asarray(d.free_keys, dtype=np.int64), pri,
+                np.ascontiguousarray(self.whiten), self._table_lengths())
+
+    def _table_lengths(self) -> np.ndarray:
+        """Per source-metric, the length of the NB2 count table the kernel builds (0 = none): a
+        table of ``max y + 1`` entries pays when the key has at least ``(max y + 1) / 16`` figures."""
+        from pakcast.models.likelihood._special import TABLE_MAX
+
+        d = self.design
+        out = np.zeros(len(d.keys), dtype=np.int64)
+        for k in range(len(d.keys)):
+            yk = d.y[d.obs_key == k]
+            top = int(yk.max()) + 1
+            if top <= TABLE_MAX + 1 and yk.size * 16 >= top:
+                out[k] = top
+        return out
 
     def logp(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        """Joint log-density of the unconstrained parameter vector ``x`` (see :class:`Layout`) and its gradient."""
+        """Joint log-density of the sampler's coordinates ``x`` (see :class:`Layout`; walks whitened,
+        module maths) and its gradient."""
         x = np.ascontiguousarray(x, dtype=float)
         g = np.empty_like(x)
         return float(logp_grad(x, *self._kernel_args(), g)), g  # type: ignore[call-arg]  # numba >= 0.68 types Dispatcher.__call__
@@ -414,12 +494,57 @@ class MeasurementModel:
         x[c:c + L.M] += np.log(0.3)
         e, _ = off["log_alpha"]
         x[e:e + L.K] += self.priors["log_alpha"][0]
+        return self.to_whitened(x)
+
+    def _walk_args(self) -> tuple[np.ndarray, np.ndarray]:
+        args = self._kernel_args()
+        return args[0], args[9]
+
+    def to_whitened(self, x: np.ndarray) -> np.ndarray:
+        """The sampler's coordinates of a parameter vector whose walk blocks hold the level
+        :math:`a` and the standardised innovations :math:`z` (inverse of :meth:`from_whitened`)."""
+        from pakcast.models.fusion._kernel import _walk_cholesky
+
+        L = self.layout
+        x = np.array(x, dtype=float)
+        p = L.unpack(x)
+        dims, pri = self._walk_args()
+        lsd = np.exp(p["log_log_sigma_sd"])
+        sigma = np.exp(p["log_sigma_mean"][:, None] + lsd[:, None] * p["log_sigma_raw"])
+        oz = L.offsets["z"][0]
+        T = L.T
+        Ld, Lo, dLd, dLo = (np.zeros(T) for _ in range(4))
+        for m in range(L.M):
+            mu0 = pri[0] if m == 0 else pri[2]
+            s0 = pri[1] if m == 0 else pri[3]
+            for u in range(L.U):
+                steps = sigma[m, u] * p["z"][m, u] if T > 1 else np.zeros(0)
+                delta = p["level"][m, u] - mu0 + np.concatenate([[0.0], np.cumsum(steps)])
+                _walk_cholesky(sigma[m, u], s0, self.whiten[m, u], T, Ld, Lo, dLd, dLo)
+                eps = Ld * delta
+                eps[:-1] += Lo[1:] * delta[1:]
+                x[m * L.U + u] = eps[0]
+                x[oz + (m * L.U + u) * (T - 1):oz + (m * L.U + u + 1) * (T - 1)] = eps[1:]
+        return x
+
+    def from_whitened(self, x: np.ndarray) -> np.ndarray:
+        """A sampler-coordinate vector with its walk blocks turned back into the level :math:`a`
+        and standardised innovations :math:`z`."""
+        L = self.layout
+        x = np.array(x, dtype=float)
+        dims, pri = self._walk_args()
+        v, sigma = walk_states(x, dims, pri, self.whiten)
+        x[:L.M * L.U] = v[:, :, 0].ravel()
+        if L.T > 1:
+            oz = L.offsets["z"][0]
+            x[oz:oz + L.M * L.U * (L.T - 1)] = (np.diff(v, axis=2) / sigma[:, :, None]).ravel()
         return x
 
     def expand(self, x: np.ndarray) -> dict[str, np.ndarray]:
-        """Named constrained values of one draw (what the posterior stores)."""
+        """Named constrained values of one draw of the sampler's coordinates (what the posterior
+        stores: walks as level and standardised innovations)."""
         L = self.layout
-        p = L.unpack(np.asarray(x, dtype=float))
+        p = L.unpack(self.from_whitened(x))
         d = self.design
         lsd = np.exp(p["log_log_sigma_sd"])
         out = {"level": p["level"], "log_sigma_mean": p["log_sigma_mean"], "log_sigma_sd": lsd,
