@@ -477,7 +477,7 @@ def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | Non
     else:
         _reported(config, out, sources, notes)
         for name, what in (("breaks.json", "break study"), ("attribution.json", "attribution study")):
-            _not_produced(out / name, what, "studies disabled for this run (studies=False)", not_produced)
+            _not_produced(out / name, what, "studies disabled for this run (--no-studies)", not_produced)
     results["timings_seconds"]["total_before_report"] = round(time.perf_counter() - t_start, 2)
     result = QuarterlyResult(**results, sources=sources, run_id=manifest.run_id, created=manifest.created)
 

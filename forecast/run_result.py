@@ -131,9 +131,17 @@ class QuarterlyResult(_Result):
     def summary(self) -> str:
         """What ``pakcast quarterly`` prints: the run, where the forecast is archived, what was not
         produced (one line each, in words) and the sources used."""
+        from collections import Counter
+
+        from pakcast.forecast.report.format import readable
+
         v = self.vintage or {}
+        chosen = Counter(str(r.get("model")) for r in (self.models or {}).get("published_selection") or [])
+        n = sum(chosen.values())
+        published = (", ".join(f"{readable(m)} for {k} of {n} series" for m, k in chosen.most_common()) if chosen
+                     else readable(self.published_model))
         lines = [f"run {self.run_id}: data to {self.as_of}, forecast {', '.join(self.forecast_quarters)} "
-                 f"(published forecast: {self.published_model})"]
+                 f"(published: {published})"]
         if v.get("vintage_id"):
             lines.append(f"archived as vintage {v['vintage_id']} in the store {v.get('store')}")
         elif v.get("reason"):

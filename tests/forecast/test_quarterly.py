@@ -209,3 +209,23 @@ def test_cli_source_label_names_the_users_file(tmp_path):
     src = json.loads((out / "results.json").read_text())["sources"]
     assert [s["name"] for s in src] == ["PICSS monthly reports (own copy)"] and src[0]["file"] == "in.csv"
     assert "PICSS monthly reports (own copy)" in r.output
+
+
+def test_console_summary_in_words():
+    """What ``pakcast quarterly`` prints: the published choice in words, the store's path, what was
+    not produced one line each."""
+    from pakcast.forecast.run_result import QuarterlyResult
+
+    res = QuarterlyResult(
+        as_of="2021-12", forecast_origin="2022-01", forecast_quarters=["2022Q1"], published_model="published",
+        data={}, run_id="run-x",
+        models={"published_selection": [{"measure": "attacks", "province": p, "model": m}
+                                        for p, m in (("Sindh", "historical_rate"), ("Punjab", "ens_crps"),
+                                                     ("Pakistan", "ens_crps"))]},
+        vintage={"vintage_id": "v-1", "store": "/home/u/.local/share/pakcast/pakcast.duckdb"},
+        not_produced={"breaks.json": "studies disabled for this run (--no-studies)"})
+    text = res.summary()
+    assert "published: ensemble (skill-weighted) for 2 of 3 series, long-run average for 1 of 3 series" in text
+    assert "in the store /home/u/.local/share/pakcast/pakcast.duckdb" in text
+    assert "  - breaks.json: studies disabled for this run (--no-studies)" in text
+    assert "ens_crps" not in text and "historical_rate" not in text
