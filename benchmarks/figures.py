@@ -115,13 +115,15 @@ def backtest_figures(raw: dict) -> dict:
     sel = raw.get("selection", {}).get("by_origin", [])
     last = {}
     for r in sel:
-        if not r.get("forecast_origin"):
-            key = (r["measure"], r["unique_id"])
-            last.setdefault(key, []).append(r["chosen"])
-    fig["selection_share_ensemble"], fig["selection_last"] = {}, {}
+        if not r.get("forecast_origin") and not r.get("warmup"):
+            last.setdefault((r["measure"], r["unique_id"]), []).append(r)
+    fig["selection_share_stack"], fig["selection_mean_lambda"], fig["selection_last"] = {}, {}, {}
     for (m, u), v in last.items():
-        fig["selection_share_ensemble"].setdefault(u, {})[m] = sum(c == "ens_crps" for c in v) / len(v)
-        fig["selection_last"].setdefault(u, {})[m] = v[-1]
+        lam = [float(r.get("lambda", 0.0)) for r in v]
+        fig["selection_share_stack"].setdefault(u, {})[m] = sum(x > 0 for x in lam) / len(v)
+        fig["selection_mean_lambda"].setdefault(u, {})[m] = sum(lam) / len(v)
+        fig["selection_last"].setdefault(u, {})[m] = {"chosen": v[-1]["chosen"], "lambda": lam[-1],
+                                                     "weights": v[-1].get("weights")}
     fig["selection_rule"] = raw.get("selection", {}).get("rule")
     for key in ("origins", "n_origins", "n_samples", "random_seed", "data_version_note", "events_per_year",
                 "seconds_fit"):
@@ -154,6 +156,12 @@ JOBS = {
              "--random-seed", "20260101", "--json", "{out}"),
             backtest_figures,
             "rolling-origin backtest of the default zoo, 48 quarterly origins 2010Q1-2021Q4 (docs/readme/quarterly.md)"),
+        Job("backtest_recal",
+            ("pakcast", "backtest", "--origins", "2010-01:2021-10", "--n-samples", "1000", "--scheduler", "serial",
+             "--random-seed", "20260101", "--recalibrate", "--json", "{out}"),
+            backtest_figures,
+            "the same backtest with the published quarter sums recalibrated from past PIT values "
+            "(docs/readme/quarterly.md)"),
         Job("benchmarks",
             ("python", "-m", "benchmarks.run_all", "--skip-pymc", "--json", "{out}"),
             kernel_figures,

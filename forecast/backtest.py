@@ -14,18 +14,26 @@ Two ensembles are built at each origin from the member models' samples:
   until such scores exist. :func:`forecast.scoring.crps_mixture_weights` solves it exactly.
 
 A third series of forecasts, ``published``, is the output of the **selection rule**, itself
-backtested: at each origin :math:`o`, for each province and measure, using only the quarter sums
-scored before :math:`o` (target quarter ended before :math:`o`), the CRPS-weighted ensemble is
-published if its mean quarter-sum CRPS is below :math:`(1 - m)` times that of the best baseline
-(margin :math:`m` = ``selection_margin``; point masses are never published, a forecast without
-spread has no interval), else the best baseline is. The best baseline is chosen once per measure
-on the record of all provinces (lowest mean log ratio of its CRPS to the median baseline's):
-picking among similar baselines series by series chased noise in the backtest; with fewer than ``selection_min_history``
-scored quarters the default baseline is. The record starts ``warmup_origins`` quarters before the
-first scored origin. The national series is the sum
-of the published province paths, sample by sample (coherent). Any model, the
-frequency-severity deaths forecaster included, reaches the published forecast only through its
-CRPS weight in ``ens_crps`` and the ensemble's past record against the baselines.
+backtested and fixed before scoring (:func:`select_published`). At each origin :math:`o`, per
+measure, from the quarter sums of the provinces whose quarter ended before :math:`o` only:
+
+1. the *stack*: CRPS-optimal mixture weights :math:`w` over the candidates (the ensemble members:
+   every baseline except the point masses, and every model, the frequency-severity deaths model
+   included), fitted on the quarter sums of all provinces pooled, each province's terms divided by
+   its default baseline's mean past CRPS so that every province counts alike;
+2. the published mixture :math:`v = (1 - \\lambda) e_{d} + \\lambda w`, :math:`e_d` the default
+   baseline (``default_baseline``, ``negbin_12``), :math:`\\lambda` on the grid 0, 0.05, ..., 1
+   minimising the same pooled, scaled mean CRPS of the stacks *as they were published* at past
+   origins (each with the weights fitted before its own origin), so the stack earns its share out
+   of sample. :math:`\\lambda = 0` (the default baseline is published) with fewer than
+   ``selection_min_history`` origins scored, and unless the mixture's past CRPS is below
+   :math:`(1 - m)` times the default baseline's (:math:`m` = ``selection_margin``, 0 by default).
+
+One mixture per measure for all provinces, so the national series (the sum of the published
+provinces, sample by sample) is coherent. The record starts ``warmup_origins`` (12) quarterly
+origins before the first scored one: the burn-in, 2007-2009 in the shipped backtest. No model
+reaches the published forecast except through its stack weight and the stack's past record
+against the default baseline.
 
 Scores per (model, measure, origin, series, horizon): CRPS, log score, absolute error of the
 median, randomised PIT and the coverage of the central 50/80/90% by it (:mod:`forecast.scoring`).
@@ -61,6 +69,7 @@ from pakcast.forecast.forecasters import (
     mix_samples,
 )
 from pakcast.forecast.parallel import run_tasks
+from pakcast.forecast.recalibrate import TailRecord, choose_scales, scale_paths, tail_record
 
 __all__ = [
     "BacktestConfig",
@@ -71,7 +80,9 @@ __all__ = [
     "summarise",
     "scorecard",
     "select_published",
+    "QuarterRecord",
     "PUBLISHED",
+    "STACK",
     "DATA_VERSION_NOTE",
     "POINT_MASS_BASELINES",
     "ENSEMBLES",
@@ -96,8 +107,14 @@ class BacktestConfig:
     point-mass baselines zero, last value and seasonal naive). ``weight_samples``: the CRPS
     weights are fitted on the first ``weight_samples`` paths of each member (the weights pool
     thousands of past forecasts, so the Monte Carlo error of 250 paths is negligible next to the
-    cost of all pairs of 1000). ``selection_margin``, ``selection_min_history``,
-    ``default_baseline``: the selection rule (:func:`select_published`). ``warmup_origins``:
+    cost of all pairs of 1000; the stack of the selection rule likewise). ``selection_margin``,
+    ``selection_min_history``, ``default_baseline``, ``crps_floor`` (the smallest per-province CRPS
+    scale): the selection rule (:func:`select_published`). ``recalibrate``: move the published quarter
+    sums by the tail scales learnt from past PIT values (:mod:`forecast.recalibrate`; over the last
+    ``recal_window`` origins, 0 = all; scales 1 before ``recal_min_points`` past quarter sums;
+    ``recal_band``: the tolerated distance of a past tail share from 5%); off by default: on the
+    shipped backtest it brought the quarter-sum coverage near 90% at a large cost in CRPS.
+    ``warmup_origins`` (12, the rule's burn-in):
     quarterly origins before the first scored one whose forecasts are scored only to build the
     record the ensemble weights and the selection rule learn from (as a forecaster at the first
     origin could have backtested the years before it); they are not in the returned scores.
@@ -117,11 +134,16 @@ class BacktestConfig:
     forecast_horizon: int | None = None
     scheduler: str | None = "serial"
     n_workers: int | None = None
-    selection_margin: float = 0.02
+    selection_margin: float = 0.0
     selection_min_history: int = 4
     default_baseline: str = "negbin_12"
     weight_samples: int = 250
-    warmup_origins: int = 0
+    warmup_origins: int = 12
+    crps_floor: float = 0.05
+    recalibrate: bool = False
+    recal_window: int = 0
+    recal_min_points: int = 12
+    recal_band: float = 0.025
 
     def baselines(self) -> list[str]:
         return [m for m in self.models if m in BASELINE_NAMES]
@@ -233,67 +255,131 @@ def _score_arrays(obs, samples, random_seed, key) -> dict[str, np.ndarray]:
     }
 
 
-def select_published(past: pd.DataFrame, origin: pd.Timestamp, provinces: list[str], config: BacktestConfig,
-                     available: list[str]) -> list[dict]:
-    """The selection rule at ``origin`` from past quarter-sum scores only.
+STACK = "stack"
+LAMBDA_GRID = np.round(np.arange(0.0, 1.0001, 0.05), 2)
 
-    ``past`` holds ``model, unique_id, target_end, crps`` of quarter sums scored at earlier origins.
-    Returns one record per province: ``unique_id, chosen, reason, ensemble_crps, best_baseline,
-    best_baseline_crps, n_scored``.
-    """
-    use = past[past["target_end"] < origin] if not past.empty else past
-    agg = (use.groupby(["unique_id", "model"])["crps"].agg(["mean", "size"]) if not use.empty
-           else pd.DataFrame(columns=["mean", "size"]))
-    bases = [b for b in config.baselines() if b in available and b not in POINT_MASS_BASELINES]
-    bases = bases or [b for b in config.baselines() if b in available]
-    fallback = config.fallback_baseline()
-    fallback = fallback if fallback in available else (bases[0] if bases else None)
-    ens = "ens_crps" if "ens_crps" in available else ("ens_equal" if "ens_equal" in available else None)
-    # the best baseline is chosen on the record of all provinces together (one choice per measure):
-    # the mean over provinces of log(CRPS_b / median baseline CRPS); choosing among several similar
-    # baselines series by series would chase noise
-    pooled = None
-    if not agg.empty:
-        tab = agg["mean"].unstack("model")
-        ok = agg["size"].unstack("model")
-        cols = [b for b in bases if b in tab.columns]
-        if cols:
-            t = tab[cols].where(ok[cols] >= config.selection_min_history)
-            t = t[(t > 0).all(axis=1)].dropna()
-            if not t.empty:
-                pooled = str(np.log(t.div(t.median(axis=1), axis=0)).mean().idxmin())
+
+@dataclass
+class QuarterRecord:
+    """The quarter sums scored at one origin, what the selection rule learns from: ``a`` (P, q, K)
+    = E|X_k - y| and ``B`` (P, q, K, K) = E|X_k - X_l| of the stack candidates' quarter sums
+    (provinces only), ``ends`` (q,) the quarters' last months, ``w`` (K,) the stack weights that
+    were used at that origin (so the stack's record is out of sample)."""
+
+    origin: pd.Timestamp
+    ends: np.ndarray
+    a: np.ndarray
+    B: np.ndarray
+    w: np.ndarray
+
+
+def _past_terms(records: list[QuarterRecord], origin: pd.Timestamp):
+    """The quarter points observed before ``origin``: per record (a, B, w) restricted to them."""
     out = []
-    for uid in provinces:
-        rec: dict[str, Any] = {"unique_id": uid, "ensemble": ens, "ensemble_crps": np.nan, "best_baseline": None,
-                               "best_baseline_crps": np.nan, "n_scored": 0}
-        sub = agg.loc[uid] if uid in agg.index.get_level_values(0) else None
-        if sub is not None:
-            sb = sub[sub.index.isin(bases) & (sub["size"] >= config.selection_min_history)]
-            if not sb.empty:
-                best = pooled if pooled in sb.index else str(sb["mean"].idxmin())
-                rec["best_baseline"] = best
-                rec["best_baseline_crps"] = float(sb.loc[best, "mean"])
-                rec["n_scored"] = int(sb["size"].max())
-            if ens is not None and ens in sub.index:
-                rec["ensemble_crps"] = float(sub.loc[ens, "mean"])
-        if rec["best_baseline"] is None:
-            rec["chosen"] = fallback if fallback is not None else ens
-            rec["reason"] = (f"fewer than {config.selection_min_history} scored quarters: default baseline"
-                             if fallback is not None else "no baseline in the zoo: ensemble")
-        elif ens is not None and rec["ensemble_crps"] < (1 - config.selection_margin) * rec["best_baseline_crps"]:
-            rec["chosen"] = ens
-            rec["reason"] = (f"{ens} past quarter CRPS {rec['ensemble_crps']:.4g} beats the best baseline "
-                             f"{rec['best_baseline']} ({rec['best_baseline_crps']:.4g}) by more than "
-                             f"{config.selection_margin:.0%}")
-        else:
-            rec["chosen"] = rec["best_baseline"]
-            rec["reason"] = (f"no model beat the best baseline {rec['best_baseline']} by more than "
-                             f"{config.selection_margin:.0%} on past quarter sums")
-        out.append(rec)
+    for r in records:
+        m = r.ends < np.datetime64(origin)
+        if m.any():
+            out.append((r.a[:, m], r.B[:, m], r.w))
     return out
 
 
-def run_backtest(panel: pd.DataFrame, config: BacktestConfig, covariates=None, progress=None) -> BacktestResult:
+def _province_scale(past, d: int, floor: float) -> np.ndarray:
+    """Per province the mean past quarter-sum CRPS of the default baseline (``d``), floored: dividing
+    by it lets every province count alike in the pooled objectives (Khyber Pakhtunkhwa's counts are
+    a hundred times Punjab's)."""
+    num = sum((a[..., d] - 0.5 * B[..., d, d]).sum(axis=1) for a, B, _ in past)
+    n = sum(a.shape[1] for a, _, _ in past)
+    return np.maximum(num / max(n, 1), floor)
+
+
+def select_published(records: list[QuarterRecord], origin: pd.Timestamp, candidates: list[str],
+                     config: BacktestConfig) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The selection rule at ``origin``, from quarter sums observed before it only.
+
+    1. Stack weights ``w``: the CRPS-optimal mixture of ``candidates`` (baselines and models) on all
+       past quarter sums of all provinces, each province's terms divided by its default baseline's
+       mean past CRPS (:func:`forecast.scoring.crps_mixture_weights`).
+    2. Shrinkage ``lam`` on the grid 0, 0.05, ..., 1: the published mixture is ``(1 - lam)`` x the
+       default baseline + ``lam`` x the stack; ``lam`` minimises the same pooled, scaled mean CRPS of
+       the stacks *as they were published* at past origins (their own weights, fitted before them),
+       so the stack must earn its share out of sample. ``lam = 0`` (the default baseline) with fewer
+       than ``selection_min_history`` past origins scored, and unless the chosen mixture's past CRPS
+       is below ``(1 - selection_margin)`` x the default baseline's.
+
+    Returns ``(v, w, info)``: ``v`` the published weights over ``candidates``, ``w`` the stack
+    weights, ``info`` (``lam``, ``n_origins``, ``past_crps_ratio``, ``default``).
+    """
+    K = len(candidates)
+    d = candidates.index(config.fallback_baseline()) if config.fallback_baseline() in candidates else 0
+    past = _past_terms(records, origin)
+    e = np.zeros(K)
+    e[d] = 1.0
+    info: dict[str, Any] = {"lam": 0.0, "n_origins": len(past), "past_crps_ratio": np.nan,
+                            "default": candidates[d]}
+    if not past:
+        return e, np.full(K, 1.0 / K), info
+    scale = _province_scale(past, d, config.crps_floor)[:, None, None]
+    a = np.concatenate([(x / scale).reshape(-1, K) for x, _, _ in past])
+    B = np.concatenate([(y / scale[..., None]).reshape(-1, K, K) for _, y, _ in past])
+    w = scoring.crps_mixture_weights(a, B)
+    if len(past) < config.selection_min_history:
+        return e, w, info
+    obj = np.zeros(len(LAMBDA_GRID))
+    n = 0
+    for x, y, wr in past:
+        x, y = x / scale, y / scale[..., None]
+        for g, lam in enumerate(LAMBDA_GRID):
+            v = (1 - lam) * e + lam * wr
+            obj[g] += float((x @ v - 0.5 * np.einsum("...kl,k,l->...", y, v, v)).sum())
+        n += x.shape[0] * x.shape[1]
+    obj /= n
+    g = int(np.argmin(obj))
+    ratio = obj[g] / obj[0] if obj[0] > 0 else 1.0
+    info["past_crps_ratio"] = float(ratio)
+    if g > 0 and ratio < 1 - config.selection_margin:
+        info["lam"] = float(LAMBDA_GRID[g])
+        return (1 - LAMBDA_GRID[g]) * e + LAMBDA_GRID[g] * w, w, info
+    return e, w, info
+
+
+def _selection_rows(ids, v, candidates, info, config) -> list[dict]:
+    lam = info["lam"]
+    chosen = STACK if lam > 0 else info["default"]
+    if info["n_origins"] < config.selection_min_history:
+        reason = f"fewer than {config.selection_min_history} origins scored: default baseline {info['default']}"
+    elif lam > 0:
+        reason = (f"{1 - lam:.2f} x {info['default']} + {lam:.2f} x stack: past quarter-sum CRPS "
+                  f"{info['past_crps_ratio']:.3f} x the default baseline's")
+    else:
+        reason = f"the stack did not beat {info['default']} on past quarter sums: the baseline is published"
+    weights = {m: round(float(x), 4) for m, x in zip(candidates, v) if round(float(x), 4) > 0}
+    return [{"unique_id": uid, "chosen": chosen, "lambda": lam, "weights": weights, "reason": reason,
+             "n_scored_origins": int(info["n_origins"]), "default_baseline": info["default"],
+             "past_crps_ratio": info["past_crps_ratio"]} for uid in ids]
+
+
+def _task_key(t: dict) -> tuple:
+    return (t["model"], t["measure"], pd.Timestamp(t["origin"]), int(t["h"]), int(t["n_samples"]),
+            int(t["random_seed"]))
+
+
+def _run_fit_tasks(tasks, cp, config, covariates, progress, fit_cache):
+    """The fit tasks' results; with ``fit_cache`` (a dict keyed by model, measure, origin, horizon,
+    samples and seed, for the same panel and covariates) cached results are reused and new ones
+    added, so the scoring, ensembles, selection and recalibration can be re-run without refitting."""
+    if fit_cache is None:
+        return run_tasks(fit_predict_task, tasks, scheduler=config.scheduler, n_workers=config.n_workers,
+                         shared={"panel": cp, "covariates": covariates}, progress=progress)
+    todo = [t for t in tasks if _task_key(t) not in fit_cache]
+    if todo:
+        new = run_tasks(fit_predict_task, todo, scheduler=config.scheduler, n_workers=config.n_workers,
+                        shared={"panel": cp, "covariates": covariates}, progress=progress)
+        fit_cache.update({_task_key(t): r for t, r in zip(todo, new)})
+    return [fit_cache[_task_key(t)] for t in tasks]
+
+
+def run_backtest(panel: pd.DataFrame, config: BacktestConfig, covariates=None, progress=None,
+                 fit_cache: dict | None = None) -> BacktestResult:
     """Run the rolling-origin backtest.
 
     ``panel``: long monthly panel of **provinces** (``unique_id``, ``ds``, and the measure
@@ -337,8 +423,7 @@ def run_backtest(panel: pd.DataFrame, config: BacktestConfig, covariates=None, p
          "random_seed": int(config.random_seed)}
         for meas in config.measures for m in config.models for o in all_origins
     ]
-    results = run_tasks(fit_predict_task, tasks, scheduler=config.scheduler, n_workers=config.n_workers,
-                        shared={"panel": cp, "covariates": covariates}, progress=progress)
+    results = _run_fit_tasks(tasks, cp, config, covariates, progress, fit_cache)
 
     unavailable: dict[str, str] = {}
     samples: dict[tuple[str, str, pd.Timestamp], np.ndarray] = {}
@@ -372,7 +457,9 @@ def run_backtest(panel: pd.DataFrame, config: BacktestConfig, covariates=None, p
         V = cp.get(meas).astype(float)
         obs_full = np.vstack([V, V.sum(axis=0, keepdims=True)])
         past_a, past_B, past_target = [], [], []  # per member-scored point (provinces only)
-        past_q: list[pd.DataFrame] = []  # quarter-sum CRPS of every model (provinces), for the selection rule
+        records: list[QuarterRecord] = []  # quarter-sum energy terms of the stack candidates, for the rule
+        tails: list[TailRecord] = []  # tail shares of the raw published quarter sums, for the recalibration
+        w_stack = np.full(len(members), 1.0 / max(len(members), 1))
         for o in all_origins:
             is_fc = fo is not None and o == fo
             hh = fh if is_fc else h
@@ -397,19 +484,34 @@ def run_backtest(panel: pd.DataFrame, config: BacktestConfig, covariates=None, p
                     weight_rows += [{"measure": meas, "origin": o, "ensemble": ens, "model": m, "weight": float(wk)}
                                     for m, wk in zip(members, w)]
             # the selection rule, from past quarter scores only
-            past = pd.concat(past_q, ignore_index=True) if past_q else pd.DataFrame(
-                columns=["model", "unique_id", "target_end", "crps"])
-            sel = select_published(past, o, list(ids), config, list(member_arr))
-            chosen = [r["chosen"] for r in sel]
-            if all(c is not None for c in chosen):
-                pub = np.stack([member_arr[c][i] for i, c in enumerate(chosen)])
-                member_arr[PUBLISHED] = np.concatenate([pub, pub.sum(axis=0, keepdims=True, dtype=np.int64)
-                                                        .astype(pub.dtype)], axis=0)
+            if members:
+                v, w_stack, info = select_published(records, o, members, config)
+                raw_pub = mix_samples(np.stack([member_arr[m] for m in members]), v)
+                sel = _selection_rows(list(ids), v, members, info, config)
+                pub = raw_pub
+                if config.recalibrate:
+                    s_lo, s_hi, npts = choose_scales(tails, o, config.recal_window, config.recal_min_points,
+                                                     config.recal_band)
+                    if len(s_lo):
+                        qb = [ks for _, t, ks in _horizon_blocks(hh, o) if t == "quarter"]
+                        prov = scale_paths(raw_pub[:-1], qb, s_lo, s_hi)
+                        pub = np.concatenate([prov, prov.sum(axis=0, keepdims=True, dtype=np.int64)
+                                              .astype(prov.dtype)], axis=0)
+                    for k, r in enumerate(sel):
+                        r.update(scale_lo=float(s_lo[k]) if len(s_lo) else 1.0,
+                                 scale_hi=float(s_hi[k]) if len(s_hi) else 1.0,
+                                 recal_points=int(npts[k]) if len(npts) else 0)
+                member_arr[PUBLISHED] = pub
+                weight_rows += [{"measure": meas, "origin": o, "ensemble": PUBLISHED, "model": m, "weight": float(x)}
+                                for m, x in zip(members, v)]
+            else:
+                sel = []
             selection_rows += [{"measure": meas, "origin": o, "forecast_origin": bool(is_fc), "warmup": o not in scored
                                 and not is_fc, **r} for r in sel]
             if is_fc:
                 forecast_samples[meas] = {"origin": o, "h": hh, "series": series, "samples": member_arr,
-                                          "selection": {r["unique_id"]: r["chosen"] for r in sel}}
+                                          "selection": {r["unique_id"]: r["chosen"] for r in sel},
+                                          "selection_rows": sel}
                 continue
             months = pd.date_range(o, periods=hh, freq="MS")
             avail = [k for k, d in enumerate(months) if d in month_pos]
@@ -447,12 +549,17 @@ def run_backtest(panel: pd.DataFrame, config: BacktestConfig, covariates=None, p
                     frame[k] = np.asarray(v).reshape(-1)
                 if o in scored:
                     score_frames.append(frame)
-                isq = np.array([b[1] == "quarter" for b in blocks])
-                if isq.any() and nm != PUBLISHED:
-                    cq = sc["crps"][:-1][:, isq]
-                    past_q.append(pd.DataFrame({
-                        "model": nm, "unique_id": np.repeat(list(ids), int(isq.sum())),
-                        "target_end": np.tile(ends[isq], len(ids)), "crps": cq.reshape(-1)}))
+            isq = [j for j, b in enumerate(blocks) if b[1] == "quarter"]
+            if isq and members:
+                nw = int(config.weight_samples)
+                qs = np.stack([np.stack([member_arr[m][:-1][:, blocks[j][2], :nw].sum(axis=1) for j in isq], axis=1)
+                               for m in members])  # K, P, q, nw
+                a, B = scoring.energy_terms(ob[:-1][:, isq], qs)
+                records.append(QuarterRecord(origin=o, ends=ends[isq], a=a, B=B, w=w_stack))
+                if config.recalibrate:
+                    raw_q = np.stack([raw_pub[:-1][:, blocks[j][2], :].sum(axis=1) for j in isq], axis=1)
+                    tails.append(tail_record(o, ends[isq], ob[:-1][:, isq], raw_q,
+                                             derive_seed(config.random_seed, "tails", meas, o.strftime("%Y-%m"))))
     scores = pd.concat(score_frames, ignore_index=True) if score_frames else pd.DataFrame()
     return BacktestResult(
         scores=scores,

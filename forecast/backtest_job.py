@@ -32,8 +32,9 @@ def parse_origins(text: str | None) -> list[pd.Timestamp] | None:
 def run_backtest_job(*, models: Sequence[str], origins: str | None = None, input: Path | None = None,
                      measures: Sequence[str] = ("attacks", "killed"), scheduler: str = "local",
                      workers: int | None = None, random_seed: int, n_samples: int = 500,
-                     json_out: Path | None = None, csv_out: Path | None = None, warmup_origins: int = 0,
-                     progress: Callable[[int, int], None] | None = None, encoding: str = "utf-8") -> JobResult:
+                     json_out: Path | None = None, csv_out: Path | None = None, warmup_origins: int = 12,
+                     progress: Callable[[int, int], None] | None = None, encoding: str = "utf-8",
+                     recalibrate: bool = False) -> JobResult:
     """Rolling-origin backtest (no look-ahead), scored by CRPS, log score, coverage and skill."""
     from pakcast.forecast.backtest import DATA_VERSION_NOTE, BacktestConfig, run_backtest, scorecard
     from pakcast.forecast.country import profile
@@ -50,7 +51,7 @@ def run_backtest_job(*, models: Sequence[str], origins: str | None = None, input
     provinces = panel[panel["unique_id"] != profile().national].reset_index(drop=True)
     cfg = BacktestConfig(models=tuple(models), measures=tuple(measures), origins=olist, start=DEFAULT_START,
                          n_samples=n_samples, random_seed=random_seed, scheduler=scheduler, n_workers=workers,
-                         warmup_origins=int(warmup_origins))
+                         warmup_origins=int(warmup_origins), recalibrate=bool(recalibrate))
     res = run_backtest(provinces, cfg, progress=progress)
     in_bt = provinces[provinces["ds"] >= (min(olist) if olist else pd.Timestamp(DEFAULT_START))]
     ann = (in_bt.groupby("unique_id")["attacks"].sum() / max(in_bt["ds"].nunique() / 12, 1)).to_dict()
@@ -71,12 +72,17 @@ def run_backtest_job(*, models: Sequence[str], origins: str | None = None, input
         "goal_check": card["goal_check"],
         "calibration": card["calibration"],
         "selection": {
-            "rule": (f"per origin, province and measure: publish ens_crps if its mean quarter-sum CRPS over quarters "
-                     f"scored before the origin is below (1 - {cfg.selection_margin}) x the best baseline's, else the "
-                     f"best baseline, chosen once per measure on the pooled record of all provinces (point masses "
-                     f"excluded; with fewer than {cfg.selection_min_history} scored quarters: "
-                     f"{cfg.fallback_baseline()}); the record starts {cfg.warmup_origins} quarterly origins before "
-                     "the first scored one; national = sum of the published provinces"),
+            "rule": (f"per origin and measure, from the quarter sums of the provinces ended before the origin only: "
+                     f"the stack = CRPS-optimal mixture of {', '.join(cfg.members())} on all past quarter sums "
+                     f"pooled over provinces (each divided by its {cfg.fallback_baseline()} mean CRPS); published = "
+                     f"(1 - lambda) x {cfg.fallback_baseline()} + lambda x stack, lambda in 0, 0.05, ..., 1 "
+                     "minimising the pooled scaled CRPS of the stacks as published at past origins (out of sample); "
+                     f"lambda = 0 (the baseline is published) with fewer than {cfg.selection_min_history} origins "
+                     f"scored or unless the mixture beat the baseline by more than {cfg.selection_margin:.0%}; the "
+                     f"record starts {cfg.warmup_origins} quarterly origins before the first scored one (burn-in, "
+                     "not scored); one mixture for all provinces, national = sum of the published provinces"
+                     + ("; quarter sums recalibrated by tail scales learnt from past PIT values (forecast.recalibrate)"
+                        if cfg.recalibrate else "")),
             "by_origin": sel.to_dict(orient="records"),
         },
         "seconds_fit": float(res.timings["seconds"].sum()),
@@ -84,7 +90,7 @@ def run_backtest_job(*, models: Sequence[str], origins: str | None = None, input
     manifest = RunManifest(command="backtest", options={
         "models": list(models), "origins": origins, "input": str(input) if input else None,
         "measures": ",".join(measures), "scheduler": scheduler, "workers": workers, "random_seed": random_seed,
-        "n_samples": n_samples, "warmup_origins": int(warmup_origins)})
+        "n_samples": n_samples, "warmup_origins": int(warmup_origins), "recalibrate": bool(recalibrate)})
     manifest.random_seeds = {"random_seed": random_seed}
     if coverage.get("_path"):
         manifest.add_input(coverage["_path"], role="panel")

@@ -125,11 +125,17 @@ def test_unit_formats_and_backtest_tables():
                {"measure": "attacks", "province": "Sindh", "in_goal_scope": True,
                 "month_no_worse_than_best_baseline": True, "quarter_no_worse_than_best_baseline": True,
                 "quarter_coverage_90_in_85_95": True}],
-           "selection": {"rule": "r", "by_origin": [{"measure": "attacks", "unique_id": "Sindh", "chosen": "ens_crps",
-                                                     "forecast_origin": False}]}}
+           "selection": {"rule": "r", "by_origin": [
+               {"measure": "attacks", "unique_id": "Sindh", "chosen": "negbin_12", "lambda": 0.0, "warmup": True,
+                "forecast_origin": False},
+               {"measure": "attacks", "unique_id": "Sindh", "chosen": "stack", "lambda": 0.5, "warmup": False,
+                "forecast_origin": False},
+               {"measure": "attacks", "unique_id": "Sindh", "chosen": "negbin_12", "lambda": 0.0, "warmup": False,
+                "forecast_origin": False}]}}
     fig = backtest_figures(raw)
     assert "| negbin_12 |" in fig["tables"]["attacks_quarter"] and "1.90 (90%)" in fig["tables"]["attacks_quarter"]
     assert "| Sindh | attacks | quarter | 1.90 | negbin_12 (2.00) | +0.050 [-0.100, +0.200] | 90% |" in \
         fig["tables"]["published_skill"]
     assert fig["Sindh"]["attacks"]["quarter"]["published"]["crps"] == 1.9
-    assert fig["goal_summary"]["crps_no_worse_both"] == 1 and fig["selection_share_ensemble"]["Sindh"]["attacks"] == 1
+    assert fig["goal_summary"]["crps_no_worse_both"] == 1 and fig["selection_share_stack"]["Sindh"]["attacks"] == 0.5
+    assert fig["selection_mean_lambda"]["Sindh"]["attacks"] == 0.25  # warm-up origins not counted

@@ -112,7 +112,8 @@ def backtest_cmd(
     n_samples: int = typer.Option(500, "--n-samples"),
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Also write the long score table here."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of --input (e.g. latin-1)."),
-    warmup_origins: int = typer.Option(0, "--warmup-origins", help="Quarterly origins before the first one, forecast only to build the record that ensemble weights and the selection rule learn from (not scored)."),
+    warmup_origins: int = typer.Option(12, "--warmup-origins", help="Quarterly origins before the first one, forecast only to build the record that ensemble weights and the selection rule learn from (not scored; the rule's burn-in)."),
+    recalibrate: bool = typer.Option(False, "--recalibrate", help="Recalibrate the published quarter sums by tail scales learnt from past PIT values (forecast.recalibrate)."),
 ) -> None:
     """Rolling-origin backtest of the zoo (no look-ahead), scored by CRPS, log score, coverage and skill."""
     from pakcast.forecast.backtest_job import run_backtest_job
@@ -128,6 +129,6 @@ def backtest_cmd(
         res = run_backtest_job(models=mlist, origins=origins, input=input, encoding=encoding,
                                measures=tuple(m.strip() for m in measures.split(",") if m.strip()),
                                scheduler=scheduler, workers=workers, random_seed=random_seed, n_samples=n_samples,
-                               json_out=json_out, csv_out=csv_out, warmup_origins=warmup_origins,
+                               json_out=json_out, csv_out=csv_out, warmup_origins=warmup_origins, recalibrate=recalibrate,
                                progress=lambda d, t: prog.update(tid, completed=d, total=t))
     emit(res)

@@ -8,7 +8,9 @@ import pytest
 
 from pakcast.forecast.backtest import (
     PUBLISHED,
+    STACK,
     BacktestConfig,
+    QuarterRecord,
     _horizon_blocks,
     default_origins,
     run_backtest,
@@ -25,7 +27,7 @@ MODELS = ("zero", "historical_rate", "conflictology", "nb_glm")
 
 def small_config(**kw):
     base = dict(models=MODELS, origins=list(pd.date_range("2012-01-01", periods=5, freq="QS")),
-                horizon=6, n_samples=60, random_seed=5)
+                horizon=6, n_samples=60, random_seed=5, warmup_origins=4)
     base.update(kw)
     return BacktestConfig(**base)
 
@@ -94,14 +96,18 @@ def test_crps_weights_use_only_past_scores(panel, serial):
 def test_published_follows_the_rule_and_is_coherent(serial):
     sel = serial.selection
     s = serial.scores
-    assert set(sel["chosen"]) <= {"ens_crps", "historical_rate", "conflictology"}  # never a point mass
+    assert set(sel["chosen"]) <= {STACK, "historical_rate"}  # the default baseline (negbin_12 not run) or the stack
     first = sel[sel["origin"] == sel["origin"].min()]
-    assert (first["chosen"] == "historical_rate").all()  # no scores yet: the default baseline (negbin_12 not run)
-    assert not sel["warmup"].any()  # warmup_origins=0 by default
+    assert sel["warmup"].any() and not sel.loc[sel["warmup"], "origin"].isin(s["origin"]).any()
+    assert (first["chosen"] == "historical_rate").all() and (first["lambda"] == 0).all()  # nothing scored yet
     assert first["reason"].str.contains("default baseline").all()
-    s = serial.scores
+    for _, g in sel.groupby(["measure", "origin"]):  # one mixture for all provinces (coherent national)
+        assert g["lambda"].nunique() == 1 and g["weights"].map(str).nunique() == 1
+        w = g["weights"].iloc[0]
+        assert abs(sum(w.values()) - 1) < 1e-3 and "zero" not in w  # never a point mass
     pub = s[s["model"] == PUBLISHED].set_index(["measure", "origin", "unique_id", "horizon"])
-    for r in sel.itertuples():
+    base = sel[(sel["lambda"] == 0) & ~sel["warmup"]]
+    for r in base.itertuples():  # lambda 0: the published paths are the default baseline's
         src = s[(s["model"] == r.chosen) & (s["measure"] == r.measure) & (s["origin"] == r.origin)
                 & (s["unique_id"] == r.unique_id)].set_index(["measure", "origin", "unique_id", "horizon"])
         np.testing.assert_array_equal(pub.loc[src.index, "mean"].to_numpy(), src["mean"].to_numpy())
@@ -110,22 +116,33 @@ def test_published_follows_the_rule_and_is_coherent(serial):
     np.testing.assert_allclose(piv[NATIONAL], piv[["A", "B", "C"]].sum(axis=1), rtol=1e-10)
 
 
-def test_select_published_margin_and_history():
-    cfg = BacktestConfig(models=("historical_rate", "conflictology", "nb_glm"), selection_margin=0.05,
-                         selection_min_history=2)
-    o = pd.Timestamp("2012-01-01")
-    t = pd.Timestamp("2011-06-01")
-    past = pd.DataFrame({"model": ["ens_crps", "ens_crps", "historical_rate", "historical_rate", "conflictology",
-                                   "conflictology", "ens_crps", "historical_rate", "historical_rate"],
-                         "unique_id": ["A"] * 6 + ["B", "B", "B"],
-                         "target_end": [t] * 9,
-                         "crps": [0.9, 0.9, 1.0, 1.0, 1.2, 1.2, 0.97, 1.0, 1.0]})
-    past = pd.concat([past, past.assign(unique_id="C", target_end=o)])  # C: only scores not yet observed
-    out = {r["unique_id"]: r for r in select_published(past, o, ["A", "B", "C"], cfg,
-                                                       ["historical_rate", "conflictology", "ens_crps"])}
-    assert out["A"]["chosen"] == "ens_crps"  # 10% better than the best baseline, margin 5%
-    assert out["B"]["chosen"] == "historical_rate" and "no model beat" in out["B"]["reason"]  # 3% < margin
-    assert out["C"]["chosen"] == "historical_rate" and out["C"]["n_scored"] == 0
+def _record(origin, end, crps_by_member, spread=0.0):
+    """A one-province, one-quarter record whose members have the given CRPS (a = CRPS, B = 0 off spread)."""
+    K = len(crps_by_member)
+    a = np.asarray(crps_by_member, dtype=float).reshape(1, 1, K)
+    B = np.full((1, 1, K, K), spread)
+    return QuarterRecord(origin=pd.Timestamp(origin), ends=np.array([np.datetime64(pd.Timestamp(end))]), a=a, B=B,
+                         w=np.array([0.0, 1.0]))
+
+
+def test_select_published_uses_past_quarters_only_and_needs_history():
+    cfg = BacktestConfig(models=("historical_rate", "nb_glm"), default_baseline="historical_rate",
+                         selection_min_history=3)
+    cands = ["historical_rate", "nb_glm"]
+    good = [_record(f"2010-{m:02d}-01", f"2010-{m + 2:02d}-01", [1.0, 0.5]) for m in (1, 4, 7)]
+    v, w, info = select_published(good, pd.Timestamp("2011-01-01"), cands, cfg)
+    assert info["lam"] == 1.0 and np.allclose(v, [0, 1]) and np.allclose(w, [0, 1])  # nb_glm earned it
+    v, _, info = select_published(good[:2], pd.Timestamp("2011-01-01"), cands, cfg)
+    assert info["lam"] == 0 and np.allclose(v, [1, 0])  # two origins scored < selection_min_history
+    v, _, info = select_published(good, pd.Timestamp("2010-09-01"), cands, cfg)
+    assert info["n_origins"] == 2 and info["lam"] == 0  # the third quarter had not ended yet
+    bad = [_record(f"2010-{m:02d}-01", f"2010-{m + 2:02d}-01", [1.0, 1.5]) for m in (1, 4, 7)]
+    v, _, info = select_published(bad, pd.Timestamp("2011-01-01"), cands, cfg)
+    assert info["lam"] == 0 and np.allclose(v, [1, 0])  # the stack did worse: the baseline is published
+    margin = BacktestConfig(models=cfg.models, default_baseline="historical_rate", selection_min_history=3,
+                            selection_margin=0.6)
+    _, _, info = select_published(good, pd.Timestamp("2011-01-01"), cands, margin)
+    assert info["lam"] == 0  # 50% better is not better by the 60% margin
 
 
 def test_scorecard_rows_have_the_contract_keys(serial):
@@ -195,3 +212,16 @@ def test_serial_and_dask_identical_on_the_shipped_panel_with_ingarch():
     a = run_backtest(p, BacktestConfig(**cfg))
     b = run_backtest(p, BacktestConfig(**cfg, scheduler="local", n_workers=2))
     pd.testing.assert_frame_equal(a.scores, b.scores)
+
+
+def test_recalibrated_backtest_keeps_the_mixture_and_coherence(panel, serial):
+    rec = run_backtest(panel, small_config(recalibrate=True, recal_min_points=4))
+    sel = rec.selection
+    assert {"scale_lo", "scale_hi", "recal_points"} <= set(sel.columns)
+    assert (sel.loc[sel["recal_points"] < 4, ["scale_lo", "scale_hi"]] == 1).all().all()
+    pd.testing.assert_frame_equal(sel[["measure", "origin", "lambda"]], serial.selection[["measure", "origin", "lambda"]])
+    s = rec.scores[rec.scores["model"] == PUBLISHED]
+    piv = s.pivot_table(index=["measure", "origin", "horizon"], columns="unique_id", values="mean")
+    np.testing.assert_allclose(piv[NATIONAL], piv[["A", "B", "C"]].sum(axis=1), rtol=1e-10)
+    other = rec.scores[rec.scores["model"] != PUBLISHED].reset_index(drop=True)
+    pd.testing.assert_frame_equal(other, serial.scores[serial.scores["model"] != PUBLISHED].reset_index(drop=True))

@@ -63,12 +63,12 @@ def test_results_json_reports_backtest_models_and_what_was_not_produced(two_runs
     assert res["as_of"] == "2020-12" and res["published_model"] == "published"
     sel = res["models"]["published_selection"]
     assert {(r["measure"], r["province"]) for r in sel} >= {("attacks", "Sindh"), ("killed", "Balochistan")}
-    assert all(r["model"] in {"ens_crps", "zero", "historical_rate", "conflictology"} for r in sel)
+    assert all(r["model"] in {"stack", "historical_rate", "conflictology"} for r in sel)  # never a point mass
     assert all(("baseline is published" in r["note"]) == r["baseline_published"] for r in sel)
     assert res["data"]["n_months"] > 300 and res["data"]["last_month"] == "2020-12"
     rec = res["backtest"]["summary"][0]
     assert {"model", "province", "measure", "crps", "log_score", "coverage_90", "skill_vs_best_baseline"} <= set(rec)
-    assert set(res["models"]["ensemble_weights"]["attacks"]) == {"ens_equal", "ens_crps"}
+    assert set(res["models"]["ensemble_weights"]["attacks"]) == {"ens_equal", "ens_crps", "published"}
     assert res["not_produced"]["breaks.json"].startswith("studies disabled")
     assert res["not_produced"]["briefing"].startswith("report disabled")
     assert json.loads((two_runs[0] / "r1" / "breaks.json").read_text())["status"] == "not produced"
