@@ -77,6 +77,7 @@ MODEL_LABELS = {
     "nb_glm": "negative binomial regression", "ingarch": "count autoregression (INGARCH)",
     "hawkes": "self-exciting (Hawkes)", "bayes_hier": "Bayesian hierarchical", "ens_crps": "ensemble (skill-weighted)",
     "ens_equal": "ensemble (equal weights)", "ensemble": "ensemble", "published": "published forecast",
+    "stack": "ensemble anchored on the 12-month negative binomial",
 }
 #: table columns whose values are ids shown in words by :func:`readable` (models, covariates, their groups)
 LABEL_COLUMNS = ("model", "best_model", "best_baseline", "baseline", "published_model", "covariate", "group")
