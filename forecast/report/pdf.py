@@ -110,11 +110,12 @@ class PageWriter:
         if numeric is None:
             numeric = [all(_looks_numeric(r[i]) for r in body if r[i] not in ("", "-", "–")) and any(
                 r[i] not in ("", "-", "–") for r in body) for i in range(len(cols))]
-        char = 0.6 * size / 72 / A4[0]  # mean character width of DejaVu Sans (bold headers), in page fractions
-        # a column is as wide as its longest cell (capped) and at least its header's longest word
+        char = 0.64 * size / 72 / A4[0]  # character width of DejaVu Sans (digits 0.636 em), in page fractions
+        # a column is as wide as its longest cell (capped) and at least its header's longest word (bold: 15%
+        # wider) or the first 16 characters of the header, so short headers stay on one or two lines
         longest = [[max((len(ln) for ln in r[i].split("\n")), default=0) for i in range(len(cols))] for r in body]
-        want = [min(max([max((len(x) for x in cols[i].split()), default=3)] + [ln[i] for ln in longest] + [3]),
-                    max(max_width, max((len(x) for x in cols[i].split()), default=3)))
+        head = [max(int(1.15 * max((len(x) for x in c.split()), default=3)) + 1, min(len(c), 16)) for c in cols]
+        want = [min(max([head[i]] + [ln[i] for ln in longest] + [3]), max(max_width, head[i]))
                 for i in range(len(cols))]
         # and never narrower than its longest word (up to 28 characters), so a name is not broken or cut
         words = [min(max([len(wd) for r in body for wd in r[i].split()] + [0]), 28) for i in range(len(cols))]
@@ -131,7 +132,7 @@ class PageWriter:
         line_h = LINE * size / BODY_PT * 1.15
 
         def wrapped(text: str, i: int) -> list[str]:  # a newline in a cell starts a new line
-            n = max(int((widths[i] - pad) / char), 3)
+            n = max(int((widths[i] - pad) / char + 1e-6), 3)
             return [ln for part in text.split("\n")
                     for ln in (textwrap.wrap(part, width=n, break_long_words=len(part) > 2 * n) or [""])]
 
