@@ -598,9 +598,9 @@ def _flat_weights(weights: dict[str, Any], prefix: str = "") -> list[str]:
     out, leaf = [], []
     for k, v in weights.items():
         if isinstance(v, dict):
-            out += _flat_weights(v, f"{prefix}{k} " if prefix else f"{k} ")
+            out += _flat_weights(v, f"{prefix}{readable(k)} " if prefix else f"{readable(k)} ")
         elif isinstance(v, (int, float)):
-            leaf.append(f"{k} {fmt_ratio(v)}")
+            leaf.append(f"{readable(k)} {fmt_ratio(v)}")
     if leaf:
         out.insert(0, (prefix.strip() + ": " if prefix else "") + ", ".join(leaf))
     return out
@@ -614,12 +614,12 @@ def methods_section(inputs: RunInputs, result: QuarterlyResult) -> dict[str, Any
             "(national = sum of provinces); the table and fan charts show their mean and 5th, 25th, 50th, 75th "
             "and 95th percentiles.")
     if models:
-        text += f" Models in this run: {', '.join(map(str, models if isinstance(models, list) else list(models)))}."
+        text += f" Models in this run: {', '.join(map(readable, models if isinstance(models, list) else list(models)))}."
     flat_w = _flat_weights(weights) if isinstance(weights, dict) else []
     if flat_w:
         text += " Ensemble weights at the forecast origin: " + "; ".join(flat_w) + "."
     if result.published_model:
-        text += f" The table, fan charts and map show the published model, {result.published_model}."
+        text += f" The table, fan charts and map show the published model, {readable(result.published_model)}."
     items.append({"title": "Forecasts", "text": text})
     items.append({"title": "Backtest and scorecard", "text":
                   "Rolling-origin backtest: at each origin the models see only data up to that origin. CRPS "
