@@ -89,3 +89,12 @@ def test_attribute_on_the_fused_series_with_checks_and_caveats(fused_run):
 def test_attribute_refuses_an_unknown_series():
     with pytest.raises(InputError, match="--series"):
         run_attribute(outcome="attacks", periods=PERIODS, groups="economic", random_seed=1, series="acled")
+
+
+def test_cli_attribute_series_option():
+    from pakcast.forecast.cli import app
+    from typer.testing import CliRunner
+
+    r = CliRunner().invoke(app, ["attribute", "--series", "acled"])
+    assert r.exit_code == 1 and "--series must be one of ucdp, fused, fused-mean" in r.output
+    assert "--fused-draws" in CliRunner().invoke(app, ["attribute", "--help"]).output

@@ -244,3 +244,12 @@ def test_backtest_refuses_origins_without_data(table):
         fusion_backtest(CFG, [pd.Period("2030-01", "M")], table=table, ucdp_model=None)
     with pytest.raises(InputError, match="--backtest"):
         backtest_job(CFG, "not-a-month", table=table, ucdp_model=None)
+
+
+def test_cli_fuse_backtest_refuses_bad_origins_in_one_line():
+    from pakcast.forecast.cli import app
+    from typer.testing import CliRunner
+
+    r = CliRunner().invoke(app, ["fuse", "--backtest", "2022-13", "--out", "unused"])
+    assert r.exit_code == 1
+    assert "--backtest:" in r.output and "Traceback" not in r.output
