@@ -103,7 +103,14 @@ def heldout_check(config: FusionConfig, which: str, table: ObservationTable | No
     held = held[[k in kept for k in zip(held["source"], held["metric"])]].reset_index(drop=True)
     fr = fit_cached(config, sub, cache)
     scores = score_heldout(fr, held, train, random_seed=config.random_seed)
+    ratio = (scores["q95"] / scores["value"].clip(lower=1)).to_numpy()
+    w = scores.iloc[int(np.argmax(ratio))] if len(scores) else None
+    widest = None if w is None else {k: (float(w[k]) if k in ("value", "q05", "q95", "crps") else str(w[k]))
+                                     for k in ("source", "metric", "period_type", "region", "first", "last", "value",
+                                               "q05", "q95", "crps")}
+    median_q95_ratio = float(np.median(ratio)) if len(scores) else None
     return {"held_out": what, "cut": str(cut), "units": fr.units, "n_train": int(len(train)),
+            "widest": widest, "median_q95_over_value": median_q95_ratio,
             "n_held_out": int(len(held)), "n_unscorable": int(len(unscorable)),
             "diagnostics": fr.to_dict(series=False)["diagnostics"], "summary": summarise_scores(scores),
             "scores": scores.to_dict(orient="records"), "fit_seconds": fr.seconds}
