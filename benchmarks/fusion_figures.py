@@ -144,6 +144,11 @@ def main(argv: list[str] | None = None) -> None:
             r = heldout_check(cfg, w, table)
             rec = {k: v for k, v in r.items() if k != "scores"}
             rec["table"] = heldout_table(r["summary"])
+            al = r["summary"]["all"]
+            rec["goal_text"] = (f"90% coverage {'inside' if al['coverage_in_80_98'] else 'outside'} the goal of 80-98%; "
+                                f"mean CRPS {'below' if al.get('beats_baselines') else 'not below'} both of the "
+                                "sources' own baselines: the goal is "
+                                + ("met" if al["coverage_in_80_98"] and al.get("beats_baselines") else "not met"))
             rec["settings"] = settings
             ho[w] = rec
         figures["heldout"] = ho
@@ -182,6 +187,11 @@ def main(argv: list[str] | None = None) -> None:
 
         figures["simulation"] = replication_coverage(a.reps)
     command = "python -m benchmarks.fusion_figures " + " ".join(argv if argv is not None else sys.argv[1:])
+    stamp = {"git_revision": git_revision(), "command": command.strip(),
+             "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    for p in parts:  # a part kept from an earlier run keeps its own provenance
+        if isinstance(figures.get(p), dict):
+            figures[p]["provenance"] = stamp
     if a.json:
         write_json(Path(a.json), {"figures": figures})
         print(f"wrote {a.json}")
