@@ -79,6 +79,8 @@ class CountryProfile:
     attribution_break : Intervention or None
         The real break of the attribution study's placebo test (``pakcast attribute``; a user's
         ``--intervention`` replaces it).
+    paper : dict
+        What the source paper says for each claim the briefing checks (claim id -> quoted text).
     """
 
     name: str
@@ -88,6 +90,7 @@ class CountryProfile:
     event_data_limits: tuple[str, ...]
     calendar: PoliticalCalendar
     attribution_break: Intervention | None = None
+    paper: dict[str, str] = field(default_factory=dict)
 
     @property
     def national(self) -> str:
@@ -168,6 +171,12 @@ PAKISTAN = CountryProfile(
     ),
     attribution_break=Intervention("2014-06-15", "Operation Zarb-e-Azb",
                                    "the army's offensive in North Waziristan begins (timeline.csv, verified)"),
+    paper={
+        "rise_after_2021_08": ("+51% attacks in the 12 months after 15 August 2021 against the 12 months before; "
+                               "250 attacks, 433 killed and 719 injured \"in under a year\""),
+        "peak_2012_13": "deaths peaked in 2012-13",
+        "fall_after_2014": "violence fell after 2014 (Zarb-e-Azb, National Action Plan)",
+    },
 )
 
 #: the known profiles by key

@@ -107,6 +107,10 @@ class FusionConfig:
     metrics: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_METRICS))
     exclude_sources: tuple[str, ...] = EXCLUDED_SOURCES
     figures: bool = True
+    #: known-date level steps of the model, name -> first month of the step (``YYYY-MM``)
+    effects: dict[str, str] = field(default_factory=dict)
+    #: fit on the figures whose period ends by this month (``YYYY-MM``; a past vintage); ``None``: all
+    as_of: str | None = None
 
     def validate(self) -> None:
         for name in ("start",) + (("end",) if self.end else ()):
@@ -131,6 +135,15 @@ class FusionConfig:
         for k in ("draws", "tune", "chains"):
             if int(getattr(self, k)) < 1:
                 raise InputError(f"--{k} must be a positive integer")
+        months = pd.period_range(self.start, self.end or default_end(), freq="M")
+        for name, when in self.effects.items():
+            if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(when)) or pd.Period(when, "M") not in months:
+                raise InputError(f"effect {name!r} at {when!r}: expected a month YYYY-MM in {months[0]}..{months[-1]}")
+        if self.as_of is not None:
+            if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(self.as_of)):
+                raise InputError(f"--as-of {self.as_of!r}: expected YYYY-MM")
+            if not months[0] <= pd.Period(self.as_of, "M") <= months[-1]:
+                raise InputError(f"--as-of {self.as_of} is outside {months[0]}..{months[-1]}")
 
 
 @dataclass
@@ -447,8 +460,15 @@ def build_observations(config: FusionConfig) -> ObservationTable:
     frames = _event_observations(config, units, months, excl, inputs)
     rep, excluded = _reported_observations(config, months, excl, inputs, notes)
     frame = pd.concat([*frames, rep], ignore_index=True)
+    if config.as_of is not None:  # a past vintage: only the figures whose period had ended by then
+        late = frame["last"] > pd.Period(config.as_of, "M")
+        if late.any():
+            reason = f"period ends after --as-of {config.as_of} (not yet published at that vintage)"
+            excl[reason] = int(late.sum())
+            excluded += [{"origin": o, "reason": reason} for o in frame.loc[late, "origin"]]
+        frame = frame[~late].reset_index(drop=True)
     if frame.empty:
-        raise InputError(f"no observation falls in {months[0]}..{months[-1]}")
+        raise InputError(f"no observation falls in {months[0]}..{config.as_of or months[-1]}")
     return ObservationTable(frame=frame, exclusions=excl, excluded=pd.DataFrame(excluded, columns=["origin", "reason"]),
                             inputs=inputs, units=units, months=months, notes=notes)
 
@@ -486,7 +506,9 @@ def fit_fusion(config: FusionConfig, table: ObservationTable | None = None) -> F
         units, reason = match[0], "chosen with --units"
     else:
         units, reason = choose_reference(table.frame)
-    model = MeasurementModel(table.frame, units, table.units, table.months, measures=list(MEASURES))
+    effects = {name: pd.Period(when, "M") for name, when in config.effects.items()}
+    model = MeasurementModel(table.frame, units, table.units, table.months, measures=list(MEASURES),
+                             effects=effects)
     res = model.fit(random_seed=config.random_seed, draws=config.draws, tune=config.tune, chains=config.chains)
     t2 = time.perf_counter()
     return FusionRun(config=config, table=table, units=units, units_reason=reason, results=res,
@@ -567,7 +589,7 @@ def _options(c: FusionConfig) -> dict:
     return {"events": [list(e) for e in c.events], "reported": list(c.reported), "start": c.start,
             "end": c.end or default_end(), "units": c.units, "fata": c.fata, "random_seed": c.random_seed,
             "draws": c.draws, "tune": c.tune, "chains": c.chains, "metrics": c.metrics,
-            "exclude_sources": list(c.exclude_sources)}
+            "exclude_sources": list(c.exclude_sources), "effects": dict(c.effects), "as_of": c.as_of}
 
 
 def run(config: FusionConfig) -> FusionRun:

@@ -32,10 +32,46 @@ def _savefig(fig: Any, path: Path) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
+def draw_fused(axes: Any, fused: pd.DataFrame, obs: pd.DataFrame, scales: pd.DataFrame, prov: str,
+               cover: tuple[str, ...], as_of: pd.Timestamp, ylabels: dict[str, str],
+               measures: tuple[str, ...] = ("attacks", "killed")) -> None:
+    """Draw one province on one axis per measure: the fused monthly median with 50% and 90% bands and
+    each source's figures for exactly ``cover``, divided by its estimated scale and by the months they
+    span (monthly averages in reference units).
+
+    ``fused``: ``province, month (YYYY-MM), measure, median, q05, q25, q75, q95``; ``obs``: the
+    observation table (``cover`` tuples, ``first``/``last`` monthly Periods); ``scales``: indexed by
+    ``(source, metric)`` with ``estimate``."""
+    fused = fused.assign(t=pd.PeriodIndex(fused["month"], freq="M").to_timestamp())
+    sources = sorted(set(obs["source"]))
+    color = {s: _COLORS[i % len(_COLORS)] for i, s in enumerate(sources)}
+    for ax, me in zip(np.atleast_1d(axes), measures):
+        f = fused[(fused.province == prov) & (fused.measure == me)]
+        ax.fill_between(f["t"], f["q05"], f["q95"], color="0.85", label="fused 90%", step="mid")
+        ax.fill_between(f["t"], f["q25"], f["q75"], color="0.65", label="fused 50%", step="mid")
+        ax.plot(f["t"], f["median"], color="k", lw=0.9, label="fused median")
+        o = obs[(obs.measure == me) & obs["cover"].map(lambda c: set(c) == set(cover))]
+        seen = set()
+        for r in o.itertuples():
+            k = scales.loc[(r.source, r.metric), "estimate"]
+            n = r.last.ordinal - r.first.ordinal + 1
+            v = r.value / k / n
+            lab = f"{r.source} {r.metric} / {k:.2f}"
+            kw = {"color": color[r.source], "label": lab if lab not in seen else None}
+            seen.add(lab)
+            t0 = r.first.to_timestamp()
+            if n == 1:
+                ax.plot([t0], [v], ".", ms=3, alpha=0.7, **kw)
+            else:
+                t1 = (r.last + 1).to_timestamp()
+                ax.plot([t0, t1], [v, v], "-", lw=1.6, alpha=0.85, **kw)
+        ax.axvline(as_of, color="0.4", ls=":", lw=0.8)
+        ax.set_ylabel(ylabels[me])
+        ax.legend(fontsize=6, ncol=3, loc="upper left")
+
+
 def province_figures(fr: Any, directory: str | Path) -> list[Path]:
-    """``fused_<province>.png`` per province and ``Pakistan``: monthly fused median with 50% and 90%
-    bands per measure, and each source's figures for exactly that region divided by its estimated
-    scale and by the months they span (monthly averages in reference units)."""
+    """``fused_<province>.png`` per province and ``Pakistan`` (:func:`draw_fused` for each)."""
     from pakcast.forecast.fusion import MEASURES, fused_frame
     from pakcast.forecast.io import safe_name
 
@@ -43,41 +79,16 @@ def province_figures(fr: Any, directory: str | Path) -> list[Path]:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     fused = fused_frame(fr)
-    fused["t"] = pd.PeriodIndex(fused["month"], freq="M").to_timestamp()
     scales = fr.results.scales().set_index(["source", "metric"])
-    obs = fr.table.frame
     units = fr.table.units
-    sources = sorted(set(obs["source"]))
-    color = {s: _COLORS[i % len(_COLORS)] for i, s in enumerate(sources)}
     as_of = pd.Period(fr.as_of, "M").to_timestamp()
+    refs = fr.results.reference()
+    ylabels = {me: f"{me} / month\n(as {refs[me]['source']} counts {refs[me]['metric']})" for me in MEASURES}
     out = []
     for prov in [*units, NATIONAL]:
         fig, axes = plt.subplots(len(MEASURES), 1, figsize=(10, 6.5), sharex=True)
-        for ax, me in zip(np.atleast_1d(axes), MEASURES):
-            f = fused[(fused.province == prov) & (fused.measure == me)]
-            ax.fill_between(f["t"], f["q05"], f["q95"], color="0.85", label="fused 90%", step="mid")
-            ax.fill_between(f["t"], f["q25"], f["q75"], color="0.65", label="fused 50%", step="mid")
-            ax.plot(f["t"], f["median"], color="k", lw=0.9, label="fused median")
-            cover = tuple(units) if prov == NATIONAL else (prov,)
-            o = obs[(obs.measure == me) & obs["cover"].map(lambda c: tuple(c) == cover)]
-            seen = set()
-            for r in o.itertuples():
-                k = scales.loc[(r.source, r.metric), "estimate"]
-                n = r.last.ordinal - r.first.ordinal + 1
-                v = r.value / k / n
-                lab = f"{r.source} {r.metric} / {k:.2f}"
-                kw = {"color": color[r.source], "label": lab if lab not in seen else None}
-                seen.add(lab)
-                t0 = r.first.to_timestamp()
-                if n == 1:
-                    ax.plot([t0], [v], ".", ms=3, alpha=0.7, **kw)
-                else:
-                    t1 = (r.last + 1).to_timestamp()
-                    ax.plot([t0, t1], [v, v], "-", lw=1.6, alpha=0.85, **kw)
-            ax.axvline(as_of, color="0.4", ls=":", lw=0.8)
-            ref = fr.results.reference()[me]
-            ax.set_ylabel(f"{me} / month\n(as {ref['source']} counts {ref['metric']})")
-            ax.legend(fontsize=6, ncol=3, loc="upper left")
+        cover = tuple(units) if prov == NATIONAL else (prov,)
+        draw_fused(axes, fused, fr.table.frame, scales, prov, cover, as_of, ylabels, MEASURES)
         np.atleast_1d(axes)[0].set_title(f"{prov}: fused monthly series in {fr.units} units (as of {fr.as_of}; "
                                          "dotted line: last observation)", fontsize=9)
         path = directory / f"fused_{safe_name(prov)}.png"

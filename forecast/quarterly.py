@@ -22,6 +22,7 @@ A part that cannot be produced (a study whose module is missing or fails) is wri
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import time
 import traceback
@@ -84,8 +85,47 @@ class QuarterlyConfig:
     refresh: dict[str, Any] | None = None
     source_label: str | None = None
     encoding: str = "utf-8"
+    #: ``"fused"`` (every source through the measurement model, :mod:`forecast.fused_quarterly`) or
+    #: ``"ucdp"`` (the UCDP-only zoo of this module); ``None``: fused, unless ``input`` or ``refresh``
+    #: gives a panel (then ``ucdp``, the panel run)
+    data: str | None = None
+    #: run date (``YYYY-MM-DD``) the fused forecast horizon counts from; ``None``: today (an ``--as-of``
+    #: vintage: the first day after the as-of month)
+    today: str | None = None
+    #: ``--threshold PROVINCE=N`` of the fused run: P(quarterly attacks > N)
+    thresholds: tuple[str, ...] = ()
+    fusion_start: str = "2007-01"
+    fusion_draws: int = 1000
+    fusion_tune: int = 1000
+    fusion_chains: int = 4
+
+    @property
+    def data_kind(self) -> str:
+        """``"fused"`` or ``"ucdp"`` (see ``data``)."""
+        if self.data is not None:
+            return self.data
+        return "ucdp" if (self.input is not None or self.refresh is not None) else "fused"
 
     def validate(self) -> "QuarterlyConfig":
+        if self.data not in (None, "fused", "ucdp"):
+            raise ValueError(f"--data {self.data!r}: expected fused or ucdp")
+        if self.data_kind == "fused":
+            if self.data == "fused" and (self.input is not None or self.refresh is not None):
+                raise ValueError("--data fused fits the shipped sources; --input and --refresh give a panel for "
+                                 "--data ucdp")
+            if self.today is not None:
+                try:
+                    _dt.date.fromisoformat(str(self.today))
+                except ValueError as exc:
+                    raise ValueError(f"--today {self.today!r}: expected a date YYYY-MM-DD") from exc
+            from pakcast.forecast.fused_quarterly import parse_thresholds
+
+            parse_thresholds(self.thresholds)
+            for k in ("fusion_draws", "fusion_tune", "fusion_chains"):
+                if int(getattr(self, k)) < 1:
+                    raise ValueError(f"{k}={getattr(self, k)}: must be a positive integer")
+        elif self.thresholds:
+            raise ValueError("--threshold is an early warning of the fused run: drop --data ucdp")
         models = tuple(self.models)
         unknown = [m for m in models + tuple(self.forecast_only) if m not in MODEL_NAMES]
         if unknown:
@@ -285,6 +325,10 @@ def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | Non
     """
     t_start = time.perf_counter()
     config.validate()
+    if config.data_kind == "fused":
+        from pakcast.forecast.fused_quarterly import run_fused
+
+        return run_fused(config, progress=progress, out_dir=out_dir)
     out_dir = out_dir if out_dir is not None else prepare_out_dir(config.out, force=config.force)
     out = out_dir.path
     manifest = RunManifest(command="quarterly", options={k: (str(v) if isinstance(v, Path) else v)

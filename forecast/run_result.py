@@ -125,6 +125,7 @@ class QuarterlyResult(_Result):
     sources: list[SourceCredit] = field(default_factory=list)
     measure_labels: dict[str, str] = field(default_factory=dict)
     refresh: dict[str, Any] | None = None
+    fusion: dict[str, Any] | None = None
     run_id: str | None = None
     created: str | None = None
 
@@ -142,6 +143,12 @@ class QuarterlyResult(_Result):
                      else readable(self.published_model))
         lines = [f"run {self.run_id}: data to {self.as_of}, forecast {', '.join(self.forecast_quarters)} "
                  f"(published: {published})"]
+        if self.fusion:
+            f = self.fusion
+            age = f.get("newest_observation", {})
+            lines.append(f"units: {'; '.join(f['units']['measures'].values())} (reference {f['units']['source']}: "
+                         f"{f['units']['reason']}); newest observation {age.get('month')}, "
+                         f"{age.get('age_months')} months before the run date {f.get('run_date')}")
         if v.get("vintage_id"):
             lines.append(f"archived as vintage {v['vintage_id']} in the store {v.get('store')}")
         elif v.get("reason"):

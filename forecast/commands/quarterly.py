@@ -48,16 +48,32 @@ def quarterly_cmd(
     force: bool = typer.Option(False, "--force", help="Write into a directory that holds another run's manifest."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of --input (e.g. latin-1)."),
     source_label: Optional[str] = typer.Option(None, "--source-label", help="How the briefing credits --input (citation, e.g. 'PICSS monthly security reports')."),
+    data: Optional[str] = typer.Option(None, "--data", help="fused (default: every shipped source through the measurement model) or ucdp (the UCDP-only model zoo with its backtest; implied by --input and --refresh)."),
+    threshold: Optional[list[str]] = typer.Option(None, "--threshold", help="Fused run: PROVINCE=N adds P(attacks in a quarter > N) per forecast quarter (repeatable; N in the run's units)."),
+    today: Optional[str] = typer.Option(None, "--today", help="Fused run: the run date YYYY-MM-DD the horizon counts from (default: today; with --as-of the day after it)."),
+    draws: int = typer.Option(1000, "--draws", help="Fused run: posterior draws per chain."),
+    tune: int = typer.Option(1000, "--tune", help="Fused run: warm-up iterations per chain."),
+    chains: int = typer.Option(4, "--chains", help="Fused run: chains."),
 ) -> None:
-    """Backtest the zoo, forecast the next four quarters by province, archive and score vintages, write the briefing."""
+    """Forecast every quarter from the latest data through the year after the run date by province (default: the
+    fused series of every source, in named units; --data ucdp: the UCDP-only zoo with its backtest), archive the
+    vintage, write the briefing."""
+    from pakcast.forecast.errors import InputError
     from pakcast.forecast.quarterly import DEFAULT_MODELS, QuarterlyConfig, run
 
+    if data not in (None, "fused", "ucdp"):
+        raise typer.BadParameter(f"{data!r}: expected fused or ucdp", param_hint="--data")
     cfg = QuarterlyConfig(out=out, as_of=as_of, input=input, store=store,
                           models=_models(models, DEFAULT_MODELS), scheduler=scheduler, n_workers=workers,
                           random_seed=random_seed, n_samples=n_samples, backtest_start=backtest_start,
                           studies=not no_studies, report=not no_report,
                           forecast_only=() if no_bayes else ("bayes_hier",), force=force, encoding=encoding,
-                          source_label=source_label)
+                          source_label=source_label,
+                          data=data if data is not None else ("ucdp" if (input is not None or refresh) else None),
+                          thresholds=tuple(threshold or ()), today=today, fusion_draws=draws, fusion_tune=tune,
+                          fusion_chains=chains)
+    if cfg.data_kind == "fused" and models:
+        raise InputError("--models chooses the zoo of the UCDP run: add --data ucdp (the fused run has one model)")
     from pakcast.forecast.io import prepare_out_dir
 
     out_dir = prepare_out_dir(out, force=force)  # checked before anything is downloaded into it
@@ -72,7 +88,8 @@ def quarterly_cmd(
 
         def cb(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
-                label = {"fit": "fit models x origins", "forecast": "forecast table", "store": "store vintages",
+                label = {"fit": "fit models x origins", "fuse": "fit the measurement model (every source)",
+                         "forecast": "forecast table", "store": "store vintages",
                          "studies": "break + attribution studies", "report": "briefing"}.get(stage, stage)
                 tasks[stage] = prog.add_task(label, total=total)
             prog.update(tasks[stage], completed=done, total=total)

@@ -28,6 +28,7 @@ from pakcast.forecast.report.claims import (
     national_monthly,
     reported_series,
 )
+from pakcast.forecast.report.fused import TITLES as FUSED_TITLES
 from pakcast.forecast.report.format import (
     column_kind,
     fmt_auto,
@@ -54,16 +55,23 @@ from pakcast.forecast.run_result import (
 
 SECTION_ORDER = (
     ("key_judgements", "Key judgements"),
-    ("forecast_table", "Forecast by province, next four quarters"),
+    ("forecast_table", "Forecast by province and quarter"),
+    ("early_warning", FUSED_TITLES["early_warning"]),
     ("fan_charts", "Fan charts: history and forecast intervals"),
     ("map", "Province map: forecast attacks per 100,000 people"),
+    ("fusion", FUSED_TITLES["fusion"]),
+    ("fused_breaks", FUSED_TITLES["fused_breaks"]),
     ("breaks", "Structural breaks"),
     ("attribution", "Attribution: what drove the change (Shapley shares)"),
     ("scorecard", "Scorecard: backtest skill and last quarter's forecast"),
+    ("fused_claims", FUSED_TITLES["fused_claims"]),
     ("claims", "Claims check: what the data say about common claims"),
     ("provenance", "Data provenance, coverage and limitations"),
     ("methods", "Methods appendix"),
 )
+#: sections of the fused run only; the panel's break study and claims check are the UCDP run's
+FUSED_ONLY = ("early_warning", "fusion", "fused_breaks", "fused_claims")
+PANEL_ONLY = ("breaks", "claims")
 NATIONAL = PAKISTAN.national
 USER_PANEL_LIMITATIONS = [
     "This run used a panel supplied by the user (--input): its definitions of attacks and deaths, its coverage "
@@ -143,12 +151,12 @@ def _boundaries() -> Path | Missing:
 
 
 # ----------------------------------------------------------------------------------------- sections
-def forecast_section(inputs: RunInputs) -> dict[str, Any]:
+def forecast_section(inputs: RunInputs, partial: str | None = None) -> dict[str, Any]:
     fc = inputs.forecast
     if isinstance(fc, Missing):
         return _unavailable("forecast_table", fc.reason)
-    quarters = sorted(fc["quarter"].unique())[:4]
-    fc = fc[fc["quarter"].isin(quarters)]
+    quarters = sorted(fc["quarter"].unique())
+    units = ({str(m): str(g["units"].iloc[0]) for m, g in fc.groupby("measure")} if "units" in fc.columns else {})
     order = (fc[fc["measure"] == "attacks"].groupby("province")["mean"].sum().sort_values(ascending=False).index.tolist())
     order = ["Pakistan"] + [p for p in order if p != "Pakistan"] if "Pakistan" in order else order
     order += [p for p in fc["province"].unique() if p not in order]
@@ -165,9 +173,14 @@ def forecast_section(inputs: RunInputs) -> dict[str, Any]:
                                                if ((sub["province"] == p) & (sub["quarter"] == q)).any() else None
                                                for q in quarters]}
                      for p in order if p in set(sub["province"])]
-    return _section("forecast_table", quarters=quarters, measures=measures, rows=rows, tables=tables,
-                    note="Cells show the forecast median and the 90% predictive interval (5th-95th percentile); "
-                         "P(>last year) is the probability of exceeding the same quarter a year earlier.")
+    note = ("Cells show the forecast median and the 90% predictive interval (5th-95th percentile); "
+            "P(>last year) is the probability of exceeding the same quarter a year earlier.")
+    if units:
+        note += " Units: " + "; ".join(units.values()) + "."
+    if partial:
+        note += " " + partial[0].upper() + partial[1:] + "."
+    return _section("forecast_table", quarters=quarters, measures=measures, rows=rows, tables=tables, units=units,
+                    note=note)
 
 
 def fan_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, figs: dict,
@@ -410,7 +423,8 @@ def _national(r: dict[str, Any]) -> bool:
 def scorecard_section(result: QuarterlyResult, figdir: Path, figs: dict, source: str) -> dict[str, Any]:
     recs = result.backtest.get("summary") or []
     if not recs:
-        return _unavailable("scorecard", "the run has no backtest scores (backtest disabled or no model scored)")
+        return _unavailable("scorecard", result.not_produced.get("backtest")
+                            or "the run has no backtest scores (backtest disabled or no model scored)")
     df = pd.DataFrame(recs)
     measure = "attacks" if "measure" not in df.columns or (df["measure"] == "attacks").any() else str(df["measure"].iloc[0])
     if "measure" in df.columns:
@@ -608,6 +622,16 @@ def _flat_weights(weights: dict[str, Any], prefix: str = "") -> list[str]:
 
 def methods_section(inputs: RunInputs, result: QuarterlyResult) -> dict[str, Any]:
     items = []
+    if result.fusion:
+        f = result.fusion
+        items.append({"title": "Fused series", "text":
+                      "One latent monthly intensity per province (random walk, seasonality, level steps at the known "
+                      "dates); every published figure and event count is a negative-binomial measurement of the sum "
+                      "of that intensity over its months and provinces, times the source's own scale "
+                      f"(models.fusion.MeasurementModel). Units: {'; '.join(f['units']['measures'].values())}. "
+                      "Quarter forecasts are sums of whole posterior-predictive monthly paths, so their intervals are "
+                      "valid and months no source has reported widen them. "
+                      f"{f['quarters']['partial_quarter'][0].upper() + f['quarters']['partial_quarter'][1:]}."})
     models = result.models.get("run")
     weights = result.models.get("ensemble_weights")
     text = ("Forecasts are predictive samples from each model for each province and horizon, made coherent "
@@ -677,21 +701,40 @@ def assemble(run_dir: str | Path, random_seed: int = 20141216,
     figs: dict[str, F.FigureRecord] = {}
     panel = inputs.panel if isinstance(inputs.panel, Missing) else _panel_csv_form(inputs.panel)
     source = _source(result, "events") if result.uses_shipped_data else _source(result)
+    fusion = result.fusion
     sections: dict[str, dict[str, Any]] = {}
-    sections["forecast_table"] = forecast_section(inputs)
-    sections["fan_charts"] = fan_section(inputs, panel, figdir, figs, source)
-    sections["map"] = map_section(inputs, panel, figdir, figs, source)
-    sections["breaks"] = breaks_section(inputs)
+    history = panel
+    if fusion:  # the fused run: history, map and every judgement in the fused series' units
+        from pakcast.forecast.report.fused import fused_sections, history_panel, units_line
+
+        source = f"fused series of every source ({units_line(fusion)})"
+        if not isinstance(inputs.fused, Missing):
+            history = history_panel(inputs.fused, panel, result.as_of)
+        for sid, content in fused_sections(result, inputs, figdir, figs).items():
+            sections[sid] = _section(sid, **content)
+    sections["forecast_table"] = forecast_section(inputs, (fusion or {}).get("quarters", {}).get("partial_quarter"))
+    sections["fan_charts"] = fan_section(inputs, history, figdir, figs, source)
+    sections["map"] = map_section(inputs, history, figdir, figs, source)
+    if not fusion:
+        sections["breaks"] = breaks_section(inputs)
     sections["attribution"] = attribution_section(inputs, figdir, figs, source)
     sections["scorecard"] = scorecard_section(result, figdir, figs, source)
-    sections["claims"] = claims_section(result, panel, inputs.reported, figdir, figs, random_seed)
+    if not fusion:
+        sections["claims"] = claims_section(result, panel, inputs.reported, figdir, figs, random_seed)
     sections["provenance"] = provenance_section(inputs, result, panel)
     sections["methods"] = methods_section(inputs, result)
     cov = sections["provenance"].get("coverage") or {}
+    data_end = cov.get("end")
+    if fusion:
+        data_end = fusion["as_of"]
+        counted_by = fusion["units"]["source"]
+    else:
+        counted_by = "UCDP GED" if result.uses_shipped_data else (result.sources[0].name if result.sources else None)
     kj = key_judgements(sections, context={
-        "national": NATIONAL,
-        "counted_by": "UCDP GED" if result.uses_shipped_data else (result.sources[0].name if result.sources else None),
-        "data": f"{cov['start']} to {cov['end']}" if cov else None})
+        "national": NATIONAL, "counted_by": counted_by,
+        "data": (f"of every source, {fusion['fit']['months']['first']} to {data_end}" if fusion
+                 else f"{cov['start']} to {data_end}" if cov else None),
+        "fused": bool(fusion), "fused_claims": ((fusion or {}).get("claims") or {}).get("claims", [])})
     sections["key_judgements"] = (_section("key_judgements", items=kj) if kj else
                                   _unavailable("key_judgements", "no section of this run has the results a judgement needs"))
     man = inputs.manifest if not isinstance(inputs.manifest, Missing) else {}
@@ -701,10 +744,13 @@ def assemble(run_dir: str | Path, random_seed: int = 20141216,
         "kind": "quarterly",
         "run_id": result.run_id or man.get("run_id"),
         "as_of": result.as_of,
-        "data_end": cov.get("end"),
-        "data_end_label": "Event data end" if result.uses_shipped_data else "Data end",
+        "data_end": data_end,
+        "data_end_label": ("Newest observation" if fusion else
+                           "Event data end" if result.uses_shipped_data else "Data end"),
+        "units": units_line(fusion) if fusion else None,
         "source_line": "Source: " + source,
-        "banner": banners(result, cov.get("end")),
+        "banner": banners(result, data_end,
+                          _dt.date.fromisoformat(fusion["run_date"]) if fusion and fusion.get("run_date") else None),
         "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "section_order": order,
         "sections": {sid: sections[sid] for sid in order},
@@ -797,4 +843,5 @@ def build_report(run_dir: str | Path, *, pdf: bool = True, random_seed: int = 20
     return out
 
 
-__all__ = ["build_report", "assemble", "render_html", "records_table", "banners", "SECTION_ORDER"]
+__all__ = ["build_report", "assemble", "render_html", "records_table", "banners", "SECTION_ORDER", "FUSED_ONLY",
+           "PANEL_ONLY"]

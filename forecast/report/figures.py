@@ -476,3 +476,24 @@ def its_impact(pointwise: list[dict[str, Any]], figures_dir: Path, name: str, so
                f"expected in each {unit}. Bottom: the running total of that difference from the first "
                f"post-intervention {unit}. Dotted line: the intervention.")
     return save_figure(fig, figures_dir, name, title, caption, source)
+
+
+def fused_history(fused: pd.DataFrame, obs: pd.DataFrame, scales: pd.DataFrame, province: str,
+                  cover: tuple[str, ...], as_of: pd.Timestamp, ylabels: dict[str, str], units: str,
+                  figures_dir: Path, source: str) -> FigureRecord:
+    """The fused monthly history of one province (median, 50% and 90% bands) with every source's figures
+    for that region rescaled to the reference units (:func:`pakcast.forecast.fusion_figures.draw_fused`)."""
+    from pakcast.forecast.fusion_figures import draw_fused
+
+    measures = tuple(m for m in ("attacks", "killed") if m in set(fused["measure"]))
+    # the history to the newest observation (the forecast months are in the fan charts)
+    fused = fused[pd.PeriodIndex(fused["month"].astype(str), freq="M") <= pd.Period(as_of, "M")]
+    fig, axes = new_figure(7.5, 2.6 * len(measures), nrows=len(measures), ncols=1, sharex=True)
+    with matplotlib.rc_context(STYLE):
+        draw_fused(axes, fused, obs, scales, province, cover, as_of, ylabels, measures)
+        np.atleast_1d(axes)[0].set_title(f"{province}: fused monthly series")
+    return save_figure(fig, figures_dir, f"fused_{province}", f"Fused history, {province}",
+                       f"{province}: the fused monthly series ({units}; black line: median, grey bands: 50% and 90% "
+                       "intervals) with every source's own figures for this region, each divided by its estimated "
+                       f"scale and by the months it spans (dots: monthly figures; bars: longer periods). Dotted line: "
+                       f"the newest observation ({as_of:%Y-%m}).", source)

@@ -58,7 +58,8 @@ def _forecast_national(forecast: dict[str, Any], ctx: dict[str, Any]) -> dict[st
             f"{r['quarter']}; there is a 90% chance the number lies between {fmt_count(r['q05'])} and "
             f"{fmt_count(r['q95'])}")
     if r.get("p_gt_last_year") is not None and r.get("last_year") is not None:
-        text += (f", and a {fmt_pct(r['p_gt_last_year'])} chance it exceeds the {fmt_count(r['last_year'])} recorded "
+        seen = "estimated (from every source) for the same quarter" if ctx.get("fused") else "recorded"
+        text += (f", and a {fmt_pct(r['p_gt_last_year'])} chance it exceeds the {fmt_count(r['last_year'])} {seen} "
                  "a year earlier")
     killed = [k for k in forecast.get("rows", []) if k["province"] == ctx["national"] and k["measure"] == "killed"
               and k["quarter"] == r["quarter"]]
@@ -165,16 +166,34 @@ def _claims(claims: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any] | Non
     return {"id": "claims", "text": text[0].upper() + text[1:] + ".", "numbers": {"fall": fall[:1], "rise": rise[:1]}}
 
 
+def _fused_claims(claims: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any] | None:
+    """The rise after August 2021 on the fused series (every source at once), beside the paper's figure."""
+    rows = [b for b in claims.get("blocks", []) if b.get("name") == "fused_claims"]
+    rise = [c for c in ctx.get("fused_claims", []) if c["claim_id"] == "rise_after_2021_08" and c["measure"] == "attacks"]
+    if not rows or not rise:
+        return None
+    c = rise[0]
+    rr = c["fused"]["rate_ratio"]
+    text = (f"Taking every source together, national {c['units']} were {_times(rr['estimate'])} in the 12 months after "
+            f"15 August 2021 than in the 12 months before (90% range {fmt_ratio(rr['ci_low'])} to "
+            f"{fmt_ratio(rr['ci_high'])} times; {c['status']})")
+    if c.get("paper"):
+        text += f"; the source paper says {c['paper'].split(';')[0]}"
+    return {"id": "fused_claims", "text": text + ".", "numbers": c}
+
+
 def key_judgements(sections: dict[str, dict[str, Any]], max_n: int = 5,
                    context: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The 3-5 key judgements, most decision-relevant first, from the briefing's sections.
 
     ``context``: ``national`` (the national series' name), ``counted_by`` (whose count: the
-    source's short name), ``data`` (the span of the record, e.g. ``"1989-01 to 2021-12"``).
+    source's short name), ``data`` (the span of the record, e.g. ``"1989-01 to 2021-12"``); in a fused
+    run ``fused`` (True) and ``fused_claims`` (the claims records of ``results.json["fusion"]``).
     """
     ctx = {"national": profile().national, "counted_by": None, "data": None, **(context or {})}
     out = []
     for builder, key in ((_forecast_national, "forecast_table"), (_forecast_province, "forecast_table"),
+                         (_fused_claims, "fused_claims"),
                          (_scorecard, "scorecard"), (_last_quarter, "scorecard"), (_claims, "claims"),
                          (_breaks, "breaks")):
         sec = sections.get(key)

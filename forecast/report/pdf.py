@@ -227,7 +227,9 @@ def _looks_numeric(text: str) -> bool:
 def _forecast_pages(w: PageWriter, sec: dict[str, Any]) -> None:
     w.paragraph(sec["note"], size=8, color="#444444")
     for m in sec["measures"]:
-        w.table_title(f"{m.capitalize()} per quarter: median (90% interval) and P(>last year)")
+        units = (sec.get("units") or {}).get(m)
+        w.table_title(f"{m.capitalize()} per quarter{f' ({units})' if units else ''}: median (90% interval) and "
+                      "P(>last year)")
         rows = []
         for row in sec["tables"][m]:
             cells = [(f"{fmt_count(c['q50'])} ({fmt_count(c['q05'])}–{fmt_count(c['q95'])})"
@@ -249,6 +251,8 @@ def write_pdf(path: str | Path, briefing: dict[str, Any], figs: dict[str, Any]) 
         meta = [f"As of: {briefing.get('as_of') or '-'}",
                 f"{briefing.get('data_end_label', 'Data end')}: {briefing.get('data_end') or '-'}",
                 f"Run: {briefing.get('run_id') or '-'}", f"Generated: {briefing['generated']}"]
+        if briefing.get("units"):
+            meta.insert(2, f"Units: {briefing['units']}")
         w.paragraph("   ·   ".join(meta), size=8, color="#444444")
         for msg in briefing.get("banner") or []:  # the HTML's banners: forecast period begun or past, old data
             w.paragraph(f"{msg['title']} {msg['text']}", size=9, color="#8a3b00")
@@ -269,8 +273,24 @@ def _figures(w: PageWriter, names: list[str], figs: dict[str, Any]) -> None:
         w.image(f, f"{f.caption} Source: {f.source}")
 
 
+def _blocks(w: PageWriter, sec: dict[str, Any], figs: dict[str, Any]) -> None:
+    """A section of generic blocks (paragraphs, tables, figures), as the fused run's sections are."""
+    for blk in sec["blocks"]:
+        if blk["kind"] == "p":
+            w.paragraph(blk["text"], size=8, color="#444444")
+        elif blk["kind"] == "table":
+            t = blk["table"]
+            w.table_title(blk["title"])
+            w.table([header_label(c) for c in t["columns"]],
+                    [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=30)
+        elif blk["kind"] == "figure":
+            _figures(w, [blk["name"]], figs)
+
+
 def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any]) -> None:
-    if sid == "key_judgements":
+    if "blocks" in sec:
+        _blocks(w, sec, figs)
+    elif sid == "key_judgements":
         for j in sec["items"]:
             w.paragraph(j["text"], size=10, bullet="• ")
     elif sid == "forecast_table":

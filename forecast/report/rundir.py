@@ -57,6 +57,11 @@ class RunInputs:
     attribution: dict[str, Any] | Missing
     reported: pd.DataFrame | Missing
     notes: list[str] = field(default_factory=list)
+    #: a fused run's ``fused.csv``, ``observations.csv`` (cover as tuples, first/last monthly
+    #: Periods) and ``sources.csv``
+    fused: pd.DataFrame | Missing = Missing("fused.csv is not in this run directory (not a fused run)")
+    observations: pd.DataFrame | Missing = Missing("observations.csv is not in this run directory (not a fused run)")
+    scales: pd.DataFrame | Missing = Missing("sources.csv is not in this run directory (not a fused run)")
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any] | Missing:
@@ -159,6 +164,23 @@ def read_run_dir(run_dir: str | Path) -> RunInputs:
         forecast = _validate_forecast(forecast, d / "forecast.csv")
     reported = _read_csv(d / "reported.csv", ("source", "period", "region", "metric", "value"),
                          "the published aggregates compared with")
+    fused = _read_csv(d / "fused.csv", ("province", "month", "measure", "mean", "median", "q05", "q25", "q75", "q95"),
+                      "the fused series")
+    if not isinstance(fused, Missing):
+        fused = _check_numeric(fused, d / "fused.csv", ("mean", "median", "q05", "q25", "q75", "q95"))
+    obs = _read_csv(d / "observations.csv", ("source", "metric", "measure", "cover", "first", "last", "value"),
+                    "the fused run's observation table")
+    if not isinstance(obs, Missing):
+        obs = _check_numeric(obs, d / "observations.csv", ("value",))
+        try:
+            obs["first"] = pd.PeriodIndex(obs["first"].astype(str), freq="M")
+            obs["last"] = pd.PeriodIndex(obs["last"].astype(str), freq="M")
+        except (ValueError, TypeError) as exc:
+            raise RunDirError(f"{d / 'observations.csv'}: columns first/last: expected months YYYY-MM ({exc})") from exc
+        obs["cover"] = obs["cover"].astype(str).map(lambda c: tuple(c.split(";")))
+    scales = _read_csv(d / "sources.csv", ("source", "metric", "measure", "scale"), "the fused run's source scales")
+    if not isinstance(scales, Missing):
+        scales = _check_numeric(scales, d / "sources.csv", ("scale", "scale_ci_low", "scale_ci_high", "n_obs"))
     return RunInputs(
         run_dir=d,
         kind="quarterly",
@@ -169,4 +191,7 @@ def read_run_dir(run_dir: str | Path) -> RunInputs:
         breaks=_read_json(d / "breaks.json", "the structural-break study"),
         attribution=_read_json(d / "attribution.json", "the attribution study"),
         reported=reported,
+        fused=fused,
+        observations=obs,
+        scales=scales,
     )

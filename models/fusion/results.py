@@ -331,6 +331,15 @@ class FusionResults:
             raise ValueError(f"{source} {metric} was not in the fit; fitted: {self.design.key_labels}")
         return self._draws("kappa")[:, keys.index((source, metric))]
 
+    def effect_draws(self) -> np.ndarray:
+        """Known-date step coefficients :math:`\\beta_{emu}` per draw, (draw, effect, measure, unit), in the
+        draw order of :meth:`intensity_draws` (``effect`` axis in ``design.effect_names`` order; empty
+        when the model has no effects). Measures after the first are steps of the severity."""
+        d = self.design
+        if not d.effects.shape[0]:
+            return np.zeros((self.n_draws, 0, len(d.measures), len(d.units)))
+        return self._draws("effect")
+
 
 class _ObsIndex:
     def __init__(self, measure: np.ndarray, cover: np.ndarray, first: np.ndarray, last: np.ndarray) -> None:

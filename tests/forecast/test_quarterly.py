@@ -13,7 +13,7 @@ from pakcast.forecast.quarterly import QuarterlyConfig, forecast_table, run, sco
 
 FC_COLUMNS = ["province", "quarter", "measure", "mean", "q05", "q25", "q50", "q75", "q95", "last_year",
               "p_gt_last_year"]
-SMALL = dict(models=("zero", "historical_rate", "conflictology", "nb_glm"), n_samples=200,
+SMALL = dict(data="ucdp", models=("zero", "historical_rate", "conflictology", "nb_glm"), n_samples=200,
              backtest_start="2019-01-01", scheduler="serial", studies=False, report=False, forecast_only=())
 
 
@@ -174,11 +174,11 @@ def test_backtest_command_writes_the_json_contract(tmp_path):
 
 @pytest.mark.slow
 def test_quarterly_defaults_end_to_end(tmp_path):
-    """The README's first command with default settings: every output, studies and briefing included."""
+    """The UCDP-only run with default settings: every output, studies and briefing included."""
     from pakcast.forecast.cli import app
 
     out = tmp_path / "latest"
-    r = CliRunner().invoke(app, ["quarterly", "--out", str(out), "--store", str(tmp_path / "s.duckdb")])
+    r = CliRunner().invoke(app, ["quarterly", "--data", "ucdp", "--out", str(out), "--store", str(tmp_path / "s.duckdb")])
     assert r.exit_code == 0, r.output
     res = json.loads((out / "results.json").read_text())
     assert res["not_produced"] == {}, res["not_produced"]

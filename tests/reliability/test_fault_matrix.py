@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-QUARTERLY = ("quarterly", "--models", "last_value,seasonal_naive", "--n-samples", "100", "--no-studies",
+QUARTERLY = ("quarterly", "--data", "ucdp", "--models", "last_value,seasonal_naive", "--n-samples", "100", "--no-studies",
              "--no-report", "--no-bayes", "--backtest-start", "2019-01-01", "--as-of", "2021-09-30")
 pytestmark = pytest.mark.slow
 

@@ -238,7 +238,7 @@ def test_ingest_killed_after_random_delay(tmp_path, ucdp_path, delay):
     assert (s["events"], s["ingests"]) == (6416, 1)
 
 
-QUARTERLY = ("quarterly", "--models", "last_value,seasonal_naive", "--scheduler", "serial", "--n-samples", "100",
+QUARTERLY = ("quarterly", "--data", "ucdp", "--models", "last_value,seasonal_naive", "--scheduler", "serial", "--n-samples", "100",
              "--no-studies", "--no-report", "--backtest-start", "2019-01-01", "--as-of", "2021-09-30")
 
 
@@ -305,7 +305,7 @@ def test_quarterly_fails_clearly_when_the_store_stays_locked(tmp_path):
                 PAKCAST_PAUSE="store.ingest.before_commit=60")
     _wait_until_locked(store)
     out = tmp_path / "run"
-    r = _pakcast("quarterly", "--out", str(out), "--models", "last_value", "--scheduler", "serial",
+    r = _pakcast("quarterly", "--data", "ucdp", "--out", str(out), "--models", "last_value", "--scheduler", "serial",
                  "--n-samples", "100", "--no-studies", "--no-report", "--backtest-start", "2021-01-01",
                  "--store", str(store), PAKCAST_LOCK_TIMEOUT="1")
     p1.kill()

@@ -98,7 +98,7 @@ def test_backtest_writes_manifest(tmp_path):
 @pytest.mark.slow
 def test_quarterly_run_directory_has_manifest(tmp_path):
     out = tmp_path / "q"
-    _invoke("quarterly", "--out", str(out), "--models", "last_value", "--scheduler", "serial", "--n-samples", "100",
+    _invoke("quarterly", "--data", "ucdp", "--out", str(out), "--models", "last_value", "--scheduler", "serial", "--n-samples", "100",
             "--no-studies", "--no-report", "--backtest-start", "2020-01-01", "--store", "none")
     m = _check(out / "manifest.json", "quarterly", outputs_in=out, seeded=True)
     assert {o["path"] for o in m["outputs"]} >= {"forecast.csv", "backtest.csv", "results.json", "panel.csv"}

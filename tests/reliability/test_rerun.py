@@ -200,7 +200,7 @@ def test_rerun_seeded_quarterly_run(tmp_path):
     """The quarterly run (backtest + forecast samples, seeded) repeats within tolerance, without
     touching the recorded store."""
     store = tmp_path / "store.duckdb"
-    r = _pakcast(tmp_path, "quarterly", "--out", "q", "--models", "last_value,seasonal_naive,historical_rate",
+    r = _pakcast(tmp_path, "quarterly", "--data", "ucdp", "--out", "q", "--models", "last_value,seasonal_naive,historical_rate",
                  "--scheduler", "serial", "--n-samples", "200", "--no-studies", "--no-report",
                  "--backtest-start", "2018-01-01", "--store", str(store), "--random-seed", "11")
     assert r.returncode == 0, r.stderr[-3000:]
