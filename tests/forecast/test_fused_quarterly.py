@@ -206,3 +206,18 @@ def test_cli_refuses_models_without_data_ucdp(tmp_path):
     assert r.exit_code == 1 and "unknown province" in r.output
     r = CliRunner().invoke(app, ["quarterly", "--out", str(tmp_path / "o3"), "--data", "gtd"])
     assert r.exit_code == 2
+
+
+def test_fused_vintage_is_archived_with_its_units(fused_run, tmp_path):
+    from pakcast.forecast.store import Store
+
+    _, fr, quarters = fused_run
+    store = tmp_path / "s.duckdb"
+    cfg = QuarterlyConfig(out=tmp_path / "r", **{**SMALL, "store": store, "report": False}).validate()
+    run_fused(cfg, fitted=(fr, quarters))
+    res = json.loads((tmp_path / "r" / "results.json").read_text())
+    vid = res["vintage"]["vintage_id"]
+    v = Store(store).load_vintage(vid)
+    assert set(v["units"]) == set(res["fusion"]["units"]["measures"].values())
+    assert "not yet scored" in res["earlier_vintages"]["note"]
+    assert res["not_produced"]["briefing"].startswith("report disabled")
