@@ -390,8 +390,10 @@ def fused_claims(months: pd.PeriodIndex, national: dict[str, np.ndarray], frame:
     claims = []
     last = months[-1]
     # 1. attacks (and deaths) in the 12 months after 15 August 2021 against the 12 months before
-    start, end = "2021-08-15", "2022-08-15"
-    pre_w = day_weights(months, "2020-08-15", start)
+    day = pd.Timestamp(profile().calendar.steps["kabul_takeover"])
+    year = pd.DateOffset(years=1)
+    start, end = f"{day:%Y-%m-%d}", f"{day + year:%Y-%m-%d}"
+    pre_w = day_weights(months, f"{day - year:%Y-%m-%d}", start)
     post_w = day_weights(months, start, end)
     if last >= pd.Period("2022-08", "M"):
         for measure in ("attacks", "killed"):
@@ -403,7 +405,7 @@ def fused_claims(months: pd.PeriodIndex, national: dict[str, np.ndarray], frame:
                 "claim": f"{measure.capitalize()} in the 12 months after 15 August 2021 exceed the 12 months before",
                 "paper": paper.get("rise_after_2021_08"),
                 "fused": {"rate_ratio": _interval(ratio), "post_total": _interval(post_w @ d),
-                          "pre_total": _interval(pre_w @ d), "pre_window": f"2020-08-15..{start}",
+                          "pre_total": _interval(pre_w @ d), "pre_window": f"{day - year:%Y-%m-%d}..{start}",
                           "post_window": f"{start}..{end}"},
                 "status": status, "detail": why,
                 "sources": _source_rows(nat_figs, "rise_after_2021_08", measure, months, d)})

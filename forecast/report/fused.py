@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pakcast.forecast.country import PAKISTAN
 from pakcast.forecast.report import figures as F
 from pakcast.forecast.report.format import fmt_count, fmt_pct, fmt_ratio
 from pakcast.forecast.report.rundir import Missing, RunInputs
 
-NATIONAL = "Pakistan"
+NATIONAL = PAKISTAN.national
 TITLES = {
     "fusion": "Fused history and source scales: one picture from every source",
     "early_warning": "Early warning: chance of more attacks than a year earlier, and above thresholds",
