@@ -389,9 +389,10 @@ def run_fused(config: Any, progress: Callable[[str, int, int], None] | None = No
     except Exception as exc:  # noqa: BLE001 - recorded, never silent
         not_produced["store"] = f"{type(exc).__name__}: {exc}"
         notes.append(traceback.format_exc(limit=3))
-    for name, what in (("breaks.json", "panel break study"), ("attribution.json", "attribution study")):
-        Q._not_produced(out / name, what, "the fused run reports its breaks from the fused model (results.json "
-                        "fusion.breaks); the panel studies run with --data ucdp", not_produced)
+    Q._not_produced(out / "breaks.json", "panel break study", "the fused run reports its breaks from the fused "
+                    "model (results.json fusion.breaks); the panel study runs with --data ucdp", not_produced)
+    Q._not_produced(out / "attribution.json", "attribution study", "the attribution of the change to covariates "
+                    "runs on the UCDP panel (--data ucdp); on the fused series it is not built yet", not_produced)
     results["timings_seconds"]["total_before_report"] = round(time.perf_counter() - t_start, 2)
     result = QuarterlyResult(**results, sources=sources, run_id=manifest.run_id, created=manifest.created,
                              fusion=fusion)

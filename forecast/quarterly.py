@@ -1,6 +1,10 @@
 """The quarterly forecast run (the main job): ``pakcast quarterly`` calls :func:`run`.
 
-One run, on the monthly province panel as available at ``as_of``:
+By default (``QuarterlyConfig.data_kind == "fused"``) :func:`run` hands over to
+:func:`pakcast.forecast.fused_quarterly.run_fused`: the forecast from the fused series of every
+source. ``--data ucdp`` (implied by ``--input`` and ``--refresh``) is the UCDP-only zoo below.
+
+One UCDP run, on the monthly province panel as available at ``as_of``:
 
 1. backtest the zoo over rolling quarterly origins (:mod:`forecast.backtest`), no look-ahead;
 2. forecast the next four quarters from ``as_of`` with every model and the two ensembles; the

@@ -106,6 +106,8 @@ class QuarterlyResult(_Result):
     ``summary``, ``per_horizon``, ``pit_histograms``, ``diebold_mariano``, ``goal_check`` and
     ``ensemble_weights_by_origin`` records; ``earlier_vintages`` the ``scores`` of earlier
     forecasts against outcomes; ``not_produced`` maps a file or step to the reason it is absent.
+    ``fusion`` (a fused run only, :mod:`pakcast.forecast.fused_quarterly`): ``units``, ``as_of``,
+    ``run_date``, ``newest_observation``, ``quarters``, ``early_warning``, ``fit``, ``breaks``, ``claims``.
     """
 
     kind: ClassVar[str] = "quarterly"

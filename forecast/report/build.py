@@ -184,7 +184,7 @@ def forecast_section(inputs: RunInputs, partial: str | None = None) -> dict[str,
 
 
 def fan_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, figs: dict,
-                source: str) -> dict[str, Any]:
+                source: str, units: dict[str, str] | None = None) -> dict[str, Any]:
     fc = inputs.forecast
     if isinstance(fc, Missing):
         return _unavailable("fan_charts", fc.reason)
@@ -192,21 +192,28 @@ def fan_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, 
         return _unavailable("fan_charts", f"no history to draw: {panel.reason}")
     names = []
     for m in [m for m in ("attacks", "killed") if m in set(fc["measure"])]:
-        rec = F.fan_chart(panel, fc, "Pakistan", m, figdir, source + "; forecast: this run")
+        rec = F.fan_chart(panel, fc, "Pakistan", m, figdir, source + "; forecast: this run", **_fan_kw(units, m))
         figs[rec.name] = rec
         names.append(rec.name)
     provinces = (fc[(fc["measure"] == "attacks") & (fc["province"] != "Pakistan")]
                  .groupby("province")["mean"].sum().sort_values(ascending=False).index.tolist())
     for m in [m for m in ("attacks", "killed") if m in set(fc["measure"])]:
         if provinces:
-            rec = F.fan_grid(panel, fc, provinces, m, figdir, source + "; forecast: this run")
+            rec = F.fan_grid(panel, fc, provinces, m, figdir, source + "; forecast: this run", **_fan_kw(units, m))
             figs[rec.name] = rec
             names.append(rec.name)
     return _section("fan_charts", figures=names, provinces=provinces)
 
 
+def _fan_kw(units: dict[str, str] | None, measure: str) -> dict[str, Any]:
+    """A fused run's fan charts: history = the fused posterior mean, axes in the run's units."""
+    if not units:
+        return {}
+    return {"units": units.get(measure), "history_label": "fused estimate (posterior mean)"}
+
+
 def map_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, figs: dict,
-                source: str) -> dict[str, Any]:
+                source: str, units: str | None = None) -> dict[str, Any]:
     fc = inputs.forecast
     if isinstance(fc, Missing):
         return _unavailable("map", fc.reason)
@@ -244,7 +251,7 @@ def map_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, 
     merge = {"FATA": "Khyber Pakhtunkhwa"} if "FATA" in names and "FATA" not in values else {}
     span = f"{quarters[0]}-{quarters[-1]}"
     rec = F.province_map(
-        Path(geo), values, "forecast attacks per 100,000 people", figdir,
+        Path(geo), values, f"forecast {units or 'attacks'} per 100,000 people", figdir,
         f"forecast: this run ({source}); population: census via the run's panel; boundaries: Natural Earth "
         "(public domain)",
         merge=merge, intervals=intervals,
@@ -252,6 +259,7 @@ def map_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, 
         caption=(f"Expected attacks in {quarters[0]} (the forecast mean) per 100,000 people (latest population in "
                  "the panel), with the 90% predictive interval in brackets; the table adds the four quarters "
                  f"{span}. Hatched: no population in the panel."
+                 + (f" Units: {units}." if units else "")
                  + (" FATA is drawn with Khyber Pakhtunkhwa, into which it merged in 2018." if merge else "")
                  + " Boundaries are shown for orientation only and imply no position on disputed territory "
                    "(Azad Jammu and Kashmir, Gilgit-Baltistan)."))
@@ -713,8 +721,10 @@ def assemble(run_dir: str | Path, random_seed: int = 20141216,
         for sid, content in fused_sections(result, inputs, figdir, figs).items():
             sections[sid] = _section(sid, **content)
     sections["forecast_table"] = forecast_section(inputs, (fusion or {}).get("quarters", {}).get("partial_quarter"))
-    sections["fan_charts"] = fan_section(inputs, history, figdir, figs, source)
-    sections["map"] = map_section(inputs, history, figdir, figs, source)
+    sections["fan_charts"] = fan_section(inputs, history, figdir, figs, source,
+                                         fusion["units"]["measures"] if fusion else None)
+    sections["map"] = map_section(inputs, history, figdir, figs, source,
+                                  fusion["units"]["measures"].get("attacks") if fusion else None)
     if not fusion:
         sections["breaks"] = breaks_section(inputs)
     sections["attribution"] = attribution_section(inputs, figdir, figs, source)

@@ -154,10 +154,10 @@ def quarterly_history(panel: pd.DataFrame, province: str, measure: str) -> pd.Se
     return q.loc[q["count"] == 3, "sum"]
 
 
-def _draw_fan(ax, history: pd.Series, fc: pd.DataFrame, start_year: int) -> None:
+def _draw_fan(ax, history: pd.Series, fc: pd.DataFrame, start_year: int, history_label: str = "observed") -> None:
     hist = history[history.index.year >= start_year]
     x_hist = hist.index.to_timestamp()
-    ax.plot(x_hist, hist.to_numpy(), color=HISTORY, lw=1.2, label="observed")
+    ax.plot(x_hist, hist.to_numpy(), color=HISTORY, lw=1.2, label=history_label)
     if len(fc):
         fc = fc.sort_values("quarter")
         xq = pd.PeriodIndex(fc["quarter"], freq="Q").to_timestamp()
@@ -174,24 +174,28 @@ def _draw_fan(ax, history: pd.Series, fc: pd.DataFrame, start_year: int) -> None
 
 @redrawable
 def fan_chart(panel: pd.DataFrame, forecast: pd.DataFrame, province: str, measure: str, figures_dir: Path,
-              source: str, start_year: int = 2008) -> FigureRecord:
-    """History and forecast intervals for one series."""
+              source: str, start_year: int = 2008, units: str | None = None,
+              history_label: str = "observed") -> FigureRecord:
+    """History and forecast intervals for one series (``units``: the units text of a fused run, e.g.
+    "attacks as PIPS counts them"; ``history_label``: what the history line is)."""
     fig, ax = new_figure(7.5, 3.4)
     fc = forecast[(forecast["province"] == province) & (forecast["measure"] == measure)]
-    _draw_fan(ax, quarterly_history(panel, province, measure), fc, start_year)
+    _draw_fan(ax, quarterly_history(panel, province, measure), fc, start_year, history_label)
     ax.set_xlabel("quarter")
-    ax.set_ylabel(UNITS.get(measure, measure))
+    ax.set_ylabel(f"{measure} per quarter\n({units})" if units else UNITS.get(measure, measure))
     title = f"{province}: {measure} per quarter, observed and forecast"
     ax.set_title(title, loc="left")
     ax.legend(loc="upper right", ncols=2)
-    caption = (f"Quarterly {measure} in {province} since {start_year} (grey) and the forecast for the next "
-               f"{fc['quarter'].nunique()} quarters: median (line), 50% and 90% predictive intervals (bands).")
+    caption = (f"Quarterly {measure} in {province} since {start_year} (grey: {history_label}) and the forecast for "
+               f"the next {fc['quarter'].nunique()} quarters: median (line), 50% and 90% predictive intervals (bands)."
+               + (f" Units: {units}." if units else ""))
     return save_figure(fig, figures_dir, f"fan_{province}_{measure}", title, caption, source)
 
 
 @redrawable
 def fan_grid(panel: pd.DataFrame, forecast: pd.DataFrame, provinces: list[str], measure: str, figures_dir: Path,
-             source: str, start_year: int = 2008) -> FigureRecord:
+             source: str, start_year: int = 2008, units: str | None = None,
+             history_label: str = "observed") -> FigureRecord:
     """Small multiples of the fan chart, one panel per province, each on its own scale."""
     n = len(provinces)
     ncols = 2
@@ -199,7 +203,7 @@ def fan_grid(panel: pd.DataFrame, forecast: pd.DataFrame, provinces: list[str], 
     fig, axes = new_figure(7.5, 1.9 * nrows + 0.6, nrows, ncols, squeeze=False, sharex=True)
     for ax, prov in zip(axes.ravel(), provinces):
         fc = forecast[(forecast["province"] == prov) & (forecast["measure"] == measure)]
-        _draw_fan(ax, quarterly_history(panel, prov, measure), fc, start_year)
+        _draw_fan(ax, quarterly_history(panel, prov, measure), fc, start_year, history_label)
         ax.set_title(prov, loc="left", fontsize=9)
         ax.set_ylabel(measure + " / quarter")
     for ax in axes[-1]:
@@ -213,8 +217,9 @@ def fan_grid(panel: pd.DataFrame, forecast: pd.DataFrame, provinces: list[str], 
     else:
         axes.ravel()[0].legend(handles, labels, loc="upper right", fontsize=7)
     title = f"Provinces: {measure} per quarter, observed and forecast"
-    caption = (f"Quarterly {measure} by province since {start_year} and the forecast median with 50% and 90% "
-               "predictive intervals. Each panel has its own vertical scale.")
+    caption = (f"Quarterly {measure} by province since {start_year} ({history_label}) and the forecast median with "
+               "50% and 90% predictive intervals. Each panel has its own vertical scale."
+               + (f" Units: {units}." if units else ""))
     fig_rec = save_figure(fig, figures_dir, f"fan_provinces_{measure}", title, caption, source)
     return fig_rec
 

@@ -191,6 +191,8 @@ def test_briefing_names_units_and_shows_the_fused_sections(fused_run):
     assert {"source_scales", "p_gt_last_year", "p_gt_threshold", "fused_breaks", "fused_claims"} <= set(tables)
     assert all("counts them" in t["title"] or "units" in " ".join(t["table"]["columns"]) or t["name"] in
                ("source_scales", "fused_claims_sources") for t in tables.values())
+    for name in s["fan_charts"]["figures"] + s["map"]["figures"]:  # charts name the units too
+        assert "Units: " in b["figures"][name]["caption"] and "counts them" in b["figures"][name]["caption"], name
     html = (out / "briefing.html").read_text()
     assert "counts them" in html and 'data-banner="data_old"' in html
     assert (out / "briefing.pdf").stat().st_size > 10_000
