@@ -76,9 +76,9 @@ class PageWriter:
     def _text(self, x: float, y: float, text: str, **kw: Any) -> None:
         self.ops.append(lambda f: f.text(x, y, text, va="top", **kw))
 
-    def heading(self, text: str, size: float = 13) -> None:
-        # keep a heading with what follows: start a new page when less than a fifth of this one is left
-        self._need(max(LINE * 4, 0.2))
+    def heading(self, text: str, size: float = 13, keep: float = 0.2) -> None:
+        # keep a heading with what follows: start a new page when less than ``keep`` of this one is left
+        self._need(max(LINE * 4, keep))
         self.y -= LINE * 0.8
         self._text(LEFT, self.y, text, fontsize=size, fontweight="bold")
         self.y -= LINE * size / BODY_PT * 1.4
@@ -86,11 +86,23 @@ class PageWriter:
     def paragraph(self, text: str, size: float = BODY_PT, color: str = "black", indent: float = 0.0,
                   wrap: int = WRAP, bullet: str = "") -> None:
         lines = textwrap.wrap(text, width=int(wrap * BODY_PT / size) - len(bullet)) or [""]
+        lh = LINE * size / BODY_PT
+        n = len(lines)
+        fit = max(int((self.y - BOTTOM) / lh + 1e-9), 0) if self.ops is not None else 0
+        # no line alone: a short paragraph that breaks moves whole, a long one takes two lines over
+        brk = None
+        if fit < n:
+            if n <= 4:
+                self._need(lh * n)
+            else:
+                brk = fit - 1 if n - fit == 1 else fit
         for i, line in enumerate(lines):
-            self._need(LINE * size / BODY_PT)
+            if i == brk and i > 0:
+                self._new_page()
+            self._need(lh)
             prefix = bullet if i == 0 else " " * len(bullet)
             self._text(LEFT + indent, self.y, prefix + line, fontsize=size, color=color)
-            self.y -= LINE * size / BODY_PT
+            self.y -= lh
         self.y -= LINE * 0.35
 
     def table_title(self, text: str, size: float = 9) -> None:
@@ -258,13 +270,29 @@ def write_pdf(path: str | Path, briefing: dict[str, Any], figs: dict[str, Any]) 
             w.paragraph(f"{msg['title']} {msg['text']}", size=9, color="#8a3b00")
         for i, sid in enumerate(briefing["section_order"], start=1):
             sec = briefing["sections"][sid]
-            w.heading(f"{i}. {sec['title']}")
+            w.heading(f"{i}. {sec['title']}", keep=_keep_with_heading(sid, sec, figs))
             if not sec["available"]:
                 w.unavailable(sec["reason"])
                 continue
             _section(w, sid, sec, figs)
         w.flush()
     return atomic_write_bytes(path, buf.getvalue())
+
+
+#: sections that open with a figure (after at most a line of text): their heading stays with it
+_FIGURE_FIRST = ("fan_charts", "map", "its", "its_impact", "scorecard")
+
+
+def _keep_with_heading(sid: str, sec: dict[str, Any], figs: dict[str, Any]) -> float:
+    """Room a section heading needs below it on its page: its first figure (at the smallest size
+    :meth:`PageWriter.image` allows) and a few lines when the section opens with one, else a fifth."""
+    names = sec.get("figures") or []
+    fig = figs[names[0]].figure if sid in _FIGURE_FIRST and sec.get("available") and names and names[0] in figs else None
+    if fig is None:
+        return 0.2
+    w_in, h_in = fig.get_size_inches()
+    height = (RIGHT - LEFT) * (h_in / w_in) * (A4[0] / A4[1])
+    return min(0.8 * height + LINE * 8, TOP - BOTTOM)
 
 
 def _figures(w: PageWriter, names: list[str], figs: dict[str, Any]) -> None:
