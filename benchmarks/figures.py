@@ -149,6 +149,16 @@ def bayes_figures(raw: dict) -> dict:
     return {_slug(f"{r['sampler']} {r['likelihood']}"): r for r in raw["rows"]}
 
 
+def ingest_figures(raw: dict) -> dict:
+    """``benchmarks.bench_ingest``: one block per file size (``mb256``, ``mb1024``: rows/s, rows per CPU
+    second, peak RSS, reconciliation, load), the growth of peak memory between them, the goal."""
+    fig: dict = {f"mb{r['size_mb']:g}": r for r in raw["runs"]}
+    for k in ("growth", "goal", "meets_goal", "machine"):
+        if k in raw:
+            fig[k] = raw[k]
+    return fig
+
+
 JOBS = {
     j.name: j for j in (
         Job("backtest",
@@ -175,6 +185,10 @@ JOBS = {
             lambda raw: raw["figures"],
             "fused series: default fit, held-out checks (last12, pips2025), scales against UCDP, the post-2021 "
             "backtest with early warning, simulation coverage (docs/readme/fusion.md)"),
+        Job("bench_ingest",
+            ("python", "-m", "benchmarks.bench_ingest", "--size-mb", "256", "1024", "--json", "{out}"),
+            ingest_figures,
+            "streaming `pakcast ingest` of generated 256 MB and 1 GB generic CSVs: peak RSS, rows/s (docs/readme/performance.md)"),
         Job("bench_bayes",
             ("python", "-m", "benchmarks.bench_bayes", "--json", "{out}"),
             bayes_figures,

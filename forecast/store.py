@@ -71,6 +71,8 @@ import fcntl
 import hashlib
 import json
 import os
+import queue
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -81,6 +83,7 @@ from typing import Any, Iterable
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pakcast.forecast import paths
 from pakcast.forecast.errors import GateError, InputError, PakcastError
 from pakcast.forecast.io import fault_point, sha256_file, to_jsonable
@@ -203,6 +206,50 @@ class IngestSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _prefetch(items: Iterable[Any], depth: int = 1) -> Iterator[Any]:
+    """The items of ``items``, produced by a background thread up to ``depth`` ahead of the consumer.
+
+    For a file read in chunks, reading and validating the next chunk overlaps the DuckDB insert of
+    this one (memory: ``depth`` chunks more). An exception raised by the producer (a
+    :class:`ValidationError`, a ``MemoryError``) is raised here, in the consumer, in order; when the
+    consumer stops early (an error in the transaction) the producer stops at its next chunk."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for it in items:
+                if not put((True, it)):
+                    return
+            put((True, end))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put((False, exc))
+
+    t = threading.Thread(target=work, name="pakcast-ingest-reader", daemon=True)
+    t.start()
+    try:
+        while True:
+            ok, it = q.get()
+            if not ok:
+                raise it
+            if it is end:
+                return
+            yield it
+    finally:
+        stop.set()
+        t.join(timeout=5)
 
 
 def _now() -> _dt.datetime:
@@ -469,7 +516,7 @@ class Store:
                 raise ValueError(f"rows_read {rows_read} != accepted {len(events_df)} + rejected {len(rejects_df)}")
             chunks: Iterable[tuple[pd.DataFrame, pd.DataFrame, int, int]] = [(events_df, rejects_df, n, skipped)]
         else:
-            chunks = ((r.events, r.rejects, r.rows_read, r.skipped) for r in events_df)
+            chunks = ((r.events, r.rejects, r.rows_read, r.skipped) for r in _prefetch(events_df))
         ingest_id = f"ingest-{_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         run_id = manifest.run_id if manifest is not None else None
         cols = ", ".join(f'"{c}"' for c in [*EVENT_COLUMNS, "ingest_id"])
@@ -500,7 +547,8 @@ class Store:
                     for c in ("date", "date_end"):  # day precision: DuckDB reads datetime64[s] as TIMESTAMP_S
                         ev[c] = ev[c].astype("datetime64[s]")
                     before = _one(con, "SELECT count(*) FROM events")[0]
-                    con.register("ev_in", ev)
+                    # an Arrow table: DuckDB scans its columns without Python objects
+                    con.register("ev_in", pa.Table.from_pandas(ev, preserve_index=False))
                     con.execute(f"{verb} INTO events ({cols}) SELECT {cols} FROM ev_in")
                     con.unregister("ev_in")
                     inserted += _one(con, "SELECT count(*) FROM events")[0] - before

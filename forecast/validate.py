@@ -30,6 +30,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pakcast.forecast.errors import InputError
 
 OnError = Literal["raise", "report"]
@@ -122,23 +124,27 @@ class SeenIds:
         return (pd.util.hash_array(v, hash_key=self._KEYS[0], categorize=False),
                 pd.util.hash_array(v, hash_key=self._KEYS[1], categorize=False))
 
-    def lookup(self, ids: pd.Series) -> np.ndarray:
-        """The line of each id's earlier occurrence, or -1."""
-        h1, h2 = self._hash(ids)
+    def hashes(self, ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """The two hashes of each id (for :meth:`lookup` and :meth:`add` without hashing twice)."""
+        return self._hash(ids)
+
+    def lookup(self, ids: pd.Series | tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """The line of each id's earlier occurrence, or -1 (``ids``: the ids or their :meth:`hashes`)."""
+        h1, h2 = ids if isinstance(ids, tuple) else self._hash(ids)
         out = np.full(len(h1), -1, dtype=np.int64)
         for r1, r2, rl in self._runs:
             lo = np.searchsorted(r1, h1, side="left")
             hi = np.searchsorted(r1, h1, side="right")
-            for k in np.flatnonzero(hi > lo):
+            for k in np.flatnonzero(hi > lo):  # only ids whose first hash was seen (repeats: rare)
                 m = np.flatnonzero(r2[lo[k]:hi[k]] == h2[k])
                 if len(m) and out[k] < 0:
                     out[k] = int(rl[lo[k] + m[0]])
         return out
 
-    def add(self, ids: pd.Series, lines: np.ndarray) -> None:
-        if not len(ids):
+    def add(self, ids: pd.Series | tuple[np.ndarray, np.ndarray], lines: np.ndarray) -> None:
+        h1, h2 = ids if isinstance(ids, tuple) else self._hash(ids)
+        if not len(h1):
             return
-        h1, h2 = self._hash(ids)
         order = np.argsort(h1, kind="stable")
         run = (h1[order], h2[order], np.asarray(lines, dtype=np.int32)[order])
         self._runs.append(run)
@@ -147,6 +153,39 @@ class SeenIds:
             h = np.concatenate([a[0], b[0]])
             o = np.argsort(h, kind="stable")
             self._runs.append((h[o], np.concatenate([a[1], b[1]])[o], np.concatenate([a[2], b[2]])[o]))
+
+
+def arrow_strings(s: pd.Series) -> pa.Array:
+    """The cells of a string column as one pyarrow string array (zero-copy for Arrow-backed columns)."""
+    if not isinstance(s.array, pd.arrays.ArrowStringArray):
+        s = s.astype(pd.StringDtype("pyarrow"))
+    arr = pa.array(s.array)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def to_float(s: pd.Series) -> pd.Series:
+    """Cells as float64, NaN where empty or not a number (as ``pd.to_numeric(errors="coerce")``).
+
+    A column of Arrow strings whose every cell is a number is converted by pyarrow's cast (one pass
+    in C++, the common case of a large clean file); any other column by pandas, cell by cell."""
+    arr = s.array
+    if isinstance(arr, pd.arrays.ArrowStringArray):
+        try:
+            num = pc.cast(arrow_strings(s), pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        else:
+            return pd.Series(num.to_numpy(zero_copy_only=False), index=s.index, dtype="float64")
+    return pd.to_numeric(s, errors="coerce").astype("float64")
+
+
+def first_occurrence(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, first)``: a code per distinct value (-1 for missing) and the position of each row's
+    value's first occurrence (hash-encoded by pyarrow, no Python per row)."""
+    arr = arrow_strings(s)
+    codes = pc.fill_null(pc.dictionary_encode(arr).indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    uniq, first_pos, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    return codes, first_pos[inverse]
 
 
 def require_columns(raw: RawTable, columns: Iterable[str], what: str = "") -> None:
@@ -199,7 +238,7 @@ class Checker:
                 allow: Sequence[int] = ()) -> pd.Series:
         """Parse integers; flag non-integers, values below ``minimum`` (unless in ``allow``) and empties."""
         s = self.frame[column]
-        num = pd.to_numeric(s, errors="coerce").astype("float64")
+        num = to_float(s)
         present = s.notna()
         finite = np.isfinite(num.to_numpy(dtype=float, na_value=np.nan))
         bad = present & (num.isna() | ~finite | (num != np.round(num)))
@@ -219,7 +258,7 @@ class Checker:
     def number(self, column: str, *, required: bool = False, lo: float | None = None,
                hi: float | None = None) -> pd.Series:
         s = self.frame[column]
-        num = pd.to_numeric(s, errors="coerce")
+        num = to_float(s)
         present = s.notna()
         bad = present & num.isna()
         self.flag(bad, column, "a number")
@@ -267,21 +306,22 @@ class Checker:
 
         For a file read in chunks, ``raw.seen`` (:class:`SeenIds`) holds the ids of earlier chunks."""
         s = self.frame[column]
-        lines = pd.Series(self.raw.lines, index=s.index)
-        dup = (s.notna() & s.duplicated(keep="first")).to_numpy()
-        first_line = lines.groupby(s).transform("min") if dup.any() else lines
-        first_line = first_line.to_numpy(dtype=np.int64, copy=True)
+        codes, first = first_occurrence(s)
+        present = codes >= 0
+        dup = present & (first != np.arange(len(s)))
+        first_line = np.asarray(self.raw.lines, dtype=np.int64)[first] if len(s) else np.zeros(0, np.int64)
         seen = self.raw.seen
         if seen is not None:
-            present = s.notna().to_numpy()
             earlier = np.zeros(len(s), dtype=bool)
             if present.any():
-                at = seen.lookup(s[present])
+                pos = np.flatnonzero(present)
+                h1, h2 = seen.hashes(s.iloc[pos])
+                at = seen.lookup((h1, h2))
                 hit = at >= 0
-                earlier[np.flatnonzero(present)[hit]] = True
-                first_line[np.flatnonzero(present)[hit]] = at[hit]
-                firsts = present & ~dup & ~earlier
-                seen.add(s[firsts], self.raw.lines[firsts])
+                earlier[pos[hit]] = True
+                first_line[pos[hit]] = at[hit]
+                new = ~dup[pos] & ~hit
+                seen.add((h1[new], h2[new]), self.raw.lines[pos[new]])
             dup = dup | earlier
         if not dup.any():
             return
@@ -377,9 +417,22 @@ def canonical_frame(data: dict[str, object], n: int) -> pd.DataFrame:
     out = {}
     for c in EVENT_COLUMNS:
         v = data.get(c, pd.NA)
-        out[c] = v if isinstance(v, (pd.Series, pd.Index, np.ndarray, list)) else [v] * n
+        out[c] = v if isinstance(v, (pd.Series, pd.Index, np.ndarray, list)) else _constant(c, v, n)
     df = pd.DataFrame(out)
     return coerce_events(df)
+
+
+_STRING_COLUMNS = ("source", "event_id", "date_precision", "province", "district", "event_type", "actor",
+                   "scope", "province_method", "conflict_name")
+
+
+def _constant(column: str, value: object, n: int) -> pd.Series | list:
+    """A column of ``n`` copies of one value, built by pyarrow for text (no list of ``n`` objects)."""
+    if column in _STRING_COLUMNS and (isinstance(value, str) or value is pd.NA or value is None):
+        one = pa.array([None if value is pd.NA else value], pa.string())
+        return pd.Series(pd.arrays.ArrowStringArray(pc.take(one, pa.array(np.zeros(n, np.int32)))),
+                         dtype=pd.StringDtype("pyarrow"))
+    return [value] * n
 
 
 def coerce_events(df: pd.DataFrame) -> pd.DataFrame:
@@ -388,8 +441,7 @@ def coerce_events(df: pd.DataFrame) -> pd.DataFrame:
     for c in EVENT_COLUMNS:
         if c not in df:
             df[c] = pd.NA
-    for c in ("source", "event_id", "date_precision", "province", "district", "event_type", "actor",
-              "scope", "province_method", "conflict_name"):
+    for c in _STRING_COLUMNS:
         df[c] = df[c].astype("string")
     for c in ("date", "date_end"):
         df[c] = pd.to_datetime(df[c]).astype("datetime64[ns]")
@@ -406,7 +458,11 @@ def check_events(events: pd.DataFrame, name: str = "events") -> None:
     missing = [c for c in EVENT_COLUMNS if c not in events]
     if missing:
         raise ValueError(f"{name}: missing canonical columns {missing}")
-    dup = events.duplicated(["source", "event_id"], keep=False)
+    src = events["source"]
+    if len(events) and bool((src == src.iloc[0]).all()):  # one source (the readers): ids alone, hash-encoded
+        dup = pd.Series(first_occurrence(events["event_id"])[1] != np.arange(len(events)), index=events.index)
+    else:
+        dup = events.duplicated(["source", "event_id"], keep=False)
     if dup.any():
         problems.append(f"duplicated (source, event_id): {events.loc[dup, 'event_id'].head(5).tolist()}")
     if events["date"].isna().any():

@@ -6,9 +6,11 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pakcast.forecast.geo import assign_provinces
 from pakcast.forecast.provinces import NATIONAL, canonical_province
-from pakcast.forecast.validate import Checker
+from pakcast.forecast.validate import Checker, arrow_strings
 
 
 def resolve_provinces(checker: Checker, column: str | None, lat: pd.Series, lon: pd.Series,
@@ -27,22 +29,29 @@ def resolve_provinces(checker: Checker, column: str | None, lat: pd.Series, lon:
     raw = checker.frame[column] if column else pd.Series([pd.NA] * n, dtype="string")
     if missing_values:
         raw = raw.mask(raw.str.lower().isin([m.lower() for m in missing_values]).fillna(False))
-    uniq = pd.unique(raw.dropna())
-    mapping: dict[str, str | None] = {}
-    unknown = []
-    for u in uniq:
+    # the spelling map is applied to the distinct spellings only (dictionary-encoded by pyarrow), then
+    # taken back to the rows: no Python per row
+    enc = pc.dictionary_encode(arrow_strings(raw))
+    canon: list[str | None] = []
+    unknown_spelling: list[bool] = []
+    for u in enc.dictionary.to_pylist():
         try:
             c = canonical_province(u)
         except KeyError:
-            unknown.append(u)
+            canon.append(None)
+            unknown_spelling.append(True)
             continue
-        mapping[u] = None if c == NATIONAL else c
-    if unknown:
-        checker.flag(raw.isin(unknown), column,
+        canon.append(None if c == NATIONAL else c)
+        unknown_spelling.append(False)
+    is_unknown = pc.fill_null(pc.take(pa.array(unknown_spelling, pa.bool_()), enc.indices), False).to_numpy(
+        zero_copy_only=False)
+    if is_unknown.any():
+        checker.flag(is_unknown, column,
                      "a known Pakistani province spelling (extend forecast.provinces to add it)")
-    prov = raw.map(mapping).astype("string") if len(raw) else raw
+    prov = pd.Series(pd.arrays.ArrowStringArray(pc.take(pa.array(canon, pa.string()), enc.indices)),
+                     dtype=pd.StringDtype("pyarrow"))
     method = pd.Series(np.where(prov.notna(), "source", "unassigned"), dtype="string")
-    need = prov.isna().to_numpy() & ~raw.isin(unknown).to_numpy()
+    need = prov.isna().to_numpy() & ~is_unknown
     if pip_allowed is not None:
         need &= np.asarray(pip_allowed, dtype=bool)
     need &= np.isfinite(lat.to_numpy(dtype=float, na_value=np.nan)) & np.isfinite(

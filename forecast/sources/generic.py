@@ -120,5 +120,6 @@ def _convert(raw, on_error: OnError, source_name: str = SOURCE) -> ReadResult:
         "actor": f["actor"] if has("actor") else na, "scope": scope, "province_method": method,
         "type_of_violence": pd.NA, "conflict_name": pd.NA,
     }, len(f))
-    events = events[ok].reset_index(drop=True)
+    if not ok.all():
+        events = events[ok].reset_index(drop=True)
     return ReadResult(source_name, path, events, rejects, rows_read=raw.n_read)

@@ -328,3 +328,60 @@ def test_ingest_killed_after_commit_has_its_runs_row(tmp_path):
     assert ing["run_id"].iloc[0] == runs["run_id"].iloc[0]
     m = json.loads(runs["manifest"].iloc[0])
     assert m["options"]["ingest_id"] == ing["ingest_id"].iloc[0] and m["options"]["summary"]["inserted"] == 20
+
+
+# -- defect 10: a locked store for a read, memory running out during an ingest ---------------------
+@pytest.mark.case("store-locked-for-read", fault="`pakcast panel --store` while another process writes the store",
+                  how="another process holds the store's lock 6 s; `PAKCAST_LOCK_TIMEOUT=1`",
+                  outcome="exit 1 after waiting 1 s: \"in use by another pakcast process ... waited 1 s\", no traceback, no output "
+                          "file; the same read succeeds once the lock is released")
+def test_panel_on_a_locked_store_fails_clearly(tmp_path, store_lock_held, monkeypatch):
+    store = tmp_path / "s.duckdb"
+    f = _events_file(tmp_path / "ev.csv")
+    res = read_generic(f)
+    Store(store).ingest(res.events, res.rejects, f, "csv")
+    out = tmp_path / "p.csv"
+    monkeypatch.setenv("PAKCAST_LOCK_TIMEOUT", "1")
+    args = ["panel", "--store", str(store), "--source", "csv", "--out", str(out), "--freq", "year"]
+    with store_lock_held(store, 6.0):
+        r = runner.invoke(app, args)
+    assert r.exit_code == 1, r.output
+    assert "in use by another pakcast process" in " ".join(r.output.split()) and "Traceback" not in r.output
+    assert not out.exists()
+    assert runner.invoke(app, args).exit_code == 0 and out.exists()
+
+
+@pytest.mark.case("ingest-memory-error", fault="memory running out in the middle of an ingest read in chunks",
+                  how="`MemoryError` raised while the second chunk is validated (reader thread)",
+                  outcome="exit 1: \"ran out of memory while ingesting; nothing was stored\", no traceback; the store "
+                          "has no events, ingests or runs from it, and the same ingest then succeeds")
+def test_memory_error_during_a_chunked_ingest_stores_nothing(tmp_path, monkeypatch):
+    import pakcast.forecast.sources as sources
+    import pakcast.forecast.sources.generic as generic
+
+    store = tmp_path / "s.duckdb"
+    f = _events_file(tmp_path / "ev.csv", n=50)
+    real_iter, real_convert = sources.iter_source, generic._convert
+    calls = {"n": 0}
+
+    def convert(raw, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise MemoryError
+        return real_convert(raw, *a, **k)
+
+    monkeypatch.setattr(sources, "iter_source", lambda *a, **k: real_iter(*a, **{**k, "chunk_rows": 10}))
+    monkeypatch.setattr(generic, "_convert", convert)
+    Store(store)
+    r = runner.invoke(app, ["ingest", str(f), "--source", "csv", "--store", str(store)])
+    assert r.exit_code == 1, r.output
+    msg = " ".join(r.output.split())
+    assert "ran out of memory while ingesting" in msg and "nothing was stored" in msg and "Traceback" not in msg
+    assert calls["n"] == 2
+    with Store(store, read_only=True) as st:
+        assert (st.count("events"), st.count("ingests"), st.count("runs")) == (0, 0, 0)
+    monkeypatch.setattr(generic, "_convert", real_convert)
+    r = runner.invoke(app, ["ingest", str(f), "--source", "csv", "--store", str(store)])
+    assert r.exit_code == 0, r.output
+    with Store(store, read_only=True) as st:
+        assert st.count("events") == 50
