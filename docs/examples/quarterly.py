@@ -1,8 +1,10 @@
 """Worked example 1: the quarterly forecast from Python, on the shipped panel.
 
-Run: ``python docs/examples/quarterly.py [OUT_DIR]`` (default ``runs/example_quarterly``). Small
-settings (four models, 200 sample paths, backtest from 2019) keep it to about a minute; the
-defaults of ``pakcast quarterly`` run the whole zoo. The run returns its manifest and writes its
+Run: ``python docs/examples/quarterly.py [OUT_DIR]`` (default ``runs/example_quarterly``). This is
+the UCDP-only run (``data="ucdp"``, ``pakcast quarterly --data ucdp``) with small settings (four
+models, 200 sample paths, backtest from 2019), about a minute; ``pakcast quarterly`` by default
+forecasts from the fused series of every source (``data="fused"``; the measurement model's fit
+takes minutes: pass ``fusion_draws``, ``fusion_tune``, ``fusion_chains`` to shorten it). The run returns its manifest and writes its
 typed result once (``results.json``), read back with :func:`pakcast.forecast.run_result.read_result`.
 """
 
@@ -14,7 +16,7 @@ from pakcast.forecast.quarterly import QuarterlyConfig, run
 from pakcast.forecast.run_result import read_result
 
 out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("runs/example_quarterly")
-config = QuarterlyConfig(out=out, as_of="2021-12", store="none", models=("zero", "historical_rate", "nb_glm"),
+config = QuarterlyConfig(out=out, data="ucdp", as_of="2021-12", store="none", models=("zero", "historical_rate", "nb_glm"),
                          n_samples=200, backtest_start="2019-01-01", scheduler="serial", studies=False,
                          report=True, forecast_only=())
 manifest = run(config)

@@ -483,6 +483,7 @@ def its_impact(pointwise: list[dict[str, Any]], figures_dir: Path, name: str, so
     return save_figure(fig, figures_dir, name, title, caption, source)
 
 
+@redrawable
 def fused_history(fused: pd.DataFrame, obs: pd.DataFrame, scales: pd.DataFrame, province: str,
                   cover: tuple[str, ...], as_of: pd.Timestamp, ylabels: dict[str, str], units: str,
                   figures_dir: Path, source: str) -> FigureRecord:
