@@ -1,48 +1,85 @@
-"""Measurement model: nutpie on the hand-written Numba density (``sampler="numba"``, the default)
-against plain PyMC NUTS (``sampler="pymc"``) and nutpie on the PyMC graph (``sampler="nutpie"``),
-same model, same data, same seed, in one run.
+"""Measurement model: the default sampler (nutpie on the hand-written Numba density with whitened
+walks, ``numba``) against the same kernel without whitening (``numba-plain``: the non-centred
+walks), nutpie on the PyMC graph (``nutpie``) and plain PyMC NUTS (``pymc``), same model, same
+data, same seed, in one run.
 
-Data: :func:`pakcast.models.fusion.simulate_fusion` (``--units`` units, ``--months`` months, three
-sources at month/quarter/year resolution). Figure of merit: min bulk ESS / wall seconds of the
-whole fit (compilation included, reported apart), and CPU seconds.
+Data: ``--data shipped`` (default) is the shipped observation table of ``pakcast fuse`` from
+``--start`` (every shipped source, 7 provinces, to the horizon); ``--data simulated`` is
+:func:`pakcast.models.fusion.simulate_fusion` (``--units`` units, ``--months`` months, three sources
+at month/quarter/year resolution). Figures of merit: min bulk ESS over every sampled quantity per
+wall second of the whole fit (compilation included, reported apart), CPU seconds, mean tree depth.
 
-Run: ``.venv/bin/python -m benchmarks.bench_fusion [--units 3 --months 60 --samplers numba,pymc]``
+Run: ``.venv/bin/python -m benchmarks.bench_fusion [--data shipped --start 2019-01 --samplers numba,numba-plain,pymc]
+[--json FILE]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 from benchmarks._common import fmt_table, machine
 
 
+def _problem(a: argparse.Namespace):
+    from pakcast.models.fusion import simulate_fusion
+
+    if a.data == "simulated":
+        obs, truth = simulate_fusion(n_units=a.units, n_months=a.months, horizon=0, random_seed=1)
+        return obs, "A", truth["units"], truth["months"], ("attacks", "deaths"), f"simulated {a.units} units x {a.months} months"
+    from pakcast.forecast.fusion import MEASURES, FusionConfig, build_observations, choose_reference
+
+    t = build_observations(FusionConfig(start=a.start, figures=False))
+    units, _ = choose_reference(t.frame)
+    return (t.frame, units, t.units, t.months, list(MEASURES),
+            f"shipped data {t.months[0]}..{t.months[-1]}, {len(t.units)} provinces, reference units {units}")
+
+
 def main(argv: list[str] | None = None) -> None:
-    from pakcast.models.fusion import MeasurementModel, simulate_fusion
+    from pakcast.models.fusion import MeasurementModel
 
     ap = argparse.ArgumentParser()
+    ap.add_argument("--data", choices=["shipped", "simulated"], default="shipped")
+    ap.add_argument("--start", default="2019-01")
     ap.add_argument("--units", type=int, default=3)
     ap.add_argument("--months", type=int, default=60)
     ap.add_argument("--draws", type=int, default=500)
     ap.add_argument("--tune", type=int, default=500)
     ap.add_argument("--chains", type=int, default=2)
-    ap.add_argument("--samplers", default="numba,pymc")
+    ap.add_argument("--samplers", default="numba,numba-plain,pymc")
+    ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
-    obs, truth = simulate_fusion(n_units=a.units, n_months=a.months, horizon=0, random_seed=1)
+    obs, units, latent, months, measures, label = _problem(a)
     rows = []
     for s in a.samplers.split(","):
-        m = MeasurementModel(obs, "A", truth["units"], truth["months"])
+        whiten = "none" if s == "numba-plain" else "auto"
+        m = MeasurementModel(obs, units, latent, months, measures=measures, whiten=whiten)
         t0, c0 = time.perf_counter(), time.process_time()
-        r = m.fit(sampler=s, random_seed=1, draws=a.draws, tune=a.tune, chains=a.chains)
+        r = m.fit(sampler="numba" if s.startswith("numba") else s, random_seed=1, draws=a.draws, tune=a.tune,
+                  chains=a.chains)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         dg = r.diagnostics
+        ss = r.idata.sample_stats
+        depth = float(ss["depth"].mean()) if "depth" in ss else float(ss["tree_depth"].mean()) if "tree_depth" in ss else float("nan")
         rows.append({"sampler": s, "wall s": wall, "compile s": float(r.idata.attrs.get("compile_seconds", float("nan"))),
                      "cpu s": cpu, "max R-hat": dg.max_rhat, "min bulk ESS": dg.min_ess_bulk,
-                     "divergences": dg.divergences, "ESS/s": dg.min_ess_bulk / wall})
-    print(machine())
-    print(f"{a.units} units x {a.months} months, {len(obs)} observations, {a.chains} chains x {a.draws} draws")
-    print(fmt_table(rows, ["sampler", "wall s", "compile s", "cpu s", "max R-hat", "min bulk ESS", "divergences",
-                           "ESS/s"]))
+                     "divergences": dg.divergences, "mean tree depth": depth, "ESS/s": dg.min_ess_bulk / wall})
+    mach = machine()
+    print(mach)
+    print(f"{label}: {len(obs)} observations, {a.chains} chains x {a.draws} draws (+{a.tune} tuning)")
+    cols = ["sampler", "wall s", "compile s", "cpu s", "max R-hat", "min bulk ESS", "divergences", "mean tree depth", "ESS/s"]
+    print(fmt_table(rows, cols))
+    base = {r["sampler"]: r for r in rows}
+    if a.json:
+        ratios = {f"{s}_vs_{o}": base[s]["ESS/s"] / base[o]["ESS/s"]
+                  for s in base for o in base if s != o and base[o]["ESS/s"] > 0}
+        with open(a.json, "w", encoding="utf-8") as fh:
+            json.dump({"problem": label, "n_observations": len(obs), "chains": a.chains, "draws": a.draws,
+                       "tune": a.tune, "machine": mach,
+                       "samplers": {r["sampler"]: {k.replace(" ", "_").replace("/", "_per_").replace("-", "").lower(): v
+                                                   for k, v in r.items() if k != "sampler"} for r in rows},
+                       "ess_per_second_ratio": ratios}, fh, indent=2, default=float)
 
 
 if __name__ == "__main__":

@@ -189,6 +189,12 @@ JOBS = {
             ("python", "-m", "benchmarks.bench_ingest", "--size-mb", "256", "1024", "--json", "{out}"),
             ingest_figures,
             "streaming `pakcast ingest` of generated 256 MB and 1 GB generic CSVs: peak RSS, rows/s (docs/readme/performance.md)"),
+        Job("bench_fusion",
+            ("python", "-m", "benchmarks.bench_fusion", "--data", "shipped", "--start", "2019-01",
+             "--samplers", "numba,numba-plain,pymc", "--json", "{out}"),
+            lambda raw: raw,
+            "the measurement model's samplers on the shipped data from 2019-01: whitened Numba kernel, the same "
+            "kernel without whitening, plain PyMC NUTS (docs/readme/fusion.md)"),
         Job("bench_bayes",
             ("python", "-m", "benchmarks.bench_bayes", "--json", "{out}"),
             bayes_figures,

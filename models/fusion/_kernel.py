@@ -83,6 +83,19 @@ def _normal(v, mu, sd):
 
 
 @njit(cache=True, inline="always")
+def _log_sigma(mu, tau, e, info):
+    r"""Partially non-centred :math:`\theta = \log\sigma = w\mu + s e` with
+    :math:`P = \tau^{-2} + I`, :math:`w = \tau^{-2}/P`, :math:`s = P^{-1/2}` (``I`` = ``info``,
+    a fixed estimate of the data's information about :math:`\theta`; ``I = 0`` is the non-centred
+    :math:`\mu + \tau e`). Returns ``theta, w, s, P``."""
+    it2 = 1.0 / (tau * tau)
+    P = it2 + info
+    w = it2 / P
+    sc = 1.0 / math.sqrt(P)
+    return w * mu + sc * e, w, sc, P
+
+
+@njit(cache=True, inline="always")
 def _walk_cholesky(sg, s0, hrow, T, Ld, Lo, dLd, dLo):
     r"""Bidiagonal Cholesky factor ``L`` of :math:`P = A(\sigma) + \mathrm{diag}(h)` (``A`` the
     prior precision of one walk) and its derivative with respect to :math:`\sigma`; returns
@@ -114,7 +127,7 @@ def _walk_cholesky(sg, s0, hrow, T, Ld, Lo, dLd, dLo):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, tab_len, g):
+def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinfo, tab_len, g):
     r"""Joint log-density at ``x``; writes the gradient into ``g`` (same length).
 
     Each walk's states :math:`v_{mu\cdot}` (log-intensity before seasonality and effects) are
@@ -123,6 +136,10 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, tab_
     \mathrm{diag}(h_{mu\cdot})`, ``A`` the random walk's prior precision and ``h`` a fixed
     estimate of the data's information per month (``h = 0``: the non-centred walk; large ``h``:
     the centred walk). The density includes the Jacobian :math:`-\sum_t \log L_{tt}`.
+
+    The walk scales are partially non-centred (:func:`_log_sigma` with ``sinfo[m, u]``): the
+    ``log_sigma_raw`` entries are the coordinates ``e`` and the density carries
+    :math:`\log N(\theta; \mu, \tau) + \log s` in place of :math:`\log N(e; 0, 1)`.
 
     ``tab_len[k] > 0``: the count-only NB2 terms of source-metric ``k`` are read from a table of
     that length built once per call (:func:`count_sums_table`; it pays when the key has many
@@ -152,9 +169,6 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, tab_
         sc = pri[6]
         lp += math.log(2.0) - _HALF_LOG_2PI - math.log(sc) - 0.5 * s * s / (sc * sc) + v
         g[o_lsd + m] += -s * s / (sc * sc) + 1.0
-    for j in range(o_raw, o_z):
-        lp += -0.5 * x[j] * x[j] - _HALF_LOG_2PI
-        g[j] -= x[j]
     for j in range(o_s, o_e):
         a, b = _normal(x[j], 0.0, pri[7])
         lp += a
@@ -189,12 +203,17 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, tab_
     gv = np.zeros((M, U, T))          # d(walk prior)/d v, then + likelihood
     dsig = np.zeros((M, U))           # direct d(walk prior + Jacobian)/d sigma
     loglin = np.empty((M, U, T))
+    theta = np.empty((M, U))
     for m in range(M):
         lsd = math.exp(x[o_lsd + m])
         mu0 = pri[0] if m == 0 else pri[2]
         s0 = pri[1] if m == 0 else pri[3]
         for u in range(U):
-            sg = math.exp(x[o_lsm + m] + lsd * x[o_raw + m * U + u])
+            th, _, sc_, P_ = _log_sigma(x[o_lsm + m], lsd, x[o_raw + m * U + u], sinfo[m, u])
+            theta[m, u] = th
+            a, _ = _normal(th, x[o_lsm + m], lsd)
+            lp += a - 0.5 * math.log(P_)
+            sg = math.exp(th)
             sigma[m, u] = sg
             base_z = o_z + (m * U + u) * (T - 1)
             logdet = _walk_cholesky(sg, s0, h[m, u], T, Ld[m, u], Lo[m, u], dLd[m, u], dLo[m, u])
@@ -331,11 +350,18 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, tab_
                 if t < T - 1:
                     q += dLo[m, u, t + 1] * delta[m, u, t + 1]
                 dsg -= avec[t] * q
-            dls = dsg * sg
-            raw = x[o_raw + m * U + u]
-            dlsm += dls
-            dlsd += dls * raw
-            g[o_raw + m * U + u] += dls * lsd
+            # theta = log sigma = w mu + s e (partially non-centred); its prior N(mu, tau) and log s
+            mu_ = x[o_lsm + m]
+            e_ = x[o_raw + m * U + u]
+            _, w_, sc_, P_ = _log_sigma(mu_, lsd, e_, sinfo[m, u])
+            th = theta[m, u]
+            it3 = 1.0 / (lsd * lsd * lsd)
+            dth = dsg * sg - (th - mu_) / (lsd * lsd)
+            dw = -2.0 * it3 * sinfo[m, u] / (P_ * P_)
+            ds = it3 * P_ ** -1.5
+            g[o_raw + m * U + u] += dth * sc_
+            dlsm += dth * w_ + (th - mu_) / (lsd * lsd)
+            dlsd += dth * (mu_ * dw + e_ * ds) + (th - mu_) ** 2 * it3 - 1.0 / lsd + it3 / P_
         g[o_lsm + m] += dlsm
         g[o_lsd + m] += dlsd * lsd
         if S > 1:
@@ -347,7 +373,7 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, tab_
     return lp
 
 
-def walk_states(x, dims, pri, h):
+def walk_states(x, dims, pri, h, sinfo):
     """The walk states ``v`` (M, U, T) and scales ``sigma`` (M, U) of a whitened parameter vector
     (numpy twin of the forward pass of :func:`logp_grad`; used to store the draws as level and
     standardised innovations)."""
@@ -364,7 +390,7 @@ def walk_states(x, dims, pri, h):
         mu0 = pri[0] if m == 0 else pri[2]
         s0 = pri[1] if m == 0 else pri[3]
         for u in range(U):
-            sg = math.exp(x[o_lsm + m] + lsd * x[o_raw + m * U + u])
+            sg = math.exp(_log_sigma(x[o_lsm + m], lsd, x[o_raw + m * U + u], sinfo[m, u])[0])
             sigma[m, u] = sg
             _walk_cholesky(sg, s0, h[m, u], T, Ld, Lo, dLd, dLo)
             eps = np.concatenate([[x[m * U + u]], x[o_z + (m * U + u) * (T - 1):o_z + (m * U + u + 1) * (T - 1)]])

@@ -329,6 +329,19 @@ class MeasurementModel:
             info[m, us, d.obs_first[i]:d.obs_last[i] + 1] += (d.y[i] / (1.0 + dispersion * d.y[i]) * share ** 2)[:, None]
         return info
 
+    def scale_information(self) -> np.ndarray:
+        r"""Rough information (measure, unit) of the data about each walk's :math:`\log\sigma`,
+        from the Whittle approximation for a random walk seen through noise of precision
+        :math:`\bar h` (the mean of :attr:`whiten` over months): the walk dominates the noise at
+        about :math:`n = T\sigma_0\sqrt{\bar h}/\pi` of its :math:`T` frequencies, each worth
+        2 units of information about :math:`\log\sigma` (:math:`\sigma_0` the prior median scale).
+        It sets the partial centring of the pooled scales (:func:`~pakcast.models.fusion._kernel._log_sigma`),
+        never the model."""
+        T = self.whiten.shape[2]
+        sigma0 = float(np.exp(self.priors["log_sigma_mean"][0]))
+        n = np.minimum(T * sigma0 * np.sqrt(self.whiten.mean(axis=2)) / np.pi, max(T - 1, 0))
+        return np.ascontiguousarray(2.0 * n)
+
     def _whitening(self, whiten: str | np.ndarray) -> np.ndarray:
         d = self.design
         shape = (len(d.measures), len(d.units), d.n_fit)
@@ -449,7 +462,7 @@ class MeasurementModel:
                         pr["season"][0], *pr["effect"], *pr["log_kappa"], *pr["log_alpha"]], dtype=float)
         return (dims, d.y.astype(float), d.obs_key.astype(np.int64), d.lo, d.hi, sidx, H,
                 np.ascontiguousarray(d.effects[:, :L.T]), np.asarray(d.free_keys, dtype=np.int64), pri,
-                np.ascontiguousarray(self.whiten), self._table_lengths())
+                np.ascontiguousarray(self.whiten), self.scale_information(), self._table_lengths())
 
     def _table_lengths(self) -> np.ndarray:
         """Per source-metric, the length of the NB2 count table the kernel builds (0 = none): a
@@ -500,6 +513,19 @@ class MeasurementModel:
         args = self._kernel_args()
         return args[0], args[9]
 
+    def _sigma_coords(self, p: dict[str, np.ndarray], to_sampler: bool) -> np.ndarray:
+        """``log_sigma_raw`` between the standard non-centred ``(log sigma - mu) / tau`` and the
+        sampler's partially non-centred coordinates ``e`` (:func:`_log_sigma`)."""
+        mu = p["log_sigma_mean"][:, None]
+        tau = np.exp(p["log_log_sigma_sd"])[:, None]
+        P = 1.0 / tau ** 2 + self.scale_information()
+        w, sc = (1.0 / tau ** 2) / P, 1.0 / np.sqrt(P)
+        if to_sampler:
+            theta = mu + tau * p["log_sigma_raw"]
+            return (theta - w * mu) / sc
+        theta = w * mu + sc * p["log_sigma_raw"]
+        return (theta - mu) / tau
+
     def to_whitened(self, x: np.ndarray) -> np.ndarray:
         """The sampler's coordinates of a parameter vector whose walk blocks hold the level
         :math:`a` and the standardised innovations :math:`z` (inverse of :meth:`from_whitened`)."""
@@ -507,7 +533,7 @@ class MeasurementModel:
 
         L = self.layout
         x = np.array(x, dtype=float)
-        p = L.unpack(x)
+        p = {k: v.copy() for k, v in L.unpack(x).items()}
         dims, pri = self._walk_args()
         lsd = np.exp(p["log_log_sigma_sd"])
         sigma = np.exp(p["log_sigma_mean"][:, None] + lsd[:, None] * p["log_sigma_raw"])
@@ -525,6 +551,8 @@ class MeasurementModel:
                 eps[:-1] += Lo[1:] * delta[1:]
                 x[m * L.U + u] = eps[0]
                 x[oz + (m * L.U + u) * (T - 1):oz + (m * L.U + u + 1) * (T - 1)] = eps[1:]
+        a, b = L.offsets["log_sigma_raw"]
+        x[a:b] = self._sigma_coords(p, to_sampler=True).ravel()
         return x
 
     def from_whitened(self, x: np.ndarray) -> np.ndarray:
@@ -533,7 +561,9 @@ class MeasurementModel:
         L = self.layout
         x = np.array(x, dtype=float)
         dims, pri = self._walk_args()
-        v, sigma = walk_states(x, dims, pri, self.whiten)
+        v, sigma = walk_states(x, dims, pri, self.whiten, self.scale_information())
+        a, b = L.offsets["log_sigma_raw"]
+        x[a:b] = self._sigma_coords(L.unpack(x), to_sampler=False).ravel()
         x[:L.M * L.U] = v[:, :, 0].ravel()
         if L.T > 1:
             oz = L.offsets["z"][0]
