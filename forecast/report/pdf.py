@@ -77,10 +77,15 @@ class PageWriter:
         self.ops.append(lambda f: f.text(x, y, text, va="top", **kw))
 
     def heading(self, text: str, size: float = 13, keep: float = 0.2) -> None:
-        # keep a heading with what follows: start a new page when less than ``keep`` of this one is left
-        self._need(max(LINE * 4, keep))
+        # keep a heading with what follows: start a new page when less than ``keep`` of this one is left;
+        # a long heading wraps (bold: about 0.68 em a character)
+        lines = textwrap.wrap(text, width=max(int((RIGHT - LEFT) * A4[0] * 72 / (0.68 * size)), 20)) or [""]
+        self._need(max(LINE * (3 + len(lines)), keep))
         self.y -= LINE * 0.8
-        self._text(LEFT, self.y, text, fontsize=size, fontweight="bold")
+        for k, line in enumerate(lines):
+            if k:
+                self.y -= LINE * size / BODY_PT * 1.15
+            self._text(LEFT, self.y, line, fontsize=size, fontweight="bold")
         self.y -= LINE * size / BODY_PT * 1.4
 
     def paragraph(self, text: str, size: float = BODY_PT, color: str = "black", indent: float = 0.0,
@@ -242,14 +247,17 @@ def _forecast_pages(w: PageWriter, sec: dict[str, Any]) -> None:
         units = (sec.get("units") or {}).get(m)
         w.table_title(f"{m.capitalize()} per quarter{f' ({units})' if units else ''}: median (90% interval) and "
                       "P(>last year)")
-        rows = []
-        for row in sec["tables"][m]:
-            cells = [(f"{fmt_count(c['q50'])} ({fmt_count(c['q05'])}–{fmt_count(c['q95'])})"
-                      + (f"\nP(>last year) {fmt_pct(c['p_gt_last_year'])}" if c.get("p_gt_last_year") is not None
-                         else "")) if c else "–" for c in row["cells"]]
-            rows.append([row["province"]] + cells)
-        w.table(["Province"] + list(sec["quarters"]), rows, max_width=26,
-                numeric=[False] + [True] * len(sec["quarters"]))
+        quarters = list(sec["quarters"])
+        # at most four quarters side by side (A4 width); later quarters in a second table below
+        for start in range(0, len(quarters), 4):
+            rows = []
+            for row in sec["tables"][m]:
+                cells = [(f"{fmt_count(c['q50'])} ({fmt_count(c['q05'])}–{fmt_count(c['q95'])})"
+                          + (f"\nP(>last year) {fmt_pct(c['p_gt_last_year'])}" if c.get("p_gt_last_year") is not None
+                             else "")) if c else "–" for c in row["cells"][start:start + 4]]
+                rows.append([row["province"]] + cells)
+            part = quarters[start:start + 4]
+            w.table(["Province"] + part, rows, max_width=26, numeric=[False] + [True] * len(part))
 
 
 def write_pdf(path: str | Path, briefing: dict[str, Any], figs: dict[str, Any]) -> Path:
