@@ -404,8 +404,9 @@ def _fast_frame(text: str, header: list[str], keep: list[int]) -> pd.DataFrame |
 
 
 def _fast_ok(text: str) -> bool:
-    return (bool(text) and QUOTE not in text and "\n\n" not in text and "\n\r\n" not in text and not text.startswith(("\n", "\r"))
-            and text.count("\r") == text.count("\r\n"))
+    if not text or QUOTE in text or "\n\n" in text or text.startswith(("\n", "\r")):
+        return False
+    return "\r" not in text or ("\n\r\n" not in text and text.count("\r") == text.count("\r\n"))
 
 
 def _line_count(text: str) -> int:

@@ -208,6 +208,19 @@ class IngestSummary:
         return asdict(self)
 
 
+_CANONICAL_DTYPES: pd.Series | None = None
+
+
+def _is_canonical(df: pd.DataFrame) -> bool:
+    """True for a frame already in the canonical columns, order and dtypes (a reader's chunk), which
+    needs no second :func:`coerce_events` copy."""
+    global _CANONICAL_DTYPES
+    if _CANONICAL_DTYPES is None:
+        _CANONICAL_DTYPES = coerce_events(pd.DataFrame(columns=EVENT_COLUMNS)).dtypes
+    return (list(df.columns) == EVENT_COLUMNS and isinstance(df.index, pd.RangeIndex) and df.index.start == 0
+            and df.index.step == 1 and bool((df.dtypes == _CANONICAL_DTYPES).all()))
+
+
 def _prefetch(items: Iterable[Any], depth: int = 1) -> Iterator[Any]:
     """The items of ``items``, produced by a background thread up to ``depth`` ahead of the consumer.
 
@@ -541,7 +554,7 @@ class Store:
                 n_read += int(chunk_read)
                 n_skipped += int(chunk_skipped)
                 if len(ev_chunk):
-                    ev = coerce_events(ev_chunk).assign(ingest_id=ingest_id)
+                    ev = (ev_chunk if _is_canonical(ev_chunk) else coerce_events(ev_chunk)).assign(ingest_id=ingest_id)
                     unassigned += int((ev["province_method"] == "unassigned").sum())
                     pip += int((ev["province_method"] == "point_in_polygon").sum())
                     for c in ("date", "date_end"):  # day precision: DuckDB reads datetime64[s] as TIMESTAMP_S

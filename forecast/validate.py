@@ -132,13 +132,19 @@ class SeenIds:
         """The line of each id's earlier occurrence, or -1 (``ids``: the ids or their :meth:`hashes`)."""
         h1, h2 = ids if isinstance(ids, tuple) else self._hash(ids)
         out = np.full(len(h1), -1, dtype=np.int64)
+        if not self._runs:
+            return out
+        order = np.argsort(h1)  # sorted queries: the binary searches walk each run in order (cache-friendly)
+        h1, h2 = h1[order], h2[order]
+        found = np.full(len(h1), -1, dtype=np.int64)
         for r1, r2, rl in self._runs:
             lo = np.searchsorted(r1, h1, side="left")
             hi = np.searchsorted(r1, h1, side="right")
             for k in np.flatnonzero(hi > lo):  # only ids whose first hash was seen (repeats: rare)
                 m = np.flatnonzero(r2[lo[k]:hi[k]] == h2[k])
-                if len(m) and out[k] < 0:
-                    out[k] = int(rl[lo[k] + m[0]])
+                if len(m) and found[k] < 0:
+                    found[k] = int(rl[lo[k] + m[0]])
+        out[order] = found
         return out
 
     def add(self, ids: pd.Series | tuple[np.ndarray, np.ndarray], lines: np.ndarray) -> None:
@@ -182,8 +188,10 @@ def to_float(s: pd.Series) -> pd.Series:
 def first_occurrence(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """``(codes, first)``: a code per distinct value (-1 for missing) and the position of each row's
     value's first occurrence (hash-encoded by pyarrow, no Python per row)."""
-    arr = arrow_strings(s)
-    codes = pc.fill_null(pc.dictionary_encode(arr).indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    enc = pc.dictionary_encode(arrow_strings(s))
+    codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    if len(enc.dictionary) == len(codes):  # every value distinct and present (ids, the common case): no sort
+        return codes, np.arange(len(codes))
     uniq, first_pos, inverse = np.unique(codes, return_index=True, return_inverse=True)
     return codes, first_pos[inverse]
 
