@@ -170,6 +170,9 @@ def _draw_fan(ax, history: pd.Series, fc: pd.DataFrame, start_year: int, history
         ax.fill_between(xq, fc["q25"], fc["q75"], color=FAN, alpha=0.38, lw=0, label="50% interval")
         ax.plot(xq, fc["q50"], color=FAN, lw=1.6, label="forecast median")
     ax.set_ylim(bottom=0)
+    # plain numbers with thousands separators on the count axis (no "1e7" offset above the axis)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 10 or v == 0
+                                                                 else f"{v:g}"))
 
 
 @redrawable
