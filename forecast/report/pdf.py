@@ -171,7 +171,8 @@ class PageWriter:
         def height(cells: list[str]) -> float:
             return max(len(wrapped(c, i)) for i, c in enumerate(cells)) * line_h + line_h * 0.35
 
-        self._need(height(cols) + height(body[0]) if body else height(cols))
+        # the header never sits alone at the foot of a page: it starts with at least two rows (or all)
+        self._need(height(cols) + sum(height(r) for r in body[:2]))
         draw_row(cols, True)
         for r in body:
             if self.y - height(r) < BOTTOM:
