@@ -127,7 +127,7 @@ def _walk_cholesky(sg, s0, hrow, T, Ld, Lo, dLd, dLo):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinfo, tab_len, g):
+def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinfo, tab_len, ncov, g):
     r"""Joint log-density at ``x``; writes the gradient into ``g`` (same length).
 
     Each walk's states :math:`v_{mu\cdot}` (log-intensity before seasonality and effects) are
@@ -141,7 +141,8 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
     ``log_sigma_raw`` entries are the coordinates ``e`` and the density carries
     :math:`\log N(\theta; \mu, \tau) + \log s` in place of :math:`\log N(e; 0, 1)`.
 
-    ``tab_len[k] > 0``: the count-only NB2 terms of source-metric ``k`` are read from a table of
+    ``ncov[i]``: the number of units observation ``i`` covers (its first ``ncov[i]`` columns of
+    ``lo``/``hi``). ``tab_len[k] > 0``: the count-only NB2 terms of source-metric ``k`` are read from a table of
     that length built once per call (:func:`count_sums_table`; it pays when the key has many
     figures of moderate size).
     """
@@ -267,7 +268,6 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
     for f in range(F):
         logk[free_idx[f]] = x[o_k + f]
     n = y.size
-    kmax = lo.shape[1]
     tab_off = np.zeros(K + 1, dtype=np.int64)
     for k in range(K):
         tab_off[k + 1] = tab_off[k] + tab_len[k]
@@ -285,7 +285,8 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
             UU[tab_off[k]:tab_off[k] + u_.size] = u_
     for i in range(n):
         tot = 0.0
-        for j in range(kmax):
+        nc = ncov[i]
+        for j in range(nc):
             tot += csum[hi[i, j]] - csum[lo[i, j]]
         tot = max(tot, 1e-300)
         k = obs_key[i]
@@ -296,10 +297,9 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
         dlk[k] += de
         g[o_a + k] += dla
         dt = de / tot
-        for j in range(kmax):
-            if hi[i, j] != lo[i, j]:
-                dC[hi[i, j]] += dt
-                dC[lo[i, j]] -= dt
+        for j in range(nc):
+            dC[hi[i, j]] += dt
+            dC[lo[i, j]] -= dt
     for f in range(F):
         g[o_k + f] += dlk[free_idx[f]]
     # ---- backward

@@ -30,11 +30,19 @@ Each observation :math:`i` is one published figure of source-metric :math:`k(i)`
     y_i \sim \mathrm{NB2}\Big(\kappa_{k(i)} \sum_{t \in P_i} \sum_{u \in R_i} \lambda_{m(i)ut},\;
     \alpha_{k(i)}\Big), \qquad \mathrm{Var}(y_i) = \mu_i + \alpha_{k(i)} \mu_i^2
 
-with :math:`\log\kappa_k \sim N(0, 1.5)` and :math:`\log\alpha_k \sim N(-3, 1.5)`. The same period
-seen by two sources is two measurements (never a sum). **Identification**: the reference units
-(``units=``) fix :math:`\kappa = 1` for one source-metric per measure, so :math:`\lambda` is in
-that source's units ("attacks as UCDP counts them"); every other :math:`\kappa_k` is the ratio of
-source :math:`k`'s count to the reference count of the same months and units.
+with :math:`\log\alpha_k \sim N(-3, 1.5)`. The same period seen by two sources is two
+measurements (never a sum). **Identification**: the reference units (``units=``) fix
+:math:`\kappa = 1` for one source-metric per measure, so :math:`\lambda` is in that source's units
+("attacks as UCDP counts them"); every other :math:`\kappa_k` is the ratio of source :math:`k`'s
+count to the reference count of the same months and units. The priors on the scales are placed
+relative to the **anchor** of each measure, the source-metric with the most figures (often the
+reference itself): :math:`\log(\kappa_k/\kappa_{\mathrm{anchor}}) \sim N(0, 1.5)` for every
+other source-metric (the reference included), and the level priors are on the latent in the
+anchor's units; results are reported in the reference units (:math:`\kappa_k/\kappa_{\mathrm{ref}}`,
+:math:`\lambda\,\kappa_{\mathrm{ref}}/\kappa_{\mathrm{anchor}}`). This leaves the likelihood, and
+so the identification, unchanged; it spares the sampler the ridge between a sparse reference's
+scale and every month of the latent (a monthly anchor pins :math:`\kappa_{\mathrm{anchor}}\lambda`
+month by month, the reference only :math:`\kappa_{\mathrm{ref}}/\kappa_{\mathrm{anchor}}`).
 
 Months with no observation (gaps, months after a source stops, the forecast horizon) carry no
 likelihood term: the latent walks through them under the prior, so their intervals widen. The
@@ -105,6 +113,9 @@ class FusionDesign:
         Source-metrics in observation order of first appearance; ``key_measure[k]`` its measure.
     reference : dict measure -> key index
         The source-metric whose :math:`\\kappa` is fixed at 1 for each measure.
+    anchor : dict measure -> key index
+        The source-metric with the most figures of each measure: the sampler's scales are relative
+        to it (module maths); ``free_keys`` are the others.
     n_fit : int
         Months the sampler sees (through the last observed month).
     obs_key, obs_measure, obs_first, obs_last : ndarray (n_obs,)
@@ -122,6 +133,7 @@ class FusionDesign:
     keys: list
     key_measure: np.ndarray
     reference: dict
+    anchor: dict
     n_fit: int
     obs_key: np.ndarray
     obs_measure: np.ndarray
@@ -139,7 +151,7 @@ class FusionDesign:
 
     @property
     def free_keys(self) -> list[int]:
-        ref = set(self.reference.values())
+        ref = set(self.anchor.values())
         return [k for k in range(len(self.keys)) if k not in ref]
 
     @property
@@ -280,6 +292,12 @@ class MeasurementModel:
             obs_key[i] = kpos[k]
         key_measure_a = np.asarray(key_measure, dtype=np.int64)
         reference = self._reference(keys, key_measure_a)
+        counts = np.bincount(obs_key, minlength=len(keys))
+        anchor = {}
+        for mi, me in enumerate(self.measures):
+            cand = [k for k in range(len(keys)) if key_measure_a[k] == mi]
+            best = max(cand, key=lambda k: (counts[k], k == reference[me], -k))
+            anchor[me] = best
         n_fit = int(last.max()) + 1
         U = len(self.latent_units)
         width = n_fit + 1
@@ -298,7 +316,7 @@ class MeasurementModel:
                 raise ValueError(f"effect {name!r}: month {when} not in months")
             eff[e, pos[when]:] = 1.0
         return FusionDesign(units=self.latent_units, months=labels, measures=self.measures, keys=keys,
-                            key_measure=key_measure_a, reference=reference, n_fit=n_fit, obs_key=obs_key,
+                            key_measure=key_measure_a, reference=reference, anchor=anchor, n_fit=n_fit, obs_key=obs_key,
                             obs_measure=meas, obs_first=first, obs_last=last, lo=lo, hi=hi, cover=cover,
                             y=y, season_index=season, n_seasons=n_seasons, effects=eff,
                             effect_names=list(self.effects), observations=obs)
@@ -435,7 +453,9 @@ class MeasurementModel:
             if free:
                 lk = pm.Normal("log_kappa", pr["log_kappa"][0], pr["log_kappa"][1], dims="free_key")
                 log_kappa = pt.set_subtensor(log_kappa[np.asarray(free)], lk)
-            pm.Deterministic("kappa", pt.exp(log_kappa), dims="key")
+            ref_lk = pt.stack([log_kappa[d.reference[me]] for me in d.measures])
+            pm.Deterministic("ref_shift", ref_lk, dims="measure")
+            pm.Deterministic("kappa", pt.exp(log_kappa - ref_lk[d.key_measure]), dims="key")
             log_alpha = pm.Normal("log_alpha", pr["log_alpha"][0], pr["log_alpha"][1], dims="key")
             eta = log_kappa[d.obs_key] + pt.log(total)
             if likelihood == "numba":
@@ -462,7 +482,8 @@ class MeasurementModel:
                         pr["season"][0], *pr["effect"], *pr["log_kappa"], *pr["log_alpha"]], dtype=float)
         return (dims, d.y.astype(float), d.obs_key.astype(np.int64), d.lo, d.hi, sidx, H,
                 np.ascontiguousarray(d.effects[:, :L.T]), np.asarray(d.free_keys, dtype=np.int64), pri,
-                np.ascontiguousarray(self.whiten), self.scale_information(), self._table_lengths())
+                np.ascontiguousarray(self.whiten), self.scale_information(), self._table_lengths(),
+                d.cover.sum(axis=1).astype(np.int64))
 
     def _table_lengths(self) -> np.ndarray:
         """Per source-metric, the length of the NB2 count table the kernel builds (0 = none): a
@@ -493,7 +514,7 @@ class MeasurementModel:
         x = jitter * rng.standard_normal(L.ndim)
         off = L.offsets
         # primary level: log of the mean monthly count per unit implied by the primary reference
-        k0 = d.reference[d.measures[0]]
+        k0 = d.anchor[d.measures[0]]
         sel = d.obs_key == k0
         ncells = d.cover[sel].sum(axis=1) * (d.obs_last[sel] - d.obs_first[sel] + 1)
         rate = max(float(d.y[sel].sum() / max(ncells.sum(), 1)), 0.05)
@@ -591,7 +612,9 @@ class MeasurementModel:
         if L.F:
             out["log_kappa"] = p["log_kappa"]
             lk[np.asarray(d.free_keys)] = p["log_kappa"]
-        out["kappa"] = np.exp(lk)
+        ref_lk = np.array([lk[d.reference[me]] for me in d.measures])
+        out["ref_shift"] = ref_lk
+        out["kappa"] = np.exp(lk - ref_lk[d.key_measure])
         out["log_alpha"] = p["log_alpha"]
         return out
 
@@ -599,7 +622,7 @@ class MeasurementModel:
         L = self.layout
         dims = {"level": ("measure", "unit"), "log_sigma_mean": ("measure",), "log_sigma_sd": ("measure",),
                 "log_sigma_raw": ("measure", "unit"), "sigma": ("measure", "unit"), "kappa": ("key",),
-                "log_alpha": ("key",)}
+                "log_alpha": ("key",), "ref_shift": ("measure",)}
         if L.T > 1:
             dims["z"] = ("measure", "unit", "step")
         if L.S > 1:

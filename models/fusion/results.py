@@ -97,6 +97,12 @@ class FusionResults:
         if d.effects.shape[0]:
             beta = self._draws("effect")                 # (S, E, M, U)
             out += np.einsum("semu,et->smut", beta, d.effects)
+        if "ref_shift" in self.idata.posterior:
+            # the sampler's latent is in the anchor's units: log lambda_ref = log lambda_anchor + shift
+            shift = self._draws("ref_shift")             # (S, M)
+            out[:, 0] += shift[:, 0, None, None]
+            if M > 1:
+                out[:, 1:] += (shift[:, 1:] - shift[:, :1])[:, :, None, None]
         return out
 
     @cached_property
