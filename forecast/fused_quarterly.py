@@ -37,7 +37,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 from pakcast.forecast.country import profile
-from pakcast.forecast.errors import InputError
+from pakcast.forecast.errors import GateError, InputError
 from pakcast.forecast.io import OutDir, prepare_out_dir, write_csv
 from pakcast.forecast.manifest import RunManifest
 from pakcast.forecast.provinces import NATIONAL, canonical_province
@@ -123,11 +123,36 @@ def monthly_paths(fr: Any, measure: str, n_samples: int, random_seed: int) -> np
     """(unit + national, month, sample) posterior-predictive counts in reference units; the reference
     source's own monthly counts replace the draws where it published them; the last row is the
     national sum, path by path."""
-    p = np.asarray(fr.results.paths(n_samples=n_samples, random_seed=random_seed, measure=measure,
-                                    kind="counts"), dtype=float)
+    try:
+        p = np.asarray(fr.results.paths(n_samples=n_samples, random_seed=random_seed, measure=measure,
+                                        kind="counts"), dtype=float)
+    except ValueError as exc:  # numpy refuses to draw counts from an intensity beyond ~1e19
+        if "too large" not in str(exc):
+            raise
+        raise GateError(_overflow_message(fr, measure, n_samples, random_seed)) from None
     for (u, t), v in reference_counts(fr, measure).items():
         p[u, t, :] = v
     return np.concatenate([p, p.sum(axis=0, keepdims=True)], axis=0)
+
+
+def _overflow_message(fr: Any, measure: str, n_samples: int, random_seed: int) -> str:
+    """Why the forecast paths cannot be drawn: where the latent intensity runs away, and the random-walk
+    scales behind it."""
+    lam = np.asarray(fr.results.paths(n_samples=n_samples, random_seed=random_seed, measure=measure,
+                                      kind="intensity"))
+    months = list(fr.table.months)
+    huge = lam > 1e6                                                   # (unit, month, sample)
+    u, t = np.unravel_index(np.argmax(huge.any(axis=2)), huge.shape[:2]) if huge.any() else (0, 0)
+    d = fr.results.design
+    sig = fr.results.idata.posterior["sigma"].stack(s=("chain", "draw")).values[d.measures.index(measure)]
+    worst = sorted(((float(np.median(sig[i])), unit) for i, unit in enumerate(d.units)), reverse=True)[:3]
+    return (f"the fused model's {measure} forecast cannot be drawn: its latent monthly intensity runs away after the "
+            f"newest observation ({fr.as_of}); {fr.table.units[u]} first passes 1e6 a month in {months[t]}, and "
+            f"{huge.any(axis=(0, 1)).mean():.0%} of the paths pass it somewhere by {months[-1]}. The random-walk "
+            "scales per month (posterior medians: "
+            + ", ".join(f"{n} {v:.2f}" for v, n in worst)
+            + ") are too large for a forecast to the horizon; a model change is needed (models/fusion: per-unit "
+              "dispersion or a bounded component); a shorter horizon (--today) only delays it")
 
 
 def _quarter_sums(paths: np.ndarray, months: pd.PeriodIndex, q: pd.Period) -> np.ndarray | None:

@@ -86,6 +86,8 @@ def fusion_section(fusion: dict[str, Any], inputs: RunInputs, figdir: Path, figs
     rows = [[r.source, r.metric, r.measure, "reference (1 by definition)" if bool(r.reference) else
              f"{fmt_ratio(r.scale)} ({fmt_ratio(r.scale_ci_low)}–{fmt_ratio(r.scale_ci_high)})",
              int(r.n_obs), f"{r.first}..{r.last}"] for r in sc.itertuples()]
+    blocks.append(_p("Each scale is one number for the whole period a source covers (no drift over time): where two "
+                     "monitors' counts diverge over the years (figures below), the fused series lies between them."))
     blocks.append(_table(f"Source scales: each source's count per reference count ({units['source']} = 1), "
                          "posterior median and 90% interval", ["source", "metric", "measure", "scale (90% interval)",
                                                                  "figures", "period covered"], rows, "source_scales"))

@@ -223,3 +223,19 @@ def test_fused_vintage_is_archived_with_its_units(fused_run, tmp_path):
     assert set(v["units"]) == set(res["fusion"]["units"]["measures"].values())
     assert "not yet scored" in res["earlier_vintages"]["note"]
     assert res["not_produced"]["briefing"].startswith("report disabled")
+
+
+def test_runaway_forecast_paths_are_a_clear_gate_error(fused_run, monkeypatch):
+    from pakcast.forecast.errors import GateError
+
+    _, fr, _ = fused_run
+    real = fr.results.paths
+
+    def overflow(*a, **kw):
+        if kw.get("kind") == "counts":
+            raise ValueError("lam value too large")
+        return real(*a, **kw)
+
+    monkeypatch.setattr(fr.results, "paths", overflow)
+    with pytest.raises(GateError, match=r"forecast cannot be drawn.*random-walk scales per month"):
+        monthly_paths(fr, "attacks", 50, 1)
