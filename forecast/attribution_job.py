@@ -110,7 +110,8 @@ def run_attribute(*, outcome: str = "attacks", periods: str | None, groups: str,
                   trend: bool = False, bayes: bool = False, bayes_draws: int = 1000, bayes_tune: int = 1000,
                   bayes_chains: int = 4, interventions: Sequence[str] | None = None, json_out: Path | None = None,
                   status: Any = None, series: str = "ucdp", fused_draws: int = 20, fused_config: Any = None,
-                  fused_cache: Any = None, fused_run: Any = None) -> JobResult:
+                  fused_cache: Any = None, fused_run: Any = None,
+                  fuse_settings: tuple[int, int, int] | None = None) -> JobResult:
     """Covariate effects (IRRs), Shapley shares of a change between two periods, predictive checks.
 
     ``interventions``: at most one date, the real break of the placebo test (default: the
@@ -123,8 +124,8 @@ def run_attribute(*, outcome: str = "attacks", periods: str | None, groups: str,
     the series pooled by Rubin's rules, so its intervals carry the measurement uncertainty; the
     result's ``shapley`` is then the pooled one and ``shapley_posterior_mean`` the mean panel's).
     Effects, checks and caveats are computed on the posterior-mean panel in both fused modes.
-    ``fused_config`` (a :class:`~pakcast.forecast.fusion.FusionConfig`; default the shipped inputs
-    with default sampler settings) and ``fused_cache`` go to
+    ``fused_config`` (a :class:`~pakcast.forecast.fusion.FusionConfig`; default the shipped inputs,
+    the ``pakcast fuse`` defaults and ``fuse_settings`` = (draws, tune, chains)) and ``fused_cache`` go to
     :func:`pakcast.forecast.fusion_cache.fit_cached` (``fused_run``: a fitted
     :class:`~pakcast.forecast.fusion.FusionRun` used as it is). Default ``periods``: 2010-01..2013-12 vs
     2015-01..2018-12 on UCDP, 2018-01..2020-12 vs 2023-01..2025-12 on the fused series.
@@ -157,7 +158,8 @@ def run_attribute(*, outcome: str = "attacks", periods: str | None, groups: str,
         "outcome": outcome, "periods": periods, "groups": list(grp), "n_draws": n_draws,
         "min_events": min_events, "scenario": list(scenarios or []), "checks": checks, "trend": trend,
         "bayes": bayes, "bayes_draws": bayes_draws, "bayes_tune": bayes_tune, "bayes_chains": bayes_chains,
-        "series": series, **({"fused_draws": fused_draws} if series == "fused" else {}), **extra})
+        "series": series, **({"fused_draws": fused_draws} if series == "fused" else {}),
+        **({"fuse_settings": list(fuse_settings or (1000, 1000, 4))} if series != "ucdp" else {}), **extra})
     manifest.random_seeds = {"seed": random_seed}
     with stage("loading panel and covariates"):
         cov = load_covariates("month")
@@ -174,7 +176,8 @@ def run_attribute(*, outcome: str = "attacks", periods: str | None, groups: str,
 
         fr = fused_run
         if fr is None:
-            fcfg = fused_config or FusionConfig(figures=False, random_seed=random_seed)
+            d_, t_, c_ = fuse_settings or (1000, 1000, 4)
+            fcfg = fused_config or FusionConfig(figures=False, draws=d_, tune=t_, chains=c_)
             with stage("fitting the fused series"):
                 fr = fit_cached(fcfg, build_observations(fcfg), fused_cache)
         for pth, role in fr.table.inputs:
@@ -196,6 +199,10 @@ def run_attribute(*, outcome: str = "attacks", periods: str | None, groups: str,
                                  + (f"; the Shapley shares pool {fused_draws} posterior draws (Rubin's rules), "
                                     "so their intervals include the measurement uncertainty." if series == "fused"
                                     else ", so their intervals leave the measurement uncertainty out."))
+        out["caveats"] = [("Security covariates: the fused series' months before 2022 lean on UCDP, which counts "
+                           "clashes between the army and militants, so military operations raise its counts directly; "
+                           "security IRRs above 1 do not mean that operations cause terrorism.")
+                          if c.startswith("UCDP counts clashes") else c for c in out["caveats"]]
         if "NOT CONVERGED" in finfo["diagnostics"]:
             out["caveats"].insert(0, "The fused series' sampler did not pass its convergence gates: "
                                      + finfo["diagnostics"])

@@ -49,6 +49,9 @@ def attribute(
                                     "the Shapley split pooled over --fused-draws posterior draws) or fused-mean "
                                     "(posterior mean only)."),
     fused_draws: int = typer.Option(20, "--fused-draws", min=2, help="Posterior draws of the fused series (--series fused)."),
+    fuse_draws: int = typer.Option(1000, "--fuse-draws", min=1, help="Sampler draws per chain of the fused fit (as pakcast fuse --draws)."),
+    fuse_tune: int = typer.Option(1000, "--fuse-tune", min=1, help="Warm-up iterations of the fused fit."),
+    fuse_chains: int = typer.Option(4, "--fuse-chains", min=1, help="Chains of the fused fit."),
     intervention: Optional[list[str]] = typer.Option(
         None, "--intervention", help="The real break of the placebo test (one date; default 2014-06-15, "
                                      "Operation Zarb-e-Azb)."),
@@ -63,4 +66,4 @@ def attribute(
                        n_draws=n_draws, min_events=min_events, scenarios=scenario, checks=checks, trend=trend,
                        bayes=bayes, bayes_draws=bayes_draws, bayes_tune=bayes_tune, bayes_chains=bayes_chains,
                        interventions=intervention, json_out=json_out, status=console.status, series=series,
-                       fused_draws=fused_draws))
+                       fused_draws=fused_draws, fuse_settings=(fuse_draws, fuse_tune, fuse_chains)))
