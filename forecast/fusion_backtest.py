@@ -106,6 +106,23 @@ def own_baselines(held: pd.DataFrame, history: pd.DataFrame) -> tuple[np.ndarray
     return (last.reindex(idx).to_numpy(dtype=float), mean.reindex(idx).to_numpy(dtype=float))
 
 
+#: predictive means above this are capped before the NB2 draw (a forecast that far out is useless
+#: anyway; its CRPS stays huge, but the Poisson sampler cannot draw beyond about 1e19)
+MEAN_CAP = 1e15
+
+
+def figure_draws(fr: Any, figures: pd.DataFrame, n_samples: int, random_seed: int) -> tuple[np.ndarray, int]:
+    """Posterior predictive draws (n_figures, n_samples) of what each figure's source would publish,
+    NB2 around the fused mean with each draw's means capped at :data:`MEAN_CAP`; returns the draws
+    and how many means were capped."""
+    mu, alpha = fr.results.predictive_mean_draws(figures, n_samples=n_samples, random_seed=random_seed)
+    rng = np.random.default_rng([int(random_seed), 7])
+    shape = 1.0 / alpha
+    lam = rng.gamma(shape, np.minimum(mu, MEAN_CAP) / shape)
+    capped = int((~(lam <= MEAN_CAP)).sum())
+    return rng.poisson(np.minimum(np.nan_to_num(lam, nan=MEAN_CAP, posinf=MEAN_CAP), MEAN_CAP)).astype(float), capped
+
+
 def score_figures(draws: np.ndarray, held: pd.DataFrame, random_seed: int = 0) -> pd.DataFrame:
     """Scores of predictive ``draws`` (n_figures, n) for the held figures' ``value``: ``crps,
     log_score, pit, cov50, cov80, cov90`` (randomised PIT), ``q05, q50, q95, in_interval_90`` (the
@@ -304,7 +321,7 @@ def early_warning_backtest(fits: dict[pd.Period, Any], table: Any, horizon: int 
                              "_i": base})
         if not probe:
             continue
-        draws = fr.results.predict_observations(pd.DataFrame(probe), n_samples=n_samples, random_seed=random_seed)
+        draws, _ = figure_draws(fr, pd.DataFrame(probe), n_samples, random_seed)
         for r in meta:
             i = r.pop("_i")
             ref = r["last_year"] if r["last_year_known"] else draws[i + 1]
@@ -382,7 +399,8 @@ def fusion_backtest(config: Any, origins: list[pd.Period], horizon: int = HORIZO
                              "first": held["first"].astype(str), "last": held["last"].astype(str),
                              "value": held["value"].astype(float),
                              "lead_months": [(la - o).n + 1 for la in held["last"]]})
-        draws = fr.results.predict_observations(held, n_samples=n_samples, random_seed=config.random_seed)
+        draws, n_capped = figure_draws(fr, held, n_samples, config.random_seed)
+        diags[-1]["capped_draws"] = n_capped
         blocks = {FUSED: score_figures(draws, held, config.random_seed)}
         lv, hm = own_baselines(held, sub.frame)
         blocks["last_value"], blocks["hist_mean"] = _point_scores(lv, held), _point_scores(hm, held)

@@ -29,9 +29,9 @@ def score_heldout(fr: Any, held: pd.DataFrame, history: pd.DataFrame, n_samples:
     ``in_interval_90`` (inside the closed 5-95% sample interval), ``crps``, ``log_score``, ``pit``
     and the CRPS of the source's own ``last_value`` and ``hist_mean`` forecasts (scored by
     :mod:`pakcast.forecast.scoring` via :func:`pakcast.forecast.fusion_backtest.score_figures`)."""
-    from pakcast.forecast.fusion_backtest import own_baselines, score_figures
+    from pakcast.forecast.fusion_backtest import figure_draws, own_baselines, score_figures
 
-    draws = fr.results.predict_observations(held, n_samples=n_samples, random_seed=random_seed)
+    draws, _ = figure_draws(fr, held, n_samples, random_seed)
     sc = score_figures(draws, held, random_seed)
     lv, hm = own_baselines(held, history)
     obs = held["value"].to_numpy(dtype=float)

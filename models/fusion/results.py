@@ -335,7 +335,7 @@ class FusionResults:
         keys = [tuple(k) for k in self.design.keys]
         if (source, metric) not in keys:
             raise ValueError(f"{source} {metric} was not in the fit; fitted: {self.design.key_labels}")
-        return self._draws("kappa")[:, keys.index((source, metric))]
+        return self._kappa[:, keys.index((source, metric))]
 
     def effect_draws(self) -> np.ndarray:
         """Known-date step coefficients :math:`\\beta_{emu}` per draw, (draw, effect, measure, unit), in the
@@ -345,6 +345,24 @@ class FusionResults:
         if not d.effects.shape[0]:
             return np.zeros((self.n_draws, 0, len(d.measures), len(d.units)))
         return self._draws("effect")
+
+    def predictive_mean_draws(self, observations: pd.DataFrame, n_samples: int | None = None,
+                              random_seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(mu, alpha)``, each (n_obs, sample): per posterior draw, the NB2 mean
+        :math:`\\kappa \\sum\\lambda` and dispersion of figures the sources would publish (the
+        parameters behind :meth:`predict_observations`, for callers that draw or bound them)."""
+        d = self.design
+        kpos = {k: i for i, k in enumerate(d.keys)}
+        for i, (s, m) in enumerate(zip(observations["source"], observations["metric"])):
+            if (s, m) not in kpos:
+                raise ValueError(f"row {i}: {s} {m} was not in the fit; fitted: {d.key_labels}")
+        rng = np.random.default_rng(random_seed)
+        S = self.n_draws
+        n = S if n_samples is None else int(n_samples)
+        pick = rng.choice(S, size=n, replace=n > S)
+        mu = _period_sums(np.exp(self._loglam[pick]), _probe_design(self.model, observations))
+        keys = np.array([kpos[(s, m)] for s, m in zip(observations["source"], observations["metric"])], dtype=np.int64)
+        return (mu * self._kappa[pick][:, keys]).T, self._alpha[pick][:, keys].T
 
 
 class _ObsIndex:

@@ -253,3 +253,17 @@ def test_cli_fuse_backtest_refuses_bad_origins_in_one_line():
     r = CliRunner().invoke(app, ["fuse", "--backtest", "2022-13", "--out", "unused"])
     assert r.exit_code == 1
     assert "--backtest:" in r.output and "Traceback" not in r.output
+
+
+def test_figure_draws_match_the_predictive_and_cap_exploding_means(table, cache):
+    from pakcast.forecast.fusion_backtest import MEAN_CAP, figure_draws
+
+    sub, held, _ = origin_split(table, pd.Period("2022-01", "M"), 12)
+    fr = fit_cached(CFG, sub, cache)
+    d, capped = figure_draws(fr, held, 400, random_seed=3)
+    ref = fr.results.predict_observations(held, n_samples=400, random_seed=3)
+    assert d.shape == ref.shape and capped == 0 and (d >= 0).all()
+    mu, _ = fr.results.predictive_mean_draws(held, n_samples=400, random_seed=3)
+    assert np.allclose(np.median(d, axis=1), np.median(ref, axis=1), rtol=0.35, atol=3)
+    assert np.allclose(d.mean(axis=1), mu.mean(axis=1), rtol=0.25, atol=2)
+    assert MEAN_CAP < 1e19
