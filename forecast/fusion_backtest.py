@@ -407,9 +407,8 @@ def fusion_backtest(config: Any, origins: list[pd.Period], horizon: int = HORIZO
         if ucdp is not None:
             ud = _ucdp_only_draws(fr, held, ucdp[0], ucdp[1], ucdp[2], config.random_seed)
             ok = np.isfinite(ud).all(axis=1)
-            sc = pd.DataFrame(np.nan, index=range(len(held)), columns=blocks[FUSED].columns)
-            if ok.any():
-                sc.loc[ok] = score_figures(ud[ok], held[ok].reset_index(drop=True), config.random_seed).to_numpy()
+            sc = score_figures(np.where(ok[:, None], ud, 0.0), held, config.random_seed).astype(float)
+            sc.loc[~ok, :] = np.nan  # figures outside the UCDP-only forecast's months or units
             blocks["ucdp_only"] = sc
         for m, b in blocks.items():
             parts.append(pd.concat([info, b.reset_index(drop=True)], axis=1).assign(model=m))
