@@ -61,10 +61,10 @@ def heldout_table(summary: dict) -> str:
         for m, r in sorted(by_m.items()):
             best = "" if r["beats_baselines"] is None else ("yes" if r["beats_baselines"] else "no")
             lines.append(f"| {s} | {m} | {r['n']} | {_f(r['coverage_90'] * 100, '.0f')}% | "
-                         f"{_f(r['crps_on_baseline_figures'])} | {_f(r['crps_last_value'])} | "
+                         f"{_f(r['crps_on_baseline_figures'], '.4g')} | {_f(r['crps_last_value'])} | "
                          f"{_f(r['crps_hist_mean'])} | {best} |")
     a = summary["all"]
-    lines.append(f"| **all** | | {a['n']} | {_f(a['coverage_90'] * 100, '.0f')}% | {_f(a.get('crps'))} | "
+    lines.append(f"| **all** | | {a['n']} | {_f(a['coverage_90'] * 100, '.0f')}% | {_f(a.get('crps'), '.4g')} | "
                  f"{_f(a.get('crps_last_value'))} | {_f(a.get('crps_hist_mean'))} | "
                  f"{'yes' if a.get('beats_baselines') else 'no'} |")
     return "\n".join(lines)
@@ -84,8 +84,8 @@ def backtest_table(summary: list[dict]) -> str:
              "historical mean / fused | UCDP-only / fused |", "|---|---|---|---|---|---|---|---|---|"]
     for r in summary:
         lines.append(f"| {r['source']} | {r['metric']} | {r['resolution']} | {r['n']} | "
-                     f"{_f(r['coverage_90'] * 100, '.0f')}% | {_f(r['crps_fused'])} | {_f(r.get('ratio_last_value'), '.2f')} | "
-                     f"{_f(r.get('ratio_hist_mean'), '.2f')} | {_f(r.get('ratio_ucdp_only'), '.2f')} |")
+                     f"{_f(r['coverage_90'] * 100, '.0f')}% | {_f(r['crps_fused'], '.4g')} | {_f(r.get('ratio_last_value'), '.2g')} | "
+                     f"{_f(r.get('ratio_hist_mean'), '.2g')} | {_f(r.get('ratio_ucdp_only'), '.2g')} |")
     return "\n".join(lines)
 
 

@@ -267,3 +267,22 @@ def test_figure_draws_match_the_predictive_and_cap_exploding_means(table, cache)
     assert np.allclose(np.median(d, axis=1), np.median(ref, axis=1), rtol=0.35, atol=3)
     assert np.allclose(d.mean(axis=1), mu.mean(axis=1), rtol=0.25, atol=2)
     assert MEAN_CAP < 1e19
+
+
+def test_backtest_scores_the_ucdp_only_forecast(table, cache, backtest, monkeypatch):
+    import pakcast.forecast.fusion_backtest as fb
+
+    months = pd.period_range("2022-01", "2023-12", freq="M")
+
+    def fake(fata, model, first, last, n_samples, random_seed):
+        rng = np.random.default_rng(0)
+        return ({me: rng.poisson(3.0, (2, len(months), n_samples)).astype(float) for me in ("attacks", "killed")},
+                ["U0", "U1"], months, "2021-12")
+
+    monkeypatch.setattr(fb, "ucdp_only_paths", fake)
+    bt = fusion_backtest(CFG, [pd.Period("2022-01", "M"), pd.Period("2023-01", "M")], table=table, cache=cache,
+                         n_samples=200, ucdp_model="fake")
+    u = bt["scores"][bt["scores"]["model"] == "ucdp_only"]
+    assert len(u) == len(bt["scores"][bt["scores"]["model"] == "fused"]) and u["crps"].notna().all()
+    assert any(r["model"] == "ucdp_only" and r["coverage_90"] is not None for r in bt["rows"])
+    assert bt["ucdp_only"]["model"] == "fake" and any(s.get("ratio_ucdp_only") for s in bt["summary"])
