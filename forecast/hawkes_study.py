@@ -151,7 +151,9 @@ def run_hawkes_study(*, province: str | None = None, csv: Path | None = None, ti
                   **{f"q{int(q * 100):02d}": float(np.quantile(fc[:, j], q)) for q in (0.05, 0.5, 0.95)}}
                  for j in range(FORECAST_BINS)],
         "n_samples": n_samples,
-        "note": "simulated by Ogata thinning from the fitted process with parameter uncertainty",
+        "parameter_draws": res.parameter_draws(),
+        "note": "simulated by Ogata thinning from the fitted process, parameters drawn per path as recorded "
+                "in parameter_draws",
     }
     out["data"] = {**info, "window_start": None if origin is None else str(origin.date()), "T_days": T,
                    "ties": ties, "time_unit": "day"}
@@ -170,8 +172,17 @@ def run_hawkes_study(*, province: str | None = None, csv: Path | None = None, ti
     out["manifest"] = manifest.to_dict()
     written = write_json_output(json_out, out, manifest)
     br = out["branching_ratio"]
-    line = (f"Hawkes fit {info.get('province', 'all')}: n_events={res.n_events}, branching ratio "
-            f"{br['estimate']:.3f} [{br['ci_low']:.3f}, {br['ci_high']:.3f}], half-life {res.half_life_days:.2f} days")
+    if res.boundary:
+        line = (f"Hawkes fit {info.get('province', 'all')}: n_events={res.n_events}, branching ratio 0 (boundary: "
+                f"consistent with a homogeneous Poisson process), one-sided {out['ci_level']:g} upper bound "
+                f"{br['ci_high']:.3f}; forecast from the Poisson approximation")
+    elif not res.covariance_ok:
+        line = (f"Hawkes fit {info.get('province', 'all')}: n_events={res.n_events}, branching ratio "
+                f"{br['estimate']:.3f} (no interval: {res.status}), half-life {res.half_life_days:.2f} days")
+    else:
+        line = (f"Hawkes fit {info.get('province', 'all')}: n_events={res.n_events}, branching ratio "
+                f"{br['estimate']:.3f} [{br['ci_low']:.3f}, {br['ci_high']:.3f}], "
+                f"half-life {res.half_life_days:.2f} days")
     bins = "; ".join(f"{b.get('start', b['start_day'])}: {b['mean']:.1f} (90% {b['q05']:.0f}-{b['q95']:.0f})"
                      for b in out["forecast"]["bins"])
     return JobResult(payload=out, outputs=written, lines=[line, f"  next {FORECAST_BINS} x {FORECAST_BIN_DAYS} days: {bins}"])

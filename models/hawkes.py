@@ -33,8 +33,14 @@ Other precisions (week, month, year) must be excluded by the caller (and reporte
 Fitting: maximum likelihood with scipy's L-BFGS-B on log parameters (bounded), several
 starting decays; standard errors from the observed information (central differences of the
 analytic gradient); Wald intervals on the log scale (so they stay positive), delta method for
-the branching ratio.  Simulation: Ogata's thinning, conditioned on the observed history, for
-count forecasts with parameter uncertainty (parameters drawn from their asymptotic normal).
+the branching ratio.  When the branching ratio's MLE is at its boundary 0 (events with no
+clustering) the fit reports a homogeneous Poisson process: mu's MLE, alpha = 0, beta not
+identified, and a one-sided profile-likelihood upper bound of the branching ratio (the Wald
+interval of log alpha does not exist there); its forecasts draw mu from its Poisson posterior.
+A fit whose observed information is not positive definite reports no Wald intervals and
+forecasts from the point estimates.  Simulation: Ogata's thinning, conditioned on the observed history, for
+count forecasts with parameter uncertainty (parameters drawn from their asymptotic normal,
+clipped to the fit's log-parameter box).
 
 References
 ----------
@@ -242,9 +248,31 @@ def _num_hessian(grad, x, h=1e-5):
     return 0.5 * (H + H.T)
 
 
+_LOG_BOUNDS = (-25.0, 10.0)  # log-parameter box of the fit (and of parameter draws)
+_N_BOUNDARY = 1e-6  # a branching ratio below this is at its boundary 0
+
+
+def _exp(x: float) -> float:
+    """``exp`` that returns ``inf`` instead of raising on overflow."""
+    return math.exp(x) if x < 709.0 else math.inf
+
+
 def _log_wald(log_est, log_se, z) -> Estimate:
-    est = math.exp(log_est)
-    return Estimate(est, est * log_se, math.exp(log_est - z * log_se), math.exp(log_est + z * log_se))
+    est = _exp(log_est)
+    if not math.isfinite(log_se):
+        return Estimate(est, math.nan, math.nan, math.nan)
+    return Estimate(est, est * log_se, _exp(log_est - z * log_se), _exp(log_est + z * log_se))
+
+
+def _usable_covariance(H) -> np.ndarray | None:
+    """The inverse of the observed information ``H`` when it is finite and positive definite, else None."""
+    if not np.all(np.isfinite(H)):
+        return None
+    w = np.linalg.eigvalsh(H)
+    if w[0] <= 1e-12 * max(abs(w[-1]), 1.0):
+        return None
+    cov = np.linalg.inv(H)
+    return cov if np.all(np.isfinite(cov)) else None
 
 
 class HawkesExp:
@@ -276,12 +304,67 @@ class HawkesExp:
             return 1e300, np.zeros(3)
         return -ll, -np.array([gm * mu, ga * a, gb * b])
 
+    def poisson_loglike(self) -> float:
+        """Log-likelihood of the homogeneous Poisson process (``alpha = 0``) at its MLE ``N/(T - t0)``."""
+        n, span = self.times.size, self.T - self.t0
+        return float(n * math.log(n / span) - n)
+
+    def _negll_profile(self, th, log_n):
+        """Negative log-likelihood in (log mu, log beta) at a fixed branching ratio ``exp(log_n)``."""
+        mu, b = np.exp(th)
+        nr = math.exp(log_n)
+        ll, gm, ga, gb = _uni_llg(self.times, self.t0, self.T, mu, nr * b, b)
+        if not np.isfinite(ll):
+            return 1e300, np.zeros(2)
+        return -ll, -np.array([gm * mu, (ga * nr + gb) * b])
+
+    def profile_loglike(self, branching_ratio: float, betas_start=(0.05, 0.5, 5.0)) -> float:
+        """Profile log-likelihood of the branching ratio ``alpha/beta``: maximised over mu and over
+        decays ``beta >= 1/(T - t0)`` (mean offspring lag at most the window: slower kernels put the
+        offspring outside the window, where the data say nothing about them)."""
+        n, span = self.times.size, self.T - self.t0
+        log_n = math.log(branching_ratio)
+        best = math.inf
+        bounds = [_LOG_BOUNDS, (max(_LOG_BOUNDS[0], -math.log(span)), _LOG_BOUNDS[1])]
+        for b0 in betas_start:
+            x0 = np.log([(1 - branching_ratio) * n / span, max(b0, 1.0 / span)])
+            r = optimize.minimize(self._negll_profile, x0, args=(log_n,), jac=True, method="L-BFGS-B",
+                                  bounds=bounds, options={"maxiter": 500, "ftol": 1e-13, "gtol": 1e-8})
+            best = min(best, float(r.fun))
+        return -best
+
+    def branching_upper_bound(self, level: float = 0.95, llf: float | None = None) -> float:
+        """One-sided profile-likelihood upper bound of the branching ratio when its MLE is at 0.
+
+        At the boundary the likelihood-ratio statistic is a 50:50 mixture of 0 and
+        :math:`\\chi^2_1` (Self and Liang 1987), so the bound solves
+        :math:`2(\\ell_0 - \\ell_p(n)) = \\chi^2_{1, 1 - 2(1 - \\text{level})}`.  Capped at 0.999
+        (the stationary region) when the profile stays above the cut there.
+        """
+        ll0 = self.poisson_loglike() if llf is None else llf
+        cut = 0.5 * stats.chi2.ppf(1 - 2 * (1 - level), 1)
+        f = lambda log_n: ll0 - self.profile_loglike(math.exp(log_n)) - cut  # noqa: E731
+        lo, hi = math.log(_N_BOUNDARY), math.log(0.999)
+        if f(hi) <= 0:
+            return 0.999
+        if f(lo) >= 0:
+            return _N_BOUNDARY
+        return math.exp(optimize.brentq(f, lo, hi, xtol=1e-4))
+
     def fit(self, level: float = 0.95, betas_start=(0.05, 0.5, 5.0)) -> HawkesResults:
         """Maximum-likelihood fit; ``level`` is the confidence level of the reported intervals (the
-        model's own ``alpha`` is the excitation jump)."""
+        model's own ``alpha`` is the excitation jump).
+
+        When the branching ratio's MLE is at its boundary 0 (below ``1e-6``, or no likelihood gain
+        over a homogeneous Poisson process) the data are consistent with a homogeneous Poisson
+        process: beta is then not identified, the result reports ``boundary=True``, mu's Poisson
+        MLE, alpha = 0 and a one-sided profile-likelihood upper bound of the branching ratio
+        (:meth:`branching_upper_bound`) instead of Wald intervals.  A fit whose observed
+        information is not positive definite reports no Wald intervals (``covariance_ok=False``).
+        """
         n, span = self.times.size, self.T - self.t0
         best = None
-        bounds = [(-25.0, 10.0)] * 3
+        bounds = [_LOG_BOUNDS] * 3
         for b0 in betas_start:
             x0 = np.log([0.5 * n / span, 0.5 * b0, b0])
             r = optimize.minimize(self._negll_log, x0, jac=True, method="L-BFGS-B", bounds=bounds,
@@ -289,70 +372,135 @@ class HawkesExp:
             if best is None or r.fun < best.fun:
                 best = r
         th = best.x
+        ll_pois = self.poisson_loglike()
+        if th[1] - th[2] < math.log(_N_BOUNDARY) or -best.fun - ll_pois <= 1e-9 * max(1.0, abs(ll_pois)):
+            th = np.array([math.log(n / span), -math.inf, math.nan])
+            upper = self.branching_upper_bound(level, llf=ll_pois)
+            return HawkesResults(self, th, np.full((3, 3), np.nan), ll_pois, bool(best.success), 1.0 - level,
+                                 boundary_upper=upper)
         H = _num_hessian(lambda x: self._negll_log(x)[1], th)
-        try:
-            cov = np.linalg.inv(H)
-        except np.linalg.LinAlgError:
-            cov = np.full((3, 3), np.nan)
-        return HawkesResults(self, th, cov, -best.fun, bool(best.success), 1.0 - level)
+        cov = _usable_covariance(H)
+        return HawkesResults(self, th, np.full((3, 3), np.nan) if cov is None else cov, -best.fun,
+                             bool(best.success), 1.0 - level)
 
 
 class HawkesResults:
-    """Fitted univariate Hawkes process: ``params`` (mu, alpha, beta), intervals, branching ratio."""
+    """Fitted univariate Hawkes process: ``params`` (mu, alpha, beta), intervals, branching ratio.
 
-    def __init__(self, model: HawkesExp, log_params, cov_log, llf, converged, level_alpha):
+    ``boundary``: the branching ratio's MLE is at 0 (a homogeneous Poisson process); then alpha
+    is 0, beta is not identified (NaN, ``None`` in :meth:`to_dict`) and the branching ratio's
+    interval is ``[0, boundary_upper]`` (one-sided profile likelihood).  ``covariance_ok``: the
+    observed information was positive definite, so Wald intervals and parameter draws exist.
+    """
+
+    def __init__(self, model: HawkesExp, log_params, cov_log, llf, converged, level_alpha,
+                 boundary_upper: float | None = None):
         self.model = model
-        self.log_params = np.asarray(log_params)
-        self.cov_log = np.asarray(cov_log)
+        self.log_params = np.asarray(log_params, dtype=float)
+        self.cov_log = np.asarray(cov_log, dtype=float)
         self.llf = float(llf)
         self.converged = converged
         self.level_alpha = level_alpha
-        z = stats.norm.ppf(1 - level_alpha / 2)
-        se = np.sqrt(np.clip(np.diag(self.cov_log), 0, None))
-        names = ("mu", "alpha", "beta")
-        self.estimates = {k: _log_wald(self.log_params[i], se[i], z) for i, k in enumerate(names)}
-        c = np.array([0.0, 1.0, -1.0])
-        log_n = float(c @ self.log_params)
-        self.branching_ratio = _log_wald(log_n, float(np.sqrt(max(c @ self.cov_log @ c, 0.0))), z).to_dict()
+        self.boundary = boundary_upper is not None
+        self.boundary_upper = boundary_upper
+        self.covariance_ok = bool(np.all(np.isfinite(self.cov_log)))
+        self.estimates = self._estimates(level_alpha)
+        if self.boundary:
+            self.branching_ratio = {"estimate": 0.0, "se": math.nan, "ci_low": 0.0, "ci_high": float(boundary_upper),
+                                    "interval": "one-sided profile likelihood (MLE at the boundary 0)"}
+        else:
+            z = stats.norm.ppf(1 - level_alpha / 2)
+            c = np.array([0.0, 1.0, -1.0])
+            log_n = float(c @ self.log_params)
+            var = float(c @ self.cov_log @ c) if self.covariance_ok else math.nan
+            self.branching_ratio = {**_log_wald(log_n, math.sqrt(max(var, 0.0)) if math.isfinite(var) else math.nan,
+                                                z).to_dict(),
+                                    "interval": "Wald on the log scale" if self.covariance_ok
+                                    else "none (observed information not positive definite)"}
         self.params = pd.Series({k: v.estimate for k, v in self.estimates.items()})
         self.bse = pd.Series({k: v.se for k, v in self.estimates.items()})
         self.n_events = int(model.times.size)
-        self.aic = -2 * self.llf + 6
+        self.aic = -2 * self.llf + (2 if self.boundary else 6)
         self.stationary = self.branching_ratio["estimate"] < 1
 
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Intervals at level ``1 - alpha`` for mu, alpha, beta (Wald on the log scale)."""
-        z = stats.norm.ppf(1 - alpha / 2)
+    def _estimates(self, level_alpha: float) -> dict[str, Estimate]:
+        z = stats.norm.ppf(1 - level_alpha / 2)
+        if self.boundary:  # homogeneous Poisson: mu's log-scale Wald interval, se(log mu) = 1/sqrt(N)
+            nan = math.nan
+            return {"mu": _log_wald(self.log_params[0], 1.0 / math.sqrt(self.model.times.size), z),
+                    "alpha": Estimate(0.0, nan, 0.0, nan), "beta": Estimate(nan, nan, nan, nan)}
         se = np.sqrt(np.clip(np.diag(self.cov_log), 0, None))
-        est = {k: _log_wald(self.log_params[i], se[i], z) for i, k in enumerate(("mu", "alpha", "beta"))}
+        return {k: _log_wald(self.log_params[i], se[i], z) for i, k in enumerate(("mu", "alpha", "beta"))}
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Intervals at level ``1 - alpha`` for mu, alpha, beta (Wald on the log scale; NaN where
+        not available: see the class docstring)."""
+        est = self._estimates(alpha)
         return pd.DataFrame({k: {"lower": v.ci_low, "upper": v.ci_high} for k, v in est.items()}).T
 
     @property
     def half_life_days(self) -> float:
         return math.log(2) / self.params["beta"]
 
+    @property
+    def status(self) -> str:
+        if self.boundary:
+            return ("branching ratio at its boundary 0: consistent with a homogeneous Poisson process "
+                    "(beta not identified)")
+        if not self.covariance_ok:
+            return "observed information not positive definite: no Wald intervals"
+        return "interior maximum"
+
     def summary(self) -> Summary:
         rows = {k: v.to_dict() for k, v in self.estimates.items()}
-        br = self.branching_ratio
-        rows["branching_ratio"] = br
+        rows["branching_ratio"] = {k: self.branching_ratio[k] for k in ("estimate", "se", "ci_low", "ci_high")}
         header = (("Model", "exponential-kernel Hawkes"), ("Events", str(self.n_events)),
                   ("Log-likelihood", f"{self.llf:.4f}"), ("Interval level", f"{1 - self.level_alpha:g}"),
                   ("Converged", str(self.converged)), ("Units", "rates per day"))
-        return Summary("Hawkes process results", header, pd.DataFrame(rows).T)
+        notes = () if self.status == "interior maximum" else (self.status,)
+        return Summary("Hawkes process results", header, pd.DataFrame(rows).T, notes)
 
     def to_dict(self) -> dict:
-        out = {k: {"estimate": v.estimate, "ci_low": v.ci_low, "ci_high": v.ci_high, "se": v.se}
+        def num(x):
+            return None if x is None or not math.isfinite(x) else float(x)
+
+        out = {k: {"estimate": num(v.estimate), "ci_low": num(v.ci_low), "ci_high": num(v.ci_high), "se": num(v.se)}
                for k, v in self.estimates.items()}
-        out["branching_ratio"] = dict(self.branching_ratio)
+        out["branching_ratio"] = {k: (num(v) if isinstance(v, float) else v) for k, v in self.branching_ratio.items()}
         out.update({"loglik": self.llf, "n_events": self.n_events, "T_days": self.model.T - self.model.t0,
-                    "half_life_days": self.half_life_days, "converged": self.converged,
+                    "half_life_days": num(self.half_life_days), "converged": self.converged,
+                    "boundary": self.boundary, "covariance_ok": self.covariance_ok, "status": self.status,
+                    "poisson_loglik": self.model.poisson_loglike(),
                     "ci_level": 1 - self.level_alpha, "units": "rates per day; alpha is the jump in rate per event"})
         return out
 
+    def parameter_draws(self, parameter_uncertainty: bool = True) -> str:
+        """How :meth:`forecast_counts` draws the parameters of each path (for the output record)."""
+        if not parameter_uncertainty:
+            return "none: the point estimates" + (" (homogeneous Poisson, alpha = 0)" if self.boundary else "")
+        if self.boundary:
+            return ("homogeneous Poisson approximation: mu ~ Gamma(N, T - t0) (its posterior under the prior 1/mu), "
+                    "alpha = 0 (branching ratio at its boundary 0)")
+        if not self.covariance_ok:
+            return "none: the point estimates (observed information not positive definite)"
+        return "asymptotic normal of the log parameters"
+
     def draw_params(self, n_samples: int, random_seed: int = 0) -> np.ndarray:
-        """Parameter draws (n_samples, 3) from the asymptotic normal on the log scale."""
+        """Parameter draws (n_samples, 3): the asymptotic normal on the log scale (clipped to the fit's
+        log-parameter box); at the boundary mu ~ Gamma(N, T - t0), alpha = 0, beta = 1 (unused);
+        the point estimates when the covariance is not usable (see :meth:`parameter_draws`)."""
         rng = np.random.default_rng(random_seed)
-        return np.exp(rng.multivariate_normal(self.log_params, self.cov_log, size=n_samples, method="eigh"))
+        if self.boundary:
+            mu = rng.gamma(self.n_events, 1.0 / (self.model.T - self.model.t0), size=n_samples)
+            return np.column_stack([mu, np.zeros(n_samples), np.ones(n_samples)])
+        if not self.covariance_ok:
+            return self._point(n_samples)
+        L = rng.multivariate_normal(self.log_params, self.cov_log, size=n_samples, method="eigh")
+        return np.exp(np.clip(L, *_LOG_BOUNDS))
+
+    def _point(self, n_samples: int) -> np.ndarray:
+        p = np.array([self.params["mu"], 0.0, 1.0]) if self.boundary else self.params.to_numpy()
+        return np.tile(p, (n_samples, 1))
 
     def forecast_counts(self, edges, n_samples: int = 1000, random_seed: int = 0,
                         parameter_uncertainty: bool = True, max_events: int = 1_000_000) -> np.ndarray:
@@ -360,15 +508,12 @@ class HawkesResults:
 
         Returns an integer array (n_samples, len(edges) - 1).  Each sample continues the
         observed history (its excitation carries over) with Ogata thinning; with
-        ``parameter_uncertainty`` each sample uses its own parameter draw.
+        ``parameter_uncertainty`` each sample uses its own parameter draw (how: :meth:`parameter_draws`).
         """
         edges = np.asarray(edges, dtype=float)
         if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0) or edges[0] < self.model.T:
             raise ValueError("edges must be increasing with edges[0] >= T")
-        if parameter_uncertainty:
-            P = self.draw_params(n_samples, random_seed)
-        else:
-            P = np.tile(self.params.to_numpy(), (n_samples, 1))
+        P = self.draw_params(n_samples, random_seed) if parameter_uncertainty else self._point(n_samples)
         P[:, 1] = np.minimum(P[:, 1], 0.999 * P[:, 2])  # keep each draw non-explosive
         return _forecast_uni(P[:, 0].copy(), P[:, 1].copy(), P[:, 2].copy(), self.model.times, self.model.T,
                              edges, int(random_seed), int(max_events))

@@ -161,3 +161,57 @@ def test_cli_writes_contract_keys(tmp_path):
         assert d[k]["ci_low"] < d[k]["estimate"] < d[k]["ci_high"]
     assert d["n_events"] > 100 and np.isfinite(d["loglik"])
     assert d["data"]["window_start"] == "2015-01-01"
+
+
+def _regular_days(years=4, every=5):
+    """Events with no clustering: one every ``every`` days (jittered within the day, fixed seed)."""
+    return jitter_day_times(np.arange(0, 365 * years, every), random_seed=7), 365.0 * years
+
+
+def test_unclustered_events_fit_at_the_poisson_boundary():
+    t, T = _regular_days()
+    res = HawkesExp(t, T=T).fit()  # raised OverflowError in the Wald interval of log(alpha)
+    assert res.boundary and not res.covariance_ok and "homogeneous Poisson" in res.status
+    assert res.params["mu"] == pytest.approx(t.size / T, rel=1e-12) and res.params["alpha"] == 0.0
+    assert res.llf == pytest.approx(res.model.poisson_loglike(), rel=1e-12)
+    br = res.branching_ratio
+    assert br["estimate"] == 0.0 and br["ci_low"] == 0.0 and 0.0 < br["ci_high"] < 0.999
+    # the bound is where the profile likelihood ratio reaches the one-sided cut chi2_{1, 0.90} / 2
+    drop = res.llf - res.model.profile_loglike(br["ci_high"])
+    assert drop == pytest.approx(0.5 * 2.705543454095414, abs=0.02)
+    d = res.to_dict()
+    assert d["beta"]["estimate"] is None and d["half_life_days"] is None and d["boundary"] is True
+    import json
+
+    json.dumps(d, allow_nan=False)  # no NaN or infinity reaches the output
+
+
+def test_unclustered_forecast_is_fast_and_poisson():
+    import time
+
+    t, T = _regular_days()
+    res = HawkesExp(t, T=T).fit()
+    assert "Gamma" in res.parameter_draws()
+    start = time.perf_counter()
+    fc = res.forecast_counts(T + np.array([0.0, 30.0, 60.0, 90.0]), n_samples=1000, random_seed=3)
+    assert time.perf_counter() - start < 30  # numba compile included; the overflowing draws ran for minutes
+    assert fc.mean() == pytest.approx(30 * t.size / T, rel=0.05)
+    assert np.all(np.isfinite(res.draw_params(100, random_seed=1)))
+
+
+def test_clustered_fit_unchanged():
+    """Reference numbers from the fit before the boundary handling (same data, same code path)."""
+    t = simulate_exp_hawkes(0.5, 0.8, 1.6, 2000.0, random_seed=1)
+    res = HawkesExp(t, T=2000.0).fit()
+    np.testing.assert_allclose(res.log_params, [-0.6901065126397709, -0.21597222443906136, 0.4782910697859611],
+                               rtol=1e-7)
+    assert res.llf == pytest.approx(-1666.0380053063748, rel=1e-12)
+    br = res.branching_ratio
+    np.testing.assert_allclose([br["estimate"], br["se"], br["ci_low"], br["ci_high"]],
+                               [0.4994422544790593, 0.025663490626535713, 0.45159267291772137, 0.5523618528783637],
+                               rtol=1e-6)
+    ci = res.conf_int()
+    np.testing.assert_allclose(ci["lower"], [0.4535903942507947, 0.6906070043241648, 1.3628304066653876], rtol=1e-6)
+    np.testing.assert_allclose(ci["upper"], [0.5545200457595596, 0.9401083943992703, 1.9098379988593819], rtol=1e-6)
+    fc = res.forecast_counts(2000.0 + np.array([0.0, 30.0, 60.0]), n_samples=200, random_seed=3)
+    assert fc.sum(axis=0).tolist() == [6022, 6075]
