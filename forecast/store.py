@@ -568,13 +568,7 @@ class Store:
                     accepted += len(ev)
                     del ev
                 if rj_chunk is not None and len(rj_chunk):
-                    rj = rj_chunk.reindex(columns=REJECT_COLUMNS).assign(ingest_id=ingest_id)
-                    rj["line"] = pd.to_numeric(rj["line"]).astype("Int64")
-                    con.register("rj_in", rj)
-                    con.execute('INSERT INTO rejects SELECT ingest_id, source, file, line, event_id, "column", '
-                                "value, reason FROM rj_in")
-                    con.unregister("rj_in")
-                    rejected += len(rj)
+                    rejected += _insert_rejects(con, rj_chunk, ingest_id)
             if rows_read is not None and not isinstance(events_df, pd.DataFrame) and int(rows_read) != n_read:
                 raise ValueError(f"rows_read {rows_read} != {n_read} read from the chunks")
             if n_read != accepted + rejected:
@@ -629,12 +623,7 @@ class Store:
             con.unregister("rp_in")
             inserted = _one(con, "SELECT count(*) FROM reported")[0] - before
             if rejected:
-                rj = rejects_df.reindex(columns=REJECT_COLUMNS).assign(ingest_id=ingest_id)
-                rj["line"] = pd.to_numeric(rj["line"]).astype("Int64")
-                con.register("rj_in", rj)
-                con.execute('INSERT INTO rejects SELECT ingest_id, source, file, line, event_id, "column", '
-                            "value, reason FROM rj_in")
-                con.unregister("rj_in")
+                _insert_rejects(con, rejects_df, ingest_id)
             con.execute("UPDATE ingests SET inserted = ?, duplicates = ? WHERE ingest_id = ?",
                         [int(inserted), int(accepted - inserted), ingest_id])
             summary = IngestSummary(ingest_id, "reported", str(file_path), sha, rows_read, accepted, rejected,
@@ -892,6 +881,17 @@ def _copy_legacy_vintages(con: duckdb.DuckDBPyConnection) -> None:
 
 #: explicit schema migrations: ``MIGRATIONS[v]`` upgrades version ``v`` to ``v + 1`` (inside one transaction)
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {0: _migrate_0_to_1}
+
+
+def _insert_rejects(con: duckdb.DuckDBPyConnection, rejects: pd.DataFrame, ingest_id: str) -> int:
+    """Insert reject rows (``REJECT_COLUMNS``) under ``ingest_id``; returns how many."""
+    rj = rejects.reindex(columns=REJECT_COLUMNS).assign(ingest_id=ingest_id)
+    rj["line"] = pd.to_numeric(rj["line"]).astype("Int64")
+    con.register("rj_in", rj)
+    con.execute('INSERT INTO rejects SELECT ingest_id, source, file, line, event_id, "column", '
+                "value, reason FROM rj_in")
+    con.unregister("rj_in")
+    return len(rj)
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple | None:

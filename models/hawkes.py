@@ -578,6 +578,18 @@ def _multi_llg(t, m, M, t0, T, mu, A, beta):
 
 
 @njit(cache=True, error_model="numpy")
+def _multi_rates(mu, A, R, lam):
+    """Fill ``lam`` with the intensities ``mu + A @ R`` of each dimension; return their sum."""
+    tot = 0.0
+    for j in range(mu.size):
+        lam[j] = mu[j]
+        for q in range(mu.size):
+            lam[j] += A[j, q] * R[q]
+        tot += lam[j]
+    return tot
+
+
+@njit(cache=True, error_model="numpy")
 def _sim_multi(mu, A, beta, R0, t_start, t_end, seed, max_events):
     np.random.seed(seed)
     M = mu.size
@@ -588,12 +600,7 @@ def _sim_multi(mu, A, beta, R0, t_start, t_end, seed, max_events):
     k = 0
     t = t_start
     while k < max_events:
-        tot = 0.0
-        for j in range(M):
-            lam[j] = mu[j]
-            for q in range(M):
-                lam[j] += A[j, q] * R[q]
-            tot += lam[j]
+        tot = _multi_rates(mu, A, R, lam)
         w = np.random.exponential(1.0 / tot)
         t += w
         if t > t_end:
@@ -601,12 +608,7 @@ def _sim_multi(mu, A, beta, R0, t_start, t_end, seed, max_events):
         e = math.exp(-beta * w)
         for q in range(M):
             R[q] *= e
-        new_tot = 0.0
-        for j in range(M):
-            lam[j] = mu[j]
-            for q in range(M):
-                lam[j] += A[j, q] * R[q]
-            new_tot += lam[j]
+        new_tot = _multi_rates(mu, A, R, lam)
         u = np.random.random() * tot
         if u <= new_tot:
             acc = 0.0
