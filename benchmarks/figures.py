@@ -190,10 +190,11 @@ JOBS = {
             ingest_figures,
             "streaming `pakcast ingest` of generated 256 MB and 1 GB generic CSVs: peak RSS, rows/s (docs/readme/performance.md)"),
         Job("bench_fusion",
-            ("python", "-m", "benchmarks.bench_fusion", "--data", "shipped", "--start", "2019-01",
+            ("python", "-m", "benchmarks.bench_fusion", "--data", "shipped", "--start", "2021-01",
+             "--draws", "300", "--tune", "300", "--chains", "2",
              "--samplers", "numba,numba-plain,pymc", "--json", "{out}"),
             lambda raw: raw,
-            "the measurement model's samplers on the shipped data from 2019-01: whitened Numba kernel, the same "
+            "the measurement model's samplers on the shipped data from 2021-01: whitened Numba kernel, the same "
             "kernel without whitening, plain PyMC NUTS (docs/readme/fusion.md)"),
         Job("bench_bayes",
             ("python", "-m", "benchmarks.bench_bayes", "--json", "{out}"),
