@@ -321,14 +321,43 @@ class MeasurementModel:
                             y=y, season_index=season, n_seasons=n_seasons, effects=eff,
                             effect_names=list(self.effects), observations=obs)
 
-    def information(self, dispersion: float = 0.25) -> np.ndarray:
-        r"""Rough Fisher information (measure, unit, fitted month) of the data about each month's
-        log-intensity: a figure :math:`y` over units :math:`R` and :math:`n` months contributes
-        :math:`rac{y}{1 + lpha_0 y}\,ig(rac{w_u}{n\sum_{R} w}ig)^2` to each of its cells,
-        with :math:`lpha_0` = ``dispersion`` and :math:`w_u` the unit's mean single-unit figure of
-        that measure (equal weights without any). Fixed before sampling (a function of the data
-        only), so it changes the sampler's coordinates, never the model."""
+    def dispersion_guess(self, default: float = 0.25) -> np.ndarray:
+        r"""A moment estimate of each source-metric's NB2 dispersion from its single-unit monthly
+        figures: consecutive months :math:`y_t, y_{t+1}` of one unit give
+        :math:`\hat\alpha = (\overline{(y_{t+1} - y_t)^2}/2 - \bar y)/\overline{y_t y_{t+1}}`
+        (a smooth latent makes the pair's difference pure count noise), clipped to [0.01, 4];
+        ``default`` for keys without such pairs. Used only to set the sampler's coordinates."""
         d = self.design
+        out = np.full(len(d.keys), float(default))
+        cell = (d.cover.sum(axis=1) == 1) & (d.obs_first == d.obs_last)
+        for k in range(len(d.keys)):
+            sel = np.flatnonzero(cell & (d.obs_key == k))
+            if sel.size < 12:
+                continue
+            unit = np.argmax(d.cover[sel], axis=1)
+            order = np.lexsort((d.obs_first[sel], unit))
+            i, u, t = sel[order], unit[order], d.obs_first[sel][order]
+            pair = (u[1:] == u[:-1]) & (t[1:] == t[:-1] + 1)
+            if pair.sum() < 12:
+                continue
+            a, b = d.y[i[:-1]][pair], d.y[i[1:]][pair]
+            m2 = float(np.mean(a * b))
+            if m2 <= 0:
+                continue
+            est = (float(np.mean((b - a) ** 2)) / 2.0 - float(np.mean((a + b) / 2.0))) / m2
+            out[k] = float(np.clip(est, 0.01, 4.0))
+        return out
+
+    def information(self) -> np.ndarray:
+        r"""Rough Fisher information (measure, unit, fitted month) of the data about each month's
+        log-intensity: a figure :math:`y` of source-metric :math:`k` over units :math:`R` and
+        :math:`n` months contributes
+        :math:`\frac{y}{1 + \hat\alpha_k y}\,\big(\frac{w_u}{n\sum_{R} w}\big)^2` to each of its
+        cells, with :math:`\hat\alpha_k` from :meth:`dispersion_guess` and :math:`w_u` the unit's
+        mean single-unit figure of that measure (equal weights without any). Fixed before sampling
+        (a function of the data only), so it changes the sampler's coordinates, never the model."""
+        d = self.design
+        alpha = self.dispersion_guess()
         M, U, T = len(d.measures), len(d.units), d.n_fit
         info = np.zeros((M, U, T))
         single = d.cover.sum(axis=1) == 1
@@ -344,7 +373,8 @@ class MeasurementModel:
             us = np.flatnonzero(d.cover[i])
             n = d.obs_last[i] - d.obs_first[i] + 1
             share = w[m, us] / w[m, us].sum() / n
-            info[m, us, d.obs_first[i]:d.obs_last[i] + 1] += (d.y[i] / (1.0 + dispersion * d.y[i]) * share ** 2)[:, None]
+            a = alpha[d.obs_key[i]]
+            info[m, us, d.obs_first[i]:d.obs_last[i] + 1] += (d.y[i] / (1.0 + a * d.y[i]) * share ** 2)[:, None]
         return info
 
     def scale_information(self) -> np.ndarray:
