@@ -123,6 +123,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--json", default=None, help="write {'figures': ...} here instead of docs/results/fusion.json")
     a = ap.parse_args(argv)
     parts = [p.strip() for p in a.parts.split(",") if p.strip()]
+    # the revision of the code that runs, taken before this run writes its figures into the tree
+    command = "python -m benchmarks.fusion_figures " + " ".join(argv if argv is not None else sys.argv[1:])
+    stamp = {"git_revision": git_revision(), "command": command.strip(),
+             "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     cfg = FusionConfig(draws=a.draws, tune=a.tune, chains=a.chains, random_seed=a.random_seed, figures=False)
     old = json.loads(OUT.read_text()) if OUT.exists() else {"figures": {}}
     figures = dict(old.get("figures", {}))
@@ -186,9 +190,6 @@ def main(argv: list[str] | None = None) -> None:
         from pakcast.models.fusion import replication_coverage
 
         figures["simulation"] = replication_coverage(a.reps)
-    command = "python -m benchmarks.fusion_figures " + " ".join(argv if argv is not None else sys.argv[1:])
-    stamp = {"git_revision": git_revision(), "command": command.strip(),
-             "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     for p in parts:  # a part kept from an earlier run keeps its own provenance
         if isinstance(figures.get(p), dict):
             figures[p]["provenance"] = stamp
@@ -196,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
         write_json(Path(a.json), {"figures": figures})
         print(f"wrote {a.json}")
         return
-    meta = {"git_revision": git_revision(), "command": command.strip(), "parts": parts, "machine": machine(),
+    meta = {"git_revision": stamp["git_revision"], "command": command.strip(), "parts": parts, "machine": machine(),
             "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **settings}
     write_json(OUT, {"meta": meta, "figures": figures})
     print(f"wrote {OUT}")
