@@ -224,6 +224,7 @@ def run_job(job: Job, allow_dirty: bool = False) -> Path:
     from benchmarks._common import machine
 
     dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    revision = _git("rev-parse", "HEAD")   # the code that runs (taken before: HEAD may move meanwhile)
     if dirty and not allow_dirty:
         raise SystemExit(f"error: {job.name}: the working tree has uncommitted changes; commit first "
                          "(the figures must come from committed code) or pass --allow-dirty")
@@ -237,7 +238,7 @@ def run_job(job: Job, allow_dirty: bool = False) -> Path:
         seconds = time.perf_counter() - t0
         raw = json.loads(Path(raw_path).read_text(encoding="utf-8"))
     meta = {
-        "git_revision": _git("rev-parse", "HEAD"), "git_dirty": dirty,
+        "git_revision": revision, "git_dirty": dirty,
         "command": " ".join(job.argv).replace("{out}", "OUT.json"),
         "regenerate": f"python -m benchmarks.figures {job.name}",
         "description": job.description,
