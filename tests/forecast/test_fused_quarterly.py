@@ -25,7 +25,7 @@ from pakcast.forecast.report.claims import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTE
 FC_COLUMNS = ["province", "quarter", "measure", "mean", "q05", "q25", "q50", "q75", "q95", "last_year",
               "p_gt_last_year"]
 TODAY = dt.date(2026, 12, 1)
-SMALL = dict(fusion_draws=150, fusion_tune=150, fusion_chains=2, n_samples=200, store="none",
+SMALL = dict(data="fused", fusion_draws=150, fusion_tune=150, fusion_chains=2, n_samples=200, store="none",
              thresholds=("Balochistan=40", "Pakistan=100"), today=str(TODAY))
 
 
@@ -198,14 +198,16 @@ def test_briefing_names_units_and_shows_the_fused_sections(fused_run):
     assert (out / "briefing.pdf").stat().st_size > 10_000
 
 
-def test_cli_refuses_models_without_data_ucdp(tmp_path):
+def test_cli_refuses_models_with_data_fused(tmp_path):
     from pakcast.forecast.cli import app
     from typer.testing import CliRunner
 
-    r = CliRunner().invoke(app, ["quarterly", "--out", str(tmp_path / "o"), "--models", "zero"])
-    assert r.exit_code == 1 and "--data ucdp" in r.output and "Traceback" not in r.output
-    r = CliRunner().invoke(app, ["quarterly", "--out", str(tmp_path / "o2"), "--threshold", "Atlantis=3"])
+    r = CliRunner().invoke(app, ["quarterly", "--data", "fused", "--out", str(tmp_path / "o"), "--models", "zero"])
+    assert r.exit_code == 1 and "drop --data fused" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(app, ["quarterly", "--data", "fused", "--out", str(tmp_path / "o2"), "--threshold", "Atlantis=3"])
     assert r.exit_code == 1 and "unknown province" in r.output
+    r = CliRunner().invoke(app, ["quarterly", "--out", str(tmp_path / "o4"), "--threshold", "Punjab=3"])
+    assert r.exit_code == 1 and "add --data fused" in r.output
     r = CliRunner().invoke(app, ["quarterly", "--out", str(tmp_path / "o3"), "--data", "gtd"])
     assert r.exit_code == 2
 
