@@ -491,13 +491,10 @@ def choose_reference(frame: pd.DataFrame) -> tuple[str, str]:
     return best, f"longest overlap with the other sources (source-months shared: {ranking})"
 
 
-def fit_fusion(config: FusionConfig, table: ObservationTable | None = None) -> FusionRun:
-    """Build the observations (unless given), choose the reference units and fit the model."""
+def build_model(config: FusionConfig, table: ObservationTable) -> tuple[Any, str, str]:
+    """``(MeasurementModel, reference units, reason)`` of ``table`` under ``config`` (nothing sampled)."""
     from pakcast.models.fusion import MeasurementModel
 
-    t0 = time.perf_counter()
-    table = table or build_observations(config)
-    t1 = time.perf_counter()
     if config.units:
         srcs = sorted(set(table.frame["source"]))
         match = [s for s in srcs if s.lower() == config.units.lower()]
@@ -509,6 +506,15 @@ def fit_fusion(config: FusionConfig, table: ObservationTable | None = None) -> F
     effects = {name: pd.Period(when, "M") for name, when in config.effects.items()}
     model = MeasurementModel(table.frame, units, table.units, table.months, measures=list(MEASURES),
                              effects=effects)
+    return model, units, reason
+
+
+def fit_fusion(config: FusionConfig, table: ObservationTable | None = None) -> FusionRun:
+    """Build the observations (unless given), choose the reference units and fit the model."""
+    t0 = time.perf_counter()
+    table = table or build_observations(config)
+    t1 = time.perf_counter()
+    model, units, reason = build_model(config, table)
     res = model.fit(random_seed=config.random_seed, draws=config.draws, tune=config.tune, chains=config.chains)
     t2 = time.perf_counter()
     return FusionRun(config=config, table=table, units=units, units_reason=reason, results=res,

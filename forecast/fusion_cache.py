@@ -5,18 +5,19 @@ cover, first, last, value), the latent units and months, the fit options (refere
 draws, tune, chains, seed, known-date effects) and the source text of the model and its sampler
 (``models/fusion/model.py``, ``models/fusion/_kernel.py``): any change to the data, the options or
 the model is a different key, so a stale fit is never reused (``results.py`` only reads the
-posterior, so its methods are those of the current code). An entry that no longer loads is refitted. Entries are pickles of the :class:`~pakcast.forecast.fusion.FusionRun`
-(the per-draw latent arrays are dropped before writing and rebuilt on use). The cache directory is
-``$PAKCAST_FUSION_CACHE`` or ``<user cache dir>/pakcast/fusion``; it holds only files this code
-wrote (never load a cache directory you did not create: pickles execute code when read).
+posterior, so its methods are those of the current code). An entry that no longer loads is refitted.
+An entry is the fit's ``arviz.InferenceData`` as netCDF (``<key>.nc``) and a small JSON
+(``<key>.json``: reference units, the reason, timings); on use the model is rebuilt from the table
+(:func:`pakcast.forecast.fusion.build_model`, nothing sampled) and the results from the posterior,
+so nothing executable is ever read from disk. The cache directory is ``$PAKCAST_FUSION_CACHE`` or
+``<user cache dir>/pakcast/fusion``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import pickle
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -58,10 +59,26 @@ def fit_key(config: Any, table: Any) -> str:
     return h.hexdigest()
 
 
-def _drop_cached(obj: Any) -> None:
-    for name, attr in vars(type(obj)).items():
-        if isinstance(attr, cached_property):
-            obj.__dict__.pop(name, None)
+def _load(config: Any, table: Any, nc: Path, meta: Path) -> Any:
+    """The cached :class:`~pakcast.forecast.fusion.FusionRun`, or ``None`` when the entry does not load."""
+    import arviz as az
+
+    from pakcast.forecast.fusion import FusionRun, build_model
+    from pakcast.models.fusion.results import FusionResults
+
+    try:
+        info = json.loads(meta.read_text(encoding="utf-8"))
+        idata = az.from_netcdf(nc)
+        for g in idata.groups():
+            idata[g].load()
+        model, units, reason = build_model(config, table)
+        if units != info["units"]:
+            return None
+        res = FusionResults(model, idata, random_seed=config.random_seed)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return FusionRun(config=config, table=table, units=units, units_reason=info.get("units_reason", reason),
+                     results=res, seconds={**info.get("seconds", {}), "cached": True})
 
 
 def fit_cached(config: Any, table: Any, cache: str | Path | None | bool = None) -> Any:
@@ -72,23 +89,19 @@ def fit_cached(config: Any, table: Any, cache: str | Path | None | bool = None) 
     if cache is False:
         return fit_fusion(config, table)
     d = cache_dir(None if cache in (None, True) else cache)
-    path = d / f"{fit_key(config, table)}.pkl"
-    if path.exists():
-        try:
-            with open(path, "rb") as fh:
-                fr = pickle.load(fh)
-        except (pickle.UnpicklingError, AttributeError, ImportError, EOFError, TypeError):
-            fr = None
+    key = fit_key(config, table)
+    nc, meta = d / f"{key}.nc", d / f"{key}.json"
+    if nc.exists() and meta.exists():
+        fr = _load(config, table, nc, meta)
         if fr is not None:
-            fr.seconds = {**fr.seconds, "cached": True}
-            fr.config = config
             return fr
     fr = fit_fusion(config, table)
-    _drop_cached(fr.results)
     d.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        pickle.dump(fr, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
+    tmp_nc, tmp_meta = nc.with_suffix(f".tmp{os.getpid()}.nc"), meta.with_suffix(f".tmp{os.getpid()}.json")
+    fr.results.idata.to_netcdf(str(tmp_nc))
+    tmp_meta.write_text(json.dumps({"units": fr.units, "units_reason": fr.units_reason,
+                                    "seconds": {k: float(v) for k, v in fr.seconds.items()}}), encoding="utf-8")
+    os.replace(tmp_nc, nc)
+    os.replace(tmp_meta, meta)
     fr.seconds = {**fr.seconds, "cached": False}
     return fr
