@@ -41,7 +41,7 @@ from pakcast.forecast.errors import GateError, InputError
 from pakcast.forecast.io import OutDir, prepare_out_dir, write_csv
 from pakcast.forecast.manifest import RunManifest
 from pakcast.forecast.provinces import NATIONAL, canonical_province
-from pakcast.forecast.run_result import QuarterlyResult, SourceCredit, write_result
+from pakcast.forecast.run_result import QuarterlyResult, SourceCredit
 
 __all__ = ["FUSED_MODEL", "break_effects", "forecast_quarters", "parse_thresholds", "quarter_table",
            "run_date", "run_fused"]
@@ -421,23 +421,7 @@ def run_fused(config: Any, progress: Callable[[str, int, int], None] | None = No
     results["timings_seconds"]["total_before_report"] = round(time.perf_counter() - t_start, 2)
     result = QuarterlyResult(**results, sources=sources, run_id=manifest.run_id, created=manifest.created,
                              fusion=fusion)
-    if config.report:
-        if progress:
-            progress("report", 0, 1)
-        t = time.perf_counter()
-        from pakcast.forecast.report import build_report
-
-        try:
-            build_report(out, result=result)
-        except Exception as exc:  # noqa: BLE001 - recorded in results.json, never silent
-            not_produced["briefing"] = f"{type(exc).__name__}: {exc}"
-        result.timings_seconds["report"] = round(time.perf_counter() - t, 2)
-    else:
-        not_produced["briefing"] = "report disabled for this run (report=False)"
-    result.timings_seconds["total"] = round(time.perf_counter() - t_start, 2)
-    write_result(result, out)
-    out_dir.finish(manifest)
-    return manifest
+    return Q.finish_run(config, out, out_dir, manifest, result, t_start, progress)
 
 
 def _safe(fn: Callable[[], Any], notes: list[str]) -> Any:

@@ -534,7 +534,14 @@ def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | Non
     results["timings_seconds"]["total_before_report"] = round(time.perf_counter() - t_start, 2)
     result = QuarterlyResult(**results, sources=sources, run_id=manifest.run_id, created=manifest.created)
 
-    # ---- briefing (rendered from the result), then results.json and the manifest, each written once
+    return finish_run(config, out, out_dir, manifest, result, t_start, progress)
+
+
+def finish_run(config: QuarterlyConfig, out: Path, out_dir: OutDir, manifest: RunManifest, result: QuarterlyResult,
+               t_start: float, progress: Any = None) -> RunManifest:
+    """The end of every quarterly run (UCDP and fused): the briefing rendered from the result (a
+    failure recorded under ``not_produced["briefing"]``), then ``results.json`` and the manifest,
+    each written once."""
     if config.report:
         if progress:
             progress("report", 0, 1)
@@ -544,10 +551,10 @@ def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | Non
         try:
             build_report(out, result=result)
         except Exception as exc:  # noqa: BLE001 - recorded in results.json, never silent
-            not_produced["briefing"] = f"{type(exc).__name__}: {exc}"
+            result.not_produced["briefing"] = f"{type(exc).__name__}: {exc}"
         result.timings_seconds["report"] = round(time.perf_counter() - t, 2)
     else:
-        not_produced["briefing"] = "report disabled for this run (report=False)"
+        result.not_produced["briefing"] = "report disabled for this run (report=False)"
     result.timings_seconds["total"] = round(time.perf_counter() - t_start, 2)
     write_result(result, out)
     out_dir.finish(manifest)
