@@ -37,6 +37,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 from pakcast.forecast.country import profile
+from pakcast.forecast.early_warning import exceedance_probability
 from pakcast.forecast.errors import GateError, InputError
 from pakcast.forecast.io import OutDir, prepare_out_dir, write_csv
 from pakcast.forecast.manifest import RunManifest
@@ -191,9 +192,9 @@ def quarter_table(fr: Any, quarters: list[pd.Period], as_of: pd.Period, threshol
                     "province": uid, "quarter": str(q), "measure": measure, "mean": float(x.mean()),
                     **{k: float(v) for k, v in zip(QUANTILES, qv)},
                     "last_year": float(ly[s].mean()) if ly is not None else np.nan,
-                    "p_gt_last_year": float((x > ly[s]).mean()) if ly is not None else np.nan,
+                    "p_gt_last_year": float(exceedance_probability(x, ly[s])) if ly is not None else np.nan,
                     "threshold": float(thr) if thr is not None else np.nan,
-                    "p_gt_threshold": float((x > thr).mean()) if thr is not None else np.nan,
+                    "p_gt_threshold": float(exceedance_probability(x, thr)) if thr is not None else np.nan,
                     "model": FUSED_MODEL, "units": label,
                     "observed_months": n_obs_months,
                     "last_year_observed": bool(ly_known),
