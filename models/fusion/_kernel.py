@@ -12,7 +12,7 @@ equals the PyMC model of :meth:`MeasurementModel.build` exactly (tested).
 
 Parameter vector layout (:class:`Layout`): ``level (M, U), log_sigma_mean (M), log(log_sigma_sd)
 (M), log_sigma_raw (M, U), z (M, U, T-1), season_raw (M, S-1), effect (E, M, U), log_kappa (F),
-log_alpha (K)``.
+log_alpha (K), log_alpha_unit (G)``.
 """
 
 from __future__ import annotations
@@ -39,13 +39,15 @@ class Layout:
     E: int
     F: int
     K: int
+    G: int = 0   # per-unit dispersion groups
 
     @property
     def blocks(self) -> list[tuple[str, tuple[int, ...]]]:
-        M, U, T, S, E, F, K = self.M, self.U, self.T, self.S, self.E, self.F, self.K
+        M, U, T, S, E, F, K, G = self.M, self.U, self.T, self.S, self.E, self.F, self.K, self.G
         return [("level", (M, U)), ("log_sigma_mean", (M,)), ("log_log_sigma_sd", (M,)),
                 ("log_sigma_raw", (M, U)), ("z", (M, U, max(T - 1, 0))), ("season_raw", (M, max(S - 1, 0))),
-                ("effect", (E, M, U)), ("log_kappa", (F,)), ("log_alpha", (K,))]
+                ("effect", (E, M, U)), ("log_kappa", (F,)), ("log_alpha", (K,)),
+                ("log_alpha_unit", (G,))]
 
     @property
     def offsets(self) -> dict[str, tuple[int, int]]:
@@ -127,7 +129,8 @@ def _walk_cholesky(sg, s0, hrow, T, Ld, Lo, dLd, dLo):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinfo, tab_len, ncov, g):
+def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinfo, tab_len, ncov, obs_disp,
+              disp_key, g):
     r"""Joint log-density at ``x``; writes the gradient into ``g`` (same length).
 
     Each walk's states :math:`v_{mu\cdot}` (log-intensity before seasonality and effects) are
@@ -142,11 +145,15 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
     :math:`\log N(\theta; \mu, \tau) + \log s` in place of :math:`\log N(e; 0, 1)`.
 
     ``ncov[i]``: the number of units observation ``i`` covers (its first ``ncov[i]`` columns of
-    ``lo``/``hi``). ``tab_len[k] > 0``: the count-only NB2 terms of source-metric ``k`` are read from a table of
-    that length built once per call (:func:`count_sums_table`; it pays when the key has many
-    figures of moderate size).
+    ``lo``/``hi``). ``obs_disp[i]``: its dispersion group; groups ``0..K-1`` are the source-metrics'
+    own (``log_alpha``), groups ``K..K+G-1`` one unit's figures of source-metric ``disp_key[g]``
+    (``log_alpha_unit``, prior :math:`N(\log\alpha_k, \tau_\alpha)` with ``pri[14]`` the spread).
+    ``tab_len[g] > 0``: the count-only NB2 terms of group ``g`` are read from a table of that
+    length built once per call (:func:`count_sums_table`; it pays when the group has many figures
+    of moderate size).
     """
-    M, U, T, S, E, F, K = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6]
+    M, U, T, S, E, F, K, G = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6], dims[7]
+    D = K + G
     o_lv = 0
     o_lsm = o_lv + M * U
     o_lsd = o_lsm + M
@@ -157,6 +164,7 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
     o_e = o_s + M * nsr
     o_k = o_e + E * M * U
     o_a = o_k + F
+    o_au = o_a + K
     for i in range(g.size):
         g[i] = 0.0
     lp = 0.0
@@ -186,6 +194,12 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
         a, b = _normal(x[j], pri[12], pri[13])
         lp += a
         g[j] += b
+    for j in range(G):
+        ka = o_a + disp_key[K + j]
+        a, b = _normal(x[o_au + j], x[ka], pri[14])
+        lp += a
+        g[o_au + j] += b
+        g[ka] -= b
     # ---- forward: walk states from the whitened coordinates, their prior, latent log-intensity
     sigma = np.empty((M, U))
     season = np.zeros((M, S if S > 0 else 1))
@@ -268,15 +282,17 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
     for f in range(F):
         logk[free_idx[f]] = x[o_k + f]
     n = y.size
-    tab_off = np.zeros(K + 1, dtype=np.int64)
-    for k in range(K):
+    tab_off = np.zeros(D + 1, dtype=np.int64)
+    for k in range(D):
         tab_off[k + 1] = tab_off[k] + tab_len[k]
-    TT = np.empty(max(tab_off[K], 1))
-    UU = np.empty(max(tab_off[K], 1))
-    ak = np.empty(K)
-    iak = np.empty(K)
-    for k in range(K):
-        la = x[o_a + k]
+    TT = np.empty(max(tab_off[D], 1))
+    UU = np.empty(max(tab_off[D], 1))
+    ak = np.empty(D)
+    iak = np.empty(D)
+    xa = np.empty(D, dtype=np.int64)      # position of each group's log dispersion in x
+    for k in range(D):
+        xa[k] = o_a + k if k < K else o_au + k - K
+        la = x[xa[k]]
         ak[k] = math.exp(la)
         iak[k] = math.exp(-la)
         if tab_len[k] > 0:
@@ -290,12 +306,13 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
             tot += csum[hi[i, j]] - csum[lo[i, j]]
         tot = max(tot, 1e-300)
         k = obs_key[i]
+        q = obs_disp[i]
         eta = logk[k] + math.log(tot)
-        ll, de, dla = _nb_elem_tab(y[i], eta, x[o_a + k], ak[k], iak[k],
-                                   TT[tab_off[k]:tab_off[k + 1]], UU[tab_off[k]:tab_off[k + 1]])
+        ll, de, dla = _nb_elem_tab(y[i], eta, x[xa[q]], ak[q], iak[q],
+                                   TT[tab_off[q]:tab_off[q + 1]], UU[tab_off[q]:tab_off[q + 1]])
         lp += ll
         dlk[k] += de
-        g[o_a + k] += dla
+        g[xa[q]] += dla
         dt = de / tot
         for j in range(nc):
             dC[hi[i, j]] += dt

@@ -30,7 +30,14 @@ Each observation :math:`i` is one published figure of source-metric :math:`k(i)`
     y_i \sim \mathrm{NB2}\Big(\kappa_{k(i)} \sum_{t \in P_i} \sum_{u \in R_i} \lambda_{m(i)ut},\;
     \alpha_{k(i)}\Big), \qquad \mathrm{Var}(y_i) = \mu_i + \alpha_{k(i)} \mu_i^2
 
-with :math:`\log\alpha_k \sim N(-3, 1.5)`. The same period seen by two sources is two
+with :math:`\log\alpha_k \sim N(-3, 1.5)`. A source-metric's figures of one unit, when it publishes at
+least ``unit_dispersion`` of them (e.g. an event source's province-months), get a dispersion of
+their own, partially pooled towards the source-metric's:
+:math:`\log\alpha_{ku} \sim N(\log\alpha_k, \tau_\alpha)` (:math:`\tau_\alpha = 1.5`); the
+source-metric's other figures (unions, the nation, units with few figures) keep :math:`\alpha_k`.
+Burstiness differs between units far more than a count's scale does (a province with rare attacks
+and occasional mass-casualty bombings against one with many small attacks), and with one
+dispersion per source the walks of the sparse units would have to absorb it. The same period seen by two sources is two
 measurements (never a sum). **Identification**: the reference units (``units=``) fix
 :math:`\kappa = 1` for one source-metric per measure, so :math:`\lambda` is in that source's units
 ("attacks as UCDP counts them"); every other :math:`\kappa_k` is the ratio of source :math:`k`'s
@@ -98,6 +105,7 @@ DEFAULT_PRIORS: dict[str, tuple[float, float]] = {
     "effect": (0.0, 1.0),
     "log_kappa": (0.0, 1.5),
     "log_alpha": (-3.0, 1.5),
+    "log_alpha_unit_sd": (1.5, 0.0),    # log alpha_ku ~ N(log alpha_k, sd)
 }
 
 
@@ -125,6 +133,11 @@ class FusionDesign:
     y : ndarray (n_obs,)
     season_index : ndarray (T,) or None
     effects : ndarray (E, T) step indicators; ``effect_names``
+    disp_key, disp_unit : ndarray (D,)
+        Dispersion groups: groups ``0..K-1`` are the source-metrics' own (``disp_unit == -1``),
+        groups ``K..D-1`` one unit's figures of source-metric ``disp_key[g]``.
+    obs_disp : ndarray (n_obs,)
+        Dispersion group of every observation.
     """
 
     units: list
@@ -147,7 +160,29 @@ class FusionDesign:
     n_seasons: int
     effects: np.ndarray
     effect_names: list
+    disp_key: np.ndarray
+    disp_unit: np.ndarray
+    obs_disp: np.ndarray
     observations: pd.DataFrame = field(repr=False)
+
+    @property
+    def n_unit_disp(self) -> int:
+        return int(self.disp_key.size - len(self.keys))
+
+    @property
+    def disp_labels(self) -> list[str]:
+        return [self.key_labels[k] + ("" if u < 0 else f"@{self.units[u]}")
+                for k, u in zip(self.disp_key, self.disp_unit)]
+
+    def dispersion_groups(self, keys: np.ndarray, cover: np.ndarray) -> np.ndarray:
+        """Dispersion group of figures of source-metrics ``keys`` over units ``cover`` (n, U): a
+        single unit with a group of its own, else the source-metric's."""
+        out = np.asarray(keys, dtype=np.int64).copy()
+        own = {(int(k), int(u)): g for g, (k, u) in enumerate(zip(self.disp_key, self.disp_unit)) if u >= 0}
+        for i in range(out.size):
+            if cover[i].sum() == 1:
+                out[i] = own.get((int(out[i]), int(np.argmax(cover[i]))), out[i])
+        return out
 
     @property
     def free_keys(self) -> list[int]:
@@ -167,6 +202,8 @@ class FusionDesign:
             c["season_free"] = list(range(1, self.n_seasons))
         if len(self.effect_names):
             c["effect_name"] = list(self.effect_names)
+        if self.n_unit_disp:
+            c["unit_key"] = self.disp_labels[len(self.keys):]
         return c
 
 
@@ -210,13 +247,16 @@ class MeasurementModel:
         The information :math:`h` the Numba sampler whitens each walk with (module maths):
         ``"auto"`` = :meth:`information`, ``"none"`` = 0 (the non-centred walk). The model is the
         same whatever is chosen; only sampling efficiency changes.
+    unit_dispersion : int or None
+        Minimum number of a source-metric's single-unit figures in one unit for that unit to get a
+        dispersion of its own (module maths); ``None`` = one dispersion per source-metric.
     """
 
     def __init__(self, observations: pd.DataFrame, units: str | Mapping[str, tuple[str, str]],
                  latent_units: Sequence[str], months: Any, *, measures: Sequence[str] = ("attacks", "deaths"),
                  effects: Mapping[str, Any] | None = None, seasonality: bool = True,
                  priors: Mapping[str, tuple[float, float]] | None = None,
-                 whiten: str | np.ndarray = "auto") -> None:
+                 whiten: str | np.ndarray = "auto", unit_dispersion: int | None = 24) -> None:
         self.observations = observations
         self.units = units
         self.latent_units = list(latent_units)
@@ -224,6 +264,9 @@ class MeasurementModel:
         self.measures = list(measures)
         self.effects = dict(effects or {})
         self.seasonality = seasonality
+        if unit_dispersion is not None and int(unit_dispersion) < 1:
+            raise ValueError(f"unit_dispersion must be a positive integer or None, got {unit_dispersion!r}")
+        self.unit_dispersion = None if unit_dispersion is None else int(unit_dispersion)
         self.priors = {**DEFAULT_PRIORS, **dict(priors or {})}
         unknown = set(self.priors) - set(DEFAULT_PRIORS)
         if unknown:
@@ -315,23 +358,40 @@ class MeasurementModel:
             if when not in pos:
                 raise ValueError(f"effect {name!r}: month {when} not in months")
             eff[e, pos[when]:] = 1.0
+        disp_key, disp_unit = list(range(len(keys))), [-1] * len(keys)
+        obs_disp = obs_key.copy()
+        if self.unit_dispersion is not None:
+            single = cover.sum(axis=1) == 1
+            unit_of = np.where(single, np.argmax(cover, axis=1), -1)
+            for k in range(len(keys)):
+                for u in range(U):
+                    sel = (obs_key == k) & (unit_of == u)
+                    if sel.sum() >= self.unit_dispersion:
+                        obs_disp[sel] = len(disp_key)
+                        disp_key.append(k)
+                        disp_unit.append(u)
         return FusionDesign(units=self.latent_units, months=labels, measures=self.measures, keys=keys,
                             key_measure=key_measure_a, reference=reference, anchor=anchor, n_fit=n_fit, obs_key=obs_key,
                             obs_measure=meas, obs_first=first, obs_last=last, lo=lo, hi=hi, cover=cover,
                             y=y, season_index=season, n_seasons=n_seasons, effects=eff,
-                            effect_names=list(self.effects), observations=obs)
+                            effect_names=list(self.effects), disp_key=np.asarray(disp_key, dtype=np.int64),
+                            disp_unit=np.asarray(disp_unit, dtype=np.int64), obs_disp=obs_disp, observations=obs)
 
     def dispersion_guess(self, default: float = 0.25) -> np.ndarray:
-        r"""A moment estimate of each source-metric's NB2 dispersion from its single-unit monthly
-        figures: consecutive months :math:`y_t, y_{t+1}` of one unit give
+        r"""A moment estimate of each dispersion group's NB2 dispersion (:attr:`FusionDesign.obs_disp`)
+        from its single-unit monthly figures: consecutive months :math:`y_t, y_{t+1}` of one unit give
         :math:`\hat\alpha = (\overline{(y_{t+1} - y_t)^2}/2 - \bar y)/\overline{y_t y_{t+1}}`
-        (a smooth latent makes the pair's difference pure count noise), clipped to [0.01, 4];
-        ``default`` for keys without such pairs. Used only to set the sampler's coordinates."""
+        (a smooth latent makes the pair's difference pure count noise), clipped to [0.01, 20];
+        the source-metric's estimate (or ``default``) for groups without 12 such pairs. Used only to
+        set the sampler's coordinates."""
         d = self.design
-        out = np.full(len(d.keys), float(default))
+        K = len(d.keys)
+        out = np.full(d.disp_key.size, float(default))
         cell = (d.cover.sum(axis=1) == 1) & (d.obs_first == d.obs_last)
-        for k in range(len(d.keys)):
-            sel = np.flatnonzero(cell & (d.obs_key == k))
+        for k in range(d.disp_key.size):
+            if k >= K:
+                out[k] = out[d.disp_key[k]]
+            sel = np.flatnonzero(cell & (d.obs_key == k)) if k < K else np.flatnonzero(cell & (d.obs_disp == k))
             if sel.size < 12:
                 continue
             unit = np.argmax(d.cover[sel], axis=1)
@@ -345,7 +405,7 @@ class MeasurementModel:
             if m2 <= 0:
                 continue
             est = (float(np.mean((b - a) ** 2)) / 2.0 - float(np.mean((a + b) / 2.0))) / m2
-            out[k] = float(np.clip(est, 0.01, 4.0))
+            out[k] = float(np.clip(est, 0.01, 20.0))
         return out
 
     def information(self) -> np.ndarray:
@@ -373,7 +433,7 @@ class MeasurementModel:
             us = np.flatnonzero(d.cover[i])
             n = d.obs_last[i] - d.obs_first[i] + 1
             share = w[m, us] / w[m, us].sum() / n
-            a = alpha[d.obs_key[i]]
+            a = alpha[d.obs_disp[i]]
             info[m, us, d.obs_first[i]:d.obs_last[i] + 1] += (d.y[i] / (1.0 + a * d.y[i]) * share ** 2)[:, None]
         return info
 
@@ -487,11 +547,17 @@ class MeasurementModel:
             pm.Deterministic("ref_shift", ref_lk, dims="measure")
             pm.Deterministic("kappa", pt.exp(log_kappa - ref_lk[d.key_measure]), dims="key")
             log_alpha = pm.Normal("log_alpha", pr["log_alpha"][0], pr["log_alpha"][1], dims="key")
+            log_alpha_all = log_alpha
+            if d.n_unit_disp:
+                lau = pm.Normal("log_alpha_unit", log_alpha[d.disp_key[len(d.keys):]], pr["log_alpha_unit_sd"][0],
+                                dims="unit_key")
+                log_alpha_all = pt.concatenate([log_alpha, lau])
             eta = log_kappa[d.obs_key] + pt.log(total)
             if likelihood == "numba":
-                pm.Potential("loglik", nb_logp(d.y, eta, log_alpha[d.obs_key]))
+                pm.Potential("loglik", nb_logp(d.y, eta, log_alpha_all[d.obs_disp]))
             elif likelihood == "native":
-                pm.NegativeBinomial("y", mu=pt.exp(eta), alpha=pt.exp(-log_alpha[d.obs_key]), observed=d.y, dims="obs")
+                pm.NegativeBinomial("y", mu=pt.exp(eta), alpha=pt.exp(-log_alpha_all[d.obs_disp]), observed=d.y,
+                                    dims="obs")
             else:
                 raise ValueError("likelihood must be 'numba' or 'native'")
         return model
@@ -501,29 +567,32 @@ class MeasurementModel:
     def layout(self) -> Layout:
         d = self.design
         return Layout(M=len(d.measures), U=len(d.units), T=d.n_fit, S=d.n_seasons if d.season_index is not None else 0,
-                      E=d.effects.shape[0], F=len(d.free_keys), K=len(d.keys))
+                      E=d.effects.shape[0], F=len(d.free_keys), K=len(d.keys), G=d.n_unit_disp)
 
     def _kernel_args(self) -> tuple:
         d, pr, L = self.design, self.priors, self.layout
-        dims = np.array([L.M, L.U, L.T, L.S, L.E, L.F, L.K], dtype=np.int64)
+        dims = np.array([L.M, L.U, L.T, L.S, L.E, L.F, L.K, L.G], dtype=np.int64)
         sidx = (d.season_index[:L.T] if d.season_index is not None else np.zeros(L.T)).astype(np.int64)
         H = zero_sum_basis(L.S) if L.S > 1 else np.zeros((1, 0))
         pri = np.array([*pr["level_primary"], *pr["level_severity"], *pr["log_sigma_mean"], pr["log_sigma_sd"][0],
-                        pr["season"][0], *pr["effect"], *pr["log_kappa"], *pr["log_alpha"]], dtype=float)
+                        pr["season"][0], *pr["effect"], *pr["log_kappa"], *pr["log_alpha"],
+                        pr["log_alpha_unit_sd"][0]], dtype=float)
         return (dims, d.y.astype(float), d.obs_key.astype(np.int64), d.lo, d.hi, sidx, H,
                 np.ascontiguousarray(d.effects[:, :L.T]), np.asarray(d.free_keys, dtype=np.int64), pri,
                 np.ascontiguousarray(self.whiten), self.scale_information(), self._table_lengths(),
-                d.cover.sum(axis=1).astype(np.int64))
+                d.cover.sum(axis=1).astype(np.int64), d.obs_disp.astype(np.int64), d.disp_key.astype(np.int64))
 
     def _table_lengths(self) -> np.ndarray:
-        """Per source-metric, the length of the NB2 count table the kernel builds (0 = none): a
-        table of ``max y + 1`` entries pays when the key has at least ``(max y + 1) / 16`` figures."""
+        """Per dispersion group, the length of the NB2 count table the kernel builds (0 = none): a
+        table of ``max y + 1`` entries pays when the group has at least ``(max y + 1) / 16`` figures."""
         from pakcast.models.likelihood._special import TABLE_MAX
 
         d = self.design
-        out = np.zeros(len(d.keys), dtype=np.int64)
-        for k in range(len(d.keys)):
-            yk = d.y[d.obs_key == k]
+        out = np.zeros(d.disp_key.size, dtype=np.int64)
+        for k in range(d.disp_key.size):
+            yk = d.y[d.obs_disp == k]
+            if yk.size == 0:
+                continue
             top = int(yk.max()) + 1
             if top <= TABLE_MAX + 1 and yk.size * 16 >= top:
                 out[k] = top
@@ -557,7 +626,11 @@ class MeasurementModel:
         c, _ = off["log_log_sigma_sd"]
         x[c:c + L.M] += np.log(0.3)
         e, _ = off["log_alpha"]
-        x[e:e + L.K] += self.priors["log_alpha"][0]
+        guess = np.log(self.dispersion_guess())
+        x[e:e + L.K] += guess[:L.K]
+        if L.G:
+            e, _ = off["log_alpha_unit"]
+            x[e:e + L.G] += guess[L.K:]
         return self.to_whitened(x)
 
     def _walk_args(self) -> tuple[np.ndarray, np.ndarray]:
@@ -646,6 +719,8 @@ class MeasurementModel:
         out["ref_shift"] = ref_lk
         out["kappa"] = np.exp(lk - ref_lk[d.key_measure])
         out["log_alpha"] = p["log_alpha"]
+        if L.G:
+            out["log_alpha_unit"] = p["log_alpha_unit"]
         return out
 
     def _expanded_dims(self) -> dict[str, tuple[str, ...]]:
@@ -662,6 +737,8 @@ class MeasurementModel:
             dims["effect"] = ("effect_name", "measure", "unit")
         if L.F:
             dims["log_kappa"] = ("free_key",)
+        if L.G:
+            dims["log_alpha_unit"] = ("unit_key",)
         return dims
 
     def compile_nutpie(self, random_seed: int | None = None):

@@ -24,7 +24,7 @@ __all__ = ["QUANTILES", "FusionResults"]
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 _MONITORED = ("level", "log_sigma_mean", "log_sigma_sd", "log_sigma_raw", "z", "season", "effect",
-              "log_kappa", "log_alpha")
+              "log_kappa", "log_alpha", "log_alpha_unit")
 
 
 def _qcol(q: float) -> str:
@@ -128,7 +128,11 @@ class FusionResults:
 
     @cached_property
     def _alpha(self) -> np.ndarray:
-        return np.exp(self._draws("log_alpha"))          # (S, K)
+        """(S, D) NB2 dispersion of every dispersion group (the source-metrics' own, then per unit)."""
+        la = self._draws("log_alpha")
+        if self.design.n_unit_disp:
+            la = np.concatenate([la, self._draws("log_alpha_unit")], axis=1)
+        return np.exp(la)
 
     # -- what users read ----------------------------------------------------------------------
     def reference(self) -> dict[str, dict[str, str]]:
@@ -139,7 +143,8 @@ class FusionResults:
     def scales(self, alpha: float = 0.10) -> pd.DataFrame:
         """One row per source and metric: ``source, metric, measure, reference, estimate`` (posterior
         median of :math:`\\kappa`), ``ci_low, ci_high`` (equal-tailed ``1 - alpha``), ``dispersion``
-        (posterior median :math:`\\alpha`), ``n_obs``, ``first``, ``last`` (period covered)."""
+        (posterior median of the source-metric's own :math:`\\alpha_k`, which is also the centre of
+        its per-unit dispersions, :meth:`dispersions`), ``n_obs``, ``first``, ``last`` (period covered)."""
         d = self.design
         ref = set(d.reference.values())
         kap, alp = self._kappa, self._alpha
@@ -156,6 +161,22 @@ class FusionResults:
                 "n_obs": int(sel.sum()),
                 "first": d.months[int(d.obs_first[sel].min())], "last": d.months[int(d.obs_last[sel].max())],
             })
+        return pd.DataFrame(rows)
+
+    def dispersions(self, alpha: float = 0.10) -> pd.DataFrame:
+        """One row per dispersion group: ``source, metric, unit`` (empty for the source-metric's own
+        group), ``dispersion`` (posterior median NB2 :math:`\\alpha`), ``ci_low, ci_high``
+        (equal-tailed ``1 - alpha``), ``n_obs``."""
+        d = self.design
+        alp = self._alpha
+        rows = []
+        for g, (k, u) in enumerate(zip(d.disp_key, d.disp_unit)):
+            s, m = d.keys[k]
+            rows.append({"source": s, "metric": m, "unit": "" if u < 0 else d.units[u],
+                         "dispersion": float(np.median(alp[:, g])),
+                         "ci_low": float(np.quantile(alp[:, g], alpha / 2)),
+                         "ci_high": float(np.quantile(alp[:, g], 1 - alpha / 2)),
+                         "n_obs": int((d.obs_disp == g).sum())})
         return pd.DataFrame(rows)
 
     def latent(self, measure: str, quantiles: Sequence[float] = QUANTILES,
@@ -213,7 +234,9 @@ class FusionResults:
             return lam.transpose(1, 2, 0)
         if kind != "counts":
             raise ValueError("kind must be 'counts' or 'intensity'")
-        a = self._alpha[pick, d.reference[measure]][:, None, None]
+        U = len(d.units)
+        groups = d.dispersion_groups(np.full(U, d.reference[measure]), np.eye(U, dtype=bool))
+        a = self._alpha[pick][:, groups][:, :, None]       # (n, U, 1): the reference's dispersion per unit
         return nb2_draws(lam, a, rng).transpose(1, 2, 0)
 
     def predict_observations(self, observations: pd.DataFrame, n_samples: int | None = None,
@@ -238,7 +261,8 @@ class FusionResults:
         mu = _period_sums(lam, pd_design)                  # (n, n_obs)
         keys = np.array([kpos[(s, m)] for s, m in zip(observations["source"], observations["metric"])], dtype=np.int64)
         mu = mu * self._kappa[pick][:, keys]
-        return nb2_draws(mu, self._alpha[pick][:, keys], rng).T
+        groups = d.dispersion_groups(keys, pd_design.cover)
+        return nb2_draws(mu, self._alpha[pick][:, groups], rng).T
 
     # -- InferenceData groups -----------------------------------------------------------------
     def _fitted_mean(self) -> np.ndarray:
@@ -253,7 +277,7 @@ class FusionResults:
         post = self.idata.posterior
         C, D = int(post.sizes["chain"]), int(post.sizes["draw"])
         mu = self._fitted_mean()
-        alpha = self._alpha[:, d.obs_key]
+        alpha = self._alpha[:, d.obs_disp]
         ll = nb2_logpmf(d.y[None, :], mu, alpha)
         rng = self._rng(2)
         yrep = nb2_draws(mu, alpha, rng)
@@ -360,9 +384,11 @@ class FusionResults:
         S = self.n_draws
         n = S if n_samples is None else int(n_samples)
         pick = rng.choice(S, size=n, replace=n > S)
-        mu = _period_sums(np.exp(self._loglam[pick]), _probe_design(self.model, observations))
+        probe = _probe_design(self.model, observations)
+        mu = _period_sums(np.exp(self._loglam[pick]), probe)
         keys = np.array([kpos[(s, m)] for s, m in zip(observations["source"], observations["metric"])], dtype=np.int64)
-        return (mu * self._kappa[pick][:, keys]).T, self._alpha[pick][:, keys].T
+        groups = d.dispersion_groups(keys, probe.cover)
+        return (mu * self._kappa[pick][:, keys]).T, self._alpha[pick][:, groups].T
 
 
 class _ObsIndex:
