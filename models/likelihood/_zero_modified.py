@@ -14,12 +14,14 @@ from numba import njit, prange
 
 from pakcast.models.likelihood.negbin import (
     _EMPTY,
-    CHUNK,
     PARALLEL_MIN_N,
     _as_counts,
     _as_float,
     _as_log_alpha,
     _nb_elem,
+    chunk_bounds,
+    chunk_partials,
+    sum_chunks,
 )
 
 
@@ -70,9 +72,7 @@ def _elem3(hurdle, y, eta, la, z):
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _chunk3(hurdle, c, y, eta, la, zz, w, off, de_out, dla_out, dz_out):
-    n = y.size
-    start = c * CHUNK
-    stop = min(n, start + CHUNK)
+    start, stop = chunk_bounds(c, y.size)
     has_w = w.size > 0
     has_off = off.size > 0
     vla = la.size > 1
@@ -99,26 +99,18 @@ def _chunk3(hurdle, c, y, eta, la, zz, w, off, de_out, dla_out, dz_out):
 
 @njit(cache=True, error_model="numpy")
 def _serial3(hurdle, y, eta, la, zz, w, off, de_out, dla_out, dz_out):
-    nch = (y.size + CHUNK - 1) // CHUNK
-    p = np.zeros((nch, 3))
-    for c in range(nch):
+    p = chunk_partials(y.size, 3)
+    for c in range(p.shape[0]):
         p[c] = _chunk3(hurdle, c, y, eta, la, zz, w, off, de_out, dla_out, dz_out)
-    s = np.zeros(3)
-    for c in range(nch):
-        s += p[c]
-    return s
+    return sum_chunks(p)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def _parallel3(hurdle, y, eta, la, zz, w, off, de_out, dla_out, dz_out):
-    nch = (y.size + CHUNK - 1) // CHUNK
-    p = np.zeros((nch, 3))
-    for c in prange(nch):
+    p = chunk_partials(y.size, 3)
+    for c in prange(p.shape[0]):
         p[c] = _chunk3(hurdle, c, y, eta, la, zz, w, off, de_out, dla_out, dz_out)
-    s = np.zeros(3)
-    for c in range(nch):
-        s += p[c]
-    return s
+    return sum_chunks(p)
 
 
 def _prepare3(y, eta, log_alpha, logit_pi, weights, offset):

@@ -54,6 +54,34 @@ CHUNK = 4096
 PARALLEL_MIN_N = int(os.environ.get("PAKCAST_PARALLEL_MIN_N", "2000000"))
 
 
+# The chunked sums of every count likelihood here (NB2, Poisson, ZINB, hurdle): chunk ``c`` covers
+# ``chunk_bounds(c, n)``; its partial sums fill row ``c`` of ``chunk_partials(n, k)``, and
+# ``sum_chunks`` adds the rows in chunk order, so the serial and the ``prange`` kernel (a pair per
+# likelihood, the loop being all that differs) give the same sums whatever the thread count.
+
+
+@njit(cache=True, inline="always")
+def chunk_bounds(c, n):
+    """First and one-past-last observation of chunk ``c`` of ``n`` observations."""
+    start = c * CHUNK
+    return start, min(n, start + CHUNK)
+
+
+@njit(cache=True, inline="always")
+def chunk_partials(n, k):
+    """Zeroed partial sums: one row per chunk of ``n`` observations, ``k`` sums each."""
+    return np.zeros(((n + CHUNK - 1) // CHUNK, k))
+
+
+@njit(cache=True)  # not inlined: inside a parallel kernel the in-place sum would become a parfor
+def sum_chunks(p):
+    """Column totals of the partial sums, added in chunk order (thread-count independent)."""
+    s = np.zeros(p.shape[1])
+    for c in range(p.shape[0]):
+        s += p[c]
+    return s
+
+
 @njit(cache=True, inline="always", error_model="numpy")
 def _nb_elem(y, eta, la):
     """(loglik, d_eta, d_log_alpha) for one observation."""
@@ -101,9 +129,7 @@ def _nb_elem_tab(y, eta, la, a, inv_a, T, U):
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _nb_chunk(c, y, eta, la, w, off, de_out, dla_out, T, U):
-    n = y.size
-    start = c * CHUNK
-    stop = min(n, start + CHUNK)
+    start, stop = chunk_bounds(c, y.size)
     has_w = w.size > 0
     has_off = off.size > 0
     vec_la = la.size > 1
@@ -143,36 +169,33 @@ def _tables(y, la):
     return count_sums_table(ymax, math.exp(la[0]), la[0])
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _nb_setup(y, la):
+    """Partial sums (log-likelihood, d_log_alpha) per chunk and the count tables of one call."""
+    T, U = _tables(y, la)
+    return chunk_partials(y.size, 2), T, U
+
+
+@njit(cache=True, inline="always")
+def _nb_totals(p):
+    s = sum_chunks(p)
+    return s[0], s[1]
+
+
 @njit(cache=True, error_model="numpy")
 def _nb_llg_serial(y, eta, la, w, off, de_out, dla_out):
-    nch = (y.size + CHUNK - 1) // CHUNK
-    p_ll = np.zeros(nch)
-    p_dla = np.zeros(nch)
-    T, U = _tables(y, la)
-    for c in range(nch):
-        p_ll[c], p_dla[c] = _nb_chunk(c, y, eta, la, w, off, de_out, dla_out, T, U)
-    s_ll = 0.0
-    s_dla = 0.0
-    for c in range(nch):
-        s_ll += p_ll[c]
-        s_dla += p_dla[c]
-    return s_ll, s_dla
+    p, T, U = _nb_setup(y, la)
+    for c in range(p.shape[0]):
+        p[c, 0], p[c, 1] = _nb_chunk(c, y, eta, la, w, off, de_out, dla_out, T, U)
+    return _nb_totals(p)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def _nb_llg_parallel(y, eta, la, w, off, de_out, dla_out):
-    nch = (y.size + CHUNK - 1) // CHUNK
-    p_ll = np.zeros(nch)
-    p_dla = np.zeros(nch)
-    T, U = _tables(y, la)
-    for c in prange(nch):
-        p_ll[c], p_dla[c] = _nb_chunk(c, y, eta, la, w, off, de_out, dla_out, T, U)
-    s_ll = 0.0
-    s_dla = 0.0
-    for c in range(nch):
-        s_ll += p_ll[c]
-        s_dla += p_dla[c]
-    return s_ll, s_dla
+    p, T, U = _nb_setup(y, la)
+    for c in prange(p.shape[0]):
+        p[c, 0], p[c, 1] = _nb_chunk(c, y, eta, la, w, off, de_out, dla_out, T, U)
+    return _nb_totals(p)
 
 
 @njit(cache=True, error_model="numpy")

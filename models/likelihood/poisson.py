@@ -22,14 +22,20 @@ import numpy as np
 from numba import njit, prange
 
 from pakcast.models.likelihood._special import log_factorial
-from pakcast.models.likelihood.negbin import _EMPTY, CHUNK, PARALLEL_MIN_N, _as_counts, _as_float
+from pakcast.models.likelihood.negbin import (
+    _EMPTY,
+    PARALLEL_MIN_N,
+    _as_counts,
+    _as_float,
+    chunk_bounds,
+    chunk_partials,
+    sum_chunks,
+)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _pois_chunk(c, y, eta, w, off, de_out):
-    n = y.size
-    start = c * CHUNK
-    stop = min(n, start + CHUNK)
+    start, stop = chunk_bounds(c, y.size)
     has_w = w.size > 0
     has_off = off.size > 0
     s = 0.0
@@ -49,26 +55,18 @@ def _pois_chunk(c, y, eta, w, off, de_out):
 
 @njit(cache=True, error_model="numpy")
 def _pois_serial(y, eta, w, off, de_out):
-    nch = (y.size + CHUNK - 1) // CHUNK
-    p = np.zeros(nch)
-    for c in range(nch):
-        p[c] = _pois_chunk(c, y, eta, w, off, de_out)
-    s = 0.0
-    for c in range(nch):
-        s += p[c]
-    return s
+    p = chunk_partials(y.size, 1)
+    for c in range(p.shape[0]):
+        p[c, 0] = _pois_chunk(c, y, eta, w, off, de_out)
+    return sum_chunks(p)[0]
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
 def _pois_parallel(y, eta, w, off, de_out):
-    nch = (y.size + CHUNK - 1) // CHUNK
-    p = np.zeros(nch)
-    for c in prange(nch):
-        p[c] = _pois_chunk(c, y, eta, w, off, de_out)
-    s = 0.0
-    for c in range(nch):
-        s += p[c]
-    return s
+    p = chunk_partials(y.size, 1)
+    for c in prange(p.shape[0]):
+        p[c, 0] = _pois_chunk(c, y, eta, w, off, de_out)
+    return sum_chunks(p)[0]
 
 
 def poisson_loglik_grad(y, eta, weights=None, offset=None):
