@@ -6,7 +6,9 @@ One function per kind of number, so the text a reader sees can be checked agains
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 DASH = "–"
@@ -16,11 +18,19 @@ def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and not math.isfinite(v))
 
 
-def fmt_count(v: Any) -> str:
+def _number(fmt: Callable[[float], str]) -> Callable[[Any], str]:
+    """A number formatter: a dash for a missing value (``None``, NaN, infinite), else ``fmt(float(v))``."""
+
+    @functools.wraps(fmt)
+    def format_number(v: Any) -> str:
+        return DASH if _missing(v) else fmt(float(v))
+
+    return format_number
+
+
+@_number
+def fmt_count(v: float) -> str:
     """Counts and expected counts: whole numbers with thousands separators (one decimal below 10)."""
-    if _missing(v):
-        return DASH
-    v = float(v)
     if abs(v) < 0.05:
         return "0"
     if abs(v) < 10 and v != round(v):
@@ -28,28 +38,23 @@ def fmt_count(v: Any) -> str:
     return f"{v:,.0f}"
 
 
-def fmt_ratio(v: Any) -> str:
+@_number
+def fmt_ratio(v: float) -> str:
     """Rate ratios, CRPS and other continuous statistics: two decimals (three significant below 0.1)."""
-    if _missing(v):
-        return DASH
-    v = float(v)
     if v != 0 and abs(v) < 0.1:
         return f"{v:.3g}"
     return f"{v:,.2f}"
 
 
-def fmt_pct(v: Any) -> str:
+@_number
+def fmt_pct(v: float) -> str:
     """A proportion as a whole percentage."""
-    if _missing(v):
-        return DASH
-    return f"{100 * float(v):.0f}%"
+    return f"{100 * v:.0f}%"
 
 
-def fmt_p(v: Any) -> str:
+@_number
+def fmt_p(v: float) -> str:
     """p-values: three decimals, ``<0.001`` below."""
-    if _missing(v):
-        return DASH
-    v = float(v)
     return "<0.001" if v < 0.001 else f"{v:.3f}"
 
 
@@ -113,18 +118,15 @@ def fmt_cell(v: Any, kind: str) -> str:
     return {"p": fmt_p, "count": fmt_count, "ratio": fmt_ratio}.get(kind, fmt_auto)(v)
 
 
-def fmt_ratio3(v: Any) -> str:
+@_number
+def fmt_ratio3(v: float) -> str:
     """Rate ratios per month (slopes), which sit close to 1: three decimals."""
-    if _missing(v):
-        return DASH
-    return f"{float(v):.3f}"
+    return f"{v:.3f}"
 
 
-def fmt_rate(v: Any) -> str:
+@_number
+def fmt_rate(v: float) -> str:
     """Rates (per 100,000 people): two significant figures in plain decimals (``0.53``, ``0.0031``)."""
-    if _missing(v):
-        return DASH
-    v = float(v)
     if v == 0:
         return "0"
     decimals = max(0, 1 - int(math.floor(math.log10(abs(v)))))
