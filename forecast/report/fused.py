@@ -38,6 +38,17 @@ def _table(title: str, columns: list[str], rows: list[list[Any]], name: str) -> 
     return {"kind": "table", "title": title, "name": name, "table": table_dict(columns, rows)}
 
 
+def _unavailable(reason: Any) -> dict[str, Any]:
+    return {"available": False, "reason": reason}
+
+
+def _part(fusion: dict[str, Any], key: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The fused run's part ``key`` (``{}`` when absent) and, when the run did not produce it, the
+    unavailable section that says why (else ``None``)."""
+    part = fusion.get(key) or {}
+    return part, _unavailable(part.get("reason")) if part.get("status") == "not produced" else None
+
+
 def _ci(d: dict[str, Any] | None, fmt=fmt_ratio) -> str:
     if not d:
         return "–"
@@ -134,12 +145,10 @@ def early_warning_section(fusion: dict[str, Any], forecast: pd.DataFrame | Missi
 
 
 def fused_breaks_section(fusion: dict[str, Any]) -> dict[str, Any]:
-    b = fusion.get("breaks") or {}
-    if b.get("status") == "not produced":
-        return {"available": False, "reason": b.get("reason")}
+    b, missing = _part(fusion, "breaks")
     rows = b.get("rows") or []
-    if not rows:
-        return {"available": False, "reason": b.get("note") or "the fused model was fitted without known-date steps"}
+    if missing or not rows:
+        return missing or _unavailable(b.get("note") or "the fused model was fitted without known-date steps")
     units = fusion["units"]["measures"]
     order = {NATIONAL: 0}
     rows = sorted(rows, key=lambda r: (r["date"], r["outcome"], order.get(r["series"], 1), r["series"]))
@@ -155,12 +164,10 @@ def fused_breaks_section(fusion: dict[str, Any]) -> dict[str, Any]:
 
 
 def fused_claims_section(fusion: dict[str, Any]) -> dict[str, Any]:
-    c = fusion.get("claims") or {}
-    if c.get("status") == "not produced":
-        return {"available": False, "reason": c.get("reason")}
+    c, missing = _part(fusion, "claims")
     claims = c.get("claims") or []
-    if not claims:
-        return {"available": False, "reason": "the fused series does not reach the claims' periods"}
+    if missing or not claims:
+        return missing or _unavailable("the fused series does not reach the claims' periods")
     blocks = [_p(c.get("method", "")), _p("Verdicts: supported when the 90% interval lies wholly on the claimed side "
                                           "of no change; not supported only when it lies wholly on the other side "
                                           "(evidence against); inconclusive when it includes no change.")]

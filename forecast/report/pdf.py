@@ -118,6 +118,14 @@ class PageWriter:
     def unavailable(self, reason: str) -> None:
         self.paragraph(f"Not available in this run: {reason}", color="#8a5a00")
 
+    def data_table(self, t: dict[str, Any], max_width: int = 40, only: tuple[str, ...] | None = None) -> None:
+        """A table in the briefing's form (``columns``, ``kinds``, ``rows``), headers and cells formatted
+        as in the HTML briefing; ``only`` keeps just those columns (in the table's order)."""
+        keep = {j for j, c in enumerate(t["columns"]) if only is None or c in only}
+        self.table([header_label(c) for j, c in enumerate(t["columns"]) if j in keep],
+                   [[fmt_cell(v, k) for j, (v, k) in enumerate(zip(r, t["kinds"])) if j in keep] for r in t["rows"]],
+                   max_width=max_width)
+
     def table(self, columns: list[str], rows: list[list[str]], size: float = 7.0, max_width: int = 40,
               numeric: list[bool] | None = None) -> None:
         """A ruled table in the body font: columns sized to their content, cells wrapped (never cut; a
@@ -310,6 +318,15 @@ def _figures(w: PageWriter, names: list[str], figs: dict[str, Any]) -> None:
         w.image(f, f"{f.caption} Source: {f.source}")
 
 
+def _table_or_reason(w: PageWriter, title: str, sec: dict[str, Any], key: str, max_width: int) -> None:
+    """The section's table ``key`` under its title or, where the run has none, the reason (``key_reason``)."""
+    w.table_title(title)
+    if sec.get(key):
+        w.data_table(sec[key], max_width=max_width)
+    else:
+        w.unavailable(sec[f"{key}_reason"])
+
+
 def _blocks(w: PageWriter, sec: dict[str, Any], figs: dict[str, Any]) -> None:
     """A section of generic blocks (paragraphs, tables, figures), as the fused run's sections are."""
     for blk in sec["blocks"]:
@@ -318,8 +335,7 @@ def _blocks(w: PageWriter, sec: dict[str, Any], figs: dict[str, Any]) -> None:
         elif blk["kind"] == "table":
             t = blk["table"]
             w.table_title(blk["title"])
-            w.table([header_label(c) for c in t["columns"]],
-                    [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=30)
+            w.data_table(t, max_width=30)
         elif blk["kind"] == "figure":
             _figures(w, [blk["name"]], figs)
 
@@ -359,7 +375,7 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
             t = sec["tables"].get(key)
             if t:
                 w.table_title(label)
-                w.table([header_label(c) for c in t["columns"]], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=16)
+                w.data_table(t, max_width=16)
         if sec.get("skipped"):
             w.paragraph("Not tested (too sparse): " + "; ".join(sec["skipped"]), size=8, color="#444444")
         for n in sec.get("notes", []):
@@ -385,8 +401,7 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
             t = sec.get(key)
             if t:
                 w.table_title(label)
-                w.table([header_label(c) for c in t["columns"]],
-                        [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=20)
+                w.data_table(t, max_width=20)
     elif sid == "scorecard":
         h = sec.get("headline")
         if h:
@@ -399,21 +414,14 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
                            if h.get("published") and h.get("best_model") not in (None, h["model"]) else ""))
         _figures(w, sec["figures"], figs)
         t = sec["table"]
-        w.table([header_label(c) for c in t["columns"]], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]])
+        w.data_table(t)
         if sec.get("by_series"):
             t = sec["by_series"]
-            keep = [i for i, c in enumerate(t["columns"]) if c in (
-                "unique_id", "province", "best_model", "best_model_crps", "best_baseline", "best_baseline_crps",
-                "beats_best_baseline", "coverage_90")]
             w.table_title("Best model against the best baseline, by series")
-            w.table([header_label(t["columns"][i]) for i in keep],
-                    [[fmt_cell(r[i], t["kinds"][i]) for i in keep] for r in t["rows"]], max_width=20)
-        w.table_title("Last quarter's forecast against what happened")
-        if sec.get("last_quarter"):
-            t = sec["last_quarter"]
-            w.table([header_label(c) for c in t["columns"]], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=14)
-        else:
-            w.unavailable(sec["last_quarter_reason"])
+            w.data_table(t, max_width=20, only=("unique_id", "province", "best_model", "best_model_crps",
+                                                "best_baseline", "best_baseline_crps", "beats_best_baseline",
+                                                "coverage_90"))
+        _table_or_reason(w, "Last quarter's forecast against what happened", sec, "last_quarter", max_width=14)
     elif sid == "claims":
         c = sec["counts"]
         w.paragraph(f"{c['supported']} supported, {c['inconclusive']} inconclusive (the interval includes no change), "
@@ -449,12 +457,7 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
         for s in sec["sources"]:
             w.paragraph(f"{s['name']}. Licence: {s['licence']}. Coverage: {s['coverage']}. {s['citation']}.",
                         size=8, bullet="• ")
-        w.table_title("Excluded events")
-        if sec.get("exclusions"):
-            t = sec["exclusions"]
-            w.table([header_label(c) for c in t["columns"]], [[fmt_cell(v, k) for v, k in zip(r, t["kinds"])] for r in t["rows"]], max_width=40)
-        else:
-            w.unavailable(sec["exclusions_reason"])
+        _table_or_reason(w, "Excluded events", sec, "exclusions", max_width=40)
         w.paragraph("Limitations", size=9)
         for lim in sec["limitations"]:
             w.paragraph(lim, size=8, bullet="• ")
