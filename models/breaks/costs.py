@@ -153,18 +153,24 @@ def _check_counts(y) -> np.ndarray:
     return y
 
 
+def _fit_counts(cost: SegmentCost, y, X, what: str, n_shared: int) -> np.ndarray:
+    """The checked series of a count mean-shift cost (one mean per segment, no ``X``), with the
+    attributes every fit sets (``y_``, ``n_``, ``n_params``, ``n_shared``)."""
+    if X is not None:
+        raise ValueError(f"the {what} cost is a mean-shift cost; X is not supported")
+    y = _check_counts(y)
+    cost.y_, cost.n_ = y, len(y)
+    cost.n_params, cost.n_shared = 1, n_shared
+    return y
+
+
 class CostPoisson(SegmentCost):
     """Poisson mean shift (closed form)."""
 
     model = "poisson"
 
     def fit(self, y, X=None) -> "CostPoisson":
-        if X is not None:
-            raise ValueError("the Poisson cost is a mean-shift cost; X is not supported")
-        y = _check_counts(y)
-        self.y_ = y
-        self.n_ = len(y)
-        self.n_params, self.n_shared = 1, 0
+        y = _fit_counts(self, y, X, "Poisson", n_shared=0)
         self._Sy = np.concatenate([[0.0], np.cumsum(y)])
         self._Slf = np.concatenate([[0.0], np.cumsum(gammaln(y + 1))])
         return self
@@ -206,12 +212,7 @@ class CostNegBin(SegmentCost):
         self.alpha = alpha
 
     def fit(self, y, X=None) -> "CostNegBin":
-        if X is not None:
-            raise ValueError("the negative-binomial cost is a mean-shift cost; X is not supported")
-        y = _check_counts(y)
-        self.y_ = y
-        self.n_ = len(y)
-        self.n_params, self.n_shared = 1, 1
+        y = _fit_counts(self, y, X, "negative-binomial", n_shared=1)
         alpha = estimate_nb_alpha(y) if self.alpha is None else float(self.alpha)
         if alpha < 0:
             raise ValueError("alpha must be >= 0")
