@@ -42,7 +42,7 @@ from pakcast.models.bayes._summaries import interval_record, nb2_draws
 from pakcast.models.summary import Summary
 from pakcast.models.bayes.build import build_changepoint
 from pakcast.models.bayes.diagnostics import Diagnostics, diagnose
-from pakcast.models.bayes.fit import sample
+from pakcast.models.bayes.fit import SampledModel
 from pakcast.models.bayes.idata import complete_idata, draw_rng, save_idata
 from pakcast.models.likelihood import negbin_logpmf
 
@@ -65,7 +65,7 @@ def discrete_hdi(prob: np.ndarray, level: float = 0.95) -> tuple[int, int]:
     return best
 
 
-class BayesianChangepoint:
+class BayesianChangepoint(SampledModel["ChangepointResults"]):
     r"""One unknown change in the rate of a count series (Poisson or NB2).
 
     Parameters
@@ -101,15 +101,11 @@ class BayesianChangepoint:
     def build(self):
         return build_changepoint({"y": self.y}, None, self.priors, family=self.family)
 
-    def fit(self, *, sampler: str = "nutpie", draws: int = 1000, tune: int = 1000, chains: int = 4,
-            cores: int | None = None, target_accept: float = 0.9, random_seed: int | None = None,
-            progressbar: bool = False) -> "ChangepointResults":
-        idata = sample(self.build(), sampler=sampler, draws=draws, tune=tune, chains=chains, cores=cores,
-                       target_accept=target_accept, random_seed=random_seed, progressbar=progressbar)
-        idata.attrs.update({"model": "BayesianChangepoint", "family": self.family})
-        res = ChangepointResults(self, idata)
-        res.diagnostics.warn_if_unconverged("BayesianChangepoint")
-        return res
+    def _attrs(self) -> dict[str, Any]:
+        return {"model": "BayesianChangepoint", "family": self.family}
+
+    def _results(self, idata: az.InferenceData) -> "ChangepointResults":
+        return ChangepointResults(self, idata)
 
 
 class ChangepointResults:

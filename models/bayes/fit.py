@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import arviz as az
 import numpy as np
@@ -93,3 +93,42 @@ def sample(model: pm.Model, *, sampler: Sampler = "nutpie", draws: int = 1000, t
         "draws": int(draws), "tune": int(tune), "chains": int(chains), "cores": cores,
     })
     return idata
+
+
+R = TypeVar("R")
+
+
+class SampledModel(Generic[R]):
+    """A Bayesian model fitted by NUTS: ``fit`` samples ``build()``, records the model's attributes in
+    ``idata.attrs`` and returns its results, warning (:class:`~models.bayes.diagnostics.ConvergenceWarning`)
+    when the convergence gates fail. Subclasses give ``build``, ``_attrs``, ``_label`` and ``_results``."""
+
+    #: the default ``target_accept`` of this model's ``fit``
+    target_accept: float = 0.9
+
+    def build(self) -> pm.Model:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _attrs(self) -> dict[str, Any]:
+        """``idata.attrs`` that name the model and its options."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _label(self) -> str:
+        """The model as convergence warnings name it."""
+        return type(self).__name__
+
+    def _results(self, idata: az.InferenceData) -> R:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def fit(self, *, sampler: Sampler = "nutpie", draws: int = 1000, tune: int = 1000, chains: int = 4,
+            cores: int | None = None, target_accept: float | None = None, random_seed: int | None = None,
+            log_likelihood: bool = False, progressbar: bool = False) -> R:
+        """Sample the posterior (see :func:`sample`; ``target_accept`` defaults to the model's) and
+        return the results."""
+        idata = sample(self.build(), sampler=sampler, draws=draws, tune=tune, chains=chains, cores=cores,
+                       target_accept=self.target_accept if target_accept is None else target_accept,
+                       random_seed=random_seed, log_likelihood=log_likelihood, progressbar=progressbar)
+        idata.attrs.update(self._attrs())
+        res = self._results(idata)
+        res.diagnostics.warn_if_unconverged(self._label())  # type: ignore[attr-defined]
+        return res

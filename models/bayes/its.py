@@ -34,7 +34,7 @@ import xarray as xr
 from pakcast.models.bayes import build as _build
 from pakcast.models.bayes._summaries import interval_record, nb2_draws, zero_truncated_nb2_draws
 from pakcast.models.bayes.diagnostics import Diagnostics, PPCSummary, diagnose, ppc_summary
-from pakcast.models.bayes.fit import sample
+from pakcast.models.bayes.fit import SampledModel
 from pakcast.models.bayes.idata import complete_idata, draw_rng, save_idata
 from pakcast.models.likelihood import negbin_logpmf_eta
 from pakcast.models.seasonality import fourier_names, fourier_terms
@@ -121,7 +121,7 @@ class ITSDesign:
         return pd.date_range(self.dates[-1], periods=h + 1, freq=self.freq)[1:]
 
 
-class HierarchicalNBITS:
+class HierarchicalNBITS(SampledModel["HierarchicalNBITSResults"]):
     r"""Hierarchical negative-binomial ITS on a long unit x month panel.
 
     The model (see :func:`models.bayes.build.build_hierarchical_its` for the full statement):
@@ -269,19 +269,15 @@ class HierarchicalNBITS:
                                              pooling=self.pooling, likelihood=self.likelihood,
                                              zero_model=self.zero_model, latent=self.latent)
 
-    def fit(self, *, sampler: str = "nutpie", draws: int = 1000, tune: int = 1000, chains: int = 4,
-            cores: int | None = None, target_accept: float = 0.9, random_seed: int | None = None,
-            log_likelihood: bool = False, progressbar: bool = False) -> "HierarchicalNBITSResults":
-        """Sample the posterior (see :func:`models.bayes.fit.sample`) and return the results."""
-        model = self.build()
-        idata = sample(model, sampler=sampler, draws=draws, tune=tune, chains=chains, cores=cores,
-                       target_accept=target_accept, random_seed=random_seed, log_likelihood=log_likelihood,
-                       progressbar=progressbar)
-        idata.attrs.update({"model": "HierarchicalNBITS", "outcome": self.outcome, "pooling": self.pooling,
-                            "likelihood": self.likelihood, "zero_model": self.zero_model, "latent": self.latent})
-        res = HierarchicalNBITSResults(self, idata)
-        res.diagnostics.warn_if_unconverged(f"HierarchicalNBITS({self.outcome})")
-        return res
+    def _attrs(self) -> dict[str, Any]:
+        return {"model": "HierarchicalNBITS", "outcome": self.outcome, "pooling": self.pooling,
+                "likelihood": self.likelihood, "zero_model": self.zero_model, "latent": self.latent}
+
+    def _label(self) -> str:
+        return f"HierarchicalNBITS({self.outcome})"
+
+    def _results(self, idata: az.InferenceData) -> "HierarchicalNBITSResults":
+        return HierarchicalNBITSResults(self, idata)
 
     def prior_predictive(self, samples: int = 500, random_seed: int | None = None) -> dict:
         """Prior predictive check: quantiles of simulated counts against the observed ones.

@@ -28,12 +28,12 @@ import pandas as pd
 from pakcast.models.bayes._summaries import interval_record, nb2_draws
 from pakcast.models.bayes.build import Pooling, build_severity
 from pakcast.models.bayes.diagnostics import Diagnostics, diagnose
-from pakcast.models.bayes.fit import sample
+from pakcast.models.bayes.fit import SampledModel
 from pakcast.models.bayes.idata import complete_idata, draw_rng, save_idata
 from pakcast.models.likelihood import negbin_logpmf
 
 
-class SeverityModel:
+class SeverityModel(SampledModel["SeverityResults"]):
     """Deaths per attack by unit from a long panel with attack and death counts.
 
     Parameters
@@ -50,6 +50,9 @@ class SeverityModel:
         Centred province effects (default): on the shipped panel the non-centred form gave a few
         divergences (Khyber Pakhtunkhwa's ~4,000 attacks pin its mean), the centred one none.
     """
+
+    #: the default ``target_accept`` of :meth:`fit`
+    target_accept = 0.95
 
     def __init__(self, panel: pd.DataFrame, killed: str = "killed", attacks: str = "attacks", *,
                  unit_col: str = "unique_id", pooling: Pooling = "partial",
@@ -86,15 +89,14 @@ class SeverityModel:
                                "intercept_center": center}, {"unit": self.units}, self.priors,
                               pooling=self.pooling, likelihood=self.likelihood, centered=self.centered)
 
-    def fit(self, *, sampler: str = "nutpie", draws: int = 1000, tune: int = 1000, chains: int = 4,
-            cores: int | None = None, target_accept: float = 0.95, random_seed: int | None = None,
-            progressbar: bool = False) -> "SeverityResults":
-        idata = sample(self.build(), sampler=sampler, draws=draws, tune=tune, chains=chains, cores=cores,
-                       target_accept=target_accept, random_seed=random_seed, progressbar=progressbar)
-        idata.attrs.update({"model": "SeverityModel", "killed_column": self.killed_col})
-        res = SeverityResults(self, idata)
-        res.diagnostics.warn_if_unconverged(f"SeverityModel({self.killed_col})")
-        return res
+    def _attrs(self) -> dict[str, Any]:
+        return {"model": "SeverityModel", "killed_column": self.killed_col}
+
+    def _label(self) -> str:
+        return f"SeverityModel({self.killed_col})"
+
+    def _results(self, idata: az.InferenceData) -> "SeverityResults":
+        return SeverityResults(self, idata)
 
 
 class SeverityResults:
