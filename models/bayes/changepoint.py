@@ -41,8 +41,7 @@ from scipy.special import logsumexp
 from pakcast.models.bayes._summaries import interval_record, nb2_draws
 from pakcast.models.summary import Summary
 from pakcast.models.bayes.build import build_changepoint
-from pakcast.models.bayes.diagnostics import Diagnostics, diagnose
-from pakcast.models.bayes.fit import SampledModel
+from pakcast.models.bayes.fit import SampledModel, SampledResults
 from pakcast.models.bayes.idata import complete_idata, draw_rng, save_idata
 from pakcast.models.likelihood import negbin_logpmf
 
@@ -108,18 +107,11 @@ class BayesianChangepoint(SampledModel["ChangepointResults"]):
         return ChangepointResults(self, idata)
 
 
-class ChangepointResults:
+class ChangepointResults(SampledResults):
     """Posterior of a :class:`BayesianChangepoint` fit: switchpoint distribution, rates, diagnostics."""
 
-    def __init__(self, model: BayesianChangepoint, idata: az.InferenceData) -> None:
-        self.model = model
-        self.idata = idata
-        names = [n for n in ("rate_before", "rate_after", "log_alpha") if n in idata.posterior]
-        self.diagnostics: Diagnostics = diagnose(idata, names)
-        self._complete_idata()
-
-    def _draws(self, name: str) -> np.ndarray:
-        return self.idata.posterior[name].stack(sample=("chain", "draw")).transpose("sample", ...).values
+    model: BayesianChangepoint
+    monitored = ("rate_before", "rate_after", "log_alpha")
 
     def _complete_idata(self) -> None:
         """``observed_data``, ``log_likelihood`` and ``posterior_predictive`` of ``y`` (the observed

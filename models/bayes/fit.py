@@ -15,6 +15,8 @@ import arviz as az
 import numpy as np
 import pymc as pm
 
+from pakcast.models.bayes.diagnostics import Diagnostics, diagnose
+
 Sampler = Literal["pymc", "nutpie"]
 SAMPLERS = ("pymc", "nutpie")
 
@@ -132,3 +134,25 @@ class SampledModel(Generic[R]):
         res = self._results(idata)
         res.diagnostics.warn_if_unconverged(self._label())  # type: ignore[attr-defined]
         return res
+
+
+class SampledResults:
+    """The posterior of a :class:`SampledModel` fit: ``model``, ``idata`` and the convergence
+    ``diagnostics`` of the ``monitored`` parameters the fit has; subclasses complete ``idata``
+    (observed data, log-likelihood, posterior predictive) in ``_complete_idata``."""
+
+    #: the parameters whose convergence is checked (those the posterior has)
+    monitored: tuple[str, ...] = ()
+
+    def __init__(self, model: Any, idata: az.InferenceData) -> None:
+        self.model = model
+        self.idata = idata
+        self.diagnostics: Diagnostics = diagnose(idata, [n for n in self.monitored if n in idata.posterior])
+        self._complete_idata()
+
+    def _complete_idata(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _draws(self, name: str) -> np.ndarray:
+        """Draws of ``name`` with chains and draws stacked first (dimension ``sample``)."""
+        return self.idata.posterior[name].stack(sample=("chain", "draw")).transpose("sample", ...).values

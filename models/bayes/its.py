@@ -33,8 +33,8 @@ import xarray as xr
 
 from pakcast.models.bayes import build as _build
 from pakcast.models.bayes._summaries import interval_record, nb2_draws, zero_truncated_nb2_draws
-from pakcast.models.bayes.diagnostics import Diagnostics, PPCSummary, diagnose, ppc_summary
-from pakcast.models.bayes.fit import SampledModel
+from pakcast.models.bayes.diagnostics import PPCSummary, ppc_summary
+from pakcast.models.bayes.fit import SampledModel, SampledResults
 from pakcast.models.bayes.idata import complete_idata, draw_rng, save_idata
 from pakcast.models.likelihood import negbin_logpmf_eta
 from pakcast.models.seasonality import fourier_names, fourier_terms
@@ -306,7 +306,7 @@ class HierarchicalNBITS(SampledModel["HierarchicalNBITSResults"]):
         }
 
 
-class HierarchicalNBITSResults:
+class HierarchicalNBITSResults(SampledResults):
     """Posterior of a :class:`HierarchicalNBITS` fit.
 
     Attributes
@@ -318,16 +318,14 @@ class HierarchicalNBITSResults:
     design : ITSDesign
     """
 
+    model: HierarchicalNBITS
+    monitored = ("intercept", "trend", "level", "slope", "intercept_mu", "trend_mu", "level_mu", "slope_mu", "season",
+                 "beta", "log_alpha", "psi", "latent_sigma", "latent_rho", "intercept_sigma", "trend_sigma",
+                 "level_sigma", "slope_sigma")
+
     def __init__(self, model: HierarchicalNBITS, idata: az.InferenceData) -> None:
-        self.model = model
         self.design = model.design
-        self.idata = idata
-        monitored = [v for v in ("intercept", "trend", "level", "slope", "intercept_mu", "trend_mu", "level_mu",
-                                 "slope_mu", "season", "beta", "log_alpha", "psi", "latent_sigma", "latent_rho",
-                                 "intercept_sigma", "trend_sigma", "level_sigma", "slope_sigma")
-                     if v in idata.posterior]
-        self.diagnostics: Diagnostics = diagnose(idata, monitored)
-        self._complete_idata()
+        super().__init__(model, idata)
 
     def _complete_idata(self) -> None:
         """``observed_data``, ``log_likelihood`` and ``posterior_predictive`` of ``y`` (the observed
@@ -370,11 +368,6 @@ class HierarchicalNBITSResults:
         return plot_its(self, units=units, hdi_prob=hdi_prob, **kwargs)
 
     # -- posterior arrays ---------------------------------------------------------------------
-    def _draws(self, name: str) -> np.ndarray:
-        """Posterior draws of ``name`` stacked to (S, ...)."""
-        da = self.idata.posterior[name]
-        return da.stack(sample=("chain", "draw")).transpose("sample", ...).values
-
     @property
     def n_draws(self) -> int:
         p = self.idata.posterior

@@ -27,8 +27,7 @@ import pandas as pd
 
 from pakcast.models.bayes._summaries import interval_record, nb2_draws
 from pakcast.models.bayes.build import Pooling, build_severity
-from pakcast.models.bayes.diagnostics import Diagnostics, diagnose
-from pakcast.models.bayes.fit import SampledModel
+from pakcast.models.bayes.fit import SampledModel, SampledResults
 from pakcast.models.bayes.idata import complete_idata, draw_rng, save_idata
 from pakcast.models.likelihood import negbin_logpmf
 
@@ -99,19 +98,11 @@ class SeverityModel(SampledModel["SeverityResults"]):
         return SeverityResults(self, idata)
 
 
-class SeverityResults:
+class SeverityResults(SampledResults):
     """Posterior of deaths per attack by unit, and predictive totals given attack counts."""
 
-    def __init__(self, model: SeverityModel, idata: az.InferenceData) -> None:
-        self.model = model
-        self.idata = idata
-        names = [n for n in ("log_mean_deaths", "log_mean_deaths_mu", "log_mean_deaths_sigma", "log_alpha")
-                 if n in idata.posterior]
-        self.diagnostics: Diagnostics = diagnose(idata, names)
-        self._complete_idata()
-
-    def _draws(self, name: str) -> np.ndarray:
-        return self.idata.posterior[name].stack(sample=("chain", "draw")).transpose("sample", ...).values
+    model: SeverityModel
+    monitored = ("log_mean_deaths", "log_mean_deaths_mu", "log_mean_deaths_sigma", "log_alpha")
 
     def _complete_idata(self) -> None:
         """``observed_data``, ``log_likelihood`` and ``posterior_predictive`` of ``killed`` (the cells with
