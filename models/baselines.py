@@ -296,44 +296,25 @@ class HistoricalRate(_Baseline):
         return stats.nbinom.pmf(k, size, size / (size + m))
 
 
-class NegBin12(HistoricalRate):
-    """NB2 over the last 12 months, rate uncertain and drifting (:class:`HistoricalRate`)."""
+def _preset(cls_name: str, name: str, window: int, distribution: str) -> type[HistoricalRate]:
+    """A named :class:`HistoricalRate` over the last ``window`` months, rate uncertain and drifting by
+    default (the zoo's ``negbin_12`` ... ``poisson_24``)."""
 
-    name = "negbin_12"
-
-    def __init__(self, window: int = 12, distribution: str = "negbin", rate_uncertainty: bool = True,
+    def __init__(self, window: int = window, distribution: str = distribution, rate_uncertainty: bool = True,
                  drift: bool = True):
-        super().__init__(window, distribution, rate_uncertainty, drift)
+        HistoricalRate.__init__(self, window, distribution, rate_uncertainty, drift)
+
+    __init__.__qualname__ = f"{cls_name}.__init__"
+    label = {"negbin": "NB2", "poisson": "Poisson"}[distribution]
+    doc = f"{label} over the last {window} months, rate uncertain and drifting (:class:`HistoricalRate`)."
+    return type(cls_name, (HistoricalRate,), {"__doc__": doc, "__module__": __name__, "__qualname__": cls_name,
+                                              "name": name, "__init__": __init__})
 
 
-class NegBin24(HistoricalRate):
-    """NB2 over the last 24 months, rate uncertain and drifting (:class:`HistoricalRate`)."""
-
-    name = "negbin_24"
-
-    def __init__(self, window: int = 24, distribution: str = "negbin", rate_uncertainty: bool = True,
-                 drift: bool = True):
-        super().__init__(window, distribution, rate_uncertainty, drift)
-
-
-class Poisson12(HistoricalRate):
-    """Poisson over the last 12 months, rate uncertain and drifting (:class:`HistoricalRate`)."""
-
-    name = "poisson_12"
-
-    def __init__(self, window: int = 12, distribution: str = "poisson", rate_uncertainty: bool = True,
-                 drift: bool = True):
-        super().__init__(window, distribution, rate_uncertainty, drift)
-
-
-class Poisson24(HistoricalRate):
-    """Poisson over the last 24 months, rate uncertain and drifting (:class:`HistoricalRate`)."""
-
-    name = "poisson_24"
-
-    def __init__(self, window: int = 24, distribution: str = "poisson", rate_uncertainty: bool = True,
-                 drift: bool = True):
-        super().__init__(window, distribution, rate_uncertainty, drift)
+NegBin12 = _preset("NegBin12", "negbin_12", 12, "negbin")
+NegBin24 = _preset("NegBin24", "negbin_24", 24, "negbin")
+Poisson12 = _preset("Poisson12", "poisson_12", 12, "poisson")
+Poisson24 = _preset("Poisson24", "poisson_24", 24, "poisson")
 
 
 class Conflictology(_Baseline):
