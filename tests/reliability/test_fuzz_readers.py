@@ -73,13 +73,21 @@ def _check(res, written_ids: set[str]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("source", sorted(SCHEMAS))
-@given(data=st.data())
-@SETTINGS
-def test_every_event_is_stored_or_rejected(tmp_path_factory, source, data):
+def every_source(test):
+    """Run ``test(tmp_path_factory, source, data)`` for every event reader, with hypothesis data."""
+    return pytest.mark.parametrize("source", sorted(SCHEMAS))(given(data=st.data())(SETTINGS(test)))
+
+
+def _good_rows(data, source: str, min_n: int) -> tuple[list[str], list[list[str]], str]:
+    """The source's header, ``min_n`` to 12 valid rows of it (drawn) and its id column."""
     header, good, id_col = SCHEMAS[source]
-    n = data.draw(st.integers(1, 12))
-    rows = [good(i) for i in range(n)]
+    return header, [good(i) for i in range(data.draw(st.integers(min_n, 12)))], id_col
+
+
+@every_source
+def test_every_event_is_stored_or_rejected(tmp_path_factory, source, data):
+    header, rows, id_col = _good_rows(data, source, 1)
+    n = len(rows)
     # hostile cells: random text (quotes, delimiters, line breaks) in random places
     for _ in range(data.draw(st.integers(0, 4))):
         i, j = data.draw(st.integers(0, n - 1)), data.draw(st.integers(0, len(header) - 1))
@@ -106,13 +114,11 @@ def test_every_event_is_stored_or_rejected(tmp_path_factory, source, data):
         assert res.rejected == 0 and strict.accepted == res.accepted
 
 
-@pytest.mark.parametrize("source", sorted(SCHEMAS))
-@given(data=st.data())
-@SETTINGS
+@every_source
 def test_stray_quotes_never_swallow_records(tmp_path_factory, source, data):
-    header, good, id_col = SCHEMAS[source]
-    n = data.draw(st.integers(2, 12))
-    lines = [",".join(header)] + [",".join(good(i)) for i in range(n)]
+    header, rows, id_col = _good_rows(data, source, 2)
+    n = len(rows)
+    lines = [",".join(header)] + [",".join(r) for r in rows]
     k = data.draw(st.integers(1, n))
     cells = lines[k].split(",")
     j = data.draw(st.integers(0, len(cells) - 1))
@@ -121,7 +127,7 @@ def test_stray_quotes_never_swallow_records(tmp_path_factory, source, data):
     path = tmp_path_factory.mktemp("stray") / f"{source}.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     res = read_source(path, source, on_error="report")
-    _check(res, {good(i)[header.index(id_col)] for i in range(n)})
+    _check(res, {r[header.index(id_col)] for r in rows})
     assert res.rows_read == n and res.rejected >= 1
     assert k + 1 in set(res.rejects["line"])  # the line where the quote opened
     assert res.accepted == n - 1  # every other record is read
