@@ -29,19 +29,7 @@ from pakcast.forecast.report.claims import (
     reported_series,
 )
 from pakcast.forecast.report.fused import TITLES as FUSED_TITLES
-from pakcast.forecast.report.format import (
-    column_kind,
-    fmt_auto,
-    fmt_cell,
-    fmt_count,
-    fmt_p,
-    fmt_pct,
-    fmt_rate,
-    fmt_ratio,
-    fmt_ratio3,
-    header_label,
-    readable,
-)
+from pakcast.forecast.report.format import TEMPLATE_FILTERS, column_kind, fmt_auto, fmt_ratio, readable
 from pakcast.forecast.report.its import assemble_its
 from pakcast.forecast.report.judgements import key_judgements
 from pakcast.forecast.report.pdf import write_pdf
@@ -687,9 +675,7 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
                              autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters["header"] = header_label
-    env.filters.update(rate=fmt_rate, count=fmt_count, ratio=fmt_ratio, ratio3=fmt_ratio3, pct=fmt_pct, pval=fmt_p, auto=fmt_auto,
-                       cell=fmt_cell, label=readable)
+    env.filters.update(TEMPLATE_FILTERS)
     return env
 
 

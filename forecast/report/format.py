@@ -151,3 +151,10 @@ HEADERS = {"level_rate_ratio": "post/pre rate (×)", "level_ci_low": "95% low", 
 def header_label(column: str) -> str:
     """A table column's label for readers (``skill_vs_best_baseline`` -> ``skill vs best baseline``)."""
     return HEADERS.get(column, column.replace("_", " ").replace(".", " "))
+
+
+#: the formatters by the names the HTML template uses them under (``{{ v | count }}``)
+TEMPLATE_FILTERS: dict[str, Callable[..., str]] = {
+    "header": header_label, "rate": fmt_rate, "count": fmt_count, "ratio": fmt_ratio, "ratio3": fmt_ratio3,
+    "pct": fmt_pct, "pval": fmt_p, "auto": fmt_auto, "cell": fmt_cell, "label": readable,
+}
