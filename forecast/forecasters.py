@@ -280,7 +280,18 @@ class BaselineForecaster(Forecaster):
         return self.states_[i].sample(h, n, random_seed=rng)
 
 
-class NegBinGLMForecaster(Forecaster):
+class _FallbackForecaster(Forecaster):
+    """A per-series model that falls back to a baseline on the series it cannot fit; ``fit`` lists
+    them in ``fallbacks_`` (``{series id: reason}``)."""
+
+    def fit(self, panel, measure="y", covariates=None):
+        self.fallbacks_ = {}
+        super().fit(panel, measure, covariates)
+        self.fallbacks_ = {uid: st["reason"] for uid, st in zip(self.ids_, self.states_) if st["kind"] == "fallback"}
+        return self
+
+
+class NegBinGLMForecaster(_FallbackForecaster):
     r"""Negative-binomial (NB2) regression per series with trend, seasonality and lagged counts.
 
     On the last ``window`` months of each series,
@@ -316,14 +327,6 @@ class NegBinGLMForecaster(Forecaster):
         self.seasonality = seasonality
         self.param_uncertainty = param_uncertainty
         self.min_nonzero = min_nonzero
-
-    def fit(self, panel, measure="y", covariates=None):
-        self.fallbacks_ = {}
-        super().fit(panel, measure, covariates)
-        for uid, st in zip(self.ids_, self.states_):
-            if st["kind"] == "fallback":
-                self.fallbacks_[uid] = st["reason"]
-        return self
 
     def _design(self, lag1, lag12mean, t_rel, month):
         cols = [np.ones_like(t_rel, dtype=float)]
@@ -409,7 +412,7 @@ def _import_optional(module: str, model: str):
     return mod
 
 
-class _ExternalSeriesForecaster(Forecaster):
+class _ExternalSeriesForecaster(_FallbackForecaster):
     """Wraps a per-series count model from :mod:`models` with ``fit(y) -> results`` and
     ``results.sample(h, n_samples, random_seed)``-style forecasting."""
 
@@ -424,12 +427,7 @@ class _ExternalSeriesForecaster(Forecaster):
         self._mod = _import_optional(self.module, self.name)
         if not hasattr(self._mod, self.cls_name):
             raise ModelUnavailable(f"{self.module} has no {self.cls_name} (model {self.name!r})")
-        self.fallbacks_ = {}
-        super().fit(panel, measure, covariates)
-        for uid, st in zip(self.ids_, self.states_):
-            if st["kind"] == "fallback":
-                self.fallbacks_[uid] = st["reason"]
-        return self
+        return super().fit(panel, measure, covariates)
 
     def _fit_series(self, y):
         win = y if self.window is None else y[-int(self.window):]
