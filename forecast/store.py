@@ -100,9 +100,27 @@ from pakcast.forecast.validate import (
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 LOCK_TIMEOUT_ENV = "PAKCAST_LOCK_TIMEOUT"  # overrides the default wait for another process's lock
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: DuckDB settings for every connection: never load or download an extension because of a file's content
 DUCKDB_CONFIG = {"autoload_known_extensions": False, "autoinstall_known_extensions": False}
+#: a streamed ingest of a file at least this large takes the bulk path of :meth:`Store.ingest`
+BULK_INGEST_BYTES = 32 * 2**20
+BULK_INGEST_BYTES_ENV = "PAKCAST_BULK_INGEST_BYTES"
+#: DuckDB's memory limit during a bulk ingest (its buffer pool; pages beyond it go to ``<store>.tmp``)
+INGEST_MEMORY_LIMIT = "768MB"
+INGEST_MEMORY_ENV = "PAKCAST_INGEST_MEMORY"
+
+
+def bulk_ingest_bytes() -> int:
+    """Files of at least this many bytes are ingested on the bulk path (``$PAKCAST_BULK_INGEST_BYTES``)."""
+    return int(os.environ.get(BULK_INGEST_BYTES_ENV, BULK_INGEST_BYTES))
+
+
+def _bulk_settings(path: Path) -> dict[str, str]:
+    """DuckDB settings (SQL literals) of a bulk ingest's connection: bounded memory, spill next to the store."""
+    q = lambda v: "'" + str(v).replace("'", "''") + "'"  # noqa: E731
+    return {"memory_limit": q(os.environ.get(INGEST_MEMORY_ENV, INGEST_MEMORY_LIMIT)),
+            "temp_directory": q(path.with_name(path.name + ".tmp")), "preserve_insertion_order": "false"}
 
 _EVENT_SQL_TYPES = {
     "source": "VARCHAR", "event_id": "VARCHAR", "date": "DATE", "date_end": "DATE",
@@ -144,7 +162,7 @@ SCHEMA: dict[str, str] = {
                + ", created TIMESTAMP NOT NULL, versions JSON, run_id VARCHAR, UNIQUE (source, file_sha256))",
     "events": "CREATE TABLE events ("
               + ", ".join(f'"{c}" {_EVENT_SQL_TYPES[c]} {_EVENT_CONSTRAINTS.get(c, "")}'.rstrip() for c in EVENT_COLUMNS)
-              + ", ingest_id VARCHAR NOT NULL REFERENCES ingests (ingest_id), PRIMARY KEY (source, event_id), "
+              + ", ingest_id VARCHAR NOT NULL REFERENCES ingests (ingest_id), "
               "CHECK (date_end IS NULL OR date_end >= date))",
     "rejects": "CREATE TABLE rejects (ingest_id VARCHAR NOT NULL REFERENCES ingests (ingest_id), source VARCHAR "
                "NOT NULL, file VARCHAR, line BIGINT CHECK (line >= 0), event_id VARCHAR, \"column\" VARCHAR, "
@@ -170,6 +188,10 @@ SCHEMA: dict[str, str] = {
               "NOT NULL CHECK (row_no >= 0), record JSON NOT NULL, created TIMESTAMP NOT NULL, "
               "PRIMARY KEY (vintage_id, row_no))",
 }
+#: the key of ``events``: a unique index (not a PRIMARY KEY constraint, which DuckDB cannot drop), so a
+#: large ingest can append without it and rebuild it in bulk (:meth:`Store.ingest`)
+EVENTS_KEY = "events_key"
+INDEXES: dict[str, str] = {"events": f"CREATE UNIQUE INDEX {EVENTS_KEY} ON events (source, event_id)"}
 _TABLES = ("events", "rejects", "ingests", "reported", "panels", "covariates", "runs", "vintages", "forecasts",
            "scores")
 #: the tables of the unversioned schema written before ``meta`` existed (schema version 0)
@@ -336,6 +358,7 @@ class Store:
                 self._create(con)
             elif version < SCHEMA_VERSION:
                 self._migrate(con, version)
+            self._restore_key_index(con)  # a bulk ingest killed between its commit and the index rebuild
             self.schema_version = SCHEMA_VERSION
 
     # -- context manager ------------------------------------------------------------------
@@ -386,7 +409,7 @@ class Store:
     def _create(self, con: duckdb.DuckDBPyConnection) -> None:
         con.begin()
         try:
-            for stmt in SCHEMA.values():
+            for stmt in [*SCHEMA.values(), *INDEXES.values()]:
                 con.execute(stmt)
             con.executemany("INSERT INTO meta VALUES (?, ?)",
                             [["schema_version", str(SCHEMA_VERSION)], ["created", _now().isoformat()],
@@ -530,11 +553,13 @@ class Store:
             chunks: Iterable[tuple[pd.DataFrame, pd.DataFrame, int, int]] = [(events_df, rejects_df, n, skipped)]
         else:
             chunks = ((r.events, r.rejects, r.rows_read, r.skipped) for r in _prefetch(events_df))
-        ingest_id = f"ingest-{_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-        run_id = manifest.run_id if manifest is not None else None
-        cols = ", ".join(f'"{c}"' for c in [*EVENT_COLUMNS, "ingest_id"])
-        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
-        with self._transaction() as con:
+        bulk = not isinstance(events_df, pd.DataFrame) and file_path.stat().st_size >= bulk_ingest_bytes()
+        with self._connect(write=True) as con:
+            fault_point("store.locked")
+            if bulk:
+                for k, v in _bulk_settings(self.path).items():
+                    con.execute(f"SET {k} = {v}")
+            self._restore_key_index(con)  # after a large ingest killed before it rebuilt the index
             prev = _one(con, "SELECT ingest_id, rows_read, accepted, rejected, skipped, unassigned, point_in_polygon "
                              "FROM ingests WHERE source = ? AND file_sha256 = ?", [source, sha])
             if prev is not None:
@@ -543,48 +568,100 @@ class Store:
                                         unassigned=int(prev[5]), point_in_polygon=int(prev[6]),
                                         already_ingested=True,
                                         notes=[f"this file was already ingested as {prev[0]}: nothing added"])
+                con.begin()
                 self._record_run(con, manifest, summary)
+                con.commit()
                 return summary
-            # the ingests row first (the events' foreign key needs it); its counts are set at the end
-            con.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0, 0, ?, ?, ?)",
-                        [ingest_id, source, str(file_path), sha, json.dumps(to_jsonable(options or {})), _now(),
-                         json.dumps(package_versions()), run_id])
-            n_read = accepted = rejected = inserted = n_skipped = unassigned = pip = 0
-            for ev_chunk, rj_chunk, chunk_read, chunk_skipped in chunks:
-                n_read += int(chunk_read)
-                n_skipped += int(chunk_skipped)
-                if len(ev_chunk):
-                    ev = (ev_chunk if _is_canonical(ev_chunk) else coerce_events(ev_chunk)).assign(ingest_id=ingest_id)
-                    unassigned += int((ev["province_method"] == "unassigned").sum())
-                    pip += int((ev["province_method"] == "point_in_polygon").sum())
-                    for c in ("date", "date_end"):  # day precision: DuckDB reads datetime64[s] as TIMESTAMP_S
-                        ev[c] = ev[c].astype("datetime64[s]")
-                    before = _one(con, "SELECT count(*) FROM events")[0]
-                    # an Arrow table: DuckDB scans its columns without Python objects
-                    con.register("ev_in", pa.Table.from_pandas(ev, preserve_index=False))
-                    con.execute(f"{verb} INTO events ({cols}) SELECT {cols} FROM ev_in")
-                    con.unregister("ev_in")
-                    inserted += _one(con, "SELECT count(*) FROM events")[0] - before
-                    accepted += len(ev)
-                    del ev
-                if rj_chunk is not None and len(rj_chunk):
-                    rejected += _insert_rejects(con, rj_chunk, ingest_id)
-            if rows_read is not None and not isinstance(events_df, pd.DataFrame) and int(rows_read) != n_read:
-                raise ValueError(f"rows_read {rows_read} != {n_read} read from the chunks")
-            if n_read != accepted + rejected:
-                raise ValueError(f"rows read {n_read} != accepted {accepted} + rejected {rejected}")
-            fault_point("store.ingest.before_commit")
-            con.execute("UPDATE ingests SET rows_read = ?, accepted = ?, rejected = ?, inserted = ?, duplicates = ?, "
-                        "skipped = ?, unassigned = ?, point_in_polygon = ? WHERE ingest_id = ?",
-                        [n_read, accepted, rejected, int(inserted), int(accepted - inserted), n_skipped, unassigned,
-                         pip, ingest_id])
-            summary = IngestSummary(ingest_id, source, str(file_path), sha, n_read, accepted, rejected,
-                                    inserted=int(inserted), duplicates=0 if replace else int(accepted - inserted),
-                                    skipped=n_skipped, unassigned=unassigned, point_in_polygon=pip,
-                                    replaced=int(accepted - inserted) if replace else 0)
-            self._record_run(con, manifest, summary)
+            if bulk:
+                # the key index is dropped (committed: DuckDB keeps maintaining an index dropped inside the
+                # transaction that appends) and rebuilt in bulk after the commit; in between, the lock is held
+                con.execute(f"DROP INDEX IF EXISTS {EVENTS_KEY}")
+                fault_point("store.ingest.index_dropped")
+            con.begin()
+            try:
+                summary = self._ingest_rows(con, chunks, events_df, file_path, sha, source, options, rows_read,
+                                            replace, manifest, bulk)
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    con.rollback()
+                if bulk:  # if this fails too, the next write-open restores it
+                    with contextlib.suppress(duckdb.Error, StoreError):
+                        self._restore_key_index(con)
+                raise
+            con.commit()
+            if bulk:
+                fault_point("store.ingest.before_index")
+                self._restore_key_index(con)
         fault_point("store.ingest.after_commit")
         return summary
+
+    def _ingest_rows(self, con: duckdb.DuckDBPyConnection, chunks: Iterable[tuple[pd.DataFrame, pd.DataFrame, int, int]],
+                     events_df: Any, file_path: Path, sha: str, source: str, options: dict[str, Any] | None,
+                     rows_read: int | None, replace: bool, manifest: RunManifest | None, bulk: bool) -> IngestSummary:
+        """The ingest's rows, inside the open transaction (see :meth:`ingest`)."""
+        ingest_id = f"ingest-{_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        run_id = manifest.run_id if manifest is not None else None
+        cols = ", ".join(f'"{c}"' for c in [*EVENT_COLUMNS, "ingest_id"])
+        verb = "INSERT" if bulk else "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        # the ingests row first (the events' foreign key needs it); its counts are set at the end
+        con.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0, 0, ?, ?, ?)",
+                    [ingest_id, source, str(file_path), sha, json.dumps(to_jsonable(options or {})), _now(),
+                     json.dumps(package_versions()), run_id])
+        n_read = accepted = rejected = inserted = n_skipped = unassigned = pip = 0
+        for ev_chunk, rj_chunk, chunk_read, chunk_skipped in chunks:
+            n_read += int(chunk_read)
+            n_skipped += int(chunk_skipped)
+            if len(ev_chunk):
+                ev = (ev_chunk if _is_canonical(ev_chunk) else coerce_events(ev_chunk)).assign(ingest_id=ingest_id)
+                unassigned += int((ev["province_method"] == "unassigned").sum())
+                pip += int((ev["province_method"] == "point_in_polygon").sum())
+                for c in ("date", "date_end"):  # day precision: DuckDB reads datetime64[s] as TIMESTAMP_S
+                    ev[c] = ev[c].astype("datetime64[s]")
+                before = 0 if bulk else _one(con, "SELECT count(*) FROM events")[0]
+                # Arrow: DuckDB scans the columns without Python objects
+                con.register("ev_in", _arrow_stream(ev))
+                con.execute(f"{verb} INTO events ({cols}) SELECT {cols} FROM ev_in")
+                con.unregister("ev_in")
+                if not bulk:
+                    inserted += _one(con, "SELECT count(*) FROM events")[0] - before
+                accepted += len(ev)
+                del ev
+            if rj_chunk is not None and len(rj_chunk):
+                rejected += _insert_rejects(con, rj_chunk, ingest_id)
+        if rows_read is not None and not isinstance(events_df, pd.DataFrame) and int(rows_read) != n_read:
+            raise ValueError(f"rows_read {rows_read} != {n_read} read from the chunks")
+        if n_read != accepted + rejected:
+            raise ValueError(f"rows read {n_read} != accepted {accepted} + rejected {rejected}")
+        if bulk:
+            inserted = accepted - _bulk_dedup(con, ingest_id, replace)
+        fault_point("store.ingest.before_commit")
+        con.execute("UPDATE ingests SET rows_read = ?, accepted = ?, rejected = ?, inserted = ?, duplicates = ?, "
+                    "skipped = ?, unassigned = ?, point_in_polygon = ? WHERE ingest_id = ?",
+                    [n_read, accepted, rejected, int(inserted), int(accepted - inserted), n_skipped, unassigned,
+                     pip, ingest_id])
+        summary = IngestSummary(ingest_id, source, str(file_path), sha, n_read, accepted, rejected,
+                                inserted=int(inserted), duplicates=0 if replace else int(accepted - inserted),
+                                skipped=n_skipped, unassigned=unassigned, point_in_polygon=pip,
+                                replaced=int(accepted - inserted) if replace else 0)
+        self._record_run(con, manifest, summary)
+        return summary
+
+    def _restore_key_index(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Create the events' key index when it is missing (a large ingest rebuilds it after its commit).
+
+        Built under the ingest's memory limit; if that is too small for the store's keys, once more
+        under DuckDB's default limit (a store must never stay without its key)."""
+        if _has_index(con, EVENTS_KEY):
+            return
+        try:
+            con.execute(INDEXES["events"])
+        except duckdb.OutOfMemoryException:
+            con.execute("RESET memory_limit")
+            con.execute(INDEXES["events"])
+        except duckdb.ConstraintException as exc:
+            raise StoreError(f"the store {self.given_path} holds events with the same (source, event_id) "
+                             f"({_first_line(exc)}): its key index cannot be restored; the store was edited "
+                             "outside pakcast") from None
 
     def ingest_reported(self, table: pd.DataFrame, rejects_df: pd.DataFrame | None,
                         file_path: str | os.PathLike, options: dict[str, Any] | None = None,
@@ -879,8 +956,64 @@ def _copy_legacy_vintages(con: duckdb.DuckDBPyConnection) -> None:
                     [vid, run_id, as_of, created, n_rows, columns, _rows_sha256([str(r) for r in recs])])
 
 
+def _migrate_1_to_2(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 1 -> 2: the key of ``events`` becomes the unique index :data:`EVENTS_KEY` instead of a
+    PRIMARY KEY constraint (same uniqueness; an index can be dropped and rebuilt in bulk by a large
+    ingest). The events are copied into the new table; a store migrated from schema 0 in the same
+    step already has the new table and only gains the index."""
+    has_pk = _one(con, "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'events' AND "
+                       "constraint_type = 'PRIMARY KEY'")[0]
+    if has_pk:
+        con.execute(SCHEMA["events"].replace("CREATE TABLE events (", "CREATE TABLE events_v2 (", 1))
+        con.execute("INSERT INTO events_v2 SELECT * FROM events")
+        con.execute("DROP TABLE events")
+        con.execute("ALTER TABLE events_v2 RENAME TO events")
+    if not _has_index(con, EVENTS_KEY):
+        con.execute(INDEXES["events"])
+
+
+def _has_index(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return _one(con, "SELECT count(*) FROM duckdb_indexes() WHERE index_name = ?", [name])[0] > 0
+
+
 #: explicit schema migrations: ``MIGRATIONS[v]`` upgrades version ``v`` to ``v + 1`` (inside one transaction)
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {0: _migrate_0_to_1}
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {0: _migrate_0_to_1, 1: _migrate_1_to_2}
+
+
+def _arrow_stream(df: pd.DataFrame) -> pa.RecordBatchReader:
+    """``df`` as an Arrow stream whose batches are released as DuckDB reads them.
+
+    DuckDB keeps every Python object registered in a transaction until the transaction ends; a
+    registered table would keep each chunk's data in memory for the whole ingest (the cause of the
+    memory growing with the file), a stream only keeps itself."""
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    schema, batches = table.schema, table.to_batches()
+    del table
+
+    def gen() -> Iterator[pa.RecordBatch]:
+        while batches:
+            yield batches.pop(0)
+
+    return pa.RecordBatchReader.from_batches(schema, gen())
+
+
+def _bulk_dedup(con: duckdb.DuckDBPyConnection, ingest_id: str, replace: bool) -> int:
+    """After a bulk append (no key index): drop the duplicates of ``(source, event_id)`` that this ingest
+    created, by one join; returns how many of its events were already stored (ignored, or with
+    ``replace`` the earlier rows removed instead). Events repeated within the ingest (a reader lets
+    none through) are refused, so the key index can always be rebuilt."""
+    rep = _one(con, "SELECT source, event_id, count(*) FROM events WHERE ingest_id = ? GROUP BY source, event_id "
+                    "HAVING count(*) > 1 LIMIT 1", [ingest_id])
+    if rep is not None:
+        raise StoreError(f"the ingest holds event ({rep[0]}, {rep[1]}) {rep[2]} times: not stored (an event id "
+                         "must be unique within a file)")
+    mine, other = "ingest_id = ?", "ingest_id <> ?"
+    if replace:
+        mine, other = other, mine
+    sql = (f"DELETE FROM events WHERE {mine} AND (source, event_id) IN "
+           f"(SELECT source, event_id FROM events WHERE {other})")
+    params = [ingest_id, ingest_id]
+    return int(con.execute(sql, params).fetchone()[0])
 
 
 def _insert_rejects(con: duckdb.DuckDBPyConnection, rejects: pd.DataFrame, ingest_id: str) -> int:
