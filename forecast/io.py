@@ -229,7 +229,8 @@ def fault_point(name: str) -> None:
     ``PAKCAST_FAULT=<name>`` kills the current process with SIGKILL when it reaches the point
     ``name`` (no clean-up, no ``finally`` blocks: the harshest crash a run can suffer);
     ``PAKCAST_PAUSE=<name>=<seconds>`` sleeps there (to hold a lock while a second process starts).
-    Points: ``store.locked``, ``store.ingest.before_commit``, ``store.ingest.after_commit``,
+    Points: ``store.locked``, ``store.ingest.index_dropped`` and ``store.ingest.before_index`` (the
+    bulk path of a large ingest), ``store.ingest.before_commit``, ``store.ingest.after_commit``,
     ``store.vintage.before_register``, ``io.before_rename`` (every atomic write, before its rename).
     """
     if os.environ.get(FAULT_ENV) == name:

@@ -12,7 +12,8 @@ Schema (version :data:`SCHEMA_VERSION`, recorded in ``meta``)
                  point_in_polygon`` (all ``>= 0``), ``created, versions`` (JSON), ``run_id`` (the
                  ``runs`` row written in the same transaction); unique on ``(source, file_sha256)``.
 ``events``       canonical event table (``forecast.validate.EVENT_COLUMNS``) + ``ingest_id`` (foreign key
-                 to ``ingests``); primary key ``(source, event_id)``; ``date, date_precision, scope,
+                 to ``ingests``); key ``(source, event_id)``, the unique index ``events_key`` (schema 2;
+                 a PRIMARY KEY constraint in schema 1, which DuckDB cannot drop); ``date, date_precision, scope,
                  province_method`` NOT NULL; CHECKs: precision, scope and method from their
                  vocabularies, province a canonical name or NULL (unassigned), counts ``>= 0``,
                  coordinates in range, ``date_end >= date``.
@@ -32,6 +33,15 @@ Guarantees
 ----------
 * Every write runs in one transaction (all or nothing); an ingest writes its ``ingests`` row, its
   events, its rejects and its ``runs`` row in the same one.
+* Large files stream with bounded memory (:meth:`Store.ingest`, the bulk path, for files of at least
+  :data:`BULK_INGEST_BYTES`): the events' key index is dropped in a committed step of its own, every
+  chunk is appended in the one transaction under a DuckDB ``memory_limit`` (:data:`INGEST_MEMORY_LIMIT`,
+  ``$PAKCAST_INGEST_MEMORY``; pages beyond it spill to ``<store>.tmp``), duplicates of stored events
+  are removed by one join before the commit, and the index is rebuilt in bulk after it. Readers see
+  the store before or after the ingest, never between (a read needs no index); the index is missing
+  only while the writer holds the lock, and a write-open (or the next ingest) rebuilds it if a kill
+  left it missing. The rebuild holds every stored key in memory (it grows with the store, not the
+  file), so for a store too large for the limit it is retried under DuckDB's default limit.
 * Ingestion is idempotent: a file already ingested for a source (same sha256) adds nothing, and
   events already present under ``(source, event_id)`` are counted as duplicates, not inserted.
 * Forecast vintages are immutable: each :meth:`Store.add_forecast_vintage` creates a new id; the API
@@ -46,9 +56,9 @@ Guarantees
   (``$PAKCAST_LOCK_TIMEOUT`` changes the default wait); DuckDB's own file lock (a DuckDB session of
   another program holding the file) is waited for in the same way.
 * A process killed at any point leaves each write all done or not done (DuckDB transactions; the
-  reliability tests kill runs at the injected points ``store.locked``, ``store.ingest.before_commit``,
-  ``store.ingest.after_commit`` and ``store.vintage.before_register``, see
-  :func:`forecast.io.fault_point`).
+  reliability tests kill runs at the injected points ``store.locked``, ``store.ingest.index_dropped``,
+  ``store.ingest.before_commit``, ``store.ingest.before_index``, ``store.ingest.after_commit`` and
+  ``store.vintage.before_register``, see :func:`forecast.io.fault_point`).
 
 Opening
 -------
@@ -59,7 +69,8 @@ Opening
   not a pakcast schema, is refused before anything is written to it. DuckDB's extension auto-loading
   and auto-installing are switched off, so no file makes pakcast download anything.
 * A store of an earlier schema version is upgraded only by the explicit steps in :data:`MIGRATIONS`
-  (one transaction, on a write); a store of a later version is refused.
+  (one transaction, on a write: 0 -> 1 adds the constraints, 1 -> 2 turns the events' primary key
+  into the index ``events_key``); a store of a later version is refused.
 """
 
 from __future__ import annotations
@@ -542,6 +553,10 @@ class Store:
         earlier events; counted as ``replaced``). ``manifest``: the run's manifest, recorded in
         ``runs`` in the same transaction (its options gain ``ingest_id`` and ``summary``), so an
         ingest killed at any point leaves both or neither.
+
+        Chunks of a file of at least :func:`bulk_ingest_bytes` take the bulk path (module docstring,
+        *Guarantees*): no key index while appending, duplicates removed by one join, the index
+        rebuilt after the commit; the stored result is the same as the small-file path's.
         """
         file_path = Path(file_path)
         sha = sha256_file(file_path)
