@@ -12,7 +12,8 @@ equals the PyMC model of :meth:`MeasurementModel.build` exactly (tested).
 
 Parameter vector layout (:class:`Layout`): ``level (M, U), log_sigma_mean (M), log(log_sigma_sd)
 (M), log_sigma_raw (M, U), z (M, U, T-1), season_raw (M, S-1), effect (E, M, U), log_kappa (F),
-log_alpha (K), log_alpha_unit (G)``.
+log_alpha (K), log_alpha_unit (G), logit_phi (P)``: ``P = M`` for the AR(1) dynamics (one
+persistence per measure), ``P = 0`` for the random walk (:math:`\phi = 1`).
 """
 
 from __future__ import annotations
@@ -40,14 +41,15 @@ class Layout:
     F: int
     K: int
     G: int = 0   # per-unit dispersion groups
+    P: int = 0   # AR(1) persistences (0: random walk)
 
     @property
     def blocks(self) -> list[tuple[str, tuple[int, ...]]]:
-        M, U, T, S, E, F, K, G = self.M, self.U, self.T, self.S, self.E, self.F, self.K, self.G
+        M, U, T, S, E, F, K, G, P = self.M, self.U, self.T, self.S, self.E, self.F, self.K, self.G, self.P
         return [("level", (M, U)), ("log_sigma_mean", (M,)), ("log_log_sigma_sd", (M,)),
                 ("log_sigma_raw", (M, U)), ("z", (M, U, max(T - 1, 0))), ("season_raw", (M, max(S - 1, 0))),
                 ("effect", (E, M, U)), ("log_kappa", (F,)), ("log_alpha", (K,)),
-                ("log_alpha_unit", (G,))]
+                ("log_alpha_unit", (G,)), ("logit_phi", (P,))]
 
     @property
     def offsets(self) -> dict[str, tuple[int, int]]:
@@ -98,39 +100,54 @@ def _log_sigma(mu, tau, e, info):
 
 
 @njit(cache=True, inline="always")
-def _walk_cholesky(sg, s0, hrow, T, Ld, Lo, dLd, dLo):
-    r"""Bidiagonal Cholesky factor ``L`` of :math:`P = A(\sigma) + \mathrm{diag}(h)` (``A`` the
-    prior precision of one walk) and its derivative with respect to :math:`\sigma`; returns
-    :math:`\sum_t \log L_{tt}`."""
+def _walk_cholesky(sg, s0, hrow, T, Ld, Lo, dLd, dLo, phi, pLd, pLo):
+    r"""Bidiagonal Cholesky factor ``L`` of :math:`P = A(\sigma, \phi) + \mathrm{diag}(h)` (``A``
+    the prior precision of one AR(1) series, :math:`\delta_0 \sim N(0, s_0^2)`,
+    :math:`\delta_t = \phi\delta_{t-1} + \sigma z_t`; :math:`\phi = 1` is the random walk) and
+    its derivatives with respect to :math:`\sigma` (``dLd, dLo``) and :math:`\phi` (``pLd, pLo``);
+    returns :math:`\sum_t \log L_{tt}`."""
     iv = 1.0 / (sg * sg)
     div = -2.0 / (sg * sg * sg)          # d(1/sigma^2)/d sigma
+    f2 = phi * phi
     logdet = 0.0
     for t in range(T):
         if T == 1:
-            p, dp = 1.0 / (s0 * s0), 0.0
+            p, dp, pp = 1.0 / (s0 * s0), 0.0, 0.0
         elif t == 0:
-            p, dp = 1.0 / (s0 * s0) + iv, div
+            p, dp, pp = 1.0 / (s0 * s0) + f2 * iv, f2 * div, 2.0 * phi * iv
         elif t == T - 1:
-            p, dp = iv, div
+            p, dp, pp = iv, div, 0.0
         else:
-            p, dp = 2.0 * iv, 2.0 * div
+            p, dp, pp = (1.0 + f2) * iv, (1.0 + f2) * div, 2.0 * phi * iv
         p += hrow[t]
         if t == 0:
             Ld[0] = math.sqrt(p)
             dLd[0] = dp / (2.0 * Ld[0])
+            pLd[0] = pp / (2.0 * Ld[0])
         else:
-            po, dpo = -iv, -div
+            po, dpo, ppo = -phi * iv, -phi * div, -iv
+            l2 = Ld[t - 1] * Ld[t - 1]
             Lo[t] = po / Ld[t - 1]
-            dLo[t] = (dpo * Ld[t - 1] - po * dLd[t - 1]) / (Ld[t - 1] * Ld[t - 1])
+            dLo[t] = (dpo * Ld[t - 1] - po * dLd[t - 1]) / l2
+            pLo[t] = (ppo * Ld[t - 1] - po * pLd[t - 1]) / l2
             Ld[t] = math.sqrt(p - Lo[t] * Lo[t])
             dLd[t] = (dp - 2.0 * Lo[t] * dLo[t]) / (2.0 * Ld[t])
+            pLd[t] = (pp - 2.0 * Lo[t] * pLo[t]) / (2.0 * Ld[t])
         logdet += math.log(Ld[t])
     return logdet
 
 
+@njit(cache=True, inline="always")
+def _sigmoid(v):
+    if v >= 0:
+        return 1.0 / (1.0 + math.exp(-v))
+    e = math.exp(v)
+    return e / (1.0 + e)
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinfo, tab_len, ncov, obs_disp,
-              disp_key, g):
+              disp_key, lvmu, g):
     r"""Joint log-density at ``x``; writes the gradient into ``g`` (same length).
 
     Each walk's states :math:`v_{mu\cdot}` (log-intensity before seasonality and effects) are
@@ -151,8 +168,14 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
     ``tab_len[g] > 0``: the count-only NB2 terms of group ``g`` are read from a table of that
     length built once per call (:func:`count_sums_table`; it pays when the group has many figures
     of moderate size).
+
+    Dynamics: with ``dims[8] == M`` each measure's series are AR(1) around their centre
+    ``lvmu[m, u]`` with persistence :math:`\phi_m = \mathrm{logistic}(\cdot)` (``logit_phi``,
+    prior :math:`N(` ``pri[15], pri[16]`` :math:`)`); with ``dims[8] == 0`` random walks
+    (:math:`\phi = 1`). The first state has prior :math:`N(` ``lvmu`` :math:`+` offset, ``s0``:math:`)`.
     """
     M, U, T, S, E, F, K, G = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6], dims[7]
+    NP = dims[8]
     D = K + G
     o_lv = 0
     o_lsm = o_lv + M * U
@@ -165,6 +188,7 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
     o_k = o_e + E * M * U
     o_a = o_k + F
     o_au = o_a + K
+    o_ph = o_au + G
     for i in range(g.size):
         g[i] = 0.0
     lp = 0.0
@@ -194,6 +218,12 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
         a, b = _normal(x[j], pri[12], pri[13])
         lp += a
         g[j] += b
+    phis = np.ones(M)
+    for j in range(NP):
+        a, b = _normal(x[o_ph + j], pri[15], pri[16])
+        lp += a
+        g[o_ph + j] += b
+        phis[j] = _sigmoid(x[o_ph + j])
     for j in range(G):
         ka = o_a + disp_key[K + j]
         a, b = _normal(x[o_au + j], x[ka], pri[14])
@@ -214,6 +244,9 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
     Lo = np.zeros((M, U, T))
     dLd = np.empty((M, U, T))
     dLo = np.zeros((M, U, T))
+    pLd = np.empty((M, U, T))
+    pLo = np.zeros((M, U, T))
+    dphi = np.zeros(M)                # d(log density)/d phi_m
     delta = np.empty((M, U, T))
     gv = np.zeros((M, U, T))          # d(walk prior)/d v, then + likelihood
     dsig = np.zeros((M, U))           # direct d(walk prior + Jacobian)/d sigma
@@ -221,9 +254,10 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
     theta = np.empty((M, U))
     for m in range(M):
         lsd = math.exp(x[o_lsd + m])
-        mu0 = pri[0] if m == 0 else pri[2]
         s0 = pri[1] if m == 0 else pri[3]
+        ph = phis[m]
         for u in range(U):
+            mu0 = lvmu[m, u] + (pri[0] if m == 0 else pri[2])
             th, _, sc_, P_ = _log_sigma(x[o_lsm + m], lsd, x[o_raw + m * U + u], sinfo[m, u])
             theta[m, u] = th
             a, _ = _normal(th, x[o_lsm + m], lsd)
@@ -231,11 +265,13 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
             sg = math.exp(th)
             sigma[m, u] = sg
             base_z = o_z + (m * U + u) * (T - 1)
-            logdet = _walk_cholesky(sg, s0, h[m, u], T, Ld[m, u], Lo[m, u], dLd[m, u], dLo[m, u])
+            logdet = _walk_cholesky(sg, s0, h[m, u], T, Ld[m, u], Lo[m, u], dLd[m, u], dLo[m, u], ph,
+                                    pLd[m, u], pLo[m, u])
             lp -= logdet
             dj = 0.0
             for t in range(T):
                 dj -= dLd[m, u, t] / Ld[m, u, t]
+                dphi[m] -= pLd[m, u, t] / Ld[m, u, t]
             # back substitution L^T delta = eps
             for t in range(T - 1, -1, -1):
                 e_t = x[o_lv + m * U + u] if t == 0 else x[base_z + t - 1]
@@ -248,11 +284,12 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
             gv[m, u, 0] += b
             lp -= (T - 1) * (math.log(sg) + _HALF_LOG_2PI)
             for t in range(1, T):
-                r = (delta[m, u, t] - delta[m, u, t - 1]) / sg
+                r = (delta[m, u, t] - ph * delta[m, u, t - 1]) / sg
                 lp -= 0.5 * r * r
                 gv[m, u, t] -= r / sg
-                gv[m, u, t - 1] += r / sg
+                gv[m, u, t - 1] += ph * r / sg
                 dj += (r * r - 1.0) / sg
+                dphi[m] += r * delta[m, u, t - 1] / sg
             dsig[m, u] = dj
             for t in range(T):
                 val = mu0 + delta[m, u, t]
@@ -364,9 +401,12 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
             dsg = dsig[m, u]
             for t in range(T):
                 q = dLd[m, u, t] * delta[m, u, t]
+                qp = pLd[m, u, t] * delta[m, u, t]
                 if t < T - 1:
                     q += dLo[m, u, t + 1] * delta[m, u, t + 1]
+                    qp += pLo[m, u, t + 1] * delta[m, u, t + 1]
                 dsg -= avec[t] * q
+                dphi[m] -= avec[t] * qp
             # theta = log sigma = w mu + s e (partially non-centred); its prior N(mu, tau) and log s
             mu_ = x[o_lsm + m]
             e_ = x[o_raw + m * U + u]
@@ -381,6 +421,8 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
             dlsd += dth * (mu_ * dw + e_ * ds) + (th - mu_) ** 2 * it3 - 1.0 / lsd + it3 / P_
         g[o_lsm + m] += dlsm
         g[o_lsd + m] += dlsd * lsd
+        if NP > 0:
+            g[o_ph + m] += dphi[m] * phis[m] * (1.0 - phis[m])
         if S > 1:
             for k in range(nsr):
                 acc = 0.0
@@ -390,30 +432,33 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
     return lp
 
 
-def walk_states(x, dims, pri, h, sinfo):
-    """The walk states ``v`` (M, U, T) and scales ``sigma`` (M, U) of a whitened parameter vector
-    (numpy twin of the forward pass of :func:`logp_grad`; used to store the draws as level and
-    standardised innovations)."""
+def walk_states(x, dims, pri, h, sinfo, lvmu):
+    """The walk states ``v`` (M, U, T), scales ``sigma`` (M, U) and persistences ``phi`` (M) of a
+    whitened parameter vector (numpy twin of the forward pass of :func:`logp_grad`; used to store
+    the draws as level and standardised innovations)."""
     M, U, T = int(dims[0]), int(dims[1]), int(dims[2])
+    n_before = M * U + 2 * M + M * U + M * U * max(T - 1, 0) + M * max(int(dims[3]) - 1, 0) + int(dims[4]) * M * U
+    o_ph = n_before + int(dims[5]) + int(dims[6]) + int(dims[7])
+    phis = np.array([_sigmoid(x[o_ph + j]) for j in range(M)]) if int(dims[8]) else np.ones(M)
     o_lsm = M * U
     o_lsd = o_lsm + M
     o_raw = o_lsd + M
     o_z = o_raw + M * U
     v = np.empty((M, U, T))
     sigma = np.empty((M, U))
-    Ld, Lo, dLd, dLo = (np.zeros(T) for _ in range(4))
+    Ld, Lo, dLd, dLo, pLd, pLo = (np.zeros(T) for _ in range(6))
     for m in range(M):
         lsd = math.exp(x[o_lsd + m])
-        mu0 = pri[0] if m == 0 else pri[2]
         s0 = pri[1] if m == 0 else pri[3]
         for u in range(U):
+            mu0 = lvmu[m, u] + (pri[0] if m == 0 else pri[2])
             sg = math.exp(_log_sigma(x[o_lsm + m], lsd, x[o_raw + m * U + u], sinfo[m, u])[0])
             sigma[m, u] = sg
-            _walk_cholesky(sg, s0, h[m, u], T, Ld, Lo, dLd, dLo)
+            _walk_cholesky(sg, s0, h[m, u], T, Ld, Lo, dLd, dLo, phis[m], pLd, pLo)
             eps = np.concatenate([[x[m * U + u]], x[o_z + (m * U + u) * (T - 1):o_z + (m * U + u + 1) * (T - 1)]])
             d = np.empty(T)
             for t in range(T - 1, -1, -1):
                 e_t = eps[t] - (Lo[t + 1] * d[t + 1] if t < T - 1 else 0.0)
                 d[t] = e_t / Ld[t]
             v[m, u] = mu0 + d
-    return v, sigma
+    return v, sigma, phis

@@ -89,7 +89,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pakcast.models.fusion._kernel import Layout, logp_grad, walk_states, zero_sum_basis
+from pakcast.models.fusion._kernel import Layout, _sigmoid, logp_grad, walk_states, zero_sum_basis
 
 __all__ = ["DEFAULT_PRIORS", "OBSERVATION_COLUMNS", "FusionDesign", "MeasurementModel"]
 
@@ -97,8 +97,8 @@ __all__ = ["DEFAULT_PRIORS", "OBSERVATION_COLUMNS", "FusionDesign", "Measurement
 OBSERVATION_COLUMNS = ("source", "metric", "measure", "cover", "first", "last", "value")
 
 DEFAULT_PRIORS: dict[str, tuple[float, float]] = {
-    "level_primary": (0.0, 3.0),        # a_0u ~ N(mu, sd)
-    "level_severity": (1.0, 2.0),       # a_mu ~ N(mu, sd), m >= 1
+    "level_primary": (0.0, 3.0),        # a_0u ~ N(c_0u + mu, sd)
+    "level_severity": (0.0, 2.0),       # a_mu ~ N(c_mu + mu, sd), m >= 1
     "log_sigma_mean": (float(np.log(0.1)), 0.75),
     "log_sigma_sd": (0.5, 0.0),         # HalfNormal(sd)
     "season": (0.2, 0.0),               # ZeroSumNormal(sigma)
@@ -106,6 +106,7 @@ DEFAULT_PRIORS: dict[str, tuple[float, float]] = {
     "log_kappa": (0.0, 1.5),
     "log_alpha": (-3.0, 1.5),
     "log_alpha_unit_sd": (1.5, 0.0),    # log alpha_ku ~ N(log alpha_k, sd)
+    "logit_phi": (2.5, 1.0),            # AR(1) persistence: logit phi_m ~ N(mu, sd)
 }
 
 
@@ -247,6 +248,9 @@ class MeasurementModel:
         The information :math:`h` the Numba sampler whitens each walk with (module maths):
         ``"auto"`` = :meth:`information`, ``"none"`` = 0 (the non-centred walk). The model is the
         same whatever is chosen; only sampling efficiency changes.
+    dynamics : ``"ar1"`` or ``"rw"``
+        The dynamic component (module maths): AR(1) around each unit's centre with a persistence
+        per measure (default), or the random walk (:math:`\phi = 1`).
     unit_dispersion : int or None
         Minimum number of a source-metric's single-unit figures in one unit for that unit to get a
         dispersion of its own (module maths); ``None`` = one dispersion per source-metric.
@@ -256,7 +260,8 @@ class MeasurementModel:
                  latent_units: Sequence[str], months: Any, *, measures: Sequence[str] = ("attacks", "deaths"),
                  effects: Mapping[str, Any] | None = None, seasonality: bool = True,
                  priors: Mapping[str, tuple[float, float]] | None = None,
-                 whiten: str | np.ndarray = "auto", unit_dispersion: int | None = 24) -> None:
+                 whiten: str | np.ndarray = "auto", unit_dispersion: int | None = 24,
+                 dynamics: str = "ar1") -> None:
         self.observations = observations
         self.units = units
         self.latent_units = list(latent_units)
@@ -267,11 +272,15 @@ class MeasurementModel:
         if unit_dispersion is not None and int(unit_dispersion) < 1:
             raise ValueError(f"unit_dispersion must be a positive integer or None, got {unit_dispersion!r}")
         self.unit_dispersion = None if unit_dispersion is None else int(unit_dispersion)
+        if dynamics not in ("ar1", "rw"):
+            raise ValueError(f"dynamics must be 'ar1' or 'rw', got {dynamics!r}")
+        self.dynamics = dynamics
         self.priors = {**DEFAULT_PRIORS, **dict(priors or {})}
         unknown = set(self.priors) - set(DEFAULT_PRIORS)
         if unknown:
             raise ValueError(f"unknown prior names {sorted(unknown)}; known: {sorted(DEFAULT_PRIORS)}")
         self.design = self._make_design()
+        self.centre = self._centre()
         self.whiten = self._whitening(whiten)
 
     # ------------------------------------------------------------------------------------------
@@ -376,6 +385,31 @@ class MeasurementModel:
                             y=y, season_index=season, n_seasons=n_seasons, effects=eff,
                             effect_names=list(self.effects), disp_key=np.asarray(disp_key, dtype=np.int64),
                             disp_unit=np.asarray(disp_unit, dtype=np.int64), obs_disp=obs_disp, observations=obs)
+
+    def _centre(self) -> np.ndarray:
+        r"""The centre :math:`c_{mu}` (measure, unit) the dynamics revert to, in the anchor's units:
+        for the primary measure the log of the anchor's mean monthly figure in the unit
+        (single-unit figures; at least 0.001 a month), for a severity the log of the ratio of its
+        anchor's mean to the primary one; units without such figures get the mean over the others
+        (0 without any). A function of the data only, fixed before sampling (an empirical-Bayes
+        centre: with :math:`\phi \to 1` it no longer matters)."""
+        d = self.design
+        M, U = len(d.measures), len(d.units)
+        single = d.cover.sum(axis=1) == 1
+        rate = np.full((M, U), np.nan)
+        for m, me in enumerate(d.measures):
+            k = d.anchor[me]
+            for u in range(U):
+                sel = single & (d.obs_key == k) & d.cover[:, u]
+                if sel.any():
+                    n = float((d.obs_last[sel] - d.obs_first[sel] + 1).sum())
+                    rate[m, u] = max(float(d.y[sel].sum()) / n, 1e-3)
+        out = np.log(rate)
+        out[1:] -= out[:1]
+        for m in range(M):
+            bad = ~np.isfinite(out[m])
+            out[m, bad] = float(np.mean(out[m, ~bad])) if (~bad).any() else 0.0
+        return np.ascontiguousarray(out)
 
     def dispersion_guess(self, default: float = 0.25) -> np.ndarray:
         r"""A moment estimate of each dispersion group's NB2 dispersion (:attr:`FusionDesign.obs_disp`)
@@ -507,20 +541,36 @@ class MeasurementModel:
         pr = self.priors
         M, U, T = len(d.measures), len(d.units), d.n_fit
         with pm.Model(coords=d.coords()) as model:
-            lv_mu = np.array([pr["level_primary"][0]] + [pr["level_severity"][0]] * (M - 1))
+            lv_mu = np.array([pr["level_primary"][0]] + [pr["level_severity"][0]] * (M - 1))[:, None] + self.centre
             lv_sd = np.array([pr["level_primary"][1]] + [pr["level_severity"][1]] * (M - 1))
-            level = pm.Normal("level", mu=lv_mu[:, None], sigma=lv_sd[:, None], dims=("measure", "unit"))
+            level = pm.Normal("level", mu=lv_mu, sigma=lv_sd[:, None], dims=("measure", "unit"))
             ls_mean = pm.Normal("log_sigma_mean", pr["log_sigma_mean"][0], pr["log_sigma_mean"][1], dims="measure")
             ls_sd = pm.HalfNormal("log_sigma_sd", pr["log_sigma_sd"][0], dims="measure")
             ls_raw = pm.Normal("log_sigma_raw", 0.0, 1.0, dims=("measure", "unit"))
             sigma = pm.Deterministic("sigma", pt.exp(ls_mean[:, None] + ls_sd[:, None] * ls_raw),
                                      dims=("measure", "unit"))
             loglin = level[:, :, None]
+            if self.dynamics == "ar1":
+                phi = pm.Deterministic("phi", pm.math.sigmoid(pm.Normal("logit_phi", pr["logit_phi"][0],
+                                                                        pr["logit_phi"][1], dims="measure")),
+                                       dims="measure")
             if T > 1:
                 z = pm.Normal("z", 0.0, 1.0, dims=("measure", "unit", "step"))
-                w = pt.cumsum(sigma[:, :, None] * z, axis=2)
-                w = pt.concatenate([pt.zeros((M, U, 1)), w], axis=2)
-                loglin = loglin + w
+                if self.dynamics == "rw":
+                    w = pt.cumsum(sigma[:, :, None] * z, axis=2)
+                    w = pt.concatenate([pt.zeros((M, U, 1)), w], axis=2)
+                    loglin = loglin + w
+                else:
+                    # delta_t = phi^t delta_0 + sum_{s=1..t} phi^(t-s) sigma z_s around the centre
+                    tt = np.arange(T)[:, None] - np.arange(1, T)[None, :]
+                    mask = (tt >= 0).astype(float)
+                    cen = lv_mu
+                    rows = []
+                    for m in range(M):
+                        Phi = mask * phi[m] ** np.maximum(tt, 0)
+                        d0 = (level[m] - cen[m])[:, None] * phi[m] ** np.arange(T)[None, :]
+                        rows.append(cen[m][:, None] + d0 + pt.dot(sigma[m][:, None] * z[m], Phi.T))
+                    loglin = pt.stack(rows)
             else:
                 loglin = pt.repeat(loglin, 1, axis=2)
             if d.season_index is not None:
@@ -567,20 +617,22 @@ class MeasurementModel:
     def layout(self) -> Layout:
         d = self.design
         return Layout(M=len(d.measures), U=len(d.units), T=d.n_fit, S=d.n_seasons if d.season_index is not None else 0,
-                      E=d.effects.shape[0], F=len(d.free_keys), K=len(d.keys), G=d.n_unit_disp)
+                      E=d.effects.shape[0], F=len(d.free_keys), K=len(d.keys), G=d.n_unit_disp,
+                      P=len(d.measures) if self.dynamics == "ar1" else 0)
 
     def _kernel_args(self) -> tuple:
         d, pr, L = self.design, self.priors, self.layout
-        dims = np.array([L.M, L.U, L.T, L.S, L.E, L.F, L.K, L.G], dtype=np.int64)
+        dims = np.array([L.M, L.U, L.T, L.S, L.E, L.F, L.K, L.G, L.P], dtype=np.int64)
         sidx = (d.season_index[:L.T] if d.season_index is not None else np.zeros(L.T)).astype(np.int64)
         H = zero_sum_basis(L.S) if L.S > 1 else np.zeros((1, 0))
         pri = np.array([*pr["level_primary"], *pr["level_severity"], *pr["log_sigma_mean"], pr["log_sigma_sd"][0],
                         pr["season"][0], *pr["effect"], *pr["log_kappa"], *pr["log_alpha"],
-                        pr["log_alpha_unit_sd"][0]], dtype=float)
+                        pr["log_alpha_unit_sd"][0], *pr["logit_phi"]], dtype=float)
         return (dims, d.y.astype(float), d.obs_key.astype(np.int64), d.lo, d.hi, sidx, H,
                 np.ascontiguousarray(d.effects[:, :L.T]), np.asarray(d.free_keys, dtype=np.int64), pri,
                 np.ascontiguousarray(self.whiten), self.scale_information(), self._table_lengths(),
-                d.cover.sum(axis=1).astype(np.int64), d.obs_disp.astype(np.int64), d.disp_key.astype(np.int64))
+                d.cover.sum(axis=1).astype(np.int64), d.obs_disp.astype(np.int64), d.disp_key.astype(np.int64),
+                self.centre)
 
     def _table_lengths(self) -> np.ndarray:
         """Per dispersion group, the length of the NB2 count table the kernel builds (0 = none): a
@@ -612,19 +664,16 @@ class MeasurementModel:
         rng = np.random.default_rng(random_seed)
         x = jitter * rng.standard_normal(L.ndim)
         off = L.offsets
-        # primary level: log of the mean monthly count per unit implied by the primary reference
-        k0 = d.anchor[d.measures[0]]
-        sel = d.obs_key == k0
-        ncells = d.cover[sel].sum(axis=1) * (d.obs_last[sel] - d.obs_first[sel] + 1)
-        rate = max(float(d.y[sel].sum() / max(ncells.sum(), 1)), 0.05)
+        # levels at the centres (the anchors' mean rates per unit)
         a, _ = off["level"]
-        x[a:a + L.U] += np.log(rate)
-        if L.M > 1:
-            x[a + L.U:a + L.M * L.U] += self.priors["level_severity"][0]
+        x[a:a + L.M * L.U] += self.centre.ravel()
         b, _ = off["log_sigma_mean"]
         x[b:b + L.M] += self.priors["log_sigma_mean"][0]
         c, _ = off["log_log_sigma_sd"]
         x[c:c + L.M] += np.log(0.3)
+        if L.P:
+            f, _ = off["logit_phi"]
+            x[f:f + L.P] += self.priors["logit_phi"][0]
         e, _ = off["log_alpha"]
         guess = np.log(self.dispersion_guess())
         x[e:e + L.K] += guess[:L.K]
@@ -636,6 +685,12 @@ class MeasurementModel:
     def _walk_args(self) -> tuple[np.ndarray, np.ndarray]:
         args = self._kernel_args()
         return args[0], args[9]
+
+    def _phi(self, p: dict[str, np.ndarray]) -> np.ndarray:
+        """(M,) persistence of each measure's dynamics (1 for random walks)."""
+        if not self.layout.P:
+            return np.ones(self.layout.M)
+        return np.array([_sigmoid(v) for v in p["logit_phi"]])
 
     def _sigma_coords(self, p: dict[str, np.ndarray], to_sampler: bool) -> np.ndarray:
         """``log_sigma_raw`` between the standard non-centred ``(log sigma - mu) / tau`` and the
@@ -663,14 +718,18 @@ class MeasurementModel:
         sigma = np.exp(p["log_sigma_mean"][:, None] + lsd[:, None] * p["log_sigma_raw"])
         oz = L.offsets["z"][0]
         T = L.T
-        Ld, Lo, dLd, dLo = (np.zeros(T) for _ in range(4))
+        phi = self._phi(p)
+        Ld, Lo, dLd, dLo, pLd, pLo = (np.zeros(T) for _ in range(6))
         for m in range(L.M):
-            mu0 = pri[0] if m == 0 else pri[2]
             s0 = pri[1] if m == 0 else pri[3]
             for u in range(L.U):
+                mu0 = self.centre[m, u] + (pri[0] if m == 0 else pri[2])
                 steps = sigma[m, u] * p["z"][m, u] if T > 1 else np.zeros(0)
-                delta = p["level"][m, u] - mu0 + np.concatenate([[0.0], np.cumsum(steps)])
-                _walk_cholesky(sigma[m, u], s0, self.whiten[m, u], T, Ld, Lo, dLd, dLo)
+                delta = np.empty(T)
+                delta[0] = p["level"][m, u] - mu0
+                for t in range(1, T):
+                    delta[t] = phi[m] * delta[t - 1] + steps[t - 1]
+                _walk_cholesky(sigma[m, u], s0, self.whiten[m, u], T, Ld, Lo, dLd, dLo, phi[m], pLd, pLo)
                 eps = Ld * delta
                 eps[:-1] += Lo[1:] * delta[1:]
                 x[m * L.U + u] = eps[0]
@@ -685,13 +744,16 @@ class MeasurementModel:
         L = self.layout
         x = np.array(x, dtype=float)
         dims, pri = self._walk_args()
-        v, sigma = walk_states(x, dims, pri, self.whiten, self.scale_information())
+        v, sigma, phi = walk_states(x, dims, pri, self.whiten, self.scale_information(), self.centre)
         a, b = L.offsets["log_sigma_raw"]
         x[a:b] = self._sigma_coords(L.unpack(x), to_sampler=False).ravel()
         x[:L.M * L.U] = v[:, :, 0].ravel()
         if L.T > 1:
             oz = L.offsets["z"][0]
-            x[oz:oz + L.M * L.U * (L.T - 1)] = (np.diff(v, axis=2) / sigma[:, :, None]).ravel()
+            off = (np.array([pri[0]] + [pri[2]] * (L.M - 1))[:, None] + self.centre)[:, :, None]
+            dv = v - off
+            z = (dv[:, :, 1:] - phi[:, None, None] * dv[:, :, :-1]) / sigma[:, :, None]
+            x[oz:oz + L.M * L.U * (L.T - 1)] = z.ravel()
         return x
 
     def expand(self, x: np.ndarray) -> dict[str, np.ndarray]:
@@ -721,6 +783,9 @@ class MeasurementModel:
         out["log_alpha"] = p["log_alpha"]
         if L.G:
             out["log_alpha_unit"] = p["log_alpha_unit"]
+        if L.P:
+            out["logit_phi"] = p["logit_phi"]
+            out["phi"] = self._phi(p)
         return out
 
     def _expanded_dims(self) -> dict[str, tuple[str, ...]]:
@@ -739,6 +804,9 @@ class MeasurementModel:
             dims["log_kappa"] = ("free_key",)
         if L.G:
             dims["log_alpha_unit"] = ("unit_key",)
+        if L.P:
+            dims["logit_phi"] = ("measure",)
+            dims["phi"] = ("measure",)
         return dims
 
     def compile_nutpie(self, random_seed: int | None = None):

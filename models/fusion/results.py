@@ -24,7 +24,7 @@ __all__ = ["QUANTILES", "FusionResults"]
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 _MONITORED = ("level", "log_sigma_mean", "log_sigma_sd", "log_sigma_raw", "z", "season", "effect",
-              "log_kappa", "log_alpha", "log_alpha_unit")
+              "log_kappa", "log_alpha", "log_alpha_unit", "logit_phi")
 
 
 def _qcol(q: float) -> str:
@@ -90,7 +90,18 @@ class FusionResults:
         if T > nf:
             rng = self._rng(1)
             steps[..., nf:] = sigma[..., None] * rng.standard_normal((S, M, U, T - nf))
-        out = level[..., None] + np.cumsum(steps, axis=3)
+        if "phi" in self.idata.posterior:
+            # AR(1) around the centre: delta_t = phi delta_{t-1} + sigma z_t
+            pr = self.model.priors
+            centre = self.model.centre + np.array([pr["level_primary"][0]] + [pr["level_severity"][0]] * (M - 1))[:, None]
+            phi = self._draws("phi")[:, :, None]        # (S, M, 1)
+            delta = np.empty((S, M, U, T))
+            delta[..., 0] = level - centre
+            for t in range(1, T):
+                delta[..., t] = phi * delta[..., t - 1] + steps[..., t]
+            out = centre[None, :, :, None] + delta
+        else:
+            out = level[..., None] + np.cumsum(steps, axis=3)
         if d.season_index is not None:
             season = self._draws("season")               # (S, M, n_seasons)
             out += season[:, :, None, d.season_index]

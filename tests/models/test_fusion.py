@@ -30,18 +30,21 @@ def _log_jacobian(model, nat):
     sigma = np.exp(p["log_sigma_mean"][:, None] + np.exp(p["log_log_sigma_sd"])[:, None] * p["log_sigma_raw"])
     pri = model._kernel_args()[9]
     buf = [np.zeros(L.T) for _ in range(4)]
+    pbuf = [np.zeros(L.T) for _ in range(2)]
+    phi = model._phi(p)
     tau = np.exp(p["log_log_sigma_sd"])[:, None]
     P = 1.0 / tau ** 2 + model.scale_information()
     out = float(np.sum(np.log(1.0 / np.sqrt(P) / tau)))
     for m in range(L.M):
         for u in range(L.U):
             s0 = pri[1] if m == 0 else pri[3]
-            out -= (L.T - 1) * np.log(sigma[m, u]) + _walk_cholesky(sigma[m, u], s0, model.whiten[m, u], L.T, *buf)
+            out -= (L.T - 1) * np.log(sigma[m, u]) + _walk_cholesky(sigma[m, u], s0, model.whiten[m, u], L.T, *buf,
+                                                                         phi[m], *pbuf)
     return out
 
 
-@pytest.mark.parametrize("whiten", ["none", "auto", "random"])
-def test_density_equals_pymc_model_and_gradient_is_exact(whiten):
+@pytest.mark.parametrize("whiten,dynamics", [("none", "ar1"), ("auto", "ar1"), ("random", "ar1"), ("auto", "rw")])
+def test_density_equals_pymc_model_and_gradient_is_exact(whiten, dynamics):
     """The Numba density in whitened coordinates equals the plain PyMC model plus the Jacobian of
     the change of variables, for any whitening information; the gradient matches finite differences."""
     obs, truth = simulate_fusion(n_units=3, n_months=60, horizon=4, break_month=36, random_seed=2)
@@ -49,7 +52,8 @@ def test_density_equals_pymc_model_and_gradient_is_exact(whiten):
     if whiten == "random":
         probe = MeasurementModel(obs, "A", truth["units"], truth["months"])
         h = np.random.default_rng(3).gamma(0.5, 4.0, size=probe.whiten.shape)
-    model = MeasurementModel(obs, "A", truth["units"], truth["months"], whiten=h)
+    model = MeasurementModel(obs, "A", truth["units"], truth["months"], whiten=h, dynamics=dynamics)
+    assert model.layout.P == (2 if dynamics == "ar1" else 0)
     if whiten == "auto":
         assert model.whiten.max() > 1.0          # the simulated monthly source is informative
     L = model.layout
@@ -62,7 +66,8 @@ def test_density_equals_pymc_model_and_gradient_is_exact(whiten):
     ref = f({"level": p["level"], "log_sigma_mean": p["log_sigma_mean"], "log_sigma_sd_log__": p["log_log_sigma_sd"],
              "log_sigma_raw": p["log_sigma_raw"], "z": p["z"], "season_raw": p["season_raw"],
              "log_kappa": p["log_kappa"], "log_alpha": p["log_alpha"],
-             **({"log_alpha_unit": p["log_alpha_unit"]} if L.G else {})})
+             **({"log_alpha_unit": p["log_alpha_unit"]} if L.G else {}),
+             **({"logit_phi": p["logit_phi"]} if L.P else {})})
     # rel 1e-9: a sum of ~1,500 terms, each of them equal to ~1e-13 (PyTensor and Numba round differently)
     assert v == pytest.approx(float(ref) + _log_jacobian(model, nat), rel=1e-9, abs=1e-8)
     if whiten == "auto":
