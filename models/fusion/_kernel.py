@@ -13,7 +13,7 @@ equals the PyMC model of :meth:`MeasurementModel.build` exactly (tested).
 Parameter vector layout (:class:`Layout`): ``level (M, U), log_sigma_mean (M), log(log_sigma_sd)
 (M), log_sigma_raw (M, U), z (M, U, T-1), season_raw (M, S-1), effect (E, M, U), log_kappa (F),
 log_alpha (K), log_alpha_unit (G), logit_phi (P)``: ``P = M`` for the AR(1) dynamics (one
-persistence per measure), ``P = 0`` for the random walk (:math:`\phi = 1`).
+persistence per measure), ``P = 0`` for the random walk (:math:`\\phi = 1`).
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def _sigmoid(v):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinfo, tab_len, ncov, obs_disp,
-              disp_key, lvmu, g):
+              disp_key, lvmu, wef, g):
     r"""Joint log-density at ``x``; writes the gradient into ``g`` (same length).
 
     Each walk's states :math:`v_{mu\cdot}` (log-intensity before seasonality and effects) are
@@ -173,6 +173,13 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
     ``lvmu[m, u]`` with persistence :math:`\phi_m = \mathrm{logistic}(\cdot)` (``logit_phi``,
     prior :math:`N(` ``pri[15], pri[16]`` :math:`)`); with ``dims[8] == 0`` random walks
     (:math:`\phi = 1`). The first state has prior :math:`N(` ``lvmu`` :math:`+` offset, ``s0``:math:`)`.
+
+    Known-date effects :math:`\beta_e x_{et}` are partially centred: the whitened states are
+    :math:`s_t = \delta_t + w_t\sum_e\beta_e x_{et}` (``wef[m, u, t]`` in [0, 1], fixed; the
+    dynamics' prior is on :math:`\delta`) and the log-intensity is
+    :math:`s_t + (1 - w_t)\sum_e\beta_e x_{et}`, so where the data pin the log-intensity
+    (``w = 1``) a step moves only the prior of the deviations, and where they say little
+    (``w = 0``) only the intensity. The model is unchanged (a shift of the states, Jacobian 1).
     """
     M, U, T, S, E, F, K, G = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6], dims[7]
     NP = dims[8]
@@ -248,6 +255,7 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
     pLo = np.zeros((M, U, T))
     dphi = np.zeros(M)                # d(log density)/d phi_m
     delta = np.empty((M, U, T))
+    dpr = np.empty(T)                 # the dynamics' deviations delta - w * effects
     gv = np.zeros((M, U, T))          # d(walk prior)/d v, then + likelihood
     dsig = np.zeros((M, U))           # direct d(walk prior + Jacobian)/d sigma
     loglin = np.empty((M, U, T))
@@ -279,24 +287,33 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
                     e_t -= Lo[m, u, t + 1] * delta[m, u, t + 1]
                 delta[m, u, t] = e_t / Ld[m, u, t]
             # prior of the states
-            a, b = _normal(mu0 + delta[m, u, 0], mu0, s0)
+            for t in range(T):
+                dpr[t] = delta[m, u, t]
+                for e in range(E):
+                    dpr[t] -= wef[m, u, t] * x[o_e + (e * M + m) * U + u] * xeff[e, t]
+            a, b = _normal(mu0 + dpr[0], mu0, s0)
             lp += a
             gv[m, u, 0] += b
             lp -= (T - 1) * (math.log(sg) + _HALF_LOG_2PI)
             for t in range(1, T):
-                r = (delta[m, u, t] - ph * delta[m, u, t - 1]) / sg
+                r = (dpr[t] - ph * dpr[t - 1]) / sg
                 lp -= 0.5 * r * r
                 gv[m, u, t] -= r / sg
                 gv[m, u, t - 1] += ph * r / sg
                 dj += (r * r - 1.0) / sg
-                dphi[m] += r * delta[m, u, t - 1] / sg
+                dphi[m] += r * dpr[t - 1] / sg
             dsig[m, u] = dj
+            for e in range(E):   # the steps' share in the prior (gv holds only prior terms here)
+                acc = 0.0
+                for t in range(T):
+                    acc += gv[m, u, t] * wef[m, u, t] * xeff[e, t]
+                g[o_e + (e * M + m) * U + u] -= acc
             for t in range(T):
                 val = mu0 + delta[m, u, t]
                 if S > 1:
                     val += season[m, sidx[t]]
                 for e in range(E):
-                    val += x[o_e + (e * M + m) * U + u] * xeff[e, t]
+                    val += (1.0 - wef[m, u, t]) * x[o_e + (e * M + m) * U + u] * xeff[e, t]
                 loglin[m, u, t] = val
     W = T + 1
     lam = np.empty((M, U, T))
@@ -385,7 +402,7 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
                 if S > 1:
                     dseas[sidx[t]] += d
                 for e in range(E):
-                    g[o_e + (e * M + m) * U + u] += xeff[e, t] * d
+                    g[o_e + (e * M + m) * U + u] += (1.0 - wef[m, u, t]) * xeff[e, t] * d
             # d/d eps = L^{-1} g_v (forward substitution)
             for t in range(T):
                 a_t = gv[m, u, t]

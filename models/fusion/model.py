@@ -8,19 +8,30 @@ the primary count, e.g. attacks; the others, e.g. deaths, are a severity on top 
 
 .. math::
 
-    \log\lambda_{0ut} &= a_{0u} + w_{0ut} + s_{0,\mathrm{moy}(t)} + \textstyle\sum_e \beta_{e0u} x_{et} \\
-    \log\lambda_{mut} &= \log\lambda_{0ut} + a_{mu} + w_{mut} + s_{m,\mathrm{moy}(t)}
+    \log\lambda_{0ut} &= c_{0u} + \delta_{0ut} + s_{0,\mathrm{moy}(t)} + \textstyle\sum_e \beta_{e0u} x_{et} \\
+    \log\lambda_{mut} &= \log\lambda_{0ut} + c_{mu} + \delta_{mut} + s_{m,\mathrm{moy}(t)}
         + \textstyle\sum_e \beta_{emu} x_{et}, \qquad m \ge 1 \\
-    w_{mu1} &= 0, \qquad w_{mut} = w_{mu,t-1} + \sigma_{mu} z_{mut}, \qquad z_{mut} \sim N(0, 1) \\
+    \delta_{mu1} &= a_{mu} - c_{mu}, \qquad \delta_{mut} = \phi_m\,\delta_{mu,t-1} + \sigma_{mu} z_{mut},
+        \qquad z_{mut} \sim N(0, 1) \\
     \log\sigma_{mu} &= \mu^\sigma_m + \tau^\sigma_m \epsilon_{mu}, \qquad \epsilon_{mu} \sim N(0, 1)
 
 so :math:`\lambda_{0ut}` is the latent intensity of the primary measure and
-:math:`\lambda_{mut}/\lambda_{0ut}` a latent severity (e.g. deaths per attack) that follows its own
-random walk. The walks' innovation scales are partially pooled across
-units (:math:`\mu^\sigma_m \sim N(\log 0.1, 0.75)`, :math:`\tau^\sigma_m \sim N^+(0.5)`). The
+:math:`\lambda_{mut}/\lambda_{0ut}` a latent severity (e.g. deaths per attack) with dynamics of its
+own. The dynamics (``dynamics="ar1"``, the default) are AR(1) deviations from the unit's centre
+:math:`c_{mu}` plus the known-date steps, with a persistence per measure,
+:math:`\mathrm{logit}\,\phi_m \sim N(2.5, 1)` (median 0.92 a month): forecasts revert to the
+level of the latest regime (the centre plus the steps) and their intervals stay bounded
+(stationary sd :math:`\sigma_{mu}/\sqrt{1-\phi_m^2}`), which a random walk's do not: in a unit
+with rare events a walk drifts far down through quiet months and its forecast intervals grow
+without limit. ``dynamics="rw"`` fixes :math:`\phi = 1` (random walks). The centre :math:`c` is
+the log of the anchor's mean monthly figure in the unit (for a severity, the ratio of the
+anchors' means), fixed from the data (:meth:`MeasurementModel._centre`; an empirical-Bayes
+centre). The innovation scales are partially pooled across units
+(:math:`\mu^\sigma_m \sim N(\log 0.1, 0.75)`, :math:`\tau^\sigma_m \sim N^+(0.5)`). The
 seasonal effects :math:`s_{m\cdot}` (month of year) sum to zero, :math:`s \sim N(0, 0.2)`; the
 optional known-date effects are steps :math:`x_{et} = 1\{t \ge t_e\}` with
-:math:`\beta_{emu} \sim N(0, 1)`; levels :math:`a_{0u} \sim N(0, 3)`, :math:`a_{mu} \sim N(1, 2)`.
+:math:`\beta_{emu} \sim N(0, 1)`; first states :math:`a_{0u} \sim N(c_{0u}, 3)`,
+:math:`a_{mu} \sim N(c_{mu}, 2)`.
 
 Each observation :math:`i` is one published figure of source-metric :math:`k(i)` for latent measure
 :math:`m(i)`, a set of units :math:`R_i` and a month range :math:`P_i = [t^0_i, t^1_i]`:
@@ -65,14 +76,18 @@ with :math:`v_{mu\cdot} = a_{mu} + w_{mu\cdot}` the walk's states,
     v_{mu\cdot} = \mu_{0m} + L_{mu}^{-\top}\epsilon_{mu\cdot}, \qquad
     L_{mu}L_{mu}^\top = A(\sigma_{mu}) + \mathrm{diag}(h_{mu\cdot})
 
-where :math:`A(\sigma)` is the tridiagonal prior precision of the walk and :math:`h_{mut}` a fixed
+where :math:`A(\sigma)` is the tridiagonal prior precision of the walk (of the AR(1) series, with
+:math:`\phi`) and :math:`h_{mut}` a fixed
 estimate of the information the data carry about month :math:`t` (:meth:`MeasurementModel.information`).
 It is the same model (the density carries the Jacobian); only the geometry the sampler sees
 changes: where the data say little (:math:`h \to 0`) it is the non-centred walk, where monthly
 counts pin every month down it is the centred walk scaled by its posterior precision, and in
 between it interpolates, so no walk is a cumulative sum of badly scaled innovations (the
 non-centred walk's condition number grows like :math:`\sigma^2 h T^2`, the centred one's like
-:math:`1/(\sigma^2 h)`). The draws are stored as :math:`a` and the standardised innovations
+:math:`1/(\sigma^2 h)`). The known-date steps are partially centred in the same way
+(:meth:`MeasurementModel.effect_weight`): where the data pin a month, moving a step moves the
+deviations' prior, not the fitted intensity, so a step and the states after it are not a ridge.
+The draws are stored as :math:`a` and the standardised innovations
 :math:`z`. ``sampler="nutpie"`` / ``"pymc"`` sample the plain non-centred PyMC model of
 :meth:`MeasurementModel.build` (NB2 log-likelihood from
 :func:`pakcast.models.likelihood.pytensor_ops.nb_logp`), the reference the benchmark compares
@@ -386,6 +401,23 @@ class MeasurementModel:
                             effect_names=list(self.effects), disp_key=np.asarray(disp_key, dtype=np.int64),
                             disp_unit=np.asarray(disp_unit, dtype=np.int64), obs_disp=obs_disp, observations=obs)
 
+    def effect_weight(self) -> np.ndarray:
+        r"""How far each month's known-date effects are centred in the sampler's states (measure,
+        unit, fitted month): :math:`w = h/(1 + h)` with :math:`h` the whitening information
+        (:attr:`whiten`); see :func:`~pakcast.models.fusion._kernel.logp_grad`. Changes the
+        sampler's coordinates, never the model."""
+        h = self.whiten
+        return np.ascontiguousarray(h / (1.0 + h))
+
+    def _effect_shift(self, effect: np.ndarray) -> np.ndarray:
+        r"""(M, U, T) the part :math:`w_t\sum_e\beta_e x_{et}` of the whitened states that belongs
+        to the effects (``effect`` of shape (E, M, U))."""
+        L = self.layout
+        if not L.E:
+            return np.zeros((L.M, L.U, L.T))
+        xe = self.design.effects[:, :L.T]
+        return self.effect_weight() * np.einsum("emu,et->mut", effect, xe)
+
     def _centre(self) -> np.ndarray:
         r"""The centre :math:`c_{mu}` (measure, unit) the dynamics revert to, in the anchor's units:
         for the primary measure the log of the anchor's mean monthly figure in the unit
@@ -632,7 +664,7 @@ class MeasurementModel:
                 np.ascontiguousarray(d.effects[:, :L.T]), np.asarray(d.free_keys, dtype=np.int64), pri,
                 np.ascontiguousarray(self.whiten), self.scale_information(), self._table_lengths(),
                 d.cover.sum(axis=1).astype(np.int64), d.obs_disp.astype(np.int64), d.disp_key.astype(np.int64),
-                self.centre)
+                self.centre, self.effect_weight())
 
     def _table_lengths(self) -> np.ndarray:
         """Per dispersion group, the length of the NB2 count table the kernel builds (0 = none): a
@@ -660,7 +692,6 @@ class MeasurementModel:
     def initial_point(self, random_seed: int | None = None, jitter: float = 0.1) -> np.ndarray:
         """A start for the sampler: reference-scale levels from the data, everything else near 0."""
         L = self.layout
-        d = self.design
         rng = np.random.default_rng(random_seed)
         x = jitter * rng.standard_normal(L.ndim)
         off = L.offsets
@@ -720,6 +751,7 @@ class MeasurementModel:
         T = L.T
         phi = self._phi(p)
         Ld, Lo, dLd, dLo, pLd, pLo = (np.zeros(T) for _ in range(6))
+        shift = self._effect_shift(p["effect"])
         for m in range(L.M):
             s0 = pri[1] if m == 0 else pri[3]
             for u in range(L.U):
@@ -729,6 +761,7 @@ class MeasurementModel:
                 delta[0] = p["level"][m, u] - mu0
                 for t in range(1, T):
                     delta[t] = phi[m] * delta[t - 1] + steps[t - 1]
+                delta += shift[m, u]
                 _walk_cholesky(sigma[m, u], s0, self.whiten[m, u], T, Ld, Lo, dLd, dLo, phi[m], pLd, pLo)
                 eps = Ld * delta
                 eps[:-1] += Lo[1:] * delta[1:]
@@ -745,6 +778,7 @@ class MeasurementModel:
         x = np.array(x, dtype=float)
         dims, pri = self._walk_args()
         v, sigma, phi = walk_states(x, dims, pri, self.whiten, self.scale_information(), self.centre)
+        v = v - self._effect_shift(L.unpack(x)["effect"])
         a, b = L.offsets["log_sigma_raw"]
         x[a:b] = self._sigma_coords(L.unpack(x), to_sampler=False).ravel()
         x[:L.M * L.U] = v[:, :, 0].ravel()

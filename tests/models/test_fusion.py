@@ -43,8 +43,10 @@ def _log_jacobian(model, nat):
     return out
 
 
-@pytest.mark.parametrize("whiten,dynamics", [("none", "ar1"), ("auto", "ar1"), ("random", "ar1"), ("auto", "rw")])
-def test_density_equals_pymc_model_and_gradient_is_exact(whiten, dynamics):
+@pytest.mark.parametrize("whiten,dynamics,steps", [("none", "ar1", False), ("auto", "ar1", False),
+                                                   ("random", "ar1", True), ("auto", "rw", False),
+                                                   ("auto", "ar1", True)])
+def test_density_equals_pymc_model_and_gradient_is_exact(whiten, dynamics, steps):
     """The Numba density in whitened coordinates equals the plain PyMC model plus the Jacobian of
     the change of variables, for any whitening information; the gradient matches finite differences."""
     obs, truth = simulate_fusion(n_units=3, n_months=60, horizon=4, break_month=36, random_seed=2)
@@ -52,7 +54,8 @@ def test_density_equals_pymc_model_and_gradient_is_exact(whiten, dynamics):
     if whiten == "random":
         probe = MeasurementModel(obs, "A", truth["units"], truth["months"])
         h = np.random.default_rng(3).gamma(0.5, 4.0, size=probe.whiten.shape)
-    model = MeasurementModel(obs, "A", truth["units"], truth["months"], whiten=h, dynamics=dynamics)
+    effects = {"break": truth["months"][36]} if steps else None
+    model = MeasurementModel(obs, "A", truth["units"], truth["months"], whiten=h, dynamics=dynamics, effects=effects)
     assert model.layout.P == (2 if dynamics == "ar1" else 0)
     if whiten == "auto":
         assert model.whiten.max() > 1.0          # the simulated monthly source is informative
@@ -67,7 +70,8 @@ def test_density_equals_pymc_model_and_gradient_is_exact(whiten, dynamics):
              "log_sigma_raw": p["log_sigma_raw"], "z": p["z"], "season_raw": p["season_raw"],
              "log_kappa": p["log_kappa"], "log_alpha": p["log_alpha"],
              **({"log_alpha_unit": p["log_alpha_unit"]} if L.G else {}),
-             **({"logit_phi": p["logit_phi"]} if L.P else {})})
+             **({"logit_phi": p["logit_phi"]} if L.P else {}),
+             **({"effect": p["effect"]} if L.E else {})})
     # rel 1e-9: a sum of ~1,500 terms, each of them equal to ~1e-13 (PyTensor and Numba round differently)
     assert v == pytest.approx(float(ref) + _log_jacobian(model, nat), rel=1e-9, abs=1e-8)
     if whiten == "auto":
