@@ -157,6 +157,9 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
     estimate of the data's information per month (``h = 0``: the non-centred walk; large ``h``:
     the centred walk). The density includes the Jacobian :math:`-\sum_t \log L_{tt}`.
 
+    With AR(1) dynamics the pooled quantity is the stationary sd :math:`\varsigma_{mu}`
+    (:math:`\theta = \log\varsigma`, :math:`\sigma = \varsigma\sqrt{1 - \phi^2}`), which the data
+    pin nearly independently of :math:`\phi`; for random walks :math:`\theta = \log\sigma`.
     The walk scales are partially non-centred (:func:`_log_sigma` with ``sinfo[m, u]``): the
     ``log_sigma_raw`` entries are the coordinates ``e`` and the density carries
     :math:`\log N(\theta; \mu, \tau) + \log s` in place of :math:`\log N(e; 0, 1)`.
@@ -226,11 +229,13 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
         lp += a
         g[j] += b
     phis = np.ones(M)
+    roots = np.ones(M)                # sigma = stationary sd * sqrt(1 - phi^2) (AR(1)); 1 for walks
     for j in range(NP):
         a, b = _normal(x[o_ph + j], pri[15], pri[16])
         lp += a
         g[o_ph + j] += b
         phis[j] = _sigmoid(x[o_ph + j])
+        roots[j] = math.sqrt(1.0 - phis[j] * phis[j])
     for j in range(G):
         ka = o_a + disp_key[K + j]
         a, b = _normal(x[o_au + j], x[ka], pri[14])
@@ -270,7 +275,7 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
             theta[m, u] = th
             a, _ = _normal(th, x[o_lsm + m], lsd)
             lp += a - 0.5 * math.log(P_)
-            sg = math.exp(th)
+            sg = math.exp(th) * roots[m]
             sigma[m, u] = sg
             base_z = o_z + (m * U + u) * (T - 1)
             logdet = _walk_cholesky(sg, s0, h[m, u], T, Ld[m, u], Lo[m, u], dLd[m, u], dLo[m, u], ph,
@@ -431,6 +436,8 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
             th = theta[m, u]
             it3 = 1.0 / (lsd * lsd * lsd)
             dth = dsg * sg - (th - mu_) / (lsd * lsd)
+            if NP > 0:   # sigma = exp(theta) sqrt(1 - phi^2)
+                dphi[m] -= dsg * sg * phis[m] / (1.0 - phis[m] * phis[m])
             dw = -2.0 * it3 * sinfo[m, u] / (P_ * P_)
             ds = it3 * P_ ** -1.5
             g[o_raw + m * U + u] += dth * sc_
@@ -470,6 +477,7 @@ def walk_states(x, dims, pri, h, sinfo, lvmu):
         for u in range(U):
             mu0 = lvmu[m, u] + (pri[0] if m == 0 else pri[2])
             sg = math.exp(_log_sigma(x[o_lsm + m], lsd, x[o_raw + m * U + u], sinfo[m, u])[0])
+            sg *= math.sqrt(1.0 - phis[m] * phis[m]) if int(dims[8]) else 1.0
             sigma[m, u] = sg
             _walk_cholesky(sg, s0, h[m, u], T, Ld, Lo, dLd, dLo, phis[m], pLd, pLo)
             eps = np.concatenate([[x[m * U + u]], x[o_z + (m * U + u) * (T - 1):o_z + (m * U + u + 1) * (T - 1)]])

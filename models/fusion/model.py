@@ -111,6 +111,9 @@ __all__ = ["DEFAULT_PRIORS", "OBSERVATION_COLUMNS", "FusionDesign", "Measurement
 #: columns of the observation table
 OBSERVATION_COLUMNS = ("source", "metric", "measure", "cover", "first", "last", "value")
 
+#: the AR(1) dynamics' pooled scale is the log stationary sd (not the innovation sd of a walk)
+AR1_PRIORS: dict[str, tuple[float, float]] = {"log_sigma_mean": (float(np.log(0.5)), 1.0)}
+
 DEFAULT_PRIORS: dict[str, tuple[float, float]] = {
     "level_primary": (0.0, 3.0),        # a_0u ~ N(c_0u + mu, sd)
     "level_severity": (0.0, 2.0),       # a_mu ~ N(c_mu + mu, sd), m >= 1
@@ -290,7 +293,7 @@ class MeasurementModel:
         if dynamics not in ("ar1", "rw"):
             raise ValueError(f"dynamics must be 'ar1' or 'rw', got {dynamics!r}")
         self.dynamics = dynamics
-        self.priors = {**DEFAULT_PRIORS, **dict(priors or {})}
+        self.priors = {**DEFAULT_PRIORS, **(AR1_PRIORS if dynamics == "ar1" else {}), **dict(priors or {})}
         unknown = set(self.priors) - set(DEFAULT_PRIORS)
         if unknown:
             raise ValueError(f"unknown prior names {sorted(unknown)}; known: {sorted(DEFAULT_PRIORS)}")
@@ -513,6 +516,9 @@ class MeasurementModel:
         never the model."""
         T = self.whiten.shape[2]
         sigma0 = float(np.exp(self.priors["log_sigma_mean"][0]))
+        if self.dynamics == "ar1":
+            phi0 = 1.0 / (1.0 + np.exp(-self.priors["logit_phi"][0]))
+            sigma0 *= float(np.sqrt(1.0 - phi0 ** 2))
         n = np.minimum(T * sigma0 * np.sqrt(self.whiten.mean(axis=2)) / np.pi, max(T - 1, 0))
         return np.ascontiguousarray(2.0 * n)
 
@@ -579,13 +585,15 @@ class MeasurementModel:
             ls_mean = pm.Normal("log_sigma_mean", pr["log_sigma_mean"][0], pr["log_sigma_mean"][1], dims="measure")
             ls_sd = pm.HalfNormal("log_sigma_sd", pr["log_sigma_sd"][0], dims="measure")
             ls_raw = pm.Normal("log_sigma_raw", 0.0, 1.0, dims=("measure", "unit"))
-            sigma = pm.Deterministic("sigma", pt.exp(ls_mean[:, None] + ls_sd[:, None] * ls_raw),
-                                     dims=("measure", "unit"))
-            loglin = level[:, :, None]
+            root = 1.0
             if self.dynamics == "ar1":
                 phi = pm.Deterministic("phi", pm.math.sigmoid(pm.Normal("logit_phi", pr["logit_phi"][0],
                                                                         pr["logit_phi"][1], dims="measure")),
                                        dims="measure")
+                root = pt.sqrt(1.0 - phi ** 2)[:, None]
+            sigma = pm.Deterministic("sigma", pt.exp(ls_mean[:, None] + ls_sd[:, None] * ls_raw) * root,
+                                     dims=("measure", "unit"))
+            loglin = level[:, :, None]
             if T > 1:
                 z = pm.Normal("z", 0.0, 1.0, dims=("measure", "unit", "step"))
                 if self.dynamics == "rw":
@@ -717,6 +725,10 @@ class MeasurementModel:
         args = self._kernel_args()
         return args[0], args[9]
 
+    def _root(self, phi: np.ndarray) -> np.ndarray:
+        """(M,) innovation sd per unit of stationary sd: :math:`\\sqrt{1-\\phi^2}` (AR(1)), 1 (walks)."""
+        return np.sqrt(1.0 - phi ** 2) if self.layout.P else np.ones_like(phi)
+
     def _phi(self, p: dict[str, np.ndarray]) -> np.ndarray:
         """(M,) persistence of each measure's dynamics (1 for random walks)."""
         if not self.layout.P:
@@ -746,10 +758,10 @@ class MeasurementModel:
         p = {k: v.copy() for k, v in L.unpack(x).items()}
         dims, pri = self._walk_args()
         lsd = np.exp(p["log_log_sigma_sd"])
-        sigma = np.exp(p["log_sigma_mean"][:, None] + lsd[:, None] * p["log_sigma_raw"])
+        phi = self._phi(p)
+        sigma = np.exp(p["log_sigma_mean"][:, None] + lsd[:, None] * p["log_sigma_raw"]) * self._root(phi)[:, None]
         oz = L.offsets["z"][0]
         T = L.T
-        phi = self._phi(p)
         Ld, Lo, dLd, dLo, pLd, pLo = (np.zeros(T) for _ in range(6))
         shift = self._effect_shift(p["effect"])
         for m in range(L.M):
@@ -799,7 +811,8 @@ class MeasurementModel:
         lsd = np.exp(p["log_log_sigma_sd"])
         out = {"level": p["level"], "log_sigma_mean": p["log_sigma_mean"], "log_sigma_sd": lsd,
                "log_sigma_raw": p["log_sigma_raw"],
-               "sigma": np.exp(p["log_sigma_mean"][:, None] + lsd[:, None] * p["log_sigma_raw"])}
+               "sigma": np.exp(p["log_sigma_mean"][:, None] + lsd[:, None] * p["log_sigma_raw"])
+               * self._root(self._phi(p))[:, None]}
         if L.T > 1:
             out["z"] = p["z"]
         if L.S > 1:

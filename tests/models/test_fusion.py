@@ -28,6 +28,7 @@ def _log_jacobian(model, nat):
     L = model.layout
     p = L.unpack(nat)
     sigma = np.exp(p["log_sigma_mean"][:, None] + np.exp(p["log_log_sigma_sd"])[:, None] * p["log_sigma_raw"])
+    sigma = sigma * model._root(model._phi(p))[:, None]
     pri = model._kernel_args()[9]
     buf = [np.zeros(L.T) for _ in range(4)]
     pbuf = [np.zeros(L.T) for _ in range(2)]
