@@ -1,11 +1,9 @@
 """The quarterly forecast run (the main job): ``pakcast quarterly`` calls :func:`run`.
 
-With ``--data fused`` (``QuarterlyConfig.data_kind == "fused"``) :func:`run` hands over to
+By default (``QuarterlyConfig.data_kind == "fused"``) :func:`run` hands over to
 :func:`pakcast.forecast.fused_quarterly.run_fused`: the forecast from the fused series of every
-source. The default (``--data ucdp``, also what ``--input`` and ``--refresh`` give) is the UCDP-only
-zoo below: the fused run stays opt-in until its forecast paths are bounded for the sparsely
-observed provinces (their random-walk scales make paths run away over a two-year horizon; the run
-then stops with a gate error rather than publish them).
+source, current to the newest published figure. ``--data ucdp`` (also what ``--input`` and
+``--refresh`` give) is the UCDP-only zoo below, with its rolling-origin backtest.
 
 One UCDP run, on the monthly province panel as available at ``as_of``:
 
@@ -93,8 +91,8 @@ class QuarterlyConfig:
     source_label: str | None = None
     encoding: str = "utf-8"
     #: ``"fused"`` (every source through the measurement model, :mod:`forecast.fused_quarterly`) or
-    #: ``"ucdp"`` (the UCDP-only zoo of this module); ``None``: ``ucdp`` (the fused run is opt-in, see
-    #: the module docstring)
+    #: ``"ucdp"`` (the UCDP-only zoo of this module); ``None``: ``fused``, or ``ucdp`` with ``input``
+    #: or ``refresh`` (a panel to forecast from)
     data: str | None = None
     #: run date (``YYYY-MM-DD``) the fused forecast horizon counts from; ``None``: today (an ``--as-of``
     #: vintage: the first day after the as-of month)
@@ -111,9 +109,7 @@ class QuarterlyConfig:
         """``"fused"`` or ``"ucdp"`` (see ``data``)."""
         if self.data is not None:
             return self.data
-        # the fused run is opt-in until its forecast paths are bounded for the sparsely observed
-        # provinces (docs/readme/quarterly.md, known limits)
-        return "ucdp"
+        return "ucdp" if (self.input is not None or self.refresh is not None) else "fused"
 
     def validate(self) -> "QuarterlyConfig":
         if self.data not in (None, "fused", "ucdp"):
@@ -134,7 +130,8 @@ class QuarterlyConfig:
                 if int(getattr(self, k)) < 1:
                     raise ValueError(f"{k}={getattr(self, k)}: must be a positive integer")
         elif self.thresholds:
-            raise ValueError("--threshold is an early warning of the fused run: add --data fused")
+            raise ValueError("--threshold is an early warning of the fused run (the default): drop --data ucdp, "
+                             "--input and --refresh")
         models = tuple(self.models)
         unknown = [m for m in models + tuple(self.forecast_only) if m not in MODEL_NAMES]
         if unknown:

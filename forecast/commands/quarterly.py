@@ -48,16 +48,16 @@ def quarterly_cmd(
     force: bool = typer.Option(False, "--force", help="Write into a directory that holds another run's manifest."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of --input (e.g. latin-1)."),
     source_label: Optional[str] = typer.Option(None, "--source-label", help="How the briefing credits --input (citation, e.g. 'PICSS monthly security reports')."),
-    data: Optional[str] = typer.Option(None, "--data", help="ucdp (default: the UCDP-only model zoo with its backtest; implied by --input and --refresh) or fused (every shipped source through the measurement model; opt-in until its forecast paths are bounded for sparsely observed provinces)."),
+    data: Optional[str] = typer.Option(None, "--data", help="fused (default: every shipped source through the measurement model, current to the newest published figure, in one named source's units) or ucdp (the UCDP-only model zoo with its backtest; implied by --input and --refresh)."),
     threshold: Optional[list[str]] = typer.Option(None, "--threshold", help="Fused run: PROVINCE=N adds P(attacks in a quarter > N) per forecast quarter (repeatable; N in the run's units)."),
     today: Optional[str] = typer.Option(None, "--today", help="Fused run: the run date YYYY-MM-DD the horizon counts from (default: today; with --as-of the day after it)."),
     draws: int = typer.Option(1000, "--draws", help="Fused run: posterior draws per chain."),
     tune: int = typer.Option(1000, "--tune", help="Fused run: warm-up iterations per chain."),
     chains: int = typer.Option(4, "--chains", help="Fused run: chains."),
 ) -> None:
-    """Forecast the quarters after the latest data by province (default: the UCDP-only zoo with its backtest;
-    --data fused: the fused series of every source in named units, through the year after the run date), archive
-    the vintage, write the briefing."""
+    """Forecast the quarters after the latest data by province (default: the fused series of every source in named
+    units, from the newest published figure through the year after the run date; --data ucdp: the UCDP-only zoo
+    with its backtest), archive the vintage, write the briefing."""
     from pakcast.forecast.errors import InputError
     from pakcast.forecast.quarterly import DEFAULT_MODELS, QuarterlyConfig, run
 
@@ -73,7 +73,8 @@ def quarterly_cmd(
                           thresholds=tuple(threshold or ()), today=today, fusion_draws=draws, fusion_tune=tune,
                           fusion_chains=chains)
     if cfg.data_kind == "fused" and models:
-        raise InputError("--models chooses the zoo of the UCDP run: drop --data fused (the fused run has one model)")
+        raise InputError("--models chooses the zoo of the UCDP-only run: add --data ucdp (the fused run, the default, "
+                         "has one model)")
     from pakcast.forecast.io import prepare_out_dir
 
     out_dir = prepare_out_dir(out, force=force)  # checked before anything is downloaded into it

@@ -203,11 +203,13 @@ def test_cli_refuses_models_with_data_fused(tmp_path):
     from typer.testing import CliRunner
 
     r = CliRunner().invoke(app, ["quarterly", "--data", "fused", "--out", str(tmp_path / "o"), "--models", "zero"])
-    assert r.exit_code == 1 and "drop --data fused" in r.output and "Traceback" not in r.output
+    assert r.exit_code == 1 and "add --data ucdp" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(app, ["quarterly", "--out", str(tmp_path / "o5"), "--models", "zero"])
+    assert r.exit_code == 1 and "add --data ucdp" in r.output
     r = CliRunner().invoke(app, ["quarterly", "--data", "fused", "--out", str(tmp_path / "o2"), "--threshold", "Atlantis=3"])
     assert r.exit_code == 1 and "unknown province" in r.output
-    r = CliRunner().invoke(app, ["quarterly", "--out", str(tmp_path / "o4"), "--threshold", "Punjab=3"])
-    assert r.exit_code == 1 and "add --data fused" in r.output
+    r = CliRunner().invoke(app, ["quarterly", "--data", "ucdp", "--out", str(tmp_path / "o4"), "--threshold", "Punjab=3"])
+    assert r.exit_code == 1 and "drop --data ucdp" in r.output
     r = CliRunner().invoke(app, ["quarterly", "--out", str(tmp_path / "o3"), "--data", "gtd"])
     assert r.exit_code == 2
 
