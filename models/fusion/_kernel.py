@@ -12,7 +12,7 @@ equals the PyMC model of :meth:`MeasurementModel.build` exactly (tested).
 
 Parameter vector layout (:class:`Layout`): ``level (M, U), log_sigma_mean (M), log(log_sigma_sd)
 (M), log_sigma_raw (M, U), z (M, U, T-1), season_raw (M, S-1), effect (E, M, U), log_kappa (F),
-log_alpha (K), log_alpha_unit (G), logit_phi (P)``: ``P = M`` for the AR(1) dynamics (one
+log_alpha (K), log_alpha_unit (G), logit_phi (P), kappa_drift (R)``: ``P = M`` for the AR(1) dynamics (one
 persistence per measure), ``P = 0`` for the random walk (:math:`\\phi = 1`).
 """
 
@@ -42,14 +42,15 @@ class Layout:
     K: int
     G: int = 0   # per-unit dispersion groups
     P: int = 0   # AR(1) persistences (0: random walk)
+    R: int = 0   # yearly scale-drift innovations
 
     @property
     def blocks(self) -> list[tuple[str, tuple[int, ...]]]:
-        M, U, T, S, E, F, K, G, P = self.M, self.U, self.T, self.S, self.E, self.F, self.K, self.G, self.P
+        M, U, T, S, E, F, K, G, P, R = self.M, self.U, self.T, self.S, self.E, self.F, self.K, self.G, self.P, self.R
         return [("level", (M, U)), ("log_sigma_mean", (M,)), ("log_log_sigma_sd", (M,)),
                 ("log_sigma_raw", (M, U)), ("z", (M, U, max(T - 1, 0))), ("season_raw", (M, max(S - 1, 0))),
                 ("effect", (E, M, U)), ("log_kappa", (F,)), ("log_alpha", (K,)),
-                ("log_alpha_unit", (G,)), ("logit_phi", (P,))]
+                ("log_alpha_unit", (G,)), ("logit_phi", (P,)), ("kappa_drift", (R,))]
 
     @property
     def offsets(self) -> dict[str, tuple[int, int]]:
@@ -147,7 +148,7 @@ def _sigmoid(v):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinfo, tab_len, ncov, obs_disp,
-              disp_key, lvmu, wef, g):
+              disp_key, lvmu, wef, drift_start, drift_len, obs_dy, g):
     r"""Joint log-density at ``x``; writes the gradient into ``g`` (same length).
 
     Each walk's states :math:`v_{mu\cdot}` (log-intensity before seasonality and effects) are
@@ -168,6 +169,10 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
     ``lo``/``hi``). ``obs_disp[i]``: its dispersion group; groups ``0..K-1`` are the source-metrics'
     own (``log_alpha``), groups ``K..K+G-1`` one unit's figures of source-metric ``disp_key[g]``
     (``log_alpha_unit``, prior :math:`N(\log\alpha_k, \tau_\alpha)` with ``pri[14]`` the spread).
+    Scale drift: a figure of source-metric ``k`` whose period starts in calendar year ``y`` has
+    scale :math:`\kappa_k e^{\rho_{ky}}` with :math:`\rho_k` a random walk over the key's years,
+    zero in its last year (``drift_len[k]`` innovations ``kappa_drift[drift_start[k] + j]``, sd
+    ``pri[17]`` a year; ``obs_dy[i]`` the figure's year position, ``drift_len[k]`` = the last year).
     ``tab_len[g] > 0``: the count-only NB2 terms of group ``g`` are read from a table of that
     length built once per call (:func:`count_sums_table`; it pays when the group has many figures
     of moderate size).
@@ -186,6 +191,7 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
     """
     M, U, T, S, E, F, K, G = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6], dims[7]
     NP = dims[8]
+    NR = dims[9]
     D = K + G
     o_lv = 0
     o_lsm = o_lv + M * U
@@ -199,6 +205,7 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
     o_a = o_k + F
     o_au = o_a + K
     o_ph = o_au + G
+    o_dr = o_ph + NP
     for i in range(g.size):
         g[i] = 0.0
     lp = 0.0
@@ -340,6 +347,20 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
     logk = np.zeros(K)
     for f in range(F):
         logk[free_idx[f]] = x[o_k + f]
+    # yearly scale drift: rho_k[j] = -tau sum_{i >= j} zeta_k[i], rho_k[len_k] = 0 (the key's last year)
+    tau_d = pri[17]
+    lmax = 0
+    for k in range(K):
+        lmax = max(lmax, drift_len[k])
+    rho = np.zeros((K, lmax + 1))
+    drho = np.zeros((K, lmax + 1))
+    for j in range(NR):
+        a, b = _normal(x[o_dr + j], 0.0, 1.0)
+        lp += a
+        g[o_dr + j] += b
+    for k in range(K):
+        for j in range(drift_len[k] - 1, -1, -1):
+            rho[k, j] = rho[k, j + 1] - tau_d * x[o_dr + drift_start[k] + j]
     n = y.size
     tab_off = np.zeros(D + 1, dtype=np.int64)
     for k in range(D):
@@ -366,11 +387,12 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
         tot = max(tot, 1e-300)
         k = obs_key[i]
         q = obs_disp[i]
-        eta = logk[k] + math.log(tot)
+        eta = logk[k] + rho[k, obs_dy[i]] + math.log(tot)
         ll, de, dla = _nb_elem_tab(y[i], eta, x[xa[q]], ak[q], iak[q],
                                    TT[tab_off[q]:tab_off[q + 1]], UU[tab_off[q]:tab_off[q + 1]])
         lp += ll
         dlk[k] += de
+        drho[k, obs_dy[i]] += de
         g[xa[q]] += dla
         dt = de / tot
         for j in range(nc):
@@ -378,6 +400,11 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
             dC[lo[i, j]] -= dt
     for f in range(F):
         g[o_k + f] += dlk[free_idx[f]]
+    for k in range(K):
+        acc = 0.0
+        for j in range(drift_len[k]):
+            acc += drho[k, j]
+            g[o_dr + drift_start[k] + j] -= tau_d * acc
     # ---- backward
     dlin = np.zeros((M, U, T))
     for m in range(M):

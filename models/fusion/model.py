@@ -48,7 +48,15 @@ their own, partially pooled towards the source-metric's:
 source-metric's other figures (unions, the nation, units with few figures) keep :math:`\alpha_k`.
 Burstiness differs between units far more than a count's scale does (a province with rare attacks
 and occasional mass-casualty bombings against one with many small attacks), and with one
-dispersion per source the walks of the sparse units would have to absorb it. The same period seen by two sources is two
+dispersion per source the walks of the sparse units would have to absorb it.
+
+**Scale drift** (``scale_drift=True``, the default): the ratios between sources change as their
+definitions and coverage do, so a figure whose period starts in calendar year :math:`y` has scale
+:math:`\kappa_k e^{\rho_{ky}}`, with :math:`\rho_k` a random walk over the key's years
+(:math:`\rho_{ky} - \rho_{k,y+1} \sim N(0, 0.1^2)`), zero in the key's last year with a figure
+(so :math:`\kappa_k` is the scale now) and constant before its first; the anchors do not drift.
+Reported scales are :math:`\kappa_k` over the reference's scale in the key's last year, and the
+latent in reference units is what the reference counted in each year. The same period seen by two sources is two
 measurements (never a sum). **Identification**: the reference units (``units=``) fix
 :math:`\kappa = 1` for one source-metric per measure, so :math:`\lambda` is in that source's units
 ("attacks as UCDP counts them"); every other :math:`\kappa_k` is the ratio of source :math:`k`'s
@@ -106,7 +114,7 @@ import numpy as np
 import pandas as pd
 from pakcast.models.fusion._kernel import Layout, _sigmoid, logp_grad, walk_states, zero_sum_basis
 
-__all__ = ["DEFAULT_PRIORS", "OBSERVATION_COLUMNS", "FusionDesign", "MeasurementModel"]
+__all__ = ["DEFAULT_PRIORS", "OBSERVATION_COLUMNS", "FusionDesign", "MeasurementModel", "drift_matrix"]
 
 #: columns of the observation table
 OBSERVATION_COLUMNS = ("source", "metric", "measure", "cover", "first", "last", "value")
@@ -125,6 +133,7 @@ DEFAULT_PRIORS: dict[str, tuple[float, float]] = {
     "log_alpha": (-3.0, 1.5),
     "log_alpha_unit_sd": (1.5, 0.0),    # log alpha_ku ~ N(log alpha_k, sd)
     "logit_phi": (2.5, 1.0),            # AR(1) persistence: logit phi_m ~ N(mu, sd)
+    "kappa_drift_sd": (0.1, 0.0),       # yearly random-walk sd of each source's log scale
 }
 
 
@@ -157,6 +166,13 @@ class FusionDesign:
         groups ``K..D-1`` one unit's figures of source-metric ``disp_key[g]``.
     obs_disp : ndarray (n_obs,)
         Dispersion group of every observation.
+    drift_start, drift_len : ndarray (K,)
+        Each source-metric's yearly scale-drift innovations (offset into ``kappa_drift``, count: its
+        years from the first to the last with a figure, minus one; 0 = no drift: the anchors, keys
+        seen in one year only, or ``scale_drift=None``); ``drift_first`` its first year.
+    obs_dy : ndarray (n_obs,)
+        Position of each figure's year (the year its period starts, clipped to the key's years) in
+        its key's drift (``drift_len`` = the last year, where the drift is 0).
     """
 
     units: list
@@ -182,7 +198,38 @@ class FusionDesign:
     disp_key: np.ndarray
     disp_unit: np.ndarray
     obs_disp: np.ndarray
+    drift_start: np.ndarray
+    drift_len: np.ndarray
+    drift_first: np.ndarray
+    obs_dy: np.ndarray
+    month_year: np.ndarray
     observations: pd.DataFrame = field(repr=False)
+
+    @property
+    def key_last_year(self) -> np.ndarray:
+        """(K,) the calendar year of each source-metric's last figure (by its period's start)."""
+        return np.array([self.month_year[self.obs_first[self.obs_key == k]].max() for k in range(len(self.keys))],
+                        dtype=np.int64)
+
+    def reference_drift_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(ref_key, position)`` per source-metric: its measure's reference key and that key's drift
+        position in this key's last year (where the reported scale ratio is taken)."""
+        km = self.key_measure
+        ref = np.array([self.reference[self.measures[m]] for m in km], dtype=np.int64)
+        pos = np.clip(self.key_last_year - self.drift_first[ref], 0, self.drift_len[ref]).astype(np.int64)
+        return ref, pos
+
+    def drift_position(self, keys: np.ndarray, first: np.ndarray) -> np.ndarray:
+        """Drift position of figures of source-metrics ``keys`` whose periods start at month index
+        ``first`` (see ``obs_dy``; later years than a key's last are its last)."""
+        keys = np.asarray(keys, dtype=np.int64)
+        y = self.month_year[np.asarray(first, dtype=np.int64)]
+        return np.clip(y - self.drift_first[keys], 0, self.drift_len[keys]).astype(np.int64)
+
+    @property
+    def drift_labels(self) -> list[str]:
+        return [f"{self.key_labels[k]}@{self.drift_first[k] + j}" for k in range(len(self.keys))
+                for j in range(self.drift_len[k])]
 
     @property
     def n_unit_disp(self) -> int:
@@ -223,7 +270,24 @@ class FusionDesign:
             c["effect_name"] = list(self.effect_names)
         if self.n_unit_disp:
             c["unit_key"] = self.disp_labels[len(self.keys):]
+        if int(self.drift_len.sum()):
+            c["drift"] = self.drift_labels
         return c
+
+
+def drift_matrix(zeta: np.ndarray, design: FusionDesign, tau: float) -> np.ndarray:
+    r"""Scale drifts :math:`\rho_{kj}` (..., K, max drift length + 1) from the innovations ``zeta``
+    (..., R): :math:`\rho_{kj} = -\tau\sum_{i \ge j}\zeta_{ki}`, zero at the key's last year."""
+    d = design
+    zeta = np.asarray(zeta, dtype=float)
+    lead = zeta.shape[:-1]
+    out = np.zeros(lead + (len(d.keys), int(d.drift_len.max(initial=0)) + 1))
+    for k in range(len(d.keys)):
+        n = int(d.drift_len[k])
+        if n:
+            z = zeta[..., d.drift_start[k]:d.drift_start[k] + n]
+            out[..., k, :n] = -tau * np.cumsum(z[..., ::-1], axis=-1)[..., ::-1]
+    return out
 
 
 def _as_label_list(months: Any) -> tuple[list, np.ndarray | None, int]:
@@ -266,6 +330,10 @@ class MeasurementModel:
         The information :math:`h` the Numba sampler whitens each walk with (module maths):
         ``"auto"`` = :meth:`information`, ``"none"`` = 0 (the non-centred walk). The model is the
         same whatever is chosen; only sampling efficiency changes.
+    scale_drift : bool
+        Let every source-metric's scale drift from year to year (a random walk of the log scale,
+        sd ``priors["kappa_drift_sd"]`` a year, zero in the key's last year; module maths); needs a
+        monthly PeriodIndex. ``False``: constant scales.
     dynamics : ``"ar1"`` or ``"rw"``
         The dynamic component (module maths): AR(1) around each unit's centre with a persistence
         per measure (default), or the random walk (:math:`\phi = 1`).
@@ -279,7 +347,7 @@ class MeasurementModel:
                  effects: Mapping[str, Any] | None = None, seasonality: bool = True,
                  priors: Mapping[str, tuple[float, float]] | None = None,
                  whiten: str | np.ndarray = "auto", unit_dispersion: int | None = 24,
-                 dynamics: str = "ar1") -> None:
+                 dynamics: str = "ar1", scale_drift: bool = True) -> None:
         self.observations = observations
         self.units = units
         self.latent_units = list(latent_units)
@@ -293,6 +361,7 @@ class MeasurementModel:
         if dynamics not in ("ar1", "rw"):
             raise ValueError(f"dynamics must be 'ar1' or 'rw', got {dynamics!r}")
         self.dynamics = dynamics
+        self.scale_drift = bool(scale_drift)
         self.priors = {**DEFAULT_PRIORS, **(AR1_PRIORS if dynamics == "ar1" else {}), **dict(priors or {})}
         unknown = set(self.priors) - set(DEFAULT_PRIORS)
         if unknown:
@@ -397,12 +466,27 @@ class MeasurementModel:
                         obs_disp[sel] = len(disp_key)
                         disp_key.append(k)
                         disp_unit.append(u)
+        K = len(keys)
+        month_year = (np.array([m.year for m in labels], dtype=np.int64) if season is not None or
+                      isinstance(self.months, pd.PeriodIndex) else np.zeros(len(labels), dtype=np.int64))
+        drift_first = np.zeros(K, dtype=np.int64)
+        drift_len = np.zeros(K, dtype=np.int64)
+        anchors = set(anchor.values())
+        for k in range(K):
+            yk = month_year[first[obs_key == k]]
+            drift_first[k] = yk.min()
+            if self.scale_drift and k not in anchors:
+                drift_len[k] = yk.max() - yk.min()
+        drift_start = np.concatenate([[0], np.cumsum(drift_len)[:-1]]).astype(np.int64)
+        obs_dy = np.clip(month_year[first] - drift_first[obs_key], 0, drift_len[obs_key]).astype(np.int64)
         return FusionDesign(units=self.latent_units, months=labels, measures=self.measures, keys=keys,
                             key_measure=key_measure_a, reference=reference, anchor=anchor, n_fit=n_fit, obs_key=obs_key,
                             obs_measure=meas, obs_first=first, obs_last=last, lo=lo, hi=hi, cover=cover,
                             y=y, season_index=season, n_seasons=n_seasons, effects=eff,
                             effect_names=list(self.effects), disp_key=np.asarray(disp_key, dtype=np.int64),
-                            disp_unit=np.asarray(disp_unit, dtype=np.int64), obs_disp=obs_disp, observations=obs)
+                            disp_unit=np.asarray(disp_unit, dtype=np.int64), obs_disp=obs_disp,
+                            drift_start=drift_start, drift_len=drift_len, drift_first=drift_first, obs_dy=obs_dy,
+                            month_year=month_year, observations=obs)
 
     def effect_weight(self) -> np.ndarray:
         r"""How far each month's known-date effects are centred in the sampler's states (measure,
@@ -633,16 +717,26 @@ class MeasurementModel:
             if free:
                 lk = pm.Normal("log_kappa", pr["log_kappa"][0], pr["log_kappa"][1], dims="free_key")
                 log_kappa = pt.set_subtensor(log_kappa[np.asarray(free)], lk)
+            K = len(d.keys)
+            rho = pt.zeros((K, int(d.drift_len.max(initial=0)) + 1))
+            if int(d.drift_len.sum()):
+                zeta = pm.Normal("kappa_drift", 0.0, 1.0, dims="drift")
+                for k in range(K):
+                    n = int(d.drift_len[k])
+                    if n:
+                        zk = zeta[d.drift_start[k]:d.drift_start[k] + n]
+                        rho = pt.set_subtensor(rho[k, :n], -pr["kappa_drift_sd"][0] * pt.cumsum(zk[::-1])[::-1])
+            rref, rpos = d.reference_drift_index()
             ref_lk = pt.stack([log_kappa[d.reference[me]] for me in d.measures])
             pm.Deterministic("ref_shift", ref_lk, dims="measure")
-            pm.Deterministic("kappa", pt.exp(log_kappa - ref_lk[d.key_measure]), dims="key")
+            pm.Deterministic("kappa", pt.exp(log_kappa - ref_lk[d.key_measure] - rho[rref, rpos]), dims="key")
             log_alpha = pm.Normal("log_alpha", pr["log_alpha"][0], pr["log_alpha"][1], dims="key")
             log_alpha_all = log_alpha
             if d.n_unit_disp:
                 lau = pm.Normal("log_alpha_unit", log_alpha[d.disp_key[len(d.keys):]], pr["log_alpha_unit_sd"][0],
                                 dims="unit_key")
                 log_alpha_all = pt.concatenate([log_alpha, lau])
-            eta = log_kappa[d.obs_key] + pt.log(total)
+            eta = log_kappa[d.obs_key] + rho[d.obs_key, d.obs_dy] + pt.log(total)
             if likelihood == "numba":
                 pm.Potential("loglik", nb_logp(d.y, eta, log_alpha_all[d.obs_disp]))
             elif likelihood == "native":
@@ -658,21 +752,21 @@ class MeasurementModel:
         d = self.design
         return Layout(M=len(d.measures), U=len(d.units), T=d.n_fit, S=d.n_seasons if d.season_index is not None else 0,
                       E=d.effects.shape[0], F=len(d.free_keys), K=len(d.keys), G=d.n_unit_disp,
-                      P=len(d.measures) if self.dynamics == "ar1" else 0)
+                      P=len(d.measures) if self.dynamics == "ar1" else 0, R=int(d.drift_len.sum()))
 
     def _kernel_args(self) -> tuple:
         d, pr, L = self.design, self.priors, self.layout
-        dims = np.array([L.M, L.U, L.T, L.S, L.E, L.F, L.K, L.G, L.P], dtype=np.int64)
+        dims = np.array([L.M, L.U, L.T, L.S, L.E, L.F, L.K, L.G, L.P, L.R], dtype=np.int64)
         sidx = (d.season_index[:L.T] if d.season_index is not None else np.zeros(L.T)).astype(np.int64)
         H = zero_sum_basis(L.S) if L.S > 1 else np.zeros((1, 0))
         pri = np.array([*pr["level_primary"], *pr["level_severity"], *pr["log_sigma_mean"], pr["log_sigma_sd"][0],
                         pr["season"][0], *pr["effect"], *pr["log_kappa"], *pr["log_alpha"],
-                        pr["log_alpha_unit_sd"][0], *pr["logit_phi"]], dtype=float)
+                        pr["log_alpha_unit_sd"][0], *pr["logit_phi"], pr["kappa_drift_sd"][0]], dtype=float)
         return (dims, d.y.astype(float), d.obs_key.astype(np.int64), d.lo, d.hi, sidx, H,
                 np.ascontiguousarray(d.effects[:, :L.T]), np.asarray(d.free_keys, dtype=np.int64), pri,
                 np.ascontiguousarray(self.whiten), self.scale_information(), self._table_lengths(),
                 d.cover.sum(axis=1).astype(np.int64), d.obs_disp.astype(np.int64), d.disp_key.astype(np.int64),
-                self.centre, self.effect_weight())
+                self.centre, self.effect_weight(), d.drift_start, d.drift_len, d.obs_dy)
 
     def _table_lengths(self) -> np.ndarray:
         """Per dispersion group, the length of the NB2 count table the kernel builds (0 = none): a
@@ -826,7 +920,11 @@ class MeasurementModel:
             lk[np.asarray(d.free_keys)] = p["log_kappa"]
         ref_lk = np.array([lk[d.reference[me]] for me in d.measures])
         out["ref_shift"] = ref_lk
-        out["kappa"] = np.exp(lk - ref_lk[d.key_measure])
+        rho = drift_matrix(p["kappa_drift"], d, self.priors["kappa_drift_sd"][0])
+        rref, rpos = d.reference_drift_index()
+        out["kappa"] = np.exp(lk - ref_lk[d.key_measure] - rho[rref, rpos])
+        if L.R:
+            out["kappa_drift"] = p["kappa_drift"]
         out["log_alpha"] = p["log_alpha"]
         if L.G:
             out["log_alpha_unit"] = p["log_alpha_unit"]
@@ -854,6 +952,8 @@ class MeasurementModel:
         if L.P:
             dims["logit_phi"] = ("measure",)
             dims["phi"] = ("measure",)
+        if L.R:
+            dims["kappa_drift"] = ("drift",)
         return dims
 
     def compile_nutpie(self, random_seed: int | None = None):

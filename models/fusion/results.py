@@ -24,7 +24,7 @@ __all__ = ["QUANTILES", "FusionResults"]
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 _MONITORED = ("level", "log_sigma_mean", "log_sigma_sd", "log_sigma_raw", "z", "season", "effect",
-              "log_kappa", "log_alpha", "log_alpha_unit", "logit_phi")
+              "log_kappa", "log_alpha", "log_alpha_unit", "logit_phi", "kappa_drift")
 
 
 def _qcol(q: float) -> str:
@@ -110,11 +110,44 @@ class FusionResults:
             out += np.einsum("semu,et->smut", beta, d.effects)
         if "ref_shift" in self.idata.posterior:
             # the sampler's latent is in the anchor's units: log lambda_ref = log lambda_anchor + shift
-            shift = self._draws("ref_shift")             # (S, M)
-            out[:, 0] += shift[:, 0, None, None]
+            # + the reference's scale drift in each month's year (what the reference counted then)
+            shift = self._draws("ref_shift")[:, :, None] + self._ref_drift()     # (S, M, T)
+            out[:, 0] += shift[:, 0, None, :]
             if M > 1:
-                out[:, 1:] += (shift[:, 1:] - shift[:, :1])[:, :, None, None]
+                out[:, 1:] += (shift[:, 1:] - shift[:, :1])[:, :, None, :]
         return out
+
+    @cached_property
+    def _rho(self) -> np.ndarray:
+        """(S, K, max drift + 1) each source-metric's log scale drift by year position."""
+        from pakcast.models.fusion.model import drift_matrix
+
+        d = self.design
+        zeta = self._draws("kappa_drift") if "kappa_drift" in self.idata.posterior else np.zeros((self.n_draws, 0))
+        return drift_matrix(zeta, d, self.model.priors["kappa_drift_sd"][0])
+
+    def _ref_drift(self) -> np.ndarray:
+        """(S, M, T) the reference's log scale drift in every month (0 after its last year)."""
+        d = self.design
+        T = len(d.months)
+        out = np.zeros((self.n_draws, len(d.measures), T))
+        for m, me in enumerate(d.measures):
+            k = d.reference[me]
+            pos = d.drift_position(np.full(T, k), np.arange(T))
+            out[:, m] = self._rho[:, k, pos]
+        return out
+
+    def _lam_undrifted(self, pick: np.ndarray | slice) -> np.ndarray:
+        """(n, M, U, T) the latent intensity in the reference's units of its last year, every month
+        (what a figure's own scale :meth:`_obs_scale` multiplies)."""
+        return np.exp(self._loglam[pick] - self._ref_drift()[pick][:, :, None, :])
+
+    def _obs_scale(self, pick: np.ndarray | slice, keys: np.ndarray, first: np.ndarray) -> np.ndarray:
+        """(n, n_obs) the scale :math:`\\kappa_k e^{\\rho}` (relative to the sampler's anchor, in
+        the reference's last-year units) of figures of ``keys`` starting at month index ``first``."""
+        d = self.design
+        pos = d.drift_position(keys, first)
+        return self._kappa_anchor[pick][:, keys] * np.exp(self._rho[pick][:, keys, pos])
 
     @cached_property
     def _loglam(self) -> np.ndarray:
@@ -136,6 +169,18 @@ class FusionResults:
     @cached_property
     def _kappa(self) -> np.ndarray:
         return self._draws("kappa")                      # (S, K)
+
+    @cached_property
+    def _kappa_anchor(self) -> np.ndarray:
+        """(S, K) each scale relative to the reference in the reference's last year (the latent's
+        units at the end of the data): :math:`\\kappa_k/\\kappa_{\\mathrm{ref}}` without drift."""
+        d = self.design
+        post = self.idata.posterior
+        lk = np.zeros((self.n_draws, len(d.keys)))
+        if "log_kappa" in post:
+            lk[:, np.asarray(d.free_keys)] = self._draws("log_kappa")
+        shift = self._draws("ref_shift")[:, d.key_measure] if "ref_shift" in post else 0.0
+        return np.exp(lk - shift)
 
     @cached_property
     def _alpha(self) -> np.ndarray:
@@ -268,10 +313,10 @@ class FusionResults:
         S = self.n_draws
         n = S if n_samples is None else int(n_samples)
         pick = rng.choice(S, size=n, replace=n > S)
-        lam = np.exp(self._loglam[pick])                  # (n, M, U, T)
+        lam = self._lam_undrifted(pick)                    # (n, M, U, T)
         mu = _period_sums(lam, pd_design)                  # (n, n_obs)
         keys = np.array([kpos[(s, m)] for s, m in zip(observations["source"], observations["metric"])], dtype=np.int64)
-        mu = mu * self._kappa[pick][:, keys]
+        mu = mu * self._obs_scale(pick, keys, pd_design.obs_first)
         groups = d.dispersion_groups(keys, pd_design.cover)
         return nb2_draws(mu, self._alpha[pick][:, groups], rng).T
 
@@ -279,9 +324,9 @@ class FusionResults:
     def _fitted_mean(self) -> np.ndarray:
         """(S, n_obs) posterior mean of every observation, :math:`\\kappa \\sum\\lambda`."""
         d = self.design
-        lam = np.exp(self._loglam)
+        lam = self._lam_undrifted(slice(None))
         mu = _period_sums(lam, _ObsIndex(d.obs_measure, d.cover, d.obs_first, d.obs_last))
-        return mu * self._kappa[:, d.obs_key]
+        return mu * self._obs_scale(slice(None), d.obs_key, d.obs_first)
 
     def _add_groups(self) -> None:
         d = self.design
@@ -396,10 +441,10 @@ class FusionResults:
         n = S if n_samples is None else int(n_samples)
         pick = rng.choice(S, size=n, replace=n > S)
         probe = _probe_design(self.model, observations)
-        mu = _period_sums(np.exp(self._loglam[pick]), probe)
+        mu = _period_sums(self._lam_undrifted(pick), probe)
         keys = np.array([kpos[(s, m)] for s, m in zip(observations["source"], observations["metric"])], dtype=np.int64)
         groups = d.dispersion_groups(keys, probe.cover)
-        return (mu * self._kappa[pick][:, keys]).T, self._alpha[pick][:, groups].T
+        return (mu * self._obs_scale(pick, keys, probe.obs_first)).T, self._alpha[pick][:, groups].T
 
 
 class _ObsIndex:
