@@ -149,11 +149,11 @@ def _overflow_message(fr: Any, measure: str, n_samples: int, random_seed: int) -
     worst = sorted(((float(np.median(sig[i])), unit) for i, unit in enumerate(d.units)), reverse=True)[:3]
     return (f"the fused model's {measure} forecast cannot be drawn: its latent monthly intensity runs away after the "
             f"newest observation ({fr.as_of}); {fr.table.units[u]} first passes 1e6 a month in {months[t]}, and "
-            f"{huge.any(axis=(0, 1)).mean():.0%} of the paths pass it somewhere by {months[-1]}. The random-walk "
+            f"{huge.any(axis=(0, 1)).mean():.0%} of the paths pass it somewhere by {months[-1]}. The innovation "
             "scales per month (posterior medians: "
             + ", ".join(f"{n} {v:.2f}" for v, n in worst)
-            + ") are too large for a forecast to the horizon; a model change is needed (models/fusion: per-unit "
-              "dispersion or a bounded component); a shorter horizon (--today) only delays it")
+            + ") are too large for a forecast to the horizon; check the fit's convergence (--draws, --tune) and "
+              "the newest figures of that province")
 
 
 def _quarter_sums(paths: np.ndarray, months: pd.PeriodIndex, q: pd.Period) -> np.ndarray | None:
@@ -261,8 +261,8 @@ def break_effects(fr: Any, window: int = EFFECT_WINDOW) -> dict[str, Any]:
     return {"rows": rows,
             "method": ("Level steps 1{t >= month of the event} in the fused model's log intensity, a coefficient per "
                        "province and measure (deaths: a step in attacks plus one in deaths per attack). A step is the "
-                       "abrupt change at that month beyond the random walk's usual month-to-month movement; a gradual "
-                       f"change afterwards is absorbed by the walk. National: fused total over the {window} months from "
+                       "lasting change of level at that month, beyond the short-lived month-to-month deviations (AR(1)); "
+                       f"a gradual change afterwards shows as persistent deviations. National: fused total over the {window} months from "
                        "the step against the same total without the step, draw by draw. 90% intervals."),
              "slope": ("not estimated: the measurement model has level steps only (a slope term needs a change in "
                        "models/fusion)")}

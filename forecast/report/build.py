@@ -621,9 +621,9 @@ def methods_section(inputs: RunInputs, result: QuarterlyResult) -> dict[str, Any
     if result.fusion:
         f = result.fusion
         items.append({"title": "Fused series", "text":
-                      "One latent monthly intensity per province (random walk, seasonality, level steps at the known "
-                      "dates); every published figure and event count is a negative-binomial measurement of the sum "
-                      "of that intensity over its months and provinces, times the source's own scale "
+                      "One latent monthly intensity per province (AR(1) deviations from its long-run level, seasonality, "
+                      "level steps at the known dates); every published figure and event count is a negative-binomial measurement of the sum "
+                      "of that intensity over its months and provinces, times the source's own slowly drifting scale "
                       f"(models.fusion.MeasurementModel). Units: {'; '.join(f['units']['measures'].values())}. "
                       "Quarter forecasts are sums of whole posterior-predictive monthly paths, so their intervals are "
                       "valid and months no source has reported widen them. "
