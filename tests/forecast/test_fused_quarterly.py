@@ -241,5 +241,5 @@ def test_runaway_forecast_paths_are_a_clear_gate_error(fused_run, monkeypatch):
         return real(*a, **kw)
 
     monkeypatch.setattr(fr.results, "paths", overflow)
-    with pytest.raises(GateError, match=r"forecast cannot be drawn.*random-walk scales per month"):
+    with pytest.raises(GateError, match=r"forecast cannot be drawn.*innovation scales per month"):
         monthly_paths(fr, "attacks", 50, 1)
