@@ -505,6 +505,13 @@ class MeasurementModel:
         xe = self.design.effects[:, :L.T]
         return self.effect_weight() * np.einsum("emu,et->mut", effect, xe)
 
+    def level_mean(self) -> np.ndarray:
+        """(measure, unit) prior mean of the first state and the AR(1) series' long-run level: the
+        centre :meth:`_centre` plus the level priors' offsets (``level_primary``, ``level_severity``)."""
+        pr = self.priors
+        M = len(self.design.measures)
+        return np.array([pr["level_primary"][0]] + [pr["level_severity"][0]] * (M - 1))[:, None] + self.centre
+
     def _centre(self) -> np.ndarray:
         r"""The centre :math:`c_{mu}` (measure, unit) the dynamics revert to, in the anchor's units:
         for the primary measure the log of the anchor's mean monthly figure in the unit
@@ -663,7 +670,7 @@ class MeasurementModel:
         pr = self.priors
         M, U, T = len(d.measures), len(d.units), d.n_fit
         with pm.Model(coords=d.coords()) as model:
-            lv_mu = np.array([pr["level_primary"][0]] + [pr["level_severity"][0]] * (M - 1))[:, None] + self.centre
+            lv_mu = self.level_mean()
             lv_sd = np.array([pr["level_primary"][1]] + [pr["level_severity"][1]] * (M - 1))
             level = pm.Normal("level", mu=lv_mu, sigma=lv_sd[:, None], dims=("measure", "unit"))
             ls_mean = pm.Normal("log_sigma_mean", pr["log_sigma_mean"][0], pr["log_sigma_mean"][1], dims="measure")
@@ -858,10 +865,11 @@ class MeasurementModel:
         T = L.T
         Ld, Lo, dLd, dLo, pLd, pLo = (np.zeros(T) for _ in range(6))
         shift = self._effect_shift(p["effect"])
+        level_mean = self.level_mean()
         for m in range(L.M):
             s0 = pri[1] if m == 0 else pri[3]
             for u in range(L.U):
-                mu0 = self.centre[m, u] + (pri[0] if m == 0 else pri[2])
+                mu0 = level_mean[m, u]
                 steps = sigma[m, u] * p["z"][m, u] if T > 1 else np.zeros(0)
                 delta = np.empty(T)
                 delta[0] = p["level"][m, u] - mu0
@@ -890,8 +898,7 @@ class MeasurementModel:
         x[:L.M * L.U] = v[:, :, 0].ravel()
         if L.T > 1:
             oz = L.offsets["z"][0]
-            off = (np.array([pri[0]] + [pri[2]] * (L.M - 1))[:, None] + self.centre)[:, :, None]
-            dv = v - off
+            dv = v - self.level_mean()[:, :, None]
             z = (dv[:, :, 1:] - phi[:, None, None] * dv[:, :, :-1]) / sigma[:, :, None]
             x[oz:oz + L.M * L.U * (L.T - 1)] = z.ravel()
         return x

@@ -92,8 +92,7 @@ class FusionResults:
             steps[..., nf:] = sigma[..., None] * rng.standard_normal((S, M, U, T - nf))
         if "phi" in self.idata.posterior:
             # AR(1) around the centre: delta_t = phi delta_{t-1} + sigma z_t
-            pr = self.model.priors
-            centre = self.model.centre + np.array([pr["level_primary"][0]] + [pr["level_severity"][0]] * (M - 1))[:, None]
+            centre = self.model.level_mean()
             phi = self._draws("phi")[:, :, None]        # (S, M, 1)
             delta = np.empty((S, M, U, T))
             delta[..., 0] = level - centre
@@ -111,7 +110,7 @@ class FusionResults:
         if "ref_shift" in self.idata.posterior:
             # the sampler's latent is in the anchor's units: log lambda_ref = log lambda_anchor + shift
             # + the reference's scale drift in each month's year (what the reference counted then)
-            shift = self._draws("ref_shift")[:, :, None] + self._ref_drift()     # (S, M, T)
+            shift = self._draws("ref_shift")[:, :, None] + self._ref_drift       # (S, M, T)
             out[:, 0] += shift[:, 0, None, :]
             if M > 1:
                 out[:, 1:] += (shift[:, 1:] - shift[:, :1])[:, :, None, :]
@@ -126,6 +125,7 @@ class FusionResults:
         zeta = self._draws("kappa_drift") if "kappa_drift" in self.idata.posterior else np.zeros((self.n_draws, 0))
         return drift_matrix(zeta, d, self.model.priors["kappa_drift_sd"][0])
 
+    @cached_property
     def _ref_drift(self) -> np.ndarray:
         """(S, M, T) the reference's log scale drift in every month (0 after its last year)."""
         d = self.design
@@ -140,7 +140,7 @@ class FusionResults:
     def _lam_undrifted(self, pick: np.ndarray | slice) -> np.ndarray:
         """(n, M, U, T) the latent intensity in the reference's units of its last year, every month
         (what a figure's own scale :meth:`_obs_scale` multiplies)."""
-        return np.exp(self._loglam[pick] - self._ref_drift()[pick][:, :, None, :])
+        return np.exp(self._loglam[pick] - self._ref_drift[pick][:, :, None, :])
 
     def _obs_scale(self, pick: np.ndarray | slice, keys: np.ndarray, first: np.ndarray) -> np.ndarray:
         """(n, n_obs) the scale :math:`\\kappa_k e^{\\rho}` (relative to the sampler's anchor, in

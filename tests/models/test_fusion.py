@@ -8,11 +8,6 @@ import pytest
 from pakcast.models.fusion import MeasurementModel, replication_coverage, simulate_fusion
 
 
-def _small(seed: int = 1, **kw):
-    obs, truth = simulate_fusion(n_units=3, n_months=60, horizon=4, break_month=36, random_seed=seed, **kw)
-    return MeasurementModel(obs, "A", truth["units"], truth["months"]), obs, truth
-
-
 @pytest.fixture(scope="module")
 def fitted():
     """The model as simulated: constant scales (``scale_drift=False``)."""
