@@ -110,3 +110,38 @@ def test_panel_from_store_and_run_manifest(tmp_store, tmp_path):
     assert runs["command"].tolist() == ["ingest"]
     man = json.loads(runs["manifest"].iloc[0])
     assert man["inputs"][0]["sha256"] and man["options"]["source"] == "gtd"
+
+
+def test_reported_table_ingest_and_panel_with_manifest(tmp_store, tmp_path):
+    table = tmp_path / "mine.csv"
+    r = runner.invoke(app, ["reported", "add", "--file", str(table), "--source", "PIPS", "--period-type", "year",
+                            "--period", "2024", "--region", "Sindh", "--metric", "attacks", "--value", "12",
+                            "--url", "https://example.org/pips-2024"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["ingest", str(table), "--source", "reported", "--store", str(tmp_store)])
+    assert r.exit_code == 0, r.output
+    assert "ingest mine.csv (reported)" in r.output and "ingest id" in r.output
+    out = tmp_path / "r.csv"
+    r = runner.invoke(app, ["panel", "--source", "reported", "--input", str(table), "--reported-source", "PIPS",
+                            "--freq", "year", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    df = pd.read_csv(out)
+    assert df["value"].tolist() == [12] and df["province"].tolist() == ["Sindh"]
+    m = json.loads((tmp_path / "r.manifest.json").read_text())
+    assert m["command"] == "panel" and m["inputs"][0]["path"] == str(table)
+    assert [o["path"] for o in m["outputs"]] == ["r.csv"]
+    r = runner.invoke(app, ["panel", "--source", "reported", "--freq", "year", "--out", str(out)])
+    assert r.exit_code == 1 and "--reported-source" in r.output
+
+
+def test_describe_a_users_file(tmp_path):
+    js = tmp_path / "g.json"
+    r = runner.invoke(app, ["describe", "--input", str(FIX / "gtd_small.csv"), "--source", "gtd", "--json", str(js)])
+    assert r.exit_code == 0, r.output
+    d = json.loads(js.read_text())
+    assert d["source"] == ["gtd"] and d["events_total"] >= 5 and d["run_id"]
+    assert "see its documentation" in d["data_limits"][0]
+    m = json.loads((tmp_path / "g.manifest.json").read_text())
+    assert m["inputs"][0]["role"] == "gtd" and {o["path"] for o in m["outputs"]} == {"g.json"}
+    r = runner.invoke(app, ["describe", "--input", str(FIX / "gtd_small.csv")])
+    assert r.exit_code == 1 and "--source" in r.output
