@@ -16,6 +16,7 @@ from pakcast.forecast._cli_app import app, choices, emit, json_option, seed_opti
 
 console = Console(stderr=True)
 AttributionOutcome = choices("AttributionOutcome", "attacks", "killed")
+Series = choices("Series", "ucdp", "fused", "fused-mean")
 
 
 @app.command("attribute")
@@ -43,7 +44,7 @@ def attribute(
     bayes_draws: int = typer.Option(1000, "--bayes-draws", min=50),
     bayes_tune: int = typer.Option(1000, "--bayes-tune", min=50),
     bayes_chains: int = typer.Option(4, "--bayes-chains", min=1),
-    series: str = typer.Option("ucdp", "--series",
+    series: Series = typer.Option("ucdp", "--series",
                                help="ucdp (the shipped UCDP panel, to 2021-12), fused (the fused monthly series of "
                                     "every source, in its reference units: effects and checks on the posterior mean, "
                                     "the Shapley split pooled over --fused-draws posterior draws) or fused-mean "
@@ -65,5 +66,5 @@ def attribute(
     emit(run_attribute(outcome=outcome.value, periods=periods, groups=groups, random_seed=random_seed,
                        n_draws=n_draws, min_events=min_events, scenarios=scenario, checks=checks, trend=trend,
                        bayes=bayes, bayes_draws=bayes_draws, bayes_tune=bayes_tune, bayes_chains=bayes_chains,
-                       interventions=intervention, json_out=json_out, status=console.status, series=series,
+                       interventions=intervention, json_out=json_out, status=console.status, series=series.value,
                        fused_draws=fused_draws, fuse_settings=(fuse_draws, fuse_tune, fuse_chains)))

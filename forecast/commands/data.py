@@ -16,7 +16,7 @@ from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, Time
                            TransferSpeedColumn)
 from rich.table import Table
 
-from pakcast.forecast._cli_app import Fata, app, choices, data_app
+from pakcast.forecast._cli_app import Fata, app, choices, data_app, json_option
 
 console = Console()
 err_console = Console(stderr=True)
@@ -138,9 +138,10 @@ _SHORT = {"Balochistan": "Bal", "Khyber Pakhtunkhwa": "KP", "Punjab": "Pun", "Si
 def describe_cmd(
     input: Optional[Path] = typer.Option(None, "--input", exists=True, help="Describe this file instead."),
     source: Optional[SourceName] = typer.Option(None, "--source", help="Format of --input."),
-    fata: Fata = typer.Option(Fata.merge, "--fata"),
-    scope: str = typer.Option("militant", "--scope"),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the numbers as JSON."),
+    fata: Fata = typer.Option(Fata.merge, "--fata", help="Merge FATA into Khyber Pakhtunkhwa or keep it."),
+    scope: str = typer.Option("militant", "--scope",
+                              help="militant | all | foreign | interstate | other, or a comma list."),
+    json_out: Optional[Path] = json_option(what="the numbers"),
     encoding: str = typer.Option("utf-8", "--encoding"),
 ) -> None:
     """Print the yearly national and provincial table (events, killed), peaks, exclusions and data limits."""

@@ -8,29 +8,23 @@ older key access) and never reach the manifest, the cache or a message.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from pakcast.forecast._cli_app import app
-from pakcast.forecast.errors import PakcastError
+from pakcast.forecast._cli_app import app, choices
 
 console = Console()
 say = Console(soft_wrap=True, highlight=False)  # messages: never wrapped (paths stay whole)
-err_console = Console(stderr=True)
 
 fetch_app = typer.Typer(help="Download fresh events from the UCDP and ACLED APIs (network; credentials "
                              "from options or environment variables).", no_args_is_help=True)
 app.add_typer(fetch_app, name="fetch")
 
 
-def fail(exc: BaseException) -> NoReturn:
-    """Print an expected error on one line (no traceback) and exit with its code."""
-    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, highlight=False)
-    raise typer.Exit(code=getattr(exc, "exit_code", 1))
-
+Dataset = choices("Dataset", "ged", "candidate")  # forecast.fetch.ucdp.DATASETS
 
 # the HTTP client's options, the same in every fetch command
 CACHE_DIR = typer.Option(None, "--cache-dir", help="Response cache (default $PAKCAST_HTTP_CACHE or the user cache dir).")
@@ -41,16 +35,13 @@ TIMEOUT = typer.Option(60.0, "--timeout", help="Seconds to wait for the server."
 
 def _fetch(service: str, fetch, out: Path, cache_dir: Optional[Path], no_cache: bool, retries: int, timeout: float,
            cache_ttl: Optional[float] = None, **options) -> None:
-    """Run one client's ``fetch(out, client=..., **options)`` and print what it wrote (an error: one line)."""
+    """Run one client's ``fetch(out, client=..., **options)`` and print what it wrote (an error: one line,
+    by the command line's error handler)."""
     from pakcast.forecast.fetch.http import HttpClient, default_cache_dir
 
-    try:
-        cache = None if no_cache else (cache_dir or default_cache_dir())
-        client = HttpClient(service, cache_dir=cache, cache_ttl=cache_ttl, max_retries=retries, timeout=timeout)
-        res = fetch(out, client=client, **options)
-    except PakcastError as exc:
-        fail(exc)
-    _print(res)
+    cache = None if no_cache else (cache_dir or default_cache_dir())
+    client = HttpClient(service, cache_dir=cache, cache_ttl=cache_ttl, max_retries=retries, timeout=timeout)
+    _print(fetch(out, client=client, **options))
 
 
 def _print(res) -> None:
@@ -67,7 +58,7 @@ def _print(res) -> None:
 @fetch_app.command("ucdp")
 def fetch_ucdp_cmd(
     out: Path = typer.Option(..., "--out", help="CSV to write (the official GED CSV schema)."),
-    dataset: str = typer.Option("candidate", "--dataset", help="ged (yearly release YY.1) or candidate (monthly YY.0.M)."),
+    dataset: Dataset = typer.Option("candidate", "--dataset", help="ged (yearly release YY.1) or candidate (monthly YY.0.M)."),
     version: str = typer.Option(..., "--version", help="Release, e.g. 25.1 (GED) or 25.0.9 (Candidate)."),
     since: Optional[str] = typer.Option(None, "--since", help="First event date kept by the API (YYYY-MM-DD)."),
     until: Optional[str] = typer.Option(None, "--until", help="Last event date kept by the API (YYYY-MM-DD)."),
@@ -82,7 +73,7 @@ def fetch_ucdp_cmd(
     """Download UCDP GED or Candidate events for one country through the UCDP API."""
     from pakcast.forecast.fetch.ucdp import fetch_ucdp
 
-    _fetch("UCDP", fetch_ucdp, out, cache_dir, no_cache, retries, timeout, dataset=dataset, version=version,
+    _fetch("UCDP", fetch_ucdp, out, cache_dir, no_cache, retries, timeout, dataset=dataset.value, version=version,
            since=since, until=until, token=token, api_url=api_url, country=country)
 
 

@@ -6,7 +6,6 @@ Thin: :func:`pakcast.forecast.sources.reported.add_reported` validates and appen
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -15,9 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pakcast.forecast._cli_app import app
-from pakcast.forecast.commands.fetch import fail
-from pakcast.forecast.errors import PakcastError
+from pakcast.forecast._cli_app import app, choices
+from pakcast.forecast.errors import InputError
 
 console = Console()
 say = Console(soft_wrap=True, highlight=False)  # messages: never wrapped (paths stay whole)
@@ -27,12 +25,7 @@ reported_app = typer.Typer(help="Published figures (PICSS, PIPS, CRSS, ...): add
 app.add_typer(reported_app, name="reported")
 
 
-class PeriodType(str, Enum):
-    month = "month"
-    quarter = "quarter"
-    half = "half"
-    year = "year"
-    ytd = "ytd"
+PeriodType = choices("PeriodType", "month", "quarter", "half", "year", "ytd")
 
 
 def _file_help() -> str:
@@ -56,11 +49,8 @@ def reported_add_cmd(
     from pakcast.forecast.sources.reported import add_reported, default_reported_table
 
     path = file or default_reported_table()
-    try:
-        res = add_reported(path, source=source, period_type=period_type.value, period=period, region=region,
-                           metric=metric, value=value, url=url, note=note, revision=revision)
-    except (PakcastError, FileNotFoundError) as exc:
-        fail(exc)
+    res = add_reported(path, source=source, period_type=period_type.value, period=period, region=region,
+                       metric=metric, value=value, url=url, note=note, revision=revision)
     r = res["row"]
     what = f"{r['source']} {r['period_type']} {r['period']} {r['region']} {r['metric']} = {r['value']}"
     if res["status"] == "unchanged":
@@ -81,12 +71,9 @@ def reported_list_cmd(
     from pakcast.forecast.sources.reported import default_reported_table, list_reported, read_reported
 
     path = file or default_reported_table()
-    try:
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no such table (add a figure with `pakcast reported add`)")
-        table, _, n = read_reported(path, on_error="raise")
-    except (PakcastError, FileNotFoundError) as exc:
-        fail(exc)
+    if not path.exists():
+        raise InputError(f"{path}: no such table (add a figure with `pakcast reported add`)")
+    table, _, n = read_reported(path, on_error="raise")
     summ = list_reported(table)
     if source:
         summ = summ[summ["source"] == source]

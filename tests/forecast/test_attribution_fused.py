@@ -96,5 +96,6 @@ def test_cli_attribute_series_option():
     from typer.testing import CliRunner
 
     r = CliRunner().invoke(app, ["attribute", "--series", "acled"])
-    assert r.exit_code == 1 and "--series must be one of ucdp, fused, fused-mean" in r.output
-    assert "--fused-draws" in CliRunner().invoke(app, ["attribute", "--help"]).output
+    assert r.exit_code == 2 and "'acled' is not one of" in r.output  # a choice: typer's usage error
+    text = CliRunner().invoke(app, ["attribute", "--help"], terminal_width=200).output
+    assert "--fused-draws" in text and "<ucdp|fused|fused-mean>" in text

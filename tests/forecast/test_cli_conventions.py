@@ -50,6 +50,11 @@ def test_fixed_choices_are_shown_in_help():
     assert "<nutpie|pymc>" in _help("bayes", "its")
     assert "<merge|separate>" in _help("hawkes")
     assert "<level|level+slope>" in _help("its")
+    assert "<ucdp|gtd|acled|csv|reported>" in _help("ingest") and "<raise|report>" in _help("ingest")
+    assert "<day|week|month|quarter|year>" in _help("panel")
+    assert "<ged|candidate>" in _help("fetch", "ucdp")
+    assert "<month|quarter|half|year|ytd>" in _help("reported", "add")
+    assert "<ucdp|fused|fused-mean>" in _help("attribute")
 
 
 def test_one_name_for_value_column_and_province():
