@@ -13,10 +13,11 @@ import typer
 from rich.console import Console
 
 from pakcast.forecast._cli_app import app, choices, emit, json_option, seed_option
+from pakcast.forecast.attribution_job import SERIES
 
 console = Console(stderr=True)
 AttributionOutcome = choices("AttributionOutcome", "attacks", "killed")
-Series = choices("Series", "ucdp", "fused", "fused-mean")
+Series = choices("Series", *SERIES)
 
 
 @app.command("attribute")
