@@ -73,6 +73,18 @@ def _events_csv(path: Path, n: int, prefix: str = "e", bad_every: int = 0) -> Pa
     return path
 
 
+def _first_ingest_holding_the_lock(store: Path, n: int, seconds: float) -> tuple[Path, Path, subprocess.Popen]:
+    """An ingest of ``a.csv`` (``n`` events) paused ``seconds`` inside its transaction, once it holds the
+    store's lock; returns the store, a second file ``b.csv`` of ``n`` other events, and the process."""
+    a = _events_csv(store.parent / "a.csv", n, "a")
+    b = _events_csv(store.parent / "b.csv", n, "b")
+    Store(store)  # create the schema first so that both processes go straight to their ingest
+    p1 = _popen("ingest", str(a), "--source", "csv", "--store", str(store),
+                PAKCAST_PAUSE=f"store.ingest.before_commit={seconds:g}")
+    _wait_until_locked(store)
+    return store, b, p1
+
+
 def _state(store: Path) -> dict[str, int]:
     """Table counts read straight from DuckDB (no pakcast code), plus the integrity checks."""
     con = duckdb.connect(str(store), read_only=True)
@@ -158,13 +170,7 @@ def test_vintage_killed_before_registration_is_invisible_then_next_completes(tmp
                   outcome="second waits, then both complete; 200 events, 2 ingests")
 def test_two_ingests_at_once_serialise(tmp_path):
     """The first holds the lock (paused inside its transaction); the second waits, then completes."""
-    store = tmp_path / "c.duckdb"
-    a = _events_csv(tmp_path / "a.csv", 100, "a")
-    b = _events_csv(tmp_path / "b.csv", 100, "b")
-    Store(store)  # create the schema first so that both processes go straight to their ingest
-    p1 = _popen("ingest", str(a), "--source", "csv", "--store", str(store),
-                PAKCAST_PAUSE="store.ingest.before_commit=6")
-    _wait_until_locked(store)
+    store, b, p1 = _first_ingest_holding_the_lock(tmp_path / "c.duckdb", 100, seconds=6)
     p2 = _popen("ingest", str(b), "--source", "csv", "--store", str(store))
     out1, err1 = p1.communicate(timeout=300)
     out2, err2 = p2.communicate(timeout=300)
@@ -179,13 +185,7 @@ def test_two_ingests_at_once_serialise(tmp_path):
                   how="`PAKCAST_LOCK_TIMEOUT=1`",
                   outcome="exit 1 with \"in use by another pakcast process ... waited 1 s\" (was a traceback: `StoreLockedError` not caught by `pakcast ingest`; fixed); nothing written; it succeeds afterwards")
 def test_second_run_fails_clearly_when_the_lock_is_held_too_long(tmp_path):
-    store = tmp_path / "l.duckdb"
-    a = _events_csv(tmp_path / "a.csv", 50, "a")
-    b = _events_csv(tmp_path / "b.csv", 50, "b")
-    Store(store)
-    p1 = _popen("ingest", str(a), "--source", "csv", "--store", str(store),
-                PAKCAST_PAUSE="store.ingest.before_commit=30")
-    _wait_until_locked(store)
+    store, b, p1 = _first_ingest_holding_the_lock(tmp_path / "l.duckdb", 50, seconds=30)
     r2 = _pakcast("ingest", str(b), "--source", "csv", "--store", str(store), PAKCAST_LOCK_TIMEOUT="1")
     p1.communicate(timeout=300)
     assert r2.returncode == 1
