@@ -56,7 +56,7 @@ def draw_fused(axes: Any, fused: pd.DataFrame, obs: pd.DataFrame, scales: pd.Dat
             k = scales.loc[(r.source, r.metric), "estimate"]
             n = r.last.ordinal - r.first.ordinal + 1
             v = r.value / k / n
-            lab = f"{r.source} {r.metric} / {k:.2f}"
+            lab = f"{r.source} {str(r.metric).replace('_', ' ')} / {k:.2f}"
             kw = {"color": color[r.source], "label": lab if lab not in seen else None}
             seen.add(lab)
             t0 = r.first.to_timestamp()

@@ -27,10 +27,12 @@ A part that cannot be produced (a study whose module is missing or fails) is wri
 
 from __future__ import annotations
 
+import contextvars
 import datetime as _dt
 import json
 import time
 import traceback
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -321,6 +323,21 @@ def _store_steps(config, manifest, as_of, fc_table, pct_table, outcomes, data_en
     }
 
 
+#: the warnings raised during the current run (recorded, not printed: :func:`run`)
+_RUN_WARNINGS: contextvars.ContextVar[list | None] = contextvars.ContextVar("run_warnings", default=None)
+
+
+def warning_notes(caught: list | None) -> list[str]:
+    """Warnings raised by the run's libraries (numpy, sampler, ...) as notes, one per distinct warning:
+    ``warning during the run (RuntimeWarning, 3 times, at results.py:120): overflow encountered in exp``."""
+    from collections import Counter
+
+    seen = Counter((w.category.__name__, str(w.message).splitlines()[0] if str(w.message) else "",
+                    f"{Path(w.filename).name}:{w.lineno}") for w in caught or [])
+    return [f"warning during the run ({cat}, {n} time{'s' if n > 1 else ''}, at {where}): {msg}"
+            for (cat, msg, where), n in seen.items()]
+
+
 def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | None = None,
         out_dir: OutDir | None = None) -> RunManifest:
     """Run the quarterly forecast end to end and return its manifest (see the module docstring).
@@ -328,7 +345,19 @@ def run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | Non
     ``progress(stage, done, total)`` reports the fit tasks of the backtest and the stages.
     ``out_dir``: the run directory already prepared (:func:`forecast.io.prepare_out_dir`, e.g. before a
     refresh downloads into it, so that those downloads count as this run's outputs); default: prepared here.
+    Warnings the libraries raise during the run are recorded in its notes (``results.json``, manifest)
+    by :func:`finish_run` instead of being printed among the user's output.
     """
+    with warnings.catch_warnings(record=True) as caught:
+        token = _RUN_WARNINGS.set(caught)
+        try:
+            return _run(config, progress, out_dir)
+        finally:
+            _RUN_WARNINGS.reset(token)
+
+
+def _run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | None = None,
+         out_dir: OutDir | None = None) -> RunManifest:
     t_start = time.perf_counter()
     config.validate()
     if config.data_kind == "fused":
@@ -553,6 +582,11 @@ def finish_run(config: QuarterlyConfig, out: Path, out_dir: OutDir, manifest: Ru
     else:
         result.not_produced["briefing"] = "report disabled for this run (report=False)"
     result.timings_seconds["total"] = round(time.perf_counter() - t_start, 2)
+    for note in warning_notes(_RUN_WARNINGS.get()):
+        if note not in result.notes:
+            result.notes.append(note)
+        if note not in manifest.notes:
+            manifest.notes.append(note)
     write_result(result, out)
     out_dir.finish(manifest)
     return manifest

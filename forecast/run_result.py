@@ -152,12 +152,23 @@ class QuarterlyResult(_Result):
                          f"{f['units']['reason']}); newest observation {age.get('month')}, "
                          f"{age.get('age_months')} months before the run date {f.get('run_date')}")
         if v.get("vintage_id"):
-            lines.append(f"archived as vintage {v['vintage_id']} in the store {v.get('store')}")
+            from pakcast.forecast.paths import default_store_path
+
+            default = v.get("store") and Path(str(v["store"])).resolve() == default_store_path().resolve()
+            lines.append(f"archived as vintage {v['vintage_id']} in the store {v.get('store')}"
+                         + (" (the default store: --store PATH or $PAKCAST_STORE chooses another, --store none "
+                            "skips archiving)" if default else ""))
         elif v.get("reason"):
             lines.append(f"not archived: {v['reason']}")
         if self.not_produced:
+            from pakcast.forecast.report.format import not_produced_label
+
             lines.append("not produced:")
-            lines += [f"  - {k}: {why}" for k, why in self.not_produced.items()]
+            lines += [f"  - {not_produced_label(k)}: {why}" for k, why in self.not_produced.items()]
+        caught = [n for n in self.notes if n.startswith("warning during the run")]
+        if caught:
+            lines.append(f"{len(caught)} warning{'s' if len(caught) > 1 else ''} from the numerical libraries during "
+                         "the run, recorded in results.json (notes)")
         if self.sources:
             lines.append("sources: " + "; ".join(s.line for s in self.sources))
         return "\n".join(lines)

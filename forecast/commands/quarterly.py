@@ -106,7 +106,9 @@ def quarterly_cmd(
     result = read_result(out)
     res = result.to_dict()
     console.print(result.summary(), markup=False, highlight=False)
-    console.print(f"wrote {out}/ (forecast.csv, backtest.csv, results.json, manifest.json, ...) in "
+    written = [f for f in ("briefing.html", "briefing.pdf", "forecast.csv", "fused.csv", "backtest.csv", "results.json",
+                           "manifest.json") if (out / f).exists()]
+    console.print(f"wrote {out}/ ({', '.join(written)}, ...; every file is listed in manifest.json) in "
                   f"{res['timings_seconds']['total']:.0f} s")
     if "store" in res["not_produced"]:
         # The outputs exist, but the forecast is not in the store: say so and fail, so that a scheduler

@@ -29,7 +29,14 @@ from pakcast.forecast.report.claims import (
     reported_series,
 )
 from pakcast.forecast.report.fused import TITLES as FUSED_TITLES
-from pakcast.forecast.report.format import TEMPLATE_FILTERS, column_kind, fmt_auto, fmt_ratio, readable
+from pakcast.forecast.report.format import (
+    TEMPLATE_FILTERS,
+    column_kind,
+    fmt_auto,
+    fmt_ratio,
+    not_produced_label,
+    readable,
+)
 from pakcast.forecast.report.its import assemble_its
 from pakcast.forecast.report.judgements import key_judgements
 from pakcast.forecast.report.pdf import write_pdf
@@ -550,13 +557,16 @@ EXCLUSION_LABELS = {
 
 
 def exclusions_table(ex: dict[str, Any]) -> dict[str, Any]:
-    """``{name: events, name_killed: deaths}`` as rows ``exclusion, events, deaths (best)``."""
+    """``{name: events, name_killed: deaths}`` as rows ``exclusion, events, deaths (best)``; without any
+    ``_killed`` entry (a fused run's table of excluded figures and province-months) ``exclusion, count``."""
+    with_deaths = any(k.endswith("_killed") and k[: -len("_killed")] in ex for k in ex)
     rows = []
     for k, v in ex.items():
         if k.endswith("_killed") and k[: -len("_killed")] in ex:
             continue
-        rows.append([EXCLUSION_LABELS.get(k, k.replace("_", " ")), to_jsonable(v), to_jsonable(ex.get(f"{k}_killed"))])
-    return table_dict(["exclusion", "events", "deaths (best)"], rows)
+        row = [EXCLUSION_LABELS.get(k, k.replace("_", " ")), to_jsonable(v)]
+        rows.append(row + [to_jsonable(ex.get(f"{k}_killed"))] if with_deaths else row)
+    return table_dict(["exclusion", "events", "deaths (best)"] if with_deaths else ["exclusion", "count"], rows)
 
 
 def provenance_section(inputs: RunInputs, result: QuarterlyResult, panel: pd.DataFrame | Missing) -> dict[str, Any]:
@@ -574,10 +584,14 @@ def provenance_section(inputs: RunInputs, result: QuarterlyResult, panel: pd.Dat
                                                  f"sha256 {s.sha256}" if s.sha256 else "") if x) or "–"}
                for s in result.sources]
     reported = inputs.reported
+    fitted = (set(inputs.observations["source"].astype(str)) if result.fusion and
+              not isinstance(inputs.observations, Missing) else None)
     if not isinstance(reported, Missing):
         for src, g in reported.groupby("source"):
             periods = g["period"].astype(str)
-            sources.append({"name": f"{src} published aggregates ({len(g)} figures)",
+            unused = "" if fitted is None or str(src) in fitted else (
+                "; not used in the fused series (excluded from the fit: see the excluded figures below)")
+            sources.append({"name": f"{src} published aggregates ({len(g)} figures{unused})",
                             "licence": "published facts, each row with its source URL",
                             "coverage": f"{periods.min()[:7]} to {periods.max()[:7]}",
                             "citation": "URL per figure in reported.csv"})
@@ -588,16 +602,24 @@ def provenance_section(inputs: RunInputs, result: QuarterlyResult, panel: pd.Dat
     man = inputs.manifest if not isinstance(inputs.manifest, Missing) else {}
     inputs_list = [{"path": rec.get("path"), "sha256": rec.get("sha256"), "role": rec.get("role")}
                    for rec in man.get("inputs", []) or []]
+    limitations = LIMITATIONS if result.uses_shipped_data else USER_PANEL_LIMITATIONS
+    if result.fusion:
+        f = result.fusion
+        coverage["label"] = (f"UCDP event panel (one of the fused sources; the fused series runs "
+                             f"{f['fit']['months']['first']} to {f['as_of']})") if coverage else None
+        limitations = [*limitations, f"In this fused run the sources are not added up either: the measurement model "
+                       f"estimates each source's scale against the reference ({f['units']['source']}) and its noise, "
+                       "so the fused series is in the reference's units and every interval carries those estimates."]
     return _section("provenance", coverage=coverage, results_coverage=to_jsonable(result.data), exclusions=exclusions,
-                    not_produced={str(k): str(v) for k, v in result.not_produced.items()},
+                    exclusions_title="Excluded figures and events" if result.fusion else "Excluded events",
+                    not_produced={not_produced_label(k): str(v) for k, v in result.not_produced.items()},
                     vintage={"vintage_id": result.vintage.get("vintage_id"), "reason": result.vintage.get("reason")},
                     exclusions_note=(f"Counts for the panel used ({result.data.get('file')}: fata="
                                      f"{result.data.get('fata')}, scope={result.data.get('scope')})."
                                      if exclusions is not None else None),
                     exclusions_reason=None if exclusions else "the run's panel records no excluded events "
                                                                 "(a user panel carries none)",
-                    sources=sources, limitations=LIMITATIONS if result.uses_shipped_data else USER_PANEL_LIMITATIONS,
-                    inputs=inputs_list,
+                    sources=sources, limitations=limitations, inputs=inputs_list,
                     run={"run_id": man.get("run_id"), "created": man.get("created"), "command": man.get("command"),
                          "git_revision": man.get("git_revision"), "random_seeds": man.get("random_seeds"),
                          "package_versions": man.get("package_versions")})
@@ -728,9 +750,14 @@ def assemble(run_dir: str | Path, random_seed: int = 20141216,
         counted_by = "UCDP GED" if result.uses_shipped_data else (result.sources[0].name if result.sources else None)
     kj = key_judgements(sections, context={
         "national": NATIONAL, "counted_by": counted_by,
-        "data": (f"of every source, {fusion['fit']['months']['first']} to {data_end}" if fusion
+        "data": (f"from {fusion['fit']['months']['first']} to {data_end} (the newest "
+                 f"{fusion['newest_observation']['age_months']:g} months before the run date)" if fusion
                  else f"{cov['start']} to {data_end}" if cov else None),
-        "fused": bool(fusion), "fused_claims": ((fusion or {}).get("claims") or {}).get("claims", [])})
+        "fused": bool(fusion), "fused_claims": ((fusion or {}).get("claims") or {}).get("claims", []),
+        "fused_breaks": ((fusion or {}).get("breaks") or {}).get("rows", []),
+        "units": fusion["units"]["measures"] if fusion else None,
+        "converged": ((fusion or {}).get("fit") or {}).get("diagnostics", {}).get("converged", True),
+        "run_date": (fusion or {}).get("run_date")})
     sections["key_judgements"] = (_section("key_judgements", items=kj) if kj else
                                   _unavailable("key_judgements", "no section of this run has the results a judgement needs"))
     man = inputs.manifest if not isinstance(inputs.manifest, Missing) else {}
@@ -746,7 +773,8 @@ def assemble(run_dir: str | Path, random_seed: int = 20141216,
         "units": units_line(fusion) if fusion else None,
         "source_line": "Source: " + source,
         "banner": banners(result, data_end,
-                          _dt.date.fromisoformat(fusion["run_date"]) if fusion and fusion.get("run_date") else None),
+                          _dt.date.fromisoformat(fusion["run_date"]) if fusion and fusion.get("run_date") else None)
+        + _fit_banner(fusion),
         "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "section_order": order,
         "sections": {sid: sections[sid] for sid in order},
@@ -764,11 +792,20 @@ def banners(result: QuarterlyResult, data_end: str | None, today: _dt.date | Non
     quarters = [pd.Period(q, "Q") for q in result.forecast_quarters]
     if quarters:
         first, last = quarters[0], quarters[-1]
+        past = [q for q in quarters if q.end_time.date() < today]
         if last.end_time.date() < today:
             out.append({"id": "forecast_past", "title": "This forecast is of the past.",
                         "text": f"All forecast quarters ({first} to {last}) ended before this run ({today}); read "
                                 "them as a check of the method, not as a forecast, and compare them with what "
                                 "was recorded since."})
+        elif past:
+            span = str(past[0]) if len(past) == 1 else f"{past[0]} to {past[-1]}"
+            now = next(q for q in quarters if q.end_time.date() >= today)
+            current = f"; {now} is under way" if now.start_time.date() <= today else ""
+            out.append({"id": "forecast_begun", "title": "The forecast period has begun.",
+                        "text": f"{span} ended before this run ({today}){current}. Those months have already "
+                                "happened but no source in the data has published them yet: their numbers are "
+                                "forecasts of the recent past, to be checked when the figures appear."})
         elif first.start_time.date() <= today:
             out.append({"id": "forecast_begun", "title": "The forecast period has begun.",
                         "text": f"{first} started on {first.start_time.date()}, before this run ({today}); part of it "
@@ -780,6 +817,17 @@ def banners(result: QuarterlyResult, data_end: str | None, today: _dt.date | Non
                         "text": f"The newest observation is from {data_end[:7]}, {(today - end).days // 30} months "
                                 f"before this run ({today}); everything after it is forecast, not observed."})
     return out
+
+
+def _fit_banner(fusion: dict[str, Any] | None) -> list[dict[str, str]]:
+    """A fused run whose convergence gates failed says so before anything else."""
+    dg = ((fusion or {}).get("fit") or {}).get("diagnostics") or {}
+    if not fusion or dg.get("converged", True):
+        return []
+    return [{"id": "not_converged", "title": "The model's checks failed.",
+             "text": "The sampler's convergence checks did not pass for this run (details in the fused-series "
+                     "section): the intervals may be too narrow or too wide. Rerun with more draws (--draws, --tune) "
+                     "before relying on them."}]
 
 
 def render_html(briefing: dict[str, Any], figs: dict[str, F.FigureRecord]) -> str:

@@ -148,6 +148,18 @@ HEADERS = {"level_rate_ratio": "post/pre rate (×)", "level_ci_low": "95% low", 
            "skill_vs_best_baseline": "skill vs best baseline", "irr": "IRR", "pvalue": "p", "p_value": "p"}
 
 
+#: the parts of a run that ``results.json["not_produced"]`` names by file or step, in words
+NOT_PRODUCED_LABELS = {"breaks.json": "panel break study (breaks.json)",
+                       "attribution.json": "attribution study (attribution.json)",
+                       "backtest": "backtest and scorecard", "store": "archive in the forecast store",
+                       "briefing": "briefing (HTML, PDF)", "vintage": "forecast vintage"}
+
+
+def not_produced_label(key: str) -> str:
+    """A ``not_produced`` key in words (``breaks.json`` -> ``panel break study (breaks.json)``)."""
+    return NOT_PRODUCED_LABELS.get(str(key), str(key).replace("_", " "))
+
+
 def header_label(column: str) -> str:
     """A table column's label for readers (``skill_vs_best_baseline`` -> ``skill vs best baseline``)."""
     return HEADERS.get(column, column.replace("_", " ").replace(".", " "))

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from pakcast.forecast.country import PAKISTAN
 from pakcast.forecast.report import figures as F
-from pakcast.forecast.report.format import fmt_count, fmt_pct, fmt_ratio
+from pakcast.forecast.report.format import fmt_count, fmt_pct, fmt_ratio, readable
 from pakcast.forecast.report.rundir import Missing, RunInputs
 
 NATIONAL = PAKISTAN.national
@@ -90,18 +90,21 @@ def fusion_section(fusion: dict[str, Any], inputs: RunInputs, figdir: Path, figs
     blocks = [
         _p(f"Every source is an imperfect, scaled, noisy view of one latent monthly series per province. The series is "
            f"in the units of {units['source']} ({units['reason']}): {units_line(fusion)}. {age_line(fusion)}"),
-        _p(f"Convergence: {dg.get('message', 'not recorded')}." + (
+        _p(f"Convergence: {str(dg.get('message', 'not recorded')).rstrip('.')}." + (
             "" if dg.get("converged", True) else " The gates failed: read every interval with caution.")),
     ]
     sc = scales.copy()
-    rows = [[r.source, r.metric, r.measure, "reference (1 by definition)" if bool(r.reference) else
+    rows = [[r.source, readable(r.metric), r.measure, "reference (1 by definition)" if bool(r.reference) else
              f"{fmt_ratio(r.scale)} ({fmt_ratio(r.scale_ci_low)}–{fmt_ratio(r.scale_ci_high)})",
              int(r.n_obs), f"{r.first}..{r.last}"] for r in sc.itertuples()]
-    blocks.append(_p("Each scale is one number for the whole period a source covers (no drift over time): where two "
-                     "monitors' counts diverge over the years (figures below), the fused series lies between them."))
-    blocks.append(_table(f"Source scales: each source's count per reference count ({units['source']} = 1), "
-                         "posterior median and 90% interval", ["source", "metric", "measure", "scale (90% interval)",
-                                                                 "figures", "period covered"], rows, "source_scales"))
+    blocks.append(_p("A source's scale drifts slowly from year to year as its definitions and coverage change; the "
+                     "table gives each scale in the last year the source published. The figures below divide each "
+                     "source's figures by that scale, so where a source's ratio to the reference has changed over the "
+                     "years its earlier figures sit off the fused line."))
+    blocks.append(_table(f"Source scales: each source's count per reference count ({units['source']} = 1) in the "
+                         "source's last year, posterior median and 90% interval",
+                         ["source", "metric", "measure", "scale (90% interval)", "figures", "period covered"], rows,
+                         "source_scales"))
     s_idx = sc.rename(columns={"scale": "estimate"}).set_index(["source", "metric"])
     provinces = sorted(set(fused["province"]) - {NATIONAL})
     as_of = pd.Period(fusion["as_of"], "M").to_timestamp()
@@ -152,12 +155,13 @@ def fused_breaks_section(fusion: dict[str, Any]) -> dict[str, Any]:
     units = fusion["units"]["measures"]
     order = {NATIONAL: 0}
     rows = sorted(rows, key=lambda r: (r["date"], r["outcome"], order.get(r["series"], 1), r["series"]))
-    table = [[r["series"], f"{r['outcome']} ({units.get(r['outcome'], r['outcome'])})", r["date"],
-              _ci(r["level_rate_ratio"]), fmt_pct(r["p_increase"])] for r in rows]
+    table = [[r["series"], r["outcome"], r["date"], _ci(r["level_rate_ratio"]), fmt_pct(r["p_increase"])]
+             for r in rows]
     return {"available": True, "blocks": [
         _p(b.get("method", "")),
-        _table("Level rate ratio at each known date (median and 90% interval; 1 = no change)",
-               ["series", "outcome (units)", "first month of the step", "level rate ratio (90% interval)",
+        _table("Level rate ratio at each known date, by region (median and 90% interval; 1 = no change; units: "
+               + "; ".join(units.get(m, m) for m in dict.fromkeys(r["outcome"] for r in rows)) + ")",
+               ["region", "outcome", "first month of the step", "level rate ratio (90% interval)",
                 "P(increase)"], table, "fused_breaks"),
         _p(f"Slope (trend) changes: {b.get('slope')}."),
     ]}
@@ -189,11 +193,11 @@ def fused_claims_section(fusion: dict[str, Any]) -> dict[str, Any]:
     for cl in claims:
         for s in cl["sources"]:
             if cl["claim_id"] == "peak_2012_13":
-                srows.append([cl["claim"], f"{s['source']} {s['metric']}", s["years"],
+                srows.append([cl["claim"], f"{s['source']} {readable(s['metric'])}", s["years"],
                               f"peak {s['peak_year']} ({fmt_count(s['peak_value'])})"
                               + ("" if s["covers_peak_years"] else "; does not cover both 2012 and 2013"), "–"])
             else:
-                srows.append([cl["claim"], f"{s['source']} {s['metric']} ({s['resolution']})",
+                srows.append([cl["claim"], f"{s['source']} {readable(s['metric'])} ({s['resolution']}ly)",
                               f"{s['pre_period']} vs {s['post_period']}",
                               f"{fmt_count(s['source_pre'])} -> {fmt_count(s['source_post'])} "
                               f"(ratio {fmt_ratio(s['source_ratio'])})", _ci(s["fused_ratio"])])

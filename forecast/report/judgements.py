@@ -36,26 +36,72 @@ def baseline_words(name: str) -> str:
     return "a simple rule of thumb"
 
 
-def _times(v: float) -> str:
-    """A ratio in words: ``0.45`` -> ``55% lower``, ``2.4`` -> ``2.4 times as high``."""
+def _times(v: float, base: str) -> str:
+    """A ratio against ``base`` in words: ``0.45`` -> ``55% lower than before``, ``2.4`` -> ``2.4 times as
+    high as before``."""
     if v < 1:
-        return f"{fmt_pct(1 - v)} lower"
-    return f"{fmt_ratio(v)} times as high" if v >= 1.5 else f"{fmt_pct(v - 1)} higher"
+        return f"{fmt_pct(1 - v)} lower than {base}"
+    return f"{fmt_ratio(v)} times as high as {base}" if v >= 1.5 else f"{fmt_pct(v - 1)} higher than {base}"
 
 
 def _counted(ctx: dict[str, Any], measure: str) -> str:
+    """What is counted, in words: ``attacks as PIPS counts them`` in a fused run (its units), else
+    ``attacks (events as UCDP GED records them)``."""
+    units = (ctx.get("units") or {}).get(measure)
+    if units:
+        return units if measure != "killed" else f"deaths ({units})"
     who = ctx.get("counted_by") or "the run's data"
     return {"attacks": f"attacks (events as {who} records them)",
             "killed": f"deaths (people killed, as {who} records them)"}.get(measure, f"{measure} ({who})")
+
+
+def _range(lo: float, hi: float) -> str:
+    """A 90% range of a ratio in words: ``between 1% lower and 36% higher``, ``1.3 to 2.8 times``."""
+    def one(v: float) -> str:
+        if v >= 1.5:
+            return f"{fmt_ratio(v)} times"
+        return f"{fmt_pct(abs(v - 1))} {'higher' if v >= 1 else 'lower'}" if round(abs(v - 1), 2) else "no change"
+    if lo >= 1 and hi >= 1.5:
+        return f"{fmt_ratio(lo)} to {fmt_ratio(hi)} times as high"
+    return f"between {one(lo)} and {one(hi)}"
+
+
+def _chance(p: float) -> str:
+    """A probability in words that never reads as certainty: ``more than 99%``, ``less than 1%``."""
+    return "more than 99%" if p > 0.99 else "less than 1%" if p < 0.01 else fmt_pct(p)
+
+
+#: a claim's verdict in words for readers (the technical word in brackets)
+VERDICT_WORDS = {"supported": "the whole range is on the claimed side, so the data support it (supported)",
+                 "inconclusive": "the range includes no change, so the data cannot settle it (inconclusive)",
+                 "not supported": "the range lies on the other side of no change: evidence against it (not supported)"}
+
+
+def _first_quarter(rows: list[dict[str, Any]], ctx: dict[str, Any]) -> str:
+    """The quarter a judgement speaks of: the first forecast quarter that had not ended by the run
+    date (``ctx["run_date"]``, ISO), else the first."""
+    quarters = sorted({r["quarter"] for r in rows})
+    run_date = ctx.get("run_date")
+    if run_date:
+        import pandas as pd
+
+        open_q = [q for q in quarters if pd.Period(q, "Q").end_time.date().isoformat() >= run_date]
+        if open_q:
+            return open_q[0]
+    return quarters[0]
 
 
 def _forecast_national(forecast: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any] | None:
     rows = [r for r in forecast.get("rows", []) if r["province"] == ctx["national"] and r["measure"] == "attacks"]
     if not rows:
         return None
-    r = min(rows, key=lambda r: r["quarter"])
+    q = _first_quarter(rows, ctx)
+    r = next(r for r in rows if r["quarter"] == q)
+    when = q
+    if q != min(r["quarter"] for r in rows):
+        when += " (the quarter under way at the run date; no source has published the quarters before it yet)"
     text = (f"{ctx['national']} is expected to see about {fmt_count(r['q50'])} {_counted(ctx, 'attacks')} in "
-            f"{r['quarter']}; there is a 90% chance the number lies between {fmt_count(r['q05'])} and "
+            f"{when}; there is a 90% chance the number lies between {fmt_count(r['q05'])} and "
             f"{fmt_count(r['q95'])}")
     if r.get("p_gt_last_year") is not None and r.get("last_year") is not None:
         seen = "estimated (from every source) for the same quarter" if ctx.get("fused") else "recorded"
@@ -68,7 +114,8 @@ def _forecast_national(forecast: dict[str, Any], ctx: dict[str, Any]) -> dict[st
         text += (f". Deaths: about {fmt_count(k['q50'])} (90% chance between {fmt_count(k['q05'])} and "
                  f"{fmt_count(k['q95'])})")
     if ctx.get("data"):
-        text += f". This rests on the monthly record {ctx['data']}"
+        text += (f". This rests on every source's published figures and event counts {ctx['data']}" if ctx.get("fused")
+                 else f". This rests on the monthly record {ctx['data']}")
     return {"id": "forecast_national", "text": text + ".", "numbers": {"attacks": r, "killed": killed[0] if killed else None}}
 
 
@@ -76,15 +123,17 @@ def _forecast_province(forecast: dict[str, Any], ctx: dict[str, Any]) -> dict[st
     rows = [r for r in forecast.get("rows", []) if r["province"] != ctx["national"] and r["measure"] == "attacks"]
     if not rows:
         return None
-    first = min(r["quarter"] for r in rows)
+    first = _first_quarter(rows, ctx)
     rows = [r for r in rows if r["quarter"] == first]
     top = max(rows, key=lambda r: r["q50"])
     nat = [r for r in forecast.get("rows", []) if r["province"] == ctx["national"] and r["measure"] == "attacks"
            and r["quarter"] == first]
-    text = (f"Most attacks are expected in {top['province']}: about {fmt_count(top['q50'])} in {first} (90% chance "
+    what = (ctx.get("units") or {}).get("attacks") or "attacks"
+    text = (f"Most {what} are expected in {top['province']}: about {fmt_count(top['q50'])} in {first} (90% chance "
             f"between {fmt_count(top['q05'])} and {fmt_count(top['q95'])})")
     if nat and nat[0]["mean"]:
         text += f", about {fmt_pct(top['mean'] / nat[0]['mean'])} of the national total"
+    text += (", by the same forecast of every province" if ctx.get("fused") else "")
     return {"id": "forecast_province", "text": text + ".", "numbers": {"province": top}}
 
 
@@ -129,7 +178,7 @@ def _breaks(breaks: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any] | Non
                 "which includes no change)")
     else:
         text = (f"At {h['date']}, national {what} stepped {'down' if hi < 1 else 'up'} at once: the level after was "
-                f"{_times(h['level_rr'])} than before (95% range {fmt_ratio(lo)} to {fmt_ratio(hi)} times)")
+                f"{_times(h['level_rr'], 'before')} (95% range {fmt_ratio(lo)} to {fmt_ratio(hi)} times)")
     if h.get("slope_rr") is not None:
         s, slo, shi = h["slope_rr"], h["slope_rr_low"], h["slope_rr_high"]
         if slo <= 1 <= shi:
@@ -150,12 +199,12 @@ def _claims(claims: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any] | Non
     parts = []
     if fall and fall[0]["value"] is not None and fall[0]["ci_low"] is not None:
         f = fall[0]
-        parts.append(f"deaths as UCDP records them were {_times(f['value'])} in 2015-2017 than in 2012-2014 (95% range "
+        parts.append(f"deaths as UCDP records them were {_times(f['value'], 'in 2012-2014')} in 2015-2017 (95% range "
                      f"{fmt_ratio(f['ci_low'])} to {fmt_ratio(f['ci_high'])} times the earlier rate; {f['status']})")
     if rise:
         r = max(rise, key=lambda r: (r["n_pre"] or 0) + (r["n_post"] or 0))
         parts.append(f"the rise after August 2021 is supported by {r['source']}'s {r['resolution']}ly count of "
-                     f"{r['measure']}: {_times(r['value'])} than before (95% range {fmt_ratio(r['ci_low'])} to "
+                     f"{r['measure']}: {_times(r['value'], 'before')} (95% range {fmt_ratio(r['ci_low'])} to "
                      f"{fmt_ratio(r['ci_high'])} times; {r['n_pre']} periods before, {r['n_post']} after), while "
                      "UCDP's event data end in December 2021 and cannot test it")
     elif rows:
@@ -174,12 +223,46 @@ def _fused_claims(claims: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any]
         return None
     c = rise[0]
     rr = c["fused"]["rate_ratio"]
-    text = (f"Taking every source together, national {c['units']} were {_times(rr['estimate'])} in the 12 months after "
-            f"15 August 2021 than in the 12 months before (90% range {fmt_ratio(rr['ci_low'])} to "
-            f"{fmt_ratio(rr['ci_high'])} times; {c['status']})")
+    text = (f"In a plain before-and-after comparison of every source together, national {c['units']} in the 12 "
+            f"months after 15 August 2021 were "
+            f"{_times(rr['estimate'], 'in the 12 months before')} (90% range: {_range(rr['ci_low'], rr['ci_high'])}); "
+            f"{VERDICT_WORDS.get(c['status'], c['status'])}")
     if c.get("paper"):
-        text += f"; the source paper says {c['paper'].split(';')[0]}"
+        text += f". The source paper says {c['paper'].split(';')[0]}"
     return {"id": "fused_claims", "text": text + ".", "numbers": c}
+
+
+def _fused_break(breaks: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any] | None:
+    """The latest known-date step of national attacks on the fused series, in words."""
+    rows = [r for r in ctx.get("fused_breaks", []) if r["series"] == ctx["national"] and r["outcome"] == "attacks"]
+    if not rows:
+        return None
+    r = max(rows, key=lambda r: r["date"])
+    rr = r["level_rate_ratio"]
+    lo, hi = rr["ci_low"], rr["ci_high"]
+    what = _counted(ctx, "attacks")
+    base = "the level expected without a change at that month"
+    if lo <= 1 <= hi:
+        text = (f"From {r['date']}, national {what} show no clear lasting step: over the next 12 months they were "
+                f"{_times(rr['estimate'], base)} (90% range: {_range(lo, hi)}, which includes no change)")
+    else:
+        up = lo > 1
+        text = (f"From {r['date']}, national {what} stepped {'up' if up else 'down'} and stayed there: over the next "
+                f"12 months they were {_times(rr['estimate'], base)} (90% range: {_range(lo, hi)}; "
+                f"{_chance(r['p_increase'] if up else 1 - r['p_increase'])} chance of a {'rise' if up else 'fall'})")
+    text += (". This rests on every source's figures before and after that month, each in its own units; it differs "
+             "from a plain before-and-after comparison, which also carries the ups and downs around the step")
+    return {"id": "fused_breaks", "text": text + ".", "numbers": r}
+
+
+def _fused_trust(fusion: dict[str, Any], ctx: dict[str, Any]) -> dict[str, Any] | None:
+    """How sure: in a fused run without a backtest, whether the fit's own checks passed."""
+    if ctx.get("converged", True):
+        return None
+    return {"id": "fit_checks", "numbers": {"converged": False},
+            "text": ("How far to trust these numbers: the model's own checks that its estimates have settled failed in "
+                     "this run, so every range above may be too narrow or too wide; the forecast has not yet been tested "
+                     "against past quarters. Rerun with more draws before relying on it.")}
 
 
 def key_judgements(sections: dict[str, dict[str, Any]], max_n: int = 5,
@@ -187,13 +270,15 @@ def key_judgements(sections: dict[str, dict[str, Any]], max_n: int = 5,
     """The 3-5 key judgements, most decision-relevant first, from the briefing's sections.
 
     ``context``: ``national`` (the national series' name), ``counted_by`` (whose count: the
-    source's short name), ``data`` (the span of the record, e.g. ``"1989-01 to 2021-12"``); in a fused
-    run ``fused`` (True) and ``fused_claims`` (the claims records of ``results.json["fusion"]``).
+    source's short name), ``data`` (the span of the record, e.g. ``"1989-01 to 2021-12"``), ``run_date``
+    (ISO; the judgements speak of the first quarter not over by then); in a fused run ``fused`` (True),
+    ``units`` (measure -> ``attacks as PIPS counts them``), ``converged`` (the fit's gates),
+    ``fused_breaks`` and ``fused_claims`` (the records of ``results.json["fusion"]``).
     """
     ctx = {"national": profile().national, "counted_by": None, "data": None, **(context or {})}
     out = []
     for builder, key in ((_forecast_national, "forecast_table"), (_forecast_province, "forecast_table"),
-                         (_fused_claims, "fused_claims"),
+                         (_fused_trust, "fusion"), (_fused_break, "fused_breaks"), (_fused_claims, "fused_claims"),
                          (_scorecard, "scorecard"), (_last_quarter, "scorecard"), (_claims, "claims"),
                          (_breaks, "breaks")):
         sec = sections.get(key)

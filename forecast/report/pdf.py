@@ -36,6 +36,8 @@ LEFT, RIGHT, TOP, BOTTOM = 0.07, 0.93, 0.95, 0.05
 BODY_PT = 9.0
 LINE = BODY_PT * 1.45 / 72 / A4[1]  # one body line in figure coordinates
 WRAP = 106  # characters per body line at 9 pt on A4
+#: the smallest scale a figure takes to stay on a page that would otherwise be left less than half full
+MIN_SHRINK = 0.6
 
 
 class PageWriter:
@@ -202,9 +204,12 @@ class PageWriter:
         can_join = self.base is None or record.redraw is not None
         if self.ops is not None and can_join and self.y - height - cap < BOTTOM:
             room = self.y - cap - BOTTOM
-            if room >= 0.8 * height:  # shrink a little rather than leave most of a page empty
+            # shrink a little rather than start a new page; more when this page is not yet half full,
+            # so that no page but the last ends above its middle
+            half_empty = TOP - self.y < 0.5 * (TOP - BOTTOM)
+            if room >= (MIN_SHRINK if half_empty else 0.8) * height:
                 width, height = width * room / height, room
-        if self.ops is None or not can_join or self.y - height - cap < BOTTOM:
+        if self.ops is None or not can_join or self.y - height - cap < BOTTOM - 1e-9:  # (room: exactly BOTTOM)
             self._new_page()
         rect = (LEFT, self.y - height, width, height)
         # the axes keep their laid-out places inside the figure, scaled into the rectangle on the page
@@ -447,17 +452,18 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
     elif sid == "provenance":
         cov = sec.get("coverage") or {}
         if cov:
-            w.paragraph(f"Panel {cov['start']} to {cov['end']} ({cov['n_months']} months): "
+            w.paragraph(f"{cov.get('label') or 'Panel'}: {cov['start']} to {cov['end']} ({cov['n_months']} months): "
                         f"{fmt_count(cov['attacks_total'])} events, {fmt_count(cov['killed_total'])} deaths nationally.")
         if (sec.get("vintage") or {}).get("vintage_id"):
             w.paragraph(f"This forecast is archived as vintage {sec['vintage']['vintage_id']} in the forecast store.",
                         size=8, color="#444444")
         for k, v in (sec.get("not_produced") or {}).items():
             w.unavailable(f"{k}: {v}")
-        for s in sec["sources"]:
-            w.paragraph(f"{s['name']}. Licence: {s['licence']}. Coverage: {s['coverage']}. {s['citation']}.",
-                        size=8, bullet="• ")
-        _table_or_reason(w, "Excluded events", sec, "exclusions", max_width=40)
+        w.table_title("Sources and licences")
+        w.table(["source", "licence", "coverage", "citation"],
+                [[s["name"], s["licence"], s["coverage"], s["citation"]] for s in sec["sources"]], size=6.5,
+                max_width=40)
+        _table_or_reason(w, sec.get("exclusions_title") or "Excluded events", sec, "exclusions", max_width=40)
         w.paragraph("Limitations", size=9)
         for lim in sec["limitations"]:
             w.paragraph(lim, size=8, bullet="• ")

@@ -198,6 +198,95 @@ def test_briefing_names_units_and_shows_the_fused_sections(fused_run):
     assert (out / "briefing.pdf").stat().st_size > 10_000
 
 
+def test_fused_briefing_reads_as_the_issue_asks(fused_run):
+    """Key judgements in plain words naming the units, the banners, region columns, labels for ids."""
+    import re
+
+    from pakcast.forecast.report.judgements import JARGON
+
+    out, _, _ = fused_run
+    b = json.loads((out / "briefing.json").read_text())
+    res = json.loads((out / "results.json").read_text())
+    items = {j["id"]: j["text"] for j in b["sections"]["key_judgements"]["items"]}
+    assert 3 <= len(items) <= 5 and "forecast_national" in items
+    for text in items.values():
+        assert not [w for w in JARGON if re.search(rf"\b{re.escape(w)}\b", text)], text
+    nat = items["forecast_national"]
+    assert "attacks as " in nat and "counts them" in nat and "90% chance" in nat and "rests on" in nat
+    # the run date (2026-12-01) lies in 2026Q4: the judgement speaks of the quarter under way
+    assert "in 2026Q4 (the quarter under way" in nat
+    if "fused_breaks" in items:
+        assert "counts them" in items["fused_breaks"] and "90% range" in items["fused_breaks"]
+    if "fused_claims" in items:
+        assert re.search(r"\((supported|inconclusive|not supported)\)", items["fused_claims"])
+    converged = res["fusion"]["fit"]["diagnostics"]["converged"]
+    assert ("fit_checks" in items) == (not converged)
+    assert any(x["id"] == "not_converged" for x in b["banner"]) == (not converged)
+    begun = next(x for x in b["banner"] if x["id"] == "forecast_begun")
+    assert begun["text"].startswith("2026Q1 to 2026Q3 ended before this run (2026-12-01); 2026Q4 is under way")
+    tables = {blk["name"]: blk["table"] for sec in b["sections"].values() for blk in sec.get("blocks", [])
+              if blk["kind"] == "table"}
+    assert tables["fused_breaks"]["columns"][0] == "region"
+    cells = " ".join(str(c) for t in tables.values() for r in t["rows"] for c in r)
+    assert "fatalities_total" not in cells and "_" not in " ".join(r[1] for r in tables["source_scales"]["rows"])
+    prov = b["sections"]["provenance"]
+    assert "panel break study (breaks.json)" in prov["not_produced"]
+    assert prov["coverage"]["label"].startswith("UCDP event panel (one of the fused sources")
+    from pakcast.forecast.run_result import read_result
+
+    summary = read_result(out).summary()  # what the console prints: the parts not produced in words
+    assert "  - panel break study (breaks.json): " in summary and "  - attribution study (attribution.json)" in summary
+
+
+def test_fused_briefing_pdf_has_no_half_empty_pages_and_the_html_columns(fused_run, tmp_path):
+    import re
+    import shutil
+    import subprocess
+
+    from test_report_fixtures import page_fill
+
+    if not shutil.which("pdftoppm"):
+        pytest.skip("pdftoppm not installed (apt-get install poppler-utils)")
+    out, _, _ = fused_run
+    fill = page_fill(out / "briefing.pdf", tmp_path)
+    assert len(fill) > 5
+    for i, f in enumerate(fill[:-1], start=1):
+        assert f > 0.5, f"page {i}: content ends at {f:.0%}"
+    if shutil.which("pdftotext"):
+        text = re.sub(r"\s+", " ", subprocess.run(["pdftotext", str(out / "briefing.pdf"), "-"], capture_output=True,
+                                                  text=True, timeout=60).stdout)
+        b = json.loads((out / "briefing.json").read_text())
+        for msg in b["banner"]:
+            assert msg["title"] in text
+        assert "P(>last year)" in text and "fatalities_total" not in text and "model.." not in text
+        for name in ("Islamabad Capital Territory", "Azad Jammu and Kashmir", "Khyber Pakhtunkhwa"):
+            assert name in text  # names wrap, never cut
+        for sec in b["sections"].values():  # every table's columns, as in the HTML
+            for blk in sec.get("blocks", []):
+                if blk["kind"] == "table":
+                    for c in blk["table"]["columns"]:
+                        assert c.split()[0] in text, (blk["name"], c)
+
+
+def test_run_records_library_warnings_in_the_notes(monkeypatch):
+    import warnings
+
+    import pakcast.forecast.quarterly as Q
+
+    def noisy(config, progress, out_dir):
+        np.exp(np.array([1000.0]))  # numpy's RuntimeWarning (overflow)
+        warnings.warn("a library's notice", FutureWarning, stacklevel=1)
+        return Q.warning_notes(Q._RUN_WARNINGS.get())
+
+    monkeypatch.setattr(Q, "_run", noisy)
+    with warnings.catch_warnings(record=True) as outside:
+        warnings.simplefilter("always")
+        notes = Q.run(QuarterlyConfig(store="none"))
+    assert not outside  # nothing reaches the console
+    assert any("RuntimeWarning" in n and "overflow" in n for n in notes), notes
+    assert all(n.startswith("warning during the run (") for n in notes)
+
+
 def test_cli_refuses_models_with_data_fused(tmp_path):
     from pakcast.forecast.cli import app
     from typer.testing import CliRunner

@@ -235,16 +235,10 @@ def test_pdf_has_vector_figures_and_the_html_columns(run_dir, briefing):
 @needs_pdftoppm
 def test_pdf_has_no_half_empty_pages(run_dir, tmp_path):
     """Every page but the last is filled at least to its middle (figures share pages, titles stay with
-    their tables)."""
-    res = subprocess.run([PDFTOPPM, "-r", "30", "-gray", "-png", str(run_dir / "briefing.pdf"), str(tmp_path / "pg")],
-                         capture_output=True, text=True, timeout=180)
-    assert res.returncode == 0, res.stderr
-    pages = sorted(tmp_path.glob("pg-*.png"))
-    assert len(pages) > 2
-    for p in pages[:-1]:
-        img = mpimg.imread(str(p))
-        img = img[..., 0] if img.ndim == 3 else img
-        h = img.shape[0]
-        body = img[int(0.035 * h):int(0.96 * h)]  # without the running title and the page number
-        ink = np.nonzero((body < 0.85).any(axis=1))[0]
-        assert ink.size and (ink.max() + 0.035 * h) / h > 0.5, f"{p.name}: content ends at {(ink.max() + 0.035 * h) / h:.0%}"
+    their tables); the fused briefing is checked the same way in test_fused_quarterly.py."""
+    from test_report_fixtures import page_fill
+
+    fill = page_fill(run_dir / "briefing.pdf", tmp_path)
+    assert len(fill) > 2
+    for i, f in enumerate(fill[:-1], start=1):
+        assert f > 0.5, f"page {i}: content ends at {f:.0%}"

@@ -189,3 +189,26 @@ if __name__ == "__main__":  # python tests/forecast/test_report_fixtures.py DIR 
 
     out = make_quarterly_run(Path(sys.argv[1]))
     print(json.dumps(sorted(p.name for p in out.iterdir())))
+
+
+def page_fill(pdf: Path, tmp: Path, dpi: int = 30) -> list[float]:
+    """How far down each page of ``pdf`` its content reaches (fraction of the page height, the running
+    title and page number left out), from ``pdftoppm`` (poppler-utils; callers skip without it)."""
+    import shutil
+    import subprocess
+
+    import matplotlib.image as mpimg
+
+    tmp.mkdir(parents=True, exist_ok=True)
+    res = subprocess.run([shutil.which("pdftoppm") or "pdftoppm", "-r", str(dpi), "-gray", "-png", str(pdf),
+                          str(tmp / "pg")], capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0, res.stderr
+    out = []
+    for p in sorted(tmp.glob("pg-*.png")):
+        img = mpimg.imread(str(p))
+        img = img[..., 0] if img.ndim == 3 else img
+        h = img.shape[0]
+        body = img[int(0.035 * h):int(0.96 * h)]  # without the running title and the page number
+        ink = np.nonzero((body < 0.85).any(axis=1))[0]
+        out.append((ink.max() + 0.035 * h) / h if ink.size else 0.0)
+    return out
