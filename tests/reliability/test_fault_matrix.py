@@ -7,72 +7,28 @@ vintage complete, every ingest's events counted, every ingest recorded as a run.
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
-import duckdb
 import pytest
+from _store_faults import assert_consistent, events_csv, pakcast, store_state  # tests/reliability/_store_faults.py
+from _store_faults import popen as _popen
 
-REPO = Path(__file__).resolve().parents[2]
 QUARTERLY = ("quarterly", "--data", "ucdp", "--models", "last_value,seasonal_naive", "--n-samples", "100", "--no-studies",
              "--no-report", "--no-bayes", "--backtest-start", "2019-01-01", "--as-of", "2021-09-30")
 pytestmark = pytest.mark.slow
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PAKCAST_FAULT", "PAKCAST_PAUSE")}
-    env.update(MPLBACKEND="Agg", **extra)
-    return env
-
-
-def _pakcast(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pakcast", *args], cwd=REPO, env=_env(**env), capture_output=True,
-                          text=True, timeout=900)
-
-
-def _popen(*args: str, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "pakcast", *args], cwd=REPO, env=_env(**env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _events_csv(path: Path, n: int, prefix: str = "e") -> Path:
-    provs = ["Punjab", "Sindh", "Balochistan", "Khyber Pakhtunkhwa"]
-    rows = ["event_id,date,killed,province,actor"]
-    rows += [f"{prefix}{i},{2010 + i % 10}-{1 + i % 12:02d}-{1 + i % 28:02d},{i % 7},{provs[i % 4]},"
-             f"{'x' * 40}" for i in range(n)]
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    return path
-
-
-CHECKS = {
-    "duplicate_events": "SELECT count(*) - count(DISTINCT (source, event_id)) FROM events",
-    "orphan_events": "SELECT count(*) FROM events e WHERE NOT EXISTS (SELECT 1 FROM ingests i WHERE i.ingest_id = "
-                     "e.ingest_id)",
-    "events_vs_inserted": "SELECT (SELECT count(*) FROM events) - (SELECT coalesce(sum(inserted), 0) FROM ingests)",
-    "orphan_forecast_rows": "SELECT count(*) FROM forecasts f WHERE NOT EXISTS (SELECT 1 FROM vintages v WHERE "
-                            "v.vintage_id = f.vintage_id)",
-    "incomplete_vintages": "SELECT count(*) FROM vintages v WHERE n_rows <> (SELECT count(*) FROM forecasts f WHERE "
-                           "f.vintage_id = v.vintage_id)",
-    "ingests_without_run": "SELECT count(*) FROM ingests i WHERE i.run_id IS NULL OR NOT EXISTS (SELECT 1 FROM runs r "
-                           "WHERE r.run_id = i.run_id)",
-}
+_pakcast = functools.partial(pakcast, timeout=900)
+_events_csv = functools.partial(events_csv, actor_width=40)  # larger files: an actor column of 40 characters
 
 
 def _state(store: Path) -> dict[str, int]:
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        q = lambda sql: con.execute(sql).fetchone()[0]
-        out = {t: q(f"SELECT count(*) FROM {t}") for t in ("events", "ingests", "runs", "vintages", "forecasts")}
-        out.update({k: q(sql) for k, sql in CHECKS.items()})
-    finally:
-        con.close()
-    for k in CHECKS:
-        assert out[k] == 0, (k, out)
-    return out
+    s = store_state(store)
+    assert_consistent(s)
+    return s
 
 
 def _manifest(d: Path) -> dict | None:

@@ -9,38 +9,28 @@ run completes.
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
 
+from _store_faults import assert_consistent as _consistent  # tests/reliability/_store_faults.py
+from _store_faults import env as _env
+from _store_faults import events_csv as _events_csv
+from _store_faults import pakcast as _pakcast
+from _store_faults import popen as _popen
+from _store_faults import store_state
+
 from pakcast.forecast.store import Store
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PAKCAST_FAULT", "PAKCAST_PAUSE")}
-    env.update(MPLBACKEND="Agg", **extra)
-    return env
-
-
-def _pakcast(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pakcast", *args], cwd=REPO, env=_env(**env),
-                          capture_output=True, text=True, timeout=600)
-
-
-def _popen(*args: str, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "pakcast", *args], cwd=REPO, env=_env(**env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
+#: the state compared before and after a fault (a repeated ingest adds a runs row, so runs are not counted)
+_state = functools.partial(store_state, tables=("events", "rejects", "ingests", "vintages", "forecasts"))
 
 def _wait_until_locked(store: Path, hold: float = 1.0, timeout: float = 120.0) -> None:
     """Return once another process has held the store's lock for ``hold`` seconds straight."""
@@ -63,16 +53,6 @@ def _wait_until_locked(store: Path, hold: float = 1.0, timeout: float = 120.0) -
     raise AssertionError("the first process never held the lock")
 
 
-def _events_csv(path: Path, n: int, prefix: str = "e", bad_every: int = 0) -> Path:
-    lines = ["event_id,date,killed,province"]
-    provs = ["Punjab", "Sindh", "Balochistan", "Khyber Pakhtunkhwa"]
-    for i in range(n):
-        killed = "-1" if bad_every and i % bad_every == 0 else str(i % 7)
-        lines.append(f"{prefix}{i},{2010 + i % 10}-{1 + i % 12:02d}-{1 + i % 28:02d},{killed},{provs[i % 4]}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
 def _first_ingest_holding_the_lock(store: Path, n: int, seconds: float) -> tuple[Path, Path, subprocess.Popen]:
     """An ingest of ``a.csv`` (``n`` events) paused ``seconds`` inside its transaction, once it holds the
     store's lock; returns the store, a second file ``b.csv`` of ``n`` other events, and the process."""
@@ -83,34 +63,6 @@ def _first_ingest_holding_the_lock(store: Path, n: int, seconds: float) -> tuple
                 PAKCAST_PAUSE=f"store.ingest.before_commit={seconds:g}")
     _wait_until_locked(store)
     return store, b, p1
-
-
-def _state(store: Path) -> dict[str, int]:
-    """Table counts read straight from DuckDB (no pakcast code), plus the integrity checks."""
-    con = duckdb.connect(str(store), read_only=True)
-    try:
-        q = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
-        out = {t: q(f"SELECT count(*) FROM {t}") for t in ("events", "rejects", "ingests", "vintages", "forecasts")}
-        out["duplicate_events"] = q("SELECT count(*) - count(DISTINCT (source, event_id)) FROM events")
-        out["orphan_events"] = q("SELECT count(*) FROM events e WHERE NOT EXISTS "
-                                 "(SELECT 1 FROM ingests i WHERE i.ingest_id = e.ingest_id)")
-        out["orphan_rejects"] = q("SELECT count(*) FROM rejects r WHERE NOT EXISTS "
-                                  "(SELECT 1 FROM ingests i WHERE i.ingest_id = r.ingest_id)")
-        out["events_vs_inserted"] = q("SELECT (SELECT count(*) FROM events) - "
-                                      "(SELECT coalesce(sum(inserted), 0) FROM ingests)")
-        out["orphan_forecast_rows"] = q("SELECT count(*) FROM forecasts f WHERE NOT EXISTS "
-                                        "(SELECT 1 FROM vintages v WHERE v.vintage_id = f.vintage_id)")
-        out["incomplete_vintages"] = q("SELECT count(*) FROM vintages v WHERE n_rows <> "
-                                       "(SELECT count(*) FROM forecasts f WHERE f.vintage_id = v.vintage_id)")
-    finally:
-        con.close()
-    return out
-
-
-def _consistent(s: dict[str, int]) -> None:
-    for k in ("duplicate_events", "orphan_events", "orphan_rejects", "events_vs_inserted", "orphan_forecast_rows",
-              "incomplete_vintages"):
-        assert s[k] == 0, (k, s)
 
 
 @pytest.mark.case("kill-ingest-transaction", fault="SIGKILL inside the ingest transaction",
