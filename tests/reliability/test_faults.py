@@ -53,6 +53,13 @@ def _wait_until_locked(store: Path, hold: float = 1.0, timeout: float = 120.0) -
     raise AssertionError("the first process never held the lock")
 
 
+def _check_counts(store: Path, **expected: int) -> None:
+    """The store is consistent and its tables hold ``expected`` rows (``events=200, ingests=2``)."""
+    s = _state(store)
+    _consistent(s)
+    assert {k: s[k] for k in expected} == expected, s
+
+
 def _first_ingest_holding_the_lock(store: Path, n: int, seconds: float) -> tuple[Path, Path, subprocess.Popen]:
     """An ingest of ``a.csv`` (``n`` events) paused ``seconds`` inside its transaction, once it holds the
     store's lock; returns the store, a second file ``b.csv`` of ``n`` other events, and the process."""
@@ -105,14 +112,10 @@ def test_vintage_killed_before_registration_is_invisible_then_next_completes(tmp
     killed = subprocess.run([sys.executable, "-c", code, str(store)], capture_output=True, text=True,
                             env=_env(PAKCAST_FAULT="store.vintage.before_register"))
     assert killed.returncode == -signal.SIGKILL
-    s = _state(store)
-    _consistent(s)
-    assert (s["vintages"], s["forecasts"]) == (1, 50)
+    _check_counts(store, vintages=1, forecasts=50)
     again = subprocess.run([sys.executable, "-c", code, str(store)], env=_env(), capture_output=True, text=True)
     assert again.returncode == 0
-    s = _state(store)
-    _consistent(s)
-    assert (s["vintages"], s["forecasts"]) == (2, 100)
+    _check_counts(store, vintages=2, forecasts=100)
     st = Store(store)
     assert st.load_vintage(first)["mean"].tolist() == list(range(50))  # the first vintage is untouched
 
@@ -128,9 +131,7 @@ def test_two_ingests_at_once_serialise(tmp_path):
     out2, err2 = p2.communicate(timeout=300)
     assert p1.returncode == 0, err1
     assert p2.returncode == 0, err2
-    s = _state(store)
-    _consistent(s)
-    assert (s["events"], s["ingests"]) == (200, 2)
+    _check_counts(store, events=200, ingests=2)
 
 
 @pytest.mark.case("lock-timeout", fault="second ingest while the lock is held longer than its timeout",
@@ -144,9 +145,7 @@ def test_second_run_fails_clearly_when_the_lock_is_held_too_long(tmp_path):
     msg = " ".join(r2.stderr.split())
     assert "in use by another pakcast process" in msg and "Traceback" not in msg
     assert p1.returncode == 0
-    s = _state(store)
-    _consistent(s)
-    assert (s["events"], s["ingests"]) == (50, 1)
+    _check_counts(store, events=50, ingests=1)
     assert _pakcast("ingest", str(b), "--source", "csv", "--store", str(store)).returncode == 0
     assert _state(store)["events"] == 100
 
@@ -162,9 +161,7 @@ def test_same_file_ingested_twice_at_once_is_not_duplicated(tmp_path):
     for p in procs:
         p.communicate(timeout=300)
         assert p.returncode == 0
-    s = _state(store)
-    _consistent(s)
-    assert (s["events"], s["ingests"]) == (150, 1)
+    _check_counts(store, events=150, ingests=1)
 
 
 @pytest.mark.case("kill-ingest-delay", fault="SIGKILL after 0.5-7 s of an ingest of the UCDP extract (6,416 rows)",
@@ -185,9 +182,7 @@ def test_ingest_killed_after_random_delay(tmp_path, ucdp_path, delay):
         assert s["events"] in (0, 6416)
     r = _pakcast("ingest", str(ucdp_path), "--source", "ucdp", "--store", str(store))
     assert r.returncode == 0, r.stderr
-    s = _state(store)
-    _consistent(s)
-    assert (s["events"], s["ingests"]) == (6416, 1)
+    _check_counts(store, events=6416, ingests=1)
 
 
 QUARTERLY = ("quarterly", "--data", "ucdp", "--models", "last_value,seasonal_naive", "--scheduler", "serial", "--n-samples", "100",
