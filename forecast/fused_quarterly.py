@@ -311,13 +311,17 @@ def _sources(fr: Any) -> list[SourceCredit]:
     from pakcast.forecast.io import sha256_file
 
     out = []
+    f = fr.table.frame
     for path, role in fr.table.inputs:
         p = Path(path)
         name = PAKISTAN.source("ucdp") if "UCDP" in role else (PAKISTAN.source("reported") if "reported" in role
                                                                  else p.name)
+        rows = f[f["source"] == "UCDP"] if "UCDP" in role else f[f["source"] != "UCDP"]
+        coverage = (f"{rows['first'].min()} to {rows['last'].max()}, {len(rows):,} figures in the fit"
+                    + ("" if "UCDP" in role else f" ({', '.join(sorted(set(rows['source'])))})")) if len(rows) else None
         out.append(SourceCredit(name=name, file=p.name, sha256=sha256_file(p) if p.exists() else None,
                                 licence="CC BY 4.0" if "UCDP" in role else "published facts, each row with its URL",
-                                role=f"fused: {role}"))
+                                coverage=coverage, role=f"fused: {role}"))
     return out
 
 

@@ -63,6 +63,35 @@ SECTION_ORDER = (
     ("claims", "Claims check: what the data say about common claims"),
     ("provenance", "Data provenance, coverage and limitations"),
     ("methods", "Methods appendix"),
+    ("glossary", "Glossary"),
+)
+#: the words a reader meets in the briefing, in plain language (``glossary_section`` keeps those the run uses)
+GLOSSARY = (
+    ("90% interval (90% range)", "the range the number falls in with 90% probability, given the data and the model; "
+     "one time in ten it falls outside", None),
+    ("median", "the middle forecast: as likely to be exceeded as not", None),
+    ("P(>last year)", "the probability that the quarter's count exceeds the count of the same quarter a year earlier",
+     "forecast_table"),
+    ("as PIPS counts them (units)", "every source counts attacks and deaths its own way; the fused series is stated "
+     "in the units of one reference source, so its numbers are what that source would have counted", "fusion"),
+    ("scale", "a source's count per reference count: 1.5 means the source records half as many again as the "
+     "reference for the same months and places", "fusion"),
+    ("fused series", "one estimate per province and month built from every source at once, each source's figures "
+     "divided by its scale; sources are never added up", "fusion"),
+    ("level step (level rate ratio)", "the lasting change at a known date: 2 means twice the level that would have "
+     "been expected without a change at that date, 1 means no change", "fused_breaks"),
+    ("rate ratio", "a count over one period divided by the count over another, per month: 1 means no change, 0.5 "
+     "half, 2 double", None),
+    ("supported / inconclusive / not supported", "a claim is supported when the whole 90% (or 95%) range lies on the "
+     "claimed side of no change, inconclusive when the range includes no change, and not supported only when the "
+     "range lies on the other side (evidence against)", None),
+    ("convergence checks", "tests that the sampler behind the fused series has settled (R-hat, effective sample "
+     "size, divergences); when they fail, every interval is uncertain itself", "fusion"),
+    ("CRPS", "a score of a whole forecast distribution against what happened, in the units of the count; lower is "
+     "better", "scorecard"),
+    ("skill", "1 - CRPS of a model / CRPS of a simple rule: 20% means 20% closer to what happened", "scorecard"),
+    ("backtest", "forecasts made for past quarters with only the data available at the time, then scored", "scorecard"),
+    ("Holm adjustment", "p-values raised to allow for testing several provinces at once", "breaks"),
 )
 #: sections of the fused run only; the panel's break study and claims check are the UCDP run's
 FUSED_ONLY = ("early_warning", "fusion", "fused_breaks", "fused_claims")
@@ -692,6 +721,13 @@ def methods_section(inputs: RunInputs, result: QuarterlyResult) -> dict[str, Any
     return _section("methods", items=items)
 
 
+def glossary_section(sections: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The glossary: each term the available sections use, in plain words (after the technical detail)."""
+    items = [{"term": t, "text": d} for t, d, needs in GLOSSARY
+             if needs is None or (sections.get(needs) or {}).get("available")]
+    return _section("glossary", items=items)
+
+
 # ----------------------------------------------------------------------------------------- build
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
@@ -741,6 +777,7 @@ def assemble(run_dir: str | Path, random_seed: int = 20141216,
         sections["claims"] = claims_section(result, panel, inputs.reported, figdir, figs, random_seed)
     sections["provenance"] = provenance_section(inputs, result, panel)
     sections["methods"] = methods_section(inputs, result)
+    sections["glossary"] = glossary_section(sections)
     cov = sections["provenance"].get("coverage") or {}
     data_end = cov.get("end")
     if fusion:

@@ -40,9 +40,10 @@ def fmt_count(v: float) -> str:
 
 @_number
 def fmt_ratio(v: float) -> str:
-    """Rate ratios, CRPS and other continuous statistics: two decimals (three significant below 0.1)."""
+    """Rate ratios, CRPS and other continuous statistics: two decimals (two significant figures in plain
+    decimals below 0.1, so an interval ``0.24 (0.058–0.86)`` reads at one precision)."""
     if v != 0 and abs(v) < 0.1:
-        return f"{v:.3g}"
+        return f"{v:.{1 - int(math.floor(math.log10(abs(v))))}f}"
     return f"{v:,.2f}"
 
 
@@ -133,6 +134,13 @@ def fmt_rate(v: float) -> str:
     return f"{v:,.{decimals}f}"
 
 
+def rate_interval(mid: Any, low: Any, high: Any) -> str:
+    """``0.25 (0.083–0.74)`` in :func:`fmt_rate`'s format; a dash alone when the rate is missing."""
+    if _missing(mid):
+        return DASH
+    return f"{fmt_rate(mid)} ({fmt_rate(low)}–{fmt_rate(high)})"
+
+
 HEADERS = {"level_rate_ratio": "post/pre rate (×)", "level_ci_low": "95% low", "level_ci_high": "95% high",
            "resolution": "resolution", "sup_f.statistic": "sup-F", "sup_f.p_value": "sup-F p",
            "sup_f.date": "sup-F date", "sup_lr_negbin.p_value": "count sup-LR p", "sup_lr_negbin.date": "count sup-LR date",
@@ -169,4 +177,5 @@ def header_label(column: str) -> str:
 TEMPLATE_FILTERS: dict[str, Callable[..., str]] = {
     "header": header_label, "rate": fmt_rate, "count": fmt_count, "ratio": fmt_ratio, "ratio3": fmt_ratio3,
     "pct": fmt_pct, "pval": fmt_p, "auto": fmt_auto, "cell": fmt_cell, "label": readable,
+    "rate_interval": rate_interval,
 }

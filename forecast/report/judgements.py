@@ -111,8 +111,9 @@ def _forecast_national(forecast: dict[str, Any], ctx: dict[str, Any]) -> dict[st
               and k["quarter"] == r["quarter"]]
     if killed:
         k = killed[0]
-        text += (f". Deaths: about {fmt_count(k['q50'])} (90% chance between {fmt_count(k['q05'])} and "
-                 f"{fmt_count(k['q95'])})")
+        units = (ctx.get("units") or {}).get("killed")
+        text += (f". Deaths{f' ({units})' if units else ''}: about {fmt_count(k['q50'])} (90% chance between "
+                 f"{fmt_count(k['q05'])} and {fmt_count(k['q95'])})")
     if ctx.get("data"):
         text += (f". This rests on every source's published figures and event counts {ctx['data']}" if ctx.get("fused")
                  else f". This rests on the monthly record {ctx['data']}")

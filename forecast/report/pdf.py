@@ -28,6 +28,7 @@ from pakcast.forecast.report.format import (
     fmt_ratio,
     fmt_ratio3,
     header_label,
+    rate_interval,
     readable,
 )
 
@@ -357,9 +358,11 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
         _figures(w, sec["figures"], figs)
     elif sid == "map":
         _figures(w, sec["figures"], figs)
-        w.table(["province", "expected attacks", "population", "per 100,000", f"{sec['quarters'][0]} per 100,000 (90%)"],
+        q0, q1 = sec["quarters"][0], sec["quarters"][-1]
+        w.table(["Province", f"Expected attacks {q0}–{q1}", "Population", "Expected attacks per 100,000",
+                 f"{q0} per 100,000: median (90% interval)"],
                 [[r["province"], fmt_count(r["expected_attacks"]), fmt_count(r["population"]), fmt_rate(r["per_100k"]),
-                  f"{fmt_rate(r['next_q50_per_100k'])} ({fmt_rate(r['next_q05_per_100k'])}-{fmt_rate(r['next_q95_per_100k'])})"]
+                  rate_interval(r["next_q50_per_100k"], r["next_q05_per_100k"], r["next_q95_per_100k"])]
                  for r in sec["rows"]], max_width=30)
     elif sid == "breaks":
         if sec.get("known_rows"):
@@ -472,6 +475,8 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
     elif sid == "methods":
         for m in sec["items"]:
             w.paragraph(f"{m['title']}. {m['text']}", size=8.5)
+    elif sid == "glossary":
+        w.table(["term", "meaning"], [[g["term"], g["text"]] for g in sec["items"]], size=7.5, max_width=80)
     elif sid == "its_summary":
         for j in sec["items"]:
             w.paragraph(j["text"], size=10 if j is sec["items"][0] else 9)
