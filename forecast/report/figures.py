@@ -29,6 +29,7 @@ from matplotlib.patches import Patch
 from matplotlib.patches import Polygon as MplPolygon
 from pakcast.forecast.io import atomic_write_bytes, safe_name
 from pakcast.forecast.report.format import fmt_rate, readable
+from shapely.geometry import LineString
 from shapely.geometry import Polygon as ShapelyPolygon
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
@@ -268,10 +269,13 @@ def province_map(geojson_path: Path, values: dict[str, float], label: str, figur
     if missing:
         ax.add_collection(PatchCollection(missing, facecolor="#eeeeee", edgecolor="white", hatch="///", linewidth=0.6))
     # every label sits in the empty east of the frame, joined to its unit by a leader line, so no label
-    # covers a border or another unit; labels are ordered north to south like the units they name
-    labels = []
+    # covers a border or another unit; labels are ordered north to south like the units they name. A unit
+    # whose leader to the east would cross another unit is labelled in the empty south-west corner instead
+    labels, shapes = [], {}
     for feat in gj["features"]:
         name = feat["properties"].get("name")
+        shapes.setdefault(merge.get(name, name), []).extend(ShapelyPolygon(r[:, :2]).buffer(0)
+                                                             for r in _polygons(feat["geometry"]))
         if name in merge:
             continue
         v = values.get(name)
@@ -280,13 +284,26 @@ def province_map(geojson_path: Path, values: dict[str, float], label: str, figur
         if intervals and name in intervals and v is not None and np.isfinite(v):
             lo, hi = intervals[name]
             txt += f" (90%: {fmt_rate(lo)}–{fmt_rate(hi)})"
-        labels.append((pt.y, pt.x, f"{name}\n{txt}"))
+        labels.append((pt.y, pt.x, f"{name}\n{txt}", name))
     xmin, xmax = ax.dataLim.x0, ax.dataLim.x1
     y0, y1 = ax.dataLim.y0, ax.dataLim.y1
     labels.sort(reverse=True)
-    step = (y1 - y0) / max(len(labels) - 1, 1)
-    for i, (y, x, text) in enumerate(labels):
-        ax.annotate(text, (x, y), xytext=(xmax + 1.0, y1 - i * step), fontsize=7, ha="left", va="center",
+
+    def east_slots(items: list) -> list[tuple[float, float]]:
+        step = (y1 - y0) / max(len(items) - 1, 1)
+        return [(xmax + 1.0, y1 - i * step) for i in range(len(items))]
+
+    def crosses(name: str, a: tuple[float, float], b: tuple[float, float]) -> bool:
+        line = LineString([a, b])
+        return any(line.crosses(g) or line.within(g) for other, gs in shapes.items() if other != name for g in gs)
+
+    corner = (xmin + 0.2, y0 + 0.2)  # below the south-western coast: room for one label
+    west = [lab for lab, slot in zip(labels, east_slots(labels))
+            if crosses(lab[3], (lab[1], lab[0]), slot) and not crosses(lab[3], (lab[1], lab[0]), corner)][:1]
+    east = [lab for lab in labels if lab not in west]
+    placed = [(lab, slot, "left") for lab, slot in zip(east, east_slots(east))] + [(lab, corner, "left") for lab in west]
+    for (y, x, text, _), slot, ha in placed:
+        ax.annotate(text, (x, y), xytext=slot, fontsize=7, ha=ha, va="center",
                     arrowprops=dict(arrowstyle="-", color="#444444", lw=0.5, shrinkA=0, shrinkB=2),
                     bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="#cccccc"))
         ax.plot([x], [y], "o", ms=2, color="#222222")
