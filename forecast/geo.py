@@ -87,6 +87,13 @@ def assign_provinces(lat: np.ndarray | pd.Series, lon: np.ndarray | pd.Series,
         inside |= hit
     rest = np.flatnonzero(ok & ~inside)
     if rest.size:
+        # only points within reach of some polygon's box need distances (the rest stay missing)
+        bounds = np.array([g.bounds for g in geoms])
+        x, y = lon[rest][:, None], lat[rest][:, None]
+        reach = ((x >= bounds[:, 0] - max_distance_deg) & (x <= bounds[:, 2] + max_distance_deg)
+                 & (y >= bounds[:, 1] - max_distance_deg) & (y <= bounds[:, 3] + max_distance_deg))
+        rest = rest[reach.any(axis=1)]
+    if rest.size:
         pts = shapely.points(lon[rest], lat[rest])
         d = np.stack([shapely.distance(g, pts) for g in geoms], axis=1)
         j = d.argmin(axis=1)

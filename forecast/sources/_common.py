@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pakcast.forecast.geo import assign_provinces
 from pakcast.forecast.provinces import NATIONAL, canonical_province
-from pakcast.forecast.validate import Checker, arrow_strings
+from pakcast.forecast.validate import PROVINCE_METHODS, Checker, arrow_strings
 
 
 def resolve_provinces(checker: Checker, column: str | None, lat: pd.Series, lon: pd.Series,
@@ -48,24 +48,28 @@ def resolve_provinces(checker: Checker, column: str | None, lat: pd.Series, lon:
     if is_unknown.any():
         checker.flag(is_unknown, column,
                      "a known Pakistani province spelling (extend forecast.provinces to add it)")
-    prov = pd.Series(pd.arrays.ArrowStringArray(pc.take(pa.array(canon, pa.string()), enc.indices)),
-                     dtype=pd.StringDtype("pyarrow"))
-    method = pd.Series(np.where(prov.notna(), "source", "unassigned"), dtype="string")
-    need = prov.isna().to_numpy() & ~is_unknown
+    prov_arr = pc.take(pa.array(canon, pa.string()), enc.indices)
+    known = ~np.asarray(pc.is_null(prov_arr).to_numpy(zero_copy_only=False), dtype=bool)
+    how = np.where(known, 0, 2).astype(np.int8)  # index into PROVINCE_METHODS: source, point_in_polygon, unassigned
+    need = ~known & ~is_unknown
     if pip_allowed is not None:
         need &= np.asarray(pip_allowed, dtype=bool)
-    need &= np.isfinite(lat.to_numpy(dtype=float, na_value=np.nan)) & np.isfinite(
-        lon.to_numpy(dtype=float, na_value=np.nan))
+    la, lo = lat.to_numpy(dtype=float, na_value=np.nan), lon.to_numpy(dtype=float, na_value=np.nan)
+    need &= np.isfinite(la) & np.isfinite(lo)
     if need.any():
-        got = assign_provinces(lat.to_numpy(dtype=float, na_value=np.nan)[need],
-                               lon.to_numpy(dtype=float, na_value=np.nan)[need])
+        got = assign_provinces(la[need], lo[need])
         idx = np.flatnonzero(need)
         hit = got.notna().to_numpy()
-        prov = prov.copy()
-        method = method.copy()
-        prov.iloc[idx[hit]] = got[hit].to_numpy()
-        method.iloc[idx[hit]] = "point_in_polygon"
-    return prov.reset_index(drop=True), method.reset_index(drop=True)
+        if hit.any():
+            mask = np.zeros(n, dtype=bool)
+            mask[idx[hit]] = True  # idx is increasing: the replacements are in row order
+            prov_arr = pc.replace_with_mask(prov_arr, pa.array(mask),
+                                            pa.array(got[hit].to_numpy(dtype=object), pa.string()))
+            how[idx[hit]] = 1
+    method = pc.take(pa.array(list(PROVINCE_METHODS), pa.string()), pa.array(how))
+    dtype = pd.StringDtype("pyarrow")
+    return (pd.Series(pd.arrays.ArrowStringArray(prov_arr), dtype=dtype),
+            pd.Series(pd.arrays.ArrowStringArray(method), dtype=dtype))
 
 
 def span_precision(start: pd.Series, end: pd.Series) -> pd.Series:

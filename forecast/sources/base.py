@@ -30,9 +30,12 @@ class ReadResult:
     rows_read: int
     skipped: int = 0
     notes: list[str] = field(default_factory=list)
+    #: the reader flagged every repeated event id (:meth:`forecast.validate.Checker.unique`) and dropped
+    #: the rows: the id check of :func:`forecast.validate.check_events` need not hash them again
+    ids_checked: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        check_events(self.events, name=f"{self.source} events from {self.path}")
+        check_events(self.events, name=f"{self.source} events from {self.path}", ids_checked=self.ids_checked)
         if self.rows_read != self.accepted + self.rejected:
             raise AssertionError(
                 f"{self.path}: rows read {self.rows_read} != accepted {self.accepted} + rejected {self.rejected}")
@@ -72,4 +75,5 @@ def merge_results(path: Path, source: str, chunks: Iterable[ReadResult]) -> Read
     non_empty = [p.rejects for p in parts if len(p.rejects)]
     rejects = pd.concat(non_empty, ignore_index=True) if non_empty else parts[0].rejects
     return ReadResult(source, Path(path), events, rejects, rows_read=sum(p.rows_read for p in parts),
-                      skipped=sum(p.skipped for p in parts), notes=list(parts[0].notes))
+                      skipped=sum(p.skipped for p in parts), notes=list(parts[0].notes),
+                      ids_checked=all(p.ids_checked for p in parts))  # ids of later chunks checked against earlier

@@ -90,13 +90,17 @@ def _convert(raw, on_error: OnError, source_name: str = SOURCE) -> ReadResult:
         d1 = pd.Series(pd.NaT, index=f.index, dtype="datetime64[ns]")
     default_end = d0.copy()
     wk, mo, yr = (prec == "week").to_numpy(), (prec == "month").to_numpy(), (prec == "year").to_numpy()
-    default_end[wk] = d0[wk] + pd.Timedelta(days=6)
-    default_end[mo] = d0[mo].dt.to_period("M").dt.end_time.dt.normalize()
-    default_end[yr] = d0[yr].dt.to_period("Y").dt.end_time.dt.normalize()
+    if wk.any():
+        default_end[wk] = d0[wk] + pd.Timedelta(days=6)
+    if mo.any():
+        default_end[mo] = d0[mo].dt.to_period("M").dt.end_time.dt.normalize()
+    if yr.any():
+        default_end[yr] = d0[yr].dt.to_period("Y").dt.end_time.dt.normalize()
     # a date_end without a stated precision: the precision follows the width of the interval
-    implied = span_precision(d0, d1)
-    prec = prec.mask(given_prec.isna().to_numpy() & d1.notna().to_numpy(), implied)
-    d1 = d1.fillna(default_end).astype("datetime64[ns]")
+    implied_at = given_prec.isna().to_numpy() & d1.notna().to_numpy()
+    if implied_at.any():
+        prec = prec.mask(implied_at, span_precision(d0, d1))
+    d1 = d1.fillna(default_end).astype("datetime64[ns]") if d1.isna().any() else d1
     ck.order("date", d0, "date_end", d1, "an event cannot end before it starts")
     killed = ck.integer("killed", required=False)
     low = ck.integer("killed_low", required=False).fillna(killed) if has("killed_low") else killed
@@ -122,4 +126,4 @@ def _convert(raw, on_error: OnError, source_name: str = SOURCE) -> ReadResult:
     }, len(f))
     if not ok.all():
         events = events[ok].reset_index(drop=True)
-    return ReadResult(source_name, path, events, rejects, rows_read=raw.n_read)
+    return ReadResult(source_name, path, events, rejects, rows_read=raw.n_read, ids_checked=True)
