@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pakcast.forecast.errors import InputError
-from pakcast.forecast.validate import Issue, RawTable, ValidationError
+from pakcast.forecast.validate import Issue, RawTable, ReadDigest, ValidationError
 
 __all__ = ["BLOCK_BYTES", "CHUNK_ROWS", "check_encoding", "iter_csv_chunks", "read_csv_records"]
 
@@ -70,9 +70,10 @@ def check_encoding(encoding: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # decoding in blocks
 # ---------------------------------------------------------------------------------------------
-def _text_blocks(path: Path, encoding: str, progress: Callable[[int, int], None] | None
-                 ) -> Iterator[tuple[str, bool]]:
-    """``(text, final)`` blocks of whole lines (the last block may lack a final newline)."""
+def _text_blocks(path: Path, encoding: str, progress: Callable[[int, int], None] | None,
+                 digest: ReadDigest | None = None) -> Iterator[tuple[str, bool]]:
+    """``(text, final)`` blocks of whole lines (the last block may lack a final newline); ``digest``
+    hashes the bytes as they are read (finished after the last block)."""
     codec = check_encoding(encoding)
     decoder = codecs.getincrementaldecoder(codec)(errors="strict")
     total = os.path.getsize(path)
@@ -83,6 +84,11 @@ def _text_blocks(path: Path, encoding: str, progress: Callable[[int, int], None]
         while True:
             data = fh.read(BLOCK_BYTES)
             final = not data
+            if digest is not None:
+                if data:
+                    digest.update(data)
+                else:
+                    digest.finish()
             pending = len(decoder.getstate()[0])
             try:
                 text = decoder.decode(data, final=final)
@@ -441,7 +447,9 @@ def iter_csv_chunks(path: str | Path, *, encoding: str = "utf-8", columns: Itera
     id_column : the id column, used to name the id of a bad record in its reject.
 
     Yields at least one chunk (empty for a header-only file). Bad records (wrong field count,
-    unbalanced quotes) are in each chunk's ``bad_width`` issues, in file order.
+    unbalanced quotes) are in each chunk's ``bad_width`` issues, in file order. Every chunk shares one
+    ``digest`` (:class:`forecast.validate.ReadDigest`): the sha256 of the bytes read, complete once the
+    last chunk has been taken (the file is hashed in the pass that reads it).
     """
     path = Path(path)
     if not path.is_file():
@@ -450,6 +458,7 @@ def iter_csv_chunks(path: str | Path, *, encoding: str = "utf-8", columns: Itera
 
     parser = _Parser(path)
     seen = SeenIds()
+    digest = ReadDigest()
     wanted = None if columns is None else set(columns)
     keep: list[int] = []
     pieces: list[tuple[pd.DataFrame, np.ndarray, list[_Bad]]] = []
@@ -479,9 +488,9 @@ def iter_csv_chunks(path: str | Path, *, encoding: str = "utf-8", columns: Itera
                 frame = frame[~skip].reset_index(drop=True)
                 lines = lines[~skip]
         return RawTable(path=path, frame=frame, lines=lines, header=list(parser.header), bad_width=issues,
-                        bad_ids=ids, seen=seen)
+                        bad_ids=ids, seen=seen, digest=digest)
 
-    for text, final in _text_blocks(path, encoding, progress):
+    for text, final in _text_blocks(path, encoding, progress, digest):
         if parser.header is None and not carry:
             first = text.find("\n") + 1
             if first and QUOTE not in text[:first]:  # a plain header line: parse it alone, the rest may be fast
@@ -537,4 +546,4 @@ def read_csv_records(path: str | Path, *, encoding: str = "utf-8", columns: Iter
     issues = [i for c in chunks for i in c.bad_width]
     ids = {k: v for c in chunks for k, v in c.bad_ids.items()}
     return RawTable(path=chunks[0].path, frame=frame, lines=lines, header=chunks[0].header, bad_width=issues,
-                    bad_ids=ids)
+                    bad_ids=ids, digest=chunks[0].digest)

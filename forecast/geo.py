@@ -70,6 +70,15 @@ def load_provinces(path: str | None = None) -> tuple[tuple[str, ...], tuple]:
     return names, geoms
 
 
+@lru_cache(maxsize=4)
+def _reach(path: str | None, max_distance_deg: float) -> tuple:
+    """Each province polygon buffered by a little more than ``max_distance_deg`` (prepared)."""
+    out = tuple(g.buffer(max_distance_deg * 1.05) for g in load_provinces(path)[1])
+    for b in out:
+        shapely.prepare(b)
+    return out
+
+
 def assign_provinces(lat: np.ndarray | pd.Series, lon: np.ndarray | pd.Series,
                      max_distance_deg: float = MAX_DISTANCE_DEG, path: str | None = None) -> pd.Series:
     """Canonical province (FATA separate) of each point; missing where none is within reach."""
@@ -87,15 +96,14 @@ def assign_provinces(lat: np.ndarray | pd.Series, lon: np.ndarray | pd.Series,
         inside |= hit
     rest = np.flatnonzero(ok & ~inside)
     if rest.size:
-        # only points within reach of some polygon's box need distances (the rest stay missing)
-        bounds = np.array([g.bounds for g in geoms])
-        x, y = lon[rest][:, None], lat[rest][:, None]
-        reach = ((x >= bounds[:, 0] - max_distance_deg) & (x <= bounds[:, 2] + max_distance_deg)
-                 & (y >= bounds[:, 1] - max_distance_deg) & (y <= bounds[:, 3] + max_distance_deg))
-        rest = rest[reach.any(axis=1)]
-    if rest.size:
+        # distances only where a point is within reach of a polygon: inside its buffer (a 5% wider radius
+        # covers the chords that approximate the buffer's arcs); elsewhere a province is out of reach
         pts = shapely.points(lon[rest], lat[rest])
-        d = np.stack([shapely.distance(g, pts) for g in geoms], axis=1)
+        d = np.full((len(rest), len(geoms)), np.inf)
+        for k, (g, b) in enumerate(zip(geoms, _reach(path, max_distance_deg))):
+            cand = np.flatnonzero(shapely.intersects_xy(b, lon[rest], lat[rest]))
+            if cand.size:
+                d[cand, k] = shapely.distance(g, pts[cand])
         j = d.argmin(axis=1)
         near = d[np.arange(len(rest)), j] <= max_distance_deg
         out[rest[near]] = np.asarray(names, dtype=object)[j[near]]

@@ -559,7 +559,11 @@ class Store:
         rebuilt after the commit; the stored result is the same as the small-file path's.
         """
         file_path = Path(file_path)
-        sha = sha256_file(file_path)
+        read_state: dict[str, Any] = {}
+        # a streamed file is hashed once: by the manifest (its input record) or here, and again by the
+        # reader in the pass that reads it, which must agree (the file did not change meanwhile)
+        sha = (_manifest_sha(manifest, file_path) if not isinstance(events_df, pd.DataFrame) else None) or \
+            sha256_file(file_path)
         if isinstance(events_df, pd.DataFrame):
             rejects_df = rejects_df if rejects_df is not None else pd.DataFrame(columns=REJECT_COLUMNS)
             n = len(events_df) + len(rejects_df)
@@ -567,7 +571,7 @@ class Store:
                 raise ValueError(f"rows_read {rows_read} != accepted {len(events_df)} + rejected {len(rejects_df)}")
             chunks: Iterable[tuple[pd.DataFrame, pd.DataFrame, int, int]] = [(events_df, rejects_df, n, skipped)]
         else:
-            chunks = ((r.events, r.rejects, r.rows_read, r.skipped) for r in _prefetch(events_df))
+            chunks = _chunk_rows(_prefetch(events_df), read_state)
         bulk = not isinstance(events_df, pd.DataFrame) and file_path.stat().st_size >= bulk_ingest_bytes()
         with self._connect(write=True) as con:
             fault_point("store.locked")
@@ -595,7 +599,7 @@ class Store:
             con.begin()
             try:
                 summary = self._ingest_rows(con, chunks, events_df, file_path, sha, source, options, rows_read,
-                                            replace, manifest, bulk)
+                                            replace, manifest, bulk, read_state)
             except BaseException:
                 with contextlib.suppress(duckdb.Error):
                     con.rollback()
@@ -612,7 +616,8 @@ class Store:
 
     def _ingest_rows(self, con: duckdb.DuckDBPyConnection, chunks: Iterable[tuple[pd.DataFrame, pd.DataFrame, int, int]],
                      events_df: Any, file_path: Path, sha: str, source: str, options: dict[str, Any] | None,
-                     rows_read: int | None, replace: bool, manifest: RunManifest | None, bulk: bool) -> IngestSummary:
+                     rows_read: int | None, replace: bool, manifest: RunManifest | None, bulk: bool,
+                     read_state: dict[str, Any]) -> IngestSummary:
         """The ingest's rows, inside the open transaction (see :meth:`ingest`)."""
         ingest_id = f"ingest-{_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         run_id = manifest.run_id if manifest is not None else None
@@ -643,6 +648,7 @@ class Store:
                 del ev
             if rj_chunk is not None and len(rj_chunk):
                 rejected += _insert_rejects(con, rj_chunk, ingest_id)
+        _check_read_digest(read_state, file_path, sha)
         if rows_read is not None and not isinstance(events_df, pd.DataFrame) and int(rows_read) != n_read:
             raise ValueError(f"rows_read {rows_read} != {n_read} read from the chunks")
         if n_read != accepted + rejected:
@@ -985,6 +991,40 @@ def _migrate_1_to_2(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("ALTER TABLE events_v2 RENAME TO events")
     if not _has_index(con, EVENTS_KEY):
         con.execute(INDEXES["events"])
+
+
+def _manifest_sha(manifest: RunManifest | None, path: Path) -> str | None:
+    """The sha256 the run's manifest recorded for ``path`` (an input of the same size), if any."""
+    if manifest is None:
+        return None
+    try:
+        size, real = path.stat().st_size, path.resolve()
+    except OSError:
+        return None
+    for rec in manifest.inputs:
+        try:
+            if rec.get("bytes") == size and Path(rec["path"]).resolve() == real and len(rec.get("sha256", "")) == 64:
+                return str(rec["sha256"])
+        except (KeyError, OSError, TypeError):
+            continue
+    return None
+
+
+def _chunk_rows(results: Iterable[Any], state: dict[str, Any]) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, int, int]]:
+    """``(events, rejects, rows_read, skipped)`` of each chunk result; ``state["digest"]``: the reader's
+    :class:`forecast.validate.ReadDigest` (the hash of the file as read), when it keeps one."""
+    for r in results:
+        state["digest"] = getattr(r, "digest", None)
+        yield r.events, r.rejects, r.rows_read, r.skipped
+
+
+def _check_read_digest(state: dict[str, Any], path: Path, sha: str) -> None:
+    """Refuse the ingest (the transaction is rolled back) when the bytes read are not the file hashed."""
+    digest = state.get("digest")
+    got = getattr(digest, "hexdigest", None)
+    if got is not None and got != sha:
+        raise StoreError(f"{path}: the file changed while it was being ingested (sha256 {sha[:12]}... when it was "
+                         f"hashed, {got[:12]}... as read); nothing was stored. Ingest it again once it is complete")
 
 
 def _has_index(con: duckdb.DuckDBPyConnection, name: str) -> bool:

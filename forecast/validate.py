@@ -24,6 +24,7 @@ modes: there is no row to reject.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,6 +86,7 @@ class RawTable:
     bad_width: list[Issue] = field(default_factory=list)
     bad_ids: dict[int, str] = field(default_factory=dict)
     seen: SeenIds | None = None
+    digest: ReadDigest | None = None
 
     @property
     def n_read(self) -> int:
@@ -104,6 +106,24 @@ def read_csv_records(path: str | Path, *, encoding: str = "utf-8", columns: Iter
 
     return _read(path, encoding=encoding, columns=columns, skip_rows=skip_rows, progress=progress,
                  id_column=id_column)
+
+
+class ReadDigest:
+    """The sha256 of a file's bytes, computed in the pass that reads them (no second read of the file).
+
+    Shared by every chunk of one read; :attr:`hexdigest` is None until the last byte has been read."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+        self.bytes = 0
+        self.hexdigest: str | None = None
+
+    def update(self, data: bytes) -> None:
+        self._h.update(data)
+        self.bytes += len(data)
+
+    def finish(self) -> None:
+        self.hexdigest = self._h.hexdigest()
 
 
 class SeenIds:

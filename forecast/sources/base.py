@@ -33,6 +33,9 @@ class ReadResult:
     #: the reader flagged every repeated event id (:meth:`forecast.validate.Checker.unique`) and dropped
     #: the rows: the id check of :func:`forecast.validate.check_events` need not hash them again
     ids_checked: bool = field(default=False, repr=False, compare=False)
+    #: the sha256 of the file computed while reading it (shared by the chunks of one read; complete
+    #: once the last chunk has been taken), for :meth:`forecast.store.Store.ingest`
+    digest: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_events(self.events, name=f"{self.source} events from {self.path}", ids_checked=self.ids_checked)
@@ -76,4 +79,4 @@ def merge_results(path: Path, source: str, chunks: Iterable[ReadResult]) -> Read
     rejects = pd.concat(non_empty, ignore_index=True) if non_empty else parts[0].rejects
     return ReadResult(source, Path(path), events, rejects, rows_read=sum(p.rows_read for p in parts),
                       skipped=sum(p.skipped for p in parts), notes=list(parts[0].notes),
-                      ids_checked=all(p.ids_checked for p in parts))  # ids of later chunks checked against earlier
+                      ids_checked=all(p.ids_checked for p in parts), digest=parts[-1].digest)  # ids of later chunks checked against earlier

@@ -126,4 +126,4 @@ def _convert(raw, on_error: OnError, source_name: str = SOURCE) -> ReadResult:
     }, len(f))
     if not ok.all():
         events = events[ok].reset_index(drop=True)
-    return ReadResult(source_name, path, events, rejects, rows_read=raw.n_read, ids_checked=True)
+    return ReadResult(source_name, path, events, rejects, rows_read=raw.n_read, digest=raw.digest, ids_checked=True)

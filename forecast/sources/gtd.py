@@ -106,5 +106,5 @@ def _convert(raw, on_error: OnError, skipped: int = 0) -> ReadResult:
         "province_method": method, "type_of_violence": pd.NA, "conflict_name": pd.NA,
     }, len(f))
     events = events[ok].reset_index(drop=True)
-    return ReadResult(SOURCE, path, events, rejects, rows_read=raw.n_read, skipped=skipped,
+    return ReadResult(SOURCE, path, events, rejects, rows_read=raw.n_read, digest=raw.digest, skipped=skipped,
                       notes=["GTD: killed_low = killed_high = nkill (no range); missing nkill stays missing"])

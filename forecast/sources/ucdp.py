@@ -187,5 +187,5 @@ def _convert(raw, on_error: OnError, skipped: int = 0) -> ReadResult:
         "province_method": method, "type_of_violence": tov, "conflict_name": col("conflict_name"),
     }, len(f))
     events = events[ok].reset_index(drop=True)
-    return ReadResult(SOURCE, path, events, rejects, rows_read=raw.n_read, skipped=skipped,
+    return ReadResult(SOURCE, path, events, rejects, rows_read=raw.n_read, digest=raw.digest, skipped=skipped,
                       notes=["injured is not recorded by UCDP GED (missing in every row)"])

@@ -70,3 +70,35 @@ def test_a_bad_row_in_a_late_chunk_leaves_the_store_unchanged(tmp_path):
         Store(store).ingest(iter_source(f, "csv", chunk_rows=100), None, f, "csv")
     with Store(store, read_only=True) as st:
         assert (st.count("events"), st.count("ingests"), st.count("rejects")) == (0, 0, 0)
+
+
+@pytest.mark.case("file-changed-while-ingesting", fault="the input file changes between the run's hashing of it "
+                  "(its manifest) and the ingest's read of it",
+                  how="`Store.ingest(iter_source(...), manifest=...)` after appending a row to the file",
+                  outcome="refused with a message naming the file (the hash of the bytes read differs); nothing "
+                          "stored; the file is hashed once while it is read, not in a second pass")
+def test_a_file_changed_after_it_was_hashed_is_refused(tmp_path, monkeypatch):
+    import pakcast.forecast.store as S
+    from pakcast.forecast.manifest import RunManifest
+    from pakcast.forecast.store import StoreError
+
+    f = _file(tmp_path / "grow.csv", n=300, bad_every=0)
+    hashed: list[Path] = []
+    real = S.sha256_file
+    monkeypatch.setattr(S, "sha256_file", lambda p: hashed.append(Path(p)) or real(p))
+    ok = RunManifest(command="ingest", options={})
+    ok.add_input(f, role="csv")
+    store = tmp_path / "s.duckdb"
+    with Store(store) as st:
+        summ = st.ingest(iter_source(f, "csv", chunk_rows=100), None, f, "csv", manifest=ok)
+    assert summ.accepted == 300 and hashed == []  # the manifest's hash, checked by the reader's own pass
+    g = _file(tmp_path / "late.csv", n=200, bad_every=0)
+    stale = RunManifest(command="ingest", options={})
+    stale.add_input(g, role="csv")
+    with g.open("a", encoding="utf-8") as fh:
+        fh.write("x1,2015-01-01,1,Punjab,30.2,67.0,TTP\n")
+    stale.inputs[0]["bytes"] = g.stat().st_size  # (a changed size alone would send the store to hash it again)
+    with pytest.raises(StoreError, match="changed while it was being ingested"):
+        Store(store).ingest(iter_source(g, "csv", chunk_rows=100), None, g, "csv", manifest=stale)
+    with Store(store, read_only=True) as st:
+        assert (st.count("events"), st.count("ingests")) == (300, 1)
