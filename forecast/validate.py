@@ -243,7 +243,8 @@ def to_float(s: pd.Series) -> pd.Series:
     return pd.to_numeric(s, errors="coerce").astype("float64")
 
 
-_NS_SAFE = (_dt.date(1678, 1, 1), _dt.date(2261, 12, 31))
+#: the dates (days since 1970-01-01) the fast path converts; outside them the cell-by-cell path decides
+_NS_SAFE = ((_dt.date(1678, 1, 1) - _dt.date(1970, 1, 1)).days, (_dt.date(2261, 12, 31) - _dt.date(1970, 1, 1)).days)
 
 
 def _iso_dates(s: pd.Series) -> np.ndarray | None:
@@ -262,11 +263,10 @@ def _iso_dates(s: pd.Series) -> np.ndarray | None:
         d = pc.cast(arr, pa.date32())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    out = d.to_numpy(zero_copy_only=False).astype("datetime64[D]")
-    span = pc.min_max(d)
-    if span["min"].as_py() < _NS_SAFE[0] or span["max"].as_py() > _NS_SAFE[1]:
+    days = pc.min_max(d.cast(pa.int32()))  # days since 1970 (a year-0 date is no Python date)
+    if days["min"].as_py() < _NS_SAFE[0] or days["max"].as_py() > _NS_SAFE[1]:
         return None  # beyond what datetime64[ns] holds: the cell-by-cell path names them
-    return out
+    return d.to_numpy(zero_copy_only=False).astype("datetime64[D]")
 
 
 def _plain_integers(s: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
@@ -540,6 +540,36 @@ class Checker:
         df = pd.DataFrame(rows, columns=REJECT_COLUMNS)
         df["line"] = df["line"].astype("Int64")
         return df
+
+
+#: a row filter keeps the runs between dropped rows as zero-copy slices of Arrow columns up to this many runs
+MAX_SLICES = 64
+
+
+def keep_rows(df: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
+    """The rows of ``df`` where ``keep`` is true, with a fresh ``RangeIndex``.
+
+    When few rows are dropped (the rejects of a large clean file), the Arrow-backed text columns keep
+    the runs between them as zero-copy slices instead of copying every string (a take)."""
+    keep = np.asarray(keep, dtype=bool)
+    if keep.all():
+        return df.reset_index(drop=True)
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], keep, [False])).astype(np.int8)))
+    runs = list(zip(edges[::2].tolist(), edges[1::2].tolist()))  # [start, stop) of each kept run
+    if len(runs) > MAX_SLICES:
+        return df[keep].reset_index(drop=True)
+    cols = {}
+    for c in df.columns:
+        s = df[c]
+        if isinstance(s.array, pd.arrays.ArrowStringArray):
+            arr = pa.array(s.array)
+            arr = arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+            parts = [arr.slice(a, b - a) for a, b in runs]
+            chunks = [ch for p in parts for ch in p.chunks] or [pa.array([], arr.type)]
+            cols[c] = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(chunks, arr.type)), dtype=s.dtype)
+        else:
+            cols[c] = s[keep].reset_index(drop=True)
+    return pd.DataFrame(cols)
 
 
 def empty_rejects() -> pd.DataFrame:

@@ -34,6 +34,7 @@ from pakcast.forecast.validate import (
     Checker,
     OnError,
     canonical_frame,
+    keep_rows,
     require_columns,
 )
 
@@ -126,6 +127,6 @@ def _convert(raw, on_error: OnError, skipped: int = 0) -> ReadResult:
         "injured": pd.NA, "event_type": f["event_type"], "actor": actor, "scope": scope,
         "province_method": method, "type_of_violence": pd.NA, "conflict_name": pd.NA,
     }, len(f))
-    events = events[ok].reset_index(drop=True)
+    events = keep_rows(events, ok)
     return ReadResult(SOURCE, path, events, rejects, rows_read=raw.n_read, digest=raw.digest, skipped=skipped,
                       notes=["ACLED records no injuries; killed_low = killed_high = fatalities"])

@@ -44,6 +44,7 @@ from pakcast.forecast.validate import (
     Checker,
     OnError,
     canonical_frame,
+    keep_rows,
     require_columns,
 )
 
@@ -125,5 +126,5 @@ def _convert(raw, on_error: OnError, source_name: str = SOURCE) -> ReadResult:
         "type_of_violence": pd.NA, "conflict_name": pd.NA,
     }, len(f))
     if not ok.all():
-        events = events[ok].reset_index(drop=True)
+        events = keep_rows(events, ok)
     return ReadResult(source_name, path, events, rejects, rows_read=raw.n_read, digest=raw.digest, ids_checked=True)

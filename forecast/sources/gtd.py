@@ -32,6 +32,7 @@ from pakcast.forecast.validate import (
     Checker,
     OnError,
     canonical_frame,
+    keep_rows,
     require_columns,
 )
 
@@ -105,6 +106,6 @@ def _convert(raw, on_error: OnError, skipped: int = 0) -> ReadResult:
         "injured": nwound, "event_type": f["attacktype1_txt"], "actor": f["gname"], "scope": "militant",
         "province_method": method, "type_of_violence": pd.NA, "conflict_name": pd.NA,
     }, len(f))
-    events = events[ok].reset_index(drop=True)
+    events = keep_rows(events, ok)
     return ReadResult(SOURCE, path, events, rejects, rows_read=raw.n_read, digest=raw.digest, skipped=skipped,
                       notes=["GTD: killed_low = killed_high = nkill (no range); missing nkill stays missing"])

@@ -54,6 +54,7 @@ from pakcast.forecast.validate import (
     Checker,
     OnError,
     canonical_frame,
+    keep_rows,
     require_columns,
 )
 
@@ -186,6 +187,6 @@ def _convert(raw, on_error: OnError, skipped: int = 0) -> ReadResult:
         "actor": _actor(tov.fillna(0), col("side_a"), col("side_b")), "scope": scope,
         "province_method": method, "type_of_violence": tov, "conflict_name": col("conflict_name"),
     }, len(f))
-    events = events[ok].reset_index(drop=True)
+    events = keep_rows(events, ok)
     return ReadResult(SOURCE, path, events, rejects, rows_read=raw.n_read, digest=raw.digest, skipped=skipped,
                       notes=["injured is not recorded by UCDP GED (missing in every row)"])

@@ -145,3 +145,64 @@ def test_empty_files_and_trailing_garbage_in_dates(tmp_path):
     r = read_generic(p, on_error="report")
     assert r.events["date_precision"].tolist() == ["week"]  # implied by the 3-day interval
     assert r.rejects["line"].tolist() == [3] and "calendar date" in r.rejects["reason"].iloc[0]
+
+
+# -- the Arrow fast paths give what the cell-by-cell checks give -------------------------------------
+def _generic(tmp_path: Path, name: str, rows: list[str]):
+    p = _write(tmp_path, name, "event_id,date,killed,injured,province,latitude,longitude\n" + "\n".join(rows) + "\n")
+    return read_generic(p, on_error="report")
+
+
+def test_clean_columns_and_one_bad_cell_agree_on_the_other_rows(tmp_path):
+    """A clean column takes one strict Arrow cast (dates, integers); one odd cell sends the column to the
+    cell-by-cell path: the rows they share come out the same, the odd cells are named."""
+    good = [f"e{i},2015-{1 + i % 12:02d}-{1 + i % 28:02d},{i % 5},{'' if i % 4 else i},Punjab,30.2,67.0"
+            for i in range(40)]
+    odd = good + ["x1,2015-02-30,1,0,Sindh,,", "x2,2015-01-01,1.0,+2,Sindh,,", "x3,1899-12-31,1,0,Sindh,,",
+                  "x4,0000-01-01,-1,0,Sindh,,", "x5,2015-01-01,10000000000000000,0,Sindh,,"]
+    a, b = _generic(tmp_path, "good.csv", good), _generic(tmp_path, "odd.csv", odd)
+    assert a.rejected == 0 and a.accepted == 40
+    shared = b.events[b.events["event_id"].str.startswith("e")].reset_index(drop=True)
+    for c in ("event_id", "date", "date_end", "killed", "injured", "province", "latitude"):
+        assert shared[c].equals(a.events[c]), c
+    assert b.events.set_index("event_id").loc["x2", "killed"] == 1  # "1.0" is the integer 1 either way
+    reasons = dict(zip(b.rejects["event_id"], b.rejects["reason"]))
+    assert "real calendar date" in reasons["x1"] and "between 1900-01-01" in reasons["x3"]
+    assert "killed: expected an integer >= 0" in reasons["x4"]
+    for k, row in enumerate(odd[40:]):  # each odd row alone, where the rest of its column is clean
+        alone = _generic(tmp_path, f"alone{k}.csv", good + [row])
+        want = [reasons[row[:2]]] if row[:2] in reasons else []
+        assert alone.rejects["reason"].tolist() == want, row
+    assert b.events.set_index("event_id").loc["x2", "injured"] == 2
+    assert "at most 9,007,199,254,740,992" in reasons["x5"]
+    assert b.rows_read == b.accepted + b.rejected == 45
+
+
+def test_trimming_is_unicode_whitespace_on_every_path(tmp_path):
+    """ASCII blocks take Arrow's ASCII trim; the separators 0x1c-0x1f and non-ASCII spaces are Unicode
+    whitespace and are trimmed too (the reader then takes the Unicode trim)."""
+    from pakcast.forecast.csvread import _clean
+    import pyarrow as pa
+
+    cells = ["  a ", "", " ", "\x1cb\x1f", "\u00a0c\u2003", "d"]
+    assert _clean(pa.array(cells)).to_pylist() == ["a", None, None, "b", "c", "d"]
+    assert _clean(pa.array(["  a ", "", "d"]), ascii_text=True).to_pylist() == ["a", None, "d"]
+    res = _generic(tmp_path, "sp.csv", ["e1,2015-01-01,1,,\x1cPunjab\x1c,,", "e2 ,2015-01-02, 2,,Sindh ,,"])
+    assert res.events["province"].tolist() == ["Punjab", "Sindh"] and res.events["event_id"].tolist() == ["e1", "e2"]
+
+
+def test_keep_rows_equals_a_boolean_filter():
+    import numpy as np
+    import pandas as pd
+    from pakcast.forecast.validate import MAX_SLICES, keep_rows
+
+    rng = np.random.default_rng(0)
+    n = 500
+    df = pd.DataFrame({"s": pd.Series([None if i % 7 == 0 else f"v{i}" for i in range(n)],
+                                      dtype=pd.StringDtype("pyarrow")),
+                       "i": pd.array([None if i % 5 == 0 else i for i in range(n)], dtype="Int64"),
+                       "f": rng.normal(size=n)})
+    for k in (np.ones(n, bool), np.zeros(n, bool), rng.random(n) > 0.02, rng.random(n) > 0.5):
+        got, want = keep_rows(df, k), df[k].reset_index(drop=True)
+        assert got.equals(want) and list(got.dtypes) == list(want.dtypes)
+    assert MAX_SLICES < n // 4  # the last mask has more runs than that: the plain filter
