@@ -147,8 +147,8 @@ def _sigmoid(v):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinfo, tab_len, ncov, obs_disp,
-              disp_key, lvmu, wef, drift_start, drift_len, obs_dy, g):
+def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinfo, tab_len, ncov, obs_disp,
+              disp_key, lvmu, wef, drift_start, drift_len, obs_dy, csl, cg, cwk, cmk, cwz, cmz, g):
     r"""Joint log-density at ``x``; writes the gradient into ``g`` (same length).
 
     Each walk's states :math:`v_{mu\cdot}` (log-intensity before seasonality and effects) are
@@ -188,6 +188,13 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
     :math:`s_t + (1 - w_t)\sum_e\beta_e x_{et}`, so where the data pin the log-intensity
     (``w = 1``) a step moves only the prior of the deviations, and where they say little
     (``w = 0``) only the intensity. The model is unchanged (a shift of the states, Jacobian 1).
+
+    Common scale shift (:meth:`MeasurementModel.common_shift`): for a measure ``m`` with
+    ``csl[m] >= 0`` the coordinate ``c_m = x[csl[m]]`` (the pivot's ``log_kappa`` slot) moves every
+    other free scale by ``c_m cwk[f]`` (``cmk[f] == m``), every drift innovation by ``c_m cwz[j]``
+    (``cmz[j] == m``) and the log-intensity by ``-c_m cg[m, t]``: the direction in which the
+    latent after the anchor's last year and every source's scale trade off with the likelihood
+    unchanged becomes one coordinate. A triangular shift (Jacobian 1); the model is unchanged.
     """
     M, U, T, S, E, F, K, G = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6], dims[7]
     NP = dims[8]
@@ -206,6 +213,19 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
     o_au = o_a + K
     o_ph = o_au + G
     o_dr = o_ph + NP
+    cc = np.zeros(M)
+    x = x_in.copy()
+    for m in range(M):
+        if csl[m] >= 0:
+            cc[m] = x_in[csl[m]]
+    for f in range(F):
+        x[o_k + f] += cc[cmk[f]] * cwk[f]
+    for j in range(NR):
+        x[o_dr + j] += cc[cmz[j]] * cwz[j]
+    csh = np.zeros((M, T))             # the states' shift: log-intensity of measure m moves by -c_m cg[m]
+    for m in range(M):
+        for t in range(T):
+            csh[m, t] = cc[m] * cg[m, t] - (cc[0] * cg[0, t] if m > 0 else 0.0)
     for i in range(g.size):
         g[i] = 0.0
     lp = 0.0
@@ -300,7 +320,7 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
                 delta[m, u, t] = e_t / Ld[m, u, t]
             # prior of the states
             for t in range(T):
-                dpr[t] = delta[m, u, t]
+                dpr[t] = delta[m, u, t] - csh[m, t]
                 for e in range(E):
                     dpr[t] -= wef[m, u, t] * x[o_e + (e * M + m) * U + u] * xeff[e, t]
             a, b = _normal(mu0 + dpr[0], mu0, s0)
@@ -321,7 +341,7 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
                     acc += gv[m, u, t] * wef[m, u, t] * xeff[e, t]
                 g[o_e + (e * M + m) * U + u] -= acc
             for t in range(T):
-                val = mu0 + delta[m, u, t]
+                val = mu0 + delta[m, u, t] - csh[m, t]
                 if S > 1:
                     val += season[m, sidx[t]]
                 for e in range(E):
@@ -419,6 +439,7 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
                     dlin[0, u, t] += d
     dseas = np.zeros(S if S > 0 else 1)
     avec = np.empty(T)
+    dcc = np.zeros(M)
     for m in range(M):
         lsd = math.exp(x[o_lsd + m])
         dlsm = 0.0
@@ -435,6 +456,9 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
                     dseas[sidx[t]] += d
                 for e in range(E):
                     g[o_e + (e * M + m) * U + u] += (1.0 - wef[m, u, t]) * xeff[e, t] * d
+                dcc[m] -= cg[m, t] * gv[m, u, t]
+                if m > 0:
+                    dcc[0] += cg[0, t] * gv[m, u, t]
             # d/d eps = L^{-1} g_v (forward substitution)
             for t in range(T):
                 a_t = gv[m, u, t]
@@ -480,6 +504,14 @@ def logp_grad(x, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinf
                 for jj in range(S):
                     acc += H[jj, k] * dseas[jj]
                 g[o_s + m * nsr + k] += acc
+    # the common scale shift: chain rule through the shifted blocks (their own gradients are unchanged)
+    for f in range(F):
+        dcc[cmk[f]] += cwk[f] * g[o_k + f]
+    for j in range(NR):
+        dcc[cmz[j]] += cwz[j] * g[o_dr + j]
+    for m in range(M):
+        if csl[m] >= 0:
+            g[csl[m]] += dcc[m]
     return lp
 
 

@@ -95,7 +95,10 @@ non-centred walk's condition number grows like :math:`\sigma^2 h T^2`, the centr
 :math:`1/(\sigma^2 h)`). The known-date steps are partially centred in the same way
 (:meth:`MeasurementModel.effect_weight`): where the data pin a month, moving a step moves the
 deviations' prior, not the fitted intensity, so a step and the states after it are not a ridge.
-The draws are stored as :math:`a` and the standardised innovations
+After the anchor's last year the latent is seen only through drifting
+sources, and the likelihood is flat along one direction per measure (every scale up, the later
+latent down); that direction is one coordinate of the sampler (:meth:`MeasurementModel.common_shift`,
+Jacobian 1). The draws are stored as :math:`a` and the standardised innovations
 :math:`z`. ``sampler="nutpie"`` / ``"pymc"`` sample the plain non-centred PyMC model of
 :meth:`MeasurementModel.build` (NB2 log-likelihood from
 :func:`pakcast.models.likelihood.pytensor_ops.nb_logp`), the reference the benchmark compares
@@ -340,6 +343,10 @@ class MeasurementModel:
     unit_dispersion : int or None
         Minimum number of a source-metric's single-unit figures in one unit for that unit to get a
         dispersion of its own (module maths); ``None`` = one dispersion per source-metric.
+    common_shift : bool
+        Sample the trade-off between every drifting source's scale and the latent after the
+        anchor's last year as one coordinate (:meth:`common_shift`). Sampler coordinates only:
+        the model is the same either way.
     """
 
     def __init__(self, observations: pd.DataFrame, units: str | Mapping[str, tuple[str, str]],
@@ -347,7 +354,7 @@ class MeasurementModel:
                  effects: Mapping[str, Any] | None = None, seasonality: bool = True,
                  priors: Mapping[str, tuple[float, float]] | None = None,
                  whiten: str | np.ndarray = "auto", unit_dispersion: int | None = 24,
-                 dynamics: str = "ar1", scale_drift: bool = True) -> None:
+                 dynamics: str = "ar1", scale_drift: bool = True, common_shift: bool = True) -> None:
         self.observations = observations
         self.units = units
         self.latent_units = list(latent_units)
@@ -362,6 +369,7 @@ class MeasurementModel:
             raise ValueError(f"dynamics must be 'ar1' or 'rw', got {dynamics!r}")
         self.dynamics = dynamics
         self.scale_drift = bool(scale_drift)
+        self.use_common_shift = bool(common_shift)
         self.priors = {**DEFAULT_PRIORS, **(AR1_PRIORS if dynamics == "ar1" else {}), **dict(priors or {})}
         unknown = set(self.priors) - set(DEFAULT_PRIORS)
         if unknown:
@@ -487,6 +495,82 @@ class MeasurementModel:
                             disp_unit=np.asarray(disp_unit, dtype=np.int64), obs_disp=obs_disp,
                             drift_start=drift_start, drift_len=drift_len, drift_first=drift_first, obs_dy=obs_dy,
                             month_year=month_year, observations=obs)
+
+    def common_shift(self) -> tuple[np.ndarray, ...]:
+        r"""The sampler's common scale shift per measure (sampler coordinates only; module maths).
+
+        After the last year :math:`A` the anchor reports, the latent of measure :math:`m` is seen
+        only through drifting sources, so the likelihood is flat along
+        :math:`\log\kappa_k \mathrel{+}= c\,g(Y_k)`, :math:`\rho_{ky} \mathrel{+}= c\,(g(y) - g(Y_k))`,
+        :math:`\log\lambda_{mt} \mathrel{-}= c\,g(y_t)` for every source-metric :math:`k` of the
+        measure (:math:`Y_k` its last year) with the ramp :math:`g(y) = \min(1, \max(0, (y - A)/(Y_p - A)))`;
+        only the priors bound it, and no diagonal mass matrix follows that ridge through hundreds of
+        coordinates. The sampler takes :math:`c` as the coordinate of a pivot's log scale (the
+        free source-metric of the measure whose figures run latest, the most figures breaking
+        ties), and every other coordinate as a deviation from the shift: a triangular change of
+        variables with Jacobian 1.
+
+        Returns ``csl`` (M,) the pivot's position in the parameter vector (-1: no shift), ``cg``
+        (M, T) the ramp per fitted month, ``cwk``/``cmk`` (F,) the weight and measure of each free
+        scale, ``cwz``/``cmz`` (R,) those of each drift innovation (see the kernel).
+        """
+        if getattr(self, "_common_shift_cache", None) is not None:
+            return self._common_shift_cache
+        d, L = self.design, self.layout
+        tau = float(self.priors["kappa_drift_sd"][0])
+        csl = np.full(L.M, -1, dtype=np.int64)
+        cg = np.zeros((L.M, L.T))
+        cwk, cmk = np.zeros(L.F), np.zeros(L.F, dtype=np.int64)
+        cwz, cmz = np.zeros(L.R), np.zeros(L.R, dtype=np.int64)
+        free = list(d.free_keys)
+        for f, k in enumerate(free):
+            cmk[f] = d.key_measure[k]
+        for k in range(len(d.keys)):
+            cmz[d.drift_start[k]:d.drift_start[k] + d.drift_len[k]] = d.key_measure[k]
+        if self.use_common_shift and L.R and L.T:
+            last = d.key_last_year
+            n_fig = np.bincount(d.obs_key, minlength=len(d.keys))
+            o_k = L.offsets["log_kappa"][0]
+            for m, me in enumerate(d.measures):
+                A = int(last[d.anchor[me]])
+                cand = [f for f, k in enumerate(free) if d.key_measure[k] == m and last[k] > A]
+                if not cand:
+                    continue
+                p = max(cand, key=lambda f: (int(last[free[f]]), int(n_fig[free[f]]), -f))
+                span = float(last[free[p]] - A)
+
+                def ramp(y, A=A, span=span):
+                    return np.clip((np.asarray(y, dtype=float) - A) / span, 0.0, 1.0)
+
+                csl[m] = o_k + p
+                cg[m] = ramp(d.month_year[:L.T])
+                for f, k in enumerate(free):
+                    if d.key_measure[k] == m and f != p:
+                        cwk[f] = ramp(last[k])
+                for k in range(len(d.keys)):
+                    n = int(d.drift_len[k])
+                    if d.key_measure[k] == m and n:
+                        yrs = d.drift_first[k] + np.arange(n)
+                        cwz[d.drift_start[k]:d.drift_start[k] + n] = (ramp(yrs + 1) - ramp(yrs)) / tau
+        self._common_shift_cache = (csl, np.ascontiguousarray(cg), cwk, cmk, cwz, cmz)
+        return self._common_shift_cache
+
+    def _shift_blocks(self, x: np.ndarray, to_sampler: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Scale and drift blocks of ``x`` between the sampler's coordinates and the model's
+        (:meth:`common_shift`); returns the converted vector and the states' shift (M, T)
+        (the sampler's states minus the model's)."""
+        csl, cg, cwk, cmk, cwz, cmz = self.common_shift()
+        L = self.layout
+        x = np.array(x, dtype=float)
+        c = np.array([x[j] if j >= 0 else 0.0 for j in csl])
+        sign = -1.0 if to_sampler else 1.0
+        a, _ = L.offsets["log_kappa"]
+        x[a:a + L.F] += sign * c[cmk] * cwk
+        a, _ = L.offsets["kappa_drift"]
+        x[a:a + L.R] += sign * c[cmz] * cwz
+        csh = c[:, None] * cg
+        csh[1:] -= csh[:1]
+        return x, csh
 
     def effect_weight(self) -> np.ndarray:
         r"""How far each month's known-date effects are centred in the sampler's states (measure,
@@ -773,7 +857,7 @@ class MeasurementModel:
                 np.ascontiguousarray(d.effects[:, :L.T]), np.asarray(d.free_keys, dtype=np.int64), pri,
                 np.ascontiguousarray(self.whiten), self.scale_information(), self._table_lengths(),
                 d.cover.sum(axis=1).astype(np.int64), d.obs_disp.astype(np.int64), d.disp_key.astype(np.int64),
-                self.centre, self.effect_weight(), d.drift_start, d.drift_len, d.obs_dy)
+                self.centre, self.effect_weight(), d.drift_start, d.drift_len, d.obs_dy, *self.common_shift())
 
     def _table_lengths(self) -> np.ndarray:
         """Per dispersion group, the length of the NB2 count table the kernel builds (0 = none): a
@@ -855,7 +939,7 @@ class MeasurementModel:
         from pakcast.models.fusion._kernel import _walk_cholesky
 
         L = self.layout
-        x = np.array(x, dtype=float)
+        x, csh = self._shift_blocks(x, to_sampler=True)
         p = {k: v.copy() for k, v in L.unpack(x).items()}
         dims, pri = self._walk_args()
         lsd = np.exp(p["log_log_sigma_sd"])
@@ -875,7 +959,7 @@ class MeasurementModel:
                 delta[0] = p["level"][m, u] - mu0
                 for t in range(1, T):
                     delta[t] = phi[m] * delta[t - 1] + steps[t - 1]
-                delta += shift[m, u]
+                delta += shift[m, u] + csh[m]
                 _walk_cholesky(sigma[m, u], s0, self.whiten[m, u], T, Ld, Lo, dLd, dLo, phi[m], pLd, pLo)
                 eps = Ld * delta
                 eps[:-1] += Lo[1:] * delta[1:]
@@ -889,10 +973,11 @@ class MeasurementModel:
         """A sampler-coordinate vector with its walk blocks turned back into the level :math:`a`
         and standardised innovations :math:`z`."""
         L = self.layout
-        x = np.array(x, dtype=float)
         dims, pri = self._walk_args()
-        v, sigma, phi = walk_states(x, dims, pri, self.whiten, self.scale_information(), self.centre)
-        v = v - self._effect_shift(L.unpack(x)["effect"])
+        v, sigma, phi = walk_states(np.asarray(x, dtype=float), dims, pri, self.whiten, self.scale_information(),
+                                    self.centre)
+        x, csh = self._shift_blocks(x, to_sampler=False)
+        v = v - self._effect_shift(L.unpack(x)["effect"]) - csh[:, None, :]
         a, b = L.offsets["log_sigma_raw"]
         x[a:b] = self._sigma_coords(L.unpack(x), to_sampler=False).ravel()
         x[:L.M * L.U] = v[:, :, 0].ravel()
@@ -999,7 +1084,7 @@ class MeasurementModel:
 
     def fit(self, *, random_seed: int | None = None, sampler: str = "numba", draws: int = 1000,
             tune: int = 1000, chains: int = 4, cores: int | None = None, target_accept: float = 0.9,
-            progressbar: bool = False):
+            progressbar: bool = False, **sampler_options: Any):
         """Sample the posterior; returns :class:`~pakcast.models.fusion.results.FusionResults`.
 
         ``sampler="numba"`` (default): nutpie's NUTS on the Numba log-density and gradient
@@ -1025,7 +1110,8 @@ class MeasurementModel:
             seed = int(np.random.SeedSequence(random_seed).generate_state(1)[0])
             idata = nutpie.sample(compiled, draws=int(draws), tune=int(tune), chains=int(chains),
                                   cores=int(cores) if cores is not None else min(int(chains), 2), seed=seed,
-                                  progress_bar=progressbar, target_accept=target_accept, save_warmup=False)
+                                  progress_bar=progressbar, target_accept=target_accept, save_warmup=False,
+                                  **sampler_options)
             idata.attrs.update({"sampler": "numba", "random_seed": -1 if random_seed is None else int(random_seed),
                                 "compile_seconds": t1 - t0, "sampling_seconds": time.perf_counter() - t1,
                                 "draws": int(draws), "tune": int(tune), "chains": int(chains)})

@@ -99,6 +99,7 @@ def test_density_equals_pymc_model_and_gradient_is_exact(whiten, dynamics, steps
     if whiten == "auto":
         assert L.G > 0                           # the monthly source has a dispersion per unit
         assert L.R > 0                           # the other sources' scales drift over the years
+        assert (model.common_shift()[0] >= 0).all()   # the anchors stop a year early: the shift is in use
     rng = np.random.default_rng(0)
     # every non-walk parameter and a sample of walk coordinates; step 1e-4 (the density is a sum
     # of thousands of terms: smaller steps meet its rounding)
@@ -110,6 +111,20 @@ def test_density_equals_pymc_model_and_gradient_is_exact(whiten, dynamics, steps
         e[j] = eps
         fd = (model.logp(x + e)[0] - model.logp(x - e)[0]) / (2 * eps)
         assert g[j] == pytest.approx(fd, rel=1e-4, abs=1e-4), j
+
+
+def test_common_shift_changes_coordinates_not_the_model():
+    """The common scale shift is a change of the sampler's coordinates with Jacobian 1: at the same
+    model point the density is the same with and without it, and the round trip is exact."""
+    obs, truth = simulate_fusion(n_units=3, n_months=60, horizon=4, break_month=36, random_seed=2)
+    on = MeasurementModel(obs, "A", truth["units"], truth["months"])
+    off = MeasurementModel(obs, "A", truth["units"], truth["months"], common_shift=False)
+    assert (on.common_shift()[0] >= 0).all() and (off.common_shift()[0] < 0).all()
+    nat = on.from_whitened(on.initial_point(2, jitter=0.5))
+    x_on, x_off = on.to_whitened(nat), off.to_whitened(nat)
+    assert not np.allclose(x_on, x_off)
+    np.testing.assert_allclose(on.from_whitened(x_on), nat, rtol=1e-10, atol=1e-10)
+    assert on.logp(x_on)[0] == pytest.approx(off.logp(x_off)[0], rel=1e-11)
 
 
 def test_effects_gradient():
