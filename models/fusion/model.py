@@ -514,8 +514,9 @@ class MeasurementModel:
         (M, T) the ramp per fitted month, ``cwk``/``cmk`` (F,) the weight and measure of each free
         scale, ``cwz``/``cmz`` (R,) those of each drift innovation (see the kernel).
         """
-        if getattr(self, "_common_shift_cache", None) is not None:
-            return self._common_shift_cache
+        cached: tuple[np.ndarray, ...] | None = getattr(self, "_common_shift_cache", None)
+        if cached is not None:
+            return cached
         d, L = self.design, self.layout
         tau = float(self.priors["kappa_drift_sd"][0])
         csl = np.full(L.M, -1, dtype=np.int64)
@@ -552,8 +553,9 @@ class MeasurementModel:
                     if d.key_measure[k] == m and n:
                         yrs = d.drift_first[k] + np.arange(n)
                         cwz[d.drift_start[k]:d.drift_start[k] + n] = (ramp(yrs + 1) - ramp(yrs)) / tau
-        self._common_shift_cache = (csl, np.ascontiguousarray(cg), cwk, cmk, cwz, cmz)
-        return self._common_shift_cache
+        out = (csl, np.ascontiguousarray(cg), cwk, cmk, cwz, cmz)
+        self._common_shift_cache = out
+        return out
 
     def _shift_blocks(self, x: np.ndarray, to_sampler: bool) -> tuple[np.ndarray, np.ndarray]:
         """Scale and drift blocks of ``x`` between the sampler's coordinates and the model's
