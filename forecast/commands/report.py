@@ -33,5 +33,7 @@ def report(
     n_fig = len(briefing.get("figures", {}))
     console.print(f"figures: {n_fig} (PNG and SVG) in {out['figures']}")
     missing = briefing.get("missing") or {}
-    for sid, reason in missing.items():
-        console.print(f"[yellow]not available in this run[/yellow] ({sid}): {reason}", soft_wrap=True)
+    for sid, reason in missing.items():  # each part by its section title, in words
+        title = (briefing.get("sections", {}).get(sid) or {}).get("title") or sid.replace("_", " ")
+        console.print(f"[yellow]not available in this run[/yellow] ({title}): {reason}", soft_wrap=True,
+                      highlight=False)

@@ -679,6 +679,21 @@ def methods_section(inputs: RunInputs, result: QuarterlyResult) -> dict[str, Any
                       "Quarter forecasts are sums of whole posterior-predictive monthly paths, so their intervals are "
                       "valid and months no source has reported widen them. "
                       f"{f['quarters']['partial_quarter'][0].upper() + f['quarters']['partial_quarter'][1:]}."})
+    if result.fusion:  # the fused run: only the methods it used (no zoo, backtest, panel studies)
+        f = result.fusion
+        items.append({"title": "Early warning", "text": f"{f['early_warning']['definition']}."})
+        br = f.get("breaks") or {}
+        if br.get("method"):
+            items.append({"title": "Known-date steps", "text": br["method"]})
+        cl = f.get("claims") or {}
+        if cl.get("method"):
+            items.append({"title": "Claims check", "text": cl["method"] + " Verdicts at the 90% level: supported "
+                          "when the interval lies wholly on the claimed side of no change, not supported when wholly "
+                          "on the other side, else inconclusive."})
+        items.append({"title": "Province map", "text":
+                      "Expected attacks over the forecast quarters (sum of quarterly forecast means) divided by the "
+                      "province's latest population in the UCDP panel's census figures, times 100,000."})
+        return _section("methods", items=[*items, _reproducibility(inputs)])
     models = result.models.get("run")
     weights = result.models.get("ensemble_weights")
     text = ("Forecasts are predictive samples from each model for each province and horizon, made coherent "
@@ -713,12 +728,15 @@ def methods_section(inputs: RunInputs, result: QuarterlyResult) -> dict[str, Any
                   "n-2 degrees of freedom); supported when the interval lies wholly on the claimed side of 1; not "
                   "testable with fewer than 6 months or 2 years on a side. Each source separately, never pooled. "
                   "Monthly counts are autocorrelated, so intervals may be too narrow."})
+    return _section("methods", items=[*items, _reproducibility(inputs)])
+
+
+def _reproducibility(inputs: RunInputs) -> dict[str, str]:
     man = inputs.manifest if not isinstance(inputs.manifest, Missing) else {}
-    items.append({"title": "Reproducibility", "text":
-                  f"Run {man.get('run_id', 'unknown')} (git {man.get('git_revision') or 'unknown'}); inputs with "
-                  "sha256, options, seeds and package versions are in manifest.json; `pakcast report RUN_DIR` "
-                  "rebuilds this briefing from the run directory alone."})
-    return _section("methods", items=items)
+    return {"title": "Reproducibility", "text":
+            f"Run {man.get('run_id', 'unknown')} (git {man.get('git_revision') or 'unknown'}); inputs with "
+            "sha256, options, seeds and package versions are in manifest.json; `pakcast report RUN_DIR` "
+            "rebuilds this briefing from the run directory alone."}
 
 
 def glossary_section(sections: dict[str, dict[str, Any]]) -> dict[str, Any]:

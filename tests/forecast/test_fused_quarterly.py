@@ -232,6 +232,10 @@ def test_fused_briefing_reads_as_the_issue_asks(fused_run):
     prov = b["sections"]["provenance"]
     assert "panel break study (breaks.json)" in prov["not_produced"]
     assert prov["coverage"]["label"].startswith("UCDP event panel (one of the fused sources")
+    titles = [m["title"] for m in b["sections"]["methods"]["items"]]  # only the methods this run used
+    assert "Fused series" in titles and not {"Backtest and scorecard", "Attribution", "Forecasts"} & set(titles)
+    terms = [g["term"] for g in b["sections"]["glossary"]["items"]]
+    assert "fused series" in terms and "CRPS" not in terms  # the glossary has the words this run uses
     from pakcast.forecast.run_result import read_result
 
     summary = read_result(out).summary()  # what the console prints: the parts not produced in words

@@ -288,7 +288,7 @@ def test_cli_report(tmp_path, panel):
     d = make_quarterly_run(tmp_path / "cli", panel, with_attribution=False)
     res = CliRunner().invoke(app, ["report", str(d), "--no-pdf"])
     assert res.exit_code == 0, res.output
-    assert "briefing.html" in res.output and "not available in this run" in res.output
+    assert "briefing.html" in res.output and "not available in this run (Attribution: what drove the change" in res.output
     assert not (d / "briefing.pdf").exists()
     res = CliRunner().invoke(app, ["report", str(tmp_path / "nothing")])
     assert res.exit_code == 2 and "does not exist" in res.output
