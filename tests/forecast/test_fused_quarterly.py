@@ -272,6 +272,38 @@ def test_fused_briefing_pdf_has_no_half_empty_pages_and_the_html_columns(fused_r
                         assert c.split()[0] in text, (blk["name"], c)
 
 
+def test_fused_briefing_in_the_browser(fused_run, tmp_path):
+    """The rendered page (headless Chromium): plain key judgements, the banners, a region column in the
+    step table, no warning text, one "Source:" line per figure."""
+    import re
+
+    from test_report_browser import CHROMIUM, _chromium, _Collector, _visible_text
+
+    from pakcast.forecast.report.judgements import JARGON
+
+    if CHROMIUM is None:
+        pytest.skip("headless Chromium not installed (apt-get install chromium)")
+    out, _, _ = fused_run
+    b = json.loads((out / "briefing.json").read_text())
+    res = _chromium(["--dump-dom", (out / "briefing.html").as_uri()], tmp_path / "profile")
+    assert res.returncode == 0, res.stderr[-2000:]
+    dom = res.stdout
+    c = _Collector()
+    c.feed(dom)
+    assert c.sections == b["section_order"]
+    assert c.judgements == [j["text"] for j in b["sections"]["key_judgements"]["items"]]
+    for text in c.judgements:
+        assert not [w for w in JARGON if re.search(rf"\b{re.escape(w)}\b", text)], text
+    for msg in b["banner"]:
+        assert f'data-banner="{msg["id"]}"' in dom
+    head = re.search(r'data-table="fused_breaks".*?</thead>', dom, flags=re.S).group(0)
+    assert ">region<" in head
+    text = _visible_text(dom)
+    assert "Warning:" not in text and "FutureWarning" not in text and "RuntimeWarning" not in text
+    for fig in re.findall(r"<figure.*?</figure>", dom, flags=re.S):
+        assert _visible_text(fig).count("Source:") == 1, _visible_text(fig)
+
+
 def test_run_records_library_warnings_in_the_notes(monkeypatch):
     import warnings
 
