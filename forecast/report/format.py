@@ -54,6 +54,12 @@ def fmt_pct(v: float) -> str:
 
 
 @_number
+def fmt_prob(v: float) -> str:
+    """A probability that never reads as certainty: ``>99%``, ``<1%``, else a whole percentage."""
+    return ">99%" if v > 0.995 else "<1%" if v < 0.005 else f"{100 * v:.0f}%"
+
+
+@_number
 def fmt_p(v: float) -> str:
     """p-values: three decimals, ``<0.001`` below."""
     return "<0.001" if v < 0.001 else f"{v:.3f}"

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from pakcast.forecast.country import PAKISTAN
 from pakcast.forecast.report import figures as F
-from pakcast.forecast.report.format import fmt_count, fmt_pct, fmt_ratio, readable
+from pakcast.forecast.report.format import fmt_count, fmt_pct, fmt_prob, fmt_ratio, readable
 from pakcast.forecast.report.rundir import Missing, RunInputs
 
 NATIONAL = PAKISTAN.national
@@ -155,7 +155,7 @@ def fused_breaks_section(fusion: dict[str, Any]) -> dict[str, Any]:
     units = fusion["units"]["measures"]
     order = {NATIONAL: 0}
     rows = sorted(rows, key=lambda r: (r["date"], r["outcome"], order.get(r["series"], 1), r["series"]))
-    table = [[r["series"], r["outcome"], r["date"], _ci(r["level_rate_ratio"]), fmt_pct(r["p_increase"])]
+    table = [[r["series"], r["outcome"], r["date"], _ci(r["level_rate_ratio"]), fmt_prob(r["p_increase"])]
              for r in rows]
     return {"available": True, "blocks": [
         _p(b.get("method", "")),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from pakcast.forecast.country import profile
-from pakcast.forecast.report.format import fmt_count, fmt_pct, fmt_ratio
+from pakcast.forecast.report.format import fmt_count, fmt_pct, fmt_prob, fmt_ratio
 
 #: words for the simple forecasting rules the models are compared with
 BASELINE_WORDS = {
@@ -59,7 +59,7 @@ def _range(lo: float, hi: float) -> str:
     """A 90% range of a ratio in words: ``between 1% lower and 36% higher``, ``1.3 to 2.8 times``."""
     def one(v: float) -> str:
         if v >= 1.5:
-            return f"{fmt_ratio(v)} times"
+            return f"{fmt_ratio(v)} times as high"
         return f"{fmt_pct(abs(v - 1))} {'higher' if v >= 1 else 'lower'}" if round(abs(v - 1), 2) else "no change"
     if lo >= 1 and hi >= 1.5:
         return f"{fmt_ratio(lo)} to {fmt_ratio(hi)} times as high"
@@ -68,7 +68,7 @@ def _range(lo: float, hi: float) -> str:
 
 def _chance(p: float) -> str:
     """A probability in words that never reads as certainty: ``more than 99%``, ``less than 1%``."""
-    return "more than 99%" if p > 0.99 else "less than 1%" if p < 0.01 else fmt_pct(p)
+    return {">99%": "more than 99%", "<1%": "less than 1%"}.get(fmt_prob(p), fmt_prob(p))
 
 
 #: a claim's verdict in words for readers (the technical word in brackets)
