@@ -17,7 +17,8 @@ rows/s on 2 cores. The script checks each store afterwards: events + rejects = r
 For the smallest size the file is also read and validated alone (``iter_source`` without a store,
 in its own child: ``reader_only``), which splits the ingest's CPU between the reader (parse,
 validation, province assignment, the file's hash) and the store (DuckDB's append, the duplicate
-join, the key index, start-up differences).
+join, the key index, start-up differences, and what running both at once adds: ``store_cpu_seconds``
+is the ingest's CPU less the reader's alone).
 """
 
 from __future__ import annotations
