@@ -59,8 +59,13 @@ def default_ucdp_path() -> Path:
     return shared_dir() / "data" / "events" / "ucdp_ged_pak_hdx.csv"
 
 
+def user_store_path() -> Path:
+    """The user's store in the platform's data directory (the default without ``$PAKCAST_STORE``)."""
+    return Path(platformdirs.user_data_dir("pakcast")) / "pakcast.duckdb"
+
+
 def default_store_path() -> Path:
-    """Default DuckDB store location."""
+    """Default DuckDB store location: ``$PAKCAST_STORE``, else :func:`user_store_path`."""
     if os.environ.get("PAKCAST_STORE"):
         return Path(os.environ["PAKCAST_STORE"])
-    return Path(platformdirs.user_data_dir("pakcast")) / "pakcast.duckdb"
+    return user_store_path()

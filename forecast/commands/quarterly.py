@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from pakcast.forecast._cli_app import app, emit, json_option, seed_option
 from pakcast.forecast.errors import GateError
 from pakcast.forecast.jobs import input_errors
+from pakcast.forecast.paths import user_store_path
 
 console = Console(stderr=True)
 
@@ -32,7 +33,7 @@ def quarterly_cmd(
     out: Path = typer.Option(Path("reports/latest"), "--out", help="Run directory to write."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Last month of data to use (default: the last month of data)."),
     input: Optional[Path] = typer.Option(None, "--input", help="Panel CSV (province, period, attacks, killed, ...); default: the shipped panel."),
-    store: Optional[str] = typer.Option(None, "--store", help="DuckDB store for forecast vintages (default: the user store; 'none' to skip)."),
+    store: Optional[str] = typer.Option(None, "--store", help=f"DuckDB store for forecast vintages (default: $PAKCAST_STORE, else {user_store_path()}; 'none' to skip)."),
     models: Optional[str] = typer.Option(None, "--models", help="Comma-separated zoo members (default: five baselines, nb_glm, ingarch, hawkes)."),
     scheduler: str = typer.Option("local", "--scheduler", help="'local' (Dask LocalCluster), 'serial', or a scheduler address."),
     workers: Optional[int] = typer.Option(None, "--workers", help="LocalCluster worker processes (default: CPU count)."),

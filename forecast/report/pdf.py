@@ -470,8 +470,9 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
         w.paragraph("Limitations", size=9)
         for lim in sec["limitations"]:
             w.paragraph(lim, size=8, bullet="• ")
-        for r in sec.get("inputs", []):
-            w.paragraph(f"input {r['path']} sha256 {r['sha256']}", size=6.5, color="#444444")
+        if sec.get("inputs"):
+            w.table_title("Input files")
+            w.table(["file", "sha256"], [[r["path"], r["sha256"]] for r in sec["inputs"]], size=6.5, max_width=70)
     elif sid == "methods":
         for m in sec["items"]:
             w.paragraph(f"{m['title']}. {m['text']}", size=8.5)

@@ -337,6 +337,10 @@ def test_cli_refuses_models_with_data_fused(tmp_path):
     assert r.exit_code == 1 and "drop --data ucdp" in r.output
     r = CliRunner().invoke(app, ["quarterly", "--out", str(tmp_path / "o3"), "--data", "gtd"])
     assert r.exit_code == 2
+    from pakcast.forecast.paths import user_store_path
+
+    r = CliRunner().invoke(app, ["quarterly", "--help"], terminal_width=400)
+    assert str(user_store_path()) in r.output  # the default store's path is stated
 
 
 def test_fused_vintage_is_archived_with_its_units(fused_run, tmp_path):
