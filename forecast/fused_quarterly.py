@@ -225,9 +225,25 @@ def quarter_table(fr: Any, quarters: list[pd.Period], as_of: pd.Period, threshol
 # ------------------------------------------------------------------------------------------------
 # breaks
 
-def break_effects(fr: Any, window: int = EFFECT_WINDOW) -> dict[str, Any]:
+def _trend_change(lam: np.ndarray, t0: int, w: int) -> np.ndarray | None:
+    r"""Per draw, the yearly slope rate ratio :math:`\exp(12(b_1 - b_0))` of monthly intensities
+    ``lam`` (T, S): :math:`b_0`, :math:`b_1` the least-squares slopes of :math:`\log\lambda_t` over
+    the ``w`` months before month ``t0`` and the ``w`` months from it (None when either window is
+    short of ``w`` months)."""
+    if t0 - w < 0 or t0 + w > lam.shape[0]:
+        return None
+    t = np.arange(w, dtype=float) - (w - 1) / 2.0
+    ll = np.log(np.maximum(lam, 1e-300))
+    b0 = t @ (ll[t0 - w:t0] - ll[t0 - w:t0].mean(axis=0)) / (t @ t)
+    b1 = t @ (ll[t0:t0 + w] - ll[t0:t0 + w].mean(axis=0)) / (t @ t)
+    return np.exp(12.0 * (b1 - b0))
+
+
+def break_effects(fr: Any, window: int = EFFECT_WINDOW, slope_window: int = 2 * EFFECT_WINDOW) -> dict[str, Any]:
     """Level rate ratios (median, 90% interval) of the model's known-date steps, per province and
-    nationally, for attacks and deaths.
+    nationally, for attacks and deaths, and slope rate ratios: the change of the fused intensity's
+    log-linear trend (per year) between the ``slope_window`` months before the step and the
+    ``slope_window`` months from it, draw by draw.
 
     A province's attacks ratio is :math:`e^{\\beta_{e0u}}`, its deaths ratio
     :math:`e^{\\beta_{e0u} + \\beta_{e1u}}` (attacks times severity). The national ratio is, draw by
@@ -251,21 +267,32 @@ def break_effects(fr: Any, window: int = EFFECT_WINDOW) -> dict[str, Any]:
             tot = lam.sum(axis=(0, 1))
             cf = (lam * np.exp(-log_rr.T)[:, None, :]).sum(axis=(0, 1))
             series = [(u, np.exp(log_rr[:, i])) for i, u in enumerate(d.units)] + [(NATIONAL, tot / cf)]
-            for uid, rr in series:
+            lam_all = res.intensity_draws(me)[:, :d.n_fit, :]                          # (U, T, S)
+            trends = [_trend_change(lam_all[i], t0, slope_window) for i in range(len(d.units))]
+            trends.append(_trend_change(lam_all.sum(axis=0), t0, slope_window))
+            for (uid, rr), tr in zip(series, trends):
                 lo, med, hi = np.quantile(rr, [0.05, 0.5, 0.95])
-                rows.append({"series": uid, "outcome": me, "date": str(months[t0]), "effect": str(name),
-                             "level_rate_ratio": {"estimate": float(med), "ci_low": float(lo), "ci_high": float(hi),
-                                                  "level": 0.9},
-                             "p_increase": float((rr > 1).mean()),
-                             "months_after_in_fit": int(max(0, d.n_fit - t0))})
+                row = {"series": uid, "outcome": me, "date": str(months[t0]), "effect": str(name),
+                       "level_rate_ratio": {"estimate": float(med), "ci_low": float(lo), "ci_high": float(hi),
+                                            "level": 0.9},
+                       "p_increase": float((rr > 1).mean()),
+                       "months_after_in_fit": int(max(0, d.n_fit - t0))}
+                if tr is not None:
+                    slo, smed, shi = np.quantile(tr, [0.05, 0.5, 0.95])
+                    row["slope_rate_ratio"] = {"estimate": float(smed), "ci_low": float(slo), "ci_high": float(shi),
+                                               "level": 0.9, "per": "year", "window_months": int(slope_window)}
+                    row["p_steeper"] = float((tr > 1).mean())
+                rows.append(row)
     return {"rows": rows,
             "method": ("Level steps 1{t >= month of the event} in the fused model's log intensity, a coefficient per "
                        "province and measure (deaths: a step in attacks plus one in deaths per attack). A step is the "
                        "lasting change of level at that month, beyond the short-lived month-to-month deviations (AR(1)); "
                        f"a gradual change afterwards shows as persistent deviations. National: fused total over the {window} months from "
                        "the step against the same total without the step, draw by draw. 90% intervals."),
-             "slope": ("not estimated: the measurement model has level steps only (a slope term needs a change in "
-                       "models/fusion)")}
+             "slope": (f"slope rate ratio: the fused intensity's log-linear trend over the {slope_window} months from "
+                       f"the step against the {slope_window} months before it, per year, draw by draw (1 = the same "
+                       "trend; a derived quantity: the model has no slope term, so the trend is read from the fused "
+                       "series, whose months carry the measurement uncertainty). 90% intervals.")}
 
 
 # ------------------------------------------------------------------------------------------------

@@ -155,15 +155,16 @@ def fused_breaks_section(fusion: dict[str, Any]) -> dict[str, Any]:
     units = fusion["units"]["measures"]
     order = {NATIONAL: 0}
     rows = sorted(rows, key=lambda r: (r["date"], r["outcome"], order.get(r["series"], 1), r["series"]))
-    table = [[r["series"], r["outcome"], r["date"], _ci(r["level_rate_ratio"]), fmt_prob(r["p_increase"])]
+    table = [[r["series"], r["outcome"], r["date"], _ci(r["level_rate_ratio"]), fmt_prob(r["p_increase"]),
+              _ci(r["slope_rate_ratio"]) if r.get("slope_rate_ratio") else "not estimated (window outside the fit)"]
              for r in rows]
     return {"available": True, "blocks": [
         _p(b.get("method", "")),
         _table("Level rate ratio at each known date, by region (median and 90% interval; 1 = no change; units: "
                + "; ".join(units.get(m, m) for m in dict.fromkeys(r["outcome"] for r in rows)) + ")",
                ["region", "outcome", "first month of the step", "level rate ratio (90% interval)",
-                "P(increase)"], table, "fused_breaks"),
-        _p(f"Slope (trend) changes: {b.get('slope')}."),
+                "P(increase)", "slope rate ratio a year (90% interval)"], table, "fused_breaks"),
+        _p(f"Slope (trend) changes: {b.get('slope')}"),
     ]}
 
 
