@@ -211,7 +211,7 @@ def test_cli_source_label_names_the_users_file(tmp_path):
     assert "PICSS monthly reports (own copy)" in r.output
 
 
-def test_console_summary_in_words():
+def test_console_summary_in_words(monkeypatch):
     """What ``pakcast quarterly`` prints: the published choice in words, the store's path, what was
     not produced one line each."""
     from pakcast.forecast.run_result import QuarterlyResult
@@ -224,8 +224,12 @@ def test_console_summary_in_words():
                                                      ("Pakistan", "ens_crps"))]},
         vintage={"vintage_id": "v-1", "store": "/home/u/.local/share/pakcast/pakcast.duckdb"},
         not_produced={"breaks.json": "studies disabled for this run (--no-studies)"})
+    monkeypatch.setenv("PAKCAST_STORE", "/home/u/.local/share/pakcast/pakcast.duckdb")
+    res.notes = ["warning during the run (RuntimeWarning, 2 times, at results.py:1): overflow encountered in exp"]
     text = res.summary()
     assert "published: ensemble (skill-weighted) for 2 of 3 series, long-run average for 1 of 3 series" in text
-    assert "in the store /home/u/.local/share/pakcast/pakcast.duckdb" in text
-    assert "  - breaks.json: studies disabled for this run (--no-studies)" in text
+    assert "in the store /home/u/.local/share/pakcast/pakcast.duckdb (the default store: " in text
+    assert "  - panel break study (breaks.json): studies disabled for this run (--no-studies)" in text
+    assert "1 warning from the numerical libraries during the run, recorded in results.json (notes)" in text
+    assert "overflow" not in text  # the warning itself stays in the notes
     assert "ens_crps" not in text and "historical_rate" not in text
