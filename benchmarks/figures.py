@@ -181,7 +181,8 @@ JOBS = {
             kernel_figures,
             "the kernels plus the hierarchical PyMC/nutpie sampler comparison (docs/readme/performance.md)"),
         Job("fusion",
-            ("python", "-m", "benchmarks.fusion_figures", "--json", "{out}"),
+            ("python", "-m", "benchmarks.fusion_figures", "--draws", "500", "--tune", "500", "--reps", "10",
+             "--json", "{out}"),
             lambda raw: raw["figures"],
             "fused series: default fit, held-out checks (last12, pips2025), scales against UCDP, the post-2021 "
             "backtest with early warning, simulation coverage (docs/readme/fusion.md)"),
