@@ -264,6 +264,7 @@ def map_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, 
         rows.append({"province": prov, "expected_attacks": float(e), "population": None if p is None else float(p),
                      "per_100k": rate,
                      "next_quarter": quarters[0],
+                     "next_mean_per_100k": values[prov] if ok and q is not None else None,
                      "next_q50_per_100k": float(q["q50"] / p * 1e5) if ok and q is not None else None,
                      "next_q05_per_100k": float(q["q05"] / p * 1e5) if ok and q is not None else None,
                      "next_q95_per_100k": float(q["q95"] / p * 1e5) if ok and q is not None else None})

@@ -360,9 +360,9 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
         _figures(w, sec["figures"], figs)
         q0, q1 = sec["quarters"][0], sec["quarters"][-1]
         w.table(["Province", f"Expected attacks {q0}–{q1}", "Population", "Expected attacks per 100,000",
-                 f"{q0} per 100,000: median (90% interval)"],
+                 f"{q0} per 100,000: expected (90% interval), as on the map"],
                 [[r["province"], fmt_count(r["expected_attacks"]), fmt_count(r["population"]), fmt_rate(r["per_100k"]),
-                  rate_interval(r["next_q50_per_100k"], r["next_q05_per_100k"], r["next_q95_per_100k"])]
+                  rate_interval(r["next_mean_per_100k"], r["next_q05_per_100k"], r["next_q95_per_100k"])]
                  for r in sec["rows"]], max_width=30)
     elif sid == "breaks":
         if sec.get("known_rows"):

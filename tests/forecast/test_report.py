@@ -219,6 +219,11 @@ def test_map_rate_is_expected_attacks_per_100k(built):
     pop = panel[panel.province == "Balochistan"].dropna(subset=["population"]).sort_values("period")["population"].iloc[-1]
     exp = fc[(fc.province == "Balochistan") & (fc.measure == "attacks")]["mean"].sum()
     assert row["per_100k"] == pytest.approx(exp / pop * 1e5, rel=1e-12)
+    # the map's label and the table's quarter column show one number: the expected rate with its interval
+    first = fc[(fc.province == "Balochistan") & (fc.measure == "attacks") & (fc.quarter == row["next_quarter"])].iloc[0]
+    assert row["next_mean_per_100k"] == pytest.approx(first["mean"] / pop * 1e5, rel=1e-12)
+    text = b["figures"]["map_forecast_rate"]["caption"]
+    assert "forecast mean" in text
     assert b["sections"]["map"]["merged"] == {"FATA": "Khyber Pakhtunkhwa"}
 
 
