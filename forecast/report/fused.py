@@ -91,7 +91,8 @@ def fusion_section(fusion: dict[str, Any], inputs: RunInputs, figdir: Path, figs
         _p(f"Every source is an imperfect, scaled, noisy view of one latent monthly series per province. The series is "
            f"in the units of {units['source']} ({units['reason']}): {units_line(fusion)}. {age_line(fusion)}"),
         _p(f"Convergence: {str(dg.get('message', 'not recorded')).rstrip('.')}." + (
-            "" if dg.get("converged", True) else " The gates failed (the banner at the top says so too): no interval of this run should be relied on before a longer run (--draws, --tune).")),
+            "" if dg.get("converged", True) else " The gates failed (the banner at the top says so too): no interval "
+            "of this run should be relied on before a longer run (--draws, --tune).")),
     ]
     sc = scales.copy()
     rows = [[r.source, readable(r.metric), r.measure, "reference (1 by definition)" if bool(r.reference) else
