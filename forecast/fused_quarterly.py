@@ -217,8 +217,9 @@ def quarter_table(fr: Any, quarters: list[pd.Period], as_of: pd.Period, threshol
                             "(the year-earlier quarter is itself uncertain where the reference source has no count "
                             "for it); P(> threshold) for the --threshold values, in the same units"),
              "thresholds": thresholds, "rows": warn,
-             "backtest": "not produced: the Brier score and reliability diagram need the post-2021 backtest "
-                         "(rolling fused origins), not yet built"}
+             "backtest": "not produced in this run: the Brier score and reliability diagram come from the post-2021 "
+                         "backtest, `pakcast fuse --backtest` (one fit per origin, minutes each; scored against "
+                         "climatology)"}
     return fc, pd.DataFrame(pct_rows), {"early_warning": early, "partial_quarter": handling}
 
 

@@ -37,7 +37,9 @@ def draw_fused(axes: Any, fused: pd.DataFrame, obs: pd.DataFrame, scales: pd.Dat
                measures: tuple[str, ...] = ("attacks", "killed")) -> None:
     """Draw one province on one axis per measure: the fused monthly median with 50% and 90% bands and
     each source's figures for exactly ``cover``, divided by its estimated scale and by the months they
-    span (monthly averages in reference units).
+    span (monthly averages in reference units). The scale is the row's own ``scale`` where ``obs`` has
+    that column (the source's scale in the figure's year, :meth:`FusionResults.figure_scales`: scales
+    drift), else the source's current one from ``scales``.
 
     ``fused``: ``province, month (YYYY-MM), measure, median, q05, q25, q75, q95``; ``obs``: the
     observation table (``cover`` tuples, ``first``/``last`` monthly Periods); ``scales``: indexed by
@@ -53,10 +55,12 @@ def draw_fused(axes: Any, fused: pd.DataFrame, obs: pd.DataFrame, scales: pd.Dat
         o = obs[(obs.measure == me) & obs["cover"].map(lambda c: set(c) == set(cover))]
         seen = set()
         for r in o.itertuples():
-            k = scales.loc[(r.source, r.metric), "estimate"]
+            now = scales.loc[(r.source, r.metric), "estimate"]
+            k = getattr(r, "scale", now)
             n = r.last.ordinal - r.first.ordinal + 1
             v = r.value / k / n
-            lab = f"{r.source} {str(r.metric).replace('_', ' ')} / {k:.2f}"
+            lab = (f"{r.source} {str(r.metric).replace('_', ' ')} / its scale "
+                   + (f"in each year (now {now:.2f})" if hasattr(r, "scale") else f"{now:.2f}"))
             kw = {"color": color[r.source], "label": lab if lab not in seen else None}
             seen.add(lab)
             t0 = r.first.to_timestamp()
@@ -84,11 +88,20 @@ def province_figures(fr: Any, directory: str | Path) -> list[Path]:
     as_of = pd.Period(fr.as_of, "M").to_timestamp()
     refs = fr.results.reference()
     ylabels = {me: f"{me} / month\n(as {refs[me]['source']} counts {refs[me]['metric']})" for me in MEASURES}
+    obs = fr.table.frame
+    d = fr.results.design
+    key_of = {k: i for i, k in enumerate(d.keys)}
+    month_of = {str(m): i for i, m in enumerate(d.months)}
+    keep = [((s, m) in key_of) and str(f) in month_of for s, m, f in zip(obs["source"], obs["metric"], obs["first"])]
+    obs = obs[keep]
+    keys = np.array([key_of[(s, m)] for s, m in zip(obs["source"], obs["metric"])], dtype=np.int64)
+    first = np.array([month_of[str(f)] for f in obs["first"]], dtype=np.int64)
+    obs = obs.assign(scale=fr.results.figure_scales(keys, first) if len(obs) else [])
     out = []
     for prov in [*units, NATIONAL]:
         fig, axes = plt.subplots(len(MEASURES), 1, figsize=(10, 6.5), sharex=True)
         cover = tuple(units) if prov == NATIONAL else (prov,)
-        draw_fused(axes, fused, fr.table.frame, scales, prov, cover, as_of, ylabels, MEASURES)
+        draw_fused(axes, fused, obs, scales, prov, cover, as_of, ylabels, MEASURES)
         np.atleast_1d(axes)[0].set_title(f"{prov}: fused monthly series in {fr.units} units (as of {fr.as_of}; "
                                          "dotted line: last observation)", fontsize=9)
         path = directory / f"fused_{safe_name(prov)}.png"

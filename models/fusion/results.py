@@ -149,6 +149,17 @@ class FusionResults:
         pos = d.drift_position(keys, first)
         return self._kappa_anchor[pick][:, keys] * np.exp(self._rho[pick][:, keys, pos])
 
+    def figure_scales(self, keys: np.ndarray, first: np.ndarray) -> np.ndarray:
+        """(n,) posterior median of the scale of figures of source-metrics ``keys`` (indices into
+        ``design.keys``) whose periods start at month index ``first``, against the fused series in
+        that month: :math:`\\kappa_k e^{\\rho_{ky}}` over the reference's scale in year :math:`y`
+        (a figure divided by it is in the fused series' units)."""
+        d = self.design
+        keys = np.asarray(keys, dtype=np.int64)
+        first = np.asarray(first, dtype=np.int64)
+        sc = self._obs_scale(slice(None), keys, first) / np.exp(self._ref_drift[:, d.key_measure[keys], first])
+        return np.median(sc, axis=0)
+
     @cached_property
     def _loglam(self) -> np.ndarray:
         """(S, M, U, T) latent log-intensity of each measure."""

@@ -225,3 +225,14 @@ def test_interval_coverage_over_replications():
           f"{cov['seconds']:.0f} s")
     assert 0.85 <= cov["latent"] <= 0.95
     assert 0.80 <= cov["scales"] <= 0.98
+
+
+def test_figure_scales_are_the_scales_when_nothing_drifts(fitted):
+    """Without drift a figure's scale against the fused series is its source's scale in every month
+    (the reference's is 1)."""
+    _, res, _ = fitted
+    d = res.design
+    sc = res.scales().set_index(["source", "metric"])["estimate"]
+    for k, key in enumerate(d.keys):
+        got = res.figure_scales(np.array([k, k]), np.array([0, d.n_fit - 1]))
+        np.testing.assert_allclose(got, sc.loc[key], rtol=1e-9)
