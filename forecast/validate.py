@@ -27,6 +27,7 @@ import datetime as _dt
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Literal
 
@@ -288,6 +289,18 @@ def _plain_integers(s: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     return vals, missing
 
 
+def _exact_integer(cell: object) -> int | None:
+    """The cell's exact integer value (read as a decimal, never through a float); None when it is
+    not a whole number."""
+    try:
+        d = Decimal(str(cell).strip())
+    except InvalidOperation:
+        return None
+    if not d.is_finite() or d != d.to_integral_value():
+        return None
+    return int(d)
+
+
 def first_occurrence(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """``(codes, first)``: a code per distinct value (-1 for missing) and the position of each row's
     value's first occurrence (hash-encoded by pyarrow, no Python per row)."""
@@ -365,9 +378,20 @@ class Checker:
         present = s.notna()
         finite = np.isfinite(num.to_numpy(dtype=float, na_value=np.nan))
         bad = present & (num.isna() | ~finite | (num != np.round(num)))
+        # from 2**52 on a float's spacing is 1 or more, so the parse above may have rounded the cell
+        # (9007199254740993 reads as 9007199254740992, 4503599627370496.5 as an integer): such
+        # cells are read again exactly, as decimals
+        inexact = np.flatnonzero(present & ~bad & (num.abs() >= 2**52))
+        huge = pd.Series(False, index=s.index)
+        for i in inexact:
+            exact = _exact_integer(s.iloc[i])
+            if exact is None:
+                bad.iloc[i] = True
+            elif abs(exact) > MAX_COUNT:
+                huge.iloc[i] = True
         self.flag(bad, column, "an integer")
         # beyond 2**53 a float no longer holds every integer exactly (and sums may overflow int64)
-        huge = present & ~bad & (num.abs() > MAX_COUNT)
+        huge |= present & ~bad & (num.abs() > MAX_COUNT)
         self.flag(huge, column, f"an integer of at most {MAX_COUNT:,} in absolute value")
         bad = bad | huge
         if minimum is not None:

@@ -406,6 +406,48 @@ def test_huge_but_valid_counts_survive_the_panel(tmp_path):
     assert math.isfinite(float(nat["killed"].max()))
 
 
+
+@pytest.mark.case("count-above-2-53", fault="a count just above 2^53 (9007199254740993)",
+                  how="unit (both parse paths); CLI into a store",
+                  outcome="**was a bug**: read through a float and stored rounded (9007199254740992), silently. Now read exactly: row rejected \"an integer of at most 9,007,199,254,740,992 in absolute value\" with file, line, column; 2^53 itself is stored exactly")
+@pytest.mark.parametrize("other", ["4", "4.0"], ids=["arrow-path", "cell-by-cell-path"])
+@pytest.mark.parametrize("value,expect", [("9007199254740993", "at most 9,007,199,254,740,992"),
+                                          ("-9007199254740993", "at most 9,007,199,254,740,992"),
+                                          ("9007199254740993.0", "at most 9,007,199,254,740,992"),
+                                          ("4503599627370496.5", "an integer")])
+def test_count_beyond_float_precision_is_rejected_not_rounded(tmp_path, other, value, expect):
+    """``4.0`` is no plain integer for Arrow's cast, so that column is checked cell by cell."""
+    p = tmp_path / "counts.csv"
+    p.write_text(f"event_id,date,killed\na,2015-01-01,{other}\nb,2015-01-02,{value}\n"
+                 "c,2015-01-03,9007199254740992\n", encoding="utf-8")
+    with pytest.raises(ValidationError) as ei:
+        read_source(p, "csv")
+    (issue,) = ei.value.issues
+    assert (issue.file, issue.line, issue.column, issue.value) == (str(p), 3, "killed", value)
+    assert expect in issue.expectation
+    res = read_source(p, "csv", on_error="report")
+    assert (res.rows_read, res.accepted, res.rejected) == (3, 2, 1)
+    assert res.rejects["line"].tolist() == [3] and expect in res.rejects["reason"].iloc[0]
+    assert res.events["killed"].tolist() == [4, 2**53]
+
+
+def test_count_above_2_53_is_rejected_by_cli_ingest_and_2_53_stored_exactly(tmp_path):
+    from pakcast.forecast.store import Store
+
+    p = tmp_path / "big.csv"
+    p.write_text("event_id,date,killed\na,2015-01-01,9007199254740992\nb,2015-01-02,9007199254740993\n",
+                 encoding="utf-8")
+    store = tmp_path / "s.duckdb"
+    res = _cli("ingest", str(p), "--source", "csv", "--store", str(store))
+    text = " ".join(res.output.split())
+    assert res.exit_code == 1 and "line 3" in text and "killed" in text and "Traceback" not in text
+    assert "at most 9,007,199,254,740,992" in text
+    res = _cli("ingest", str(p), "--source", "csv", "--store", str(store), "--on-error", "report")
+    assert res.exit_code == 0, res.output
+    st = Store(store)
+    assert st.events()["killed"].tolist() == [2**53]
+    assert st.rejects()["line"].tolist() == [3]
+
 TEMPLATES = {
     "ucdp": {"id": "{i}", "type_of_violence": "1", "date_start": "2015-03-04", "date_end": "2015-03-04",
              "best": "3", "low": "2", "high": "5", "date_prec": "1", "adm_1": "Punjab", "latitude": "31.5",
