@@ -142,19 +142,27 @@ def run(size_mb: float, keep: bool = False, workdir: str | None = None, split: b
 GOAL = {"file_mb": 1024, "peak_rss_mb_below": 1536, "rows_per_second_at_least": 500_000}
 
 
+def growth(a: dict, b: dict) -> dict:
+    """How peak memory grows from run ``a`` to the larger run ``b``. The file is generated in blocks of
+    rows, so two sizes may give the same file (``--size-mb 4 8``: one block each); then there is no
+    growth to measure, and the per-GB and per-row rates are None with a note saying why."""
+    out = {"from_mb": a["size_mb"], "to_mb": b["size_mb"], "peak_rss_mb_added": b["peak_rss_mb"] - a["peak_rss_mb"]}
+    d_bytes, d_rows = b["file_bytes"] - a["file_bytes"], b["rows"] - a["rows"]
+    if d_bytes <= 0 or d_rows <= 0:
+        return {**out, "peak_rss_mb_per_file_gb": None, "peak_rss_bytes_per_row": None,
+                "note": f"both generated files have {b['rows']:,} rows ({b['file_bytes']:,} bytes): the file is "
+                        "written in blocks of rows, so no growth is measured; give sizes further apart"}
+    return {**out, "peak_rss_mb_per_file_gb": round(out["peak_rss_mb_added"] / (d_bytes / 2**20) * 1024),
+            "peak_rss_bytes_per_row": round(out["peak_rss_mb_added"] * 2**20 / d_rows)}
+
+
 def run_sizes(sizes_mb: list[float], keep: bool = False, workdir: str | None = None) -> dict:
     """One run per size (smallest first) and how peak memory grows between the smallest and largest."""
     runs = [run(s, keep, workdir, split=(k == 0)) for k, s in enumerate(sorted(sizes_mb))]
     out: dict = {"runs": runs, "goal": GOAL,
                  "machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
     if len(runs) > 1:
-        a, b = runs[0], runs[-1]
-        d_mb = (b["file_bytes"] - a["file_bytes"]) / 2**20
-        out["growth"] = {"from_mb": a["size_mb"], "to_mb": b["size_mb"],
-                         "peak_rss_mb_added": b["peak_rss_mb"] - a["peak_rss_mb"],
-                         "peak_rss_mb_per_file_gb": round((b["peak_rss_mb"] - a["peak_rss_mb"]) / d_mb * 1024),
-                         "peak_rss_bytes_per_row": round((b["peak_rss_mb"] - a["peak_rss_mb"]) * 2**20 /
-                                                         (b["rows"] - a["rows"]))}
+        out["growth"] = growth(runs[0], runs[-1])
     largest = runs[-1]
     out["meets_goal"] = bool(largest["meets_goal"] and largest["size_mb"] >= GOAL["file_mb"])
     return out

@@ -1,0 +1,42 @@
+"""The ingest benchmark's summary (benchmarks/bench_ingest.py) without running an ingest."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = str(Path(__file__).resolve().parents[1])
+
+
+@pytest.fixture()
+def bench(monkeypatch):
+    monkeypatch.syspath_prepend(REPO)  # benchmarks/ is a folder of the repository, not of the installed package
+    import benchmarks.bench_ingest as B
+
+    yield B
+    sys.modules.pop("benchmarks.bench_ingest", None)
+
+
+def _run(size_mb: float, file_bytes: int, rows: int, peak_rss_mb: int) -> dict:
+    return {"size_mb": size_mb, "file_bytes": file_bytes, "rows": rows, "peak_rss_mb": peak_rss_mb,
+            "meets_goal": False}
+
+
+def test_growth_between_two_sizes(bench):
+    g = bench.growth(_run(256, 256 * 2**20, 3_000_000, 400), _run(1024, 1024 * 2**20, 12_000_000, 700))
+    assert g["peak_rss_mb_added"] == 300 and g["peak_rss_mb_per_file_gb"] == 400
+    assert g["peak_rss_bytes_per_row"] == round(300 * 2**20 / 9_000_000) and "note" not in g
+
+
+def test_sizes_that_give_the_same_file_are_no_division_by_zero(bench, monkeypatch, capsys):
+    """``--size-mb 4 8``: the file is written in blocks of 200,000 rows, so both sizes give one block."""
+    monkeypatch.setattr(bench, "run", lambda s, keep=False, workdir=None, split=False: _run(s, 15_000_000, 200_000,
+                                                                                             120 + int(s)))
+    bench.main(["--size-mb", "4", "8"])
+    out = bench.run_sizes([8, 4])
+    g = out["growth"]
+    assert (g["from_mb"], g["to_mb"], g["peak_rss_mb_added"]) == (4, 8, 4)
+    assert g["peak_rss_mb_per_file_gb"] is None and g["peak_rss_bytes_per_row"] is None
+    assert "200,000 rows" in g["note"] and "growth" in capsys.readouterr().out
