@@ -44,13 +44,14 @@ def reported_add_cmd(
     note: Optional[str] = typer.Option(None, "--note", help="Which report, what the figure counts."),
     file: Optional[Path] = typer.Option(None, "--file", help=_file_help()),
     revision: bool = typer.Option(False, "--revision", help="The source revised a figure already in the table: add the new one as its revision."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of the table (e.g. latin-1); it is written back in it."),
 ) -> None:
     """Append one published figure to a table, validated; a contradicting duplicate is refused unless --revision."""
     from pakcast.forecast.sources.reported import add_reported, default_reported_table
 
     path = file or default_reported_table()
     res = add_reported(path, source=source, period_type=period_type.value, period=period, region=region,
-                       metric=metric, value=value, url=url, note=note, revision=revision)
+                       metric=metric, value=value, url=url, note=note, revision=revision, encoding=encoding)
     r = res["row"]
     what = f"{r['source']} {r['period_type']} {r['period']} {r['region']} {r['metric']} = {r['value']}"
     if res["status"] == "unchanged":
@@ -66,6 +67,7 @@ def reported_add_cmd(
 def reported_list_cmd(
     file: Optional[Path] = typer.Option(None, "--file", help=_file_help() + " A folder lists all its CSV files."),
     source: Optional[str] = typer.Option(None, "--source", help="Only this source."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of the table(s) (e.g. latin-1)."),
 ) -> None:
     """Show what a table holds per source, metric and region, with the latest period of each."""
     from pakcast.forecast.sources.reported import default_reported_table, list_reported, read_reported
@@ -73,7 +75,7 @@ def reported_list_cmd(
     path = file or default_reported_table()
     if not path.exists():
         raise InputError(f"{path}: no such table (add a figure with `pakcast reported add`)")
-    table, _, n = read_reported(path, on_error="raise")
+    table, _, n = read_reported(path, on_error="raise", encoding=encoding)
     summ = list_reported(table)
     if source:
         summ = summ[summ["source"] == source]

@@ -237,7 +237,8 @@ def _s(x) -> str:
 
 
 def add_reported(path: str | Path, *, source: str, period_type: str, period: str, region: str, metric: str,
-                 value: str | float, url: str, note: str | None = None, revision: bool = False) -> dict:
+                 value: str | float, url: str, note: str | None = None, revision: bool = False,
+                 encoding: str = "utf-8") -> dict:
     """Append one published figure to the reported table ``path`` (created with its header if absent).
 
     The row is validated exactly as :func:`read_reported_file` validates a file (period matching its
@@ -246,6 +247,7 @@ def add_reported(path: str | Path, *, source: str, period_type: str, period: str
     (canonical province, and the KP definition) and metric must agree: the same value adds nothing
     (``status="unchanged"``); another value is refused unless ``revision`` (then it is appended last,
     which :func:`reported_panel` takes as the revised figure, with the earlier figure in its note).
+    The table is read and written in ``encoding`` (a table in Latin-1 stays in Latin-1).
 
     Returns ``{"status", "path", "line", "row", "earlier"}``.
     """
@@ -254,9 +256,12 @@ def add_reported(path: str | Path, *, source: str, period_type: str, period: str
     import re
     import tempfile
 
+    from pakcast.forecast.csvread import check_encoding
     from pakcast.forecast.io import atomic_write_text
 
     path = Path(path)
+    codec = check_encoding(encoding)
+    codec = "utf-8" if codec == "utf-8-sig" else codec  # a BOM, if any, is kept as the text's first character
     row = {"source": str(source).strip(), "period_type": str(period_type).strip(), "period": str(period).strip(),
            "region": str(region).strip(), "metric": str(metric).strip(), "value": str(value).strip(),
            "url": str(url).strip(), "note": (note or "").strip()}
@@ -286,7 +291,7 @@ def add_reported(path: str | Path, *, source: str, period_type: str, period: str
     n = new.iloc[0]
     earlier = None
     if path.exists():
-        old, _, _ = read_reported_file(path, on_error="raise")
+        old, _, _ = read_reported_file(path, on_error="raise", encoding=encoding)
         same = old[(old["source"] == n["source"]) & (old["period_type"] == n["period_type"])
                    & (old["period"] == n["period"]) & (old["metric"] == n["metric"])
                    & (old["province"].fillna("") == _s(n["province"]))
@@ -305,7 +310,7 @@ def add_reported(path: str | Path, *, source: str, period_type: str, period: str
                     "contradicts it: pass --revision if the source revised its figure")
             rev = f"revision of {earlier['value']:g} (line {earlier['line']}, {earlier['url']})"
             row["note"] = f"{row['note']}; {rev}" if row["note"] else rev
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding=codec)
         header = next(csv.reader(io.StringIO(text)))
     else:
         text, header = "", COLUMNS
@@ -316,7 +321,15 @@ def add_reported(path: str | Path, *, source: str, period_type: str, period: str
     elif not text.endswith("\n"):
         buf.write("\n")
     w.writerow({k: row.get(k, "") for k in header})
-    atomic_write_text(path, text + buf.getvalue())
+    try:
+        data = (text + buf.getvalue()).encode(codec)
+    except UnicodeEncodeError as exc:
+        from pakcast.forecast.errors import InputError
+
+        raise InputError(f"{path}: the figure holds {exc.object[exc.start:exc.end]!r}, which the table's encoding "
+                         f"{encoding} cannot hold: nothing was written; give --encoding utf-8 for a UTF-8 "
+                         "table") from None
+    atomic_write_text(path, data.decode(codec), encoding=codec)
     line = (text + buf.getvalue()).rstrip("\n").count("\n") + 1
     return {"status": "revision" if earlier is not None else "added", "path": path, "line": line, "row": row,
             "earlier": earlier}

@@ -109,3 +109,24 @@ def test_list_shows_latest_period_per_source_metric_region(tmp_path):
 def test_list_missing_table_is_a_clear_error(tmp_path):
     r = runner.invoke(app, ["reported", "list", "--file", str(tmp_path / "none.csv")])
     assert r.exit_code == 1 and "no such table" in r.output
+
+
+def test_encoding_is_read_and_kept_and_an_unknown_one_is_a_clear_error(tmp_path):
+    f = tmp_path / "reported.csv"
+    note = "Peshawar r\u00e9sum\u00e9"  # é: one byte in Latin-1, two in UTF-8
+    f.write_bytes(("source,period_type,period,region,metric,value,url,note\n"
+                   f"PICSS,month,2025-08,Pakistan,attacks,80,{URL},{note}\n").encode("latin-1"))
+    r = runner.invoke(app, ["reported", "list", "--file", str(f)])
+    assert r.exit_code == 1 and "wrong text encoding" in " ".join(r.output.split()) and "Traceback" not in r.output
+    r = runner.invoke(app, ["reported", "list", "--file", str(f), "--encoding", "latin-1"])
+    assert r.exit_code == 0 and "1 figure(s)" in r.output, r.output
+    r = _add(f, "--note", "r\u00e9vision", "--encoding", "latin-1")
+    assert r.exit_code == 0 and "line 3" in r.output, r.output
+    df = pd.read_csv(f, encoding="latin-1")
+    assert df["note"].tolist() == [note, "r\u00e9vision"] and df["value"].tolist() == [80, 99]
+    before = f.read_bytes()
+    r = _add(f, "--note", "\u062d\u0645\u0644\u06c1", "--encoding", "latin-1", period="2025-10")  # Urdu text
+    assert r.exit_code == 1 and "cannot hold" in " ".join(r.output.split()) and "Traceback" not in r.output
+    r = _add(f, "--encoding", "klingon", period="2025-10")
+    assert r.exit_code == 1 and "unknown text encoding 'klingon'" in " ".join(r.output.split())
+    assert f.read_bytes() == before
