@@ -432,8 +432,8 @@ def run_fused(config: Any, progress: Callable[[str, int, int], None] | None = No
         "vintage": {}, "earlier_vintages": {},
     }
     not_produced = results["not_produced"]
-    not_produced["backtest"] = ("the fused run has no rolling-origin backtest yet (post-2021 scorecard against the "
-                                "published figures: not built); use --data ucdp for the UCDP zoo's backtest")
+    not_produced["backtest"] = ("not run here (one fit per origin, minutes each): the post-2021 scorecard against the "
+                                "published figures is `pakcast fuse --backtest`; --data ucdp runs the UCDP zoo's backtest")
     if not fr.results.diagnostics.converged:
         notes.append(f"fusion convergence gates failed: {fr.results.diagnostics.message()}")
     if progress:
@@ -450,7 +450,8 @@ def run_fused(config: Any, progress: Callable[[str, int, int], None] | None = No
     Q._not_produced(out / "breaks.json", "panel break study", "the fused run reports its breaks from the fused "
                     "model (results.json fusion.breaks); the panel study runs with --data ucdp", not_produced)
     Q._not_produced(out / "attribution.json", "attribution study", "the attribution of the change to covariates "
-                    "runs on the UCDP panel (--data ucdp); on the fused series it is not built yet", not_produced)
+                    "is a study of its own: `pakcast attribute --series fused` runs it on the fused series, --data ucdp "
+                    "in the quarterly run on the UCDP panel", not_produced)
     results["timings_seconds"]["total_before_report"] = round(time.perf_counter() - t_start, 2)
     result = QuarterlyResult(**results, sources=sources, run_id=manifest.run_id, created=manifest.created,
                              fusion=fusion)

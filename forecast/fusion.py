@@ -38,6 +38,7 @@ Rules (each exclusion is counted in ``FusionRun.exclusions``; nothing is dropped
 from __future__ import annotations
 
 import datetime as _dt
+import codecs
 import re
 import time
 from collections.abc import Sequence
@@ -94,6 +95,8 @@ class FusionConfig:
 
     events: list[tuple[str, str]] = field(default_factory=list)   # (path, ucdp|gtd|acled|csv)
     reported: list[str] = field(default_factory=list)
+    #: text encoding of the --events and --reported files
+    encoding: str = "utf-8"
     start: str = "2007-01"
     end: str | None = None
     units: str | None = None
@@ -121,6 +124,10 @@ class FusionConfig:
             raise InputError(f"--start {self.start} must be before the horizon end {self.end or default_end()}")
         if self.fata not in ("merge", "separate"):
             raise InputError(f"--fata {self.fata!r}: expected merge or separate")
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise InputError(f"--encoding {self.encoding!r}: unknown text encoding (e.g. utf-8, latin-1)") from None
         for path, src in self.events:
             if src not in EVENT_SOURCE_NAMES:
                 raise InputError(f"--source {src!r}: expected one of {sorted(EVENT_SOURCE_NAMES)}")
@@ -216,7 +223,7 @@ def _event_panels(config: FusionConfig) -> list[tuple[str, pd.DataFrame, str, st
 
     out, names = [], []
     for path, src in config.events:
-        rr = read_source(path, src)
+        rr = read_source(path, src, encoding=config.encoding)
         name = EVENT_SOURCE_NAMES[src]
         if name in names:
             name = f"{name}:{Path(path).stem}"
@@ -272,7 +279,7 @@ def _load_reported(config: FusionConfig, inputs: list) -> pd.DataFrame:
         return t
     parts = []
     for path in config.reported:
-        t, _, _ = read_reported(path, on_error="raise")
+        t, _, _ = read_reported(path, on_error="raise", encoding=config.encoding)
         t["origin"] = t["file"].astype(str) + " row " + t["line"].astype(str)
         t["_file"] = t["file"].astype(str)
         t["_row"] = t["line"]

@@ -17,6 +17,7 @@ def fuse_cmd(
     events: list[Path] | None = typer.Option(None, "--events", help="Event file (repeatable; each with one --source). Default: the shipped UCDP panel."),
     source: list[str] | None = typer.Option(None, "--source", help="Source of the matching --events file: ucdp, gtd, acled or csv."),
     reported: list[Path] | None = typer.Option(None, "--reported", help="Published-figures CSV (source, period_type, period, region, metric, value, url, note); repeatable. Default: the shipped table."),
+    encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of the --events and --reported files (e.g. latin-1)."),
     start: str = typer.Option("2007-01", "--start", help="First month (YYYY-MM)."),
     end: str | None = typer.Option(None, "--end", help="Horizon end (YYYY-MM; default December of next year)."),
     units: str | None = typer.Option(None, "--units", help="Reference source whose units the fused series is in (default: the source overlapping most with the others)."),
@@ -41,7 +42,7 @@ def fuse_cmd(
 
     try:
         cfg = FusionConfig(events=[(str(p), s) for p, s in parse_events([str(e) for e in events or []], source or [])],
-                           reported=[str(p) for p in reported or []], start=start, end=end, units=units, fata=fata,
+                           reported=[str(p) for p in reported or []], encoding=encoding, start=start, end=end, units=units, fata=fata,
                            random_seed=random_seed, out=str(out) if out else None,
                            json=str(json_out) if json_out else None, draws=draws, tune=tune, chains=chains)
         cfg.validate()

@@ -146,9 +146,7 @@ def test_every_command_reading_a_csv_is_listed():
     assert found == set(READS_CSV), found ^ set(READS_CSV)
 
 
-@pytest.mark.parametrize("cmd", [pytest.param(c, marks=pytest.mark.xfail(
-    strict=True, reason="fuse passes its files to forecast/fusion.py, which reads them as UTF-8 (no encoding "
-                        "parameter yet)")) if c == ("fuse",) else c for c in READS_CSV], ids=" ".join)
+@pytest.mark.parametrize("cmd", list(READS_CSV), ids=" ".join)
 def test_every_command_reading_a_csv_takes_encoding(cmd):
     c = _commands()[cmd]
     assert READS_CSV[cmd] in {p.name for p in c.params}

@@ -139,7 +139,7 @@ def test_results_record_units_age_breaks_and_claims(fused_run):
         assert s["fused_ratio"]["ci_low"] <= s["fused_ratio"]["estimate"] <= s["fused_ratio"]["ci_high"]
     peak = claims[("peak_2012_13", "killed")]
     assert 0 <= peak["fused"]["p_peak_in_2012_13"] <= 1
-    assert res["not_produced"]["backtest"].startswith("the fused run has no rolling-origin backtest")
+    assert "pakcast fuse --backtest" in res["not_produced"]["backtest"]
     for name in ("fused.csv", "sources.csv", "observations.csv", "panel.csv", "reported.csv", "manifest.json"):
         assert (out / name).exists(), name
 

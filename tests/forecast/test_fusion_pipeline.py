@@ -143,3 +143,14 @@ def test_cli_fuse_refuses_bad_file_with_one_line(tmp_path: Path):
     res = CliRunner().invoke(app, ["fuse", "--reported", str(rep), "--out", str(tmp_path / "o")])
     assert res.exit_code == 1
     assert "unknown metric" in res.output and "Traceback" not in res.output
+
+
+def test_reported_file_in_another_encoding(tmp_path: Path):
+    """--encoding reads a Latin-1 table of published figures; an unknown encoding is a clear error."""
+    rep = tmp_path / "rep.csv"
+    rows = [f"PX,month,2021-{m:02d},Pakistan,attacks,{20 + m},http://x,note é\n" for m in range(1, 13)]
+    rep.write_bytes((HEADER + "".join(rows)).encode("latin-1"))
+    t = build_observations(FusionConfig(reported=[str(rep)], encoding="latin-1", start="2020-01", end="2022-12"))
+    assert (t.frame["source"] == "PX").sum() == 12
+    with pytest.raises(InputError, match="--encoding 'klingon'"):
+        FusionConfig(reported=[str(rep)], encoding="klingon").validate()
