@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pakcast.forecast.provinces import KP, NATIONAL, canonical_province
+from pakcast.forecast.provinces import KP, NATIONAL, canonical_province, is_known
 from pakcast.forecast.validate import (
     Checker,
     OnError,
@@ -92,7 +92,7 @@ def read_reported_file(path: str | Path, *, on_error: OnError = "raise", encodin
             "a period matching its period_type (YYYY, YYYY-H1, YYYY-Q1, YYYY-MM, A..B)")
     value = ck.number("value", required=True, lo=0)
     regions = f["region"].dropna().unique()
-    unknown = [r for r in regions if not _known(r)]
+    unknown = [r for r in regions if not is_known(r)]
     if unknown:
         ck.flag(f["region"].isin(unknown), "region", "a known province or Pakistan")
     ok, rejects = ck.finish(on_error)
@@ -115,14 +115,6 @@ def read_reported_file(path: str | Path, *, on_error: OnError = "raise", encodin
     if "note" not in g:
         g["note"] = pd.NA
     return g[TIDY_COLUMNS].reset_index(drop=True), rejects, raw.n_read
-
-
-def _known(region: str) -> bool:
-    try:
-        canonical_province(region)
-    except KeyError:
-        return False
-    return True
 
 
 def read_reported(path: str | Path, *, on_error: OnError = "raise", encoding: str = "utf-8"
