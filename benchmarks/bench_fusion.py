@@ -1,7 +1,9 @@
 """Measurement model: the default sampler (nutpie on the hand-written Numba density with whitened
 walks, ``numba``) against the same kernel without whitening (``numba-plain``: the non-centred
-walks), nutpie on the PyMC graph (``nutpie``) and plain PyMC NUTS (``pymc``), same model, same
-data, same seed, in one run.
+walks), the default without the common scale shift (``numba-noshift``, see
+:meth:`pakcast.models.fusion.MeasurementModel.common_shift`), nutpie on the PyMC graph (``nutpie``)
+and plain PyMC NUTS (``pymc``), same model, same data, same seed, in one run. ``--steps
+2014-12,2021-08`` adds known-date level steps (as the quarterly run fits).
 
 Data: ``--data shipped`` (default) is the shipped observation table of ``pakcast fuse`` from
 ``--start`` (every shipped source, 7 provinces, to the horizon); ``--data simulated`` is
@@ -48,13 +50,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tune", type=int, default=500)
     ap.add_argument("--chains", type=int, default=2)
     ap.add_argument("--samplers", default="numba,numba-plain,pymc")
+    ap.add_argument("--steps", default="", help="known-date level steps, comma-separated months (YYYY-MM)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
     obs, units, latent, months, measures, label = _problem(a)
+    import pandas as pd
+
+    effects = {m.replace("-", "_"): pd.Period(m, "M") for m in a.steps.split(",") if m} or None
+    if effects:
+        label += f", level steps at {', '.join(a.steps.split(','))}"
     rows = []
     for s in a.samplers.split(","):
         whiten = "none" if s == "numba-plain" else "auto"
-        m = MeasurementModel(obs, units, latent, months, measures=measures, whiten=whiten)
+        m = MeasurementModel(obs, units, latent, months, measures=measures, whiten=whiten, effects=effects,
+                             common_shift=s != "numba-noshift")
         t0, c0 = time.perf_counter(), time.process_time()
         r = m.fit(sampler="numba" if s.startswith("numba") else s, random_seed=1, draws=a.draws, tune=a.tune,
                   chains=a.chains)
