@@ -29,7 +29,7 @@ def load_window(series: str | None, outcome: str | None, csv: Path | None, colum
                 date_col: str | None, start: str | None = None, end: str | None = None,
                 offset_col: str | None = None, encoding: str = "utf-8") -> dict[str, Any]:
     """The series (``y``, ``time``, ``offset``, ``label``, ``input``) restricted to ``start..end``."""
-    from pakcast.forecast.studies import check_contiguous_months, load_series
+    from pakcast.forecast.studies import check_contiguous_months, load_series, time_gaps
 
     if series is None and csv is None:
         raise InputError("give --series (with --outcome) or --csv FILE")
@@ -64,6 +64,8 @@ def load_window(series: str | None, outcome: str | None, csv: Path | None, colum
     for k in ("y", "time", "offset"):
         if out[k] is not None:
             out[k] = out[k][keep.to_numpy()].reset_index(drop=True)
+    if data["input"]:  # the gaps of the window studied, not of the whole file
+        out["notes"] = time_gaps(out["time"], str(date_col))[1]
     with input_errors():
         check_contiguous_months(out["time"], out.get("label", "the series"))
     return out

@@ -444,10 +444,12 @@ def time_gaps(time: pd.Series | None, name: str = "time") -> tuple[str | None, l
     big = np.flatnonzero(d > unit * 1.5)
     if not big.size:
         return None, []
-    n_missing = int(np.sum(np.round(d[big] / unit) - 1))
-    where = ", ".join(f"after {_num_label(v[i])}" for i in big[:5])
-    return None, [f"{n_missing} step{'s' if n_missing > 1 else ''} of {_num_label(unit)} missing from {name!r} ({where}"
-                  f"{', ...' if big.size > 5 else ''}): the model treats the time axis as given"]
+    # the values a regular axis would have between the rows on either side of each gap
+    gone = [_num_label(round(v[i] + k * unit, 9)) for i in big for k in range(1, int(np.round(d[i] / unit)))]
+    shown = ", ".join(str(g) for g in gone[:5]) + (", ..." if len(gone) > 5 else "")
+    step = "" if unit == 1 else f"; the axis steps by {_num_label(unit)}"
+    return None, [f"{len(gone)} value{'s' if len(gone) > 1 else ''} missing from {name!r} ({shown}{step}): the model "
+                  "treats the time axis as given (no values are filled in)"]
 
 
 def _num_label(v: float):
@@ -635,7 +637,8 @@ def its_analysis(y, time=None, interventions: Sequence = (), effects: str = "lev
     t = time
     if t is not None and not np.issubdtype(np.asarray(t).dtype, np.datetime64):
         try:
-            interventions = [float(i) for i in interventions]
+            # a number on the axis, kept whole when it is (``1899``, never ``1899.0``, in every label)
+            interventions = [_num_label(float(i)) for i in interventions]
         except ValueError:
             raise ValueError(f"--intervention {list(interventions)}: the time axis is numeric, so give the "
                              "intervention as a number on it (for example --intervention 37)") from None

@@ -469,7 +469,7 @@ def its_impact(pointwise: list[dict[str, Any]], figures_dir: Path, name: str, so
     ax.fill_between(x, df["counterfactual_low"], df["counterfactual_high"], color=band, alpha=0.35, lw=0,
                     label=f"counterfactual, {pct} predictive interval")
     ax.plot(x, df["counterfactual"], color=OKABE_ITO["blue"], ls="--", lw=1.4,
-            label="counterfactual (fit before, projected after)")
+            label="counterfactual (the fit without the intervention's terms)")
     ax.plot(x, df["observed"], color=HISTORY, lw=1.1, marker="o", ms=2.2, label="observed")
     ax.set_ylabel(f"{outcome_label}\nper {unit}")
     ax.set_title(f"Observed and expected without the intervention ({intervention})", loc="left")
@@ -496,8 +496,9 @@ def its_impact(pointwise: list[dict[str, Any]], figures_dir: Path, name: str, so
         if first is not None:
             a.axvline(first, color="black", lw=0.8, ls=":")
     title = f"Effect of the intervention at {intervention} on {outcome_label}"
-    caption = (f"Top: observed {outcome_label} per {unit} and the counterfactual (the model fitted before the "
-               f"intervention, projected after it) with its {pct} predictive interval. Middle: observed minus "
+    caption = (f"Top: observed {outcome_label} per {unit} and the counterfactual (the segmented model fitted to the "
+               f"whole series, without the intervention's level and trend terms) with its {pct} predictive "
+               f"interval. Middle: observed minus "
                f"expected in each {unit}. Bottom: the running total of that difference from the first "
                f"post-intervention {unit}. Dotted line: the intervention.")
     return save_figure(fig, figures_dir, name, title, caption, source)

@@ -120,3 +120,41 @@ def test_its_options_validated(tmp_path, sicily_csv):
     r = runner.invoke(app, ["its", "--csv", str(sicily_csv), "--outcome", "aces", "--date-col", "month_str",
                             "--intervention", "1990-01", "--json", str(tmp_path / "x.json")])
     assert r.exit_code != 0
+
+
+def test_its_on_numeric_years_keeps_years(nile_csv, tmp_path):
+    js = tmp_path / "its.json"
+    r = runner.invoke(app, ["its", "--csv", str(nile_csv), "--column", "flow", "--date-col", "year",
+                            "--intervention", "1899", "--effects", "level", "--json", str(js)])
+    assert r.exit_code == 0, r.output
+    out = json.loads(js.read_text())
+    assert out["time_unit"] == "year" and (out["start"], out["end"]) == ("1871", "1970")
+    assert out["interventions"][0]["date"] == "1899" and out["impact"][0]["first_post"] == "1899"
+    assert out["pointwise"][0]["time"] == "1871" and out["data_notes"] == []
+    assert out["narrative"][0].startswith("After 1899, ") and "1899.0" not in r.output
+    assert "1899.0" not in js.read_text() and "1871-01-01" not in js.read_text()
+
+
+def test_its_reports_a_gap_in_numeric_years(nile_csv, tmp_path):
+    gappy = tmp_path / "nile_gap.csv"
+    d = pd.read_csv(nile_csv)
+    d[~d["year"].isin([1920, 1921])].to_csv(gappy, index=False)
+    args = ["its", "--csv", str(gappy), "--column", "flow", "--date-col", "year", "--effects", "level"]
+    r = runner.invoke(app, [*args, "--intervention", "1899", "--json", str(tmp_path / "a.json")])
+    assert r.exit_code == 0, r.output
+    note = "2 values missing from 'year' (1920, 1921): the model treats the time axis as given"
+    assert note in r.output and json.loads((tmp_path / "a.json").read_text())["data_notes"][0].startswith(note)
+    # the notes describe the window studied: a window after the gap has none
+    r = runner.invoke(app, [*args, "--intervention", "1940", "--start", "1925", "--json", str(tmp_path / "b.json")])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "b.json").read_text())["data_notes"] == [] and "missing" not in r.output
+
+
+def test_its_seasonality_on_a_numeric_axis_names_period(nile_csv, tmp_path):
+    args = ["its", "--csv", str(nile_csv), "--column", "flow", "--date-col", "year", "--intervention", "1899",
+            "--seasonality", "2", "--json", str(tmp_path / "x.json")]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 1 and "--period" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "x.json").exists()
+    r = runner.invoke(app, [*args, "--period", "12"])
+    assert r.exit_code == 0, r.output

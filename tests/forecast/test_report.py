@@ -283,6 +283,11 @@ def test_its_study_on_a_users_file_shows_only_what_it_used(tmp_path):
                                                                  pytest.approx(i["cumulative_high"]))
     assert (csv["effect_low"] <= csv["effect"] + 1e-9).all() and (csv["effect"] <= csv["effect_high"] + 1e-9).all()
     assert "its_impact_1" in b["figures"] and (d / "briefing.pdf").read_bytes()[:5] == b"%PDF-"
+    # the figure describes the counterfactual the methods describe: the whole-series fit without the
+    # intervention's terms (not a model fitted before the intervention and projected)
+    cap = b["figures"]["its_impact_1"]["caption"]
+    assert "fitted to the whole series, without the intervention's level and trend terms" in cap
+    assert "fitted before" not in cap and "fitted before" not in html
 
 
 def test_cli_report(tmp_path, panel):
