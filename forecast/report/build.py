@@ -81,10 +81,10 @@ GLOSSARY = (
     ("level step (level rate ratio)", "the lasting change at a known date: 2 means twice the level that would have "
      "been expected without a change at that date, 1 means no change", "fused_breaks"),
     ("rate ratio", "a count over one period divided by the count over another, per month: 1 means no change, 0.5 "
-     "half, 2 double", None),
+     "half, 2 double", ("breaks", "attribution", "claims", "fused_breaks", "fused_claims")),
     ("supported / inconclusive / not supported", "a claim is supported when the whole 90% (or 95%) range lies on the "
      "claimed side of no change, inconclusive when the range includes no change, and not supported only when the "
-     "range lies on the other side (evidence against)", None),
+     "range lies on the other side (evidence against)", ("claims", "fused_claims")),
     ("convergence checks", "tests that the sampler behind the fused series has settled (R-hat, effective sample "
      "size, divergences); when they fail, every interval is uncertain itself", "fusion"),
     ("CRPS", "a score of a whole forecast distribution against what happened, in the units of the count; lower is "
@@ -599,7 +599,10 @@ def exclusions_table(ex: dict[str, Any]) -> dict[str, Any]:
     return table_dict(["exclusion", "events", "deaths (best)"] if with_deaths else ["exclusion", "count"], rows)
 
 
-def provenance_section(inputs: RunInputs, result: QuarterlyResult, panel: pd.DataFrame | Missing) -> dict[str, Any]:
+def provenance_section(inputs: RunInputs, result: QuarterlyResult, panel: pd.DataFrame | Missing,
+                       map_drawn: bool = True) -> dict[str, Any]:
+    """Coverage, exclusions, the sources credited (only those the run used: the boundaries when the map
+    was drawn or events were placed in provinces), limitations and the run record."""
     coverage: dict[str, Any] = {}
     if not isinstance(panel, Missing):
         nat = panel[panel["province"] == NATIONAL] if (panel["province"] == NATIONAL).any() else panel
@@ -625,7 +628,7 @@ def provenance_section(inputs: RunInputs, result: QuarterlyResult, panel: pd.Dat
                             "licence": "published facts, each row with its source URL",
                             "coverage": f"{periods.min()[:7]} to {periods.max()[:7]}",
                             "citation": "URL per figure in reported.csv"})
-    if exclusions is not None or not result.uses_shipped_data:
+    if exclusions is not None or (map_drawn and not result.uses_shipped_data):
         sources.append({"name": "Province boundaries: Natural Earth 1:10m Admin-1", "licence": "public domain",
                         "coverage": "ADM1 c. 2013-2015, FATA kept as its own feature",
                         "citation": "naturalearthdata.com"})
@@ -668,7 +671,9 @@ def _flat_weights(weights: dict[str, Any], prefix: str = "") -> list[str]:
     return out
 
 
-def methods_section(inputs: RunInputs, result: QuarterlyResult) -> dict[str, Any]:
+def methods_section(inputs: RunInputs, result: QuarterlyResult,
+                    sections: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The methods appendix; in a panel run only the methods of the sections ``sections`` marks available."""
     items = []
     if result.fusion:
         f = result.fusion
@@ -708,27 +713,30 @@ def methods_section(inputs: RunInputs, result: QuarterlyResult) -> dict[str, Any
     if result.published_model:
         text += f" The table, fan charts and map show the published model, {readable(result.published_model)}."
     items.append({"title": "Forecasts", "text": text})
-    items.append({"title": "Backtest and scorecard", "text":
+    used = (lambda sid: sid is None or sections is None  # noqa: E731
+            or bool((sections.get(sid) or {}).get("available")))
+    items.append({"section": "scorecard", "title": "Backtest and scorecard", "text":
                   "Rolling-origin backtest: at each origin the models see only data up to that origin. CRPS "
                   "(continuous ranked probability score, lower is better) and 90% interval coverage are averaged "
                   "over origins; skill = 1 - CRPS(model) / CRPS(best baseline)."})
-    items.append({"title": "Province map", "text":
+    items.append({"section": "map", "title": "Province map", "text":
                   "Expected attacks over the forecast quarters (sum of quarterly forecast means) divided by the "
                   "province's latest population in the panel, times 100,000."})
-    items.append({"title": "Structural breaks and ITS", "text":
+    items.append({"section": "breaks", "title": "Structural breaks and ITS", "text":
                   "Known-date tests at December 2014 and August 2021 and an unknown-break search with break-date "
                   "intervals (forecast.studies); p-values adjusted across provinces (Holm). ITS: segmented count "
                   "regression with level and slope changes; rate ratios with 95% intervals."})
-    items.append({"title": "Attribution", "text":
+    items.append({"section": "attribution", "title": "Attribution", "text":
                   "Shapley decomposition of the change in the fitted log rate between two periods into covariate "
                   "groups plus a residual; these are associations adjusted for the modelled terms, not causal effects."})
-    items.append({"title": "Claims check", "text":
+    items.append({"section": "claims", "title": "Claims check", "text":
                   "Peak: the year of most UCDP deaths (best estimate), with the share of bootstrap replicates "
                   "(months resampled within years) peaking in 2010-2013. Falls and rises: quasi-Poisson rate ratio "
                   "of the post to the pre period with a 95% interval (dispersion from both periods, t quantile on "
                   "n-2 degrees of freedom); supported when the interval lies wholly on the claimed side of 1; not "
                   "testable with fewer than 6 months or 2 years on a side. Each source separately, never pooled. "
                   "Monthly counts are autocorrelated, so intervals may be too narrow."})
+    items = [{k: v for k, v in it.items() if k != "section"} for it in items if used(it.get("section"))]
     return _section("methods", items=[*items, _reproducibility(inputs)])
 
 
@@ -742,8 +750,11 @@ def _reproducibility(inputs: RunInputs) -> dict[str, str]:
 
 def glossary_section(sections: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The glossary: each term the available sections use, in plain words (after the technical detail)."""
+    def used(sid: str) -> bool:
+        return bool((sections.get(sid) or {}).get("available"))
+
     items = [{"term": t, "text": d} for t, d, needs in GLOSSARY
-             if needs is None or (sections.get(needs) or {}).get("available")]
+             if needs is None or (any(map(used, needs)) if isinstance(needs, tuple) else used(needs))]
     return _section("glossary", items=items)
 
 
@@ -794,8 +805,9 @@ def assemble(run_dir: str | Path, random_seed: int = 20141216,
     sections["scorecard"] = scorecard_section(result, figdir, figs, source)
     if not fusion:
         sections["claims"] = claims_section(result, panel, inputs.reported, figdir, figs, random_seed)
-    sections["provenance"] = provenance_section(inputs, result, panel)
-    sections["methods"] = methods_section(inputs, result)
+    sections["provenance"] = provenance_section(inputs, result, panel,
+                                                map_drawn=bool(sections["map"].get("available")))
+    sections["methods"] = methods_section(inputs, result, sections)
     sections["glossary"] = glossary_section(sections)
     cov = sections["provenance"].get("coverage") or {}
     data_end = cov.get("end")

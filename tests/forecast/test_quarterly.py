@@ -211,6 +211,36 @@ def test_cli_source_label_names_the_users_file(tmp_path):
     assert "PICSS monthly reports (own copy)" in r.output
 
 
+def test_briefing_on_a_users_panel_credits_only_what_it_used(tmp_path):
+    """``quarterly --input`` with the briefing: every source line credits the user's file; no UCDP, no
+    boundaries without a map, and the methods and glossary hold only the parts this run produced."""
+    import re
+
+    from pakcast.forecast.cli import app
+    from pakcast.forecast.panel import load_panel
+
+    p = load_panel("month")
+    p = p[p["ds"] >= "2016-01-01"].rename(columns={"unique_id": "province"})
+    p["period"] = p.pop("ds").dt.strftime("%Y-%m")
+    p[["province", "period", "attacks", "killed"]].to_csv(tmp_path / "in.csv", index=False)
+    out, label = tmp_path / "o", "Monthly security reports (own copy)"
+    r = CliRunner().invoke(app, ["quarterly", "--input", str(tmp_path / "in.csv"), "--source-label", label,
+                                 "--out", str(out), "--store", "none", "--models", "zero,historical_rate",
+                                 "--n-samples", "100", "--scheduler", "serial", "--backtest-start", "2021-01-01",
+                                 "--no-studies", "--no-bayes"])
+    assert r.exit_code == 0, r.output
+    b = json.loads((out / "briefing.json").read_text())
+    assert not b["sections"]["map"]["available"] and not b["sections"]["claims"]["available"]
+    assert all(f["source"].count(label) == 1 for f in b["figures"].values()) and b["figures"]
+    text = re.sub(r"<[^>]+>", " ", re.sub(r"data:[^\"']+", "", (out / "briefing.html").read_text()))
+    for word in ("UCDP", "GED", "Natural Earth", "bootstrap"):
+        assert word not in text, word
+    assert [m["title"] for m in b["sections"]["methods"]["items"]] == ["Forecasts", "Backtest and scorecard",
+                                                                      "Reproducibility"]
+    terms = {g["term"] for g in b["sections"]["glossary"]["items"]}
+    assert "CRPS" in terms and not terms & {"rate ratio", "supported / inconclusive / not supported"}
+
+
 def test_console_summary_in_words(monkeypatch):
     """What ``pakcast quarterly`` prints: the published choice in words, the store's path, what was
     not produced one line each."""
