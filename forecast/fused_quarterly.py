@@ -259,18 +259,18 @@ def break_effects(fr: Any, window: int = EFFECT_WINDOW, slope_window: int = 2 * 
         return {"rows": [], "note": "the model was fitted without known-date steps"}
     months = pd.PeriodIndex(fr.table.months, freq="M")
     rows = []
+    lam_fit = {me: res.intensity_draws(me)[:, :d.n_fit, :] for me in d.measures}   # (U, T, S) each
     for e, name in enumerate(d.effect_names):
         t0 = int(np.argmax(d.effects[e] > 0))
         win = slice(t0, min(t0 + window, d.n_fit))
         for mi, me in enumerate(d.measures):
             log_rr = beta[:, e, 0, :] + (beta[:, e, mi, :] if mi > 0 else 0.0)     # (S, U)
-            lam = res.intensity_draws(me)[:, win, :]                               # (U, w, S)
+            lam = lam_fit[me][:, win, :]                                           # (U, w, S)
             tot = lam.sum(axis=(0, 1))
             cf = (lam * np.exp(-log_rr.T)[:, None, :]).sum(axis=(0, 1))
             series = [(u, np.exp(log_rr[:, i])) for i, u in enumerate(d.units)] + [(NATIONAL, tot / cf)]
-            lam_all = res.intensity_draws(me)[:, :d.n_fit, :]                          # (U, T, S)
-            trends = [_trend_change(lam_all[i], t0, slope_window) for i in range(len(d.units))]
-            trends.append(_trend_change(lam_all.sum(axis=0), t0, slope_window))
+            trends = [_trend_change(lam_fit[me][i], t0, slope_window) for i in range(len(d.units))]
+            trends.append(_trend_change(lam_fit[me].sum(axis=0), t0, slope_window))
             for (uid, rr), tr in zip(series, trends):
                 lo, med, hi = np.quantile(rr, [0.05, 0.5, 0.95])
                 row = {"series": uid, "outcome": me, "date": str(months[t0]), "effect": str(name),

@@ -92,8 +92,6 @@ def province_figures(fr: Any, directory: str | Path) -> list[Path]:
     d = fr.results.design
     key_of = {k: i for i, k in enumerate(d.keys)}
     month_of = {str(m): i for i, m in enumerate(d.months)}
-    keep = [((s, m) in key_of) and str(f) in month_of for s, m, f in zip(obs["source"], obs["metric"], obs["first"])]
-    obs = obs[keep]
     keys = np.array([key_of[(s, m)] for s, m in zip(obs["source"], obs["metric"])], dtype=np.int64)
     first = np.array([month_of[str(f)] for f in obs["first"]], dtype=np.int64)
     obs = obs.assign(scale=fr.results.figure_scales(keys, first) if len(obs) else [])

@@ -377,19 +377,26 @@ def test_formula_payload_is_kept_as_inert_text(tmp_path):
 @pytest.mark.case("negative-counts", fault="negative counts",
                   how="hypothesis; CLI",
                   outcome="row rejected: \"an integer >= 0 (counts cannot be negative)\"")
-@pytest.mark.parametrize("value,expect", [("inf", "an integer"), ("nan", "an integer"),
-                                          ("99999999999999999999", "at most"), ("1e308", "at most"), ("-inf", "an integer"),
-                                          ("2.5", "an integer"), ("-1", "counts cannot be negative")])
-def test_count_cells_name_file_line_column_expectation(tmp_path, value, expect):
-    p = tmp_path / "counts.csv"
-    p.write_text(f"event_id,date,killed\na,2015-01-01,3\nb,2015-01-02,{value}\n", encoding="utf-8")
+def _one_bad_count(p, value, expect, rows):
+    """Line 3's ``killed`` cell ``value`` is the file's one bad cell: raise mode names file, line,
+    column, value and ``expect``; report mode rejects that row alone. Returns the report."""
     with pytest.raises(ValidationError) as ei:
         read_source(p, "csv")
     (issue,) = ei.value.issues
     assert (issue.file, issue.line, issue.column, issue.value) == (str(p), 3, "killed", value)
     assert expect in issue.expectation
     res = read_source(p, "csv", on_error="report")
-    assert (res.rows_read, res.accepted, res.rejected) == (2, 1, 1)
+    assert (res.rows_read, res.accepted, res.rejected) == (rows, rows - 1, 1)
+    return res
+
+
+@pytest.mark.parametrize("value,expect", [("inf", "an integer"), ("nan", "an integer"),
+                                          ("99999999999999999999", "at most"), ("1e308", "at most"), ("-inf", "an integer"),
+                                          ("2.5", "an integer"), ("-1", "counts cannot be negative")])
+def test_count_cells_name_file_line_column_expectation(tmp_path, value, expect):
+    p = tmp_path / "counts.csv"
+    p.write_text(f"event_id,date,killed\na,2015-01-01,3\nb,2015-01-02,{value}\n", encoding="utf-8")
+    res = _one_bad_count(p, value, expect, rows=2)
     assert "killed" in res.rejects["reason"].iloc[0]
 
 
@@ -420,13 +427,7 @@ def test_count_beyond_float_precision_is_rejected_not_rounded(tmp_path, other, v
     p = tmp_path / "counts.csv"
     p.write_text(f"event_id,date,killed\na,2015-01-01,{other}\nb,2015-01-02,{value}\n"
                  "c,2015-01-03,9007199254740992\n", encoding="utf-8")
-    with pytest.raises(ValidationError) as ei:
-        read_source(p, "csv")
-    (issue,) = ei.value.issues
-    assert (issue.file, issue.line, issue.column, issue.value) == (str(p), 3, "killed", value)
-    assert expect in issue.expectation
-    res = read_source(p, "csv", on_error="report")
-    assert (res.rows_read, res.accepted, res.rejected) == (3, 2, 1)
+    res = _one_bad_count(p, value, expect, rows=3)
     assert res.rejects["line"].tolist() == [3] and expect in res.rejects["reason"].iloc[0]
     assert res.events["killed"].tolist() == [4, 2**53]
 
