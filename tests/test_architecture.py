@@ -154,3 +154,35 @@ def test_no_importlib_loads_of_own_modules():
             if name in ("import_module", "__import__"):
                 offenders.append(f"{where}:{node.lineno}")
     assert offenders == [], "import the package's own modules directly (no importlib probing): " + ", ".join(offenders)
+
+
+def _commands(group, path=()):
+    """``(command path, click command)`` for every command registered on the ``pakcast`` app."""
+    for name, cmd in sorted(group.commands.items()):
+        if hasattr(cmd, "commands"):  # a group (typer's own click)
+            yield from _commands(cmd, (*path, name))
+        else:
+            yield (*path, name), cmd
+
+
+def test_every_random_seed_option_has_the_one_shared_default():
+    """``--random-seed`` comes from ``_cli_app.seed_option`` in every command, with ``DEFAULT_SEED``: no command
+    defines its own default seed or its own seed option."""
+    import typer.main
+
+    from pakcast.forecast._cli_app import DEFAULT_SEED
+    from pakcast.forecast.cli import app
+
+    seeded, offenders = [], []
+    for path, cmd in _commands(typer.main.get_command(app)):
+        for p in cmd.params:
+            if "--random-seed" in getattr(p, "opts", ()) or p.name in ("random_seed", "seed"):
+                seeded.append(" ".join(path))
+                if p.default != DEFAULT_SEED or "--random-seed" not in p.opts:
+                    offenders.append(f"{' '.join(path)}: {p.opts} default {p.default!r}")
+    assert offenders == [], f"use seed_option() (default {DEFAULT_SEED}): " + "; ".join(offenders)
+    assert {"fuse", "quarterly", "backtest", "its", "bayes its"} <= set(seeded)
+    # the option is spelled in one place: commands call seed_option, never typer.Option(..., "--random-seed")
+    spelled = [f"{p.relative_to(REPO)}:{line}" for p in sorted((REPO / "forecast" / "commands").glob("*.py"))
+               for line, s in _string_constants(p) if s in ("--random-seed", "--seed")]
+    assert spelled == [], "declare --random-seed with seed_option(): " + ", ".join(spelled)

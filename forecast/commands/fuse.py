@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from pakcast.forecast._cli_app import app
+from pakcast.forecast._cli_app import app, seed_option
 from rich.console import Console
 
 console = Console(stderr=True)
@@ -22,7 +22,7 @@ def fuse_cmd(
     end: str | None = typer.Option(None, "--end", help="Horizon end (YYYY-MM; default December of next year)."),
     units: str | None = typer.Option(None, "--units", help="Reference source whose units the fused series is in (default: the source overlapping most with the others)."),
     fata: str = typer.Option("merge", "--fata", help="merge (FATA in Khyber Pakhtunkhwa) or separate."),
-    random_seed: int = typer.Option(1, "--random-seed", help="Seed of the sampler and the simulated months."),
+    random_seed: int = seed_option(what="the sampler and the simulated months"),
     draws: int = typer.Option(1000, "--draws", help="Posterior draws per chain."),
     tune: int = typer.Option(1000, "--tune", help="Warm-up iterations per chain."),
     chains: int = typer.Option(4, "--chains", help="Chains."),

@@ -14,7 +14,7 @@ from pakcast.forecast.errors import EXIT_CODES, GateError, InputError
 runner = CliRunner()
 
 RANDOM = [["hawkes"], ["breaks"], ["its"], ["attribute"], ["backtest"], ["quarterly"], ["report"],
-          ["bayes", "its"], ["bayes", "changepoint"]]
+          ["bayes", "its"], ["bayes", "changepoint"], ["fuse"]]
 
 
 def _help(*cmd: str) -> str:
