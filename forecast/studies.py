@@ -662,6 +662,27 @@ FAMILY_WORDS = {"negbin": "negative binomial", "quasipoisson": "quasi-Poisson", 
 SHIPPED_PANEL_SOURCE = PAKISTAN.source("ucdp")
 
 
+#: the shipped panel's measures in words (a count noun: "1,234 people killed were recorded")
+PANEL_OUTCOME_WORDS = {"attacks": "attacks", "killed": "people killed"}
+
+
+def outcome_words(outcome: str, label: str | None = None, panel: bool = False) -> tuple[str, str]:
+    """``(count noun, series name)`` of an ITS outcome: what a number of it is called ("19,723 ___ were
+    recorded") and what the series is called ("59 months of ___").
+
+    ``label`` (``--outcome-label``) is both. Without it a shipped panel measure reads in words
+    (:data:`PANEL_OUTCOME_WORDS`); a user's column is never taken for an English noun (``aces`` is not
+    "aces"): it reads "units of aces" and "the outcome aces", its name as the file spells it (white space
+    collapsed, nothing guessed)."""
+    if label is not None and " ".join(str(label).split()):
+        text = " ".join(str(label).split())
+        return text, text
+    name = " ".join(str(outcome).split()) or "outcome"
+    if panel and name in PANEL_OUTCOME_WORDS:
+        return PANEL_OUTCOME_WORDS[name], PANEL_OUTCOME_WORDS[name]
+    return f"units of {name}", f"the outcome {name}"
+
+
 def _fmt_n(v: float) -> str:
     """Counts in the narrative: whole numbers with separators, one decimal below 10."""
     v = float(v)
@@ -761,7 +782,8 @@ def run_its_study(data: dict[str, Any], interventions: Sequence, *, effects: str
     effects with intervals (:meth:`ITSResults.impact`), the summary per intervention (average,
     cumulative and relative effect), a narrative and the credit for the data: the user's file
     (name, sha256, ``source_label``) or the shipped panel. ``outcome_label`` names the outcome in
-    words ("acute coronary events"); the default is the column name.
+    words ("acute coronary events"); without it a CSV column reads "units of COLUMN"
+    (:func:`outcome_words`).
     """
     from pakcast.forecast.run_result import ITSStudyResult, SourceCredit
 
@@ -770,7 +792,7 @@ def run_its_study(data: dict[str, Any], interventions: Sequence, *, effects: str
                           random_seed=random_seed, period=period)
     t = data["time"]
     outcome = str(data.get("outcome") or "outcome")
-    label = outcome_label or outcome.replace("_", " ")
+    label, series_name = outcome_words(outcome, outcome_label, panel=not data.get("input"))
     is_num = t is not None and not np.issubdtype(np.asarray(t).dtype, np.datetime64)
     unit = res.model.unit if not is_num else str((options or {}).get("date_col") or "step")
     if unit == "unit":
@@ -794,7 +816,7 @@ def run_its_study(data: dict[str, Any], interventions: Sequence, *, effects: str
         impact.append(_impact_summary(iv, res, j, unit, label))
     notes = list(data.get("notes") or [])
     narrative = its_narrative(impact, d["interventions"], d["model"], d["checks"],
-                              f"{res.nobs} {unit}s of {label} from {credit.line}", notes)
+                              f"{res.nobs} {unit}s of {series_name} from {credit.line}", notes)
     result = ITSStudyResult(series=str(data.get("label")), outcome=outcome, outcome_label=label, time_unit=unit,
                             n_obs=int(res.nobs), start=start, end=end, interventions=d["interventions"],
                             model=d["model"], params=d["params"], checks=d["checks"], pointwise=pointwise,

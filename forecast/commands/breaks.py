@@ -75,7 +75,8 @@ def its(
     start: Optional[str] = typer.Option(None, "--start", help="Use observations from this time on."),
     end: Optional[str] = typer.Option(None, "--end", help="Use observations up to this time."),
     outcome_label: Optional[str] = typer.Option(None, "--outcome-label",
-                                                help="The outcome in words, e.g. 'acute coronary events'."),
+                                                help="Names the outcome in the narrative, figures and briefing, in words, e.g. "
+                                                     "'acute coronary events' (default: 'units of COLUMN')."),
     source_label: Optional[str] = typer.Option(None, "--source-label", help="How the briefing credits --csv (citation)."),
     random_seed: int = seed_option(what="the interval simulations"),
     force: bool = typer.Option(False, "--force", help="Write --out into a directory holding another run's manifest."),

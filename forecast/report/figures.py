@@ -463,6 +463,7 @@ def its_impact(pointwise: list[dict[str, Any]], figures_dir: Path, name: str, so
     post = df["post"].to_numpy(bool)
     first = x[post].iloc[0] if post.any() else None
     pct = f"{100 * level:.0f}%"
+    drawn = outcome_label.replace("$", r"\$")  # a user's label is plain text in the figure, never mathtext
     fig, axes = new_figure(7.5, 6.4, 3, 1, sharex=True)
     band = OKABE_ITO["sky"]
     ax = axes[0]
@@ -471,7 +472,7 @@ def its_impact(pointwise: list[dict[str, Any]], figures_dir: Path, name: str, so
     ax.plot(x, df["counterfactual"], color=OKABE_ITO["blue"], ls="--", lw=1.4,
             label="counterfactual (the fit without the intervention's terms)")
     ax.plot(x, df["observed"], color=HISTORY, lw=1.1, marker="o", ms=2.2, label="observed")
-    ax.set_ylabel(f"{outcome_label}\nper {unit}")
+    ax.set_ylabel(f"{drawn}\nper {unit}")
     ax.set_title(f"Observed and expected without the intervention ({intervention})", loc="left")
     ax.legend(loc="upper left", fontsize=7, ncol=1)
     ax = axes[1]
@@ -488,7 +489,7 @@ def its_impact(pointwise: list[dict[str, Any]], figures_dir: Path, name: str, so
                     alpha=0.35, lw=0, label=f"{pct} interval")
     ax.plot(x, cum, color=OKABE_ITO["vermillion"], lw=1.3, label="running total of the effect")
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_ylabel(f"cumulative effect\n({outcome_label})")
+    ax.set_ylabel(f"cumulative effect\n({drawn})")
     ax.set_title("Cumulative effect since the intervention", loc="left")
     ax.legend(loc="lower left" if np.nanmean(cum) < 0 else "upper left", fontsize=7)
     ax.set_xlabel(unit)

@@ -59,7 +59,8 @@ class PageWriter:
         self.ops, self.base = [], None
         self.page += 1
         title, page = self.title, self.page
-        self.ops.append(lambda f: f.text(LEFT, 0.975, title, fontsize=7, color="#666666"))
+        # every text on a page is plain: a user's label or file name with "$" is never read as mathtext
+        self.ops.append(lambda f: f.text(LEFT, 0.975, title, fontsize=7, color="#666666", parse_math=False))
         self.ops.append(lambda f: f.text(RIGHT, 0.02, f"page {page}", fontsize=7, color="#666666", ha="right"))
         self.y = TOP
 
@@ -77,7 +78,7 @@ class PageWriter:
             self._new_page()
 
     def _text(self, x: float, y: float, text: str, **kw: Any) -> None:
-        self.ops.append(lambda f: f.text(x, y, text, va="top", **kw))
+        self.ops.append(lambda f: f.text(x, y, text, va="top", parse_math=False, **kw))
 
     def heading(self, text: str, size: float = 13, keep: float = 0.2) -> None:
         # keep a heading with what follows: start a new page when less than ``keep`` of this one is left;

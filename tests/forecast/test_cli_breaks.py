@@ -96,6 +96,38 @@ def test_its_csv_contract_and_reference(sicily_csv, tmp_path):
     assert iv["slope_rate_ratio"] is None
 
 
+def test_its_without_outcome_label_never_takes_the_column_for_a_noun(sicily_csv, tmp_path):
+    """No --outcome-label: the column is named as a column ("units of aces", "the outcome aces"), never
+    "19,723 aces"; the label names it everywhere when given, and --help says so."""
+    d = tmp_path / "study"
+    r = runner.invoke(app, ["its", "--csv", str(sicily_csv), "--outcome", "aces", "--date-col", "month_str",
+                            "--offset", "stdpop", "--intervention", "2005-01", "--effects", "level",
+                            "--family", "quasipoisson", "--seasonality", "2", "--cov-type", "nonrobust",
+                            "--out", str(d)])
+    assert r.exit_code == 0, r.output
+    out = json.loads((d / "results.json").read_text())
+    assert out["outcome"] == "aces" and out["outcome_label"] == "units of aces"
+    head, rests = out["narrative"][:2]
+    assert " units of aces were recorded over 23 months" in head
+    assert "59 months of the outcome aces from sicily.csv" in rests
+    text = " ".join(r.output.split())
+    assert " aces were recorded" not in text.replace("units of aces were", "") and "fewer aces" not in text
+    html = (d / "briefing.html").read_text(encoding="utf-8")
+    assert "units of aces were recorded" in html and "Interrupted time series: units of aces" in html
+    assert "units of aces" in (d / "figures" / "its_impact_1.svg").read_text(encoding="utf-8")
+    js = tmp_path / "labelled.json"
+    r = runner.invoke(app, ["its", "--csv", str(sicily_csv), "--outcome", "aces", "--date-col", "month_str",
+                            "--offset", "stdpop", "--intervention", "2005-01", "--effects", "level",
+                            "--outcome-label", "acute  coronary events", "--json", str(js)])
+    assert r.exit_code == 0, r.output
+    lab = json.loads(js.read_text())
+    assert lab["outcome_label"] == "acute coronary events" and "units of" not in " ".join(lab["narrative"])
+    assert "59 months of acute coronary events from sicily.csv" in lab["narrative"][1]
+    help_text = " ".join(runner.invoke(app, ["its", "--help"], terminal_width=200).output.split())
+    assert "--outcome-label" in help_text and "Names the outcome in the narrative, figures and briefing" in help_text
+    assert "(default: 'units of COLUMN')" in help_text
+
+
 def test_its_panel_with_study_dir(tmp_path):
     d = tmp_path / "study"
     r = runner.invoke(app, ["its", "--series", "national", "--outcome", "attacks", "--start", "2010-12",
