@@ -77,10 +77,25 @@ def test_its_writes_contract_outputs(tmp_path):
     fc = pd.read_csv(out / "forecast.csv")
     assert list(fc["period"].unique()) == ["2022-01-01", "2022-02-01", "2022-03-01"]
     assert (fc["q05"] <= fc["q95"]).all()
-    import arviz as az
+    import warnings
 
-    assert {"posterior", "observed_data", "posterior_predictive", "log_likelihood"} <= set(
-        az.from_netcdf(out / "idata.nc").groups())
+    import arviz as az
+    import matplotlib
+
+    # the saved file is a complete InferenceData: az.loo and az.plot_ppc work on it as loaded
+    idata = az.from_netcdf(out / "idata.nc")
+    assert {"posterior", "observed_data", "posterior_predictive", "log_likelihood"} <= set(idata.groups())
+    n_obs = idata.observed_data["y"].size
+    assert idata.log_likelihood["y"].sizes["obs"] == idata.posterior_predictive["y"].sizes["obs"] == n_obs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 80 draws: Pareto-k warnings are expected
+        loo = az.loo(idata, pointwise=True)
+    assert loo.n_data_points == n_obs and loo.n_samples == 2 * 40 and pd.notna(loo.elpd_loo)
+    matplotlib.use("Agg")
+    assert az.plot_ppc(idata, num_pp_samples=10) is not None
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
 
 
 def test_its_rejects_bad_options(tmp_path):
