@@ -31,6 +31,7 @@ from pakcast.forecast.io import atomic_write_bytes, safe_name
 from pakcast.forecast.report.format import fmt_rate, readable
 from shapely.geometry import LineString
 from shapely.geometry import Polygon as ShapelyPolygon
+from shapely.ops import polylabel
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
 OKABE_ITO = {
@@ -268,9 +269,12 @@ def province_map(geojson_path: Path, values: dict[str, float], label: str, figur
     ax.autoscale_view()
     if missing:
         ax.add_collection(PatchCollection(missing, facecolor="#eeeeee", edgecolor="white", hatch="///", linewidth=0.6))
-    # every label sits in the empty east of the frame, joined to its unit by a leader line, so no label
-    # covers a border or another unit; labels are ordered north to south like the units they name. A unit
-    # whose leader to the east would cross another unit is labelled in the empty south-west corner instead
+    # every label sits in the empty margin of the frame, joined to its unit by a leader line, so no label
+    # covers a border or another unit: a column in the east, ordered north to south like the units it
+    # names. A unit whose leader to that column would cross another unit is labelled instead in an empty
+    # corner (the north-west, beyond the Afghan border; the south-west, below the coast) whose leader
+    # crosses none, one label to a corner; two leaders that cross swap their slots in the column
+    # (tests/forecast/test_report_figures.py checks the layout on the rendered figure)
     labels, shapes = [], {}
     for feat in gj["features"]:
         name = feat["properties"].get("name")
@@ -279,7 +283,8 @@ def province_map(geojson_path: Path, values: dict[str, float], label: str, figur
         if name in merge:
             continue
         v = values.get(name)
-        pt = ShapelyPolygon(max(_polygons(feat["geometry"]), key=len)[:, :2]).representative_point()
+        # the leader ends at the point deepest inside the unit's main polygon (its pole of inaccessibility)
+        pt = polylabel(ShapelyPolygon(max(_polygons(feat["geometry"]), key=len)[:, :2]).buffer(0), tolerance=0.02)
         txt = fmt_rate(v) if v is not None and np.isfinite(v) else "no population"
         if intervals and name in intervals and v is not None and np.isfinite(v):
             lo, hi = intervals[name]
@@ -297,11 +302,34 @@ def province_map(geojson_path: Path, values: dict[str, float], label: str, figur
         line = LineString([a, b])
         return any(line.crosses(g) or line.within(g) for other, gs in shapes.items() if other != name for g in gs)
 
-    corner = (xmin + 0.2, y0 + 0.2)  # below the south-western coast: room for one label
-    west = [lab for lab, slot in zip(labels, east_slots(labels))
-            if crosses(lab[3], (lab[1], lab[0]), slot) and not crosses(lab[3], (lab[1], lab[0]), corner)][:1]
-    east = [lab for lab in labels if lab not in west]
-    placed = [(lab, slot, "left") for lab, slot in zip(east, east_slots(east))] + [(lab, corner, "left") for lab in west]
+    free = [(xmin + 0.2, y1 - 0.5), (xmin + 0.2, y0 + 0.2)]  # the empty north-west and south-west corners
+    cornered: list[tuple[tuple, tuple[float, float]]] = []
+    east = list(labels)
+    while free:  # the column's slots move when a label leaves it: check again until no label moves
+        moved = None
+        for lab, slot in zip(east, east_slots(east)):
+            at = (lab[1], lab[0])
+            if not crosses(lab[3], at, slot):
+                continue
+            fits = [c for c in free if not crosses(lab[3], at, c)]
+            if fits:
+                moved = (lab, min(fits, key=lambda c: (c[0] - at[0]) ** 2 + (c[1] - at[1]) ** 2))
+                break
+        if moved is None:
+            break
+        cornered.append(moved)
+        east.remove(moved[0])
+        free.remove(moved[1])
+    slots = east_slots(east)
+    for _ in range(len(east) ** 2):  # two leaders that cross swap slots (each swap shortens them: this ends)
+        pair = next(((i, j) for i in range(len(east)) for j in range(i + 1, len(east))
+                     if LineString([(east[i][1], east[i][0]), slots[i]]).crosses(
+                         LineString([(east[j][1], east[j][0]), slots[j]]))), None)
+        if pair is None:
+            break
+        i, j = pair
+        slots[i], slots[j] = slots[j], slots[i]
+    placed = [(lab, slot, "left") for lab, slot in zip(east, slots)] + [(lab, corner, "left") for lab, corner in cornered]
     for (y, x, text, _), slot, ha in placed:
         ax.annotate(text, (x, y), xytext=slot, fontsize=7, ha=ha, va="center",
                     arrowprops=dict(arrowstyle="-", color="#444444", lw=0.5, shrinkA=0, shrinkB=2),
