@@ -75,6 +75,7 @@ __all__ = [
     "BacktestConfig",
     "BacktestResult",
     "default_origins",
+    "annual_events",
     "fit_predict_task",
     "run_backtest",
     "summarise",
@@ -571,6 +572,17 @@ def run_backtest(panel: pd.DataFrame, config: BacktestConfig, covariates=None, p
         forecast_samples=forecast_samples,
         selection=pd.DataFrame(selection_rows),
     )
+
+
+def annual_events(provinces: pd.DataFrame, start) -> dict[str, float]:
+    """Attacks a year per province from ``start`` on (the backtest period), and for the national
+    series (:data:`NATIONAL`, the sum of the provinces): what decides which series the goals cover
+    (``in_goal_scope``: 10 or more a year)."""
+    frame = provinces.loc[pd.to_datetime(provinces["ds"]) >= pd.Timestamp(start)]
+    years = max(frame["ds"].nunique() / 12.0, 1.0)
+    out = (frame.groupby("unique_id")["attacks"].sum() / years).astype(float).to_dict()
+    out[NATIONAL] = float(frame["attacks"].sum() / years)
+    return out
 
 
 def summarise(scores: pd.DataFrame, annual_events: dict[str, float] | None = None) -> dict:

@@ -36,7 +36,7 @@ def run_backtest_job(*, models: Sequence[str], origins: str | None = None, input
                      progress: Callable[[int, int], None] | None = None, encoding: str = "utf-8",
                      recalibrate: bool = False) -> JobResult:
     """Rolling-origin backtest (no look-ahead), scored by CRPS, log score, coverage and skill."""
-    from pakcast.forecast.backtest import DATA_VERSION_NOTE, BacktestConfig, run_backtest, scorecard
+    from pakcast.forecast.backtest import DATA_VERSION_NOTE, BacktestConfig, annual_events, run_backtest, scorecard
     from pakcast.forecast.country import profile
     from pakcast.forecast.forecasters import MODEL_NAMES
     from pakcast.forecast.io import write_csv
@@ -53,8 +53,7 @@ def run_backtest_job(*, models: Sequence[str], origins: str | None = None, input
                          n_samples=n_samples, random_seed=random_seed, scheduler=scheduler, n_workers=workers,
                          warmup_origins=int(warmup_origins), recalibrate=bool(recalibrate))
     res = run_backtest(provinces, cfg, progress=progress)
-    in_bt = provinces[provinces["ds"] >= (min(olist) if olist else pd.Timestamp(DEFAULT_START))]
-    ann = (in_bt.groupby("unique_id")["attacks"].sum() / max(in_bt["ds"].nunique() / 12, 1)).to_dict()
+    ann = annual_events(provinces, min(olist) if olist else DEFAULT_START)
     card = scorecard(res.scores, ann, random_seed=random_seed)
     sel = res.selection.copy()
     if not sel.empty:

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from pakcast.forecast import scoring
-from pakcast.forecast.backtest import BacktestConfig, fit_predict_task, run_backtest, summarise
+from pakcast.forecast.backtest import BacktestConfig, annual_events, fit_predict_task, run_backtest, summarise
 from pakcast.forecast.forecasters import BASELINE_NAMES, MODEL_NAMES, NATIONAL, available_models
 from pakcast.forecast.io import OutDir, prepare_out_dir, write_csv, write_json
 from pakcast.forecast.manifest import RunManifest
@@ -461,9 +461,7 @@ def _run(config: QuarterlyConfig, progress: Callable[[str, int, int], None] | No
         notes.append("backtest disabled: backtest.csv is empty and ensemble weights are equal")
 
     # ---- results.json
-    in_bt = provinces.loc[provinces["ds"] >= pd.Timestamp(config.backtest_start)]
-    years = max(in_bt["ds"].nunique() / 12.0, 1.0)
-    ann = (in_bt.groupby("unique_id")["attacks"].sum() / years).to_dict()  # events a year, backtest period
+    ann = annual_events(provinces, config.backtest_start)  # attacks a year in the backtest period
     summ = summarise(scores, ann) if not scores.empty else summarise(pd.DataFrame())
     per_series = summ["per_series"]
     backtest_summary = []

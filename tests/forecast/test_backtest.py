@@ -225,3 +225,18 @@ def test_recalibrated_backtest_keeps_the_mixture_and_coherence(panel, serial):
     np.testing.assert_allclose(piv[NATIONAL], piv[["A", "B", "C"]].sum(axis=1), rtol=1e-10)
     other = rec.scores[rec.scores["model"] != PUBLISHED].reset_index(drop=True)
     pd.testing.assert_frame_equal(other, serial.scores[serial.scores["model"] != PUBLISHED].reset_index(drop=True))
+
+
+def test_annual_events_put_the_national_series_in_the_goals_scope(panel):
+    """The national series (the sum of the provinces) has its own events a year, so the goal check
+    covers it when it has 10 or more a year, as it covers any province."""
+    from pakcast.forecast.backtest import annual_events
+
+    start = panel["ds"].min()
+    ann = annual_events(panel, start)
+    years = panel["ds"].nunique() / 12.0
+    assert ann[NATIONAL] == pytest.approx(panel["attacks"].sum() / years)
+    for uid, g in panel.groupby("unique_id"):
+        assert ann[uid] == pytest.approx(g["attacks"].sum() / years)
+    later = annual_events(panel, panel["ds"].max())  # one month: the years floor at 1
+    assert later[NATIONAL] == pytest.approx(panel.loc[panel["ds"] == panel["ds"].max(), "attacks"].sum())

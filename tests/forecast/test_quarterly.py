@@ -73,6 +73,8 @@ def test_results_json_reports_backtest_models_and_what_was_not_produced(two_runs
     assert res["not_produced"]["briefing"].startswith("report disabled")
     assert json.loads((two_runs[0] / "r1" / "breaks.json").read_text())["status"] == "not produced"
     assert res["backtest"]["diebold_mariano"] and res["backtest"]["goal_check"]
+    national = [g for g in res["backtest"]["goal_check"] if g["unique_id"] == "Pakistan"]
+    assert national and all(g["in_goal_scope"] for g in national)  # the national series is in the goals' scope
 
 
 def test_vintages_are_archived_and_earlier_ones_scored(two_runs):
