@@ -93,6 +93,25 @@ def backtest_tables(rows: list[dict]) -> dict:
     return out
 
 
+def goal_table(scope: list[dict]) -> str:
+    """Markdown: per goal series, the published CRPS against the best baseline's at each resolution
+    and the quarter sums' 90% coverage, each marked met or missed."""
+    def mark(ok) -> str:
+        return "met" if ok else "**missed**"
+
+    lines = ["| series | measure | month CRPS: published / best baseline | quarter CRPS: published / best baseline "
+             "| quarter 90% coverage |", "|---|---|---|---|---|"]
+    for g in sorted(scope, key=lambda g: (g["province"], g["measure"])):
+        cells = []
+        for res in ("month", "quarter"):
+            cells.append(f"{g[f'{res}_crps']:.2f} / {g[f'{res}_best_baseline_crps']:.2f} "
+                         f"({g[f'{res}_best_baseline']}): {mark(g[f'{res}_no_worse_than_best_baseline'])}")
+        cov = g["quarter_coverage_90"]
+        lines.append(f"| {g['province']} | {g['measure']} | {cells[0]} | {cells[1]} | {100 * cov:.1f}%: "
+                     f"{mark(g['quarter_coverage_90_in_85_95'])} |")
+    return "\n".join(lines)
+
+
 def backtest_figures(raw: dict) -> dict:
     """``figures[province][measure][resolution][model] = row`` plus tables and the run's other blocks."""
     fig: dict = {}
@@ -112,6 +131,7 @@ def backtest_figures(raw: dict) -> dict:
         "coverage_in_85_95": sum(bool(g.get("quarter_coverage_90_in_85_95")) for g in scope),
         "series": ", ".join(sorted({g["province"] for g in scope})),
     }
+    fig["tables"]["goal"] = goal_table(scope)
     sel = raw.get("selection", {}).get("by_origin", [])
     last = {}
     for r in sel:
