@@ -12,7 +12,7 @@ at month/quarter/year resolution). Figures of merit: min bulk ESS over every sam
 wall second of the whole fit (compilation included, reported apart), CPU seconds, mean tree depth.
 
 Run: ``.venv/bin/python -m benchmarks.bench_fusion [--data shipped --start 2019-01 --samplers numba,numba-plain,pymc]
-[--json FILE]``
+[--random-seed N] [--json FILE]``
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--chains", type=int, default=2)
     ap.add_argument("--samplers", default="numba,numba-plain,pymc")
     ap.add_argument("--steps", default="", help="known-date level steps, comma-separated months (YYYY-MM)")
+    ap.add_argument("--random-seed", type=int, default=1, help="the samplers' seed (one for every sampler)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
     obs, units, latent, months, measures, label = _problem(a)
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         m = MeasurementModel(obs, units, latent, months, measures=measures, whiten=whiten, effects=effects,
                              common_shift=s != "numba-noshift")
         t0, c0 = time.perf_counter(), time.process_time()
-        r = m.fit(sampler="numba" if s.startswith("numba") else s, random_seed=1, draws=a.draws, tune=a.tune,
+        r = m.fit(sampler="numba" if s.startswith("numba") else s, random_seed=a.random_seed, draws=a.draws, tune=a.tune,
                   chains=a.chains)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         dg = r.diagnostics
