@@ -123,8 +123,11 @@ def test_unit_formats_and_backtest_tables():
                     row("published", "month", 0.7, 0.91)],
            "origins": ["2010-01", "2021-10"], "goal_check": [
                {"measure": "attacks", "province": "Sindh", "in_goal_scope": True,
+                "month_crps": 0.7, "month_best_baseline": "negbin_12", "month_best_baseline_crps": 0.75,
+                "quarter_crps": 1.9, "quarter_best_baseline": "negbin_12", "quarter_best_baseline_crps": 2.0,
+                "quarter_coverage_90": 0.849,
                 "month_no_worse_than_best_baseline": True, "quarter_no_worse_than_best_baseline": True,
-                "quarter_coverage_90_in_85_95": True}],
+                "quarter_coverage_90_in_85_95": False}],
            "selection": {"rule": "r", "by_origin": [
                {"measure": "attacks", "unique_id": "Sindh", "chosen": "negbin_12", "lambda": 0.0, "warmup": True,
                 "forecast_origin": False},
@@ -138,4 +141,7 @@ def test_unit_formats_and_backtest_tables():
         fig["tables"]["published_skill"]
     assert fig["Sindh"]["attacks"]["quarter"]["published"]["crps"] == 1.9
     assert fig["goal_summary"]["crps_no_worse_both"] == 1 and fig["selection_share_stack"]["Sindh"]["attacks"] == 0.5
+    assert fig["goal_summary"]["coverage_in_85_95"] == 0
+    assert ("| Sindh | attacks | 0.70 / 0.75 (negbin_12): met | 1.90 / 2.00 (negbin_12): met | 84.9%: **missed** |"
+            in fig["tables"]["goal"])  # 84.9% (not a rounded 85%) beside "missed"
     assert fig["selection_mean_lambda"]["Sindh"]["attacks"] == 0.25  # warm-up origins not counted
