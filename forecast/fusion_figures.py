@@ -39,39 +39,80 @@ def draw_fused(axes: Any, fused: pd.DataFrame, obs: pd.DataFrame, scales: pd.Dat
     each source's figures for exactly ``cover``, divided by its estimated scale and by the months they
     span (monthly averages in reference units). The scale is the row's own ``scale`` where ``obs`` has
     that column (the source's scale in the figure's year, :meth:`FusionResults.figure_scales`: scales
-    drift), else the source's current one from ``scales``.
+    drift), else the source's current one from ``scales``. One legend, under the lowest axis
+    (:func:`legend_below`), names the bands, the two marks and each source's colour with its scales now.
 
     ``fused``: ``province, month (YYYY-MM), measure, median, q05, q25, q75, q95``; ``obs``: the
     observation table (``cover`` tuples, ``first``/``last`` monthly Periods); ``scales``: indexed by
     ``(source, metric)`` with ``estimate``."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     fused = fused.assign(t=pd.PeriodIndex(fused["month"], freq="M").to_timestamp())
     sources = sorted(set(obs["source"]))
     color = {s: _COLORS[i % len(_COLORS)] for i, s in enumerate(sources)}
-    for ax, me in zip(np.atleast_1d(axes), measures):
+    drifting = "scale" in obs.columns
+    now_of: dict[str, dict[str, float]] = {}  # source -> metric -> its scale now, for the legend
+    shapes: set[str] = set()
+    axes = list(np.atleast_1d(axes))
+    for ax, me in zip(axes, measures):
         f = fused[(fused.province == prov) & (fused.measure == me)]
         ax.fill_between(f["t"], f["q05"], f["q95"], color="0.85", label="fused 90%", step="mid")
         ax.fill_between(f["t"], f["q25"], f["q75"], color="0.65", label="fused 50%", step="mid")
         ax.plot(f["t"], f["median"], color="k", lw=0.9, label="fused median")
         o = obs[(obs.measure == me) & obs["cover"].map(lambda c: set(c) == set(cover))]
-        seen = set()
         for r in o.itertuples():
             now = scales.loc[(r.source, r.metric), "estimate"]
             k = getattr(r, "scale", now)
             n = r.last.ordinal - r.first.ordinal + 1
             v = r.value / k / n
-            lab = (f"{r.source} {str(r.metric).replace('_', ' ')} / its scale "
-                   + (f"in each year (now {now:.2f})" if hasattr(r, "scale") else f"{now:.2f}"))
-            kw = {"color": color[r.source], "label": lab if lab not in seen else None}
-            seen.add(lab)
+            now_of.setdefault(r.source, {})[str(r.metric).replace("_", " ")] = float(now)
             t0 = r.first.to_timestamp()
             if n == 1:
-                ax.plot([t0], [v], ".", ms=3, alpha=0.7, **kw)
+                shapes.add("month")
+                ax.plot([t0], [v], ".", ms=3, alpha=0.7, color=color[r.source])
             else:
+                shapes.add("period")
                 t1 = (r.last + 1).to_timestamp()
-                ax.plot([t0, t1], [v, v], "-", lw=1.6, alpha=0.85, **kw)
+                ax.plot([t0, t1], [v, v], "-", lw=1.6, alpha=0.85, color=color[r.source])
         ax.axvline(as_of, color="0.4", ls=":", lw=0.8)
         ax.set_ylabel(ylabels[me])
-        ax.legend(fontsize=6, ncol=3, loc="upper left")
+    # one legend for every panel, under the lowest: outside the axes it covers none of the data. The
+    # bands and the median, the two marks of a source's figures, then one colour per source with its
+    # scales now (a figure is divided by its source's scale in the figure's year when scales drift)
+    handles, labels = axes[0].get_legend_handles_labels()
+    by = " in its year" if drifting else ""
+    if "month" in shapes:
+        handles.append(Line2D([], [], color="0.35", marker=".", ms=4, ls=""))
+        labels.append(f"a monthly figure / its source's scale{by}")
+    if "period" in shapes:
+        handles.append(Line2D([], [], color="0.35", lw=1.6))
+        labels.append(f"a longer figure per month / its scale{by}")
+    for src in sources:
+        if src in now_of:
+            handles.append(Patch(color=color[src]))
+            labels.append(f"{src}, scale now: " + ", ".join(f"{m} {v:.2f}" for m, v in now_of[src].items()))
+    # as many columns (at most 3) as fit in the panel's width: 6-pt text is about 3 pt a character,
+    # a column's mark and gaps about 30 pt
+    width_pt = axes[-1].get_position().width * axes[-1].figure.get_figwidth() * 72
+    ncol = int(np.clip(width_pt // (3.0 * max(map(len, labels)) + 30), 1, 3))
+    legend_below(axes[-1], handles=handles, labels=labels, fontsize=6, ncol=ncol)
+
+
+def legend_below(ax: Any, **kw: Any) -> Any:
+    """The axis's legend outside it, under its x tick labels (and x label) when they are shown: it covers
+    none of the data, whatever the series do. The offset is in points, so it holds after any layout;
+    ``fig.tight_layout()`` (or ``bbox_inches="tight"``) makes room for it."""
+    from matplotlib.transforms import ScaledTranslation
+
+    drop = 3.0
+    if ax.xaxis.get_tick_params().get("labelbottom", True):
+        tick = ax.xaxis.get_major_ticks()[0]
+        drop += tick.get_tick_padding() + tick.get_pad() + 1.3 * tick.label1.get_size()
+    if ax.xaxis.label.get_text() and ax.xaxis.label.get_visible():
+        drop += ax.xaxis.labelpad + 1.3 * ax.xaxis.label.get_size()
+    below = ax.transAxes + ScaledTranslation(0, -drop / 72, ax.figure.dpi_scale_trans)
+    return ax.legend(loc="upper left", bbox_to_anchor=(0.0, 0.0), bbox_transform=below, borderaxespad=0.0, **kw)
 
 
 def province_figures(fr: Any, directory: str | Path) -> list[Path]:
@@ -102,6 +143,7 @@ def province_figures(fr: Any, directory: str | Path) -> list[Path]:
         draw_fused(axes, fused, obs, scales, prov, cover, as_of, ylabels, MEASURES)
         np.atleast_1d(axes)[0].set_title(f"{prov}: fused monthly series in {fr.units} units (as of {fr.as_of}; "
                                          "dotted line: last observation)", fontsize=9)
+        fig.tight_layout()  # room under the panels for the legend
         path = directory / f"fused_{safe_name(prov)}.png"
         out.append(_savefig(fig, path))
         plt.close(fig)

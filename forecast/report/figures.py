@@ -550,6 +550,7 @@ def fused_history(fused: pd.DataFrame, obs: pd.DataFrame, scales: pd.DataFrame, 
         np.atleast_1d(axes)[0].set_title(f"{province}: fused monthly series")
     return save_figure(fig, figures_dir, f"fused_{province}", f"Fused history, {province}",
                        f"{province}: the fused monthly series ({units}; black line: median, grey bands: 50% and 90% "
-                       "intervals) with every source's own figures for this region, each divided by its estimated "
-                       f"scale and by the months it spans (dots: monthly figures; bars: longer periods). Dotted line: "
+                       "intervals) with every source's own figures for this region, each divided by its source's "
+                       "estimated scale in the figure's year (the legend gives each source's scale now) and by "
+                       f"the months it spans (dots: monthly figures; bars: longer periods). Dotted line: "
                        f"the newest observation ({as_of:%Y-%m}).", source)

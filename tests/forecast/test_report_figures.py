@@ -70,3 +70,100 @@ def test_map_labels_never_overlap_and_leaders_join_label_and_unit(tmp_path, fata
         for other, (lab2, leader2, _) in labels.items():
             assert other == name or not line.intersects(lab2), f"the leader of {name} crosses the label of {other}"
             assert other == name or not line.crosses(LineString(leader2)), f"the leaders of {name} and {other} cross"
+
+
+def _fused_inputs(province: str = "Khyber Pakhtunkhwa", extra: tuple[str, ...] = ()):
+    """A fused series peaking early (where a legend in the upper left used to sit) with monthly UCDP figures
+    and three yearly sources (and ``extra`` sources with their own metric names, as the national figures
+    have), in the tables ``draw_fused`` reads."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    months = pd.period_range("2007-01", "2021-12", freq="M")
+    t = np.arange(len(months))
+    scale = {"UCDP": 1.0, "PICSS": 1.4, "PIPS": 0.8, "SATP": 1.1}
+    fused, obs = [], []
+    for me, base in (("attacks", 40.0), ("killed", 120.0)):
+        med = base * (0.3 + np.exp(-((t - 50) / 25.0) ** 2))
+        for m, v in zip(months, med):
+            fused.append({"province": province, "month": str(m), "measure": me, "mean": v, "median": v,
+                          "q05": 0.6 * v, "q25": 0.85 * v, "q75": 1.15 * v, "q95": 1.5 * v})
+            obs.append({"source": "UCDP", "metric": me, "measure": me, "cover": (province,), "first": m, "last": m,
+                        "value": float(rng.poisson(v))})
+        for src in ("PICSS", "PIPS", "SATP"):
+            for y in range(2008, 2022):
+                ms = pd.period_range(f"{y}-01", f"{y}-12", freq="M")
+                obs.append({"source": src, "metric": me, "measure": me, "cover": (province,), "first": ms[0],
+                            "last": ms[-1], "value": float(scale[src] * med[months.year == y].sum())})
+    metric = {"attacks": "incidents", "killed": "fatalities_total"}
+    for src in extra:
+        scale[src] = 1.234
+        obs += [{**o, "source": src, "metric": metric[o["measure"]]} for o in obs if o["source"] == "PICSS"]
+    obs = pd.DataFrame(obs)
+    obs["scale"] = obs["source"].map(scale)
+    scales = pd.DataFrame([{"source": s, "metric": m, "estimate": k} for s, k in scale.items()
+                           for m in ((metric.values()) if s in extra else ("attacks", "killed"))]
+                          ).set_index(["source", "metric"])
+    return pd.DataFrame(fused), obs, scales
+
+
+def _data_shapes(ax):
+    """The drawn data of one axis in display coordinates: lines (and single markers) and bands."""
+    from shapely.geometry import MultiPoint
+
+    shapes = []
+    for line in ax.get_lines():
+        xy = line.get_transform().transform(line.get_xydata())  # axvline: x in data, y in axes coordinates
+        shapes.append(LineString(xy) if len(xy) > 1 else MultiPoint(xy))
+    for coll in ax.collections:
+        for path in coll.get_paths():
+            for ring in path.to_polygons(coll.get_transform()):
+                if len(ring) >= 3:
+                    shapes.append(Polygon(ring).buffer(0))
+    return shapes
+
+
+def _check_legend_clear_of_data(fig, names: set[str]):
+    renderer = _drawn(fig)
+    legends = [a.get_legend() for a in fig.axes if a.get_legend() is not None]
+    assert len(legends) == 1, "one legend for the figure"
+    leg = legends[0]
+    assert names <= {t.get_text().split(",")[0] for t in leg.get_texts()}  # every band, mark and source named
+    b = leg.get_window_extent(renderer)
+    lb = box(b.x0, b.y0, b.x1, b.y1)
+    fb = fig.bbox
+    assert b.x0 >= fb.x0 - 1 and b.x1 <= fb.x1 + 1 and b.y0 >= fb.y0 - 1, "the legend is cut off"
+    for ax in fig.axes:
+        a = ax.bbox
+        assert not lb.intersects(box(a.x0, a.y0, a.x1, a.y1)), "the legend sits inside a panel"
+        for shape in _data_shapes(ax):
+            assert not lb.intersects(shape), "the legend covers plotted data"
+        for t in ax.get_xticklabels() + ax.get_yticklabels():
+            if t.get_visible() and t.get_text():
+                e = t.get_window_extent(renderer)
+                assert not lb.intersects(box(e.x0, e.y0, e.x1, e.y1)), f"the legend covers tick label {t.get_text()}"
+
+
+@pytest.mark.parametrize("extra", [(), ("CRSS", "GTI", "OFFICIAL", "OTHER")], ids=["province", "eight sources"])
+def test_fused_province_figure_legend_covers_no_data(tmp_path, extra):
+    """The briefing's fused history figure (as saved, after its layout) and the ``pakcast fuse`` figure."""
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from pakcast.forecast.fusion_figures import draw_fused
+
+    prov = "Khyber Pakhtunkhwa"
+    fused, obs, scales = _fused_inputs(prov, extra)
+    ylabels = {me: f"{me} / month" for me in ("attacks", "killed")}
+    as_of = pd.Timestamp("2021-12-01")
+    names = {"fused 90%", "fused 50%", "fused median", "UCDP", "PICSS", "PIPS", "SATP", *extra}
+    rec = F.fused_history(fused, obs, scales, prov, (prov,), as_of, ylabels, "attacks as UCDP counts them", tmp_path,
+                          "test")
+    _check_legend_clear_of_data(rec.figure, names)
+    fig = Figure(figsize=(10, 6.5))  # as fusion_figures.province_figures draws for pakcast fuse
+    axes = fig.subplots(2, 1, sharex=True)
+    draw_fused(axes, fused, obs, scales, prov, (prov,), as_of, ylabels)
+    axes[0].set_title("Khyber Pakhtunkhwa: fused monthly series", fontsize=9)
+    fig.tight_layout()
+    _check_legend_clear_of_data(fig, names)
