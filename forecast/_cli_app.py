@@ -19,9 +19,8 @@ from typer.core import TyperGroup, TyperOption
 from typer.exceptions import TyperException
 
 from pakcast.forecast.errors import EXIT_CODES, PakcastError
+from pakcast.forecast.jobs import DEFAULT_SEED  # the default of every --random-seed option
 
-#: default of every ``--random-seed`` option (the quarterly run's; one default for all commands)
-DEFAULT_SEED = 20260101
 
 EXIT_CODES_TEXT = "Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()) + "."
 

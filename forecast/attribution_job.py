@@ -177,7 +177,7 @@ def run_attribute(*, outcome: str = "attacks", periods: str | None, groups: str,
         fr = fused_run
         if fr is None:
             d_, t_, c_ = fuse_settings or (1000, 1000, 4)
-            fcfg = fused_config or FusionConfig(figures=False, draws=d_, tune=t_, chains=c_)
+            fcfg = fused_config or FusionConfig(figures=False, draws=d_, tune=t_, chains=c_, random_seed=random_seed)
             with stage("fitting the fused series"):
                 fr = fit_cached(fcfg, build_observations(fcfg), fused_cache)
         for pth, role in fr.table.inputs:

@@ -69,6 +69,7 @@ from pakcast.forecast.forecasters import (
     mix_samples,
 )
 from pakcast.forecast.parallel import run_tasks
+from pakcast.forecast.jobs import DEFAULT_SEED
 from pakcast.forecast.recalibrate import TailRecord, choose_scales, scale_paths, tail_record
 
 __all__ = [
@@ -128,7 +129,7 @@ class BacktestConfig:
     start: str = "2010-01-01"
     horizon: int = 12
     n_samples: int = 500
-    random_seed: int = 20260101
+    random_seed: int = DEFAULT_SEED
     ensembles: tuple[str, ...] = ENSEMBLES
     ensemble_members: tuple[str, ...] | None = None
     forecast_origin: pd.Timestamp | None = None

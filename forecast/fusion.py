@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from pakcast.forecast.errors import InputError
+from pakcast.forecast.jobs import DEFAULT_SEED
 from pakcast.forecast.provinces import FATA, KP, NATIONAL, province_list
 
 __all__ = [
@@ -101,7 +102,7 @@ class FusionConfig:
     end: str | None = None
     units: str | None = None
     fata: str = "merge"
-    random_seed: int = 1
+    random_seed: int = DEFAULT_SEED
     out: str | None = None
     json: str | None = None
     draws: int = 1000

@@ -20,7 +20,10 @@ from pakcast.forecast.manifest import RunManifest, write_beside
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["JobResult", "write_json_output", "input_errors", "read_user_csv", "split_dates"]
+#: the default seed of every job and command (``--random-seed``; the quarterly run, the backtest, fusion)
+DEFAULT_SEED = 20260101
+
+__all__ = ["DEFAULT_SEED", "JobResult", "write_json_output", "input_errors", "read_user_csv", "split_dates"]
 
 
 @dataclass

@@ -44,6 +44,7 @@ from pakcast.forecast import scoring
 from pakcast.forecast.backtest import BacktestConfig, annual_events, fit_predict_task, run_backtest, summarise
 from pakcast.forecast.forecasters import BASELINE_NAMES, MODEL_NAMES, NATIONAL, available_models
 from pakcast.forecast.io import OutDir, prepare_out_dir, write_csv, write_json
+from pakcast.forecast.jobs import DEFAULT_SEED
 from pakcast.forecast.manifest import RunManifest
 from pakcast.forecast.panel import load_run_panel
 from pakcast.forecast.run_result import QuarterlyResult, SourceCredit, write_result
@@ -80,7 +81,7 @@ class QuarterlyConfig:
     models: tuple[str, ...] = DEFAULT_MODELS
     scheduler: str | None = "local"
     n_workers: int | None = None
-    random_seed: int = 20260101
+    random_seed: int = DEFAULT_SEED
     n_samples: int = 1000
     backtest_start: str = "2010-01-01"
     backtest: bool = True
