@@ -33,7 +33,7 @@ def _savefig(fig: Any, path: Path) -> Path:
 
 
 def draw_fused(axes: Any, fused: pd.DataFrame, obs: pd.DataFrame, scales: pd.DataFrame, prov: str,
-               cover: tuple[str, ...], as_of: pd.Timestamp, ylabels: dict[str, str],
+               cover: tuple[str, ...], as_of: pd.Timestamp, measure_units: dict[str, str],
                measures: tuple[str, ...] = ("attacks", "killed")) -> None:
     """Draw one province on one axis per measure: the fused monthly median with 50% and 90% bands and
     each source's figures for exactly ``cover``, divided by its estimated scale and by the months they
@@ -41,6 +41,9 @@ def draw_fused(axes: Any, fused: pd.DataFrame, obs: pd.DataFrame, scales: pd.Dat
     that column (the source's scale in the figure's year, :meth:`FusionResults.figure_scales`: scales
     drift), else the source's current one from ``scales``. One legend, under the lowest axis
     (:func:`legend_below`), names the bands, the two marks and each source's colour with its scales now.
+    Each axis reads ``<measure> / month`` and names its units above its left corner
+    (``measure_units[measure]``, e.g. "attacks as PIPS counts them"): a two-line axis label is taller
+    than a panel and runs into the next one's.
 
     ``fused``: ``province, month (YYYY-MM), measure, median, q05, q25, q75, q95``; ``obs``: the
     observation table (``cover`` tuples, ``first``/``last`` monthly Periods); ``scales``: indexed by
@@ -76,7 +79,9 @@ def draw_fused(axes: Any, fused: pd.DataFrame, obs: pd.DataFrame, scales: pd.Dat
                 t1 = (r.last + 1).to_timestamp()
                 ax.plot([t0, t1], [v, v], "-", lw=1.6, alpha=0.85, color=color[r.source])
         ax.axvline(as_of, color="0.4", ls=":", lw=0.8)
-        ax.set_ylabel(ylabels[me])
+        ax.set_ylabel(f"{me} / month")
+        if measure_units.get(me):
+            ax.set_title(measure_units[me], loc="left", fontsize=7, color="0.3")
     # one legend for every panel, under the lowest: outside the axes it covers none of the data. The
     # bands and the median, the two marks of a source's figures, then one colour per source with its
     # scales now (a figure is divided by its source's scale in the figure's year when scales drift)
@@ -128,7 +133,7 @@ def province_figures(fr: Any, directory: str | Path) -> list[Path]:
     units = fr.table.units
     as_of = pd.Period(fr.as_of, "M").to_timestamp()
     refs = fr.results.reference()
-    ylabels = {me: f"{me} / month\n(as {refs[me]['source']} counts {refs[me]['metric']})" for me in MEASURES}
+    measure_units = {me: f"as {refs[me]['source']} counts {refs[me]['metric']}" for me in MEASURES}
     obs = fr.table.frame
     d = fr.results.design
     key_of = {k: i for i, k in enumerate(d.keys)}
@@ -140,9 +145,9 @@ def province_figures(fr: Any, directory: str | Path) -> list[Path]:
     for prov in [*units, NATIONAL]:
         fig, axes = plt.subplots(len(MEASURES), 1, figsize=(10, 6.5), sharex=True)
         cover = tuple(units) if prov == NATIONAL else (prov,)
-        draw_fused(axes, fused, obs, scales, prov, cover, as_of, ylabels, MEASURES)
-        np.atleast_1d(axes)[0].set_title(f"{prov}: fused monthly series in {fr.units} units (as of {fr.as_of}; "
-                                         "dotted line: last observation)", fontsize=9)
+        draw_fused(axes, fused, obs, scales, prov, cover, as_of, measure_units, MEASURES)
+        fig.suptitle(f"{prov}: fused monthly series in {fr.units} units (as of {fr.as_of}; dotted line: last "
+                     "observation)", fontsize=9)
         fig.tight_layout()  # room under the panels for the legend
         path = directory / f"fused_{safe_name(prov)}.png"
         out.append(_savefig(fig, path))

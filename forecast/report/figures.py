@@ -535,7 +535,7 @@ def its_impact(pointwise: list[dict[str, Any]], figures_dir: Path, name: str, so
 
 @redrawable
 def fused_history(fused: pd.DataFrame, obs: pd.DataFrame, scales: pd.DataFrame, province: str,
-                  cover: tuple[str, ...], as_of: pd.Timestamp, ylabels: dict[str, str], units: str,
+                  cover: tuple[str, ...], as_of: pd.Timestamp, measure_units: dict[str, str], units: str,
                   figures_dir: Path, source: str) -> FigureRecord:
     """The fused monthly history of one province (median, 50% and 90% bands) with every source's figures
     for that region rescaled to the reference units (:func:`pakcast.forecast.fusion_figures.draw_fused`)."""
@@ -546,8 +546,12 @@ def fused_history(fused: pd.DataFrame, obs: pd.DataFrame, scales: pd.DataFrame, 
     fused = fused[pd.PeriodIndex(fused["month"].astype(str), freq="M") <= pd.Period(as_of, "M")]
     fig, axes = new_figure(7.5, 2.6 * len(measures), nrows=len(measures), ncols=1, sharex=True)
     with matplotlib.rc_context(STYLE):
-        draw_fused(axes, fused, obs, scales, province, cover, as_of, ylabels, measures)
-        np.atleast_1d(axes)[0].set_title(f"{province}: fused monthly series")
+        draw_fused(axes, fused, obs, scales, province, cover, as_of, measure_units, measures)
+        # one title per axis, at its left (a centred title beside the units would meet them on a page
+        # where the figure shrinks): the region on the first
+        ax0 = np.atleast_1d(axes)[0]
+        ax0.set_title(f"{province}: fused monthly series" + (f", {measure_units[measures[0]]}"
+                      if measure_units.get(measures[0]) else ""), loc="left", fontsize=9)
     return save_figure(fig, figures_dir, f"fused_{province}", f"Fused history, {province}",
                        f"{province}: the fused monthly series ({units}; black line: median, grey bands: 50% and 90% "
                        "intervals) with every source's own figures for this region, each divided by its source's "

@@ -109,12 +109,12 @@ def fusion_section(fusion: dict[str, Any], inputs: RunInputs, figdir: Path, figs
     s_idx = sc.rename(columns={"scale": "estimate"}).set_index(["source", "metric"])
     provinces = sorted(set(fused["province"]) - {NATIONAL})
     as_of = pd.Period(fusion["as_of"], "M").to_timestamp()
-    ylabels = {me: f"{me} / month\n({txt})" for me, txt in units["measures"].items()}
+    measure_units = dict(units["measures"])  # measure -> "attacks as PIPS counts them"
     src = "fused model of this run: " + ", ".join(sorted(set(obs["source"])))
     names = []
     for prov in [NATIONAL, *provinces]:
         cover = tuple(provinces) if prov == NATIONAL else (prov,)
-        rec = F.fused_history(fused, obs, s_idx, prov, cover, as_of, ylabels, units_line(fusion), figdir, src)
+        rec = F.fused_history(fused, obs, s_idx, prov, cover, as_of, measure_units, units_line(fusion), figdir, src)
         figs[rec.name] = rec
         names.append(rec.name)
         blocks.append({"kind": "figure", "name": rec.name})

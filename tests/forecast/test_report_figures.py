@@ -155,7 +155,7 @@ def test_fused_province_figure_legend_covers_no_data(tmp_path, extra):
 
     prov = "Khyber Pakhtunkhwa"
     fused, obs, scales = _fused_inputs(prov, extra)
-    ylabels = {me: f"{me} / month" for me in ("attacks", "killed")}
+    ylabels = {me: f"{me} as UCDP counts them" for me in ("attacks", "killed")}  # each axis's units
     as_of = pd.Timestamp("2021-12-01")
     names = {"fused 90%", "fused 50%", "fused median", "UCDP", "PICSS", "PIPS", "SATP", *extra}
     rec = F.fused_history(fused, obs, scales, prov, (prov,), as_of, ylabels, "attacks as UCDP counts them", tmp_path,
@@ -164,6 +164,51 @@ def test_fused_province_figure_legend_covers_no_data(tmp_path, extra):
     fig = Figure(figsize=(10, 6.5))  # as fusion_figures.province_figures draws for pakcast fuse
     axes = fig.subplots(2, 1, sharex=True)
     draw_fused(axes, fused, obs, scales, prov, (prov,), as_of, ylabels)
-    axes[0].set_title("Khyber Pakhtunkhwa: fused monthly series", fontsize=9)
+    fig.suptitle("Khyber Pakhtunkhwa: fused monthly series in UCDP units", fontsize=9)
     fig.tight_layout()
     _check_legend_clear_of_data(fig, names)
+
+
+
+def _axis_texts_apart(fig) -> set[str]:
+    """Assert that no two of the axis labels and titles of ``fig`` overlap; return their texts."""
+    renderer = _drawn(fig)
+    boxes = []
+    for ax in fig.axes:
+        for t in (ax.yaxis.label, ax.title, ax._left_title):
+            if t.get_visible() and t.get_text():
+                e = t.get_window_extent(renderer)
+                boxes.append((t.get_text(), box(e.x0, e.y0, e.x1, e.y1)))
+    for i, (a, ba) in enumerate(boxes):
+        for b, bb in boxes[i + 1:]:
+            assert not ba.intersects(bb), f"{a!r} overlaps {b!r}"
+    return {name for name, _ in boxes}
+
+
+def test_fused_province_figure_axis_texts_stay_apart(tmp_path):
+    """The panels' axis labels, their units and the title of the briefing's fused history figure do not
+    overlap, as saved and on a PDF page where the figure shrinks (texts keep their size there: the
+    former two-line label with the units ran into the other panel's on page 9 of the default briefing)."""
+    import pandas as pd
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    from pakcast.forecast.report.pdf import PageWriter
+
+    units = {me: f"{me} as PIPS counts them" for me in ("attacks", "killed")}
+    recs = []
+    for prov in ("Azad Jammu and Kashmir", "Balochistan"):
+        fused, obs, scales = _fused_inputs(prov, ())
+        recs.append(F.fused_history(fused, obs, scales, prov, (prov,), pd.Timestamp("2021-12-01"), units,
+                                    "attacks as PIPS counts them", tmp_path, "test"))
+    assert {"attacks / month", "killed / month", "killed as PIPS counts them",
+            "Balochistan: fused monthly series, attacks as PIPS counts them"} <= _axis_texts_apart(recs[1].figure)
+    with PdfPages(tmp_path / "page.pdf") as pdf:
+        w = PageWriter(pdf, "test")
+        w.paragraph("A section's text above the figures. " * 12)
+        w.image(recs[0], "the first figure and this text fill most of the page")
+        w.image(recs[1], "so the second one is drawn smaller")
+        page = w.base
+        h = [ax.get_position().height for ax in page.axes]
+        assert len(h) == 4 and h[2] < 0.9 * h[0]  # the second figure shrank
+        _axis_texts_apart(page)
+        w.flush()
