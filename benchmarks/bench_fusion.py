@@ -1,6 +1,6 @@
 """Measurement model: the default sampler (nutpie on the hand-written Numba density with whitened
 walks, ``numba``) against the same kernel without whitening (``numba-plain``: the non-centred
-walks), the default without the common scale shift (``numba-noshift``, see
+walks), the default with the common scale shift (``numba-shift``, see
 :meth:`pakcast.models.fusion.MeasurementModel.common_shift`), nutpie on the PyMC graph (``nutpie``)
 and plain PyMC NUTS (``pymc``), same model, same data, same seed, in one run. ``--steps
 2014-12,2021-08`` adds known-date level steps (as the quarterly run fits).
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     for s in a.samplers.split(","):
         whiten = "none" if s == "numba-plain" else "auto"
         m = MeasurementModel(obs, units, latent, months, measures=measures, whiten=whiten, effects=effects,
-                             common_shift=s != "numba-noshift")
+                             common_shift=s == "numba-shift")
         t0, c0 = time.perf_counter(), time.process_time()
         r = m.fit(sampler="numba" if s.startswith("numba") else s, random_seed=a.random_seed, draws=a.draws, tune=a.tune,
                   chains=a.chains)

@@ -76,7 +76,9 @@ def test_density_equals_pymc_model_and_gradient_is_exact(whiten, dynamics, steps
         probe = MeasurementModel(obs, "A", truth["units"], truth["months"])
         h = np.random.default_rng(3).gamma(0.5, 4.0, size=probe.whiten.shape)
     effects = {"break": truth["months"][36]} if steps else None
-    model = MeasurementModel(obs, "A", truth["units"], truth["months"], whiten=h, dynamics=dynamics, effects=effects)
+    # the common shift (off by default) in the "auto" cases, so the kernel is checked with and without it
+    model = MeasurementModel(obs, "A", truth["units"], truth["months"], whiten=h, dynamics=dynamics, effects=effects,
+                             common_shift=whiten == "auto")
     assert model.layout.P == (2 if dynamics == "ar1" else 0)
     if whiten == "auto":
         assert model.whiten.max() > 1.0          # the simulated monthly source is informative
@@ -117,8 +119,8 @@ def test_common_shift_changes_coordinates_not_the_model():
     """The common scale shift is a change of the sampler's coordinates with Jacobian 1: at the same
     model point the density is the same with and without it, and the round trip is exact."""
     obs, truth = simulate_fusion(n_units=3, n_months=60, horizon=4, break_month=36, random_seed=2)
-    on = MeasurementModel(obs, "A", truth["units"], truth["months"])
-    off = MeasurementModel(obs, "A", truth["units"], truth["months"], common_shift=False)
+    on = MeasurementModel(obs, "A", truth["units"], truth["months"], common_shift=True)
+    off = MeasurementModel(obs, "A", truth["units"], truth["months"])  # off by default
     assert (on.common_shift()[0] >= 0).all() and (off.common_shift()[0] < 0).all()
     nat = on.from_whitened(on.initial_point(2, jitter=0.5))
     x_on, x_off = on.to_whitened(nat), off.to_whitened(nat)
