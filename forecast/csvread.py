@@ -374,11 +374,44 @@ def _ascii_trim_ok(text: str) -> bool:
     return text.isascii() and not any(c in text for c in _UNICODE_ONLY_SPACE)
 
 
+def _edges_plain(arr: pa.Array) -> np.ndarray | None:
+    """The cells' lengths when no cell of ``arr`` (a string array without missing cells) begins or ends
+    with a byte that could be whitespace (at most 0x20, or any byte of a multi-byte character, so
+    Unicode spaces count too): then trimming changes nothing. None otherwise (or for another layout)."""
+    if (not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) or arr.null_count or arr.offset
+            or not len(arr)):
+        return None
+    off_t = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], dtype=off_t)[: len(arr) + 1]
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
+    lengths = np.diff(offsets)
+    full = lengths > 0
+    starts = offsets[:-1][full]
+    if not len(starts):
+        return lengths
+    first, last = data[starts], data[offsets[1:][full] - 1]
+    if ((first <= 0x20) | (first >= 0x80)).any() or ((last <= 0x20) | (last >= 0x80)).any():
+        return None
+    return lengths
+
+
 def _clean(arr: pa.Array, ascii_text: bool = False) -> pa.Array:
     """Strip surrounding whitespace; an empty cell becomes missing (``ascii_text``: the cells are ASCII
-    without the separator controls 0x1c-0x1f, so the cheaper ASCII trim gives the same cells)."""
+    without the separator controls 0x1c-0x1f, so the cheaper ASCII trim gives the same cells). A column
+    whose cells all begin and end with a visible ASCII character (the common case) is not trimmed: its
+    cells are kept as they are (no copy) and only the empty ones become missing."""
     import pyarrow.compute as pc
 
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    lengths = _edges_plain(arr)
+    if lengths is not None:
+        present = lengths > 0
+        n_empty = len(arr) - int(np.count_nonzero(present))
+        if n_empty == 0:
+            return arr
+        validity = pa.py_buffer(np.packbits(present, bitorder="little"))
+        return pa.Array.from_buffers(arr.type, len(arr), [validity, *arr.buffers()[1:]], null_count=n_empty)
     arr = pc.ascii_trim_whitespace(arr) if ascii_text else pc.utf8_trim_whitespace(arr)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
@@ -408,7 +441,12 @@ def _frame(records: list[list[str]], header: list[str], keep: list[int]) -> pd.D
 
 def _fast_frame(text: str, header: list[str], keep: list[int]) -> pd.DataFrame | None:
     """pyarrow's parser on a block without quotes, blank lines or lone carriage returns, where a record is
-    exactly one line; None when some line has the wrong number of fields (the strict parser then names it)."""
+    exactly one line (so the frame has a row per line); None when some line has the wrong number of fields
+    or the block holds a blank line (the strict parser then names or skips them).
+
+    pyarrow reads a blank line as a record of empty cells, so a blank line is looked for (a search of
+    the whole block) only when the first kept column has an empty cell, which every blank line gives."""
+    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
     names = [f"c{i}" for i in range(len(header))]
@@ -423,16 +461,21 @@ def _fast_frame(text: str, header: list[str], keep: list[int]) -> pd.DataFrame |
         read_options=pacsv.ReadOptions(column_names=names, use_threads=True, block_size=1 << 22),
         parse_options=pacsv.ParseOptions(delimiter=DELIMITER, quote_char=False, double_quote=False,
                                          ignore_empty_lines=False, invalid_row_handler=handler),
-        convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
-                                             include_columns=[names[i] for i in keep]))
+        convert_options=pacsv.ConvertOptions(column_types={n: pa.large_string() for n in names},
+                                             strings_can_be_null=False, include_columns=[names[i] for i in keep]))
     if invalid:
         return None
-    return _to_frame([header[i] for i in keep], [table.column(names[i]).combine_chunks() for i in keep],
-                     ascii_text=_ascii_trim_ok(text))
+    cols = [table.column(names[i]).combine_chunks() for i in keep]
+    first_empty = not cols or bool(pc.any(pc.equal(pc.binary_length(cols[0]), 0)).as_py() or False)
+    if first_empty and "\n\n" in text:
+        return None
+    return _to_frame([header[i] for i in keep], cols, ascii_text=_ascii_trim_ok(text))
 
 
 def _fast_ok(text: str) -> bool:
-    if not text or QUOTE in text or "\n\n" in text or text.startswith(("\n", "\r")):
+    """A block pyarrow may parse (:func:`_fast_frame`): no quote, no lone carriage return, not starting
+    with a line end (a blank line inside is found by :func:`_fast_frame`)."""
+    if not text or QUOTE in text or text.startswith(("\n", "\r")):
         return False
     return "\r" not in text or ("\n\r\n" not in text and text.count("\r") == text.count("\r\n"))
 
@@ -525,7 +568,7 @@ def iter_csv_chunks(path: str | Path, *, encoding: str = "utf-8", columns: Itera
         if parser.header is not None and not carry and _fast_ok(text):
             frame = _fast_frame(text, parser.header, keep)
             if frame is not None:
-                n_lines = _line_count(text)
+                n_lines = len(frame) if keep else _line_count(text)  # a row per line
                 pieces.append((frame, np.arange(parser.next_line, parser.next_line + n_lines, dtype=np.int64), []))
                 parser.next_line += n_lines
                 while pending() >= chunk_rows:

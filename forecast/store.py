@@ -622,6 +622,8 @@ class Store:
         ingest_id = f"ingest-{_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         run_id = manifest.run_id if manifest is not None else None
         cols = ", ".join(f'"{c}"' for c in [*EVENT_COLUMNS, "ingest_id"])
+        # the ingest id is one bound value, not a column of every chunk
+        select = ", ".join(f'"{c}"' for c in EVENT_COLUMNS) + ", ?"
         verb = "INSERT" if bulk else "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         # the ingests row first (the events' foreign key needs it); its counts are set at the end
         con.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0, 0, ?, ?, ?)",
@@ -632,15 +634,15 @@ class Store:
             n_read += int(chunk_read)
             n_skipped += int(chunk_skipped)
             if len(ev_chunk):
-                ev = (ev_chunk if _is_canonical(ev_chunk) else coerce_events(ev_chunk)).assign(ingest_id=ingest_id)
+                ev = ev_chunk if _is_canonical(ev_chunk) else coerce_events(ev_chunk)
                 unassigned += int((ev["province_method"] == "unassigned").sum())
                 pip += int((ev["province_method"] == "point_in_polygon").sum())
-                for c in ("date", "date_end"):  # day precision: DuckDB reads datetime64[s] as TIMESTAMP_S
-                    ev[c] = ev[c].astype("datetime64[s]")
+                # day precision: DuckDB reads datetime64[s] as TIMESTAMP_S (a new frame: the chunk is not changed)
+                ev = ev.assign(**{c: ev[c].astype("datetime64[s]") for c in ("date", "date_end")})
                 before = 0 if bulk else _one(con, "SELECT count(*) FROM events")[0]
                 # Arrow: DuckDB scans the columns without Python objects
                 con.register("ev_in", _arrow_stream(ev))
-                con.execute(f"{verb} INTO events ({cols}) SELECT {cols} FROM ev_in")
+                con.execute(f"{verb} INTO events ({cols}) SELECT {select} FROM ev_in", [ingest_id])
                 con.unregister("ev_in")
                 if not bulk:
                     inserted += _one(con, "SELECT count(*) FROM events")[0] - before
@@ -654,7 +656,7 @@ class Store:
         if n_read != accepted + rejected:
             raise ValueError(f"rows read {n_read} != accepted {accepted} + rejected {rejected}")
         if bulk:
-            inserted = accepted - _bulk_dedup(con, ingest_id, replace)
+            inserted = accepted - _bulk_dedup(con, ingest_id, replace, bool(read_state.get("ids_checked")))
         fault_point("store.ingest.before_commit")
         con.execute("UPDATE ingests SET rows_read = ?, accepted = ?, rejected = ?, inserted = ?, duplicates = ?, "
                     "skipped = ?, unassigned = ?, point_in_polygon = ? WHERE ingest_id = ?",
@@ -1012,9 +1014,16 @@ def _manifest_sha(manifest: RunManifest | None, path: Path) -> str | None:
 
 def _chunk_rows(results: Iterable[Any], state: dict[str, Any]) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, int, int]]:
     """``(events, rejects, rows_read, skipped)`` of each chunk result; ``state["digest"]``: the reader's
-    :class:`forecast.validate.ReadDigest` (the hash of the file as read), when it keeps one."""
+    :class:`forecast.validate.ReadDigest` (the hash of the file as read), when it keeps one;
+    ``state["ids_checked"]``: every chunk came from a reader that rejected each repeated event id across
+    the whole file (:attr:`forecast.sources.base.ReadResult.ids_checked`), with one shared digest (one
+    pass over one file)."""
+    state.setdefault("ids_checked", True)
     for r in results:
-        state["digest"] = getattr(r, "digest", None)
+        digest = getattr(r, "digest", None)
+        if not getattr(r, "ids_checked", False) or digest is None or state.get("digest", digest) is not digest:
+            state["ids_checked"] = False
+        state["digest"] = digest
         yield r.events, r.rejects, r.rows_read, r.skipped
 
 
@@ -1052,13 +1061,17 @@ def _arrow_stream(df: pd.DataFrame) -> pa.RecordBatchReader:
     return pa.RecordBatchReader.from_batches(schema, gen())
 
 
-def _bulk_dedup(con: duckdb.DuckDBPyConnection, ingest_id: str, replace: bool) -> int:
+def _bulk_dedup(con: duckdb.DuckDBPyConnection, ingest_id: str, replace: bool, ids_checked: bool = False) -> int:
     """After a bulk append (no key index): drop the duplicates of ``(source, event_id)`` that this ingest
     created, by one join; returns how many of its events were already stored (ignored, or with
-    ``replace`` the earlier rows removed instead). Events repeated within the ingest (a reader lets
-    none through) are refused, so the key index can always be rebuilt."""
-    rep = _one(con, "SELECT source, event_id, count(*) FROM events WHERE ingest_id = ? GROUP BY source, event_id "
-                    "HAVING count(*) > 1 LIMIT 1", [ingest_id])
+    ``replace`` the earlier rows removed instead). Events repeated within the ingest are refused, so
+    the key index can always be rebuilt: one aggregate over the ingest's keys checks it, unless
+    ``ids_checked`` (every chunk came from one reader pass that rejected each repeated id of the file,
+    :meth:`forecast.validate.Checker.unique` with the file's :class:`forecast.validate.SeenIds`, which
+    never misses a repeat: a repeat has equal hashes)."""
+    rep = None if ids_checked else _one(
+        con, "SELECT source, event_id, count(*) FROM events WHERE ingest_id = ? GROUP BY source, event_id "
+             "HAVING count(*) > 1 LIMIT 1", [ingest_id])
     if rep is not None:
         raise StoreError(f"the ingest holds event ({rep[0]}, {rep[1]}) {rep[2]} times: not stored (an event id "
                          "must be unique within a file)")
