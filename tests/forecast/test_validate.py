@@ -206,3 +206,23 @@ def test_keep_rows_equals_a_boolean_filter():
         got, want = keep_rows(df, k), df[k].reset_index(drop=True)
         assert got.equals(want) and list(got.dtypes) == list(want.dtypes)
     assert MAX_SLICES < n // 4  # the last mask has more runs than that: the plain filter
+
+
+def test_quote_free_blocks_with_blank_lines_and_untrimmed_cells(tmp_path):
+    """The pyarrow path of a quote-free block: a blank line (inside, at the end, in a CRLF file) is
+    skipped with every record keeping its physical line, whether or not the first column has empty
+    cells; cells without edge whitespace are kept as they are, empty cells are missing."""
+    from pakcast.forecast.csvread import _clean, read_csv_records
+    import pyarrow as pa
+
+    for nl in ("\n", "\r\n"):
+        body = nl.join(["id,v", "a,1", "", "b,", ",3", "c,4", "", ""])
+        p = tmp_path / "b.csv"
+        p.write_bytes(body.encode())
+        raw = read_csv_records(p)
+        cells = lambda c: raw.frame[c].fillna("<missing>").tolist()  # noqa: E731
+        assert cells("id") == ["a", "b", "<missing>", "c"] and raw.lines.tolist() == [2, 4, 5, 6]
+        assert cells("v") == ["1", "<missing>", "3", "4"] and not raw.bad_width
+    plain = pa.array(["a", "", "b c", "d"], pa.large_string())
+    assert _clean(plain).to_pylist() == ["a", None, "b c", "d"]
+    assert _clean(pa.array(["a", "b"])).to_pylist() == ["a", "b"]
