@@ -383,14 +383,15 @@ def _edges_plain(arr: pa.Array) -> np.ndarray | None:
         return None
     off_t = np.int64 if pa.types.is_large_string(arr.type) else np.int32
     offsets = np.frombuffer(arr.buffers()[1], dtype=off_t)[: len(arr) + 1]
-    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
     lengths = np.diff(offsets)
-    full = lengths > 0
-    starts = offsets[:-1][full]
-    if not len(starts):
+    if arr.buffers()[2] is None or offsets[-1] == offsets[0]:
         return lengths
-    first, last = data[starts], data[offsets[1:][full] - 1]
-    if ((first <= 0x20) | (first >= 0x80)).any() or ((last <= 0x20) | (last >= 0x80)).any():
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+    # the first and last byte of every cell (an empty cell reads a byte of a neighbouring cell, which is
+    # checked anyway: the test can only be stricter); a byte outside 0x21-0x7f makes x - 0x21 >= 0x5f
+    first = np.take(data, offsets[:-1], mode="clip")
+    last = np.take(data, offsets[1:] - 1, mode="clip")
+    if (first - np.uint8(0x21) >= 0x5F).any() or (last - np.uint8(0x21) >= 0x5F).any():
         return None
     return lengths
 
@@ -456,9 +457,11 @@ def _fast_frame(text: str, header: list[str], keep: list[int]) -> pd.DataFrame |
         invalid.append(row)
         return "skip"
 
+    data = text.encode("utf-8")
     table = pacsv.read_csv(
-        io.BytesIO(text.encode("utf-8")),
-        read_options=pacsv.ReadOptions(column_names=names, use_threads=True, block_size=1 << 22),
+        io.BytesIO(data),
+        # one block: a column comes back as one chunk (no copy to combine it); the other core inserts
+        read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=len(data) + 1),
         parse_options=pacsv.ParseOptions(delimiter=DELIMITER, quote_char=False, double_quote=False,
                                          ignore_empty_lines=False, invalid_row_handler=handler),
         convert_options=pacsv.ConvertOptions(column_types={n: pa.large_string() for n in names},

@@ -180,9 +180,11 @@ class SeenIds:
         found = np.full(len(h1), -1, dtype=np.int64)
         for r1, r2, rl in self._runs:
             lo = np.searchsorted(r1, h1, side="left")
-            hi = np.searchsorted(r1, h1, side="right")
-            for k in np.flatnonzero(hi > lo):  # only ids whose first hash was seen (repeats: rare)
-                m = np.flatnonzero(r2[lo[k]:hi[k]] == h2[k])
+            # only ids whose first hash was seen (repeats: rare) need the end of their equal range
+            cand = np.flatnonzero(r1[np.minimum(lo, len(r1) - 1)] == h1)
+            for k in cand:
+                hi = int(np.searchsorted(r1, h1[k], side="right"))
+                m = np.flatnonzero(r2[lo[k]:hi] == h2[k])
                 if len(m) and found[k] < 0:
                     found[k] = int(rl[lo[k] + m[0]])
         out[order] = found

@@ -226,3 +226,25 @@ def test_quote_free_blocks_with_blank_lines_and_untrimmed_cells(tmp_path):
     plain = pa.array(["a", "", "b c", "d"], pa.large_string())
     assert _clean(plain).to_pylist() == ["a", None, "b c", "d"]
     assert _clean(pa.array(["a", "b"])).to_pylist() == ["a", "b"]
+
+
+def test_seen_ids_finds_every_earlier_id_and_its_line():
+    """SeenIds against a dict: ids repeated across many chunks (runs merged along the way) are found
+    with the line of their first occurrence, new ids are not."""
+    import numpy as np
+    import pandas as pd
+    from pakcast.forecast.validate import SeenIds
+
+    rng = np.random.default_rng(3)
+    seen, model, line = SeenIds(), {}, 1
+    for _ in range(12):
+        ids = pd.Series([f"x{v}" for v in rng.integers(0, 400, 150)], dtype="string[pyarrow]")
+        first = ~ids.duplicated().to_numpy()
+        got = seen.lookup(ids)
+        want = np.array([model.get(v, -1) for v in ids], dtype=np.int64)
+        assert (got == want).all()
+        lines = np.arange(line, line + len(ids))
+        new = first & (want < 0)
+        seen.add(ids[new], lines[new])
+        model.update({v: int(n) for v, n in zip(ids[new], lines[new])})
+        line += len(ids)
