@@ -39,7 +39,7 @@ import pandas as pd
 
 from pakcast.forecast.country import PAKISTAN
 from pakcast.forecast.errors import InputError
-from pakcast.forecast.validate import ValidationError, read_csv_records
+from pakcast.forecast.validate import COUNT_LIMIT, Issue, ValidationError, integer_cells, read_csv_records
 from pakcast.models.breaks import (BaiPerron, chow_test, count_lr_test, ols_cusum, sup_f_test, sup_lr_test)
 from pakcast.models.its import InterruptedTimeSeries
 
@@ -523,7 +523,7 @@ def load_series(*, series: str | None = None, outcome: str | None = None, csv: s
         raise InputError(f"{path}: line 1 (header): column {col!r} not found; columns: {list(df.columns)}")
     if df.empty:
         raise InputError(f"{path}: no data rows after the header; expected one row per period")
-    y = pd.to_numeric(df[col], errors="coerce").astype("float64")
+    y = _series_values(df[col], path, col, lines)
     bad = y.isna() | ~np.isfinite(y.to_numpy(dtype=float, na_value=np.nan))
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
@@ -558,6 +558,23 @@ def load_series(*, series: str | None = None, outcome: str | None = None, csv: s
                              f"got {_shown(df[offset_col].iloc[i])}")
     return {"y": y.astype(float), "time": t, "offset": off, "label": f"{Path(path).name}:{col}", "input": path,
             "outcome": col, "notes": time_gaps(t, str(date_col))[1] if t is not None else []}
+
+
+def _series_values(cells: pd.Series, path: str, column: str, lines: np.ndarray) -> pd.Series:
+    """A series column as float64 (NaN where a cell is empty or not a number), its whole numbers read
+    exactly (:func:`forecast.validate.integer_cells`, the readers' one reading of counts): a whole number
+    beyond 2**53 in absolute value, which a float would silently round, is a one-line error naming the
+    file, line and column, worded as ingest words it."""
+    ints = integer_cells(cells)
+    if ints.too_large.any():
+        i = int(np.flatnonzero(ints.too_large)[0])
+        issue = Issue(path, int(lines[i]), column, str(cells.iloc[i]), COUNT_LIMIT)
+        raise InputError(f"{issue} ({int(ints.too_large.sum())} such rows; a count is never rounded)")
+    y = pd.to_numeric(cells, errors="coerce").astype("float64")
+    whole = ints.values.notna().to_numpy(dtype=bool)
+    if whole.any():  # within 2**53 every whole number is a float exactly
+        y[whole] = ints.values[whole].to_numpy(dtype=np.int64).astype("float64")
+    return y
 
 
 def _label_of(time: pd.Series | None, i: int):

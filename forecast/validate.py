@@ -303,6 +303,53 @@ def _exact_integer(cell: object) -> int | None:
     return int(d)
 
 
+#: what a count cell must be beyond the float-exact range (the one wording, ingest and series readers)
+COUNT_LIMIT = f"an integer of at most {MAX_COUNT:,} in absolute value"
+
+
+@dataclass
+class IntegerCells:
+    """A column's cells read as exact integers (:func:`integer_cells`)."""
+
+    #: the exact value of each integer cell within :data:`MAX_COUNT` (``Int64``; missing elsewhere)
+    values: pd.Series
+    #: present cells that are not whole numbers
+    not_integer: np.ndarray
+    #: present whole numbers beyond :data:`MAX_COUNT` in absolute value (no float holds every one exactly)
+    too_large: np.ndarray
+
+
+def integer_cells(s: pd.Series) -> IntegerCells:
+    """The cells of a text column as exact integers, never rounded through a float: the one reading of
+    integer cells (the readers' counts, :meth:`Checker.integer`; the series of ``pakcast its/breaks
+    --csv``, :func:`forecast.studies.load_series`).
+
+    A clean column (every present cell a plain integer Arrow casts, within :data:`MAX_COUNT`) is one
+    ``int64`` cast; any other column is read cell by cell: through a float, and from 2**52 on (where a
+    float's spacing is 1 or more, so the parse may have rounded: 9007199254740993 reads as
+    9007199254740992, 4503599627370496.5 as an integer) again exactly, as decimals."""
+    fast = _plain_integers(s)
+    if fast is not None:
+        vals, missing = fast
+        z = np.zeros(len(s), dtype=bool)
+        return IntegerCells(pd.Series(pd.arrays.IntegerArray(vals, missing), index=s.index), z, z.copy())
+    num = to_float(s)
+    present = s.notna()
+    finite = np.isfinite(num.to_numpy(dtype=float, na_value=np.nan))
+    bad = present & (num.isna() | ~finite | (num != np.round(num)))
+    inexact = np.flatnonzero(present & ~bad & (num.abs() >= 2**52))
+    huge = pd.Series(False, index=s.index)
+    for i in inexact:
+        exact = _exact_integer(s.iloc[i])
+        if exact is None:
+            bad.iloc[i] = True
+        elif abs(exact) > MAX_COUNT:
+            huge.iloc[i] = True
+    huge |= present & ~bad & (num.abs() > MAX_COUNT)
+    values = num.where(~(bad | huge)).astype("Float64").round().astype("Int64")
+    return IntegerCells(values, bad.to_numpy(dtype=bool), huge.to_numpy(dtype=bool))
+
+
 def first_occurrence(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """``(codes, first)``: a code per distinct value (-1 for missing) and the position of each row's
     value's first occurrence (hash-encoded by pyarrow, no Python per row)."""
@@ -364,45 +411,21 @@ class Checker:
                 allow: Sequence[int] = ()) -> pd.Series:
         """Parse integers; flag non-integers, values below ``minimum`` (unless in ``allow``) and empties."""
         s = self.frame[column]
-        fast = _plain_integers(s)
-        if fast is not None:  # every present cell a plain integer within 2**53: checked in Arrow
-            vals, missing = fast
-            if minimum is not None:
-                low = ~missing & (vals < minimum)
-                if len(allow):
-                    low &= ~np.isin(vals, list(allow))
-                self.flag(low, column, f"an integer >= {minimum:g} (counts cannot be negative)"
-                          if minimum == 0 else f"an integer >= {minimum:g}")
-            if required:
-                self.required(column)
-            return pd.Series(pd.arrays.IntegerArray(vals, missing), index=s.index)
-        num = to_float(s)
-        present = s.notna()
-        finite = np.isfinite(num.to_numpy(dtype=float, na_value=np.nan))
-        bad = present & (num.isna() | ~finite | (num != np.round(num)))
-        # from 2**52 on a float's spacing is 1 or more, so the parse above may have rounded the cell
-        # (9007199254740993 reads as 9007199254740992, 4503599627370496.5 as an integer): such
-        # cells are read again exactly, as decimals
-        inexact = np.flatnonzero(present & ~bad & (num.abs() >= 2**52))
-        huge = pd.Series(False, index=s.index)
-        for i in inexact:
-            exact = _exact_integer(s.iloc[i])
-            if exact is None:
-                bad.iloc[i] = True
-            elif abs(exact) > MAX_COUNT:
-                huge.iloc[i] = True
-        self.flag(bad, column, "an integer")
-        # beyond 2**53 a float no longer holds every integer exactly (and sums may overflow int64)
-        huge |= present & ~bad & (num.abs() > MAX_COUNT)
-        self.flag(huge, column, f"an integer of at most {MAX_COUNT:,} in absolute value")
-        bad = bad | huge
+        cells = integer_cells(s)
+        self.flag(cells.not_integer, column, "an integer")
+        self.flag(cells.too_large, column, COUNT_LIMIT)
+        present = s.notna().to_numpy(dtype=bool)
+        ok = present & ~cells.not_integer & ~cells.too_large
         if minimum is not None:
-            low = present & ~bad & (num < minimum) & ~num.isin(list(allow))
+            vals = cells.values.to_numpy(dtype=np.int64, na_value=0)
+            low = ok & (vals < minimum)
+            if len(allow):
+                low &= ~np.isin(vals, list(allow))
             self.flag(low, column, f"an integer >= {minimum:g} (counts cannot be negative)"
                       if minimum == 0 else f"an integer >= {minimum:g}")
         if required:
             self.required(column)
-        return num.where(~bad).astype("Float64").round().astype("Int64")
+        return cells.values
 
     def number(self, column: str, *, required: bool = False, lo: float | None = None,
                hi: float | None = None) -> pd.Series:

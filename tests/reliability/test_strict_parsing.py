@@ -244,6 +244,36 @@ def test_empty_cell_message_has_no_numpy_repr(tmp_path):
     assert "line 7" in msg and "an empty cell" in msg and "np." not in msg and "nan" not in msg.lower()
 
 
+@pytest.mark.case("series-count-above-2-53", fault="a series count just above 2^53 (9007199254740993)",
+                  how="`pakcast its --csv`, `pakcast breaks --csv`; `load_series` on 2^53 and 2^53 - 1",
+                  outcome="**was a bug**: read as a float, 9007199254740992, exit 0. Now exit 1 naming the line and "
+                          "column, \"an integer of at most 9,007,199,254,740,992 in absolute value\" (as ingest says "
+                          "it); counts up to 2^53 read exactly")
+@pytest.mark.parametrize("command", ["its", "breaks"])
+def test_series_count_above_2_53_is_refused_not_rounded(tmp_path, command):
+    from pakcast.forecast.studies import load_series
+
+    p = _series(tmp_path, note_row=None)
+    lines = p.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[10] = lines[10].replace(lines[10].split(",")[1], "9007199254740993", 1)  # line 11: month 10's count
+    p.write_text("".join(lines), encoding="utf-8")
+    out = tmp_path / "o.json"
+    if command == "its":
+        res = _cli("its", "--csv", str(p), "--outcome", "count", "--date-col", "month", "--intervention", "2015-01",
+                   "--json", str(out))
+    else:
+        res = _cli("breaks", "--csv", str(p), "--column", "count", "--date-col", "month", "--json", str(out))
+    text = _flat(res.output)
+    assert res.exit_code == 1 and not out.exists() and "Traceback" not in res.output, text
+    assert "line 11" in text and "'count'" in text and "9007199254740993" in text
+    assert "an integer of at most 9,007,199,254,740,992 in absolute value" in text
+    for big in (2**53, 2**53 - 1, -(2**53)):
+        lines[10] = f"{lines[10].split(',')[0]},{big},ok\n"
+        p.write_text("".join(lines), encoding="utf-8")
+        y = load_series(csv=p, column="count", date_col="month")["y"]
+        assert len(y) == 109 and int(y.iloc[9]) == big
+
+
 @pytest.mark.case("header-only-series", fault="a header-only series", how="`pakcast its --csv`",
                   outcome="exit 1: \"no data rows\", no traceback")
 def test_header_only_series_is_a_clear_error(tmp_path):
