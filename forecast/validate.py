@@ -504,7 +504,9 @@ class Checker:
             present = ~np.asarray(pc.is_null(arr).to_numpy(zero_copy_only=False), dtype=bool)
             pos = np.flatnonzero(present)
             h1, h2 = seen.hashes(arr if len(pos) == len(arr) else arr.take(pa.array(pos)))
-            order = np.argsort(h1, kind="stable")
+            order = np.argsort(h1)  # equal first hashes (repeats: rare) need the stable order: file order
+            if len(order) > 1 and bool((h1[order[1:]] == h1[order[:-1]]).any()):
+                order = np.argsort(h1, kind="stable")
             s1, s2, sl = h1[order], h2[order], lines_all[pos][order]
             dup = np.zeros(len(s), dtype=bool)
             first_line = lines_all.copy()
