@@ -569,9 +569,10 @@ class Store:
             n = len(events_df) + len(rejects_df)
             if rows_read is not None and int(rows_read) != n:
                 raise ValueError(f"rows_read {rows_read} != accepted {len(events_df)} + rejected {len(rejects_df)}")
-            chunks: Iterable[tuple[pd.DataFrame, pd.DataFrame, int, int]] = [(events_df, rejects_df, n, skipped)]
+            chunks: Iterable[tuple[_Prepared | None, pd.DataFrame, int, int]] = (
+                (_prepare_events(events_df), rejects_df, n, skipped) for _ in (0,))  # in the transaction
         else:
-            chunks = _chunk_rows(_prefetch(events_df), read_state)
+            chunks = _chunk_rows(_prefetch(_prepared_chunks(events_df)), read_state)
         bulk = not isinstance(events_df, pd.DataFrame) and file_path.stat().st_size >= bulk_ingest_bytes()
         with self._connect(write=True) as con:
             fault_point("store.locked")
@@ -614,7 +615,7 @@ class Store:
         fault_point("store.ingest.after_commit")
         return summary
 
-    def _ingest_rows(self, con: duckdb.DuckDBPyConnection, chunks: Iterable[tuple[pd.DataFrame, pd.DataFrame, int, int]],
+    def _ingest_rows(self, con: duckdb.DuckDBPyConnection, chunks: Iterable[tuple[_Prepared | None, pd.DataFrame, int, int]],
                      events_df: Any, file_path: Path, sha: str, source: str, options: dict[str, Any] | None,
                      rows_read: int | None, replace: bool, manifest: RunManifest | None, bulk: bool,
                      read_state: dict[str, Any]) -> IngestSummary:
@@ -630,24 +631,21 @@ class Store:
                     [ingest_id, source, str(file_path), sha, json.dumps(to_jsonable(options or {})), _now(),
                      json.dumps(package_versions()), run_id])
         n_read = accepted = rejected = inserted = n_skipped = unassigned = pip = 0
-        for ev_chunk, rj_chunk, chunk_read, chunk_skipped in chunks:
+        for prep, rj_chunk, chunk_read, chunk_skipped in chunks:
             n_read += int(chunk_read)
             n_skipped += int(chunk_skipped)
-            if len(ev_chunk):
-                ev = ev_chunk if _is_canonical(ev_chunk) else coerce_events(ev_chunk)
-                unassigned += int((ev["province_method"] == "unassigned").sum())
-                pip += int((ev["province_method"] == "point_in_polygon").sum())
-                # day precision: DuckDB reads datetime64[s] as TIMESTAMP_S (a new frame: the chunk is not changed)
-                ev = ev.assign(**{c: ev[c].astype("datetime64[s]") for c in ("date", "date_end")})
+            if prep is not None:
+                unassigned += prep.unassigned
+                pip += prep.point_in_polygon
                 before = 0 if bulk else _one(con, "SELECT count(*) FROM events")[0]
                 # Arrow: DuckDB scans the columns without Python objects
-                con.register("ev_in", _arrow_stream(ev))
+                con.register("ev_in", _arrow_stream(prep))
                 con.execute(f"{verb} INTO events ({cols}) SELECT {select} FROM ev_in", [ingest_id])
                 con.unregister("ev_in")
                 if not bulk:
                     inserted += _one(con, "SELECT count(*) FROM events")[0] - before
-                accepted += len(ev)
-                del ev
+                accepted += prep.rows
+                del prep
             if rj_chunk is not None and len(rj_chunk):
                 rejected += _insert_rejects(con, rj_chunk, ingest_id)
         _check_read_digest(read_state, file_path, sha)
@@ -1012,19 +1010,28 @@ def _manifest_sha(manifest: RunManifest | None, path: Path) -> str | None:
     return None
 
 
-def _chunk_rows(results: Iterable[Any], state: dict[str, Any]) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, int, int]]:
-    """``(events, rejects, rows_read, skipped)`` of each chunk result; ``state["digest"]``: the reader's
-    :class:`forecast.validate.ReadDigest` (the hash of the file as read), when it keeps one;
-    ``state["ids_checked"]``: every chunk came from a reader that rejected each repeated event id across
-    the whole file (:attr:`forecast.sources.base.ReadResult.ids_checked`), with one shared digest (one
-    pass over one file)."""
-    state.setdefault("ids_checked", True)
+def _prepared_chunks(results: Iterable[Any]) -> Iterator[tuple[Any, ...]]:
+    """Each chunk result as ``(prepared events, rejects, rows_read, skipped, digest, ids_checked)``: the
+    events converted for DuckDB (:func:`_prepare_events`) where this runs, the reader's thread
+    (:func:`_prefetch`), so the thread that appends only appends; the result itself is not kept."""
     for r in results:
-        digest = getattr(r, "digest", None)
-        if not getattr(r, "ids_checked", False) or digest is None or state.get("digest", digest) is not digest:
+        yield (_prepare_events(r.events), r.rejects, r.rows_read, r.skipped, getattr(r, "digest", None),
+               bool(getattr(r, "ids_checked", False)))
+
+
+def _chunk_rows(results: Iterable[tuple[Any, ...]], state: dict[str, Any]
+                ) -> Iterator[tuple[_Prepared | None, pd.DataFrame, int, int]]:
+    """``(prepared events, rejects, rows_read, skipped)`` of each chunk of :func:`_prepared_chunks`;
+    ``state["digest"]``: the reader's :class:`forecast.validate.ReadDigest` (the hash of the file as
+    read), when it keeps one; ``state["ids_checked"]``: every chunk came from a reader that rejected
+    each repeated event id across the whole file (:attr:`forecast.sources.base.ReadResult.ids_checked`),
+    with one shared digest (one pass over one file)."""
+    state.setdefault("ids_checked", True)
+    for prep, rejects, rows_read, skipped, digest, ids_checked in results:
+        if not ids_checked or digest is None or state.get("digest", digest) is not digest:
             state["ids_checked"] = False
         state["digest"] = digest
-        yield r.events, r.rejects, r.rows_read, r.skipped
+        yield prep, rejects, rows_read, skipped
 
 
 def _check_read_digest(state: dict[str, Any], path: Path, sha: str) -> None:
@@ -1044,21 +1051,45 @@ def _has_index(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {0: _migrate_0_to_1, 1: _migrate_1_to_2}
 
 
-def _arrow_stream(df: pd.DataFrame) -> pa.RecordBatchReader:
-    """``df`` as an Arrow stream whose batches are released as DuckDB reads them.
+@dataclass
+class _Prepared:
+    """One chunk's events as DuckDB appends them (:func:`_prepare_events`)."""
+
+    schema: pa.Schema
+    batches: list[pa.RecordBatch]
+    rows: int
+    unassigned: int
+    point_in_polygon: int
+
+
+def _prepare_events(ev_chunk: pd.DataFrame) -> _Prepared | None:
+    """A chunk's events in the canonical dtypes as Arrow record batches, with its province counts (None
+    for no events). Dates go as ``datetime64[s]``, which DuckDB reads as ``TIMESTAMP_S`` (day precision);
+    the chunk itself is not changed."""
+    if not len(ev_chunk):
+        return None
+    ev = ev_chunk if _is_canonical(ev_chunk) else coerce_events(ev_chunk)
+    method = ev["province_method"]
+    unassigned, pip = int((method == "unassigned").sum()), int((method == "point_in_polygon").sum())
+    ev = ev.assign(**{c: ev[c].astype("datetime64[s]") for c in ("date", "date_end")})
+    table = pa.Table.from_pandas(ev, preserve_index=False)
+    return _Prepared(table.schema, table.to_batches(), len(ev), unassigned, pip)
+
+
+def _arrow_stream(prep: _Prepared) -> pa.RecordBatchReader:
+    """The chunk's batches as an Arrow stream whose batches are released as DuckDB reads them (handed
+    over: ``prep`` keeps none).
 
     DuckDB keeps every Python object registered in a transaction until the transaction ends; a
     registered table would keep each chunk's data in memory for the whole ingest (the cause of the
     memory growing with the file), a stream only keeps itself."""
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    schema, batches = table.schema, table.to_batches()
-    del table
+    batches, prep.batches = prep.batches, []
 
     def gen() -> Iterator[pa.RecordBatch]:
         while batches:
             yield batches.pop(0)
 
-    return pa.RecordBatchReader.from_batches(schema, gen())
+    return pa.RecordBatchReader.from_batches(prep.schema, gen())
 
 
 def _bulk_dedup(con: duckdb.DuckDBPyConnection, ingest_id: str, replace: bool, ids_checked: bool = False) -> int:
