@@ -208,6 +208,14 @@ def _series(tmp_path: Path, note_row: int | None = 30, empty_row: int | None = N
     return p
 
 
+def _series_cli(command: str, p, out):
+    """``pakcast its`` or ``pakcast breaks`` on the series CSV ``p`` (column ``count``), JSON to ``out``."""
+    if command == "its":
+        return _cli("its", "--csv", str(p), "--outcome", "count", "--date-col", "month", "--intervention", "2015-01",
+                    "--json", str(out))
+    return _cli("breaks", "--csv", str(p), "--column", "count", "--date-col", "month", "--json", str(out))
+
+
 @pytest.mark.case("series-stray-quote", fault='`"x` in a note column of a 109-row monthly series',
                   how="`pakcast its --csv`, `pakcast breaks --csv`",
                   outcome="exit 1 naming line 32, column 'note'; nothing written; the clean series reads all 109 rows")
@@ -215,11 +223,7 @@ def _series(tmp_path: Path, note_row: int | None = 30, empty_row: int | None = N
 def test_its_and_breaks_refuse_an_unbalanced_quote(tmp_path, command):
     p = _series(tmp_path)
     out = tmp_path / "o.json"
-    if command == "its":
-        res = _cli("its", "--csv", str(p), "--outcome", "count", "--date-col", "month", "--intervention", "2015-01",
-                   "--json", str(out))
-    else:
-        res = _cli("breaks", "--csv", str(p), "--column", "count", "--date-col", "month", "--json", str(out))
+    res = _series_cli(command, p, out)
     text = _flat(res.output)
     assert res.exit_code != 0 and not out.exists(), text
     assert "line 32" in text and "'note'" in text and "Traceback" not in res.output
@@ -258,11 +262,7 @@ def test_series_count_above_2_53_is_refused_not_rounded(tmp_path, command):
     lines[10] = lines[10].replace(lines[10].split(",")[1], "9007199254740993", 1)  # line 11: month 10's count
     p.write_text("".join(lines), encoding="utf-8")
     out = tmp_path / "o.json"
-    if command == "its":
-        res = _cli("its", "--csv", str(p), "--outcome", "count", "--date-col", "month", "--intervention", "2015-01",
-                   "--json", str(out))
-    else:
-        res = _cli("breaks", "--csv", str(p), "--column", "count", "--date-col", "month", "--json", str(out))
+    res = _series_cli(command, p, out)
     text = _flat(res.output)
     assert res.exit_code == 1 and not out.exists() and "Traceback" not in res.output, text
     assert "line 11" in text and "'count'" in text and "9007199254740993" in text
