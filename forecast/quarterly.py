@@ -574,7 +574,7 @@ def finish_run(config: QuarterlyConfig, out: Path, out_dir: OutDir, manifest: Ru
         from pakcast.forecast.report import build_report
 
         try:
-            build_report(out, result=result)
+            build_report(out, result=result, random_seed=config.random_seed)
         except Exception as exc:  # noqa: BLE001 - recorded in results.json, never silent
             result.not_produced["briefing"] = f"{type(exc).__name__}: {exc}"
         result.timings_seconds["report"] = round(time.perf_counter() - t, 2)

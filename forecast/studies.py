@@ -39,6 +39,7 @@ import pandas as pd
 
 from pakcast.forecast.country import PAKISTAN
 from pakcast.forecast.errors import InputError
+from pakcast.forecast.jobs import DEFAULT_SEED
 from pakcast.forecast.validate import COUNT_LIMIT, Issue, ValidationError, integer_cells, read_csv_records
 from pakcast.models.breaks import (BaiPerron, chow_test, count_lr_test, ols_cusum, sup_f_test, sup_lr_test)
 from pakcast.models.its import InterruptedTimeSeries
@@ -46,7 +47,6 @@ from pakcast.models.its import InterruptedTimeSeries
 STUDY_DATES = PAKISTAN.intervention_months()  # ("2014-12-01", "2021-08-01"): month containing each event
 DATE_LABELS = PAKISTAN.intervention_labels()
 NATIONAL = PAKISTAN.national
-DEFAULT_SEED = 20141216
 LOCAL_MONTHS = 48
 MIN_SLOPE_POST = 12
 MIN_NONZERO_PRE = 6      # non-zero months needed before a date to test it

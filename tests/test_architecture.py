@@ -186,3 +186,42 @@ def test_every_random_seed_option_has_the_one_shared_default():
     spelled = [f"{p.relative_to(REPO)}:{line}" for p in sorted((REPO / "forecast" / "commands").glob("*.py"))
                for line, s in _string_constants(p) if s in ("--random-seed", "--seed")]
     assert spelled == [], "declare --random-seed with seed_option(): " + ", ".join(spelled)
+
+
+def _seed_defaults(path: Path) -> tuple[list[str], list[str]]:
+    """``(assignments, literal_defaults)`` in ``path``: module-level ``DEFAULT_SEED = ...`` assignments,
+    and ``random_seed`` parameters (or dataclass fields) whose default is an integer literal other than 0."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    assigns, literals = [], []
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "DEFAULT_SEED"
+                                                for t in node.targets):
+            assigns.append(f"{path}:{node.lineno}")
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = node.args
+            pos = a.posonlyargs + a.args
+            pairs = list(zip(pos[len(pos) - len(a.defaults):], a.defaults)) + \
+                [(k, d) for k, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None]
+            for arg, default in pairs:
+                if arg.arg == "random_seed" and isinstance(default, ast.Constant) \
+                        and isinstance(default.value, int) and default.value != 0:
+                    literals.append(f"{path}:{node.lineno} {node.name}(random_seed={default.value})")
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) \
+                and node.target.id == "random_seed" and isinstance(node.value, ast.Constant) \
+                and isinstance(node.value.value, int) and node.value.value != 0:
+            literals.append(f"{path}:{node.lineno} random_seed = {node.value.value}")
+    return assigns, literals
+
+
+def test_the_pipeline_has_one_default_seed():
+    """One default seed in the pipeline: only ``forecast/jobs.py`` defines ``DEFAULT_SEED`` and no
+    ``random_seed`` in ``forecast/`` has a literal default of its own, so a study, the briefing's claim
+    bootstrap and the quarterly run give the same numbers under the same default."""
+    assigns, literals = [], []
+    for path in sorted((REPO / "forecast").rglob("*.py")):
+        a, lit = _seed_defaults(path)
+        assigns += a
+        literals += lit
+    assert [Path(a.split(":")[0]).relative_to(REPO).as_posix() for a in assigns] == ["forecast/jobs.py"], assigns
+    assert literals == [], literals

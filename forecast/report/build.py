@@ -20,6 +20,7 @@ import jinja2
 import pandas as pd
 from pakcast.forecast.country import PAKISTAN
 from pakcast.forecast.forecasters import BASELINE_NAMES
+from pakcast.forecast.jobs import DEFAULT_SEED
 from pakcast.forecast.io import atomic_write_text, to_jsonable, write_json
 from pakcast.forecast.paths import shipped, templates_dir
 from pakcast.forecast.report import figures as F
@@ -767,7 +768,7 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def assemble(run_dir: str | Path, random_seed: int = 20141216,
+def assemble(run_dir: str | Path, random_seed: int = DEFAULT_SEED,
              result: RunResult | None = None) -> tuple[dict[str, Any], dict[str, F.FigureRecord]]:
     """Build the briefing's content (JSON-ready dict) and its figures, without writing the documents.
 
@@ -920,7 +921,7 @@ def _update_manifest(run_dir: Path) -> None:
     man.write(run_dir)
 
 
-def build_report(run_dir: str | Path, *, pdf: bool = True, random_seed: int = 20141216,
+def build_report(run_dir: str | Path, *, pdf: bool = True, random_seed: int = DEFAULT_SEED,
                  result: RunResult | None = None) -> dict[str, Path]:
     """Write ``briefing.html``, ``briefing.pdf`` and ``briefing.json`` (and ``figures/``) into ``run_dir``.
 

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from pakcast.forecast.jobs import DEFAULT_SEED
 from pakcast.forecast.country import profile
 
 SUPPORTED = "supported"
@@ -176,7 +177,7 @@ def compare_claim(series: pd.Series, claim_id: str, source: str, measure: str, r
     return ClaimCheck(**base, status=status, value=rc.rate_ratio, ci_low=rc.ci_low, ci_high=rc.ci_high, detail=detail)
 
 
-def check_peak(monthly: pd.DataFrame, n_boot: int = 2000, random_seed: int = 20141216) -> ClaimCheck:
+def check_peak(monthly: pd.DataFrame, n_boot: int = 2000, random_seed: int = DEFAULT_SEED) -> ClaimCheck:
     """Claim 1 on the national UCDP series: the peak year of annual deaths lies in 2010-2013.
 
     ``monthly`` has a monthly PeriodIndex and columns ``killed`` (+ ``killed_low``/``killed_high``).
@@ -244,7 +245,7 @@ def reported_series(reported: pd.DataFrame) -> list[tuple[str, str, str, pd.Seri
 
 
 def check_claims(panel: pd.DataFrame, reported: pd.DataFrame | None = None, n_boot: int = 2000,
-                 random_seed: int = 20141216) -> list[ClaimCheck]:
+                 random_seed: int = DEFAULT_SEED) -> list[ClaimCheck]:
     """Check the three claims on the UCDP panel and on each reported source separately.
 
     Parameters
