@@ -32,10 +32,14 @@ def _qcol(q: float) -> str:
 
 
 def nb2_logpmf(y: np.ndarray, mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    r"""NB2 log-pmf, :math:`\mathrm{Var} = \mu + \alpha\mu^2` (broadcasts)."""
+    r"""NB2 log-pmf, :math:`\mathrm{Var} = \mu + \alpha\mu^2` (broadcasts).
+
+    A mean of exactly 0 is the point mass at 0: log-pmf 0 at ``y == 0`` and ``-inf`` above
+    (``xlogy`` takes :math:`0 \log 0 = 0`, so no ``0 * -inf``).
+    """
     r = 1.0 / alpha
     return (special.gammaln(y + r) - special.gammaln(r) - special.gammaln(y + 1.0)
-            + r * np.log(r / (r + mu)) + y * np.log(mu / (r + mu)))
+            + r * np.log(r / (r + mu)) + special.xlogy(y, mu / (r + mu)))
 
 
 class FusionResults:
