@@ -51,7 +51,7 @@ def _slug(text: str) -> str:
 
 TABLE_SERIES = ("Pakistan", "Khyber Pakhtunkhwa", "Balochistan", "Sindh", "Punjab")
 TABLE_MODELS = ("conflictology", "historical_rate", "negbin_12", "negbin_24", "poisson_12", "poisson_24", "nb_glm",
-                "ingarch", "hawkes", "ens_equal", "ens_crps", "published")
+                "nb_local", "ingarch", "hawkes", "ens_equal", "ens_crps", "published")
 
 
 def _pct(x) -> str:

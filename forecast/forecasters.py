@@ -24,6 +24,9 @@ Models
     :mod:`models.baselines`, one per series.
 ``nb_glm``
     NB2 regression per series on the last ``window`` months (see :class:`NegBinGLMForecaster`).
+``nb_local``
+    NB2 counts around a wandering log level, per series (:mod:`models.local_level`,
+    :class:`LocalLevelForecaster`).
 ``ingarch``, ``hawkes``
     Self-exciting count models from :mod:`models.ingarch` / :mod:`models.hawkes`.
 ``bayes_hier``
@@ -48,6 +51,7 @@ import xarray as xr
 
 from pakcast.forecast.country import profile
 from pakcast.models.baselines import BASELINES, HistoricalRate
+from pakcast.models.local_level import LocalLevelNB
 from pakcast.models.seasonality import fourier_terms
 
 __all__ = [
@@ -59,6 +63,7 @@ __all__ = [
     "Forecaster",
     "BaselineForecaster",
     "NegBinGLMForecaster",
+    "LocalLevelForecaster",
     "INGARCHForecaster",
     "HawkesForecaster",
     "BayesHierarchicalForecaster",
@@ -396,6 +401,24 @@ class NegBinGLMForecaster(_FallbackForecaster):
             mu = np.exp(eta)
             paths[:, t] = rng.negative_binomial(r, r / (r + mu))
         return paths[:, self.n_lags:].T
+
+
+class LocalLevelForecaster(Forecaster):
+    """:class:`models.local_level.LocalLevelNB` per series: NB2 months around a log level that
+    follows a random walk, its scale and the dispersion around it estimated on the last ``window``
+    months, both drawn once per path from their grid posterior; each path carries its own level, so
+    the months of a quarter move together."""
+
+    name = "nb_local"
+
+    def __init__(self, window: int | None = 120):
+        self.window = window
+
+    def _fit_series(self, y):
+        return LocalLevelNB(window=self.window).fit(y)
+
+    def _sample_series(self, i, h, n, rng):
+        return self.states_[i].sample(h, n, random_seed=rng)
 
 
 def _import_optional(module: str, model: str):
@@ -746,7 +769,7 @@ def add_national(samples: xr.DataArray, name: str = NATIONAL) -> xr.DataArray:
     return xr.concat([samples, nat.transpose(*samples.dims)], dim="unique_id")
 
 
-MODEL_NAMES = BASELINE_NAMES + ("nb_glm", "ingarch", "hawkes", "bayes_hier")
+MODEL_NAMES = BASELINE_NAMES + ("nb_glm", "nb_local", "ingarch", "hawkes", "bayes_hier")
 
 
 FREQUENCY_SEVERITY = ("hawkes",)
@@ -764,6 +787,8 @@ def make_forecaster(name: str, measure: str = "attacks") -> Forecaster:
         return BaselineForecaster(name)
     if name == "nb_glm":
         return NegBinGLMForecaster()
+    if name == "nb_local":
+        return LocalLevelForecaster()
     if name == "ingarch":
         return INGARCHForecaster()
     if name == "hawkes":

@@ -51,7 +51,7 @@ from pakcast.forecast.run_result import QuarterlyResult, SourceCredit, write_res
 
 __all__ = ["QuarterlyConfig", "run", "DEFAULT_MODELS", "forecast_table", "score_vintage", "PERCENTILES"]
 
-DEFAULT_MODELS = BASELINE_NAMES + ("nb_glm", "ingarch", "hawkes")
+DEFAULT_MODELS = BASELINE_NAMES + ("nb_glm", "nb_local", "ingarch", "hawkes")
 QUANTILES = {"q05": 0.05, "q25": 0.25, "q50": 0.5, "q75": 0.75, "q95": 0.95}
 PERCENTILES = np.arange(1, 100) / 100.0
 PUBLISHED_MODEL = "published"  # the selection rule's output (forecast.backtest.select_published)

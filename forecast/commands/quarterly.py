@@ -34,7 +34,7 @@ def quarterly_cmd(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Last month of data to use (default: the last month of data)."),
     input: Optional[Path] = typer.Option(None, "--input", help="Panel CSV (province, period, attacks, killed, ...); default: the shipped panel."),
     store: Optional[str] = typer.Option(None, "--store", help=f"DuckDB store for forecast vintages (default: $PAKCAST_STORE, else {user_store_path()}; 'none' to skip)."),
-    models: Optional[str] = typer.Option(None, "--models", help="Comma-separated zoo members (default: five baselines, nb_glm, ingarch, hawkes)."),
+    models: Optional[str] = typer.Option(None, "--models", help="Comma-separated zoo members (default: the baselines, nb_glm, nb_local, ingarch, hawkes)."),
     scheduler: str = typer.Option("local", "--scheduler", help="'local' (Dask LocalCluster), 'serial', or a scheduler address."),
     workers: Optional[int] = typer.Option(None, "--workers", help="LocalCluster worker processes (default: CPU count)."),
     random_seed: int = seed_option(),

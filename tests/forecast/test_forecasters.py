@@ -26,7 +26,7 @@ from pakcast.forecast.forecasters import (
 from _synthetic import synthetic_panel  # tests/forecast/_synthetic.py (the test directory is on sys.path)
 
 
-@pytest.mark.parametrize("name", BASELINE_NAMES + ("nb_glm", "ingarch", "hawkes"))
+@pytest.mark.parametrize("name", BASELINE_NAMES + ("nb_glm", "nb_local", "ingarch", "hawkes"))
 def test_protocol_dims_coords_and_non_negative_integers(name):
     p = synthetic_panel()
     da = make_forecaster(name).fit(p).predict(h=6, n_samples=50, random_seed=1)
@@ -37,7 +37,7 @@ def test_protocol_dims_coords_and_non_negative_integers(name):
     assert np.issubdtype(da.dtype, np.integer) and (da.values >= 0).all()
 
 
-@pytest.mark.parametrize("name", ("conflictology", "nb_glm"))
+@pytest.mark.parametrize("name", ("conflictology", "nb_glm", "nb_local"))
 def test_samples_of_a_series_do_not_depend_on_the_other_series(name):
     p = synthetic_panel()
     full = make_forecaster(name).fit(p).predict(4, 100, random_seed=3)
