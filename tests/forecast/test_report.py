@@ -349,3 +349,13 @@ def test_break_table_joins_tests_and_its_and_flags_boundary_estimates(built):
     html = (d / "briefing.html").read_text()
     sec = html[html.index('id="sec-breaks"'):html.index('id="sec-attribution"')]
     assert "not estimable (too few events on one side)" in sec and "Not tested (too sparse)" in sec
+
+
+def test_every_forecaster_has_a_label_in_words():
+    """A briefing never shows a model id: every forecaster of the zoo has a label in words."""
+    from pakcast.forecast.forecasters import MODEL_NAMES
+    from pakcast.forecast.report.format import MODEL_LABELS, readable
+
+    missing = [m for m in MODEL_NAMES if m not in MODEL_LABELS]
+    assert missing == [], missing
+    assert readable("nb_local") == "negative binomial around a wandering level"
