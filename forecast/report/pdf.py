@@ -39,6 +39,9 @@ LINE = BODY_PT * 1.45 / 72 / A4[1]  # one body line in figure coordinates
 WRAP = 106  # characters per body line at 9 pt on A4
 #: the smallest scale a figure takes to stay on a page that would otherwise be left less than half full
 MIN_SHRINK = 0.6
+#: a table that breaks across pages takes at least this many rows onto its last page
+MIN_ROWS = 3
+GLOSSARY_PT = 7.5
 
 
 class PageWriter:
@@ -133,41 +136,15 @@ class PageWriter:
     def table(self, columns: list[str], rows: list[list[str]], size: float = 7.0, max_width: int = 40,
               numeric: list[bool] | None = None) -> None:
         """A ruled table in the body font: columns sized to their content, cells wrapped (never cut; a
-        newline starts a new line), numbers right-aligned, the header repeated on each new page."""
-        cols = [str(c) for c in columns]
-        body = [["" if v is None else str(v) for v in r] for r in rows]
-        if numeric is None:
-            numeric = [all(_looks_numeric(r[i]) for r in body if r[i] not in ("", "-", "–")) and any(
-                r[i] not in ("", "-", "–") for r in body) for i in range(len(cols))]
-        char = 0.64 * size / 72 / A4[0]  # character width of DejaVu Sans (digits 0.636 em), in page fractions
-        # a column is as wide as its longest cell (capped) and at least its header's longest word (bold: 15%
-        # wider) or the first 16 characters of the header, so short headers stay on one or two lines
-        longest = [[max((len(ln) for ln in r[i].split("\n")), default=0) for i in range(len(cols))] for r in body]
-        head = [max(int(1.15 * max((len(x) for x in c.split()), default=3)) + 1, min(len(c), 16)) for c in cols]
-        want = [min(max([head[i]] + [ln[i] for ln in longest] + [3]), max(max_width, head[i]))
-                for i in range(len(cols))]
-        # and never narrower than its longest word (up to 28 characters), so a name is not broken or cut
-        words = [min(max([len(wd) for r in body for wd in r[i].split()] + [0]), 28) for i in range(len(cols))]
-        want = [max(w, wd) for w, wd in zip(want, words)]
-        total = RIGHT - LEFT
-        pad = 0.016
-        widths = [w * char + pad for w in want]
-        if sum(widths) > total:  # shrink the widest columns first; cells wrap
-            scale = (total - pad * len(widths)) / max(sum(w * char for w in want), 1e-9)
-            widths = [w * char * scale + pad for w in want]
-        x = [LEFT]
-        for wd in widths[:-1]:
-            x.append(x[-1] + wd)
-        line_h = LINE * size / BODY_PT * 1.15
-
-        def wrapped(text: str, i: int) -> list[str]:  # a newline in a cell starts a new line
-            n = max(int((widths[i] - pad) / char + 1e-6), 3)
-            return [ln for part in text.split("\n")
-                    for ln in (textwrap.wrap(part, width=n, break_long_words=len(part) > 2 * n) or [""])]
+        newline starts a new line), numbers right-aligned, the header repeated on each new page. A table
+        that breaks across pages carries at least :data:`MIN_ROWS` rows onto its last page (no orphan row)."""
+        lay = _TableLayout(columns, rows, size, max_width, numeric)
+        cols, body, x, widths, numeric = lay.cols, lay.body, lay.x, lay.widths, lay.numeric
+        line_h, pad = lay.line_h, lay.pad
 
         def draw_row(cells: list[str], bold: bool) -> None:
-            lines = [wrapped(c, i) for i, c in enumerate(cells)]
-            h = max(len(ls) for ls in lines) * line_h + line_h * 0.35
+            lines = [lay.wrapped(c, i) for i, c in enumerate(cells)]
+            h = lay.height(cells)
             top = self.y
             for i, ls in enumerate(lines):
                 for k, ln in enumerate(ls):
@@ -180,18 +157,29 @@ class PageWriter:
                 Line2D([LEFT, LEFT + sum(widths)], [y, y], lw=lw, color=c, transform=f.transFigure)))
             self.y -= h
 
-        def height(cells: list[str]) -> float:
-            return max(len(wrapped(c, i)) for i, c in enumerate(cells)) * line_h + line_h * 0.35
-
+        heights = [lay.height(r) for r in body]
         # the header never sits alone at the foot of a page: it starts with at least two rows (or all)
-        self._need(height(cols) + sum(height(r) for r in body[:2]))
+        self._need(lay.height(cols) + sum(heights[:2]))
         draw_row(cols, True)
-        for r in body:
-            if self.y - height(r) < BOTTOM:
+        on_page = 0
+        for i, r in enumerate(body):
+            rest = heights[i:]
+            # the last rows go over together: when they do not all fit here, break before them (a page that
+            # already holds rows of this table only), so the table's last page is never a single row
+            orphan = (len(rest) <= MIN_ROWS and on_page >= MIN_ROWS and self.y - sum(rest) < BOTTOM
+                      and lay.height(cols) + sum(rest) <= TOP - BOTTOM)
+            if orphan or self.y - heights[i] < BOTTOM:
                 self._new_page()
                 draw_row(cols, True)
+                on_page = 0
             draw_row(r, False)
+            on_page += 1
         self.y -= LINE * 0.5
+
+    def table_height(self, columns: list[str], rows: list[list[str]], size: float = 7.0, max_width: int = 40) -> float:
+        """The height :meth:`table` takes for these rows on one page (header included, page fractions)."""
+        lay = _TableLayout(columns, rows, size, max_width, None)
+        return lay.height(lay.cols) + sum(lay.height(r) for r in lay.body) + LINE * 0.5
 
     def image(self, record: Any, caption: str) -> None:
         """A briefing figure at the text width, vector (its own Figure moved onto the page)."""
@@ -239,6 +227,48 @@ class PageWriter:
         self.ops.append(lambda f: _imshow(f, img, (LEFT, y - height, width, height)))
         self.y -= height + LINE * 0.4
         self.paragraph(caption, size=7.5, color="#444444", wrap=WRAP + 10)
+
+
+class _TableLayout:
+    """Column widths and row heights of a :meth:`PageWriter.table` (one computation for drawing and measuring)."""
+
+    def __init__(self, columns: list[str], rows: list[list[str]], size: float, max_width: int,
+                 numeric: list[bool] | None) -> None:
+        cols = [str(c) for c in columns]
+        body = [["" if v is None else str(v) for v in r] for r in rows]
+        if numeric is None:
+            numeric = [all(_looks_numeric(r[i]) for r in body if r[i] not in ("", "-", "–")) and any(
+                r[i] not in ("", "-", "–") for r in body) for i in range(len(cols))]
+        char = 0.64 * size / 72 / A4[0]  # character width of DejaVu Sans (digits 0.636 em), in page fractions
+        # a column is as wide as its longest cell (capped) and at least its header's longest word (bold: 15%
+        # wider) or the first 16 characters of the header, so short headers stay on one or two lines
+        longest = [[max((len(ln) for ln in r[i].split("\n")), default=0) for i in range(len(cols))] for r in body]
+        head = [max(int(1.15 * max((len(x) for x in c.split()), default=3)) + 1, min(len(c), 16)) for c in cols]
+        want = [min(max([head[i]] + [ln[i] for ln in longest] + [3]), max(max_width, head[i]))
+                for i in range(len(cols))]
+        # and never narrower than its longest word (up to 28 characters), so a name is not broken or cut
+        words = [min(max([len(wd) for r in body for wd in r[i].split()] + [0]), 28) for i in range(len(cols))]
+        want = [max(w, wd) for w, wd in zip(want, words)]
+        total = RIGHT - LEFT
+        pad = 0.016
+        widths = [w * char + pad for w in want]
+        if sum(widths) > total:  # shrink the widest columns first; cells wrap
+            scale = (total - pad * len(widths)) / max(sum(w * char for w in want), 1e-9)
+            widths = [w * char * scale + pad for w in want]
+        x = [LEFT]
+        for wd in widths[:-1]:
+            x.append(x[-1] + wd)
+        self.cols, self.body, self.numeric, self.widths, self.x = cols, body, numeric, widths, x
+        self.char, self.pad = char, pad
+        self.line_h = LINE * size / BODY_PT * 1.15
+
+    def wrapped(self, text: str, i: int) -> list[str]:  # a newline in a cell starts a new line
+        n = max(int((self.widths[i] - self.pad) / self.char + 1e-6), 3)
+        return [ln for part in text.split("\n")
+                for ln in (textwrap.wrap(part, width=n, break_long_words=len(part) > 2 * n) or [""])]
+
+    def height(self, cells: list[str]) -> float:
+        return max(len(self.wrapped(c, i)) for i, c in enumerate(cells)) * self.line_h + self.line_h * 0.35
 
 
 def _imshow(fig: Figure, img: Any, rect: tuple[float, float, float, float]) -> None:
@@ -294,7 +324,7 @@ def write_pdf(path: str | Path, briefing: dict[str, Any], figs: dict[str, Any]) 
             w.paragraph(f"{msg['title']} {msg['text']}", size=9, color="#8a3b00")
         for i, sid in enumerate(briefing["section_order"], start=1):
             sec = briefing["sections"][sid]
-            w.heading(f"{i}. {sec['title']}", keep=_keep_with_heading(sid, sec, figs))
+            w.heading(f"{i}. {sec['title']}", keep=_keep_with_heading(w, sid, sec, figs))
             if not sec["available"]:
                 w.unavailable(sec["reason"])
                 continue
@@ -307,9 +337,19 @@ def write_pdf(path: str | Path, briefing: dict[str, Any], figs: dict[str, Any]) 
 _FIGURE_FIRST = ("fan_charts", "map", "its", "its_impact", "scorecard")
 
 
-def _keep_with_heading(sid: str, sec: dict[str, Any], figs: dict[str, Any]) -> float:
+def _glossary_rows(sec: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    return ["term", "meaning"], [[g["term"], g["text"]] for g in sec["items"]]
+
+
+def _keep_with_heading(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any]) -> float:
     """Room a section heading needs below it on its page: its first figure (at the smallest size
-    :meth:`PageWriter.image` allows) and a few lines when the section opens with one, else a fifth."""
+    :meth:`PageWriter.image` allows) and a few lines when the section opens with one; the whole glossary
+    when this page is already half full (it moves to the next page whole rather than leave a row or two
+    there alone); else a fifth."""
+    if sid == "glossary" and sec.get("available") and sec.get("items"):
+        need = LINE * 4 + w.table_height(*_glossary_rows(sec), size=GLOSSARY_PT, max_width=80)
+        if need <= TOP - BOTTOM and TOP - w.y >= 0.5 * (TOP - BOTTOM):
+            return need
     names = sec.get("figures") or []
     fig = figs[names[0]].figure if sid in _FIGURE_FIRST and sec.get("available") and names and names[0] in figs else None
     if fig is None:
@@ -478,7 +518,7 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
         for m in sec["items"]:
             w.paragraph(f"{m['title']}. {m['text']}", size=8.5)
     elif sid == "glossary":
-        w.table(["term", "meaning"], [[g["term"], g["text"]] for g in sec["items"]], size=7.5, max_width=80)
+        w.table(*_glossary_rows(sec), size=GLOSSARY_PT, max_width=80)
     elif sid == "its_summary":
         for j in sec["items"]:
             w.paragraph(j["text"], size=10 if j is sec["items"][0] else 9)

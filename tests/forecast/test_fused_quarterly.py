@@ -260,6 +260,11 @@ def test_fused_briefing_pdf_has_no_half_empty_pages_and_the_html_columns(fused_r
     assert len(fill) > 5
     for i, f in enumerate(fill[:-1], start=1):
         assert f > 0.5, f"page {i}: content ends at {f:.0%}"
+    assert fill[-1] > 0.2, f"the last page is nearly empty ({fill[-1]:.0%})"  # it held one glossary row
+    if shutil.which("pdftotext"):
+        from test_report_fixtures import assert_glossary_whole
+
+        assert_glossary_whole(out / "briefing.pdf", json.loads((out / "briefing.json").read_text()))
     if shutil.which("pdftotext"):
         text = re.sub(r"\s+", " ", subprocess.run(["pdftotext", str(out / "briefing.pdf"), "-"], capture_output=True,
                                                   text=True, timeout=60).stdout)

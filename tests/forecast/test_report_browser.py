@@ -242,3 +242,8 @@ def test_pdf_has_no_half_empty_pages(run_dir, tmp_path):
     assert len(fill) > 2
     for i, f in enumerate(fill[:-1], start=1):
         assert f > 0.5, f"page {i}: content ends at {f:.0%}"
+    assert fill[-1] > 0.2, f"the last page is nearly empty ({fill[-1]:.0%})"
+    if PDFTOTEXT:
+        from test_report_fixtures import assert_glossary_whole
+
+        assert_glossary_whole(run_dir / "briefing.pdf", json.loads((run_dir / "briefing.json").read_text()))

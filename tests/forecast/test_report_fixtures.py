@@ -212,3 +212,32 @@ def page_fill(pdf: Path, tmp: Path, dpi: int = 30) -> list[float]:
         ink = np.nonzero((body < 0.85).any(axis=1))[0]
         out.append((ink.max() + 0.035 * h) / h if ink.size else 0.0)
     return out
+
+
+def pdf_page_texts(pdf: Path) -> list[str]:
+    """The text of each page of ``pdf`` (``pdftotext -layout``, poppler-utils; callers skip without it)."""
+    import shutil
+    import subprocess
+
+    info = subprocess.run([shutil.which("pdfinfo") or "pdfinfo", str(pdf)], capture_output=True, text=True, timeout=60)
+    n = int(next(ln.split()[-1] for ln in info.stdout.splitlines() if ln.startswith("Pages:")))
+    return [subprocess.run([shutil.which("pdftotext") or "pdftotext", "-layout", "-f", str(i), "-l", str(i), str(pdf),
+                            "-"], capture_output=True, text=True, timeout=60).stdout for i in range(1, n + 1)]
+
+
+def assert_glossary_whole(pdf: Path, briefing: dict) -> None:
+    """The glossary of ``briefing`` in ``pdf``: every term at the start of a line on the pages from its heading
+    on, and no page holding fewer than three of them (no row left alone)."""
+    import re
+
+    terms = [g["term"] for g in briefing["sections"]["glossary"]["items"]]
+    pages = pdf_page_texts(pdf)
+    start = max(i for i, t in enumerate(pages) if re.search(r"^\s*\d+\. Glossary\s*$", t, flags=re.M))
+    where = {}
+    for term in terms:
+        head = re.escape(" ".join(term.split()[:2]))
+        hits = [i for i in range(start, len(pages)) if re.search(rf"^\s*{head}", pages[i], flags=re.M)]
+        assert hits, f"glossary term {term!r} not found after the heading"
+        where[term] = hits[0]
+    per_page = {i: sum(v == i for v in where.values()) for i in set(where.values())}
+    assert min(per_page.values()) >= min(3, len(terms)), per_page
