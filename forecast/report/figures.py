@@ -156,14 +156,79 @@ def quarterly_history(panel: pd.DataFrame, province: str, measure: str) -> pd.Se
     return q.loc[q["count"] == 3, "sum"]
 
 
-def _draw_fan(ax, history: pd.Series, fc: pd.DataFrame, start_year: int, history_label: str = "observed") -> None:
+#: a fan's 90% band may run this far above the history and the median before the scale follows the history
+CLIP_RATIO = 2.0
+#: a linear scale is kept while the recent level (last observed quarters, forecast median) reaches this share of it
+SQUASH = 0.2
+RECENT_QUARTERS = 8
+CLIP_MARK = "90% interval cut at the top (▲: its highest value)"
+CLIP_CAPTION = (" Where the 90% interval would dwarf the history, the vertical scale follows the history and the "
+                "forecast's middle half, and the band is cut at the top (▲, with the highest value it reaches).")
+MEAN_CAPTION = (" Where the forecast median is 0 (a sparse series: most quarters have no event, some have "
+                "several), the dotted line gives the forecast mean, the expected count.")
+SQRT_CAPTION = (" Panels marked √ use a square-root vertical scale (ticks in counts), so that a low recent level "
+                "stays visible beside past peaks and the forecast's 90% interval.")
+MEAN_LABEL = "forecast mean (expected count)"
+
+
+def fan_top(history: np.ndarray, q50: np.ndarray, q75: np.ndarray, q95: np.ndarray) -> float | None:
+    """The count axis's top when the forecast's 90% band would dominate the panel, else ``None``.
+
+    The scale follows what was observed and the middle of the forecast (the larger of the history's
+    maximum and the forecast's 75th percentile, with a margin), when the 90% band's top would reach
+    more than :data:`CLIP_RATIO` times that: the history is then readable, and the band is cut at the
+    top and marked (:func:`_draw_fan`)."""
+    finite = [np.asarray(a, dtype=float)[np.isfinite(a)] for a in (history, q50, q75, q95)]
+    ref = max([float(a.max()) for a in finite[:3] if a.size] + [0.0])
+    top = float(finite[3].max()) if finite[3].size else 0.0
+    if ref <= 0 or top <= CLIP_RATIO * ref:
+        return None
+    return 1.15 * ref
+
+
+def fan_scale(history: np.ndarray, q50: np.ndarray, q95: np.ndarray) -> str:
+    """``"sqrt"`` when on a linear axis the recent level (the last :data:`RECENT_QUARTERS` observed quarters
+    and the forecast median) would stay below :data:`SQUASH` of the panel's height, squashed under past
+    peaks or the 90% band (a sparse province's fan); else ``"linear"``."""
+    h = np.asarray(history, dtype=float)
+    h = h[np.isfinite(h)]
+    level = float(h[-RECENT_QUARTERS:].max()) if h.size else 0.0
+    level = max([level] + [float(v) for v in np.asarray(q50, dtype=float) if np.isfinite(v)])
+    top = max([float(v) for v in np.concatenate([h, np.asarray(q95, dtype=float)]) if np.isfinite(v)] + [0.0])
+    return "sqrt" if top > 0 and level < SQUASH * top else "linear"
+
+
+def _sqrt_ticks(top: float) -> list[float]:
+    """Round counts as ticks of a square-root axis up to ``top``, spaced apart on the axis (from the top down)."""
+    nice = [m * 10 ** e for e in range(0, 7) for m in (1, 2, 5)] + ([3.0, 4.0] if top < 10 else [])
+    cands = sorted((v for v in nice if v <= top), reverse=True)
+    gap = 0.15 * np.sqrt(top)
+    keep: list[float] = []
+    for v in cands:
+        if not keep or np.sqrt(keep[-1]) - np.sqrt(v) >= gap:
+            keep.append(v)
+    if keep and np.sqrt(keep[-1]) < gap:  # 0 sits at the foot: drop a tick too close to it
+        keep.pop()
+    return sorted(keep + [0.0])
+
+
+def _draw_fan(ax, history: pd.Series, fc: pd.DataFrame, start_year: int, history_label: str = "observed",
+              sqrt_ok: bool = True) -> str:
+    """Draw one fan; returns its scale: ``"linear"``, ``"sqrt"`` (:func:`fan_scale`, a province panel only:
+    ``sqrt_ok``) or ``"clipped"`` (linear, the 90% band cut at the top, :func:`fan_top`)."""
     hist = history[history.index.year >= start_year]
     x_hist = hist.index.to_timestamp()
     ax.plot(x_hist, hist.to_numpy(), color=HISTORY, lw=1.2, label=history_label)
+    kind = "linear"
     if len(fc):
         fc = fc.sort_values("quarter")
         xq = pd.PeriodIndex(fc["quarter"], freq="Q").to_timestamp()
+        q50, q75, q95 = (fc[c].to_numpy(dtype=float) for c in ("q50", "q75", "q95"))
+        mean = fc["mean"].to_numpy(dtype=float) if "mean" in fc else None
+        kind = fan_scale(hist.to_numpy(), q50, q95) if sqrt_ok else "linear"
+        top = fan_top(hist.to_numpy(), q50, q75, q95) if kind == "linear" else None
         # join the fan to the last observed quarter so the eye follows the path
+        xm = xq
         if len(hist):
             xq = xq.insert(0, x_hist[-1])
             first = {c: hist.iloc[-1] for c in ("q05", "q25", "q50", "q75", "q95")}
@@ -171,10 +236,52 @@ def _draw_fan(ax, history: pd.Series, fc: pd.DataFrame, start_year: int, history
         ax.fill_between(xq, fc["q05"], fc["q95"], color=FAN, alpha=0.18, lw=0, label="90% interval")
         ax.fill_between(xq, fc["q25"], fc["q75"], color=FAN, alpha=0.38, lw=0, label="50% interval")
         ax.plot(xq, fc["q50"], color=FAN, lw=1.6, label="forecast median")
-    ax.set_ylim(bottom=0)
+        # a sparse series' median (a whole count) of 0 beside a history above it: the mean as well (the
+        # expected count; the history's counterpart when the history is a posterior mean)
+        if mean is not None and np.any((q50 == 0) & (mean >= 0.25)):
+            xs, ys = (xq, np.concatenate([[hist.iloc[-1]], mean])) if len(hist) else (xm, mean)
+            ax.plot(xs, ys, color=OKABE_ITO["vermillion"], lw=1.2, ls=(0, (1, 1.2)), label=MEAN_LABEL)
+        if kind == "sqrt":
+            upper = 1.05 * max(float(np.nanmax(q95)), float(hist.max()) if len(hist) else 0.0)
+            ax.set_yscale("function", functions=(lambda v: np.sqrt(np.clip(v, 0, None)), np.square))
+            ax.set_ylim(0, upper)
+            ax.yaxis.set_major_locator(matplotlib.ticker.FixedLocator(_sqrt_ticks(upper)))
+            ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        elif top is not None:
+            kind = "clipped"
+            ax.set_ylim(0, top)
+            xs = xq[-len(q95):][q95 > top]
+            # the band's cut edge, marked along the axis's top (drawn over the frame)
+            ax.plot([xs.min(), xs.max()], [top, top], ls=(0, (2, 1.2)), lw=2.2, color=FAN, clip_on=False, zorder=5,
+                    solid_capstyle="butt", label=CLIP_MARK)
+            ax.annotate(f"90% to {_count_text(float(q95.max()))} ▲", xy=(1.0, 1.0), xycoords="axes fraction",
+                        xytext=(0, -4.5), textcoords="offset points", ha="right", va="top", fontsize=7, color=FAN,
+                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85}, zorder=6)
+    if kind == "linear":
+        ax.set_ylim(bottom=0)
     # plain numbers with thousands separators on the count axis (no "1e7" offset above the axis)
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 10 or v == 0
                                                                  else f"{v:g}"))
+    return kind
+
+
+def _count_text(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 10 else f"{v:.2g}"
+
+
+def _plain(label: str) -> str:
+    """A legend label inside a caption's parentheses: ``fused estimate (posterior mean)`` -> ``fused estimate, posterior mean``."""
+    return label.replace(" (", ", ").replace(")", "")
+
+
+def _scale_caption(kinds: dict[str, str]) -> str:
+    """The caption's words for the panels drawn on a square-root scale or with a cut band, by name."""
+    out = ""
+    for kind, text in (("sqrt", SQRT_CAPTION), ("clipped", CLIP_CAPTION)):
+        names = [p for p, k in kinds.items() if k == kind]
+        if names:
+            out += f"{text[:-1]}: {', '.join(names)}."
+    return out
 
 
 @redrawable
@@ -185,15 +292,22 @@ def fan_chart(panel: pd.DataFrame, forecast: pd.DataFrame, province: str, measur
     "attacks as PIPS counts them"; ``history_label``: what the history line is)."""
     fig, ax = new_figure(7.5, 3.4)
     fc = forecast[(forecast["province"] == province) & (forecast["measure"] == measure)]
-    _draw_fan(ax, quarterly_history(panel, province, measure), fc, start_year, history_label)
+    # the national chart stays on a linear scale (its level is never squashed out of sight)
+    kind = _draw_fan(ax, quarterly_history(panel, province, measure), fc, start_year, history_label, sqrt_ok=False)
+    clipped = kind == "clipped"
     ax.set_xlabel("quarter")
     ax.set_ylabel(f"{measure} per quarter\n({units})" if units else UNITS.get(measure, measure))
     title = f"{province}: {measure} per quarter, observed and forecast"
     ax.set_title(title, loc="left")
-    ax.legend(loc="upper right", ncols=2)
-    caption = (f"Quarterly {measure} in {province} since {start_year} (grey: {history_label}) and the forecast for "
-               f"the next {fc['quarter'].nunique()} quarters: median (line), 50% and 90% predictive intervals (bands)."
-               + (f" Units: {units}." if units else ""))
+    if clipped:  # the top right holds the cut band's value: the legend goes under the axis
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=3)
+    else:
+        ax.legend(loc="upper right", ncols=2)
+    caption = (f"Quarterly {measure} in {province} since {start_year} (grey line: {_plain(history_label)}) and the "
+               f"forecast for the next {fc['quarter'].nunique()} quarters: median (blue line), 50% and 90% predictive "
+               "intervals (bands)."
+               + (MEAN_CAPTION if MEAN_LABEL in ax.get_legend_handles_labels()[1] else "")
+               + (CLIP_CAPTION if clipped else "") + (f" Units: {units}." if units else ""))
     return save_figure(fig, figures_dir, f"fan_{province}_{measure}", title, caption, source)
 
 
@@ -206,24 +320,34 @@ def fan_grid(panel: pd.DataFrame, forecast: pd.DataFrame, provinces: list[str], 
     ncols = 2
     nrows = int(np.ceil(n / ncols))
     fig, axes = new_figure(7.5, 1.9 * nrows + 0.6, nrows, ncols, squeeze=False, sharex=True)
+    kinds: dict[str, str] = {}
     for ax, prov in zip(axes.ravel(), provinces):
         fc = forecast[(forecast["province"] == prov) & (forecast["measure"] == measure)]
-        _draw_fan(ax, quarterly_history(panel, prov, measure), fc, start_year, history_label)
+        kinds[prov] = _draw_fan(ax, quarterly_history(panel, prov, measure), fc, start_year, history_label)
         ax.set_title(prov, loc="left", fontsize=9)
-        ax.set_ylabel(measure + " / quarter")
+        ax.set_ylabel(measure + " / quarter" + (" (√)" if kinds[prov] == "sqrt" else ""))
     for ax in axes[-1]:
         ax.set_xlabel("quarter")
-    handles, labels = axes.ravel()[0].get_legend_handles_labels()
+    legend: dict[str, Any] = {}  # every entry of every panel, once (the clip mark is on the sparse ones only)
+    for ax in axes.ravel()[:n]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(lab, h)
+    handles, labels = list(legend.values()), list(legend)
     spare = axes.ravel()[n:]
-    for ax in spare:
+    for k, ax in enumerate(spare, start=n):
         ax.set_axis_off()
+        if k >= ncols:  # the panel above an empty one is the bottom of its column: it keeps its dates
+            above = axes.ravel()[k - ncols]
+            above.xaxis.set_tick_params(labelbottom=True)
+            above.set_xlabel("quarter")
     if len(spare):  # the legend goes into the first empty panel
         spare[0].legend(handles, labels, loc="center", fontsize=9)
     else:
         axes.ravel()[0].legend(handles, labels, loc="upper right", fontsize=7)
     title = f"Provinces: {measure} per quarter, observed and forecast"
-    caption = (f"Quarterly {measure} by province since {start_year} ({history_label}) and the forecast median with "
-               "50% and 90% predictive intervals. Each panel has its own vertical scale."
+    caption = (f"Quarterly {measure} by province since {start_year} (grey line: {_plain(history_label)}) and the "
+               "forecast median with 50% and 90% predictive intervals. Each panel has its own vertical scale."
+               + (MEAN_CAPTION if MEAN_LABEL in legend else "") + _scale_caption(kinds)
                + (f" Units: {units}." if units else ""))
     fig_rec = save_figure(fig, figures_dir, f"fan_provinces_{measure}", title, caption, source)
     return fig_rec

@@ -212,3 +212,112 @@ def test_fused_province_figure_axis_texts_stay_apart(tmp_path):
         assert len(h) == 4 and h[2] < 0.9 * h[0]  # the second figure shrank
         _axis_texts_apart(page)
         w.flush()
+
+
+def _sparse_fan_inputs():
+    """A busy province and a sparse one: monthly history, and forecasts whose 90% band is wide (the sparse
+    one's reaching far above anything observed lately, its median of whole counts 0, as the fused run's small
+    provinces have them)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(7)
+    months = pd.period_range("2008-01", "2025-12", freq="M")
+    hist = {"Khyber Pakhtunkhwa": 40.0, "Islamabad Capital Territory": 0.2}
+    panel = pd.DataFrame([{"province": p, "period": m.to_timestamp(), "attacks": rng.poisson(mu),
+                           "killed": rng.poisson(2 * mu)} for p, mu in hist.items() for m in months])
+    rows = []
+    for p, mu, q50, top in (("Khyber Pakhtunkhwa", 120.0, 120.0, 2.4), ("Islamabad Capital Territory", 0.8, 0.0, 30.0)):
+        for i, q in enumerate(pd.period_range("2026Q1", "2027Q4", freq="Q")):
+            for me in ("attacks", "killed"):
+                rows.append({"province": p, "quarter": str(q), "measure": me, "mean": mu, "q05": 0.0,
+                             "q25": 0.6 * q50, "q50": q50, "q75": max(1.5 * q50, 1.0),
+                             "q95": max(mu, 1) * top * (1 + 0.2 * i * (mu < 2))})
+    return panel, pd.DataFrame(rows)
+
+
+def _panels(rec) -> dict:
+    return {ax.get_title(loc="left"): ax for ax in rec.figure.axes if ax.get_title(loc="left")}
+
+
+def _legend_labels(rec) -> set[str]:
+    return {t.get_text() for ax in rec.figure.axes if ax.get_legend() is not None for t in ax.get_legend().get_texts()}
+
+
+def test_sparse_province_fan_keeps_its_recent_level_in_sight(tmp_path):
+    """On the saved province figure the sparse panel (its recent level squashed under a wide 90% band on a
+    linear axis) has a square-root scale, marked and named, with the whole band and its mean line shown;
+    the busy panel keeps a linear scale."""
+    panel, fc = _sparse_fan_inputs()
+    provs = ["Khyber Pakhtunkhwa", "Islamabad Capital Territory"]
+    rec = F.fan_grid(panel, fc, provs, "attacks", tmp_path, "test", units="attacks as PIPS counts them")
+    assert rec.png.exists() and rec.svg.exists()
+    _drawn(rec.figure)
+    axes = _panels(rec)
+    sparse, busy = axes["Islamabad Capital Territory"], axes["Khyber Pakhtunkhwa"]
+    hist = F.quarterly_history(panel, "Islamabad Capital Territory", "attacks")
+    q = fc[(fc.province == "Islamabad Capital Territory") & (fc.measure == "attacks")]
+    assert sparse.get_yscale() == "function" and "√" in sparse.get_ylabel()
+    lo, hi = sparse.get_ylim()
+    assert lo == 0 and hi >= q["q95"].max()  # the whole band
+    # the recent level reaches well up the panel (a linear axis would leave it in the bottom twentieth)
+    level = max(hist.iloc[-F.RECENT_QUARTERS:].max(), q["mean"].max())
+    y0, y1, yl = (sparse.transData.transform((0, v))[1] for v in (0, hi, level))
+    assert (yl - y0) / (y1 - y0) > max(0.15, 3 * level / hi) and level / hi < 0.05
+    ticks = [float(t) for t in sparse.get_yticks() if lo <= t <= hi]
+    assert ticks[0] == 0 and len(ticks) >= 3 and all(t == round(t) for t in ticks)
+    assert busy.get_yscale() == "linear" and busy.get_ylim()[1] >= fc.loc[fc.province == "Khyber Pakhtunkhwa", "q95"].max()
+    assert F.MEAN_LABEL in _legend_labels(rec)  # the sparse median is 0: its mean is drawn
+    named = rec.caption.split("square-root")[1]
+    assert "Islamabad Capital Territory" in named and "Khyber Pakhtunkhwa" not in named
+    assert "(posterior mean))" not in rec.caption
+
+
+def test_a_fan_band_that_dwarfs_its_history_is_cut_and_marked(tmp_path):
+    """A linear fan (the national chart) whose 90% band would reach more than twice the history: the scale
+    follows the history, the band is cut at the top and its highest value printed inside the panel, clear of
+    the title, with a legend entry and a caption line."""
+    import numpy as np
+    import pandas as pd
+
+    months = pd.period_range("2015-01", "2025-12", freq="M")
+    panel = pd.DataFrame({"province": "Pakistan", "period": months.to_timestamp(),
+                          "attacks": np.random.default_rng(3).poisson(30, len(months))})
+    qs = pd.period_range("2026Q1", "2027Q4", freq="Q")
+    fc = pd.DataFrame({"province": "Pakistan", "quarter": qs.astype(str), "measure": "attacks", "mean": 95.0,
+                       "q05": 40.0, "q25": 70.0, "q50": 90.0, "q75": 110.0, "q95": np.linspace(260, 420, len(qs))})
+    rec = F.fan_chart(panel, fc, "Pakistan", "attacks", tmp_path, "test", start_year=2015)
+    renderer = _drawn(rec.figure)
+    ax = rec.figure.axes[0]
+    hist = F.quarterly_history(panel, "Pakistan", "attacks")
+    top = ax.get_ylim()[1]
+    assert max(hist.max(), fc["q75"].max()) <= top < 0.5 * fc["q95"].max()
+    marks = [t for t in ax.texts if "▲" in t.get_text()]
+    assert len(marks) == 1 and "420" in marks[0].get_text()
+    e, a = marks[0].get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert a.x0 <= e.x0 and e.x1 <= a.x1 + 1 and e.y1 <= a.y1 + 1
+    t = ax._left_title.get_window_extent(renderer)
+    assert not box(e.x0, e.y0, e.x1, e.y1).intersects(box(t.x0, t.y0, t.x1, t.y1))
+    lg = ax.get_legend().get_window_extent(renderer)
+    assert not box(lg.x0, lg.y0, lg.x1, lg.y1).intersects(box(e.x0, e.y0, e.x1, e.y1))
+    assert F.CLIP_MARK in _legend_labels(rec) and "cut at the top" in rec.caption
+    # a fan that stays near its history keeps its whole band
+    assert F.fan_top(np.array([10.0, 30.0]), np.array([20.0]), np.array([28.0]), np.array([55.0])) is None
+
+
+def test_province_grid_keeps_dates_under_each_column(tmp_path):
+    """With an odd number of provinces the panel above the empty one (where the legend goes) shows its dates."""
+    panel, fc = _sparse_fan_inputs()
+    fc2 = fc.assign(province=fc.province.replace({"Khyber Pakhtunkhwa": "Punjab"}))
+    panel2 = panel.assign(province=panel.province.replace({"Khyber Pakhtunkhwa": "Punjab"}))
+    rec = F.fan_grid(pd_concat(panel, panel2), pd_concat(fc, fc2),
+                     ["Khyber Pakhtunkhwa", "Islamabad Capital Territory", "Punjab"], "attacks", tmp_path, "test")
+    _drawn(rec.figure)
+    ax = {a.get_title(loc="left"): a for a in rec.figure.axes if a.get_title(loc="left")}["Islamabad Capital Territory"]
+    assert [t.get_text() for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
+
+
+def pd_concat(a, b):
+    import pandas as pd
+
+    return pd.concat([a, b[~b.province.isin(set(a.province))]], ignore_index=True)
