@@ -217,14 +217,14 @@ def fan_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, 
         return _unavailable("fan_charts", f"no history to draw: {panel.reason}")
     names = []
     for m in [m for m in ("attacks", "killed") if m in set(fc["measure"])]:
-        rec = F.fan_chart(panel, fc, "Pakistan", m, figdir, source + "; forecast: this run", **_fan_kw(units, m))
+        rec = F.fan_chart(panel, fc, "Pakistan", m, figdir, source, **_fan_kw(units, m))
         figs[rec.name] = rec
         names.append(rec.name)
     provinces = (fc[(fc["measure"] == "attacks") & (fc["province"] != "Pakistan")]
                  .groupby("province")["mean"].sum().sort_values(ascending=False).index.tolist())
     for m in [m for m in ("attacks", "killed") if m in set(fc["measure"])]:
         if provinces:
-            rec = F.fan_grid(panel, fc, provinces, m, figdir, source + "; forecast: this run", **_fan_kw(units, m))
+            rec = F.fan_grid(panel, fc, provinces, m, figdir, source, **_fan_kw(units, m))
             figs[rec.name] = rec
             names.append(rec.name)
     return _section("fan_charts", figures=names, provinces=provinces)
@@ -278,7 +278,7 @@ def map_section(inputs: RunInputs, panel: pd.DataFrame | Missing, figdir: Path, 
     span = f"{quarters[0]}-{quarters[-1]}"
     rec = F.province_map(
         Path(geo), values, f"forecast {units or 'attacks'} per 100,000 people", figdir,
-        f"forecast: this run ({source}); population: census via the run's panel; boundaries: Natural Earth "
+        f"{source}; population: census via the run's panel; boundaries: Natural Earth "
         "(public domain)",
         merge=merge, intervals=intervals,
         title=f"Forecast attacks per 100,000 people, {quarters[0]}",
@@ -749,12 +749,13 @@ def _reproducibility(inputs: RunInputs) -> dict[str, str]:
             "rebuilds this briefing from the run directory alone."}
 
 
-def glossary_section(sections: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The glossary: each term the available sections use, in plain words (after the technical detail)."""
+def glossary_section(sections: dict[str, dict[str, Any]], reference: str | None = None) -> dict[str, Any]:
+    """The glossary: each term the available sections use, in plain words (after the technical detail);
+    ``reference``: the fused run's reference source, named in its units term ("as PIPS counts them")."""
     def used(sid: str) -> bool:
         return bool((sections.get(sid) or {}).get("available"))
 
-    items = [{"term": t, "text": d} for t, d, needs in GLOSSARY
+    items = [{"term": t.replace("PIPS", reference) if reference else t, "text": d} for t, d, needs in GLOSSARY
              if needs is None or (any(map(used, needs)) if isinstance(needs, tuple) else used(needs))]
     return _section("glossary", items=items)
 
@@ -790,15 +791,20 @@ def assemble(run_dir: str | Path, random_seed: int = DEFAULT_SEED,
     if fusion:  # the fused run: history, map and every judgement in the fused series' units
         from pakcast.forecast.report.fused import fused_sections, history_panel, units_line
 
-        source = f"fused series of every source ({units_line(fusion)})"
+        # the units are named in each caption; the source line names the sources the fit used
+        used = (sorted(set(inputs.observations["source"].astype(str)))
+                if not isinstance(inputs.observations, Missing) else [])
+        source = "the fused model of this run" + (f" on {', '.join(used)}" if used else "")
         if not isinstance(inputs.fused, Missing):
             history = history_panel(inputs.fused, panel, result.as_of)
         for sid, content in fused_sections(result, inputs, figdir, figs).items():
             sections[sid] = _section(sid, **content)
     sections["forecast_table"] = forecast_section(inputs, (fusion or {}).get("quarters", {}).get("partial_quarter"))
-    sections["fan_charts"] = fan_section(inputs, history, figdir, figs, source,
+    # the forecast figures' credit: the data and this run's forecast (a fused run's model is both)
+    forecast_credit = source if fusion else f"{source}; forecast: this run"
+    sections["fan_charts"] = fan_section(inputs, history, figdir, figs, forecast_credit,
                                          fusion["units"]["measures"] if fusion else None)
-    sections["map"] = map_section(inputs, history, figdir, figs, source,
+    sections["map"] = map_section(inputs, history, figdir, figs, forecast_credit,
                                   fusion["units"]["measures"].get("attacks") if fusion else None)
     if not fusion:
         sections["breaks"] = breaks_section(inputs)
@@ -809,7 +815,7 @@ def assemble(run_dir: str | Path, random_seed: int = DEFAULT_SEED,
     sections["provenance"] = provenance_section(inputs, result, panel,
                                                 map_drawn=bool(sections["map"].get("available")))
     sections["methods"] = methods_section(inputs, result, sections)
-    sections["glossary"] = glossary_section(sections)
+    sections["glossary"] = glossary_section(sections, fusion["units"]["source"] if fusion else None)
     cov = sections["provenance"].get("coverage") or {}
     data_end = cov.get("end")
     if fusion:

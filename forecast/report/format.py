@@ -41,9 +41,14 @@ def fmt_count(v: float) -> str:
 @_number
 def fmt_ratio(v: float) -> str:
     """Rate ratios, CRPS and other continuous statistics: two decimals (two significant figures in plain
-    decimals below 0.1, so an interval ``0.24 (0.058–0.86)`` reads at one precision)."""
+    decimals below 0.1, so an interval ``0.24 (0.058–0.86)`` reads at one precision; three significant
+    figures from 10, so ``1.02 (0.089–11.2)``, never ``45.57``)."""
     if v != 0 and abs(v) < 0.1:
         return f"{v:.{1 - int(math.floor(math.log10(abs(v))))}f}"
+    if abs(v) >= 99.95:
+        return f"{v:,.0f}"
+    if abs(v) >= 9.995:
+        return f"{v:,.1f}"
     return f"{v:,.2f}"
 
 

@@ -201,7 +201,7 @@ def fused_claims_section(fusion: dict[str, Any]) -> dict[str, Any]:
             else:
                 srows.append([cl["claim"], f"{s['source']} {readable(s['metric'])} ({s['resolution']}ly)",
                               f"{s['pre_period']} vs {s['post_period']}",
-                              f"{fmt_count(s['source_pre'])} -> {fmt_count(s['source_post'])} "
+                              f"{fmt_count(s['source_pre'])} → {fmt_count(s['source_post'])} "
                               f"(ratio {fmt_ratio(s['source_ratio'])})", _ci(s["fused_ratio"])])
     if srows:
         blocks.append(_table("Every source's own figures for the same windows (each in its own units, never pooled), "
