@@ -42,6 +42,9 @@ MIN_SHRINK = 0.6
 #: a table that breaks across pages takes at least this many rows onto its last page
 MIN_ROWS = 3
 GLOSSARY_PT = 7.5
+#: the writing position below which a page's content has passed its middle (two lines' margin: what is
+#: drawn ends above the position)
+HALF_PAGE = 0.5 - 2 * LINE
 
 
 class PageWriter:
@@ -125,19 +128,23 @@ class PageWriter:
     def unavailable(self, reason: str) -> None:
         self.paragraph(f"Not available in this run: {reason}", color="#8a5a00")
 
-    def data_table(self, t: dict[str, Any], max_width: int = 40, only: tuple[str, ...] | None = None) -> None:
+    def data_table(self, t: dict[str, Any], max_width: int = 40, only: tuple[str, ...] | None = None,
+                   title: str | None = None) -> None:
         """A table in the briefing's form (``columns``, ``kinds``, ``rows``), headers and cells formatted
         as in the HTML briefing; ``only`` keeps just those columns (in the table's order)."""
         keep = {j for j, c in enumerate(t["columns"]) if only is None or c in only}
         self.table([header_label(c) for j, c in enumerate(t["columns"]) if j in keep],
                    [[fmt_cell(v, k) for j, (v, k) in enumerate(zip(r, t["kinds"])) if j in keep] for r in t["rows"]],
-                   max_width=max_width)
+                   max_width=max_width, title=title)
 
     def table(self, columns: list[str], rows: list[list[str]], size: float = 7.0, max_width: int = 40,
-              numeric: list[bool] | None = None) -> None:
+              numeric: list[bool] | None = None, balance: bool = False, title: str | None = None) -> None:
         """A ruled table in the body font: columns sized to their content, cells wrapped (never cut; a
         newline starts a new line), numbers right-aligned, the header repeated on each new page. A table
-        that breaks across pages carries at least :data:`MIN_ROWS` rows onto its last page (no orphan row)."""
+        that breaks across pages carries at least :data:`MIN_ROWS` rows onto its last page (no orphan row);
+        ``balance`` (the briefing's last table): one that breaks takes onto its first page only the rows
+        that fill that page past its middle, and carries the rest, so the last page is not left nearly empty.
+        ``title``: repeated, marked "continued", over the header on each new page (what the numbers are)."""
         lay = _TableLayout(columns, rows, size, max_width, numeric)
         cols, body, x, widths, numeric = lay.cols, lay.body, lay.x, lay.widths, lay.numeric
         line_h, pad = lay.line_h, lay.pad
@@ -160,16 +167,23 @@ class PageWriter:
         heights = [lay.height(r) for r in body]
         # the header never sits alone at the foot of a page: it starts with at least two rows (or all)
         self._need(lay.height(cols) + sum(heights[:2]))
+        breaks = self.y - lay.height(cols) - sum(heights) < BOTTOM
         draw_row(cols, True)
-        on_page = 0
+        on_page, first_page = 0, True
         for i, r in enumerate(body):
             rest = heights[i:]
             # the last rows go over together: when they do not all fit here, break before them (a page that
             # already holds rows of this table only), so the table's last page is never a single row
             orphan = (len(rest) <= MIN_ROWS and on_page >= MIN_ROWS and self.y - sum(rest) < BOTTOM
                       and lay.height(cols) + sum(rest) <= TOP - BOTTOM)
-            if orphan or self.y - heights[i] < BOTTOM:
+            # balanced: this page already past its middle, the rest (a page at most) goes over together
+            half = (balance and breaks and first_page and on_page >= MIN_ROWS and self.y <= HALF_PAGE
+                    and len(rest) >= MIN_ROWS and lay.height(cols) + sum(rest) <= TOP - BOTTOM)
+            if orphan or half or self.y - heights[i] < BOTTOM:
+                first_page = False
                 self._new_page()
+                if title:
+                    self.paragraph(f"{title} (continued)", size=7.5, color="#444444", wrap=WRAP + 10)
                 draw_row(cols, True)
                 on_page = 0
             draw_row(r, False)
@@ -291,8 +305,8 @@ def _forecast_pages(w: PageWriter, sec: dict[str, Any]) -> None:
     w.paragraph(sec["note"], size=8, color="#444444")
     for m in sec["measures"]:
         units = (sec.get("units") or {}).get(m)
-        w.table_title(f"{m.capitalize()} per quarter{f' ({units})' if units else ''}: median (90% interval) and "
-                      "P(>last year)")
+        what = f"{m.capitalize()} per quarter{f' ({units})' if units else ''}"
+        w.table_title(f"{what}: median (90% interval) and P(>last year)")
         quarters = list(sec["quarters"])
         # at most four quarters side by side (A4 width); later quarters in a second table below
         for start in range(0, len(quarters), 4):
@@ -303,7 +317,9 @@ def _forecast_pages(w: PageWriter, sec: dict[str, Any]) -> None:
                              else "")) if c else "–" for c in row["cells"][start:start + 4]]
                 rows.append([row["province"]] + cells)
             part = quarters[start:start + 4]
-            w.table(["Province"] + part, rows, max_width=26, numeric=[False] + [True] * len(part))
+            if start:  # a later table of the same measure says what it holds
+                w.table_title(f"{what}, {part[0]}–{part[-1]}", size=8)
+            w.table(["Province"] + part, rows, max_width=26, numeric=[False] + [True] * len(part), title=what)
 
 
 def write_pdf(path: str | Path, briefing: dict[str, Any], figs: dict[str, Any]) -> Path:
@@ -348,7 +364,7 @@ def _keep_with_heading(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[
     there alone); else a fifth."""
     if sid == "glossary" and sec.get("available") and sec.get("items"):
         need = LINE * 4 + w.table_height(*_glossary_rows(sec), size=GLOSSARY_PT, max_width=80)
-        if need <= TOP - BOTTOM and TOP - w.y >= 0.5 * (TOP - BOTTOM):
+        if need <= TOP - BOTTOM and w.y <= HALF_PAGE:
             return need
     names = sec.get("figures") or []
     fig = figs[names[0]].figure if sid in _FIGURE_FIRST and sec.get("available") and names and names[0] in figs else None
@@ -382,7 +398,7 @@ def _blocks(w: PageWriter, sec: dict[str, Any], figs: dict[str, Any]) -> None:
         elif blk["kind"] == "table":
             t = blk["table"]
             w.table_title(blk["title"])
-            w.data_table(t, max_width=30)
+            w.data_table(t, max_width=30, title=blk["title"])
         elif blk["kind"] == "figure":
             _figures(w, [blk["name"]], figs)
 
@@ -518,7 +534,7 @@ def _section(w: PageWriter, sid: str, sec: dict[str, Any], figs: dict[str, Any])
         for m in sec["items"]:
             w.paragraph(f"{m['title']}. {m['text']}", size=8.5)
     elif sid == "glossary":
-        w.table(*_glossary_rows(sec), size=GLOSSARY_PT, max_width=80)
+        w.table(*_glossary_rows(sec), size=GLOSSARY_PT, max_width=80, balance=True)
     elif sid == "its_summary":
         for j in sec["items"]:
             w.paragraph(j["text"], size=10 if j is sec["items"][0] else 9)

@@ -197,6 +197,9 @@ def test_briefing_names_units_and_shows_the_fused_sections(fused_run):
                ("source_scales", "fused_claims_sources") for t in tables.values())
     for name in s["fan_charts"]["figures"] + s["map"]["figures"]:  # charts name the units too
         assert "Units: " in b["figures"][name]["caption"] and "counts them" in b["figures"][name]["caption"], name
+        # once, in the caption: the source line names the fused model's sources instead
+        src = b["figures"][name]["source"]
+        assert "counts them" not in src and src.startswith("the fused model of this run on ") and "PIPS" in src, src
     html = (out / "briefing.html").read_text()
     assert "counts them" in html and 'data-banner="data_old"' in html
     assert (out / "briefing.pdf").stat().st_size > 10_000

@@ -43,37 +43,52 @@ def test_a_breaking_table_takes_no_lone_row_onto_its_last_page(tmp_path, room_ro
         target = lay.height(lay.cols) + sum(rows_h[:-room_rows]) + 0.2 * rows_h[-1]
         while w.y - P.BOTTOM > target:
             w.paragraph("Filler line of the section before.")
-        w.table(["name", "value"], ROWS)
+        w.table(["name", "value"], ROWS, title="Attacks per quarter (attacks as PIPS counts them)")
         w.flush()
     pages = _pages(path)
     assert len(pages) == 2
+    # the carried rows say what they are
+    assert "Attacks per quarter (attacks as PIPS counts them) (continued)" in " ".join(pages[-1].split())
     last = [r[0] for r in ROWS if r[0] in pages[-1]]
     assert len(last) >= 3 and last == [r[0] for r in ROWS][-len(last):]
     assert "name" in pages[-1]  # the header repeated over the carried rows
 
 
-def _glossary_briefing(depth_lines: int) -> dict:
-    items = [{"term": f"term{k}", "text": "a plain explanation of the word " * 3} for k in range(9)]
-    methods = [{"title": f"Method {k}", "text": "How this part was done, in a few sentences. " * 3}
-               for k in range(depth_lines)]
-    return {"title": "test briefing", "run_id": "r", "generated": "now", "section_order": ["methods", "glossary"],
-            "sections": {"methods": {"title": "Methods appendix", "available": True, "items": methods},
-                         "glossary": {"title": "Glossary", "available": True, "items": items}}}
+#: a glossary of about half a page: whether it fits below the text before it, moves whole or breaks is decided
+#: near the page's middle
+N_TERMS = 12
+GLOSSARY = {"title": "Glossary", "available": True,
+            "items": [{"term": f"term{k}", "text": "a plain explanation of the word " * 3} for k in range(N_TERMS)]}
+
+
+def _glossary_after(path, pen: float) -> None:
+    """A page of one-line paragraphs down to the pen position ``pen`` (page fraction from the top), then the
+    glossary section as :func:`~pakcast.forecast.report.pdf.write_pdf` lays it out."""
+    with PdfPages(path) as pdf:
+        w = P.PageWriter(pdf, "test")
+        w._new_page()
+        while 1 - w.y + P.LINE * 1.4 < pen:
+            w.paragraph("A line of the methods text before the glossary.", size=8.5)
+        w.y = min(w.y, 1 - pen)  # the pen a fraction of a line further down, as wrapped text of other sizes leaves it
+        w.heading("13. Glossary", keep=P._keep_with_heading(w, "glossary", GLOSSARY, {}))
+        P._section(w, "glossary", GLOSSARY, {})
+        w.flush()
 
 
 @needs_poppler
 def test_the_glossary_is_kept_whole_and_the_last_page_is_not_nearly_empty(tmp_path):
-    """Whatever the length of the text before it, the glossary never leaves a row or two alone on a page:
-    it moves to the next page whole (the page before already past its middle) or stays whole."""
+    """Wherever on the page the text before it ends, the glossary never leaves a row or two alone on a page:
+    it moves to the next page whole (the page before already past its middle) or stays whole, or breaks
+    with three rows or more on each page; no page but the last ends above its middle."""
     from test_report_fixtures import page_fill
 
-    for n in range(6, 30, 2):  # the methods text ends at every depth of a page
-        path = tmp_path / f"b{n}.pdf"
-        P.write_pdf(path, _glossary_briefing(n), {})
+    for k in range(34):  # pen positions from 42% to 62% of the page, 0.6% apart
+        pen = 0.42 + 0.006 * k
+        path = tmp_path / f"g{k}.pdf"
+        _glossary_after(path, pen)
         pages = _pages(path)
-        on = [i for i, t in enumerate(pages) if any(f"term{k} " in t for k in range(9))]
-        assert len(on) == 1, (n, on)  # every term on one page
-        assert all(f"term{k} " in pages[on[0]] for k in range(9))
-        fill = page_fill(path, tmp_path / f"png{n}")
-        assert all(f > 0.5 for f in fill[:-1]), (n, fill)
-        assert fill[-1] > 0.2, (n, fill)  # the last page holds the whole glossary, not a row of it
+        counts = [sum(f"term{j} " in t for j in range(N_TERMS)) for t in pages]
+        assert sum(counts) == N_TERMS and all(c == 0 or c >= 3 for c in counts), (pen, counts)
+        fill = page_fill(path, tmp_path / f"png{k}")
+        assert all(f > 0.5 for f in fill[:-1]), (pen, fill)
+        assert fill[-1] > 0.2, (pen, fill)  # the last page holds the whole glossary or its rows and more
