@@ -55,6 +55,24 @@ def _ci(d: dict[str, Any] | None, fmt=fmt_ratio) -> str:
     return f"{fmt(d['estimate'])} ({fmt(d['ci_low'])}–{fmt(d['ci_high'])})"
 
 
+#: the measurement model's parameters in words (the convergence message names the worst one)
+PARAMETER_WORDS = {
+    "log_kappa": "the source scales", "kappa_drift": "the scales' yearly drift", "log_alpha": "the count noise",
+    "log_alpha_unit": "the count noise by region", "level": "the long-run levels", "z": "the monthly deviations",
+    "log_sigma_raw": "the deviations' spread by region", "log_sigma_mean": "the deviations' spread",
+    "log_sigma_sd": "the spread's variation across regions", "logit_phi": "the month-to-month persistence",
+    "season": "the seasonal pattern", "effect": "the level steps at known dates",
+}
+
+
+def _parameter_words(message: str) -> str:
+    """``... >= 1.01 (log_kappa)`` -> ``... >= 1.01 (the source scales)``: no parameter ids in the briefing."""
+    import re
+
+    return re.sub(r"\(([a-z_]+)\)", lambda m: f"({PARAMETER_WORDS.get(m.group(1), m.group(1).replace('_', ' '))})",
+                  message)
+
+
 def units_line(fusion: dict[str, Any]) -> str:
     """``attacks as UCDP counts them; killed as UCDP counts them``."""
     return "; ".join(fusion["units"]["measures"].values())
@@ -90,7 +108,7 @@ def fusion_section(fusion: dict[str, Any], inputs: RunInputs, figdir: Path, figs
     blocks = [
         _p(f"Every source is an imperfect, scaled, noisy view of one latent monthly series per province. The series is "
            f"in the units of {units['source']} ({units['reason']}): {units_line(fusion)}. {age_line(fusion)}"),
-        _p(f"Convergence: {str(dg.get('message', 'not recorded')).rstrip('.')}." + (
+        _p(f"Convergence: {_parameter_words(str(dg.get('message', 'not recorded'))).rstrip('.')}." + (
             "" if dg.get("converged", True) else " The gates failed (the banner at the top says so too): no interval "
             "of this run should be relied on before a longer run (--draws, --tune).")),
     ]

@@ -359,3 +359,25 @@ def test_every_forecaster_has_a_label_in_words():
     missing = [m for m in MODEL_NAMES if m not in MODEL_LABELS]
     assert missing == [], missing
     assert readable("nb_local") == "negative binomial around a wandering level"
+
+
+def test_ratios_read_at_one_precision():
+    """Two decimals, two significant figures below 0.1, three from 10 (``1.02 (0.089–11.2)``, not ``45.57``)."""
+    assert [fmt_ratio(v) for v in (0.0581, 0.86, 1.0, 9.994, 9.996, 11.234, 45.57, 123.4, 1234.5)] == \
+        ["0.058", "0.86", "1.00", "9.99", "10.0", "11.2", "45.6", "123", "1,234"]
+
+
+def test_glossary_names_the_runs_reference_source():
+    from pakcast.forecast.report.build import glossary_section
+
+    secs = {"fusion": {"available": True}, "forecast_table": {"available": True}}
+    terms = [g["term"] for g in glossary_section(secs, "PICSS")["items"]]
+    assert "as PICSS counts them (units)" in terms and not [t for t in terms if "PIPS" in t]
+    assert "as PIPS counts them (units)" in [g["term"] for g in glossary_section(secs, "PIPS")["items"]]
+
+
+def test_convergence_message_names_parameters_in_words():
+    from pakcast.forecast.report.fused import _parameter_words
+
+    text = _parameter_words("max R-hat 1.016 >= 1.01 (log_kappa); min bulk ESS 163 <= 400 (new_param)")
+    assert text == "max R-hat 1.016 >= 1.01 (the source scales); min bulk ESS 163 <= 400 (new param)"
