@@ -111,7 +111,7 @@ from pakcast.forecast.validate import (
 
 DEFAULT_LOCK_TIMEOUT = 60.0
 LOCK_TIMEOUT_ENV = "PAKCAST_LOCK_TIMEOUT"  # overrides the default wait for another process's lock
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: DuckDB settings for every connection: never load or download an extension because of a file's content
 DUCKDB_CONFIG = {"autoload_known_extensions": False, "autoinstall_known_extensions": False}
 #: a streamed ingest of a file at least this large takes the bulk path of :meth:`Store.ingest`
@@ -160,21 +160,30 @@ _EVENT_CONSTRAINTS = {
 }
 _COUNT = "BIGINT NOT NULL CHECK ({c} >= 0)"
 
+_INGESTS_COLUMNS = (
+    "ingest_id VARCHAR PRIMARY KEY, source VARCHAR NOT NULL, file VARCHAR NOT NULL, "
+    "file_sha256 VARCHAR NOT NULL CHECK (length(file_sha256) = 64), options JSON, "
+    + ", ".join(f"{c} " + _COUNT.format(c=c) for c in (
+        "rows_read", "accepted", "rejected", "inserted", "duplicates", "skipped", "unassigned", "point_in_polygon"))
+    + ", created TIMESTAMP NOT NULL, versions JSON, run_id VARCHAR")
+
+
+def _events_statement(ingest_key: str) -> str:
+    """CREATE TABLE of ``events``: the canonical columns, then ``ingest_key`` (the column that refers to the ingest)."""
+    return ("CREATE TABLE events ("
+            + ", ".join(f'"{c}" {_EVENT_SQL_TYPES[c]} {_EVENT_CONSTRAINTS.get(c, "")}'.rstrip() for c in EVENT_COLUMNS)
+            + f", {ingest_key}, CHECK (date_end IS NULL OR date_end >= date))")
+
+
 #: Table name -> CREATE statement of the current schema, in foreign-key order.
 SCHEMA: dict[str, str] = {
     "meta": "CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)",
     "runs": "CREATE TABLE runs (run_id VARCHAR PRIMARY KEY, command VARCHAR NOT NULL, created VARCHAR NOT NULL, "
             "git_revision VARCHAR, manifest JSON NOT NULL)",
-    "ingests": "CREATE TABLE ingests (ingest_id VARCHAR PRIMARY KEY, source VARCHAR NOT NULL, file VARCHAR NOT NULL, "
-               "file_sha256 VARCHAR NOT NULL CHECK (length(file_sha256) = 64), options JSON, "
-               + ", ".join(f"{c} " + _COUNT.format(c=c) for c in (
-                   "rows_read", "accepted", "rejected", "inserted", "duplicates", "skipped", "unassigned",
-                   "point_in_polygon"))
-               + ", created TIMESTAMP NOT NULL, versions JSON, run_id VARCHAR, UNIQUE (source, file_sha256))",
-    "events": "CREATE TABLE events ("
-              + ", ".join(f'"{c}" {_EVENT_SQL_TYPES[c]} {_EVENT_CONSTRAINTS.get(c, "")}'.rstrip() for c in EVENT_COLUMNS)
-              + ", ingest_id VARCHAR NOT NULL REFERENCES ingests (ingest_id), "
-              "CHECK (date_end IS NULL OR date_end >= date))",
+    # ingest_no: the ingest's integer key (numbered from 1), the one the events refer to (schema 3)
+    "ingests": f"CREATE TABLE ingests ({_INGESTS_COLUMNS}, ingest_no INTEGER NOT NULL UNIQUE CHECK (ingest_no > 0), "
+               "UNIQUE (source, file_sha256))",
+    "events": _events_statement("ingest_no INTEGER NOT NULL REFERENCES ingests (ingest_no)"),
     "rejects": "CREATE TABLE rejects (ingest_id VARCHAR NOT NULL REFERENCES ingests (ingest_id), source VARCHAR "
                "NOT NULL, file VARCHAR, line BIGINT CHECK (line >= 0), event_id VARCHAR, \"column\" VARCHAR, "
                "value VARCHAR, reason VARCHAR NOT NULL)",
@@ -198,6 +207,13 @@ SCHEMA: dict[str, str] = {
     "scores": "CREATE TABLE scores (vintage_id VARCHAR NOT NULL REFERENCES vintages (vintage_id), row_no BIGINT "
               "NOT NULL CHECK (row_no >= 0), record JSON NOT NULL, created TIMESTAMP NOT NULL, "
               "PRIMARY KEY (vintage_id, row_no))",
+}
+#: ``ingests`` and ``events`` as schema 2 made them (the events referred to the ingest by its id text);
+#: the steps 0 -> 1 -> 2 of :data:`MIGRATIONS` build these, 2 -> 3 the current ones
+SCHEMA_2: dict[str, str] = {
+    **SCHEMA,
+    "ingests": f"CREATE TABLE ingests ({_INGESTS_COLUMNS}, UNIQUE (source, file_sha256))",
+    "events": _events_statement("ingest_id VARCHAR NOT NULL REFERENCES ingests (ingest_id)"),
 }
 #: the key of ``events``: a unique index (not a PRIMARY KEY constraint, which DuckDB cannot drop), so a
 #: large ingest can append without it and rebuild it in bulk (:meth:`Store.ingest`)
@@ -622,14 +638,12 @@ class Store:
         """The ingest's rows, inside the open transaction (see :meth:`ingest`)."""
         ingest_id = f"ingest-{_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
         run_id = manifest.run_id if manifest is not None else None
-        cols = ", ".join(f'"{c}"' for c in [*EVENT_COLUMNS, "ingest_id"])
-        # the ingest id is one bound value, not a column of every chunk
+        cols = ", ".join(f'"{c}"' for c in [*EVENT_COLUMNS, "ingest_no"])
+        # the ingest's key is one bound value, not a column of every chunk
         select = ", ".join(f'"{c}"' for c in EVENT_COLUMNS) + ", ?"
         verb = "INSERT" if bulk else "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         # the ingests row first (the events' foreign key needs it); its counts are set at the end
-        con.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0, 0, ?, ?, ?)",
-                    [ingest_id, source, str(file_path), sha, json.dumps(to_jsonable(options or {})), _now(),
-                     json.dumps(package_versions()), run_id])
+        ingest_no = _insert_ingest(con, ingest_id, source, file_path, sha, options, run_id)
         n_read = accepted = rejected = inserted = n_skipped = unassigned = pip = 0
         for prep, rj_chunk, chunk_read, chunk_skipped in chunks:
             n_read += int(chunk_read)
@@ -640,7 +654,7 @@ class Store:
                 before = 0 if bulk else _one(con, "SELECT count(*) FROM events")[0]
                 # Arrow: DuckDB scans the columns without Python objects
                 con.register("ev_in", _arrow_stream(prep))
-                con.execute(f"{verb} INTO events ({cols}) SELECT {select} FROM ev_in", [ingest_id])
+                con.execute(f"{verb} INTO events ({cols}) SELECT {select} FROM ev_in", [ingest_no])
                 con.unregister("ev_in")
                 if not bulk:
                     inserted += _one(con, "SELECT count(*) FROM events")[0] - before
@@ -654,7 +668,7 @@ class Store:
         if n_read != accepted + rejected:
             raise ValueError(f"rows read {n_read} != accepted {accepted} + rejected {rejected}")
         if bulk:
-            inserted = accepted - _bulk_dedup(con, ingest_id, replace, bool(read_state.get("ids_checked")))
+            inserted = accepted - _bulk_dedup(con, ingest_no, replace, bool(read_state.get("ids_checked")))
         fault_point("store.ingest.before_commit")
         con.execute("UPDATE ingests SET rows_read = ?, accepted = ?, rejected = ?, inserted = ?, duplicates = ?, "
                     "skipped = ?, unassigned = ?, point_in_polygon = ? WHERE ingest_id = ?",
@@ -706,10 +720,9 @@ class Store:
                                         notes=[f"already ingested as {prev[0]}: nothing added"])
                 self._record_run(con, manifest, summary)
                 return summary
-            con.execute("INSERT INTO ingests VALUES (?, 'reported', ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, ?, ?, ?)",
-                        [ingest_id, str(file_path), sha, json.dumps(to_jsonable(options or {})), rows_read,
-                         accepted, rejected, _now(), json.dumps(package_versions()),
-                         manifest.run_id if manifest is not None else None])
+            _insert_ingest(con, ingest_id, "reported", file_path, sha, options,
+                           manifest.run_id if manifest is not None else None,
+                           rows_read=rows_read, accepted=accepted, rejected=rejected)
             t = table.reindex(columns=_REPORTED_COLS).assign(ingest_id=ingest_id)
             for c in ("period_start", "period_end"):
                 t[c] = pd.to_datetime(t[c]).dt.date
@@ -750,7 +763,7 @@ class Store:
         df = self._query(sql, [source] if source else [])
         if not len(df):
             return coerce_events(pd.DataFrame(columns=EVENT_COLUMNS))
-        ev = coerce_events(df.drop(columns=["ingest_id"], errors="ignore"))
+        ev = coerce_events(df.drop(columns=["ingest_no", "ingest_id"], errors="ignore"))  # ingest_id: schema < 3
         check_stored_events(ev, str(self.given_path))
         return ev
 
@@ -943,7 +956,7 @@ def _migrate_0_to_1(con: duckdb.DuckDBPyConnection) -> None:
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
     for t in have:
         con.execute(f"ALTER TABLE {t} RENAME TO legacy_{t}")
-    for stmt in SCHEMA.values():
+    for stmt in SCHEMA_2.values():  # 2 -> 3 follows in the same transaction
         con.execute(stmt)
     con.executemany("INSERT INTO meta VALUES (?, ?)",
                     [["created", _now().isoformat()], ["migrated_from", "0"],
@@ -984,13 +997,58 @@ def _migrate_1_to_2(con: duckdb.DuckDBPyConnection) -> None:
     step already has the new table and only gains the index."""
     has_pk = _one(con, "SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'events' AND "
                        "constraint_type = 'PRIMARY KEY'")[0]
-    if has_pk:
-        con.execute(SCHEMA["events"].replace("CREATE TABLE events (", "CREATE TABLE events_v2 (", 1))
-        con.execute("INSERT INTO events_v2 SELECT * FROM events")
+    if has_pk:  # copied aside and back, not renamed: DuckDB keeps a renamed table's old name in the foreign
+        # key it holds on ingests, and then refuses to drop ingests (2 -> 3, in the same transaction)
+        con.execute("CREATE TABLE v1_events AS SELECT * FROM events")
         con.execute("DROP TABLE events")
-        con.execute("ALTER TABLE events_v2 RENAME TO events")
+        con.execute(SCHEMA_2["events"])
+        con.execute("INSERT INTO events SELECT * FROM v1_events")
+        con.execute("DROP TABLE v1_events")
     if not _has_index(con, EVENTS_KEY):
         con.execute(INDEXES["events"])
+
+
+#: the tables that refer to ``ingests``, and ``ingests`` itself, in the order they are dropped
+_INGEST_TABLES = ("events", "rejects", "reported", "ingests")
+
+
+def _migrate_2_to_3(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 2 -> 3: every ingest gets an integer key ``ingest_no`` (1, 2, ... in the order the ingests
+    were made), and the events refer to their ingest by it instead of by the id text (a foreign key of
+    4 bytes an event is cheaper to check and to store when a large file is appended). ``rejects`` and
+    ``reported`` keep the id text. DuckDB cannot add a key column to a table others refer to, so the
+    four tables are copied, dropped and made again, rows copied under the same constraints (an event
+    whose ingest is missing makes the migration fail as a whole, nothing changed); the key index is
+    rebuilt."""
+    for t in _INGEST_TABLES:
+        con.execute(f"CREATE TABLE v2_{t} AS SELECT * FROM {t}")
+    for t in _INGEST_TABLES:
+        con.execute(f"DROP TABLE {t}")
+    for t in reversed(_INGEST_TABLES):
+        con.execute(SCHEMA[t])
+    con.execute("INSERT INTO ingests BY NAME SELECT *, row_number() OVER (ORDER BY created, ingest_id) AS ingest_no "
+                "FROM v2_ingests")
+    con.execute("INSERT INTO events BY NAME SELECT e.* EXCLUDE (ingest_id), i.ingest_no FROM v2_events e "
+                "LEFT JOIN ingests i ON i.ingest_id = e.ingest_id")
+    con.execute("INSERT INTO rejects SELECT * FROM v2_rejects")
+    con.execute("INSERT INTO reported SELECT * FROM v2_reported")
+    for t in _INGEST_TABLES:
+        con.execute(f"DROP TABLE v2_{t}")
+    con.execute(INDEXES["events"])
+
+
+def _insert_ingest(con: duckdb.DuckDBPyConnection, ingest_id: str, source: str, file_path: Path, sha: str,
+                   options: dict[str, Any] | None, run_id: str | None, *, rows_read: int = 0, accepted: int = 0,
+                   rejected: int = 0) -> int:
+    """Add an ``ingests`` row (its other counts 0, set when its rows are in); returns its ``ingest_no``,
+    the next integer (the writer holds the store's exclusive lock, so no other process numbers one)."""
+    no = int(_one(con, "SELECT coalesce(max(ingest_no), 0) + 1 FROM ingests")[0])
+    con.execute("INSERT INTO ingests (ingest_id, source, file, file_sha256, options, rows_read, accepted, rejected, "
+                "inserted, duplicates, skipped, unassigned, point_in_polygon, created, versions, run_id, ingest_no) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, ?, ?, ?, ?)",
+                [ingest_id, source, str(file_path), sha, json.dumps(to_jsonable(options or {})), rows_read, accepted,
+                 rejected, _now(), json.dumps(package_versions()), run_id, no])
+    return no
 
 
 def _manifest_sha(manifest: RunManifest | None, path: Path) -> str | None:
@@ -1048,7 +1106,8 @@ def _has_index(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 #: explicit schema migrations: ``MIGRATIONS[v]`` upgrades version ``v`` to ``v + 1`` (inside one transaction)
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {0: _migrate_0_to_1, 1: _migrate_1_to_2}
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {0: _migrate_0_to_1, 1: _migrate_1_to_2,
+                                                                      2: _migrate_2_to_3}
 
 
 @dataclass
@@ -1092,7 +1151,7 @@ def _arrow_stream(prep: _Prepared) -> pa.RecordBatchReader:
     return pa.RecordBatchReader.from_batches(prep.schema, gen())
 
 
-def _bulk_dedup(con: duckdb.DuckDBPyConnection, ingest_id: str, replace: bool, ids_checked: bool = False) -> int:
+def _bulk_dedup(con: duckdb.DuckDBPyConnection, ingest_no: int, replace: bool, ids_checked: bool = False) -> int:
     """After a bulk append (no key index): drop the duplicates of ``(source, event_id)`` that this ingest
     created, by one join; returns how many of its events were already stored (ignored, or with
     ``replace`` the earlier rows removed instead). Events repeated within the ingest are refused, so
@@ -1101,17 +1160,17 @@ def _bulk_dedup(con: duckdb.DuckDBPyConnection, ingest_id: str, replace: bool, i
     :meth:`forecast.validate.Checker.unique` with the file's :class:`forecast.validate.SeenIds`, which
     never misses a repeat: a repeat has equal hashes)."""
     rep = None if ids_checked else _one(
-        con, "SELECT source, event_id, count(*) FROM events WHERE ingest_id = ? GROUP BY source, event_id "
-             "HAVING count(*) > 1 LIMIT 1", [ingest_id])
+        con, "SELECT source, event_id, count(*) FROM events WHERE ingest_no = ? GROUP BY source, event_id "
+             "HAVING count(*) > 1 LIMIT 1", [ingest_no])
     if rep is not None:
         raise StoreError(f"the ingest holds event ({rep[0]}, {rep[1]}) {rep[2]} times: not stored (an event id "
                          "must be unique within a file)")
-    mine, other = "ingest_id = ?", "ingest_id <> ?"
+    mine, other = "ingest_no = ?", "ingest_no <> ?"
     if replace:
         mine, other = other, mine
     sql = (f"DELETE FROM events WHERE {mine} AND (source, event_id) IN "
            f"(SELECT source, event_id FROM events WHERE {other})")
-    params = [ingest_id, ingest_id]
+    params = [ingest_no, ingest_no]
     return int(con.execute(sql, params).fetchone()[0])
 
 

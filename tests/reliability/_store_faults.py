@@ -16,8 +16,8 @@ REPO = Path(__file__).resolve().parents[2]
 #: integrity checks: each query counts the rows that break one rule (0 when the store is consistent)
 CHECKS = {
     "duplicate_events": "SELECT count(*) - count(DISTINCT (source, event_id)) FROM events",
-    "orphan_events": "SELECT count(*) FROM events e WHERE NOT EXISTS (SELECT 1 FROM ingests i WHERE i.ingest_id = "
-                     "e.ingest_id)",
+    "orphan_events": "SELECT count(*) FROM events e WHERE NOT EXISTS (SELECT 1 FROM ingests i WHERE i.ingest_no = "
+                     "e.ingest_no)",
     "orphan_rejects": "SELECT count(*) FROM rejects r WHERE NOT EXISTS (SELECT 1 FROM ingests i WHERE i.ingest_id = "
                       "r.ingest_id)",
     "events_vs_inserted": "SELECT (SELECT count(*) FROM events) - (SELECT coalesce(sum(inserted), 0) FROM ingests)",

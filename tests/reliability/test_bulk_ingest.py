@@ -21,7 +21,7 @@ import pytest
 
 from pakcast.forecast.sources import iter_source
 from pakcast.forecast.sources.base import ReadResult
-from pakcast.forecast.store import BULK_INGEST_BYTES_ENV, EVENTS_KEY, SCHEMA, Store, StoreError
+from pakcast.forecast.store import BULK_INGEST_BYTES_ENV, EVENTS_KEY, SCHEMA_2, SCHEMA_VERSION, Store, StoreError
 from pakcast.forecast.validate import ValidationError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,7 +51,7 @@ def _visible(store: Path) -> dict:
     con = duckdb.connect(str(store), read_only=True)
     try:
         return {
-            "events": con.execute("SELECT * EXCLUDE (ingest_id) FROM events ORDER BY source, event_id").fetchall(),
+            "events": con.execute("SELECT * EXCLUDE (ingest_no) FROM events ORDER BY source, event_id").fetchall(),
             "rejects": con.execute("SELECT * EXCLUDE (ingest_id) FROM rejects ORDER BY file, line").fetchall(),
             "ingests": con.execute("SELECT source, file, rows_read, accepted, rejected, inserted, duplicates FROM "
                                    "ingests ORDER BY created").fetchall(),
@@ -153,7 +153,7 @@ def test_bulk_ingest_killed_at_each_stage(tmp_path, point):
 def test_schema_1_store_is_migrated_to_the_key_index(tmp_path):
     store = tmp_path / "v1.duckdb"
     con = duckdb.connect(str(store))
-    for table, stmt in SCHEMA.items():
+    for table, stmt in SCHEMA_2.items():
         if table == "events":  # schema 1: the key was a PRIMARY KEY constraint
             stmt = stmt.replace("REFERENCES ingests (ingest_id), ",
                                 "REFERENCES ingests (ingest_id), PRIMARY KEY (source, event_id), ")
@@ -166,7 +166,7 @@ def test_schema_1_store_is_migrated_to_the_key_index(tmp_path):
     con.close()
     assert Store(store, read_only=True).schema_version == 1  # a read does not migrate
     st = Store(store)
-    assert st.schema_version == 2 and _has_key_index(store)
+    assert st.schema_version == SCHEMA_VERSION and _has_key_index(store)
     assert st.events()["killed"].tolist() == [4]
     con = duckdb.connect(str(store))
     kinds = {r[0] for r in con.execute("SELECT constraint_type FROM duckdb_constraints() WHERE table_name = 'events'")
@@ -176,3 +176,53 @@ def test_schema_1_store_is_migrated_to_the_key_index(tmp_path):
         con.execute("INSERT INTO events SELECT * FROM events")
     con.close()
     assert pd.Series(Store(store).ingests()["ingest_id"]).tolist() == ["i1"]
+
+
+def test_schema_2_store_is_migrated_to_the_integer_ingest_key(tmp_path):
+    """Schema 3: the events refer to their ingest by ``ingest_no`` (an integer, cheaper to check on a large
+    append); a schema-2 store stays readable as it is and is migrated on its first write-open."""
+    store = tmp_path / "v2.duckdb"
+    con = duckdb.connect(str(store))
+    for stmt in SCHEMA_2.values():
+        con.execute(stmt)
+    con.execute(f"CREATE UNIQUE INDEX {EVENTS_KEY} ON events (source, event_id)")
+    con.execute("INSERT INTO meta VALUES ('schema_version', '2')")
+    for iid, source, when in (("i-b", "csv", "2026-01-02"), ("i-a", "reported", "2026-01-01")):
+        con.execute("INSERT INTO ingests VALUES (?, ?, 'f.csv', ?, '{}', 2, 2, 0, 2, 0, 0, 0, 0, ?, '{}', NULL)",
+                    [iid, source, (iid[-1] * 64), when])
+    for eid, killed in (("e1", 4), ("e2", 0)):
+        con.execute("INSERT INTO events (source, event_id, date, date_precision, killed, scope, province_method, "
+                    "ingest_id) VALUES ('csv', ?, DATE '2015-01-03', 'day', ?, 'militant', 'unassigned', 'i-b')",
+                    [eid, killed])
+    con.execute("INSERT INTO rejects VALUES ('i-b', 'csv', 'f.csv', 3, 'e3', 'killed', '-1', 'bad')")
+    con.execute("INSERT INTO reported (source, period_type, period, metric, value, ingest_id) VALUES "
+                "('pips', 'year', '2015', 'attacks', 5, 'i-a')")
+    con.close()
+    old = Store(store, read_only=True)  # a read does not migrate, and reads the old layout
+    assert old.schema_version == 2 and old.events()["killed"].tolist() == [4, 0]
+    st = Store(store)
+    assert st.schema_version == SCHEMA_VERSION == 3 and _has_key_index(store)
+    assert st.events()["event_id"].tolist() == ["e1", "e2"] and st.events()["killed"].tolist() == [4, 0]
+    con = duckdb.connect(str(store))
+    # numbered in the order the ingests were made; the events follow their ingest
+    assert con.execute("SELECT ingest_id, ingest_no FROM ingests ORDER BY ingest_no").fetchall() == [("i-a", 1),
+                                                                                                     ("i-b", 2)]
+    assert con.execute("SELECT DISTINCT ingest_no FROM events").fetchall() == [(2,)]
+    assert con.execute("SELECT ingest_id, line FROM rejects").fetchall() == [("i-b", 3)]
+    assert con.execute("SELECT ingest_id, value FROM reported").fetchall() == [("i-a", 5.0)]
+    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
+    for bad in ("INSERT INTO events (source, event_id, date, date_precision, scope, province_method, ingest_no) "
+                "VALUES ('csv', 'x', DATE '2015-01-03', 'day', 'militant', 'unassigned', 99)",  # no such ingest
+                "INSERT INTO events SELECT * FROM events",  # the key
+                "DELETE FROM ingests WHERE ingest_no = 2"):  # events refer to it
+        with pytest.raises(duckdb.ConstraintException):
+            con.execute(bad)
+    con.close()
+    f = tmp_path / "new.csv"
+    f.write_text("event_id,date,killed,province\ne1,2015-01-03,9,Punjab\ne9,2016-02-01,1,Sindh\n", encoding="utf-8")
+    summ = Store(store).ingest(iter_source(f, "csv"), None, f, "csv", {})
+    assert (summ.inserted, summ.duplicates) == (1, 1)
+    con = duckdb.connect(str(store), read_only=True)
+    assert con.execute("SELECT event_id, ingest_no FROM events ORDER BY event_id").fetchall() == [
+        ("e1", 2), ("e2", 2), ("e9", 3)]
+    con.close()

@@ -208,7 +208,7 @@ def test_legacy_store_is_migrated_explicitly(tmp_path):
 
 # -- defect 8: constraints ------------------------------------------------------------------------
 _BAD_EVENT = ("INSERT INTO events (source, event_id, date, date_precision, province, killed, scope, "
-              "province_method, ingest_id) VALUES ('csv', ?, ?, 'day', ?, ?, ?, 'source', ?)")
+              "province_method, ingest_no) VALUES ('csv', ?, ?, 'day', ?, ?, ?, 'source', ?)")
 
 
 @pytest.mark.case("store-constraints", fault="rows that break the data model written straight into a copy of a "
@@ -221,14 +221,14 @@ def test_schema_refuses_rows_that_break_the_data_model(tmp_path):
     copy = tmp_path / "copy.duckdb"
     shutil.copy(real, copy)
     con = duckdb.connect(str(copy))
-    ingest_id = con.execute("SELECT ingest_id FROM ingests").fetchone()[0]
+    ingest_no = con.execute("SELECT ingest_no FROM ingests").fetchone()[0]
     vid = con.execute("SELECT vintage_id FROM vintages").fetchone()[0]
     bad = [
-        (_BAD_EVENT, ["x1", None, "Punjab", 1, "militant", ingest_id]),
-        (_BAD_EVENT, ["x2", "2015-01-01", "Punjab", -5, "militant", ingest_id]),
-        (_BAD_EVENT, ["x3", "2015-01-01", "Narnia", 1, "militant", ingest_id]),
-        (_BAD_EVENT, ["x4", "2015-01-01", "Punjab", 1, "bogus", ingest_id]),
-        (_BAD_EVENT, ["x5", "2015-01-01", "Punjab", 1, "militant", "ingest-nowhere"]),
+        (_BAD_EVENT, ["x1", None, "Punjab", 1, "militant", ingest_no]),
+        (_BAD_EVENT, ["x2", "2015-01-01", "Punjab", -5, "militant", ingest_no]),
+        (_BAD_EVENT, ["x3", "2015-01-01", "Narnia", 1, "militant", ingest_no]),
+        (_BAD_EVENT, ["x4", "2015-01-01", "Punjab", 1, "bogus", ingest_no]),
+        (_BAD_EVENT, ["x5", "2015-01-01", "Punjab", 1, "militant", ingest_no + 1000]),
         ("INSERT INTO forecasts VALUES ('v-missing', 0, '{}')", []),
         ("INSERT INTO forecasts VALUES (?, 0, '{}')", [vid]),
         ("INSERT INTO scores VALUES ('v-missing', 0, '{}', now())", []),
