@@ -464,7 +464,8 @@ def _fast_frame(text: str, header: list[str], keep: list[int]) -> pd.DataFrame |
         read_options=pacsv.ReadOptions(column_names=names, use_threads=False, block_size=len(data) + 1),
         parse_options=pacsv.ParseOptions(delimiter=DELIMITER, quote_char=False, double_quote=False,
                                          ignore_empty_lines=False, invalid_row_handler=handler),
-        convert_options=pacsv.ConvertOptions(column_types={n: pa.large_string() for n in names},
+        # the bytes are a str encoded here (decoded strictly when read): valid UTF-8, not checked again
+        convert_options=pacsv.ConvertOptions(column_types={n: pa.large_string() for n in names}, check_utf8=False,
                                              strings_can_be_null=False, include_columns=[names[i] for i in keep]))
     if invalid:
         return None

@@ -10,9 +10,11 @@ Schema (version :data:`SCHEMA_VERSION`, recorded in ``meta``)
 ``ingests``      one row per ingested file: ``ingest_id`` (key), ``source, file, file_sha256, options``
                  (JSON), ``rows_read, accepted, rejected, inserted, duplicates, skipped, unassigned,
                  point_in_polygon`` (all ``>= 0``), ``created, versions`` (JSON), ``run_id`` (the
-                 ``runs`` row written in the same transaction); unique on ``(source, file_sha256)``.
-``events``       canonical event table (``forecast.validate.EVENT_COLUMNS``) + ``ingest_id`` (foreign key
-                 to ``ingests``); key ``(source, event_id)``, the unique index ``events_key`` (schema 2;
+                 ``runs`` row written in the same transaction), ``ingest_no`` (unique integer key, 1, 2, ...
+                 in the order the ingests were made; schema 3); unique on ``(source, file_sha256)``.
+``events``       canonical event table (``forecast.validate.EVENT_COLUMNS``) + ``ingest_no`` (foreign key
+                 to ``ingests.ingest_no``; schema 3, where schema 2 held the ``ingest_id`` text: an integer
+                 is cheaper to check for every appended event); key ``(source, event_id)``, the unique index ``events_key`` (schema 2;
                  a PRIMARY KEY constraint in schema 1, which DuckDB cannot drop); ``date, date_precision, scope,
                  province_method`` NOT NULL; CHECKs: precision, scope and method from their
                  vocabularies, province a canonical name or NULL (unassigned), counts ``>= 0``,
@@ -70,7 +72,8 @@ Opening
   and auto-installing are switched off, so no file makes pakcast download anything.
 * A store of an earlier schema version is upgraded only by the explicit steps in :data:`MIGRATIONS`
   (one transaction, on a write: 0 -> 1 adds the constraints, 1 -> 2 turns the events' primary key
-  into the index ``events_key``); a store of a later version is refused.
+  into the index ``events_key``, 2 -> 3 gives the ingests the integer key ``ingest_no`` that the events
+  refer to); a store of a later version is refused, one of an earlier version is read as it is.
 """
 
 from __future__ import annotations
