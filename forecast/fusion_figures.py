@@ -32,6 +32,10 @@ def _savefig(fig: Any, path: Path) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
+#: a source's figure above this multiple of the fused 90% band's top is marked on the panel's top edge
+OUTLIER = 4.0
+
+
 def draw_fused(axes: Any, fused: pd.DataFrame, obs: pd.DataFrame, scales: pd.DataFrame, prov: str,
                cover: tuple[str, ...], as_of: pd.Timestamp, measure_units: dict[str, str],
                measures: tuple[str, ...] = ("attacks", "killed")) -> None:
@@ -64,6 +68,15 @@ def draw_fused(axes: Any, fused: pd.DataFrame, obs: pd.DataFrame, scales: pd.Dat
         ax.fill_between(f["t"], f["q25"], f["q75"], color="0.65", label="fused 50%", step="mid")
         ax.plot(f["t"], f["median"], color="k", lw=0.9, label="fused median")
         o = obs[(obs.measure == me) & obs["cover"].map(lambda c: set(c) == set(cover))]
+        band_top = float(np.nanmax(f["q95"])) if len(f) else 0.0
+        values = []
+        for r in o.itertuples():
+            k = getattr(r, "scale", scales.loc[(r.source, r.metric), "estimate"])
+            values.append(r.value / k / (r.last.ordinal - r.first.ordinal + 1))
+        # a figure far above the fused band (one month of a sparse region) would squash the series into
+        # the panel's foot: the scale stops at OUTLIER x the band's top and such a figure is marked there
+        near = [v for v in values if v <= OUTLIER * band_top] if band_top > 0 else values
+        top = 1.05 * max([band_top] + near) if (band_top > 0 and len(near) < len(values)) else None
         for r in o.itertuples():
             now = scales.loc[(r.source, r.metric), "estimate"]
             k = getattr(r, "scale", now)
@@ -71,6 +84,10 @@ def draw_fused(axes: Any, fused: pd.DataFrame, obs: pd.DataFrame, scales: pd.Dat
             v = r.value / k / n
             now_of.setdefault(r.source, {})[str(r.metric).replace("_", " ")] = float(now)
             t0 = r.first.to_timestamp()
+            if top is not None and v > top:  # off the scale: a mark on the panel's top edge
+                shapes.add("above")
+                ax.plot([t0], [top], "^", ms=3.5, color=color[r.source], clip_on=False, zorder=5)
+                continue
             if n == 1:
                 shapes.add("month")
                 ax.plot([t0], [v], ".", ms=3, alpha=0.7, color=color[r.source])
@@ -79,6 +96,8 @@ def draw_fused(axes: Any, fused: pd.DataFrame, obs: pd.DataFrame, scales: pd.Dat
                 t1 = (r.last + 1).to_timestamp()
                 ax.plot([t0, t1], [v, v], "-", lw=1.6, alpha=0.85, color=color[r.source])
         ax.axvline(as_of, color="0.4", ls=":", lw=0.8)
+        if top is not None:
+            ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]), top=top)
         ax.set_ylabel(f"{me} / month")
         if measure_units.get(me):
             ax.set_title(measure_units[me], loc="left", fontsize=7, color="0.3")
@@ -93,6 +112,9 @@ def draw_fused(axes: Any, fused: pd.DataFrame, obs: pd.DataFrame, scales: pd.Dat
     if "period" in shapes:
         handles.append(Line2D([], [], color="0.35", lw=1.6))
         labels.append(f"a longer figure per month / its scale{by}")
+    if "above" in shapes:
+        handles.append(Line2D([], [], color="0.35", marker="^", ms=4, ls=""))
+        labels.append(f"a figure above the scale (more than {OUTLIER:g}x the fused 90% band's top)")
     for src in sources:
         if src in now_of:
             handles.append(Patch(color=color[src]))

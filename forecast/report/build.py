@@ -22,7 +22,7 @@ from pakcast.forecast.country import PAKISTAN
 from pakcast.forecast.forecasters import BASELINE_NAMES
 from pakcast.forecast.jobs import DEFAULT_SEED
 from pakcast.forecast.io import atomic_write_text, to_jsonable, write_json
-from pakcast.forecast.paths import shipped, templates_dir
+from pakcast.forecast.paths import shipped, shipped_dir, templates_dir
 from pakcast.forecast.report import figures as F
 from pakcast.forecast.report.claims import (
     check_claims,
@@ -600,6 +600,18 @@ def exclusions_table(ex: dict[str, Any]) -> dict[str, Any]:
     return table_dict(["exclusion", "events", "deaths (best)"] if with_deaths else ["exclusion", "count"], rows)
 
 
+def _input_path(path: str | None) -> str | None:
+    """A run's input as a reader can place it: a shipped table as ``pakcast data/<name> (shipped)`` (not the
+    installation's absolute path), any other file as the manifest records it."""
+    if not path:
+        return path
+    try:
+        rel = Path(path).resolve().relative_to(shipped_dir().resolve())
+    except (ValueError, OSError):
+        return path
+    return f"pakcast data/{rel.as_posix()} (shipped)"
+
+
 def provenance_section(inputs: RunInputs, result: QuarterlyResult, panel: pd.DataFrame | Missing,
                        map_drawn: bool = True) -> dict[str, Any]:
     """Coverage, exclusions, the sources credited (only those the run used: the boundaries when the map
@@ -634,7 +646,7 @@ def provenance_section(inputs: RunInputs, result: QuarterlyResult, panel: pd.Dat
                         "coverage": "ADM1 c. 2013-2015, FATA kept as its own feature",
                         "citation": "naturalearthdata.com"})
     man = inputs.manifest if not isinstance(inputs.manifest, Missing) else {}
-    inputs_list = [{"path": rec.get("path"), "sha256": rec.get("sha256"), "role": rec.get("role")}
+    inputs_list = [{"path": _input_path(rec.get("path")), "sha256": rec.get("sha256"), "role": rec.get("role")}
                    for rec in man.get("inputs", []) or []]
     limitations = LIMITATIONS if result.uses_shipped_data else USER_PANEL_LIMITATIONS
     if result.fusion:

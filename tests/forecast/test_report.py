@@ -381,3 +381,12 @@ def test_convergence_message_names_parameters_in_words():
 
     text = _parameter_words("max R-hat 1.016 >= 1.01 (log_kappa); min bulk ESS 163 <= 400 (new_param)")
     assert text == "max R-hat 1.016 >= 1.01 (the source scales); min bulk ESS 163 <= 400 (new param)"
+
+
+def test_input_files_name_shipped_tables_not_the_installation_path(tmp_path):
+    from pakcast.forecast.paths import shipped
+    from pakcast.forecast.report.build import _input_path
+
+    assert _input_path(str(shipped("panel_province_month.csv"))) == "pakcast data/panel_province_month.csv (shipped)"
+    own = str(tmp_path / "my_panel.csv")
+    assert _input_path(own) == own and _input_path(None) is None

@@ -321,3 +321,25 @@ def pd_concat(a, b):
     import pandas as pd
 
     return pd.concat([a, b[~b.province.isin(set(a.province))]], ignore_index=True)
+
+
+def test_fused_figure_marks_a_figure_far_above_the_band(tmp_path):
+    """One source figure far above the fused band (a sparse region's odd month): the panel's scale follows
+    the band and the other figures, the figure is marked on the top edge, and the legend says so."""
+    import pandas as pd
+
+    prov = "Islamabad Capital Territory"
+    fused, obs, scales = _fused_inputs(prov, ())
+    band_top = fused.loc[fused.measure == "killed", "q95"].max()
+    i = obs.index[(obs.source == "UCDP") & (obs.measure == "killed")][30]
+    obs.loc[i, "value"] = 40 * band_top
+    units = {me: f"{me} as UCDP counts them" for me in ("attacks", "killed")}
+    rec = F.fused_history(fused, obs, scales, prov, (prov,), pd.Timestamp("2021-12-01"), units,
+                          "attacks as UCDP counts them", tmp_path, "test")
+    _drawn(rec.figure)
+    killed = rec.figure.axes[1]
+    assert band_top <= killed.get_ylim()[1] < 10 * band_top
+    labels = {t.get_text() for ax in rec.figure.axes if ax.get_legend() for t in ax.get_legend().get_texts()}
+    assert any(lab.startswith("a figure above the scale") for lab in labels)
+    attacks = rec.figure.axes[0]  # no such figure: the attacks panel keeps its own scale, no mark
+    assert not [ln for ln in attacks.get_lines() if ln.get_marker() == "^"]
