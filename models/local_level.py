@@ -50,7 +50,7 @@ Examples
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import gammaln
+from pakcast.models.likelihood import negbin_logpmf
 
 __all__ = ["LocalLevelNB", "local_level_filter", "Q_GRID", "R_GRID"]
 
@@ -61,14 +61,6 @@ __all__ = ["LocalLevelNB", "local_level_filter", "Q_GRID", "R_GRID"]
 Q_GRID = np.array([0.0, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08])
 #: NB2 sizes; ``inf`` is the Poisson
 R_GRID = np.array([0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, np.inf])
-
-
-def _nb_logpmf(y, mean, var):
-    """log pmf of the NB2 with the given mean and variance (> mean), elementwise."""
-    size = mean * mean / np.maximum(var - mean, 1e-12)
-    lp = np.log(size / (size + mean))
-    lq = np.log(mean / (size + mean))
-    return gammaln(y + size) - gammaln(size) - gammaln(y + 1.0) + size * lp + y * lq
 
 
 def local_level_filter(y, q, r, a0: float, b0: float, burn: int = 12):
@@ -95,7 +87,9 @@ def local_level_filter(y, q, r, a0: float, b0: float, burn: int = 12):
         b = m / v
         if t >= burn:
             var_y = m + v + (m * m + v) * inv_r
-            ll += _nb_logpmf(yt, np.maximum(m, 1e-12), np.maximum(var_y, m * (1 + 1e-9) + 1e-12))
+            mean = np.maximum(m, 1e-12)
+            var_y = np.maximum(var_y, m * (1 + 1e-9) + 1e-12)
+            ll += negbin_logpmf(yt, mean, (var_y - mean) / (mean * mean))
         c = 1.0 / (1.0 + m * inv_r)
         a = a + c * yt
         b = b + c

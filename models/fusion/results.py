@@ -18,7 +18,7 @@ import pandas as pd
 from pakcast.models.bayes._summaries import nb2_draws
 from pakcast.models.bayes.diagnostics import Diagnostics, diagnose
 from pakcast.models.summary import Summary
-from scipy import special
+from pakcast.models.likelihood import negbin_logpmf
 
 __all__ = ["QUANTILES", "FusionResults"]
 
@@ -29,17 +29,6 @@ _MONITORED = ("level", "log_sigma_mean", "log_sigma_sd", "log_sigma_raw", "z", "
 
 def _qcol(q: float) -> str:
     return "median" if q == 0.5 else f"q{int(round(100 * q)):02d}"
-
-
-def nb2_logpmf(y: np.ndarray, mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    r"""NB2 log-pmf, :math:`\mathrm{Var} = \mu + \alpha\mu^2` (broadcasts).
-
-    A mean of exactly 0 is the point mass at 0: log-pmf 0 at ``y == 0`` and ``-inf`` above
-    (``xlogy`` takes :math:`0 \log 0 = 0`, so no ``0 * -inf``).
-    """
-    r = 1.0 / alpha
-    return (special.gammaln(y + r) - special.gammaln(r) - special.gammaln(y + 1.0)
-            + r * np.log(r / (r + mu)) + special.xlogy(y, mu / (r + mu)))
 
 
 class FusionResults:
@@ -349,7 +338,7 @@ class FusionResults:
         C, D = int(post.sizes["chain"]), int(post.sizes["draw"])
         mu = self._fitted_mean()
         alpha = self._alpha[:, d.obs_disp]
-        ll = nb2_logpmf(d.y[None, :], mu, alpha)
+        ll = negbin_logpmf(d.y[None, :], mu, alpha)
         rng = self._rng(2)
         yrep = nb2_draws(mu, alpha, rng)
         obs_coord = {"obs": np.arange(d.y.size)}

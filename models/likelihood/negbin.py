@@ -365,6 +365,9 @@ def negbin_logpmf_eta(y, eta, log_alpha):
     y, eta, la, _, _ = _prepare(y, eta, log_alpha, None, None)
     out = np.empty(y.size)
     _nb_logpmf_kernel(y, eta, la, out)
+    zero = eta == -np.inf  # a mean of 0 is the point mass at 0
+    if zero.any():
+        out[zero] = np.where(y[zero] == 0, 0.0, -np.inf)
     return out
 
 

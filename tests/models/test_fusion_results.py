@@ -1,9 +1,9 @@
-"""The measurement model's NB2 log-pmf (``models.fusion.results.nb2_logpmf``)."""
+"""The NB2 log-pmf the measurement model scores with (``models.likelihood.negbin_logpmf``)."""
 
 import warnings
 
 import numpy as np
-from pakcast.models.fusion.results import nb2_logpmf
+from pakcast.models.likelihood import negbin_logpmf as nb2_logpmf
 from scipy import stats
 
 
