@@ -62,6 +62,8 @@ PARAMETER_WORDS = {
     "log_sigma_raw": "the deviations' spread by region", "log_sigma_mean": "the deviations' spread",
     "log_sigma_sd": "the spread's variation across regions", "logit_phi": "the month-to-month persistence",
     "season": "the seasonal pattern", "effect": "the level steps at known dates",
+    "fast_z": "the transient month effects", "log_fast_raw": "the transient effects' spread by region",
+    "log_fast_mean": "the transient effects' spread", "log_fast_sd": "the transient spread's variation across regions",
 }
 
 

@@ -12,8 +12,9 @@ equals the PyMC model of :meth:`MeasurementModel.build` exactly (tested).
 
 Parameter vector layout (:class:`Layout`): ``level (M, U), log_sigma_mean (M), log(log_sigma_sd)
 (M), log_sigma_raw (M, U), z (M, U, T-1), season_raw (M, S-1), effect (E, M, U), log_kappa (F),
-log_alpha (K), log_alpha_unit (G), logit_phi (P), kappa_drift (R)``: ``P = M`` for the AR(1) dynamics (one
-persistence per measure), ``P = 0`` for the random walk (:math:`\\phi = 1`).
+log_alpha (K), log_alpha_unit (G), logit_phi (P), kappa_drift (R), log_fast_mean (Q), log(log_fast_sd) (Q),
+log_fast_raw (Q, U), fast (Q, U, T)``: ``P = M`` for the AR(1) dynamics (one persistence per measure),
+``P = 0`` for the random walk (:math:`\\phi = 1`); ``Q = M`` with the transient month effects, else 0.
 """
 
 from __future__ import annotations
@@ -43,14 +44,17 @@ class Layout:
     G: int = 0   # per-unit dispersion groups
     P: int = 0   # AR(1) persistences (0: random walk)
     R: int = 0   # yearly scale-drift innovations
+    Q: int = 0   # measures with transient month effects (0: none; M with them)
 
     @property
     def blocks(self) -> list[tuple[str, tuple[int, ...]]]:
         M, U, T, S, E, F, K, G, P, R = self.M, self.U, self.T, self.S, self.E, self.F, self.K, self.G, self.P, self.R
+        Q = self.Q
         return [("level", (M, U)), ("log_sigma_mean", (M,)), ("log_log_sigma_sd", (M,)),
                 ("log_sigma_raw", (M, U)), ("z", (M, U, max(T - 1, 0))), ("season_raw", (M, max(S - 1, 0))),
                 ("effect", (E, M, U)), ("log_kappa", (F,)), ("log_alpha", (K,)),
-                ("log_alpha_unit", (G,)), ("logit_phi", (P,)), ("kappa_drift", (R,))]
+                ("log_alpha_unit", (G,)), ("logit_phi", (P,)), ("kappa_drift", (R,)),
+                ("log_fast_mean", (Q,)), ("log_log_fast_sd", (Q,)), ("log_fast_raw", (Q, U)), ("fast", (Q, U, T))]
 
     @property
     def offsets(self) -> dict[str, tuple[int, int]]:
@@ -148,7 +152,7 @@ def _sigmoid(v):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinfo, tab_len, ncov, obs_disp,
-              disp_key, lvmu, wef, drift_start, drift_len, obs_dy, csl, cg, cwk, cmk, cwz, cmz, g):
+              disp_key, lvmu, wef, drift_start, drift_len, obs_dy, csl, cg, cwk, cmk, cwz, cmz, hf, g):
     r"""Joint log-density at ``x``; writes the gradient into ``g`` (same length).
 
     Each walk's states :math:`v_{mu\cdot}` (log-intensity before seasonality and effects) are
@@ -195,10 +199,25 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
     (``cmz[j] == m``) and the log-intensity by ``-c_m cg[m, t]``: the direction in which the
     latent after the anchor's last year and every source's scale trade off with the likelihood
     unchanged becomes one coordinate. A triangular shift (Jacobian 1); the model is unchanged.
+
+    Transient month effects (``dims[10] == M``): the log-intensity of measure ``m`` also carries
+    :math:`\nu_{mut} - \omega_{mu}^2/2 `, :math:`\nu_{mut} \sim N(0, \omega_{mu}^2)` independent
+    over months (mean one on the intensity scale), with
+    :math:`\log\omega_{mu} = \mu^\omega_m + \tau^\omega_m\xi_{mu}` (``log_fast_mean``,
+    ``log_log_fast_sd``, ``log_fast_raw``; priors ``pri[18], pri[19]`` and the half-normal scale
+    ``pri[20]``). The sampler's coordinate ``r`` of a month is partially centred on the rest of the
+    log-intensity :math:`q_t` (the deviation, season and steps of that measure, and
+    :math:`-\omega^2/2`): with
+    :math:`k_t = h^f_t\omega^2` (``hf`` the data's information about the month),
+    :math:`w_t = k_t/(1 + k_t)` and :math:`c_t = \omega/\sqrt{1 + k_t}`,
+    :math:`\nu_t = c_t r_t - w_t q_t` (Jacobian :math:`c_t`). Where the data pin a month (``w = 1``)
+    ``r`` is the month's log-intensity and moving the slow part moves only :math:`\nu`'s prior; where
+    they say little it is the non-centred :math:`\nu = \omega r`.
     """
     M, U, T, S, E, F, K, G = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[6], dims[7]
     NP = dims[8]
     NR = dims[9]
+    NQ = dims[10]
     D = K + G
     o_lv = 0
     o_lsm = o_lv + M * U
@@ -213,6 +232,10 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
     o_au = o_a + K
     o_ph = o_au + G
     o_dr = o_ph + NP
+    o_fm = o_dr + NR
+    o_fs = o_fm + NQ
+    o_fr = o_fs + NQ
+    o_fc = o_fr + NQ * U
     cc = np.zeros(M)
     x = x_in.copy()
     for m in range(M):
@@ -263,6 +286,19 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
         g[o_ph + j] += b
         phis[j] = _sigmoid(x[o_ph + j])
         roots[j] = math.sqrt(1.0 - phis[j] * phis[j])
+    for m in range(NQ):             # the transient effects' pooled log sd: N(mu, sd), half-normal spread, raw N(0, 1)
+        a, b = _normal(x[o_fm + m], pri[18], pri[19])
+        lp += a
+        g[o_fm + m] += b
+        v = x[o_fs + m]
+        s = math.exp(v)
+        sc = pri[20]
+        lp += math.log(2.0) - _HALF_LOG_2PI - math.log(sc) - 0.5 * s * s / (sc * sc) + v
+        g[o_fs + m] += -s * s / (sc * sc) + 1.0
+        for u in range(U):
+            a, b = _normal(x[o_fr + m * U + u], 0.0, 1.0)
+            lp += a
+            g[o_fr + m * U + u] += b
     for j in range(G):
         ka = o_a + disp_key[K + j]
         a, b = _normal(x[o_au + j], x[ka], pri[14])
@@ -292,6 +328,11 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
     dsig = np.zeros((M, U))           # direct d(walk prior + Jacobian)/d sigma
     loglin = np.empty((M, U, T))
     theta = np.empty((M, U))
+    fom = np.ones((M, U))             # transient sd omega
+    fw = np.zeros((M, U, T))          # its centring weight w_t, scale c_t, the effect nu_t, the rest q_t
+    fc = np.zeros((M, U, T))
+    fnu = np.zeros((M, U, T))
+    fq = np.zeros((M, U, T))
     for m in range(M):
         lsd = math.exp(x[o_lsd + m])
         s0 = pri[1] if m == 0 else pri[3]
@@ -347,6 +388,22 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
                 for e in range(E):
                     val += (1.0 - wef[m, u, t]) * x[o_e + (e * M + m) * U + u] * xeff[e, t]
                 loglin[m, u, t] = val
+            if NQ > 0:
+                om = math.exp(x[o_fm + m] + math.exp(x[o_fs + m]) * x[o_fr + m * U + u])
+                fom[m, u] = om
+                for t in range(T):
+                    kk = hf[m, u, t] * om * om
+                    w_ = kk / (1.0 + kk)
+                    c_ = om / math.sqrt(1.0 + kk)
+                    q_ = loglin[m, u, t] - mu0 - 0.5 * om * om   # the slow part + the effect's mean
+                    nu = c_ * x[o_fc + (m * U + u) * T + t] - w_ * q_
+                    fw[m, u, t] = w_
+                    fc[m, u, t] = c_
+                    fnu[m, u, t] = nu
+                    fq[m, u, t] = q_
+                    r = nu / om
+                    lp += -0.5 * r * r - _HALF_LOG_2PI - 0.5 * math.log(1.0 + kk)
+                    loglin[m, u, t] += nu - 0.5 * om * om
     W = T + 1
     lam = np.empty((M, U, T))
     csum = np.empty(M * U * W)
@@ -449,6 +506,22 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
         for u in range(U):
             sg = sigma[m, u]
             base_z = o_z + (m * U + u) * (T - 1)
+            if NQ > 0:   # the transient effects: d/d r, d/d log omega, and the slow part's share
+                om = fom[m, u]
+                dlo = 0.0
+                for t in range(T):
+                    w_ = fw[m, u, t]
+                    nu = fnu[m, u, t]
+                    gr = dlin[m, u, t] - nu / (om * om)       # d/d nu (likelihood + prior)
+                    g[o_fc + (m * U + u) * T + t] += gr * fc[m, u, t]
+                    dlo += (gr * (fc[m, u, t] * (1.0 - w_) * x[o_fc + (m * U + u) * T + t]
+                                  - 2.0 * w_ * (1.0 - w_) * fq[m, u, t] + w_ * om * om)
+                            - dlin[m, u, t] * om * om + nu * nu / (om * om) - w_)
+                    dlin[m, u, t] -= w_ * gr                  # nu = c r - w q: the slow part's derivative
+                lfs = math.exp(x[o_fs + m])
+                g[o_fm + m] += dlo
+                g[o_fr + m * U + u] += dlo * lfs
+                g[o_fs + m] += dlo * lfs * x[o_fr + m * U + u]
             for t in range(T):
                 d = dlin[m, u, t]
                 gv[m, u, t] += d

@@ -33,6 +33,29 @@ optional known-date effects are steps :math:`x_{et} = 1\{t \ge t_e\}` with
 :math:`\beta_{emu} \sim N(0, 1)`; first states :math:`a_{0u} \sim N(c_{0u}, 3)`,
 :math:`a_{mu} \sim N(c_{mu}, 2)`.
 
+**Two timescales** (``transient=True``; off by default): the log-intensity of every measure also
+carries a transient month effect,
+
+.. math::
+
+    \log\lambda_{mut} \mathrel{+}= \nu_{mut} - \omega_{mu}^2/2, \qquad \nu_{mut} \sim N(0, \omega_{mu}^2)
+    \text{ independent over months}, \qquad \log\omega_{mu} = \mu^\omega_m + \tau^\omega_m\xi_{mu},
+    \quad \xi_{mu} \sim N(0, 1)
+
+(:math:`\mu^\omega_m \sim N(\log 0.3, 1)`, :math:`\tau^\omega_m \sim N^+(0.5)`), so
+:math:`E[e^{\nu - \omega^2/2}] = 1`: the AR(1) part stays the log of the mean monthly intensity,
+and its centre keeps its meaning. A bursty month (shared by every source and, through the
+primary measure, by the severities) is a transient effect and no longer moves the persistent
+level; forecasts revert to the persistent level, and a sum over :math:`n` future months carries
+the transient spread divided by about :math:`\sqrt n` (independent months), where a
+single AR(1) would have to carry the bursts in its innovations and its forecast intervals.
+The sampler partially centres each effect on the rest of the month's log-intensity (see
+:func:`~pakcast.models.fusion._kernel.logp_grad`) and whitens the persistent part with the
+information the data carry about it once the transient effect stands between them,
+:math:`h/(1 + h\hat\omega^2)` (:math:`\hat\omega` the prior median); the stored draws are
+:math:`\omega` and :math:`\nu/\omega` (``fast_sd``, ``fast_z``); months after the fit are
+drawn from the prior.
+
 Each observation :math:`i` is one published figure of source-metric :math:`k(i)` for latent measure
 :math:`m(i)`, a set of units :math:`R_i` and a month range :math:`P_i = [t^0_i, t^1_i]`:
 
@@ -137,6 +160,8 @@ DEFAULT_PRIORS: dict[str, tuple[float, float]] = {
     "log_alpha_unit_sd": (1.5, 0.0),    # log alpha_ku ~ N(log alpha_k, sd)
     "logit_phi": (2.5, 1.0),            # AR(1) persistence: logit phi_m ~ N(mu, sd)
     "kappa_drift_sd": (0.1, 0.0),       # yearly random-walk sd of each source's log scale
+    "log_fast_mean": (float(np.log(0.3)), 1.0),   # transient month effects: log omega_mu ~ N(mu_m, tau_m)
+    "log_fast_sd": (0.5, 0.0),          # HalfNormal(sd) of tau_m
 }
 
 
@@ -264,7 +289,8 @@ class FusionDesign:
 
     def coords(self) -> dict[str, Any]:
         c = {"measure": list(self.measures), "unit": list(self.units),
-             "step": [str(m) for m in self.months[1:self.n_fit]], "key": self.key_labels,
+             "step": [str(m) for m in self.months[1:self.n_fit]], "fit_month": [str(m) for m in self.months[:self.n_fit]],
+             "key": self.key_labels,
              "free_key": [self.key_labels[k] for k in self.free_keys], "obs": np.arange(len(self.y))}
         if self.season_index is not None:
             c["month_of_year"] = list(range(1, self.n_seasons + 1))
@@ -349,6 +375,10 @@ class MeasurementModel:
         the model is the same either way. Off by default: on the shipped data with the known-date
         steps, over four seeds, it gave more divergences and no better effective sample size per
         CPU second (``python -m benchmarks.bench_fusion --samplers numba,numba-shift``).
+    transient : bool
+        Add the transient month effects of the module maths (a second, fast timescale of the
+        latent on top of the persistent dynamics). Off by default until a full default fit shows
+        it converges at the default settings.
     """
 
     def __init__(self, observations: pd.DataFrame, units: str | Mapping[str, tuple[str, str]],
@@ -356,7 +386,8 @@ class MeasurementModel:
                  effects: Mapping[str, Any] | None = None, seasonality: bool = True,
                  priors: Mapping[str, tuple[float, float]] | None = None,
                  whiten: str | np.ndarray = "auto", unit_dispersion: int | None = 24,
-                 dynamics: str = "ar1", scale_drift: bool = True, common_shift: bool = False) -> None:
+                 dynamics: str = "ar1", scale_drift: bool = True, common_shift: bool = False,
+                 transient: bool = False) -> None:
         self.observations = observations
         self.units = units
         self.latent_units = list(latent_units)
@@ -372,13 +403,19 @@ class MeasurementModel:
         self.dynamics = dynamics
         self.scale_drift = bool(scale_drift)
         self.use_common_shift = bool(common_shift)
+        self.transient = bool(transient)
         self.priors = {**DEFAULT_PRIORS, **(AR1_PRIORS if dynamics == "ar1" else {}), **dict(priors or {})}
         unknown = set(self.priors) - set(DEFAULT_PRIORS)
         if unknown:
             raise ValueError(f"unknown prior names {sorted(unknown)}; known: {sorted(DEFAULT_PRIORS)}")
         self.design = self._make_design()
         self.centre = self._centre()
-        self.whiten = self._whitening(whiten)
+        #: the data's information about each month's log-intensity (the transient effects' centring)
+        self.fast_info = self._whitening(whiten)
+        #: the slow dynamics' whitening information: what the data say about the slow part once a
+        #: transient effect of the prior median sd stands between them (:math:`h/(1 + h\hat\omega^2)`)
+        self.whiten = (self.fast_info / (1.0 + self.fast_info * float(np.exp(self.priors["log_fast_mean"][0])) ** 2)
+                       if self.transient else self.fast_info)
 
     # ------------------------------------------------------------------------------------------
     def _make_design(self) -> FusionDesign:
@@ -800,6 +837,14 @@ class MeasurementModel:
             if d.effects.shape[0]:
                 beta = pm.Normal("effect", pr["effect"][0], pr["effect"][1], dims=("effect_name", "measure", "unit"))
                 loglin = loglin + pt.tensordot(beta, pt.as_tensor_variable(d.effects[:, :T]), axes=[[0], [0]])
+            if self.transient:
+                lf_mean = pm.Normal("log_fast_mean", pr["log_fast_mean"][0], pr["log_fast_mean"][1], dims="measure")
+                lf_sd = pm.HalfNormal("log_fast_sd", pr["log_fast_sd"][0], dims="measure")
+                lf_raw = pm.Normal("log_fast_raw", 0.0, 1.0, dims=("measure", "unit"))
+                om = pm.Deterministic("fast_sd", pt.exp(lf_mean[:, None] + lf_sd[:, None] * lf_raw),
+                                      dims=("measure", "unit"))
+                fast_z = pm.Normal("fast_z", 0.0, 1.0, dims=("measure", "unit", "fit_month"))
+                loglin = loglin + om[:, :, None] * fast_z - 0.5 * om[:, :, None] ** 2
             if M > 1:
                 loglam = pt.concatenate([loglin[:1], loglin[:1] + loglin[1:]], axis=0)
             else:
@@ -847,21 +892,24 @@ class MeasurementModel:
         d = self.design
         return Layout(M=len(d.measures), U=len(d.units), T=d.n_fit, S=d.n_seasons if d.season_index is not None else 0,
                       E=d.effects.shape[0], F=len(d.free_keys), K=len(d.keys), G=d.n_unit_disp,
-                      P=len(d.measures) if self.dynamics == "ar1" else 0, R=int(d.drift_len.sum()))
+                      P=len(d.measures) if self.dynamics == "ar1" else 0, R=int(d.drift_len.sum()),
+                      Q=len(d.measures) if self.transient else 0)
 
     def _kernel_args(self) -> tuple:
         d, pr, L = self.design, self.priors, self.layout
-        dims = np.array([L.M, L.U, L.T, L.S, L.E, L.F, L.K, L.G, L.P, L.R], dtype=np.int64)
+        dims = np.array([L.M, L.U, L.T, L.S, L.E, L.F, L.K, L.G, L.P, L.R, L.Q], dtype=np.int64)
         sidx = (d.season_index[:L.T] if d.season_index is not None else np.zeros(L.T)).astype(np.int64)
         H = zero_sum_basis(L.S) if L.S > 1 else np.zeros((1, 0))
         pri = np.array([*pr["level_primary"], *pr["level_severity"], *pr["log_sigma_mean"], pr["log_sigma_sd"][0],
                         pr["season"][0], *pr["effect"], *pr["log_kappa"], *pr["log_alpha"],
-                        pr["log_alpha_unit_sd"][0], *pr["logit_phi"], pr["kappa_drift_sd"][0]], dtype=float)
+                        pr["log_alpha_unit_sd"][0], *pr["logit_phi"], pr["kappa_drift_sd"][0], *pr["log_fast_mean"],
+                        pr["log_fast_sd"][0]], dtype=float)
         return (dims, d.y.astype(float), d.obs_key.astype(np.int64), d.lo, d.hi, sidx, H,
                 np.ascontiguousarray(d.effects[:, :L.T]), np.asarray(d.free_keys, dtype=np.int64), pri,
                 np.ascontiguousarray(self.whiten), self.scale_information(), self._table_lengths(),
                 d.cover.sum(axis=1).astype(np.int64), d.obs_disp.astype(np.int64), d.disp_key.astype(np.int64),
-                self.centre, self.effect_weight(), d.drift_start, d.drift_len, d.obs_dy, *self.common_shift())
+                self.centre, self.effect_weight(), d.drift_start, d.drift_len, d.obs_dy, *self.common_shift(),
+                np.ascontiguousarray(self.fast_info))
 
     def _table_lengths(self) -> np.ndarray:
         """Per dispersion group, the length of the NB2 count table the kernel builds (0 = none): a
@@ -908,6 +956,11 @@ class MeasurementModel:
         if L.G:
             e, _ = off["log_alpha_unit"]
             x[e:e + L.G] += guess[L.K:]
+        if L.Q:
+            f, _ = off["log_fast_mean"]
+            x[f:f + L.Q] += self.priors["log_fast_mean"][0]
+            f, _ = off["log_log_fast_sd"]
+            x[f:f + L.Q] += np.log(0.3)
         return self.to_whitened(x)
 
     def _walk_args(self) -> tuple[np.ndarray, np.ndarray]:
@@ -954,6 +1007,7 @@ class MeasurementModel:
         Ld, Lo, dLd, dLo, pLd, pLo = (np.zeros(T) for _ in range(6))
         shift = self._effect_shift(p["effect"])
         level_mean = self.level_mean()
+        states = np.empty((L.M, L.U, T))
         for m in range(L.M):
             s0 = pri[1] if m == 0 else pri[3]
             for u in range(L.U):
@@ -963,6 +1017,7 @@ class MeasurementModel:
                 delta[0] = p["level"][m, u] - mu0
                 for t in range(1, T):
                     delta[t] = phi[m] * delta[t - 1] + steps[t - 1]
+                states[m, u] = mu0 + delta
                 delta += shift[m, u] + csh[m]
                 _walk_cholesky(sigma[m, u], s0, self.whiten[m, u], T, Ld, Lo, dLd, dLo, phi[m], pLd, pLo)
                 eps = Ld * delta
@@ -971,7 +1026,32 @@ class MeasurementModel:
                 x[oz + (m * L.U + u) * (T - 1):oz + (m * L.U + u + 1) * (T - 1)] = eps[1:]
         a, b = L.offsets["log_sigma_raw"]
         x[a:b] = self._sigma_coords(p, to_sampler=True).ravel()
+        if L.Q:   # nu = omega e (model) = c r - w q (sampler)
+            om, w, c = self._fast_weights(p)
+            q = self._fast_rest(p, states)
+            a, b = L.offsets["fast"]
+            x[a:b] = ((om[:, :, None] * p["fast"] + w * q) / c).ravel()
         return x
+
+    def _fast_weights(self, p: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""The transient effects' sd :math:`\omega` (M, U), centring weights :math:`w_t` and scales
+        :math:`c_t` (M, U, T) of the sampler's coordinates (:func:`~pakcast.models.fusion._kernel.logp_grad`)."""
+        om = np.exp(p["log_fast_mean"][:, None] + np.exp(p["log_log_fast_sd"])[:, None] * p["log_fast_raw"])
+        k = self.fast_info * om[:, :, None] ** 2
+        return om, k / (1.0 + k), om[:, :, None] / np.sqrt(1.0 + k)
+
+    def _fast_rest(self, p: dict[str, np.ndarray], states: np.ndarray) -> np.ndarray:
+        r"""(M, U, T) the slow part :math:`q_t` of each measure's log-intensity the transient effects
+        are centred on: the deviation from the level mean (``states`` are the dynamics' states
+        incl. the level mean), the season, the known-date steps and the effects' mean
+        :math:`-\omega^2/2`."""
+        L, d = self.layout, self.design
+        q = states - self.level_mean()[:, :, None] - 0.5 * self._fast_weights(p)[0][:, :, None] ** 2
+        if L.S > 1:
+            q = q + (p["season_raw"] @ zero_sum_basis(L.S).T)[:, d.season_index[:L.T]][:, None, :]
+        if L.E:
+            q = q + np.einsum("emu,et->mut", p["effect"], d.effects[:, :L.T])
+        return q
 
     def from_whitened(self, x: np.ndarray) -> np.ndarray:
         """A sampler-coordinate vector with its walk blocks turned back into the level :math:`a`
@@ -982,6 +1062,12 @@ class MeasurementModel:
                                     self.centre)
         x, csh = self._shift_blocks(x, to_sampler=False)
         v = v - self._effect_shift(L.unpack(x)["effect"]) - csh[:, None, :]
+        if L.Q:
+            p = L.unpack(x)
+            om, w, c = self._fast_weights(p)
+            nu = c * p["fast"] - w * self._fast_rest(p, v)
+            a, b = L.offsets["fast"]
+            x[a:b] = (nu / om[:, :, None]).ravel()
         a, b = L.offsets["log_sigma_raw"]
         x[a:b] = self._sigma_coords(L.unpack(x), to_sampler=False).ravel()
         x[:L.M * L.U] = v[:, :, 0].ravel()
@@ -1027,6 +1113,12 @@ class MeasurementModel:
         if L.P:
             out["logit_phi"] = p["logit_phi"]
             out["phi"] = self._phi(p)
+        if L.Q:
+            out["log_fast_mean"] = p["log_fast_mean"]
+            out["log_fast_sd"] = np.exp(p["log_log_fast_sd"])
+            out["log_fast_raw"] = p["log_fast_raw"]
+            out["fast_sd"] = np.exp(p["log_fast_mean"][:, None] + out["log_fast_sd"][:, None] * p["log_fast_raw"])
+            out["fast_z"] = p["fast"]
         return out
 
     def _expanded_dims(self) -> dict[str, tuple[str, ...]]:
@@ -1050,6 +1142,10 @@ class MeasurementModel:
             dims["phi"] = ("measure",)
         if L.R:
             dims["kappa_drift"] = ("drift",)
+        if L.Q:
+            dims.update({"log_fast_mean": ("measure",), "log_fast_sd": ("measure",),
+                         "log_fast_raw": ("measure", "unit"), "fast_sd": ("measure", "unit"),
+                         "fast_z": ("measure", "unit", "fit_month")})
         return dims
 
     def compile_nutpie(self, random_seed: int | None = None):

@@ -24,7 +24,8 @@ __all__ = ["QUANTILES", "FusionResults"]
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 _MONITORED = ("level", "log_sigma_mean", "log_sigma_sd", "log_sigma_raw", "z", "season", "effect",
-              "log_kappa", "log_alpha", "log_alpha_unit", "logit_phi", "kappa_drift")
+              "log_kappa", "log_alpha", "log_alpha_unit", "logit_phi", "kappa_drift", "log_fast_mean", "log_fast_sd",
+              "log_fast_raw", "fast_z")
 
 
 def _qcol(q: float) -> str:
@@ -94,6 +95,15 @@ class FusionResults:
             out = centre[None, :, :, None] + delta
         else:
             out = level[..., None] + np.cumsum(steps, axis=3)
+        if "fast_sd" in self.idata.posterior:
+            # transient month effects omega e - omega^2 / 2, e ~ N(0, 1) (mean one): sampled through the last fitted month,
+            # drawn from their prior after it
+            om = self._draws("fast_sd")[..., None]       # (S, M, U, 1)
+            e = np.empty((S, M, U, T))
+            e[..., :nf] = self._draws("fast_z")
+            if T > nf:
+                e[..., nf:] = self._rng(3).standard_normal((S, M, U, T - nf))
+            out += om * e - 0.5 * om ** 2
         if d.season_index is not None:
             season = self._draws("season")               # (S, M, n_seasons)
             out += season[:, :, None, d.season_index]

@@ -41,8 +41,9 @@ def test_scale_drift_follows_a_source_that_drifts():
 
 
 def _log_jacobian(model, nat):
-    """log |d(level, z, log_sigma_raw)/d(sampler coordinates)|: per walk -(T-1) log sigma -
-    sum_t log L_tt, per scale log(s / tau) (partially non-centred log sigma)."""
+    """log |d(level, z, log_sigma_raw, fast_z)/d(sampler coordinates)|: per walk -(T-1) log sigma -
+    sum_t log L_tt, per scale log(s / tau) (partially non-centred log sigma), per transient month
+    log(c / omega) = -log(1 + h omega^2) / 2 (partially centred)."""
     from pakcast.models.fusion._kernel import _walk_cholesky
 
     L = model.layout
@@ -61,13 +62,16 @@ def _log_jacobian(model, nat):
             s0 = pri[1] if m == 0 else pri[3]
             out -= (L.T - 1) * np.log(sigma[m, u]) + _walk_cholesky(sigma[m, u], s0, model.whiten[m, u], L.T, *buf,
                                                                          phi[m], *pbuf)
+    if L.Q:
+        om, _, c = model._fast_weights(p)
+        out += float(np.sum(np.log(c / om[:, :, None])))
     return out
 
 
-@pytest.mark.parametrize("whiten,dynamics,steps", [("none", "ar1", False), ("auto", "ar1", False),
-                                                   ("random", "ar1", True), ("auto", "rw", False),
-                                                   ("auto", "ar1", True)])
-def test_density_equals_pymc_model_and_gradient_is_exact(whiten, dynamics, steps):
+@pytest.mark.parametrize("whiten,dynamics,steps,transient", [("none", "ar1", False, True), ("auto", "ar1", False, True),
+                                                             ("random", "ar1", True, True), ("auto", "rw", False, True),
+                                                             ("auto", "ar1", True, True), ("auto", "ar1", True, False)])
+def test_density_equals_pymc_model_and_gradient_is_exact(whiten, dynamics, steps, transient):
     """The Numba density in whitened coordinates equals the plain PyMC model plus the Jacobian of
     the change of variables, for any whitening information; the gradient matches finite differences."""
     obs, truth = simulate_fusion(n_units=3, n_months=60, horizon=4, break_month=36, random_seed=2)
@@ -78,8 +82,9 @@ def test_density_equals_pymc_model_and_gradient_is_exact(whiten, dynamics, steps
     effects = {"break": truth["months"][36]} if steps else None
     # the common shift (off by default) in the "auto" cases, so the kernel is checked with and without it
     model = MeasurementModel(obs, "A", truth["units"], truth["months"], whiten=h, dynamics=dynamics, effects=effects,
-                             common_shift=whiten == "auto")
+                             common_shift=whiten == "auto", transient=transient)
     assert model.layout.P == (2 if dynamics == "ar1" else 0)
+    assert model.layout.Q == (2 if transient else 0)
     if whiten == "auto":
         assert model.whiten.max() > 1.0          # the simulated monthly source is informative
     L = model.layout
@@ -95,7 +100,9 @@ def test_density_equals_pymc_model_and_gradient_is_exact(whiten, dynamics, steps
              **({"log_alpha_unit": p["log_alpha_unit"]} if L.G else {}),
              **({"logit_phi": p["logit_phi"]} if L.P else {}),
              **({"effect": p["effect"]} if L.E else {}),
-             **({"kappa_drift": p["kappa_drift"]} if L.R else {})})
+             **({"kappa_drift": p["kappa_drift"]} if L.R else {}),
+             **({"log_fast_mean": p["log_fast_mean"], "log_fast_sd_log__": p["log_log_fast_sd"],
+                 "log_fast_raw": p["log_fast_raw"], "fast_z": p["fast"]} if L.Q else {})})
     # rel 1e-9: a sum of ~1,500 terms, each of them equal to ~1e-13 (PyTensor and Numba round differently)
     assert v == pytest.approx(float(ref) + _log_jacobian(model, nat), rel=1e-9, abs=1e-8)
     if whiten == "auto":
@@ -106,7 +113,9 @@ def test_density_equals_pymc_model_and_gradient_is_exact(whiten, dynamics, steps
     # every non-walk parameter and a sample of walk coordinates; step 1e-4 (the density is a sum
     # of thousands of terms: smaller steps meet its rounding)
     a, b = L.offsets["log_sigma_mean"][0], L.offsets["z"][0]
-    picks = np.r_[np.arange(a, b), np.arange(L.offsets["season_raw"][0], L.ndim), rng.choice(L.ndim, 30, replace=False)]
+    f0, f1 = L.offsets["fast"]
+    picks = np.r_[np.arange(a, b), np.arange(L.offsets["season_raw"][0], f0), rng.choice(L.ndim, 30, replace=False),
+                  rng.choice(np.arange(f0, f1), min(20, f1 - f0), replace=False)]
     eps = 1e-4
     for j in picks:
         e = np.zeros_like(x)
@@ -238,3 +247,22 @@ def test_figure_scales_are_the_scales_when_nothing_drifts(fitted):
     for k, key in enumerate(d.keys):
         got = res.figure_scales(np.array([k, k]), np.array([0, d.n_fit - 1]))
         np.testing.assert_allclose(got, sc.loc[key], rtol=1e-9)
+
+
+def test_transient_effects_fit_and_forecast():
+    """With the transient month effects the model fits, recovers the scales of the simulation (which
+    has none) and simulates the horizon's effects from their prior: the latent's intensity mean
+    (the effects are mean one) and its intervals stay finite and positive."""
+    obs, truth = simulate_fusion(n_units=3, n_months=60, horizon=4, break_month=36, random_seed=4)
+    model = MeasurementModel(obs, "A", truth["units"], truth["months"], scale_drift=False, transient=True)
+    assert model.layout.Q == 2 and np.all(model.whiten <= model.fast_info)
+    res = model.fit(random_seed=4, draws=200, tune=300, chains=2)
+    post = res.idata.posterior
+    assert post["fast_z"].shape[-3:] == (2, 3, res.design.n_fit) and (post["fast_sd"] > 0).all()
+    sc = res.scales().set_index(["source", "metric"])
+    for key, kappa in truth["scales"].items():
+        if not sc.loc[key, "reference"]:
+            assert sc.loc[key, "ci_low"] <= kappa <= sc.loc[key, "ci_high"], (key, sc.loc[key].to_dict())
+    lat = res.latent("attacks")
+    assert np.isfinite(lat[["q05", "q95"]].to_numpy()).all() and (lat["q05"] > 0).all()
+    assert res.predict_observations(obs.iloc[:3], n_samples=50, random_seed=1).shape == (3, 50)
