@@ -1047,7 +1047,7 @@ class MeasurementModel:
         :math:`-\omega^2/2`."""
         L, d = self.layout, self.design
         q = states - self.level_mean()[:, :, None] - 0.5 * self._fast_weights(p)[0][:, :, None] ** 2
-        if L.S > 1:
+        if L.S > 1 and d.season_index is not None:
             q = q + (p["season_raw"] @ zero_sum_basis(L.S).T)[:, d.season_index[:L.T]][:, None, :]
         if L.E:
             q = q + np.einsum("emu,et->mut", p["effect"], d.effects[:, :L.T])
