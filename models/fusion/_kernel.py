@@ -92,6 +92,13 @@ def _normal(v, mu, sd):
 
 
 @njit(cache=True, inline="always")
+def _log_halfnormal(v, sc):
+    r"""Log density and gradient of :math:`v = \log s` with :math:`s \sim N^+(0, sc)` (Jacobian included)."""
+    s = math.exp(v)
+    return math.log(2.0) - _HALF_LOG_2PI - math.log(sc) - 0.5 * s * s / (sc * sc) + v, -s * s / (sc * sc) + 1.0
+
+
+@njit(cache=True, inline="always")
 def _log_sigma(mu, tau, e, info):
     r"""Partially non-centred :math:`\theta = \log\sigma = w\mu + s e` with
     :math:`P = \tau^{-2} + I`, :math:`w = \tau^{-2}/P`, :math:`s = P^{-1/2}` (``I`` = ``info``,
@@ -257,11 +264,9 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
         a, b = _normal(x[o_lsm + m], pri[4], pri[5])
         lp += a
         g[o_lsm + m] += b
-        v = x[o_lsd + m]
-        s = math.exp(v)
-        sc = pri[6]
-        lp += math.log(2.0) - _HALF_LOG_2PI - math.log(sc) - 0.5 * s * s / (sc * sc) + v
-        g[o_lsd + m] += -s * s / (sc * sc) + 1.0
+        a, b = _log_halfnormal(x[o_lsd + m], pri[6])
+        lp += a
+        g[o_lsd + m] += b
     for j in range(o_s, o_e):
         a, b = _normal(x[j], 0.0, pri[7])
         lp += a
@@ -290,11 +295,9 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
         a, b = _normal(x[o_fm + m], pri[18], pri[19])
         lp += a
         g[o_fm + m] += b
-        v = x[o_fs + m]
-        s = math.exp(v)
-        sc = pri[20]
-        lp += math.log(2.0) - _HALF_LOG_2PI - math.log(sc) - 0.5 * s * s / (sc * sc) + v
-        g[o_fs + m] += -s * s / (sc * sc) + 1.0
+        a, b = _log_halfnormal(x[o_fs + m], pri[20])
+        lp += a
+        g[o_fs + m] += b
         for u in range(U):
             a, b = _normal(x[o_fr + m * U + u], 0.0, 1.0)
             lp += a
