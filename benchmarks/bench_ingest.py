@@ -18,7 +18,11 @@ For the smallest size the file is also read and validated alone (``iter_source``
 in its own child: ``reader_only``), which splits the ingest's CPU between the reader (parse,
 validation, province assignment, the file's hash) and the store (DuckDB's append, the duplicate
 join, the key index, start-up differences, and what running both at once adds: ``store_cpu_seconds``
-is the ingest's CPU less the reader's alone).
+is the ingest's CPU less the reader's alone). And the store alone: the file's chunks read and validated
+first, untimed, then stored by :meth:`forecast.store.Store.ingest` in a fresh store, timed in its
+own child (``store_only``: :func:`store_only`); its rows/s is the ceiling of any reader in front of
+this store on this machine. Beside them, the obvious alternative to pakcast's reader: DuckDB parsing
+the CSV itself into the same schema (``duckdb_native``: :func:`duckdb_native`; fewer checks).
 
 Start-up is that of an installed package: before the timed runs, one ingest of a small generated
 file (its own store) compiles the modules the ingest imports to bytecode, and the children run
@@ -93,7 +97,7 @@ WARM_UP = "pakcast ingest of a generated 2,000-row file into its own store (comp
 def warm_up(tmp: Path) -> None:
     """One small ingest before the timed ones (module docstring)."""
     small, store = tmp / "warm.csv", tmp / "warm.duckdb"
-    generate(small, 1, block=2_000)
+    generate(small, len(HEADER) + 1, block=2_000)  # one block of rows
     rc, *_ = _ingest([sys.executable, "-m", "pakcast", "ingest", str(small), "--source", "csv", "--store", str(store),
                       "--on-error", "report"], tmp / "warm.log")
     if rc != 0:
@@ -111,6 +115,83 @@ def _ingest(cmd: list[str], log: Path) -> tuple[int, float, float, int]:
         wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     return proc.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+
+
+STORE_ONLY = "from benchmarks.bench_ingest import store_only; import sys; store_only(sys.argv[1], sys.argv[2])"
+
+
+def store_only(csv_path: str, store_path: str) -> None:
+    """The store's part alone, in this process (what ``STORE_ONLY`` runs in a child): the file is read
+    and validated first, untimed, and its chunks kept in memory; then :meth:`forecast.store.Store.ingest`
+    stores them in a fresh store, timed (the same bulk path, schema, CHECK and foreign-key checks,
+    duplicate join and key-index rebuild as ``pakcast ingest``; no reading, no start-up). Prints the
+    rows stored and the wall and CPU seconds of the ingest call as JSON. Its rows/s is the most any
+    reader in front of this store could reach on this machine."""
+    from pakcast.forecast.sources import iter_source
+    from pakcast.forecast.store import Store
+
+    chunks = list(iter_source(csv_path, "csv", on_error="report"))
+    t0, c0 = time.perf_counter(), time.process_time()
+    with Store(store_path) as store:
+        summary = store.ingest(iter(chunks), None, csv_path, "csv")
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(json.dumps({"rows": summary.rows_read, "stored": summary.inserted, "wall": wall, "cpu": cpu}))
+
+
+DUCKDB_NATIVE = ("from benchmarks.bench_ingest import duckdb_native; import sys; "
+                 "duckdb_native(sys.argv[1], sys.argv[2])")
+
+
+def duckdb_native(csv_path: str, store_path: str) -> None:
+    """The obvious alternative to pakcast's reader, timed in this process (what ``DUCKDB_NATIVE`` runs in a
+    child): DuckDB parses the CSV itself (``read_csv``, strict, on all its threads) and one ``INSERT ...
+    SELECT`` casts it into a fresh store's ``events`` table (the same schema: CHECKs, the foreign key
+    to ``ingests``), provinces mapped by their known spellings in SQL, then the key index is built.
+    It checks less than pakcast (no line-level rejects, no point in polygon, no id check: rows whose
+    casts fail are left out and counted), so its rows/s bounds what a DuckDB-native reader could do
+    with this store. Prints rows in the file, rows stored and the wall and CPU seconds as JSON."""
+    import duckdb
+    from pakcast.forecast.provinces import known_spellings
+    from pakcast.forecast.store import EVENT_COLUMNS, INDEXES, SCHEMA
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    con = duckdb.connect(store_path)
+    con.execute("SET preserve_insertion_order = false")
+    for table in ("ingests", "events"):
+        con.execute(SCHEMA[table])
+    con.execute("CREATE TEMP TABLE spellings (k VARCHAR, province VARCHAR)")
+    con.executemany("INSERT INTO spellings VALUES (?, ?)", list(known_spellings().items()))
+    con.begin()
+    con.execute("INSERT INTO ingests (ingest_id, source, file, file_sha256, rows_read, accepted, rejected, inserted, "
+                "duplicates, skipped, unassigned, point_in_polygon, created, ingest_no) VALUES ('native', 'csv', ?, "
+                "repeat('0', 64), 0, 0, 0, 0, 0, 0, 0, 0, now(), 1)", [csv_path])
+    count = "TRY_CAST(killed AS BIGINT)"
+    con.execute("""CREATE TEMP VIEW raw AS SELECT * FROM read_csv(?, all_varchar = true, header = true,
+                    strict_mode = true)""".replace("?", "'" + csv_path.replace("'", "''") + "'"))
+    con.execute(f"""INSERT INTO events ({", ".join(f'"{c}"' for c in [*EVENT_COLUMNS, "ingest_no"])})
+        SELECT 'csv', event_id, TRY_CAST(date AS DATE), TRY_CAST(date AS DATE), 'day', s.province, district,
+               TRY_CAST(latitude AS DOUBLE), TRY_CAST(longitude AS DOUBLE), {count}, {count}, {count},
+               TRY_CAST(injured AS BIGINT), event_type, actor, 'militant',
+               CASE WHEN s.province IS NULL THEN 'unassigned' ELSE 'source' END, NULL, NULL, 1
+        FROM raw LEFT JOIN spellings s ON s.k = lower(trim(raw.province))
+        WHERE TRY_CAST(date AS DATE) IS NOT NULL AND {count} >= 0 AND coalesce(TRY_CAST(injured AS BIGINT), 0) >= 0
+          AND coalesce(TRY_CAST(latitude AS DOUBLE), 0) BETWEEN -90 AND 90
+          AND coalesce(TRY_CAST(longitude AS DOUBLE), 0) BETWEEN -180 AND 180""")
+    con.commit()
+    con.execute(INDEXES["events"])
+    rows, stored = (con.execute("SELECT count(*) FROM raw").fetchone()[0],
+                    con.execute("SELECT count(*) FROM events").fetchone()[0])
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    con.close()
+    print(json.dumps({"rows": rows, "stored": stored, "wall": wall, "cpu": cpu}))
+
+
+def _child_json(code: str, args: list, log: Path) -> dict:
+    """Run ``python -c code *args`` as a child; the JSON object on the last line of its output."""
+    rc, *_ = _ingest([sys.executable, "-c", code, *map(str, args)], log)
+    if rc != 0:
+        raise SystemExit(f"{code.split(';')[0]} failed ({rc}):\n{log.read_text(errors='replace')}")
+    return json.loads(log.read_text().strip().splitlines()[-1])
 
 
 READER_ONLY = ("from pakcast.forecast.sources import iter_source; import sys; "
@@ -162,6 +243,20 @@ def run(size_mb: float, keep: bool = False, workdir: str | None = None, split: b
                               "share_of_ingest_cpu": round(cpu2 / cpu, 2),
                               "store_cpu_seconds": round(cpu - cpu2, 1),
                               "store_rows_per_cpu_second": round(rows / max(cpu - cpu2, 1e-9))}
+    # the ceilings of this store (module docstring): the store alone, and DuckDB reading the CSV itself
+    got = _child_json(STORE_ONLY, [csv_path, tmp / "store_only.duckdb"], tmp / "store_only.log")
+    out["store_only"] = {"wall_seconds": round(got["wall"], 1), "cpu_seconds": round(got["cpu"], 1),
+                         "rows_per_second": round(got["rows"] / got["wall"]),
+                         "rows_per_cpu_second": round(got["rows"] / got["cpu"]),
+                         "events_stored": int(got["stored"]),
+                         "what": "Store.ingest of the file's chunks already read and validated in memory "
+                                 "(no reading, no start-up): the most any reader could reach with this store"}
+    got = _child_json(DUCKDB_NATIVE, [csv_path, tmp / "native.duckdb"], tmp / "native.log")
+    out["duckdb_native"] = {"wall_seconds": round(got["wall"], 1), "cpu_seconds": round(got["cpu"], 1),
+                            "rows_per_second": round(got["rows"] / got["wall"]),
+                            "events_stored": int(got["stored"]), "rows_left_out": int(got["rows"] - got["stored"]),
+                            "what": "DuckDB parses the CSV (read_csv) and one INSERT ... SELECT casts it into the "
+                                    "same schema, then the key index (fewer checks than pakcast's reader)"}
     if not keep:
         for p in tmp.iterdir():
             p.unlink()

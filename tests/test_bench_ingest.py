@@ -40,3 +40,25 @@ def test_sizes_that_give_the_same_file_are_no_division_by_zero(bench, monkeypatc
     assert (g["from_mb"], g["to_mb"], g["peak_rss_mb_added"]) == (4, 8, 4)
     assert g["peak_rss_mb_per_file_gb"] is None and g["peak_rss_bytes_per_row"] is None
     assert "200,000 rows" in g["note"] and "growth" in capsys.readouterr().out
+
+
+def test_the_store_ceilings_store_what_the_ingest_stores(bench, tmp_path, capsys):
+    """``store_only`` (the reader's chunks stored by ``Store.ingest``) and ``duckdb_native`` (DuckDB's
+    own CSV reader into the same schema) on a small generated file: both store the rows that are not
+    bad (every 10,000th row has ``killed = -1``), and report them."""
+    import json
+
+    csv_path = tmp_path / "events.csv"
+    rows = bench.generate(csv_path, len(bench.HEADER) + 1, block=20_000)  # one block
+    bench.store_only(str(csv_path), str(tmp_path / "a.duckdb"))
+    a = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    bench.duckdb_native(str(csv_path), str(tmp_path / "b.duckdb"))
+    b = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert a["rows"] == b["rows"] == rows == 20_000
+    assert a["stored"] == b["stored"] == rows - 2
+    assert min(a["wall"], a["cpu"], b["wall"], b["cpu"]) > 0
+
+
+def test_the_warm_up_file_has_rows(bench, tmp_path):
+    """The warm-up ingest compiles the reader's modules only if its file has rows to read."""
+    assert bench.generate(tmp_path / "w.csv", len(bench.HEADER) + 1, block=2_000) == 2_000
