@@ -157,6 +157,7 @@ def duckdb_native(csv_path: str, store_path: str) -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     con = duckdb.connect(store_path)
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
     for table in ("ingests", "events"):
         con.execute(SCHEMA[table])
     con.execute("CREATE TEMP TABLE spellings (k VARCHAR, province VARCHAR)")
@@ -191,7 +192,7 @@ def _child_json(code: str, args: list, log: Path) -> dict:
     rc, *_ = _ingest([sys.executable, "-c", code, *map(str, args)], log)
     if rc != 0:
         raise SystemExit(f"{code.split(';')[0]} failed ({rc}):\n{log.read_text(errors='replace')}")
-    return json.loads(log.read_text().strip().splitlines()[-1])
+    return json.loads([ln for ln in log.read_text().splitlines() if ln.startswith("{")][-1])
 
 
 READER_ONLY = ("from pakcast.forecast.sources import iter_source; import sys; "
