@@ -124,7 +124,8 @@ def store_only(csv_path: str, store_path: str) -> None:
     """The store's part alone, in this process (what ``STORE_ONLY`` runs in a child): the file is read
     and validated first, untimed, and its chunks kept in memory; then :meth:`forecast.store.Store.ingest`
     stores them in a fresh store, timed (the same bulk path, schema, CHECK and foreign-key checks,
-    duplicate join and key-index rebuild as ``pakcast ingest``; no reading, no start-up). Prints the
+    duplicate join and key-index rebuild as ``pakcast ingest``, and one sha256 pass over the file,
+    which the ingest takes while reading; no reading, no start-up). Prints the
     rows stored and the wall and CPU seconds of the ingest call as JSON. Its rows/s is the most any
     reader in front of this store could reach on this machine."""
     from pakcast.forecast.sources import iter_source
