@@ -36,7 +36,6 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
-from pakcast.forecast.country import profile
 from pakcast.forecast.early_warning import exceedance_probability
 from pakcast.forecast.errors import GateError, InputError
 from pakcast.forecast.io import OutDir, prepare_out_dir, write_csv
@@ -50,8 +49,6 @@ __all__ = ["FUSED_MODEL", "break_effects", "forecast_quarters", "parse_threshold
 FUSED_MODEL = "fused"
 QUANTILES = {"q05": 0.05, "q25": 0.25, "q50": 0.5, "q75": 0.75, "q95": 0.95}
 PERCENTILES = np.arange(1, 100) / 100.0
-#: months after a known date needed before its step is fitted (fewer: the step is left out)
-MIN_POST_MONTHS = 3
 #: months after each step over which the national level rate ratio is averaged
 EFFECT_WINDOW = 12
 
@@ -300,18 +297,13 @@ def break_effects(fr: Any, window: int = EFFECT_WINDOW, slope_window: int = 2 * 
 # the run
 
 def _fusion_config(config: Any, end: pd.Period, as_of: str | None) -> Any:
+    """The fit's options; its known-date steps are the profile's dates the figures reach
+    (``effects=None``, resolved by :func:`pakcast.forecast.fusion.model_effects`)."""
     from pakcast.forecast.fusion import FusionConfig
 
-    prof = profile()
-    last = pd.Period(as_of, "M") if as_of else None
-    effects = {}
-    for iv in prof.interventions:
-        m = pd.Period(iv.month[:7], "M")
-        if last is None or m + MIN_POST_MONTHS <= last:
-            effects[m.strftime("%Y_%m")] = str(m)
     return FusionConfig(start=config.fusion_start, end=str(end), random_seed=int(config.random_seed),
                         draws=int(config.fusion_draws), tune=int(config.fusion_tune), chains=int(config.fusion_chains),
-                        figures=False, effects=effects, as_of=as_of)
+                        figures=False, effects=None, as_of=as_of)
 
 
 def fit_for_run(config: Any, today: _dt.date) -> tuple[Any, list[pd.Period]]:

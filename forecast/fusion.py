@@ -63,6 +63,9 @@ __all__ = [
     "choose_reference",
     "default_end",
     "fit_fusion",
+    "known_steps",
+    "model_effects",
+    "parse_steps",
     "run",
 ]
 
@@ -82,6 +85,8 @@ EVENT_SOURCE_NAMES = {"ucdp": "UCDP", "gtd": "GTD", "acled": "ACLED", "csv": "CS
 _REVISION = re.compile(r"revis|quoted in|comparison figure|\bfinal\b", re.IGNORECASE)
 _ORIGINAL = re.compile(r"\bas first\b|later revised", re.IGNORECASE)
 _RANK = {"month": 0, "quarter": 1, "half": 2, "ytd": 2, "year": 3}
+#: months of figures a known-date step needs after its first month before the model fits it
+MIN_POST_MONTHS = 3
 
 
 def default_end(today: _dt.date | None = None) -> str:
@@ -111,8 +116,10 @@ class FusionConfig:
     metrics: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_METRICS))
     exclude_sources: tuple[str, ...] = EXCLUDED_SOURCES
     figures: bool = True
-    #: known-date level steps of the model, name -> first month of the step (``YYYY-MM``)
-    effects: dict[str, str] = field(default_factory=dict)
+    #: known-date level steps of the model, name -> first month of the step (``YYYY-MM``); ``None``
+    #: (default): the country profile's intervention months that the figures reach
+    #: (:func:`model_effects`); ``{}``: no steps
+    effects: dict[str, str] | None = None
     #: fit on the figures whose period ends by this month (``YYYY-MM``; a past vintage); ``None``: all
     as_of: str | None = None
 
@@ -144,7 +151,7 @@ class FusionConfig:
             if int(getattr(self, k)) < 1:
                 raise InputError(f"--{k} must be a positive integer")
         months = pd.period_range(self.start, self.end or default_end(), freq="M")
-        for name, when in self.effects.items():
+        for name, when in (self.effects or {}).items():
             if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(when)) or pd.Period(when, "M") not in months:
                 raise InputError(f"effect {name!r} at {when!r}: expected a month YYYY-MM in {months[0]}..{months[-1]}")
         if self.as_of is not None:
@@ -199,6 +206,7 @@ class FusionRun:
             "sampler": d["sampler"],
             "months": {"first": str(self.table.months[0]), "last": str(self.table.months[-1]),
                        "observed_to": self.as_of},
+            "steps": model_effects(self.config, self.table),
             "data": {"n_observations": len(self.table.frame), "exclusions": self.table.exclusions,
                      "inputs": [{"path": p, "role": r} for p, r in self.table.inputs], "notes": self.table.notes},
             "timings_seconds": self.seconds,
@@ -499,6 +507,45 @@ def choose_reference(frame: pd.DataFrame) -> tuple[str, str]:
     return best, f"longest overlap with the other sources (source-months shared: {ranking})"
 
 
+def known_steps(first: str | pd.Period, last: str | pd.Period) -> dict[str, str]:
+    """The country profile's intervention months ``m`` with ``first < m`` and at least
+    :data:`MIN_POST_MONTHS` months of figures after the step (``m + MIN_POST_MONTHS <= last``), as
+    ``{"YYYY_MM": "YYYY-MM"}``: the steps a fit on months ``first..last`` can estimate."""
+    from pakcast.forecast.country import profile
+
+    first, last = pd.Period(first, "M"), pd.Period(last, "M")
+    out = {}
+    for when in profile().intervention_months():
+        m = pd.Period(when[:7], "M")
+        if first < m and m + MIN_POST_MONTHS <= last:
+            out[m.strftime("%Y_%m")] = str(m)
+    return out
+
+
+def model_effects(config: FusionConfig, table: ObservationTable) -> dict[str, str]:
+    """The known-date steps a fit of ``table`` uses: ``config.effects`` when given, else
+    :func:`known_steps` from the first month to the last month any figure of ``table`` covers."""
+    if config.effects is not None:
+        return dict(config.effects)
+    return known_steps(table.months[0], table.frame["last"].max())
+
+
+def parse_steps(text: str) -> dict[str, str] | None:
+    """``--steps``: ``known`` (``None``: :func:`model_effects` picks the profile's dates), ``none``
+    (``{}``) or comma-separated months ``YYYY-MM`` (each named ``YYYY_MM``)."""
+    t = (text or "").strip().lower()
+    if t == "known":
+        return None
+    if t == "none":
+        return {}
+    out = {}
+    for part in (x.strip() for x in t.split(",")):
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", part):
+            raise InputError(f"--steps {text!r}: expected 'known', 'none' or months YYYY-MM separated by commas")
+        out[part.replace("-", "_")] = part
+    return out
+
+
 def build_model(config: FusionConfig, table: ObservationTable) -> tuple[Any, str, str]:
     """``(MeasurementModel, reference units, reason)`` of ``table`` under ``config`` (nothing sampled)."""
     from pakcast.models.fusion import MeasurementModel
@@ -511,7 +558,7 @@ def build_model(config: FusionConfig, table: ObservationTable) -> tuple[Any, str
         units, reason = match[0], "chosen with --units"
     else:
         units, reason = choose_reference(table.frame)
-    effects = {name: pd.Period(when, "M") for name, when in config.effects.items()}
+    effects = {name: pd.Period(when, "M") for name, when in model_effects(config, table).items()}
     model = MeasurementModel(table.frame, units, table.units, table.months, measures=list(MEASURES),
                              effects=effects)
     return model, units, reason
@@ -603,7 +650,8 @@ def _options(c: FusionConfig) -> dict:
     return {"events": [list(e) for e in c.events], "reported": list(c.reported), "start": c.start,
             "end": c.end or default_end(), "units": c.units, "fata": c.fata, "random_seed": c.random_seed,
             "draws": c.draws, "tune": c.tune, "chains": c.chains, "metrics": c.metrics,
-            "exclude_sources": list(c.exclude_sources), "effects": dict(c.effects), "as_of": c.as_of}
+            "exclude_sources": list(c.exclude_sources),
+            "effects": "known dates (country profile)" if c.effects is None else dict(c.effects), "as_of": c.as_of}
 
 
 def run(config: FusionConfig) -> FusionRun:
@@ -625,6 +673,8 @@ def summary_lines(fr: FusionRun) -> list[str]:
     lines = [f"units: {fr.units} ({fr.units_reason})", f"as of {fr.as_of}; months {fr.table.months[0]}.."
              f"{fr.table.months[-1]}; {len(fr.table.frame)} observations",
              fr.results.diagnostics.message()]
+    steps = model_effects(fr.config, fr.table)
+    lines.append("known-date steps: " + (", ".join(steps.values()) if steps else "none"))
     for r in sc.itertuples():
         tag = " (reference)" if r.reference else ""
         lines.append(f"  {r.source:<6} {r.metric:<17} scale {r.scale:7.3f} [{r.scale_ci_low:.3f}, {r.scale_ci_high:.3f}]"

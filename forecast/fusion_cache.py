@@ -2,7 +2,7 @@
 
 The key is the SHA-256 of the observation table fitted (every row: source, metric, measure,
 cover, first, last, value), the latent units and months, the fit options (reference units,
-draws, tune, chains, seed, known-date effects) and the source text of the model and its sampler
+draws, tune, chains, seed, the known-date steps the fit uses) and the source text of the model and its sampler
 (``models/fusion/model.py``, ``models/fusion/_kernel.py``): any change to the data, the options or
 the model is a different key, so a stale fit is never reused (``results.py`` only reads the
 posterior, so its methods are those of the current code). An entry that no longer loads is refitted.
@@ -46,6 +46,8 @@ def _code_digest() -> str:
 
 def fit_key(config: Any, table: Any) -> str:
     """SHA-256 (hex) of the fitted table, units, months, fit options and model code."""
+    from pakcast.forecast.fusion import model_effects
+
     f = table.frame
     cols = ["source", "metric", "measure", "cover", "first", "last", "value"]
     rows = sorted("|".join(str(v) for v in r) for r in zip(*(f[c].map(str) if c == "cover" else f[c].astype(str)
@@ -53,7 +55,7 @@ def fit_key(config: Any, table: Any) -> str:
     h = hashlib.sha256()
     for part in (*rows, ",".join(table.units), str(table.months[0]), str(table.months[-1]),
                  repr((config.units, config.draws, config.tune, config.chains, config.random_seed,
-                       sorted(getattr(config, "effects", {}).items()))), _code_digest()):
+                       sorted(model_effects(config, table).items()))), _code_digest()):
         h.update(part.encode())
         h.update(b"\n")
     return h.hexdigest()

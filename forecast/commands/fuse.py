@@ -22,6 +22,7 @@ def fuse_cmd(
     end: str | None = typer.Option(None, "--end", help="Horizon end (YYYY-MM; default December of next year)."),
     units: str | None = typer.Option(None, "--units", help="Reference source whose units the fused series is in (default: the source overlapping most with the others)."),
     fata: str = typer.Option("merge", "--fata", help="merge (FATA in Khyber Pakhtunkhwa) or separate."),
+    steps: str = typer.Option("known", "--steps", help="Known-date level steps: 'known' (the country profile's dates, 2014-12 and 2021-08, each once the figures reach 3 months past it), 'none', or months YYYY-MM separated by commas."),
     random_seed: int = seed_option(what="the sampler and the simulated months"),
     draws: int = typer.Option(1000, "--draws", help="Posterior draws per chain."),
     tune: int = typer.Option(1000, "--tune", help="Warm-up iterations per chain."),
@@ -38,13 +39,14 @@ def fuse_cmd(
 ) -> None:
     """Fuse every source into one latent province-month series (in named reference units) with source scales."""
     from pakcast.forecast.errors import PakcastError
-    from pakcast.forecast.fusion import FusionConfig, parse_events, run, summary_lines
+    from pakcast.forecast.fusion import FusionConfig, parse_events, parse_steps, run, summary_lines
 
     try:
         cfg = FusionConfig(events=[(str(p), s) for p, s in parse_events([str(e) for e in events or []], source or [])],
                            reported=[str(p) for p in reported or []], encoding=encoding, start=start, end=end, units=units, fata=fata,
                            random_seed=random_seed, out=str(out) if out else None,
-                           json=str(json_out) if json_out else None, draws=draws, tune=tune, chains=chains)
+                           json=str(json_out) if json_out else None, draws=draws, tune=tune, chains=chains,
+                           effects=parse_steps(steps))
         cfg.validate()
         if backtest is not None:
             from pakcast.forecast.fusion_backtest import backtest_job

@@ -63,12 +63,13 @@ def test_thresholds_parse_and_refuse():
 
 
 def test_as_of_vintage_fits_only_figures_published_by_then():
-    from pakcast.forecast.fusion import build_observations
+    from pakcast.forecast.fusion import build_observations, model_effects
     from pakcast.forecast.fused_quarterly import _fusion_config
 
     cfg = _fusion_config(QuarterlyConfig(as_of="2021-06"), pd.Period("2022-06", "M"), "2021-06")
-    assert cfg.effects == {"2014_12": "2014-12"}  # the August-2021 step has no month after it yet
+    assert cfg.effects is None  # the steps follow the figures the fit sees
     t = build_observations(cfg)
+    assert model_effects(cfg, t) == {"2014_12": "2014-12"}  # the August-2021 step has no month after it yet
     assert str(t.frame["last"].max()) == "2021-06"
     assert any("after --as-of 2021-06" in k for k in t.exclusions)
 

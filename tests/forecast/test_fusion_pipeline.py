@@ -13,6 +13,9 @@ from pakcast.forecast.fusion import (
     FusionConfig,
     build_observations,
     choose_reference,
+    known_steps,
+    model_effects,
+    parse_steps,
     resolve_revisions,
 )
 from typer.testing import CliRunner
@@ -99,6 +102,27 @@ def test_bad_options_are_refused():
         FusionConfig(events=[(__file__, "sat")]).validate()
 
 
+def test_known_date_steps_by_default(shipped_table):
+    """Every fit gets the profile's steps that its figures reach; ``--steps`` overrides."""
+    assert FusionConfig().effects is None
+    assert model_effects(FusionConfig(), shipped_table) == {"2014_12": "2014-12", "2021_08": "2021-08"}
+    assert known_steps("2007-01", "2021-10") == {"2014_12": "2014-12"}  # two months after August 2021
+    assert known_steps("2007-01", "2021-11") == {"2014_12": "2014-12", "2021_08": "2021-08"}
+    assert known_steps("2015-01", "2025-12") == {"2021_08": "2021-08"}  # a step needs months before it
+    assert model_effects(FusionConfig(effects={}), shipped_table) == {}
+    assert parse_steps("known") is None and parse_steps("none") == {}
+    assert parse_steps("2014-12, 2021-08") == {"2014_12": "2014-12", "2021_08": "2021-08"}
+    for bad in ("2021", "2021-13", "known,2021-08"):
+        with pytest.raises(InputError, match="--steps"):
+            parse_steps(bad)
+    from pakcast.forecast.fusion_cache import fit_key
+
+    keys = {fit_key(FusionConfig(effects=e), shipped_table) for e in (None, {}, {"2021_08": "2021-08"})}
+    assert len(keys) == 3
+    assert fit_key(FusionConfig(), shipped_table) == fit_key(
+        FusionConfig(effects={"2014_12": "2014-12", "2021_08": "2021-08"}), shipped_table)
+
+
 def test_cli_fuse_end_to_end(tmp_path: Path):
     rep = tmp_path / "rep.csv"
     rows = [f"PX,month,2021-{m:02d},Pakistan,attacks,{20 + m},http://x,\n" for m in range(1, 13)]
@@ -120,6 +144,7 @@ def test_cli_fuse_end_to_end(tmp_path: Path):
     assert set(d) >= {"as_of", "units", "sources", "series", "diagnostics"}
     assert d["as_of"] == "2022-06"
     assert d["units"]["source"] == "UCDP"
+    assert d["steps"] == {"2021_08": "2021-08"}  # 2014-12 is before --start; 2021-08 has 10 months after it
     assert set(d["diagnostics"]) >= {"max_rhat", "min_ess_bulk", "divergences", "converged"}
     assert {s["source"] for s in d["sources"]} == {"UCDP", "PX"}
     assert set(d["series"][0]) == {"province", "month", "measure", "mean", "q05", "q95"}
