@@ -93,6 +93,16 @@ def backtest_tables(rows: list[dict]) -> dict:
     return out
 
 
+def _product(values) -> float | None:
+    """Product of the values (``None`` when one is missing or NaN)."""
+    out = 1.0
+    for v in values:
+        if v is None or v != v:
+            return None
+        out *= float(v)
+    return out
+
+
 def goal_table(scope: list[dict]) -> str:
     """Markdown: per goal series, the published CRPS against the best baseline's at each resolution
     and the quarter sums' 90% coverage, each marked met or missed."""
@@ -100,15 +110,20 @@ def goal_table(scope: list[dict]) -> str:
         return "met" if ok else "**missed**"
 
     lines = ["| series | measure | month CRPS: published / best baseline | quarter CRPS: published / best baseline "
-             "| quarter 90% coverage |", "|---|---|---|---|---|"]
+             "| quarter 90% coverage [90% interval] | 90% inside the interval | P(85-95% \\| calibrated) |",
+             "|---|---|---|---|---|---|---|"]
     for g in sorted(scope, key=lambda g: (g["province"], g["measure"])):
         cells = []
         for res in ("month", "quarter"):
             cells.append(f"{g[f'{res}_crps']:.2f} / {g[f'{res}_best_baseline_crps']:.2f} "
                          f"({g[f'{res}_best_baseline']}): {mark(g[f'{res}_no_worse_than_best_baseline'])}")
         cov = g["quarter_coverage_90"]
-        lines.append(f"| {g['province']} | {g['measure']} | {cells[0]} | {cells[1]} | {100 * cov:.1f}%: "
-                     f"{mark(g['quarter_coverage_90_in_85_95'])} |")
+        lo, hi = g.get("quarter_coverage_90_ci", [float("nan")] * 2)
+        cons = g.get("quarter_coverage_90_consistent_with_calibration")
+        pb = g.get("quarter_p_in_85_95_if_calibrated", float("nan"))
+        lines.append(f"| {g['province']} | {g['measure']} | {cells[0]} | {cells[1]} | {100 * cov:.1f}% "
+                     f"[{100 * lo:.1f}, {100 * hi:.1f}]: {mark(g['quarter_coverage_90_in_85_95'])} | "
+                     f"{'yes' if cons else '**no**'} | {pb:.2f} (n_eff {g.get('quarter_coverage_90_n_eff', 0):.0f}) |")
     return "\n".join(lines)
 
 
@@ -129,6 +144,9 @@ def backtest_figures(raw: dict) -> dict:
         "crps_no_worse_both": sum(bool(g.get("month_no_worse_than_best_baseline")) and
                                   bool(g.get("quarter_no_worse_than_best_baseline")) for g in scope),
         "coverage_in_85_95": sum(bool(g.get("quarter_coverage_90_in_85_95")) for g in scope),
+        "coverage_consistent_with_calibration": sum(bool(g.get("quarter_coverage_90_consistent_with_calibration"))
+                                                    for g in scope),
+        "p_all_in_85_95_if_calibrated": _product(g.get("quarter_p_in_85_95_if_calibrated") for g in scope),
         "series": ", ".join(sorted({g["province"] for g in scope})),
     }
     fig["tables"]["goal"] = goal_table(scope)

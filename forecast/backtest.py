@@ -662,8 +662,14 @@ def scorecard(scores: pd.DataFrame, annual_events: dict[str, float] | None = Non
     a moving-block bootstrap interval over origins (:func:`forecast.scoring.skill_interval`, blocks
     of ``block`` origins, ``level`` two-sided) on the per-origin mean CRPS.
 
+    Every row also has ``coverage_90_ci_low, coverage_90_ci_high`` (the same bootstrap over origins
+    for the coverage, :func:`forecast.scoring.coverage_interval`) and ``coverage_90_n_eff`` (the
+    number of independent outcomes with that sampling variance).
+
     Also returns ``goal_check`` (series with >= 10 attacks a year: the published forecast's CRPS no
-    worse than the best baseline's at both resolutions; quarter-sum 90% coverage in 85-95%) and
+    worse than the best baseline's at both resolutions; quarter-sum 90% coverage in 85-95%, with
+    whether 90% lies inside the coverage's interval and the probability that a calibrated forecaster
+    lands in 85-95% over ``n_eff`` outcomes, :func:`forecast.scoring.band_probability`) and
     ``calibration`` (PIT histograms of the published forecast and ``ens_crps`` per series, measure
     and horizon).
     """
@@ -679,6 +685,7 @@ def scorecard(scores: pd.DataFrame, annual_events: dict[str, float] | None = Non
     ks = sc.groupby(keys)["pit"].apply(lambda u: scoring.pit_ks_pvalue(u.to_numpy())).rename("pit_ks_p")
     agg = agg.merge(ks.reset_index(), on=keys)
     per_origin = sc.groupby(keys + ["origin"])["crps"].mean()
+    hits = sc.groupby(keys + ["origin"])["cov90"].agg(["sum", "size"])
     base = agg[agg["model"].isin(BASELINE_NAMES)]
     bb = base.loc[base.groupby(keys[:3])["crps"].idxmin(), keys[:3] + ["model", "crps"]]
     bb = bb.rename(columns={"model": "best_baseline", "crps": "best_baseline_crps"})
@@ -692,6 +699,10 @@ def scorecard(scores: pd.DataFrame, annual_events: dict[str, float] | None = Non
         seed = derive_seed(random_seed, "skill", r.measure, r.unique_id, r.resolution, r.model)
         si = scoring.skill_interval(la.to_numpy(), lb.to_numpy(), block=block, n_boot=n_boot, level=level,
                                     random_seed=seed)
+        h = hits.loc[(r.measure, r.unique_id, r.resolution, r.model)]
+        ci = scoring.coverage_interval(h["sum"].to_numpy(), h["size"].to_numpy(), block=block, n_boot=n_boot,
+                                       level=level, random_seed=derive_seed(random_seed, "coverage", r.measure,
+                                                                            r.unique_id, r.resolution, r.model))
         dm = np.nan
         if r.model != r.best_baseline and len(la) >= 3:
             try:
@@ -705,7 +716,8 @@ def scorecard(scores: pd.DataFrame, annual_events: dict[str, float] | None = Non
                      "log_score": rec["log_score"], "coverage_50": rec["coverage_50"],
                      "coverage_80": rec["coverage_80"], "n": int(rec["n"]), "n_origins": int(rec["n_origins"]),
                      "best_baseline": r.best_baseline, "best_baseline_crps": rec["best_baseline_crps"],
-                     "dm_pvalue": float(dm)})
+                     "dm_pvalue": float(dm), "coverage_90_ci_low": ci.ci_low, "coverage_90_ci_high": ci.ci_high,
+                     "coverage_90_n_eff": ci.n_eff})
     goal = []
     pub = {(x["measure"], x["province"], x["resolution"]): x for x in rows if x["published"]}
     for (meas, uid) in sorted({(m, u) for m, u, _ in pub}):
@@ -721,8 +733,15 @@ def scorecard(scores: pd.DataFrame, annual_events: dict[str, float] | None = Non
             rec[f"{res}_best_baseline_crps"] = x["best_baseline_crps"]
             rec[f"{res}_no_worse_than_best_baseline"] = bool(x["crps"] <= x["best_baseline_crps"] * (1 + 1e-12))
             rec[f"{res}_coverage_90"] = x["coverage_90"]
+            rec[f"{res}_coverage_90_ci"] = [x["coverage_90_ci_low"], x["coverage_90_ci_high"]]
+            rec[f"{res}_coverage_90_n_eff"] = x["coverage_90_n_eff"]
         cq = rec.get("quarter_coverage_90")
         rec["quarter_coverage_90_in_85_95"] = bool(cq is not None and 0.85 <= cq <= 0.95)
+        if cq is not None:
+            lo, hi = rec["quarter_coverage_90_ci"]
+            # 0.90 inside the bootstrap interval: the record cannot tell this forecast from a calibrated one
+            rec["quarter_coverage_90_consistent_with_calibration"] = bool(lo <= 0.9 <= hi)
+            rec["quarter_p_in_85_95_if_calibrated"] = scoring.band_probability(rec["quarter_coverage_90_n_eff"])
         goal.append(rec)
     calib = []
     for (meas, uid, model, hz), g in sc[sc["model"].isin([PUBLISHED, "ens_crps"])].groupby(

@@ -32,6 +32,10 @@ last) and return arrays of shape ``S``.
   :func:`pit_ks_pvalue` tests the PIT values for uniformity (Kolmogorov-Smirnov).
 * **Skill intervals** (:func:`skill_interval`): :math:`1 - \\bar S / \\bar S_{ref}` with a
   moving-block bootstrap over forecast origins (blocks keep the overlap of multi-step forecasts).
+* **Coverage intervals** (:func:`coverage_interval`): the same bootstrap for the share of outcomes
+  inside the central interval, with the effective number of independent outcomes it implies, and
+  :func:`band_probability`: how often a calibrated forecaster's coverage over that many outcomes
+  lands inside a goal band (the sampling noise of a coverage goal).
 * **Diebold-Mariano** (:func:`diebold_mariano`) with the Harvey-Leybourne-Newbold correction.
 * **Brier score** (:func:`brier_score`) of probability forecasts of a binary event,
   :math:`(p - 1_{\\text{event}})^2`, and the **reliability table** (:func:`reliability_table`):
@@ -77,6 +81,9 @@ __all__ = [
     "skill_score",
     "SkillInterval",
     "skill_interval",
+    "CoverageInterval",
+    "coverage_interval",
+    "band_probability",
     "DieboldMarianoResult",
     "diebold_mariano",
     "expected_abs_diff",
@@ -268,15 +275,88 @@ def skill_interval(score, reference, block: int = 4, n_boot: int = 2000, level: 
         return SkillInterval(nan if r.sum() <= 0 else 1 - s.sum() / r.sum(), nan, nan, T, int(block), level)
     est = 1.0 - s.sum() / r.sum()
     ell = max(1, min(int(block), T))
-    nb = -(-T // ell)
-    rng = np.random.default_rng(random_seed)
-    starts = rng.integers(0, T - ell + 1, size=(int(n_boot), nb))
-    idx = (starts[..., None] + np.arange(ell)).reshape(int(n_boot), -1)[:, :T]
+    idx = _block_indices(T, ell, n_boot, random_seed)
     rs = r[idx].sum(axis=1)
     boot = np.where(rs > 0, 1.0 - s[idx].sum(axis=1) / np.where(rs > 0, rs, 1.0), np.nan)
     a = (1 - level) / 2
     lo, hi = np.nanquantile(boot, [a, 1 - a])
     return SkillInterval(float(est), float(lo), float(hi), T, ell, level)
+
+
+def _block_indices(T: int, block: int, n_boot: int, random_seed) -> np.ndarray:
+    """``(n_boot, T)`` moving-block bootstrap indices: :math:`\\lceil T/\\ell\\rceil` blocks of
+    ``block`` = :math:`\\ell` consecutive positions drawn with replacement, cut to ``T``."""
+    nb = -(-T // block)
+    rng = np.random.default_rng(random_seed)
+    starts = rng.integers(0, T - block + 1, size=(int(n_boot), nb))
+    return (starts[..., None] + np.arange(block)).reshape(int(n_boot), -1)[:, :T]
+
+
+@dataclass(frozen=True)
+class CoverageInterval:
+    """Coverage :math:`\\hat c` with a bootstrap interval (``level`` two-sided) and ``n_eff``, the
+    number of independent outcomes with the same sampling variance."""
+
+    coverage: float
+    ci_low: float
+    ci_high: float
+    n: int
+    n_eff: float
+    block: int
+    level: float
+
+    def to_dict(self) -> dict:
+        return {"coverage": self.coverage, "ci_low": self.ci_low, "ci_high": self.ci_high, "n": self.n,
+                "n_eff": self.n_eff, "block": self.block, "level": self.level}
+
+
+def coverage_interval(hits, counts, block: int = 4, n_boot: int = 2000, level: float = 0.9,
+                      random_seed=None) -> CoverageInterval:
+    r"""Coverage :math:`\hat c = \sum_t h_t / \sum_t n_t` of ``hits`` :math:`h_t` (outcomes inside the
+    interval) out of ``counts`` :math:`n_t` (outcomes scored) per forecast origin :math:`t`, in time
+    order, with the moving-block bootstrap percentile interval of :func:`skill_interval`
+    (blocks of ``block`` origins keep the dependence between the overlapping forecasts of
+    neighbouring origins and between the horizons of one origin).
+
+    ``n_eff`` :math:`= \hat c(1-\hat c) / \widehat{\mathrm{var}}^*(\hat c)`: the number of
+    independent outcomes whose share would vary as much as the bootstrap says (``n`` / design
+    effect; NaN when :math:`\hat c` is 0 or 1 or the bootstrap does not vary). NaN interval with
+    fewer than 3 origins.
+    """
+    h, n = np.asarray(hits, dtype=float), np.asarray(counts, dtype=float)
+    if h.shape != n.shape or h.ndim != 1:
+        raise ValueError(f"hits and counts must be 1-d of equal length, got {h.shape} and {n.shape}")
+    keep = np.isfinite(h) & np.isfinite(n) & (n > 0)
+    h, n = h[keep], n[keep]
+    T, total = h.size, int(n.sum())
+    nan = float("nan")
+    if T == 0:
+        return CoverageInterval(nan, nan, nan, 0, nan, int(block), level)
+    est = float(h.sum() / n.sum())
+    if T < 3:
+        return CoverageInterval(est, nan, nan, total, nan, int(block), level)
+    ell = max(1, min(int(block), T))
+    idx = _block_indices(T, ell, n_boot, random_seed)
+    boot = h[idx].sum(axis=1) / n[idx].sum(axis=1)
+    a = (1 - level) / 2
+    lo, hi = np.quantile(boot, [a, 1 - a])
+    var = float(np.var(boot, ddof=1))
+    n_eff = est * (1 - est) / var if var > 0 and 0 < est < 1 else nan
+    return CoverageInterval(est, float(lo), float(hi), total, float(n_eff), ell, level)
+
+
+def band_probability(n_eff: float, level: float = 0.9, low: float = 0.85, high: float = 0.95) -> float:
+    r"""P(:math:`\text{low} \le X/n \le \text{high}`) for :math:`X \sim \mathrm{Bin}(n, \text{level})`,
+    :math:`n` = ``n_eff`` rounded: how often a calibrated forecaster (randomised-PIT coverage
+    indicators are Bernoulli(``level``) under calibration) shows a coverage inside the band over
+    ``n_eff`` independent outcomes. NaN when ``n_eff`` is not a positive number."""
+    if not np.isfinite(n_eff) or n_eff < 1:
+        return float("nan")
+    n = max(1, int(round(float(n_eff))))
+    k = np.arange(n + 1)
+    share = k / n
+    inside = (share >= low - 1e-12) & (share <= high + 1e-12)
+    return float(stats.binom.pmf(k[inside], n, level).sum())
 
 
 @dataclass(frozen=True)

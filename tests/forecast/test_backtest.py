@@ -158,7 +158,16 @@ def test_scorecard_rows_have_the_contract_keys(serial):
     ok = rows["skill_ci_low"].notna()
     assert (rows.loc[ok, "skill_ci_low"] <= rows.loc[ok, "skill_vs_best_baseline"] + 1e-12).all()
     assert rows["coverage_90"].between(0, 1).all()
+    ok = rows["coverage_90_ci_low"].notna()
+    assert ok.any()
+    assert (rows.loc[ok, "coverage_90_ci_low"] <= rows.loc[ok, "coverage_90"] + 1e-12).all()
+    assert (rows.loc[ok, "coverage_90"] <= rows.loc[ok, "coverage_90_ci_high"] + 1e-12).all()
     goal = {(g["measure"], g["province"]): g for g in card["goal_check"]}
+    a = goal[("attacks", "A")]
+    assert a["quarter_coverage_90_consistent_with_calibration"] == (
+        a["quarter_coverage_90_ci"][0] <= 0.9 <= a["quarter_coverage_90_ci"][1])
+    p = a["quarter_p_in_85_95_if_calibrated"]
+    assert np.isnan(p) or 0 <= p <= 1
     assert goal[("attacks", "A")]["in_goal_scope"] and not goal[("attacks", "C")]["in_goal_scope"]
     assert {"month_no_worse_than_best_baseline", "quarter_coverage_90"} <= set(goal[("attacks", "A")])
     assert {c["resolution"] for c in card["calibration"]} == {"month", "quarter"}

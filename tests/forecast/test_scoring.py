@@ -189,3 +189,32 @@ def test_skill_interval_brackets_the_skill_and_shrinks_with_more_origins():
     short = scoring.skill_interval(better[:20], ref[:20], random_seed=1)
     assert short.ci_high - short.ci_low > si.ci_high - si.ci_low
     assert np.isnan(scoring.skill_interval([1.0, 2.0], [1.0, 2.0]).ci_low)
+
+
+def test_coverage_interval_counts_dependent_outcomes_once():
+    """Independent Bernoulli(0.9) hits: ``n_eff`` near the number of outcomes and 0.9 inside the
+    interval; the same hit repeated over four horizons of an origin: ``n_eff`` near the number of
+    origins, not four times it."""
+    rng = np.random.default_rng(11)
+    T = 400
+    b = (rng.random(T) < 0.9).astype(float)
+    one = scoring.coverage_interval(b, np.ones(T), block=1, random_seed=2)
+    assert one.ci_low < 0.9 < one.ci_high and one.coverage == b.mean()
+    assert 0.8 * T < one.n_eff < 1.25 * T and one.n == T
+    four = scoring.coverage_interval(4 * b, 4 * np.ones(T), block=1, random_seed=2)
+    assert four.coverage == one.coverage and four.n == 4 * T
+    assert 0.8 * T < four.n_eff < 1.25 * T
+    assert np.isnan(scoring.coverage_interval([1.0, 1.0], [1.0, 1.0]).ci_low)
+    with pytest.raises(ValueError, match="equal length"):
+        scoring.coverage_interval([1.0], [1.0, 2.0])
+
+
+def test_band_probability_is_the_binomial_sum_and_matches_simulation():
+    from math import comb
+
+    exact = sum(comb(48, k) * 0.9**k * 0.1 ** (48 - k) for k in range(41, 46))  # 41/48 = 0.854 .. 45/48 = 0.9375
+    assert scoring.band_probability(48) == pytest.approx(exact, rel=1e-12)
+    rng = np.random.default_rng(5)
+    share = rng.binomial(48, 0.9, size=20000) / 48
+    assert np.mean((share >= 0.85) & (share <= 0.95)) == pytest.approx(exact, abs=0.01)
+    assert scoring.band_probability(5000) > 0.999 and np.isnan(scoring.band_probability(float("nan")))
