@@ -127,7 +127,9 @@ def test_unit_formats_and_backtest_tables():
                 "quarter_crps": 1.9, "quarter_best_baseline": "negbin_12", "quarter_best_baseline_crps": 2.0,
                 "quarter_coverage_90": 0.849,
                 "month_no_worse_than_best_baseline": True, "quarter_no_worse_than_best_baseline": True,
-                "quarter_coverage_90_in_85_95": False}],
+                "quarter_coverage_90_in_85_95": False, "quarter_coverage_90_ci": [0.8, 0.9],
+                "quarter_coverage_90_n_eff": 47.6, "quarter_coverage_90_consistent_with_calibration": True,
+                "quarter_p_in_85_95_if_calibrated": 0.769}],
            "selection": {"rule": "r", "by_origin": [
                {"measure": "attacks", "unique_id": "Sindh", "chosen": "negbin_12", "lambda": 0.0, "warmup": True,
                 "forecast_origin": False},
@@ -142,6 +144,8 @@ def test_unit_formats_and_backtest_tables():
     assert fig["Sindh"]["attacks"]["quarter"]["published"]["crps"] == 1.9
     assert fig["goal_summary"]["crps_no_worse_both"] == 1 and fig["selection_share_stack"]["Sindh"]["attacks"] == 0.5
     assert fig["goal_summary"]["coverage_in_85_95"] == 0
-    assert ("| Sindh | attacks | 0.70 / 0.75 (negbin_12): met | 1.90 / 2.00 (negbin_12): met | 84.9%: **missed** |"
-            in fig["tables"]["goal"])  # 84.9% (not a rounded 85%) beside "missed"
+    assert ("| Sindh | attacks | 0.70 / 0.75 (negbin_12): met | 1.90 / 2.00 (negbin_12): met | 84.9% [80.0, 90.0]: "
+            "**missed** | yes | 0.77 (n_eff 48) |" in fig["tables"]["goal"])  # 84.9% (not a rounded 85%) beside "missed"
+    assert fig["goal_summary"]["coverage_consistent_with_calibration"] == 1
+    assert fig["goal_summary"]["p_all_in_85_95_if_calibrated"] == 0.769
     assert fig["selection_mean_lambda"]["Sindh"]["attacks"] == 0.25  # warm-up origins not counted
