@@ -34,6 +34,8 @@ def _savefig(fig: Any, path: Path) -> Path:
 
 #: a source's figure above this multiple of the fused 90% band's top is marked on the panel's top edge
 OUTLIER = 4.0
+#: legend text size (points): the figures go into briefings at about page width, where 6 pt is too small to read
+LEGEND_PT = 7.5
 
 
 def draw_fused(axes: Any, fused: pd.DataFrame, obs: pd.DataFrame, scales: pd.DataFrame, prov: str,
@@ -119,11 +121,11 @@ def draw_fused(axes: Any, fused: pd.DataFrame, obs: pd.DataFrame, scales: pd.Dat
         if src in now_of:
             handles.append(Patch(color=color[src]))
             labels.append(f"{src}, scale now: " + ", ".join(f"{m} {v:.2f}" for m, v in now_of[src].items()))
-    # as many columns (at most 3) as fit in the panel's width: 6-pt text is about 3 pt a character,
-    # a column's mark and gaps about 30 pt
+    # as many columns (at most 3) as fit in the panel's width: text is about half its point size wide
+    # a character, a column's mark and gaps about 30 pt
     width_pt = axes[-1].get_position().width * axes[-1].figure.get_figwidth() * 72
-    ncol = int(np.clip(width_pt // (3.0 * max(map(len, labels)) + 30), 1, 3))
-    legend_below(axes[-1], handles=handles, labels=labels, fontsize=6, ncol=ncol)
+    ncol = int(np.clip(width_pt // (0.5 * LEGEND_PT * max(map(len, labels)) + 30), 1, 3))
+    legend_below(axes[-1], handles=handles, labels=labels, fontsize=LEGEND_PT, ncol=ncol)
 
 
 def legend_below(ax: Any, **kw: Any) -> Any:
