@@ -2,8 +2,10 @@
 walks, ``numba``) against the same kernel without whitening (``numba-plain``: the non-centred
 walks), the default with the common scale shift (``numba-shift``, see
 :meth:`pakcast.models.fusion.MeasurementModel.common_shift`), nutpie on the PyMC graph (``nutpie``)
-and plain PyMC NUTS (``pymc``), same model, same data, same seed, in one run. ``--steps
-2014-12,2021-08`` adds known-date level steps (as the quarterly run fits).
+and plain PyMC NUTS (``pymc``), same model, same data, same seed, in one run. The model is the default fit's: ``--steps known``
+(default) gives it the known-date level steps that ``pakcast fuse`` and the quarterly run fit on
+that window (:func:`pakcast.forecast.fusion.model_effects`); ``--steps none`` or months
+(``2014-12,2021-08``) choose others.
 
 Data: ``--data shipped`` (default) is the shipped observation table of ``pakcast fuse`` from
 ``--start`` (every shipped source, 7 provinces, to the horizon); ``--data simulated`` is
@@ -28,12 +30,16 @@ def _problem(a: argparse.Namespace):
     from pakcast.models.fusion import simulate_fusion
 
     if a.data == "simulated":
+        a.steps = "" if a.steps.strip().lower() in ("known", "none") else a.steps
         obs, truth = simulate_fusion(n_units=a.units, n_months=a.months, horizon=0, random_seed=1)
         return obs, "A", truth["units"], truth["months"], ("attacks", "deaths"), f"simulated {a.units} units x {a.months} months"
-    from pakcast.forecast.fusion import MEASURES, FusionConfig, build_observations, choose_reference
+    from pakcast.forecast.fusion import (MEASURES, FusionConfig, build_observations, choose_reference, model_effects,
+                                         parse_steps)
 
-    t = build_observations(FusionConfig(start=a.start, figures=False))
+    cfg = FusionConfig(start=a.start, figures=False, effects=parse_steps(a.steps))
+    t = build_observations(cfg)
     units, _ = choose_reference(t.frame)
+    a.steps = ",".join(model_effects(cfg, t).values())  # the steps the default fit of this window has
     return (t.frame, units, t.units, t.months, list(MEASURES),
             f"shipped data {t.months[0]}..{t.months[-1]}, {len(t.units)} provinces, reference units {units}")
 
@@ -50,7 +56,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tune", type=int, default=500)
     ap.add_argument("--chains", type=int, default=2)
     ap.add_argument("--samplers", default="numba,numba-plain,pymc")
-    ap.add_argument("--steps", default="", help="known-date level steps, comma-separated months (YYYY-MM)")
+    ap.add_argument("--steps", default="known",
+                    help="known-date level steps: 'known' (the default fit's: the profile's dates the window's figures "
+                         "reach; none on simulated data), 'none', or comma-separated months (YYYY-MM)")
     ap.add_argument("--random-seed", type=int, default=1, help="the samplers' seed (one for every sampler)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
