@@ -1,7 +1,9 @@
 """Measurement model: the default sampler (nutpie on the hand-written Numba density with whitened
 walks, ``numba``) against the same kernel without whitening (``numba-plain``: the non-centred
 walks), the default with the common scale shift (``numba-shift``, see
-:meth:`pakcast.models.fusion.MeasurementModel.common_shift`), nutpie on the PyMC graph (``nutpie``)
+:meth:`pakcast.models.fusion.MeasurementModel.common_shift`), the default with nutpie's mass matrix
+adapted from the draws alone, as PyMC and Stan adapt it (``numba-drawmass``:
+``use_grad_based_mass_matrix=False``), nutpie on the PyMC graph (``nutpie``)
 and plain PyMC NUTS (``pymc``), same model, same data, same seed, in one run. The model is the default fit's: ``--steps known``
 (default) gives it the known-date level steps that ``pakcast fuse`` and the quarterly run fit on
 that window (:func:`pakcast.forecast.fusion.model_effects`); ``--steps none`` or months
@@ -74,8 +76,9 @@ def main(argv: list[str] | None = None) -> None:
         m = MeasurementModel(obs, units, latent, months, measures=measures, whiten=whiten, effects=effects,
                              common_shift=s == "numba-shift")
         t0, c0 = time.perf_counter(), time.process_time()
+        opts = {"use_grad_based_mass_matrix": False} if s == "numba-drawmass" else {}
         r = m.fit(sampler="numba" if s.startswith("numba") else s, random_seed=a.random_seed, draws=a.draws, tune=a.tune,
-                  chains=a.chains)
+                  chains=a.chains, **opts)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         dg = r.diagnostics
         ss = r.idata.sample_stats

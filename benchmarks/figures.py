@@ -231,10 +231,11 @@ JOBS = {
         Job("bench_fusion",
             ("python", "-m", "benchmarks.bench_fusion", "--data", "shipped", "--start", "2021-01",
              "--draws", "300", "--tune", "300", "--chains", "2",
-             "--samplers", "numba,numba-plain,pymc", "--json", "{out}"),
+             "--samplers", "numba,numba-plain,numba-drawmass,pymc", "--json", "{out}"),
             lambda raw: raw,
-            "the measurement model's samplers on the shipped data from 2021-01: whitened Numba kernel, the same "
-            "kernel without whitening, plain PyMC NUTS (docs/readme/fusion.md)"),
+            "the measurement model's samplers on the shipped data from 2021-01 (the default fit's model, with its "
+            "known-date steps): whitened Numba kernel, the same kernel without whitening, the same kernel with the "
+            "mass matrix adapted from draws alone, plain PyMC NUTS (docs/readme/fusion.md)"),
         Job("bench_bayes",
             ("python", "-m", "benchmarks.bench_bayes", "--json", "{out}"),
             bayes_figures,
