@@ -170,6 +170,13 @@ def test_cli_fuse_refuses_bad_file_with_one_line(tmp_path: Path):
     assert "unknown metric" in res.output and "Traceback" not in res.output
 
 
+def test_cli_fuse_refuses_bad_steps_with_one_line(tmp_path: Path):
+    res = CliRunner().invoke(app, ["fuse", "--steps", "2021", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1
+    assert "--steps '2021'" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "o").exists()  # refused before anything is read or written
+
+
 def test_reported_file_in_another_encoding(tmp_path: Path):
     """--encoding reads a Latin-1 table of published figures; an unknown encoding is a clear error."""
     rep = tmp_path / "rep.csv"
