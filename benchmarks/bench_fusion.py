@@ -29,21 +29,23 @@ from benchmarks._common import fmt_table, machine
 
 
 def _problem(a: argparse.Namespace):
+    """``(observations, units, latent units, months, measures, label, steps)``; ``steps`` name ->
+    ``YYYY-MM`` as ``pakcast fuse --steps`` reads them (``known`` on shipped data: the steps the
+    default fit of this window has; none on simulated data)."""
+    from pakcast.forecast.fusion import (MEASURES, FusionConfig, build_observations, choose_reference, model_effects,
+                                         parse_steps)
     from pakcast.models.fusion import simulate_fusion
 
     if a.data == "simulated":
-        a.steps = "" if a.steps.strip().lower() in ("known", "none") else a.steps
         obs, truth = simulate_fusion(n_units=a.units, n_months=a.months, horizon=0, random_seed=1)
-        return obs, "A", truth["units"], truth["months"], ("attacks", "deaths"), f"simulated {a.units} units x {a.months} months"
-    from pakcast.forecast.fusion import (MEASURES, FusionConfig, build_observations, choose_reference, model_effects,
-                                         parse_steps)
-
+        return (obs, "A", truth["units"], truth["months"], ("attacks", "deaths"),
+                f"simulated {a.units} units x {a.months} months", parse_steps(a.steps) or {})
     cfg = FusionConfig(start=a.start, figures=False, effects=parse_steps(a.steps))
     t = build_observations(cfg)
     units, _ = choose_reference(t.frame)
-    a.steps = ",".join(model_effects(cfg, t).values())  # the steps the default fit of this window has
     return (t.frame, units, t.units, t.months, list(MEASURES),
-            f"shipped data {t.months[0]}..{t.months[-1]}, {len(t.units)} provinces, reference units {units}")
+            f"shipped data {t.months[0]}..{t.months[-1]}, {len(t.units)} provinces, reference units {units}",
+            model_effects(cfg, t))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -64,12 +66,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--random-seed", type=int, default=1, help="the samplers' seed (one for every sampler)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
-    obs, units, latent, months, measures, label = _problem(a)
+    obs, units, latent, months, measures, label, steps = _problem(a)
     import pandas as pd
 
-    effects = {m.replace("-", "_"): pd.Period(m, "M") for m in a.steps.split(",") if m} or None
+    effects = {name: pd.Period(m, "M") for name, m in steps.items()} or None
     if effects:
-        label += f", level steps at {', '.join(a.steps.split(','))}"
+        label += f", level steps at {', '.join(steps.values())}"
     rows = []
     for s in a.samplers.split(","):
         whiten = "none" if s == "numba-plain" else "auto"

@@ -684,8 +684,7 @@ def scorecard(scores: pd.DataFrame, annual_events: dict[str, float] | None = Non
            .reset_index())
     ks = sc.groupby(keys)["pit"].apply(lambda u: scoring.pit_ks_pvalue(u.to_numpy())).rename("pit_ks_p")
     agg = agg.merge(ks.reset_index(), on=keys)
-    per_origin = sc.groupby(keys + ["origin"])["crps"].mean()
-    hits = sc.groupby(keys + ["origin"])["cov90"].agg(["sum", "size"])
+    per_origin = sc.groupby(keys + ["origin"]).agg(crps=("crps", "mean"), hits=("cov90", "sum"), n=("cov90", "size"))
     base = agg[agg["model"].isin(BASELINE_NAMES)]
     bb = base.loc[base.groupby(keys[:3])["crps"].idxmin(), keys[:3] + ["model", "crps"]]
     bb = bb.rename(columns={"model": "best_baseline", "crps": "best_baseline_crps"})
@@ -693,14 +692,14 @@ def scorecard(scores: pd.DataFrame, annual_events: dict[str, float] | None = Non
     rows = []
     for r in agg.itertuples(index=False):
         rec = r._asdict()
-        la = per_origin.loc[(r.measure, r.unique_id, r.resolution, r.model)]
-        lb = per_origin.loc[(r.measure, r.unique_id, r.resolution, r.best_baseline)]
+        po = per_origin.loc[(r.measure, r.unique_id, r.resolution, r.model)]
+        la = po["crps"]
+        lb = per_origin.loc[(r.measure, r.unique_id, r.resolution, r.best_baseline), "crps"]
         la, lb = la.align(lb, join="inner")
         seed = derive_seed(random_seed, "skill", r.measure, r.unique_id, r.resolution, r.model)
         si = scoring.skill_interval(la.to_numpy(), lb.to_numpy(), block=block, n_boot=n_boot, level=level,
                                     random_seed=seed)
-        h = hits.loc[(r.measure, r.unique_id, r.resolution, r.model)]
-        ci = scoring.coverage_interval(h["sum"].to_numpy(), h["size"].to_numpy(), block=block, n_boot=n_boot,
+        ci = scoring.coverage_interval(po["hits"].to_numpy(), po["n"].to_numpy(), block=block, n_boot=n_boot,
                                        level=level, random_seed=derive_seed(random_seed, "coverage", r.measure,
                                                                             r.unique_id, r.resolution, r.model))
         dm = np.nan

@@ -85,6 +85,7 @@ EVENT_SOURCE_NAMES = {"ucdp": "UCDP", "gtd": "GTD", "acled": "ACLED", "csv": "CS
 _REVISION = re.compile(r"revis|quoted in|comparison figure|\bfinal\b", re.IGNORECASE)
 _ORIGINAL = re.compile(r"\bas first\b|later revised", re.IGNORECASE)
 _RANK = {"month": 0, "quarter": 1, "half": 2, "ytd": 2, "year": 3}
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")  # an option's month, YYYY-MM
 #: months of figures a known-date step needs after its first month before the model fits it
 MIN_POST_MONTHS = 3
 
@@ -126,7 +127,7 @@ class FusionConfig:
     def validate(self) -> None:
         for name in ("start",) + (("end",) if self.end else ()):
             v = getattr(self, name)
-            if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(v)):
+            if not _MONTH.fullmatch(str(v)):
                 raise InputError(f"--{name} {v!r}: expected YYYY-MM")
         if pd.Period(self.start, "M") >= pd.Period(self.end or default_end(), "M"):
             raise InputError(f"--start {self.start} must be before the horizon end {self.end or default_end()}")
@@ -152,10 +153,10 @@ class FusionConfig:
                 raise InputError(f"--{k} must be a positive integer")
         months = pd.period_range(self.start, self.end or default_end(), freq="M")
         for name, when in (self.effects or {}).items():
-            if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(when)) or pd.Period(when, "M") not in months:
+            if not _MONTH.fullmatch(str(when)) or pd.Period(when, "M") not in months:
                 raise InputError(f"effect {name!r} at {when!r}: expected a month YYYY-MM in {months[0]}..{months[-1]}")
         if self.as_of is not None:
-            if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", str(self.as_of)):
+            if not _MONTH.fullmatch(str(self.as_of)):
                 raise InputError(f"--as-of {self.as_of!r}: expected YYYY-MM")
             if not months[0] <= pd.Period(self.as_of, "M") <= months[-1]:
                 raise InputError(f"--as-of {self.as_of} is outside {months[0]}..{months[-1]}")
@@ -515,10 +516,10 @@ def known_steps(first: str | pd.Period, last: str | pd.Period) -> dict[str, str]
 
     first, last = pd.Period(first, "M"), pd.Period(last, "M")
     out = {}
-    for when in profile().intervention_months():
+    for when, label in profile().intervention_labels().items():
         m = pd.Period(when[:7], "M")
         if first < m and m + MIN_POST_MONTHS <= last:
-            out[m.strftime("%Y_%m")] = str(m)
+            out[label] = str(m)
     return out
 
 
@@ -540,7 +541,7 @@ def parse_steps(text: str) -> dict[str, str] | None:
         return {}
     out = {}
     for part in (x.strip() for x in t.split(",")):
-        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", part):
+        if not _MONTH.fullmatch(part):
             raise InputError(f"--steps {text!r}: expected 'known', 'none' or months YYYY-MM separated by commas")
         out[part.replace("-", "_")] = part
     return out
