@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numba import njit
@@ -46,7 +47,7 @@ class Layout:
     R: int = 0   # yearly scale-drift innovations
     Q: int = 0   # measures with transient month effects (0: none; M with them)
 
-    @property
+    @cached_property
     def blocks(self) -> list[tuple[str, tuple[int, ...]]]:
         M, U, T, S, E, F, K, G, P, R = self.M, self.U, self.T, self.S, self.E, self.F, self.K, self.G, self.P, self.R
         Q = self.Q
@@ -56,7 +57,7 @@ class Layout:
                 ("log_alpha_unit", (G,)), ("logit_phi", (P,)), ("kappa_drift", (R,)),
                 ("log_fast_mean", (Q,)), ("log_log_fast_sd", (Q,)), ("log_fast_raw", (Q, U)), ("fast", (Q, U, T))]
 
-    @property
+    @cached_property
     def offsets(self) -> dict[str, tuple[int, int]]:
         out, o = {}, 0
         for name, shape in self.blocks:
@@ -65,7 +66,7 @@ class Layout:
             o += n
         return out
 
-    @property
+    @cached_property
     def ndim(self) -> int:
         return list(self.offsets.values())[-1][1]
 
@@ -591,34 +592,44 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
     return lp
 
 
+@njit(cache=True)
 def walk_states(x, dims, pri, h, sinfo, lvmu):
     """The walk states ``v`` (M, U, T), scales ``sigma`` (M, U) and persistences ``phi`` (M) of a
-    whitened parameter vector (numpy twin of the forward pass of :func:`logp_grad`; used to store
-    the draws as level and standardised innovations)."""
-    M, U, T = int(dims[0]), int(dims[1]), int(dims[2])
-    n_before = M * U + 2 * M + M * U + M * U * max(T - 1, 0) + M * max(int(dims[3]) - 1, 0) + int(dims[4]) * M * U
-    o_ph = n_before + int(dims[5]) + int(dims[6]) + int(dims[7])
-    phis = np.array([_sigmoid(x[o_ph + j]) for j in range(M)]) if int(dims[8]) else np.ones(M)
+    whitened parameter vector (the forward pass of :func:`logp_grad` alone; used to store the
+    draws as level and standardised innovations)."""
+    M, U, T = dims[0], dims[1], dims[2]
+    S = dims[3]
+    n_before = M * U + 2 * M + M * U + M * max(T - 1, 0) * U + M * max(S - 1, 0) + dims[4] * M * U
+    o_ph = n_before + dims[5] + dims[6] + dims[7]
+    phis = np.ones(M)
+    if dims[8]:
+        for j in range(M):
+            phis[j] = _sigmoid(x[o_ph + j])
     o_lsm = M * U
     o_lsd = o_lsm + M
     o_raw = o_lsd + M
     o_z = o_raw + M * U
     v = np.empty((M, U, T))
     sigma = np.empty((M, U))
-    Ld, Lo, dLd, dLo, pLd, pLo = (np.zeros(T) for _ in range(6))
+    Ld, Lo, dLd, dLo, pLd, pLo = np.zeros(T), np.zeros(T), np.zeros(T), np.zeros(T), np.zeros(T), np.zeros(T)
+    d = np.empty(T)
     for m in range(M):
         lsd = math.exp(x[o_lsd + m])
         s0 = pri[1] if m == 0 else pri[3]
         for u in range(U):
             mu0 = lvmu[m, u] + (pri[0] if m == 0 else pri[2])
             sg = math.exp(_log_sigma(x[o_lsm + m], lsd, x[o_raw + m * U + u], sinfo[m, u])[0])
-            sg *= math.sqrt(1.0 - phis[m] * phis[m]) if int(dims[8]) else 1.0
+            if dims[8]:
+                sg *= math.sqrt(1.0 - phis[m] * phis[m])
             sigma[m, u] = sg
             _walk_cholesky(sg, s0, h[m, u], T, Ld, Lo, dLd, dLo, phis[m], pLd, pLo)
-            eps = np.concatenate([[x[m * U + u]], x[o_z + (m * U + u) * (T - 1):o_z + (m * U + u + 1) * (T - 1)]])
-            d = np.empty(T)
+            base_z = o_z + (m * U + u) * (T - 1)
             for t in range(T - 1, -1, -1):
-                e_t = eps[t] - (Lo[t + 1] * d[t + 1] if t < T - 1 else 0.0)
+                e_t = x[m * U + u] if t == 0 else x[base_z + t - 1]
+                if t < T - 1:
+                    e_t -= Lo[t + 1] * d[t + 1]
                 d[t] = e_t / Ld[t]
-            v[m, u] = mu0 + d
+            for t in range(T):
+                v[m, u, t] = mu0 + d[t]
     return v, sigma, phis
+

@@ -134,6 +134,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -887,7 +888,7 @@ class MeasurementModel:
         return model
 
     # ------------------------------------------------------------------------------------------
-    @property
+    @cached_property
     def layout(self) -> Layout:
         d = self.design
         return Layout(M=len(d.measures), U=len(d.units), T=d.n_fit, S=d.n_seasons if d.season_index is not None else 0,
@@ -1148,39 +1149,43 @@ class MeasurementModel:
                          "fast_z": ("measure", "unit", "fit_month")})
         return dims
 
-    def compile_nutpie(self, random_seed: int | None = None):
-        """The model as a nutpie ``PyFuncModel`` on the Numba kernel (no PyTensor compilation)."""
-        import nutpie
-        from nutpie.compiled_pyfunc import from_pyfunc
+    def compile_nutpie(self):
+        """The model as a nutpie compiled model on the Numba kernel's C callbacks
+        (:mod:`pakcast.models.fusion._callbacks`; no PyTensor and no Python between the sampler and
+        the density). It stores the sampler's coordinates as the draws (variable ``x``);
+        :meth:`posterior_from_coordinates` turns them into the named values."""
+        from nutpie.compile_pymc import CompiledPyMCModel
+        from pakcast.models.fusion._callbacks import copy_callback, logp_callback, pack_kernel_args
 
-        args = self._kernel_args()
-        x0 = self.initial_point(0)
-        probe = self.expand(x0)
-        names = list(probe)
-        shapes = [tuple(np.shape(probe[n])) for n in names]
+        n = self.layout.ndim
+        table, keep = pack_kernel_args(self._kernel_args())
 
-        def make_logp_fn():
-            def logp(x, **_):
-                x = np.ascontiguousarray(x, dtype=np.float64)
-                g = np.empty_like(x)
-                v = logp_grad(x, *args, g)
-                return float(v), g
-            return logp
-
-        def make_expand_fn(seed1, seed2, chain):
-            def expand(x, **_):
-                e = self.expand(x)
-                return {n: np.ascontiguousarray(np.asarray(e[n], dtype=np.float64)) for n in names}
-            return expand
-
-        def make_initial_point(seed):
+        def initial_point(seed):
             return self.initial_point(int(seed) % (2**32))
 
-        coords = {k: [str(c) for c in v] for k, v in self.design.coords().items() if k != "obs"}
+        return CompiledPyMCModel(
+            _n_dim=n, dims={"x": ("coordinate",)}, _coords={"coordinate": pd.RangeIndex(n)}, _shapes={"x": (n,)},
+            compiled_logp_func=logp_callback, compiled_expand_func=copy_callback, initial_point_func=initial_point,
+            shared_data={f"arg{i}": a for i, a in enumerate(keep)}, user_data=table, n_expanded=n,
+            shape_info=(["x"], [slice(0, n)], [(n,)]), logp_func=None, expand_func=None)
+
+    def posterior_from_coordinates(self, x: Any):
+        """The named posterior (:meth:`expand` of every draw, with its dims and coords) of the
+        sampler's coordinates ``x`` (an ``xarray.DataArray`` with dims chain, draw, coordinate)."""
+        import xarray as xr
+
+        arr = np.asarray(x)
+        C, D = arr.shape[:2]
+        draws = [self.expand(arr[c, d]) for c in range(C) for d in range(D)]
+        coords = {k: np.array([str(c) for c in v], dtype=object) for k, v in self.design.coords().items() if k != "obs"}
         dims = self._expanded_dims()
-        del nutpie
-        return from_pyfunc(self.layout.ndim, make_logp_fn, make_expand_fn, [np.dtype("float64")] * len(names),
-                           shapes, names, coords=coords, dims=dims, make_initial_point_fn=make_initial_point)
+        data = {}
+        for name in draws[0]:
+            v = np.stack([np.asarray(e[name], dtype=float) for e in draws]).reshape((C, D) + np.shape(draws[0][name]))
+            data[name] = (("chain", "draw") + tuple(dims.get(name, ())), v)
+        used = {d for _, (dd, _) in data.items() for d in dd}
+        return xr.Dataset(data, coords={"chain": np.asarray(x["chain"]), "draw": np.asarray(x["draw"]),
+                                        **{k: v for k, v in coords.items() if k in used}})
 
     def fit(self, *, random_seed: int | None = None, sampler: str = "numba", draws: int = 1000,
             tune: int = 1000, chains: int = 4, cores: int | None = None, target_accept: float = 0.9,
@@ -1203,6 +1208,7 @@ class MeasurementModel:
         t0 = time.perf_counter()
         c0 = time.process_time()
         if sampler == "numba":
+            import arviz as az
             import nutpie
 
             compiled = self.compile_nutpie()
@@ -1212,6 +1218,10 @@ class MeasurementModel:
                                   cores=int(cores) if cores is not None else min(int(chains), 2), seed=seed,
                                   progress_bar=progressbar, target_accept=target_accept, save_warmup=False,
                                   **sampler_options)
+            posterior = self.posterior_from_coordinates(idata.posterior["x"])
+            posterior.attrs.update(idata.posterior.attrs)
+            idata = az.InferenceData(posterior=posterior,
+                                     **{g: idata[g] for g in idata.groups() if g != "posterior"})
             idata.attrs.update({"sampler": "numba", "random_seed": -1 if random_seed is None else int(random_seed),
                                 "compile_seconds": t1 - t0, "sampling_seconds": time.perf_counter() - t1,
                                 "draws": int(draws), "tune": int(tune), "chains": int(chains)})

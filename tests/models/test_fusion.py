@@ -138,6 +138,31 @@ def test_common_shift_changes_coordinates_not_the_model():
     assert on.logp(x_on)[0] == pytest.approx(off.logp(x_off)[0], rel=1e-11)
 
 
+def test_c_callback_is_the_kernel():
+    """What nutpie calls (the C callback reading the kernel's arguments from the address table) is
+    the kernel itself, bit for bit, also where the density is not finite (return code 4)."""
+    import ctypes
+
+    from pakcast.models.fusion._callbacks import logp_callback, pack_kernel_args
+
+    obs, truth = simulate_fusion(n_units=3, n_months=48, horizon=2, break_month=30, random_seed=5)
+    model = MeasurementModel(obs, "A", truth["units"], truth["months"], effects={"break": truth["months"][30]},
+                             transient=True)
+    table, keep = pack_kernel_args(model._kernel_args())
+    ptr = ctypes.POINTER(ctypes.c_double)
+    call = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_uint64, ptr, ptr, ptr, ctypes.c_void_p)(logp_callback.address)
+    for seed in (1, 2):
+        x = model.initial_point(seed, jitter=0.5)
+        g, lp = np.empty_like(x), np.empty(1)
+        rc = call(x.size, x.ctypes.data_as(ptr), g.ctypes.data_as(ptr), lp.ctypes.data_as(ptr), table.ctypes.data)
+        want, gw = model.logp(x)
+        assert rc == 0 and lp[0] == want and np.array_equal(g, gw)
+    x[model.layout.offsets["log_alpha"][0]] = np.inf
+    assert call(x.size, x.ctypes.data_as(ptr), g.ctypes.data_as(ptr), lp.ctypes.data_as(ptr), table.ctypes.data) != 0
+    with pytest.raises(ValueError, match="kernel argument 0"):
+        pack_kernel_args((np.zeros((2, 2), dtype=np.int64),) + model._kernel_args()[1:])
+
+
 def test_effects_gradient():
     obs, truth = simulate_fusion(n_units=2, n_months=36, horizon=0, break_month=20, random_seed=4)
     model = MeasurementModel(obs, "A", truth["units"], truth["months"], effects={"break": truth["months"][20]})
