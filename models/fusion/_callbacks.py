@@ -26,7 +26,7 @@ KERNEL_ARG_TYPES: tuple[tuple[type, int], ...] = (
     (np.float64, 2), (np.float64, 2), (np.int64, 1), (np.float64, 1), (np.float64, 3), (np.float64, 2),
     (np.int64, 1), (np.int64, 1), (np.int64, 1), (np.int64, 1), (np.float64, 2), (np.float64, 3),
     (np.int64, 1), (np.int64, 1), (np.int64, 1), (np.int64, 1), (np.float64, 2), (np.float64, 1),
-    (np.int64, 1), (np.float64, 1), (np.int64, 1), (np.float64, 3))
+    (np.int64, 1), (np.float64, 1), (np.int64, 1), (np.float64, 3), (np.int64, 1), (np.int64, 1))
 _SLOT = 4   # per argument in the address table: address, then three extents
 
 
@@ -84,7 +84,7 @@ def logp_callback(dim, x_, g_, logp_, table_):
     """nutpie's C log-density callback: :func:`logp_grad` with its arguments read from the
     address table of :func:`pack_kernel_args` (``table_``). Returns 0, or 3 / 4 where the gradient
     / the density is not finite (as nutpie's own compiled models do)."""
-    tab = carray(table_, (28 * _SLOT,), np.int64)
+    tab = carray(table_, (30 * _SLOT,), np.int64)
     x = carray(x_, (dim,))
     g = carray(g_, (dim,))
     f8, i8 = np.float64, np.int64
@@ -94,7 +94,8 @@ def logp_callback(dim, x_, g_, logp_, table_):
                    _view1(tab, 12, i8), _view1(tab, 13, i8), _view1(tab, 14, i8), _view1(tab, 15, i8),
                    _view2(tab, 16, f8), _view3(tab, 17, f8), _view1(tab, 18, i8), _view1(tab, 19, i8),
                    _view1(tab, 20, i8), _view1(tab, 21, i8), _view2(tab, 22, f8), _view1(tab, 23, f8),
-                   _view1(tab, 24, i8), _view1(tab, 25, f8), _view1(tab, 26, i8), _view3(tab, 27, f8), g)
+                   _view1(tab, 24, i8), _view1(tab, 25, f8), _view1(tab, 26, i8), _view3(tab, 27, f8),
+                   _view1(tab, 28, i8), _view1(tab, 29, i8), g)
     carray(logp_, (1,))[0] = lp
     for i in range(dim):
         if not math.isfinite(g[i]):

@@ -25,8 +25,8 @@ from functools import cached_property
 
 import numpy as np
 from numba import njit
-from pakcast.models.likelihood._special import count_sums_table
-from pakcast.models.likelihood.negbin import _nb_elem_tab
+from pakcast.models.likelihood._special import count_sums_at
+from pakcast.models.likelihood.negbin import _nb_elem_mu
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -123,6 +123,7 @@ def _walk_cholesky(sg, s0, hrow, T, Ld, Lo, dLd, dLo, phi, pLd, pLo):
     div = -2.0 / (sg * sg * sg)          # d(1/sigma^2)/d sigma
     f2 = phi * phi
     logdet = 0.0
+    prod = 1.0                           # running product of the diagonal (one log per renormalisation)
     for t in range(T):
         if T == 1:
             p, dp, pp = 1.0 / (s0 * s0), 0.0, 0.0
@@ -146,8 +147,11 @@ def _walk_cholesky(sg, s0, hrow, T, Ld, Lo, dLd, dLo, phi, pLd, pLo):
             Ld[t] = math.sqrt(p - Lo[t] * Lo[t])
             dLd[t] = (dp - 2.0 * Lo[t] * dLo[t]) / (2.0 * Ld[t])
             pLd[t] = (pp - 2.0 * Lo[t] * pLo[t]) / (2.0 * Ld[t])
-        logdet += math.log(Ld[t])
-    return logdet
+        prod *= Ld[t]
+        if prod > 1e150 or prod < 1e-150:
+            logdet += math.log(prod)
+            prod = 1.0
+    return logdet + math.log(prod)
 
 
 @njit(cache=True, inline="always")
@@ -160,7 +164,8 @@ def _sigmoid(v):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, sinfo, tab_len, ncov, obs_disp,
-              disp_key, lvmu, wef, drift_start, drift_len, obs_dy, csl, cg, cwk, cmk, cwz, cmz, hf, g):
+              disp_key, lvmu, wef, drift_start, drift_len, obs_dy, csl, cg, cwk, cmk, cwz, cmz, hf, tab_cnt, tab_cnt_off,
+              g):
     r"""Joint log-density at ``x``; writes the gradient into ``g`` (same length).
 
     Each walk's states :math:`v_{mu\cdot}` (log-intensity before seasonality and effects) are
@@ -186,8 +191,9 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
     zero in its last year (``drift_len[k]`` innovations ``kappa_drift[drift_start[k] + j]``, sd
     ``pri[17]`` a year; ``obs_dy[i]`` the figure's year position, ``drift_len[k]`` = the last year).
     ``tab_len[g] > 0``: the count-only NB2 terms of group ``g`` are read from a table of that
-    length built once per call (:func:`count_sums_table`; it pays when the group has many figures
-    of moderate size).
+    length, filled once per call at the group's distinct counts (``tab_cnt[tab_cnt_off[g]:
+    tab_cnt_off[g + 1]]``, sorted) by :func:`count_sums_at` (it pays when the group has many
+    figures of moderate size).
 
     Dynamics: with ``dims[8] == M`` each measure's series are AR(1) around their centre
     ``lvmu[m, u]`` with persistence :math:`\phi_m = \mathrm{logistic}(\cdot)` (``logit_phi``,
@@ -325,6 +331,7 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
     dLo = np.zeros((M, U, T))
     pLd = np.empty((M, U, T))
     pLo = np.zeros((M, U, T))
+    iLd = np.empty((M, U, T))         # 1 / Ld
     dphi = np.zeros(M)                # d(log density)/d phi_m
     delta = np.empty((M, U, T))
     dpr = np.empty(T)                 # the dynamics' deviations delta - w * effects
@@ -355,14 +362,16 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
             lp -= logdet
             dj = 0.0
             for t in range(T):
-                dj -= dLd[m, u, t] / Ld[m, u, t]
-                dphi[m] -= pLd[m, u, t] / Ld[m, u, t]
+                iL = 1.0 / Ld[m, u, t]
+                iLd[m, u, t] = iL
+                dj -= dLd[m, u, t] * iL
+                dphi[m] -= pLd[m, u, t] * iL
             # back substitution L^T delta = eps
             for t in range(T - 1, -1, -1):
                 e_t = x[o_lv + m * U + u] if t == 0 else x[base_z + t - 1]
                 if t < T - 1:
                     e_t -= Lo[m, u, t + 1] * delta[m, u, t + 1]
-                delta[m, u, t] = e_t / Ld[m, u, t]
+                delta[m, u, t] = e_t * iLd[m, u, t]
             # prior of the states
             for t in range(T):
                 dpr[t] = delta[m, u, t] - csh[m, t]
@@ -442,6 +451,10 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
     for k in range(K):
         for j in range(drift_len[k] - 1, -1, -1):
             rho[k, j] = rho[k, j + 1] - tau_d * x[o_dr + drift_start[k] + j]
+    ekr = np.empty((K, lmax + 1))      # each key's scale in each of its years
+    for k in range(K):
+        for j in range(lmax + 1):
+            ekr[k, j] = math.exp(logk[k] + rho[k, j])
     n = y.size
     tab_off = np.zeros(D + 1, dtype=np.int64)
     for k in range(D):
@@ -457,9 +470,8 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
         ak[k] = math.exp(la)
         iak[k] = math.exp(-la)
         if tab_len[k] > 0:
-            t_, u_ = count_sums_table(tab_len[k] - 1, ak[k], la)
-            TT[tab_off[k]:tab_off[k] + t_.size] = t_
-            UU[tab_off[k]:tab_off[k] + u_.size] = u_
+            count_sums_at(tab_cnt[tab_cnt_off[k]:tab_cnt_off[k + 1]], ak[k], TT[tab_off[k]:tab_off[k + 1]],
+                          UU[tab_off[k]:tab_off[k + 1]])
     for i in range(n):
         tot = 0.0
         nc = ncov[i]
@@ -468,9 +480,11 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
         tot = max(tot, 1e-300)
         k = obs_key[i]
         q = obs_disp[i]
-        eta = logk[k] + rho[k, obs_dy[i]] + math.log(tot)
-        ll, de, dla = _nb_elem_tab(y[i], eta, x[xa[q]], ak[q], iak[q],
-                                   TT[tab_off[q]:tab_off[q + 1]], UU[tab_off[q]:tab_off[q + 1]])
+        yi = y[i]
+        mu = ekr[k, obs_dy[i]] * tot
+        eta = logk[k] + rho[k, obs_dy[i]] + math.log(tot) if yi > 0 else 0.0   # read only where y > 0
+        ll, de, dla = _nb_elem_mu(yi, mu, eta, x[xa[q]], ak[q], iak[q],
+                                  TT[tab_off[q]:tab_off[q + 1]], UU[tab_off[q]:tab_off[q + 1]])
         lp += ll
         dlk[k] += de
         drho[k, obs_dy[i]] += de
@@ -541,7 +555,7 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
                 a_t = gv[m, u, t]
                 if t > 0:
                     a_t -= Lo[m, u, t] * avec[t - 1]
-                a_t /= Ld[m, u, t]
+                a_t *= iLd[m, u, t]
                 avec[t] = a_t
                 if t == 0:
                     g[o_lv + m * U + u] += a_t

@@ -910,7 +910,7 @@ class MeasurementModel:
                 np.ascontiguousarray(self.whiten), self.scale_information(), self._table_lengths(),
                 d.cover.sum(axis=1).astype(np.int64), d.obs_disp.astype(np.int64), d.disp_key.astype(np.int64),
                 self.centre, self.effect_weight(), d.drift_start, d.drift_len, d.obs_dy, *self.common_shift(),
-                np.ascontiguousarray(self.fast_info))
+                np.ascontiguousarray(self.fast_info), *self._table_counts())
 
     def _table_lengths(self) -> np.ndarray:
         """Per dispersion group, the length of the NB2 count table the kernel builds (0 = none): a
@@ -927,6 +927,17 @@ class MeasurementModel:
             if top <= TABLE_MAX + 1 and yk.size * 16 >= top:
                 out[k] = top
         return out
+
+    def _table_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """The sorted distinct counts of every dispersion group with a table
+        (:meth:`_table_lengths`), concatenated, and the offsets of each group's counts."""
+        d = self.design
+        lens = self._table_lengths()
+        parts = [np.unique(d.y[d.obs_disp == k]).astype(np.int64) if lens[k] else np.zeros(0, dtype=np.int64)
+                 for k in range(lens.size)]
+        off = np.zeros(lens.size + 1, dtype=np.int64)
+        off[1:] = np.cumsum([p.size for p in parts])
+        return (np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)), off
 
     def logp(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Joint log-density of the sampler's coordinates ``x`` (see :class:`Layout`; walks whitened,

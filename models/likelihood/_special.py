@@ -155,6 +155,43 @@ TABLE_MAX = 4096
 
 
 @njit(cache=True, error_model="numpy")
+def count_sums_at(counts, a, T, U):
+    """Write ``T[y] - log(y!)`` and ``U[y]`` of :func:`small_count_sums` into ``T``, ``U`` at each of
+    the sorted distinct ``counts`` (the other entries are left as they are).
+
+    One sweep up to the largest count with the running product of :func:`small_count_sums`
+    (a multiply-add per count, a logarithm only where a count is read or the product is
+    renormalised), so a dispersion group whose figures reach a count of ``n`` costs about ``n``
+    multiply-adds instead of ``n`` logarithms (:func:`count_sums_table`).
+    """
+    q = 0.0
+    num = 0.0
+    t = 0.0
+    u = 0.0
+    j = 0
+    n = counts.size
+    if n == 0:
+        return
+    top = counts[n - 1]
+    for k in range(top + 1):
+        if counts[j] == k:
+            T[k] = t + math.log1p(q) - (LOG_FACTORIAL[k] if k < LGAMMA_TABLE_SIZE else math.lgamma(k + 1.0))
+            U[k] = u + num / (1.0 + q)
+            j += 1
+            if j == n:
+                return
+        ka = k * a
+        one_q = 1.0 + q
+        num = num * (1.0 + ka) + ka * one_q
+        q = q + ka * one_q
+        if q > _RENORM:
+            t += math.log1p(q)
+            u += num / (1.0 + q)
+            q = 0.0
+            num = 0.0
+
+
+@njit(cache=True, error_model="numpy")
 def count_sums_table(ymax, a, log_a):
     """Tables ``T[y] - log(y!)`` and ``U[y]`` of :func:`small_count_sums`, ``y = 0 .. min(ymax, TABLE_MAX)``.
 

@@ -101,7 +101,13 @@ _NO_TABLE = np.zeros(1)
 def _nb_elem_tab(y, eta, la, a, inv_a, T, U):
     """As :func:`_nb_elem_a`, reading the finite sums from tables ``T``, ``U`` (index = count)
     when the count is inside them (see :func:`models.likelihood._special.count_sums_table`)."""
-    mu = math.exp(eta)
+    return _nb_elem_mu(y, math.exp(eta), eta, la, a, inv_a, T, U)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _nb_elem_mu(y, mu, eta, la, a, inv_a, T, U):
+    """:func:`_nb_elem_tab` at the mean ``mu`` with ``eta = log(mu)``, which is read only where
+    ``y > 0`` (a caller with many zero counts may skip the logarithm there)."""
     x = a * mu
     if x < 0.01:
         lp = math.log1p(x)
@@ -119,7 +125,7 @@ def _nb_elem_tab(y, eta, la, a, inv_a, T, U):
     else:
         t, u = count_sums(y, a, la)
         t_lf = t - log_factorial(y)
-    ll = t_lf + y * eta - y * lp - mu - mu_l1
+    ll = t_lf + (y * eta if y > 0 else 0.0) - y * lp - mu - mu_l1
     ymu = y - mu
     inv = 1.0 / (1.0 + x)
     de = ymu * inv

@@ -255,3 +255,25 @@ def test_zinb_hurdle_poisson_parallel_kernels_deterministic():
     d1, d2 = np.empty(n), np.empty(n)
     assert _pois_serial(y, eta, _EMPTY, _EMPTY, d1) == _pois_parallel(y, eta, _EMPTY, _EMPTY, d2)
     np.testing.assert_array_equal(d1, d2)
+
+
+@pytest.mark.parametrize("alpha", [1e-9, 0.05, 0.7, 30.0])
+def test_count_sums_at_equals_the_table_and_the_direct_sums(alpha):
+    """The sweep that fills only the counts a dispersion group has equals the full per-count table
+    and lgamma/digamma's closed forms: T(y) - log y! = lgamma(y + r) - lgamma(r) + y log a - log y!,
+    U(y) = y - r (digamma(y + r) - digamma(r)), r = 1/a."""
+    from pakcast.models.likelihood._special import count_sums_at, count_sums_table
+    from scipy.special import digamma, gammaln
+
+    counts = np.array([0, 1, 2, 7, 40, 41, 333, 3001], dtype=np.int64)
+    T, U = np.full(3002, np.nan), np.full(3002, np.nan)
+    count_sums_at(counts, alpha, T, U)
+    Tt, Ut = count_sums_table(3001, alpha, np.log(alpha))
+    np.testing.assert_allclose(T[counts], Tt[counts], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(U[counts], Ut[counts], rtol=1e-12, atol=1e-12)
+    assert np.isnan(np.delete(T, counts)).all()   # nothing else is written
+    if alpha >= 0.05:
+        y, r = counts.astype(float), 1.0 / alpha
+        np.testing.assert_allclose(T[counts], gammaln(y + r) - gammaln(r) + y * np.log(alpha) - gammaln(y + 1),
+                                   rtol=1e-10, atol=1e-9)
+        np.testing.assert_allclose(U[counts], y - r * (digamma(y + r) - digamma(r)), rtol=1e-10, atol=1e-9)
