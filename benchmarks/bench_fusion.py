@@ -3,7 +3,9 @@ walks, ``numba``) against the same kernel without whitening (``numba-plain``: th
 walks), the default with the common scale shift (``numba-shift``, see
 :meth:`pakcast.models.fusion.MeasurementModel.common_shift`), the default with nutpie's mass matrix
 adapted from the draws alone, as PyMC and Stan adapt it (``numba-drawmass``:
-``use_grad_based_mass_matrix=False``), nutpie on the PyMC graph (``nutpie``)
+``use_grad_based_mass_matrix=False``), the default behind nutpie's Python-function interface
+instead of its C callbacks (``numba-pycall``: the same draws, so the wall-time ratio is the
+callbacks' gain per gradient), nutpie on the PyMC graph (``nutpie``)
 and plain PyMC NUTS (``pymc``), same model, same data, same seed, in one run. The model is the default fit's: ``--steps known``
 (default) gives it the known-date level steps that ``pakcast fuse`` and the quarterly run fit on
 that window (:func:`pakcast.forecast.fusion.model_effects`); ``--steps none`` or months
@@ -48,6 +50,34 @@ def _problem(a: argparse.Namespace):
             model_effects(cfg, t))
 
 
+def _python_callback_model(m):
+    """The default sampler's kernel behind nutpie's Python-function interface: the obvious
+    alternative to the C callbacks of :mod:`pakcast.models.fusion._callbacks` (the same density,
+    coordinates and seed, so the same draws; only the cost of each gradient differs)."""
+    import numpy as np
+    import pandas as pd
+    from nutpie.compiled_pyfunc import from_pyfunc
+    from pakcast.models.fusion._kernel import logp_grad
+
+    args, n = m._kernel_args(), m.layout.ndim
+
+    def make_logp_fn():
+        def logp(x, **_):
+            x = np.ascontiguousarray(x, dtype=np.float64)
+            g = np.empty_like(x)
+            return float(logp_grad(x, *args, g)), g
+        return logp
+
+    def make_expand_fn(*_):
+        def expand(x, **_):
+            return {"x": np.array(x, dtype=np.float64)}
+        return expand
+
+    return from_pyfunc(n, make_logp_fn, make_expand_fn, [np.dtype("float64")], [(n,)], ["x"],
+                       coords={"coordinate": pd.RangeIndex(n)}, dims={"x": ("coordinate",)},
+                       make_initial_point_fn=lambda seed: m.initial_point(int(seed) % (2**32)))
+
+
 def main(argv: list[str] | None = None) -> None:
     from pakcast.models.fusion import MeasurementModel
 
@@ -77,6 +107,8 @@ def main(argv: list[str] | None = None) -> None:
         whiten = "none" if s == "numba-plain" else "auto"
         m = MeasurementModel(obs, units, latent, months, measures=measures, whiten=whiten, effects=effects,
                              common_shift=s == "numba-shift")
+        if s == "numba-pycall":
+            m.compile_nutpie = lambda m=m: _python_callback_model(m)
         t0, c0 = time.perf_counter(), time.process_time()
         opts = {"use_grad_based_mass_matrix": False} if s == "numba-drawmass" else {}
         r = m.fit(sampler="numba" if s.startswith("numba") else s, random_seed=a.random_seed, draws=a.draws, tune=a.tune,

@@ -231,11 +231,20 @@ JOBS = {
         Job("bench_fusion",
             ("python", "-m", "benchmarks.bench_fusion", "--data", "shipped", "--start", "2021-01",
              "--draws", "300", "--tune", "300", "--chains", "2",
-             "--samplers", "numba,numba-plain,numba-drawmass,pymc", "--json", "{out}"),
+             "--samplers", "numba,numba-pycall,numba-plain,numba-drawmass,pymc", "--json", "{out}"),
             lambda raw: raw,
             "the measurement model's samplers on the shipped data from 2021-01 (the default fit's model, with its "
-            "known-date steps): whitened Numba kernel, the same kernel without whitening, the same kernel with the "
-            "mass matrix adapted from draws alone, plain PyMC NUTS (docs/readme/fusion.md)"),
+            "known-date steps): whitened Numba kernel, the same kernel behind a Python callback, the same kernel "
+            "without whitening, the same kernel with the mass matrix adapted from draws alone, plain PyMC NUTS "
+            "(docs/readme/fusion.md)"),
+        Job("bench_fusion_default",
+            ("python", "-m", "benchmarks.bench_fusion", "--data", "shipped", "--start", "2007-01",
+             "--draws", "1000", "--tune", "1000", "--chains", "4", "--samplers", "numba,numba-pycall",
+             "--json", "{out}"),
+            lambda raw: raw,
+            "the default fit's model and settings (from 2007-01, every shipped source, its known-date steps, "
+            "4 chains x 1000 draws): the default sampler's wall time and convergence, and the same kernel behind "
+            "a Python callback (docs/readme/fusion.md)"),
         Job("bench_bayes",
             ("python", "-m", "benchmarks.bench_bayes", "--json", "{out}"),
             bayes_figures,

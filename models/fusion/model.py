@@ -896,15 +896,21 @@ class MeasurementModel:
                       P=len(d.measures) if self.dynamics == "ar1" else 0, R=int(d.drift_len.sum()),
                       Q=len(d.measures) if self.transient else 0)
 
-    def _kernel_args(self) -> tuple:
-        d, pr, L = self.design, self.priors, self.layout
+    def _walk_args(self) -> tuple[np.ndarray, np.ndarray]:
+        """The kernel's ``dims`` (the :class:`Layout` sizes) and ``pri`` (the priors, flat)."""
+        pr, L = self.priors, self.layout
         dims = np.array([L.M, L.U, L.T, L.S, L.E, L.F, L.K, L.G, L.P, L.R, L.Q], dtype=np.int64)
-        sidx = (d.season_index[:L.T] if d.season_index is not None else np.zeros(L.T)).astype(np.int64)
-        H = zero_sum_basis(L.S) if L.S > 1 else np.zeros((1, 0))
         pri = np.array([*pr["level_primary"], *pr["level_severity"], *pr["log_sigma_mean"], pr["log_sigma_sd"][0],
                         pr["season"][0], *pr["effect"], *pr["log_kappa"], *pr["log_alpha"],
                         pr["log_alpha_unit_sd"][0], *pr["logit_phi"], pr["kappa_drift_sd"][0], *pr["log_fast_mean"],
                         pr["log_fast_sd"][0]], dtype=float)
+        return dims, pri
+
+    def _kernel_args(self) -> tuple:
+        d, L = self.design, self.layout
+        dims, pri = self._walk_args()
+        sidx = (d.season_index[:L.T] if d.season_index is not None else np.zeros(L.T)).astype(np.int64)
+        H = zero_sum_basis(L.S) if L.S > 1 else np.zeros((1, 0))
         return (dims, d.y.astype(float), d.obs_key.astype(np.int64), d.lo, d.hi, sidx, H,
                 np.ascontiguousarray(d.effects[:, :L.T]), np.asarray(d.free_keys, dtype=np.int64), pri,
                 np.ascontiguousarray(self.whiten), self.scale_information(), self._table_lengths(),
@@ -974,10 +980,6 @@ class MeasurementModel:
             f, _ = off["log_log_fast_sd"]
             x[f:f + L.Q] += np.log(0.3)
         return self.to_whitened(x)
-
-    def _walk_args(self) -> tuple[np.ndarray, np.ndarray]:
-        args = self._kernel_args()
-        return args[0], args[9]
 
     def _root(self, phi: np.ndarray) -> np.ndarray:
         """(M,) innovation sd per unit of stationary sd: :math:`\\sqrt{1-\\phi^2}` (AR(1)), 1 (walks)."""
