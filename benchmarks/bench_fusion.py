@@ -27,6 +27,8 @@ import argparse
 import json
 import time
 
+import numpy as np
+
 from benchmarks._common import fmt_table, machine
 
 
@@ -94,6 +96,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="known-date level steps: 'known' (the default fit's: the profile's dates the window's figures "
                          "reach; none on simulated data), 'none', or comma-separated months (YYYY-MM)")
     ap.add_argument("--random-seed", type=int, default=1, help="the samplers' seed (one for every sampler)")
+    ap.add_argument("--seeds", type=int, default=1,
+                    help="fit every sampler with this many seeds (--random-seed, +1, ...); the table and the ratios "
+                         "use the median over seeds of each figure (divergences: the total)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
     obs, units, latent, months, measures, label, steps = _problem(a)
@@ -102,27 +107,36 @@ def main(argv: list[str] | None = None) -> None:
     effects = {name: pd.Period(m, "M") for name, m in steps.items()} or None
     if effects:
         label += f", level steps at {', '.join(steps.values())}"
-    rows = []
+    seeds = [a.random_seed + i for i in range(max(int(a.seeds), 1))]
+    rows, per_seed = [], {}
     for s in a.samplers.split(","):
-        whiten = "none" if s == "numba-plain" else "auto"
-        m = MeasurementModel(obs, units, latent, months, measures=measures, whiten=whiten, effects=effects,
-                             common_shift=s == "numba-shift")
-        if s == "numba-pycall":
-            m.compile_nutpie = lambda m=m: _python_callback_model(m)
-        t0, c0 = time.perf_counter(), time.process_time()
-        opts = {"use_grad_based_mass_matrix": False} if s == "numba-drawmass" else {}
-        r = m.fit(sampler="numba" if s.startswith("numba") else s, random_seed=a.random_seed, draws=a.draws, tune=a.tune,
-                  chains=a.chains, **opts)
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        dg = r.diagnostics
-        ss = r.idata.sample_stats
-        depth = float(ss["depth"].mean()) if "depth" in ss else float(ss["tree_depth"].mean()) if "tree_depth" in ss else float("nan")
-        rows.append({"sampler": s, "wall s": wall, "compile s": float(r.idata.attrs.get("compile_seconds", float("nan"))),
-                     "cpu s": cpu, "max R-hat": dg.max_rhat, "min bulk ESS": dg.min_ess_bulk,
-                     "divergences": dg.divergences, "mean tree depth": depth, "ESS/s": dg.min_ess_bulk / wall})
+        runs = []
+        for seed in seeds:
+            whiten = "none" if s == "numba-plain" else "auto"
+            m = MeasurementModel(obs, units, latent, months, measures=measures, whiten=whiten, effects=effects,
+                                 common_shift=s == "numba-shift")
+            if s == "numba-pycall":
+                m.compile_nutpie = lambda m=m: _python_callback_model(m)
+            t0, c0 = time.perf_counter(), time.process_time()
+            opts = {"use_grad_based_mass_matrix": False} if s == "numba-drawmass" else {}
+            r = m.fit(sampler="numba" if s.startswith("numba") else s, random_seed=seed, draws=a.draws, tune=a.tune,
+                      chains=a.chains, **opts)
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            dg = r.diagnostics
+            ss = r.idata.sample_stats
+            depth = (float(ss["depth"].mean()) if "depth" in ss else float(ss["tree_depth"].mean())
+                     if "tree_depth" in ss else float("nan"))
+            runs.append({"seed": seed, "wall s": wall,
+                         "compile s": float(r.idata.attrs.get("compile_seconds", float("nan"))), "cpu s": cpu,
+                         "max R-hat": dg.max_rhat, "min bulk ESS": dg.min_ess_bulk, "divergences": dg.divergences,
+                         "mean tree depth": depth, "ESS/s": dg.min_ess_bulk / wall})
+        per_seed[s] = runs
+        med = {k: float(np.median([x[k] for x in runs])) for k in runs[0] if k not in ("seed", "divergences")}
+        rows.append({"sampler": s, **med, "divergences": int(sum(x["divergences"] for x in runs))})
     mach = machine()
     print(mach)
-    print(f"{label}: {len(obs)} observations, {a.chains} chains x {a.draws} draws (+{a.tune} tuning)")
+    print(f"{label}: {len(obs)} observations, {a.chains} chains x {a.draws} draws (+{a.tune} tuning), "
+          f"seeds {seeds}" + (" (medians over seeds; divergences: total)" if len(seeds) > 1 else ""))
     cols = ["sampler", "wall s", "compile s", "cpu s", "max R-hat", "min bulk ESS", "divergences", "mean tree depth", "ESS/s"]
     print(fmt_table(rows, cols))
     base = {r["sampler"]: r for r in rows}
@@ -130,10 +144,14 @@ def main(argv: list[str] | None = None) -> None:
         ratios = {f"{s}_vs_{o}": base[s]["ESS/s"] / base[o]["ESS/s"]
                   for s in base for o in base if s != o and base[o]["ESS/s"] > 0}
         with open(a.json, "w", encoding="utf-8") as fh:
+            def keys(r):
+                return {k.replace(" ", "_").replace("/", "_per_").replace("-", "").lower(): v
+                        for k, v in r.items() if k != "sampler"}
+
             json.dump({"problem": label, "n_observations": len(obs), "chains": a.chains, "draws": a.draws,
-                       "tune": a.tune, "machine": mach,
-                       "samplers": {r["sampler"]: {k.replace(" ", "_").replace("/", "_per_").replace("-", "").lower(): v
-                                                   for k, v in r.items() if k != "sampler"} for r in rows},
+                       "tune": a.tune, "seeds": seeds, "machine": mach,
+                       "samplers": {r["sampler"]: {**keys(r), "per_seed": [keys(x) for x in per_seed[r["sampler"]]]}
+                                    for r in rows},
                        "ess_per_second_ratio": ratios}, fh, indent=2, default=float)
 
 

@@ -230,11 +230,11 @@ JOBS = {
             "streaming `pakcast ingest` of generated 256 MB and 1 GB generic CSVs: peak RSS, rows/s (docs/readme/performance.md)"),
         Job("bench_fusion",
             ("python", "-m", "benchmarks.bench_fusion", "--data", "shipped", "--start", "2021-01",
-             "--draws", "300", "--tune", "300", "--chains", "2",
+             "--draws", "300", "--tune", "300", "--chains", "2", "--seeds", "3",
              "--samplers", "numba,numba-pycall,numba-plain,numba-drawmass,pymc", "--json", "{out}"),
             lambda raw: raw,
             "the measurement model's samplers on the shipped data from 2021-01 (the default fit's model, with its "
-            "known-date steps): whitened Numba kernel, the same kernel behind a Python callback, the same kernel "
+            "known-date steps), three seeds each: whitened Numba kernel, the same kernel behind a Python callback, the same kernel "
             "without whitening, the same kernel with the mass matrix adapted from draws alone, plain PyMC NUTS "
             "(docs/readme/fusion.md)"),
         Job("bench_fusion_default",
