@@ -78,18 +78,25 @@ def small_count_sums(y, a):
     t = 0.0
     u = 0.0
     for k in range(1, n):
-        ka = k * a
-        one_q = 1.0 + q
-        num = num * (1.0 + ka) + ka * one_q
-        q = q + ka * one_q
-        if q > _RENORM:
-            t += math.log1p(q)
-            u += num / (1.0 + q)
-            q = 0.0
-            num = 0.0
+        q, num, t, u = _product_step(k * a, q, num, t, u)
     t += math.log1p(q)
     u += num / (1.0 + q)
     return t, u
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _product_step(ka, q, num, t, u):
+    """One term ``k a`` of the running product of :func:`small_count_sums`: ``1 + Q`` times
+    ``1 + k a`` and its numerator, renormalised into ``t``, ``u`` before the product overflows."""
+    one_q = 1.0 + q
+    num = num * (1.0 + ka) + ka * one_q
+    q = q + ka * one_q
+    if q > _RENORM:
+        t += math.log1p(q)
+        u += num / (1.0 + q)
+        q = 0.0
+        num = 0.0
+    return q, num, t, u
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -180,15 +187,7 @@ def count_sums_at(counts, a, T, U):
             j += 1
             if j == n:
                 return
-        ka = k * a
-        one_q = 1.0 + q
-        num = num * (1.0 + ka) + ka * one_q
-        q = q + ka * one_q
-        if q > _RENORM:
-            t += math.log1p(q)
-            u += num / (1.0 + q)
-            q = 0.0
-            num = 0.0
+        q, num, t, u = _product_step(k * a, q, num, t, u)
 
 
 @njit(cache=True, error_model="numpy")
