@@ -3,12 +3,13 @@ calls the log-density and gradient with no Python (and no GIL) between them.
 
 :func:`pack_kernel_args` turns :func:`~pakcast.models.fusion._kernel.logp_grad`'s arguments into a
 table of addresses and extents, which nutpie hands to :func:`logp_callback` as its user data; the
-callbacks are compiled once and cached on disk (not per model), and this module is imported only
-when a fit starts.
+log-density callback is compiled once per process (not per model; see :func:`logp_callback` for why
+not on disk), and this module is imported only when a fit starts.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -79,9 +80,8 @@ _EXPAND_SIG = types.int64(types.uint64, types.uint64, types.CPointer(types.doubl
                           types.voidptr)
 
 
-@cfunc(_LOGP_SIG, nogil=True, cache=True, error_model="numpy")
-def logp_callback(dim, x_, g_, logp_, table_):
-    """nutpie's C log-density callback: :func:`logp_grad` with its arguments read from the
+def _logp(dim, x_, g_, logp_, table_):
+    """nutpie's C log-density callback (compiled by :func:`logp_callback`): :func:`logp_grad` with its arguments read from the
     address table of :func:`pack_kernel_args` (``table_``). Returns 0, or 3 / 4 where the gradient
     / the density is not finite (as nutpie's own compiled models do)."""
     tab = carray(table_, (30 * _SLOT,), np.int64)
@@ -103,6 +103,17 @@ def logp_callback(dim, x_, g_, logp_, table_):
     if not math.isfinite(lp):
         return 4
     return 0
+
+
+@functools.lru_cache(maxsize=1)
+def logp_callback():
+    """The C log-density callback (:func:`_logp` as a ``cfunc``), compiled once per process.
+
+    It is not cached on disk: Numba's cache is invalidated only by a change to the file of the
+    function it holds, and this callback links :func:`~pakcast.models.fusion._kernel.logp_grad`
+    into itself, so a cached copy would outlive an edit of the kernel. Compiling it takes about a
+    second (the kernel itself is cached in its own module)."""
+    return cfunc(_LOGP_SIG, nogil=True, error_model="numpy")(_logp)
 
 
 @cfunc(_EXPAND_SIG, nogil=True, cache=True)

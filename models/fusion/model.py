@@ -1178,7 +1178,7 @@ class MeasurementModel:
 
         return CompiledPyMCModel(
             _n_dim=n, dims={"x": ("coordinate",)}, _coords={"coordinate": pd.RangeIndex(n)}, _shapes={"x": (n,)},
-            compiled_logp_func=logp_callback, compiled_expand_func=copy_callback, initial_point_func=initial_point,
+            compiled_logp_func=logp_callback(), compiled_expand_func=copy_callback, initial_point_func=initial_point,
             shared_data={f"arg{i}": a for i, a in enumerate(keep)}, user_data=table, n_expanded=n,
             shape_info=(["x"], [slice(0, n)], [(n,)]), logp_func=None, expand_func=None)
 

@@ -150,7 +150,7 @@ def test_c_callback_is_the_kernel():
                              transient=True)
     table, keep = pack_kernel_args(model._kernel_args())
     ptr = ctypes.POINTER(ctypes.c_double)
-    call = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_uint64, ptr, ptr, ptr, ctypes.c_void_p)(logp_callback.address)
+    call = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_uint64, ptr, ptr, ptr, ctypes.c_void_p)(logp_callback().address)
     for seed in (1, 2):
         x = model.initial_point(seed, jitter=0.5)
         g, lp = np.empty_like(x), np.empty(1)
