@@ -28,14 +28,15 @@ KERNEL_ARG_TYPES: tuple[tuple[type, int], ...] = (
     (np.int64, 1), (np.int64, 1), (np.int64, 1), (np.int64, 1), (np.float64, 2), (np.float64, 3),
     (np.int64, 1), (np.int64, 1), (np.int64, 1), (np.int64, 1), (np.float64, 2), (np.float64, 1),
     (np.int64, 1), (np.float64, 1), (np.int64, 1), (np.float64, 3), (np.int64, 1), (np.int64, 1))
+_N_ARGS = len(KERNEL_ARG_TYPES)
 _SLOT = 4   # per argument in the address table: address, then three extents
 
 
 def pack_kernel_args(args: tuple) -> tuple[np.ndarray, list[np.ndarray]]:
     """The address table the C callback reads :func:`logp_grad`'s arguments from, and the
     contiguous arrays it points into (keep them alive as long as the table is used)."""
-    if len(args) != len(KERNEL_ARG_TYPES):
-        raise ValueError(f"expected {len(KERNEL_ARG_TYPES)} kernel arguments, got {len(args)}")
+    if len(args) != _N_ARGS:
+        raise ValueError(f"expected {_N_ARGS} kernel arguments, got {len(args)}")
     keep = []
     table = np.zeros(_SLOT * len(args), dtype=np.int64)
     for i, (a, (dt, nd)) in enumerate(zip(args, KERNEL_ARG_TYPES)):
@@ -84,7 +85,7 @@ def _logp(dim, x_, g_, logp_, table_):
     """nutpie's C log-density callback (compiled by :func:`logp_callback`): :func:`logp_grad` with its arguments read from the
     address table of :func:`pack_kernel_args` (``table_``). Returns 0, or 3 / 4 where the gradient
     / the density is not finite (as nutpie's own compiled models do)."""
-    tab = carray(table_, (30 * _SLOT,), np.int64)
+    tab = carray(table_, (_N_ARGS * _SLOT,), np.int64)
     x = carray(x_, (dim,))
     g = carray(g_, (dim,))
     f8, i8 = np.float64, np.int64
