@@ -127,6 +127,47 @@ def goal_table(scope: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def goal_summary(goal: list[dict]) -> dict:
+    """Counts over the goal series (``in_goal_scope``) of a backtest's ``goal_check`` rows."""
+    scope = [g for g in goal if g.get("in_goal_scope")]
+    return {
+        "n_series": len(scope),
+        "crps_no_worse_both": sum(bool(g.get("month_no_worse_than_best_baseline")) and
+                                  bool(g.get("quarter_no_worse_than_best_baseline")) for g in scope),
+        "coverage_in_85_95": sum(bool(g.get("quarter_coverage_90_in_85_95")) for g in scope),
+        "coverage_consistent_with_calibration": sum(bool(g.get("quarter_coverage_90_consistent_with_calibration"))
+                                                    for g in scope),
+        "p_all_in_85_95_if_calibrated": _product(g.get("quarter_p_in_85_95_if_calibrated") for g in scope),
+        "series": ", ".join(sorted({g["province"] for g in scope})),
+    }
+
+
+def recal_sensitivity_figures(raw: dict) -> dict:
+    """Per recalibration setting (``step_<step>_<lo>_<hi>``, ``none``): the goal summary and each
+    goal series' quarter coverage and CRPS against the best baseline; one markdown table."""
+    fig: dict = {"origins": raw["origins"], "n_samples": raw["n_samples"], "random_seed": raw["random_seed"]}
+    lines = ["| step | bounds | CRPS no worse, both resolutions | quarter coverage in 85-95% | "
+             "quarter 90% coverage per series | quarter CRPS / best baseline per series |", "|---|---|---|---|---|---|"]
+    for st in raw["settings"]:
+        key = "none" if not st["step"] else _slug(f"step_{st['step']}_{st['bounds'][0]}_{st['bounds'][1]}")
+        scope = sorted((g for g in st["goal_check"] if g.get("in_goal_scope")), key=lambda g: (g["province"], g["measure"]))
+        summ = goal_summary(st["goal_check"])
+        fig[key] = {"step": st["step"], "bounds": st["bounds"], "goal_summary": summ,
+                    "series": {f"{g['province']} {g['measure']}": {
+                        "quarter_coverage_90": g["quarter_coverage_90"], "quarter_crps": g["quarter_crps"],
+                        "quarter_best_baseline_crps": g["quarter_best_baseline_crps"],
+                        "month_crps": g["month_crps"], "month_best_baseline_crps": g["month_best_baseline_crps"]}
+                        for g in scope}}
+        cov = ", ".join(f"{g['province']} {g['measure']} {100 * g['quarter_coverage_90']:.1f}%" for g in scope)
+        crps = ", ".join(f"{g['province']} {g['measure']} {g['quarter_crps']:.2f} / {g['quarter_best_baseline_crps']:.2f}"
+                         for g in scope)
+        bounds = "" if not st["step"] else f"[{st['bounds'][0]}, {st['bounds'][1]}]"
+        lines.append(f"| {st['step'] or 'none'} | {bounds} | {summ['crps_no_worse_both']} of {summ['n_series']} | "
+                     f"{summ['coverage_in_85_95']} of {summ['n_series']} | {cov} | {crps} |")
+    fig["table"] = "\n".join(lines)
+    return fig
+
+
 def backtest_figures(raw: dict) -> dict:
     """``figures[province][measure][resolution][model] = row`` plus tables and the run's other blocks."""
     fig: dict = {}
@@ -139,16 +180,7 @@ def backtest_figures(raw: dict) -> dict:
     for g in goal:
         fig["goal"].setdefault(g["province"], {})[g["measure"]] = g
     scope = [g for g in goal if g.get("in_goal_scope")]
-    fig["goal_summary"] = {
-        "n_series": len(scope),
-        "crps_no_worse_both": sum(bool(g.get("month_no_worse_than_best_baseline")) and
-                                  bool(g.get("quarter_no_worse_than_best_baseline")) for g in scope),
-        "coverage_in_85_95": sum(bool(g.get("quarter_coverage_90_in_85_95")) for g in scope),
-        "coverage_consistent_with_calibration": sum(bool(g.get("quarter_coverage_90_consistent_with_calibration"))
-                                                    for g in scope),
-        "p_all_in_85_95_if_calibrated": _product(g.get("quarter_p_in_85_95_if_calibrated") for g in scope),
-        "series": ", ".join(sorted({g["province"] for g in scope})),
-    }
+    fig["goal_summary"] = goal_summary(goal)
     fig["tables"]["goal"] = goal_table(scope)
     sel = raw.get("selection", {}).get("by_origin", [])
     last = {}
@@ -208,7 +240,12 @@ JOBS = {
             ("pakcast", "backtest", "--origins", "2010-01:2021-10", "--n-samples", "1000", "--scheduler", "serial",
              "--random-seed", "20260101", "--recalibrate", "--json", "{out}"),
             backtest_figures,
-            "the same backtest with the published quarter sums recalibrated from past PIT values "
+            "the same backtest with the published quarter sums recalibrated online from past misses "
+            "(docs/readme/quarterly.md)"),
+        Job("recal_sensitivity",
+            ("python", "-m", "benchmarks.recal_sensitivity", "--json", "{out}"),
+            recal_sensitivity_figures,
+            "the default backtest under several recalibration steps and bounds, fits shared "
             "(docs/readme/quarterly.md)"),
         Job("benchmarks",
             ("python", "-m", "benchmarks.run_all", "--skip-pymc", "--json", "{out}"),

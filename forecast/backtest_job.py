@@ -80,7 +80,7 @@ def run_backtest_job(*, models: Sequence[str], origins: str | None = None, input
                      f"scored or unless the mixture beat the baseline by more than {cfg.selection_margin:.0%}; the "
                      f"record starts {cfg.warmup_origins} quarterly origins before the first scored one (burn-in, "
                      "not scored); one mixture for all provinces, national = sum of the published provinces"
-                     + ("; quarter sums recalibrated by tail scales learnt from past PIT values (forecast.recalibrate)"
+                     + ("; quarter sums recalibrated by tail scales learnt online from the misses of the quarter sums published at past scored origins (forecast.recalibrate.AdaptiveTailScales)"
                         if cfg.recalibrate else "")),
             "by_origin": sel.to_dict(orient="records"),
         },

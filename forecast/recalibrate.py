@@ -14,26 +14,22 @@ lower scale moves only the lower half of the distribution and the upper scale on
 half: the share of outcomes below the 5% quantile depends on :math:`s_{lo}` alone, the share above
 the 95% quantile on :math:`s_{hi}` alone.
 
-The scales are chosen per series from past quarter sums (:class:`TailRecord`, one per origin,
-kept while the backtest runs): over the last ``window`` origins whose quarters ended before the
-current origin, each scale on :data:`SCALE_GRID` is, among those whose past tail share
-(randomised PIT below 0.05, above 0.95) lies within ``band`` (2.5 points) of 5%, the one with the
-lowest past CRPS; where none does, the one whose share is nearest 5%. With fewer than
-``min_points`` past quarter sums the scales are 1.
+The scales are learnt per series online from the record (:class:`AdaptiveTailScales`): each
+quarter sum published at an origin is scored once its quarter has ended, and every miss of a tail
+widens that tail a little, every hit narrows it a little, so that the share of misses on each
+side tracks 5% (adaptive conformal inference on the log scale of the spread).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from pakcast.forecast.scoring import crps
 from pakcast.models.pit import randomized_pit
 
-__all__ = ["SCALE_GRID", "TailRecord", "scale_sums", "scale_paths", "tail_record", "choose_scales"]
+__all__ = ["AdaptiveTailScales", "scale_paths", "scale_sums"]
 
-SCALE_GRID = np.round(np.arange(0.5, 2.001, 0.1), 2)
 TAIL = 0.05
 
 
@@ -75,63 +71,61 @@ def scale_paths(paths, blocks: list[list[int]], s_lo, s_hi) -> np.ndarray:
 
 
 @dataclass
-class TailRecord:
-    """Past quarter sums of one origin: ``ends`` (q,) last months of the quarters, ``lo`` and ``hi``
-    (G, S, q): whether the outcome fell below the 5% / above the 95% quantile (randomised PIT) of
-    the forecast recalibrated with each scale of :data:`SCALE_GRID` on that side; ``crps_lo``,
-    ``crps_hi`` (G, S, q) the CRPS of those forecasts."""
+class AdaptiveTailScales:
+    r"""Tail scales per series learnt online from past misses (adaptive conformal inference,
+    Gibbs and Candes 2021, with one update per side and delayed feedback).
 
-    origin: np.datetime64
-    ends: np.ndarray
-    lo: np.ndarray
-    hi: np.ndarray
-    crps_lo: np.ndarray
-    crps_hi: np.ndarray
+    Every quarter sum forecast at an origin is scored once its quarter has ended: a miss below is
+    a randomised PIT under :math:`\alpha/2` (of the forecast as published, with the scales of its
+    origin), a miss above one over :math:`1 - \alpha/2`. At each origin the quarters that ended
+    before it and were not used yet update the log scales, in order of their end,
 
+    .. math::
 
-def tail_record(origin, ends, obs, sums, random_seed) -> TailRecord:
-    """The :class:`TailRecord` of raw quarter sums ``sums`` (S, q, n) and outcomes ``obs`` (S, q)."""
-    S = sums.shape[0]
-    one = np.ones(S)
-    lo, hi, clo, chi = [], [], [], []
-    for g in SCALE_GRID:
-        s = np.full(S, g)
-        a, b = scale_sums(sums, s, one), scale_sums(sums, one, s)
-        lo.append(randomized_pit(obs, a, random_seed=random_seed) < TAIL)
-        hi.append(randomized_pit(obs, b, random_seed=random_seed) > 1 - TAIL)
-        clo.append(crps(obs, np.sort(a, axis=-1)))
-        chi.append(crps(obs, np.sort(b, axis=-1)))
-    return TailRecord(origin=np.datetime64(origin), ends=np.asarray(ends), lo=np.array(lo), hi=np.array(hi),
-                      crps_lo=np.array(clo), crps_hi=np.array(chi))
+        \log s_{lo} \leftarrow \operatorname{clip}\big(\log s_{lo} + \gamma\,(1\{\mathrm{PIT} < \alpha/2\}
+            - \alpha/2)\big), \qquad
+        \log s_{hi} \leftarrow \operatorname{clip}\big(\log s_{hi} + \gamma\,(1\{\mathrm{PIT} > 1 - \alpha/2\}
+            - \alpha/2)\big)
 
+    (clipped to ``bounds``), from :math:`s = 1`: a tail that was missed more often than
+    :math:`\alpha/2` widens, one missed less often narrows, and while the clip is not reached the
+    share of misses over :math:`n` updates is within :math:`(\log s_{\max} - \log s_{\min} +
+    \gamma)/(\gamma n)` of :math:`\alpha/2` whatever the forecasts and outcomes (Gibbs and Candes,
+    Proposition 4.1, on the log scale). No window and no grid: the scales follow the record.
+    """
 
-def choose_scales(records: list[TailRecord], origin, window: int, min_points: int,
-                  band: float = 0.025) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per series ``(s_lo, s_hi, n_points)`` at ``origin`` from the records of the last ``window``
-    origins, quarters ended before ``origin`` only: on each side, among the scales whose past tail
-    share is within ``band`` of 5%, the one with the lowest past CRPS; where none is, the one whose
-    share is nearest 5%. Scales 1 with fewer than ``min_points`` past quarter sums."""
-    o = np.datetime64(origin)
-    parts: dict[str, list] = {"lo": [], "hi": [], "crps_lo": [], "crps_hi": []}
-    for r in records[-int(window):] if window else records:
-        m = r.ends < o
-        if m.any():
-            for k in parts:
-                parts[k].append(getattr(r, k)[:, :, m])
-    if not parts["lo"]:
-        return np.ones(0), np.ones(0), np.zeros(0, dtype=int)
-    cat = {k: np.concatenate(v, axis=2) for k, v in parts.items()}  # G, S, points
-    n = cat["lo"].shape[2]
-    out = []
-    for side in ("lo", "hi"):
-        share = cat[side].mean(axis=2)  # G, S
-        score = cat[f"crps_{side}"].mean(axis=2)
-        miss = np.abs(share - TAIL)
-        ok = miss <= band + 1e-12
-        pick = np.where(ok.any(axis=0), np.argmin(np.where(ok, score, np.inf), axis=0),
-                        np.argmin(miss + 1e-6 * np.abs(SCALE_GRID - 1.0)[:, None], axis=0))
-        out.append(SCALE_GRID[pick])
-    s_lo, s_hi = out
-    if n < min_points:
-        s_lo, s_hi = np.ones_like(s_lo), np.ones_like(s_hi)
-    return s_lo, s_hi, np.full(cat["lo"].shape[1], n)
+    n_series: int
+    step: float = 0.05
+    alpha: float = 2 * TAIL
+    bounds: tuple[float, float] = (0.5, 3.0)
+    log_lo: np.ndarray = field(init=False)
+    log_hi: np.ndarray = field(init=False)
+    n_points: np.ndarray = field(init=False)
+    _pending: list = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.log_lo = np.zeros(self.n_series)
+        self.log_hi = np.zeros(self.n_series)
+        self.n_points = np.zeros(self.n_series, dtype=np.int64)
+
+    def scales(self, origin) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(s_lo, s_hi, n_points)`` per series at ``origin``, from the quarters ended before it."""
+        o = np.datetime64(origin)
+        due = sorted((p for p in self._pending if p[0] < o), key=lambda p: p[0])
+        self._pending = [p for p in self._pending if not p[0] < o]
+        a, b = np.log(self.bounds[0]), np.log(self.bounds[1])
+        half = self.alpha / 2
+        for _, lo, hi in due:
+            self.log_lo = np.clip(self.log_lo + self.step * (lo - half), a, b)
+            self.log_hi = np.clip(self.log_hi + self.step * (hi - half), a, b)
+            self.n_points += 1
+        return np.exp(self.log_lo), np.exp(self.log_hi), self.n_points.copy()
+
+    def record(self, ends, obs, sums, random_seed) -> None:
+        """Score the published quarter sums ``sums`` (S, q, n) of one origin against the outcomes
+        ``obs`` (S, q) whose quarters end at ``ends`` (q,); used once those quarters have ended."""
+        pit = randomized_pit(obs, sums, random_seed=random_seed)
+        half = self.alpha / 2
+        for j, e in enumerate(np.asarray(ends)):
+            self._pending.append((np.datetime64(e), (pit[:, j] < half).astype(float),
+                                  (pit[:, j] > 1 - half).astype(float)))

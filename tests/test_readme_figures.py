@@ -149,3 +149,10 @@ def test_unit_formats_and_backtest_tables():
     assert fig["goal_summary"]["coverage_consistent_with_calibration"] == 1
     assert fig["goal_summary"]["p_all_in_85_95_if_calibrated"] == 0.769
     assert fig["selection_mean_lambda"]["Sindh"]["attacks"] == 0.25  # warm-up origins not counted
+    sens = figures.recal_sensitivity_figures({"origins": "2010-01:2021-10", "n_samples": 10, "random_seed": 1,
+                                              "settings": [{"step": 0.0, "bounds": None, "goal_check": raw["goal_check"]},
+                                                           {"step": 0.05, "bounds": [0.5, 3.0],
+                                                            "goal_check": raw["goal_check"]}]})
+    assert sens["none"]["goal_summary"] == fig["goal_summary"]
+    assert sens["step_0_05_0_5_3_0"]["series"]["Sindh attacks"]["quarter_coverage_90"] == 0.849
+    assert "| 0.05 | [0.5, 3.0] | 1 of 1 | 0 of 1 | Sindh attacks 84.9% | Sindh attacks 1.90 / 2.00 |" in sens["table"]

@@ -134,7 +134,7 @@ def backtest_cmd(
     csv_out: Optional[Path] = typer.Option(None, "--csv", help="Also write the long score table here."),
     encoding: str = typer.Option("utf-8", "--encoding", help="Text encoding of --input (e.g. latin-1)."),
     warmup_origins: int = typer.Option(12, "--warmup-origins", help="Quarterly origins before the first one, forecast only to build the record that ensemble weights and the selection rule learn from (not scored; the rule's burn-in)."),
-    recalibrate: bool = typer.Option(False, "--recalibrate", help="Recalibrate the published quarter sums by tail scales learnt from past PIT values (forecast.recalibrate)."),
+    recalibrate: bool = typer.Option(False, "--recalibrate", help="Recalibrate the published quarter sums by tail scales learnt online from the misses of past published quarter sums (forecast.recalibrate)."),
 ) -> None:
     """Rolling-origin backtest of the zoo (no look-ahead), scored by CRPS, log score, coverage and skill."""
     from pakcast.forecast.backtest_job import run_backtest_job

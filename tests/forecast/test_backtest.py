@@ -224,10 +224,13 @@ def test_serial_and_dask_identical_on_the_shipped_panel_with_ingarch():
 
 
 def test_recalibrated_backtest_keeps_the_mixture_and_coherence(panel, serial):
-    rec = run_backtest(panel, small_config(recalibrate=True, recal_min_points=4))
+    rec = run_backtest(panel, small_config(recalibrate=True, recal_step=0.2))
     sel = rec.selection
     assert {"scale_lo", "scale_hi", "recal_points"} <= set(sel.columns)
-    assert (sel.loc[sel["recal_points"] < 4, ["scale_lo", "scale_hi"]] == 1).all().all()
+    assert (sel.loc[sel["recal_points"] == 0, ["scale_lo", "scale_hi"]] == 1).all().all()
+    assert (sel.loc[sel["warmup"], "recal_points"] == 0).all()  # the warm-up origins do not feed the scales
+    moved = sel.loc[sel["recal_points"] > 0, ["scale_lo", "scale_hi"]]
+    assert len(moved) and (moved != 1).any().any()  # a step of 0.2 moves the scales after the first quarters
     pd.testing.assert_frame_equal(sel[["measure", "origin", "lambda"]], serial.selection[["measure", "origin", "lambda"]])
     s = rec.scores[rec.scores["model"] == PUBLISHED]
     piv = s.pivot_table(index=["measure", "origin", "horizon"], columns="unique_id", values="mean")

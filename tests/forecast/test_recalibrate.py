@@ -1,11 +1,11 @@
-"""Recalibration of quarter sums from past PIT values: the path transform and the past-only choice of scales."""
+"""Recalibration of quarter sums: the path transform and the scales learnt online from past misses only."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from pakcast.forecast.recalibrate import SCALE_GRID, choose_scales, scale_paths, scale_sums, tail_record
+from pakcast.forecast.recalibrate import AdaptiveTailScales, scale_paths, scale_sums
 
 QUARTERS = [[0, 1, 2], [3, 4, 5]]
 
@@ -36,18 +36,43 @@ def test_each_scale_moves_only_its_half_and_keeps_the_median():
     np.testing.assert_array_equal(np.quantile(narrow_lo, 0.8, axis=1), np.quantile(T, 0.8, axis=1))
 
 
-def test_scales_widen_a_too_narrow_forecast_from_past_quarters_only():
-    rng = np.random.default_rng(3)
-    records = []
-    origins = pd.date_range("2010-01-01", periods=12, freq="QS")
+def _record(tails, origins, forecast, outcome, rng, q=2):
     for o in origins:
-        sums = rng.poisson(20, size=(1, 2, 500))  # forecasts Poisson(20) ...
-        obs = rng.negative_binomial(2, 2 / 22, size=(1, 2))  # ... outcomes far more dispersed
-        ends = np.array([np.datetime64(o + pd.DateOffset(months=3 * k + 2)) for k in range(2)])
-        records.append(tail_record(o, ends, obs, sums, random_seed=1))
-    s_lo, s_hi, n = choose_scales(records, origins[-1], window=0, min_points=8)
-    assert s_lo[0] > 1 and s_hi[0] > 1 and n[0] < 24  # the last quarters had not ended
-    assert s_lo[0] in SCALE_GRID
-    s_lo, s_hi, n = choose_scales(records, origins[2], window=0, min_points=8)
-    assert s_lo[0] == 1 and s_hi[0] == 1  # too few past quarter sums
-    assert choose_scales(records, origins[0], window=0, min_points=1)[0].size == 0  # nothing observed yet
+        ends = np.array([np.datetime64(o + pd.DateOffset(months=3 * k + 2)) for k in range(q)])
+        tails.scales(o)
+        tails.record(ends, outcome(rng, (1, q)), forecast(rng, (1, q, 500)), random_seed=int(rng.integers(1 << 30)))
+
+
+def test_scales_start_at_one_and_follow_the_update_in_closed_form():
+    t = AdaptiveTailScales(n_series=2, step=0.1)
+    s_lo, s_hi, n = t.scales("2010-01-01")
+    np.testing.assert_array_equal(s_lo, 1.0)
+    np.testing.assert_array_equal(s_hi, 1.0)
+    np.testing.assert_array_equal(n, 0)
+    sums = np.tile(np.arange(100), (2, 1, 1))  # PIT of 200 is 1, of -1 is 0: certain misses
+    t.record(np.array(["2010-03-31"], dtype="datetime64[D]"), np.array([[200], [50]]), sums, random_seed=0)
+    s_lo, s_hi, n = t.scales("2010-03-31")  # the quarter ends on the origin: not ended yet
+    np.testing.assert_array_equal(n, 0)
+    s_lo, s_hi, n = t.scales("2010-04-01")
+    np.testing.assert_array_equal(n, 1)
+    # series 0 missed above: log s_hi = 0.1 * (1 - 0.05), log s_lo = 0.1 * (0 - 0.05); series 1 hit
+    np.testing.assert_allclose(s_hi, np.exp([0.095, -0.005]))
+    np.testing.assert_allclose(s_lo, np.exp([-0.005, -0.005]))
+    c = AdaptiveTailScales(n_series=1, step=10.0, bounds=(0.8, 1.25))
+    c.record(np.array(["2010-03-31"], dtype="datetime64[D]"), np.array([[200]]), sums[:1], random_seed=0)
+    np.testing.assert_allclose(c.scales("2010-04-01")[1], 1.25)  # clipped to the bounds
+
+
+def test_scales_widen_a_too_narrow_forecast_and_narrow_a_too_wide_one():
+    origins = pd.date_range("2010-01-01", periods=40, freq="QS")
+    poisson = lambda rng, size: rng.poisson(20, size=size)  # noqa: E731
+    dispersed = lambda rng, size: rng.negative_binomial(2, 2 / 22, size=size)  # noqa: E731
+    narrow = AdaptiveTailScales(n_series=1, step=0.1)
+    _record(narrow, origins, poisson, dispersed, np.random.default_rng(3))
+    s_lo, s_hi, n = narrow.scales(origins[-1])
+    assert s_lo[0] > 1.3 and s_hi[0] > 1.3
+    assert n[0] == 2 * 40 - 3  # the quarters ending on or after the last origin were not used
+    wide = AdaptiveTailScales(n_series=1, step=0.1)
+    _record(wide, origins, dispersed, poisson, np.random.default_rng(4))
+    s_lo, s_hi, _ = wide.scales(origins[-1])
+    assert s_lo[0] < 0.8 and s_hi[0] < 0.8
