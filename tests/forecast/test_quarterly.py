@@ -174,6 +174,31 @@ def test_backtest_command_writes_the_json_contract(tmp_path):
     assert bad.exit_code == 2
 
 
+def test_backtest_command_recalibrates_from_scored_origins_only(tmp_path):
+    """``pakcast backtest --recalibrate``: the tail scales are reported per origin, start at 1 and
+    learn only from the quarters of scored origins that ended before each origin."""
+    from pakcast.forecast.cli import app
+
+    out = tmp_path / "bt.json"
+    r = CliRunner().invoke(app, ["backtest", "--json", str(out), "--models", "historical_rate,conflictology",
+                                 "--origins", "2019-01:2020-10", "--scheduler", "serial", "--n-samples", "100",
+                                 "--measures", "attacks", "--recalibrate"])
+    assert r.exit_code == 0, r.output
+    payload = json.loads(out.read_text())
+    assert "AdaptiveTailScales" in payload["selection"]["rule"]
+    rows = [x for x in payload["selection"]["by_origin"] if not x.get("forecast_origin")]
+    assert rows and all({"scale_lo", "scale_hi", "recal_points"} <= set(x) for x in rows)
+    for x in rows:
+        if x["warmup"] or x["origin"] == "2019-01":  # no quarter of a scored origin has ended yet
+            assert (x["scale_lo"], x["scale_hi"], x["recal_points"]) == (1.0, 1.0, 0)
+        if x["origin"] == "2019-04":  # 2019Q1, forecast at 2019-01, has ended
+            assert x["recal_points"] == 1
+    last = [x for x in rows if x["origin"] == "2020-10"]
+    assert last and all(x["recal_points"] > 0 for x in last)
+    manifest = json.loads((tmp_path / "bt.manifest.json").read_text())
+    assert manifest["options"]["recalibrate"] is True
+
+
 @pytest.mark.slow
 def test_quarterly_defaults_end_to_end(tmp_path):
     """The UCDP-only run with default settings: every output, studies and briefing included."""
