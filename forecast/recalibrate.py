@@ -15,9 +15,10 @@ half: the share of outcomes below the 5% quantile depends on :math:`s_{lo}` alon
 the 95% quantile on :math:`s_{hi}` alone.
 
 The scales are learnt per series online from the record (:class:`AdaptiveTailScales`): each
-quarter sum published at an origin is scored once its quarter has ended, and every miss of a tail
-widens that tail a little, every hit narrows it a little, so that the share of misses on each
-side tracks 5% (adaptive conformal inference on the log scale of the spread).
+quarter sum published at a scored origin is scored once its quarter has ended, and every miss of
+a tail widens that tail a little, every hit narrows it a little, so that the share of misses on
+each side tracks 5% (adaptive conformal inference on the log scale of the spread). The backtest
+leaves its warm-up origins out of this record (:class:`~pakcast.forecast.backtest.BacktestConfig`).
 """
 
 from __future__ import annotations
