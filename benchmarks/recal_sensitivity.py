@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 from pakcast.forecast.backtest import BacktestConfig, annual_events, run_backtest, scorecard
 from pakcast.forecast.backtest_job import DEFAULT_START, parse_origins
@@ -45,19 +46,18 @@ def main(argv: list[str] | None = None) -> None:
     panel, _ = load_run_panel(None)
     prov = panel[panel["unique_id"] != profile().national].reset_index(drop=True)
     ann = annual_events(prov, DEFAULT_START)
+    base = BacktestConfig(models=DEFAULT_MODELS, measures=("attacks", "killed"), origins=parse_origins(ORIGINS),
+                          start=DEFAULT_START, n_samples=a.n_samples, random_seed=SEED, scheduler="serial")
     cache: dict = {}
     out = []
     for st in settings:
         t0 = time.perf_counter()
-        extra = {} if not st["step"] else {"recalibrate": True, "recal_step": st["step"],
-                                          "recal_bounds": tuple(st["bounds"])}
-        cfg = BacktestConfig(models=DEFAULT_MODELS, measures=("attacks", "killed"), origins=parse_origins(ORIGINS),
-                             start=DEFAULT_START, n_samples=a.n_samples, random_seed=SEED, scheduler="serial",
-                             **extra)
-        res = run_backtest(prov, cfg, fit_cache=cache)
-        card = scorecard(res.scores, ann, random_seed=SEED)
-        out.append({**st, "goal_check": card["goal_check"], "seconds": time.perf_counter() - t0})
-        print(f"step {st['step']} bounds {st['bounds']}: {time.perf_counter() - t0:.0f} s", flush=True)
+        cfg = base if not st["step"] else replace(base, recalibrate=True, recal_step=st["step"],
+                                                  recal_bounds=tuple(st["bounds"]))
+        card = scorecard(run_backtest(prov, cfg, fit_cache=cache).scores, ann, random_seed=SEED)
+        seconds = time.perf_counter() - t0
+        out.append({**st, "goal_check": card["goal_check"], "seconds": seconds})
+        print(f"step {st['step']} bounds {st['bounds']}: {seconds:.0f} s", flush=True)
     write_json(a.json, {"origins": ORIGINS, "n_samples": a.n_samples, "random_seed": SEED, "settings": out})
 
 

@@ -113,10 +113,9 @@ class BacktestConfig:
     ``selection_min_history``, ``default_baseline``, ``crps_floor`` (the smallest per-province CRPS
     scale): the selection rule (:func:`select_published`). ``recalibrate``: move the published quarter
     sums by tail scales learnt online from the misses of past published quarter sums
-    (:class:`~pakcast.forecast.recalibrate.AdaptiveTailScales`, log-scale step ``recal_step``, scales
-    clipped to ``recal_bounds``), from
-    the first scored origin on (the warm-up origins are left out: their 2007-2009 surge set the
-    upper scales near 2 and kept them there); off by default: on the shipped backtest it brings
+    (:class:`~pakcast.forecast.recalibrate.AdaptiveTailScales`, log-scale step ``recal_step``,
+    scales clipped to ``recal_bounds``), from the first scored origin on (the warm-up origins are
+    left out: their 2007-2009 surge set the upper scales near 2 and kept them there); off by default: on the shipped backtest it brings
     more quarter-sum coverages into 85-95% at a cost in CRPS (``benchmarks.figures backtest_recal``).
     ``warmup_origins`` (12, the rule's burn-in):
     quarterly origins before the first scored one whose forecasts are scored only to build the
@@ -461,7 +460,8 @@ def run_backtest(panel: pd.DataFrame, config: BacktestConfig, covariates=None, p
         obs_full = np.vstack([V, V.sum(axis=0, keepdims=True)])
         past_a, past_B, past_target = [], [], []  # per member-scored point (provinces only)
         records: list[QuarterRecord] = []  # quarter-sum energy terms of the stack candidates, for the rule
-        tails = AdaptiveTailScales(n_series=len(ids), step=config.recal_step, bounds=config.recal_bounds)  # the recalibration's state
+        # the recalibration's state
+        tails = AdaptiveTailScales(n_series=len(ids), step=config.recal_step, bounds=config.recal_bounds)
         w_stack = np.full(len(members), 1.0 / max(len(members), 1))
         for o in all_origins:
             is_fc = fo is not None and o == fo
