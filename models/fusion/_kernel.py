@@ -112,46 +112,93 @@ def _log_sigma(mu, tau, e, info):
     return w * mu + sc * e, w, sc, P
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _walk_cholesky(sg, s0, hrow, T, Ld, Lo, dLd, dLo, phi, pLd, pLo):
-    r"""Bidiagonal Cholesky factor ``L`` of :math:`P = A(\sigma, \phi) + \mathrm{diag}(h)` (``A``
-    the prior precision of one AR(1) series, :math:`\delta_0 \sim N(0, s_0^2)`,
-    :math:`\delta_t = \phi\delta_{t-1} + \sigma z_t`; :math:`\phi = 1` is the random walk) and
-    its derivatives with respect to :math:`\sigma` (``dLd, dLo``) and :math:`\phi` (``pLd, pLo``);
-    returns :math:`\sum_t \log L_{tt}`."""
-    iv = 1.0 / (sg * sg)
-    div = -2.0 / (sg * sg * sg)          # d(1/sigma^2)/d sigma
-    f2 = phi * phi
-    logdet = 0.0
-    prod = 1.0                           # running product of the diagonal (one log per renormalisation)
+    r"""One series' factor of :func:`_walk_choleskys` (``sg``, ``phi`` scalars, ``hrow`` and the
+    outputs of length ``T``); returns :math:`\sum_t \log L_{tt}`."""
+    logdet = np.empty((1, 1))
+    _walk_choleskys(np.full((1, 1), sg), np.full(1, s0), np.full(1, phi), hrow[:T].reshape((1, 1, T)),
+                    Ld.reshape((1, 1, T)), Lo.reshape((1, 1, T)), dLd.reshape((1, 1, T)), dLo.reshape((1, 1, T)),
+                    pLd.reshape((1, 1, T)), pLo.reshape((1, 1, T)), np.empty((1, 1, T)), logdet)
+    return logdet[0, 0]
+
+
+@njit(cache=True, inline="always")
+def _walk_choleskys(sg, s0, phi, h, Ld, Lo, dLd, dLo, pLd, pLo, iLd, logdet):
+    r"""Bidiagonal Cholesky factors ``L`` of :math:`P = A(\sigma, \phi) + \mathrm{diag}(h)` of every
+    series ``(m, u)`` (``A`` the prior precision of one AR(1) series, :math:`\delta_0 \sim N(0, s_0^2)`,
+    :math:`\delta_t = \phi\delta_{t-1} + \sigma z_t`; :math:`\phi = 1` is the random walk; ``sg``
+    (M, U), ``s0`` and ``phi`` (M,), ``h`` and the outputs (M, U, T)), their derivatives with respect
+    to :math:`\sigma` (``dLd, dLo``) and :math:`\phi` (``pLd, pLo``), the reciprocals ``iLd`` of
+    the diagonals and :math:`\sum_t \log L_{tt}` (``logdet``, (M, U)).
+
+    The recurrence is serial in ``t``; the series are independent, so the month loop is the outer
+    one and the series' recurrences overlap in the processor instead of waiting on one another's
+    divisions and square roots.
+    """
+    M, U, T = Ld.shape
+    prod = np.ones((M, U))              # running products of the diagonals (one log per renormalisation)
+    for m in range(M):
+        for u in range(U):
+            logdet[m, u] = 0.0
     for t in range(T):
-        if T == 1:
-            p, dp, pp = 1.0 / (s0 * s0), 0.0, 0.0
-        elif t == 0:
-            p, dp, pp = 1.0 / (s0 * s0) + f2 * iv, f2 * div, 2.0 * phi * iv
-        elif t == T - 1:
-            p, dp, pp = iv, div, 0.0
-        else:
-            p, dp, pp = (1.0 + f2) * iv, (1.0 + f2) * div, 2.0 * phi * iv
-        p += hrow[t]
-        if t == 0:
-            Ld[0] = math.sqrt(p)
-            dLd[0] = dp / (2.0 * Ld[0])
-            pLd[0] = pp / (2.0 * Ld[0])
-        else:
-            po, dpo, ppo = -phi * iv, -phi * div, -iv
-            l2 = Ld[t - 1] * Ld[t - 1]
-            Lo[t] = po / Ld[t - 1]
-            dLo[t] = (dpo * Ld[t - 1] - po * dLd[t - 1]) / l2
-            pLo[t] = (ppo * Ld[t - 1] - po * pLd[t - 1]) / l2
-            Ld[t] = math.sqrt(p - Lo[t] * Lo[t])
-            dLd[t] = (dp - 2.0 * Lo[t] * dLo[t]) / (2.0 * Ld[t])
-            pLd[t] = (pp - 2.0 * Lo[t] * pLo[t]) / (2.0 * Ld[t])
-        prod *= Ld[t]
-        if prod > 1e150 or prod < 1e-150:
-            logdet += math.log(prod)
-            prod = 1.0
-    return logdet + math.log(prod)
+        for m in range(M):
+            f2 = phi[m] * phi[m]
+            i0 = 1.0 / (s0[m] * s0[m])
+            for u in range(U):
+                iv = 1.0 / (sg[m, u] * sg[m, u])
+                div = -2.0 * iv / sg[m, u]      # d(1/sigma^2)/d sigma
+                if T == 1:
+                    p, dp, pp = i0, 0.0, 0.0
+                elif t == 0:
+                    p, dp, pp = i0 + f2 * iv, f2 * div, 2.0 * phi[m] * iv
+                elif t == T - 1:
+                    p, dp, pp = iv, div, 0.0
+                else:
+                    p, dp, pp = (1.0 + f2) * iv, (1.0 + f2) * div, 2.0 * phi[m] * iv
+                p += h[m, u, t]
+                if t == 0:
+                    ld = math.sqrt(p)
+                    il = 1.0 / ld
+                    dLd[m, u, 0] = 0.5 * dp * il
+                    pLd[m, u, 0] = 0.5 * pp * il
+                else:
+                    ilp = iLd[m, u, t - 1]
+                    lo = -phi[m] * iv * ilp
+                    dlo = (-phi[m] * div - lo * dLd[m, u, t - 1]) * ilp
+                    plo = (-iv - lo * pLd[m, u, t - 1]) * ilp
+                    Lo[m, u, t] = lo
+                    dLo[m, u, t] = dlo
+                    pLo[m, u, t] = plo
+                    ld = math.sqrt(p - lo * lo)
+                    il = 1.0 / ld
+                    dLd[m, u, t] = (0.5 * dp - lo * dlo) * il
+                    pLd[m, u, t] = (0.5 * pp - lo * plo) * il
+                Ld[m, u, t] = ld
+                iLd[m, u, t] = il
+                pr = prod[m, u] * ld
+                if pr > 1e150 or pr < 1e-150:
+                    logdet[m, u] += math.log(pr)
+                    pr = 1.0
+                prod[m, u] = pr
+    for m in range(M):
+        for u in range(U):
+            logdet[m, u] += math.log(prod[m, u])
+
+
+@njit(cache=True, inline="always")
+def _back_substitute(x, o_lv, o_z, Lo, iLd, delta):
+    r"""The deviations :math:`\delta = L^{-\top}\epsilon` of every series (``L`` from
+    :func:`_walk_choleskys`; ``x[o_lv + m U + u]`` the first whitened coordinate of series
+    ``(m, u)``, ``x[o_z + (m U + u)(T - 1) + t - 1]`` the others), all series at once."""
+    M, U, T = delta.shape
+    for t in range(T - 1, -1, -1):
+        for m in range(M):
+            for u in range(U):
+                e_t = x[o_lv + m * U + u] if t == 0 else x[o_z + (m * U + u) * (T - 1) + t - 1]
+                if t < T - 1:
+                    e_t -= Lo[m, u, t + 1] * delta[m, u, t + 1]
+                delta[m, u, t] = e_t * iLd[m, u, t]
 
 
 @njit(cache=True, inline="always")
@@ -335,6 +382,7 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
     dphi = np.zeros(M)                # d(log density)/d phi_m
     delta = np.empty((M, U, T))
     dpr = np.empty(T)                 # the dynamics' deviations delta - w * effects
+    stp = np.empty(T)                 # the steps' sum of one series
     gv = np.zeros((M, U, T))          # d(walk prior)/d v, then + likelihood
     dsig = np.zeros((M, U))           # direct d(walk prior + Jacobian)/d sigma
     loglin = np.empty((M, U, T))
@@ -344,62 +392,54 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
     fc = np.zeros((M, U, T))
     fnu = np.zeros((M, U, T))
     fq = np.zeros((M, U, T))
+    s0v = np.empty(M)
     for m in range(M):
         lsd = math.exp(x[o_lsd + m])
-        s0 = pri[1] if m == 0 else pri[3]
-        ph = phis[m]
+        s0v[m] = pri[1] if m == 0 else pri[3]
         for u in range(U):
-            mu0 = lvmu[m, u] + (pri[0] if m == 0 else pri[2])
             th, _, sc_, P_ = _log_sigma(x[o_lsm + m], lsd, x[o_raw + m * U + u], sinfo[m, u])
             theta[m, u] = th
             a, _ = _normal(th, x[o_lsm + m], lsd)
             lp += a - 0.5 * math.log(P_)
-            sg = math.exp(th) * roots[m]
-            sigma[m, u] = sg
-            base_z = o_z + (m * U + u) * (T - 1)
-            logdet = _walk_cholesky(sg, s0, h[m, u], T, Ld[m, u], Lo[m, u], dLd[m, u], dLo[m, u], ph,
-                                    pLd[m, u], pLo[m, u])
-            lp -= logdet
+            sigma[m, u] = math.exp(th) * roots[m]
+    logdet = np.empty((M, U))
+    _walk_choleskys(sigma, s0v, phis, h, Ld, Lo, dLd, dLo, pLd, pLo, iLd, logdet)
+    _back_substitute(x, o_lv, o_z, Lo, iLd, delta)
+    for m in range(M):
+        s0 = s0v[m]
+        ph = phis[m]
+        for u in range(U):
+            mu0 = lvmu[m, u] + (pri[0] if m == 0 else pri[2])
+            sg = sigma[m, u]
+            isg = 1.0 / sg
+            lp -= logdet[m, u]
             dj = 0.0
             for t in range(T):
-                iL = 1.0 / Ld[m, u, t]
-                iLd[m, u, t] = iL
-                dj -= dLd[m, u, t] * iL
-                dphi[m] -= pLd[m, u, t] * iL
-            # back substitution L^T delta = eps
-            for t in range(T - 1, -1, -1):
-                e_t = x[o_lv + m * U + u] if t == 0 else x[base_z + t - 1]
-                if t < T - 1:
-                    e_t -= Lo[m, u, t + 1] * delta[m, u, t + 1]
-                delta[m, u, t] = e_t * iLd[m, u, t]
+                dj -= dLd[m, u, t] * iLd[m, u, t]
+                dphi[m] -= pLd[m, u, t] * iLd[m, u, t]
             # prior of the states
             for t in range(T):
-                dpr[t] = delta[m, u, t] - csh[m, t]
+                acc = 0.0
                 for e in range(E):
-                    dpr[t] -= wef[m, u, t] * x[o_e + (e * M + m) * U + u] * xeff[e, t]
+                    acc += x[o_e + (e * M + m) * U + u] * xeff[e, t]
+                stp[t] = acc
+                dpr[t] = delta[m, u, t] - csh[m, t] - wef[m, u, t] * acc
             a, b = _normal(mu0 + dpr[0], mu0, s0)
             lp += a
             gv[m, u, 0] += b
             lp -= (T - 1) * (math.log(sg) + _HALF_LOG_2PI)
             for t in range(1, T):
-                r = (dpr[t] - ph * dpr[t - 1]) / sg
+                r = (dpr[t] - ph * dpr[t - 1]) * isg
                 lp -= 0.5 * r * r
-                gv[m, u, t] -= r / sg
-                gv[m, u, t - 1] += ph * r / sg
-                dj += (r * r - 1.0) / sg
-                dphi[m] += r * dpr[t - 1] / sg
+                gv[m, u, t] -= r * isg
+                gv[m, u, t - 1] += ph * r * isg
+                dj += (r * r - 1.0) * isg
+                dphi[m] += r * dpr[t - 1] * isg
             dsig[m, u] = dj
-            for e in range(E):   # the steps' share in the prior (gv holds only prior terms here)
-                acc = 0.0
-                for t in range(T):
-                    acc += gv[m, u, t] * wef[m, u, t] * xeff[e, t]
-                g[o_e + (e * M + m) * U + u] -= acc
             for t in range(T):
-                val = mu0 + delta[m, u, t] - csh[m, t]
+                val = mu0 + delta[m, u, t] - csh[m, t] + (1.0 - wef[m, u, t]) * stp[t]
                 if S > 1:
                     val += season[m, sidx[t]]
-                for e in range(E):
-                    val += (1.0 - wef[m, u, t]) * x[o_e + (e * M + m) * U + u] * xeff[e, t]
                 loglin[m, u, t] = val
             if NQ > 0:
                 om = math.exp(x[o_fm + m] + math.exp(x[o_fs + m]) * x[o_fr + m * U + u])
@@ -512,18 +552,11 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
                 dlin[m, u, t] += d
                 if m > 0:
                     dlin[0, u, t] += d
-    dseas = np.zeros(S if S > 0 else 1)
-    avec = np.empty(T)
+    dseas = np.zeros((M, S if S > 0 else 1))
+    avec = np.empty((M, U, T))        # d/d eps = L^{-1} g_v
     dcc = np.zeros(M)
     for m in range(M):
-        lsd = math.exp(x[o_lsd + m])
-        dlsm = 0.0
-        dlsd = 0.0
-        for jj in range(dseas.size):
-            dseas[jj] = 0.0
         for u in range(U):
-            sg = sigma[m, u]
-            base_z = o_z + (m * U + u) * (T - 1)
             if NQ > 0:   # the transient effects: d/d r, d/d log omega, and the slow part's share
                 om = fom[m, u]
                 dlo = 0.0
@@ -544,23 +577,34 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
                 d = dlin[m, u, t]
                 gv[m, u, t] += d
                 if S > 1:
-                    dseas[sidx[t]] += d
+                    dseas[m, sidx[t]] += d
+                # a step enters the intensity with weight 1 - w and the deviations' prior with -w:
+                # (1 - w) d - w (g_v - d) = d - w g_v, with g_v now prior + likelihood
+                dst = d - wef[m, u, t] * gv[m, u, t]
                 for e in range(E):
-                    g[o_e + (e * M + m) * U + u] += (1.0 - wef[m, u, t]) * xeff[e, t] * d
+                    g[o_e + (e * M + m) * U + u] += xeff[e, t] * dst
                 dcc[m] -= cg[m, t] * gv[m, u, t]
                 if m > 0:
                     dcc[0] += cg[0, t] * gv[m, u, t]
-            # d/d eps = L^{-1} g_v (forward substitution)
-            for t in range(T):
+    # d/d eps = L^{-1} g_v (forward substitution), every series at once
+    for t in range(T):
+        for m in range(M):
+            for u in range(U):
                 a_t = gv[m, u, t]
                 if t > 0:
-                    a_t -= Lo[m, u, t] * avec[t - 1]
+                    a_t -= Lo[m, u, t] * avec[m, u, t - 1]
                 a_t *= iLd[m, u, t]
-                avec[t] = a_t
+                avec[m, u, t] = a_t
                 if t == 0:
                     g[o_lv + m * U + u] += a_t
                 else:
-                    g[base_z + t - 1] += a_t
+                    g[o_z + (m * U + u) * (T - 1) + t - 1] += a_t
+    for m in range(M):
+        lsd = math.exp(x[o_lsd + m])
+        dlsm = 0.0
+        dlsd = 0.0
+        for u in range(U):
+            sg = sigma[m, u]
             # d/d sigma through v = mu0 + L^{-T} eps: -a^T (dL^T/d sigma) delta
             dsg = dsig[m, u]
             for t in range(T):
@@ -569,8 +613,8 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
                 if t < T - 1:
                     q += dLo[m, u, t + 1] * delta[m, u, t + 1]
                     qp += pLo[m, u, t + 1] * delta[m, u, t + 1]
-                dsg -= avec[t] * q
-                dphi[m] -= avec[t] * qp
+                dsg -= avec[m, u, t] * q
+                dphi[m] -= avec[m, u, t] * qp
             # theta = log sigma = w mu + s e (partially non-centred); its prior N(mu, tau) and log s
             mu_ = x[o_lsm + m]
             e_ = x[o_raw + m * U + u]
@@ -593,7 +637,7 @@ def logp_grad(x_in, dims, y, obs_key, lo, hi, sidx, H, xeff, free_idx, pri, h, s
             for k in range(nsr):
                 acc = 0.0
                 for jj in range(S):
-                    acc += H[jj, k] * dseas[jj]
+                    acc += H[jj, k] * dseas[m, jj]
                 g[o_s + m * nsr + k] += acc
     # the common scale shift: chain rule through the shifted blocks (their own gradients are unchanged)
     for f in range(F):
@@ -623,27 +667,25 @@ def walk_states(x, dims, pri, h, sinfo, lvmu):
     o_lsd = o_lsm + M
     o_raw = o_lsd + M
     o_z = o_raw + M * U
-    v = np.empty((M, U, T))
     sigma = np.empty((M, U))
-    Ld, Lo, dLd, dLo, pLd, pLo = np.zeros(T), np.zeros(T), np.zeros(T), np.zeros(T), np.zeros(T), np.zeros(T)
-    d = np.empty(T)
+    s0v = np.empty(M)
     for m in range(M):
         lsd = math.exp(x[o_lsd + m])
-        s0 = pri[1] if m == 0 else pri[3]
+        s0v[m] = pri[1] if m == 0 else pri[3]
         for u in range(U):
-            mu0 = lvmu[m, u] + (pri[0] if m == 0 else pri[2])
             sg = math.exp(_log_sigma(x[o_lsm + m], lsd, x[o_raw + m * U + u], sinfo[m, u])[0])
             if dims[8]:
                 sg *= math.sqrt(1.0 - phis[m] * phis[m])
             sigma[m, u] = sg
-            _walk_cholesky(sg, s0, h[m, u], T, Ld, Lo, dLd, dLo, phis[m], pLd, pLo)
-            base_z = o_z + (m * U + u) * (T - 1)
-            for t in range(T - 1, -1, -1):
-                e_t = x[m * U + u] if t == 0 else x[base_z + t - 1]
-                if t < T - 1:
-                    e_t -= Lo[t + 1] * d[t + 1]
-                d[t] = e_t / Ld[t]
+    Ld, Lo, dLd, dLo = np.empty((M, U, T)), np.zeros((M, U, T)), np.empty((M, U, T)), np.zeros((M, U, T))
+    pLd, pLo, iLd = np.empty((M, U, T)), np.zeros((M, U, T)), np.empty((M, U, T))
+    _walk_choleskys(sigma, s0v, phis, h, Ld, Lo, dLd, dLo, pLd, pLo, iLd, np.empty((M, U)))
+    v = np.empty((M, U, T))
+    _back_substitute(x, 0, o_z, Lo, iLd, v)
+    for m in range(M):
+        for u in range(U):
+            mu0 = lvmu[m, u] + (pri[0] if m == 0 else pri[2])
             for t in range(T):
-                v[m, u, t] = mu0 + d[t]
+                v[m, u, t] += mu0
     return v, sigma, phis
 
