@@ -18,8 +18,13 @@ at month/quarter/year resolution). Figures of merit: min bulk ESS over every sam
 wall second of the whole fit (compilation included, reported apart; the C log-density callback,
 compiled once per process, is compiled before the timed fits), CPU seconds, mean tree depth.
 
+``--divergences`` (nutpie samplers) stores where each divergent transition happened and reports,
+per run, ``divergence_sites``: the transitions counted by the sampler coordinate that moved most in
+the diverging step relative to its adapted scale (:func:`divergence_sites`), which names the part
+of the model the sampler cannot follow.
+
 Run: ``.venv/bin/python -m benchmarks.bench_fusion [--data shipped --start 2019-01 --samplers numba,numba-plain,pymc]
-[--random-seed N] [--json FILE]``
+[--random-seed N] [--divergences] [--json FILE]``
 """
 
 from __future__ import annotations
@@ -80,6 +85,54 @@ def _python_callback_model(m):
                        make_initial_point_fn=lambda seed: m.initial_point(int(seed) % (2**32)))
 
 
+
+def coordinate_labels(m) -> list[str]:
+    """A label per sampler coordinate of ``m`` (a :class:`MeasurementModel`): the block's name, with
+    its measure and unit where the block has them (the months of a walk are one label)."""
+    L, d = m.layout, m.design
+    free = [f"{s}:{k}" for s, k in (d.keys[i] for i in d.free_keys)]
+    keys = [f"{s}:{k}" for s, k in d.keys]
+    named = {"log_kappa": free, "log_alpha": keys,
+             "log_alpha_unit": [f"{keys[d.disp_key[g]]}, {d.units[d.disp_unit[g]]}"
+                                for g in range(len(keys), d.disp_key.size)]}
+    out = []
+    for name, shape in L.blocks:
+        n = int(np.prod(shape)) if shape else 1
+        for j in range(n):
+            idx = np.unravel_index(j, shape) if shape else ()
+            if name in named:
+                out.append(f"{name}[{named[name][j]}]")
+            elif name == "effect":
+                out.append(f"effect[{d.measures[idx[1]]}, {d.units[idx[2]]}]")
+            elif len(shape) >= 2 and shape[0] == L.M and shape[1] == L.U:
+                out.append(f"{name}[{d.measures[idx[0]]}, {d.units[idx[1]]}]")
+            elif len(shape) >= 2 and shape[1] == L.U:
+                out.append(f"{name}[{d.measures[idx[0]]}, {d.units[idx[1]]}]")
+            elif len(shape) == 1 and shape[0] == L.M and name != "log_kappa":
+                out.append(f"{name}[{d.measures[idx[0]]}]")
+            else:
+                out.append(f"{name}[{j}]")
+    return out
+
+
+def divergence_sites(m, ss) -> dict[str, int]:
+    """Divergent transitions counted by the sampler coordinate that moved most in them: the largest
+    ``|end - start|`` of the diverging step relative to the coordinate's adapted scale (the square
+    root of nutpie's inverse mass matrix at that draw), most frequent first."""
+    div = np.asarray(ss["diverging"].values, dtype=bool)
+    if not div.any():
+        return {}
+    start = np.asarray(ss["divergence_start"].values)[div]
+    end = np.asarray(ss["divergence_end"].values)[div]
+    scale = np.sqrt(np.asarray(ss["mass_matrix_inv"].values)[div])
+    labels = coordinate_labels(m)
+    top = np.nanargmax(np.abs(end - start) / scale, axis=1)
+    counts: dict[str, int] = {}
+    for j in top:
+        counts[labels[j]] = counts.get(labels[j], 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
 def main(argv: list[str] | None = None) -> None:
     from pakcast.models.fusion import MeasurementModel
 
@@ -99,6 +152,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, default=1,
                     help="fit every sampler with this many seeds (--random-seed, +1, ...); the table and the ratios "
                          "use the median over seeds of each figure (divergences: the total)")
+    ap.add_argument("--divergences", action="store_true",
+                    help="store where each divergent transition happened and report, per run, the sampler "
+                         "coordinates that moved most in them (divergence_sites)")
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
     obs, units, latent, months, measures, label, steps = _problem(a)
@@ -124,6 +180,8 @@ def main(argv: list[str] | None = None) -> None:
                 m.compile_nutpie = lambda m=m: _python_callback_model(m)
             t0, c0 = time.perf_counter(), time.process_time()
             opts = {"use_grad_based_mass_matrix": False} if s == "numba-drawmass" else {}
+            if a.divergences and s.startswith("numba"):
+                opts.update(store_divergences=True, store_mass_matrix=True)
             r = m.fit(sampler="numba" if s.startswith("numba") else s, random_seed=seed, draws=a.draws, tune=a.tune,
                       chains=a.chains, **opts)
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -135,8 +193,11 @@ def main(argv: list[str] | None = None) -> None:
                          "compile s": float(r.idata.attrs.get("compile_seconds", float("nan"))), "cpu s": cpu,
                          "max R-hat": dg.max_rhat, "min bulk ESS": dg.min_ess_bulk, "divergences": dg.divergences,
                          "mean tree depth": depth, "ESS/s": dg.min_ess_bulk / wall})
+            if "divergence_start" in ss:
+                runs[-1]["divergence sites"] = divergence_sites(m, ss)
         per_seed[s] = runs
-        med = {k: float(np.median([x[k] for x in runs])) for k in runs[0] if k not in ("seed", "divergences")}
+        med = {k: float(np.median([x[k] for x in runs])) for k in runs[0]
+               if k not in ("seed", "divergences", "divergence sites")}
         rows.append({"sampler": s, **med, "divergences": int(sum(x["divergences"] for x in runs))})
     mach = machine()
     print(mach)
@@ -145,6 +206,11 @@ def main(argv: list[str] | None = None) -> None:
           + f"; the C callback compiled once beforehand in {callback_compile:.1f} s")
     cols = ["sampler", "wall s", "compile s", "cpu s", "max R-hat", "min bulk ESS", "divergences", "mean tree depth", "ESS/s"]
     print(fmt_table(rows, cols))
+    for s, runs in per_seed.items():
+        for x in runs:
+            if "divergence sites" in x:
+                print(f"{s} seed {x['seed']}: divergent transitions by the coordinate that moved most: "
+                      f"{x['divergence sites'] or 'none'}")
     base = {r["sampler"]: r for r in rows}
     if a.json:
         ratios = {f"{s}_vs_{o}": base[s]["ESS/s"] / base[o]["ESS/s"]
