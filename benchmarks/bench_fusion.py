@@ -199,6 +199,12 @@ def main(argv: list[str] | None = None) -> None:
         med = {k: float(np.median([x[k] for x in runs])) for k in runs[0]
                if k not in ("seed", "divergences", "divergence sites")}
         rows.append({"sampler": s, **med, "divergences": int(sum(x["divergences"] for x in runs))})
+        if any("divergence sites" in x for x in runs):   # summed over seeds, most frequent first
+            sites: dict[str, int] = {}
+            for x in runs:
+                for k, v in x.get("divergence sites", {}).items():
+                    sites[k] = sites.get(k, 0) + v
+            rows[-1]["divergence sites"] = dict(sorted(sites.items(), key=lambda kv: -kv[1]))
     mach = machine()
     print(mach)
     print(f"{label}: {len(obs)} observations, {a.chains} chains x {a.draws} draws (+{a.tune} tuning), "

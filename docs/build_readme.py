@@ -84,7 +84,8 @@ UNITS = {"ms": 1e3, "us": 1e6, "ns": 1e9}
 def format_value(value: Any, spec: str | None) -> str:
     """``spec`` is a Python format spec, or a unit for a value in seconds (``ms``, ``us``, ``ns``:
     3 significant digits and the unit), or ``x`` (a factor: one decimal and ``x``); without one
-    floats get 2 decimals, lists are joined by commas, other values ``str``."""
+    floats get 2 decimals, lists are joined by commas, mappings become ``key: value`` pairs joined
+    by semicolons (``none`` when empty), other values ``str``."""
     if spec in UNITS:
         return f"{float(value) * UNITS[spec]:.3g} {spec}"
     if spec == "x":
@@ -93,6 +94,8 @@ def format_value(value: Any, spec: str | None) -> str:
         return format(value, spec)
     if isinstance(value, list):
         return ", ".join(format_value(v, None) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {format_value(v, None)}" for k, v in value.items()) or "none"
     if isinstance(value, float):
         return f"{value:.2f}"
     return str(value)

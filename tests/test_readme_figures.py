@@ -107,6 +107,9 @@ def test_readme_is_the_build():
 def test_unit_formats_and_backtest_tables():
     assert br.format_value(0.0022368, "ms") == "2.24 ms" and br.format_value(14.163, "x") == "14.2x"
     assert br.format_value([1.0, 2.5], None) == "1.00, 2.50"
+    assert br.format_value({"effect[killed, Sindh]": 9, "z[attacks, Punjab]": 1}, None) == \
+        "effect[killed, Sindh]: 9; z[attacks, Punjab]: 1"
+    assert br.format_value({}, None) == "none"
     spec = importlib.util.spec_from_file_location("figures", REPO / "benchmarks" / "figures.py")
     figures = importlib.util.module_from_spec(spec)
     sys.modules["figures"] = figures  # dataclasses look their module up
