@@ -1,11 +1,25 @@
 """bench_fusion's divergence report names the coordinate that moved most in each divergent step."""
 
+import sys
+from pathlib import Path
+
 import numpy as np
+import pytest
 import xarray as xr
 
-from benchmarks.bench_fusion import coordinate_labels, divergence_sites
 from pakcast.models.fusion import MeasurementModel
 from pakcast.models.fusion.simulate import simulate_fusion
+
+REPO = str(Path(__file__).resolve().parents[1])
+
+
+@pytest.fixture()
+def bench(monkeypatch):
+    monkeypatch.syspath_prepend(REPO)  # benchmarks/ is a folder of the repository, not of the installed package
+    import benchmarks.bench_fusion as B
+
+    yield B
+    sys.modules.pop("benchmarks.bench_fusion", None)
 
 
 def _model():
@@ -13,9 +27,9 @@ def _model():
     return MeasurementModel(obs, "A", truth["units"], truth["months"]), truth
 
 
-def test_every_coordinate_has_a_label_naming_its_block_and_unit():
+def test_every_coordinate_has_a_label_naming_its_block_and_unit(bench):
     m, truth = _model()
-    labels = coordinate_labels(m)
+    labels = bench.coordinate_labels(m)
     assert len(labels) == m.layout.ndim
     lo, hi = m.layout.offsets["log_sigma_raw"]
     u = truth["units"][1]
@@ -24,7 +38,7 @@ def test_every_coordinate_has_a_label_naming_its_block_and_unit():
     assert len(set(labels[z0:z1])) == len(m.design.measures) * len(truth["units"])   # months share a label
 
 
-def test_divergences_counted_by_the_coordinate_that_moved_most():
+def test_divergences_counted_by_the_coordinate_that_moved_most(bench):
     m, _ = _model()
     n = m.layout.ndim
     start = np.zeros((1, 3, n))
@@ -40,7 +54,7 @@ def test_divergences_counted_by_the_coordinate_that_moved_most():
                      "divergence_start": (("chain", "draw", "c"), start),
                      "divergence_end": (("chain", "draw", "c"), end),
                      "mass_matrix_inv": (("chain", "draw", "c"), scale)})
-    labels = coordinate_labels(m)
-    assert divergence_sites(m, ss) == {labels[z0]: 1, labels[k0]: 1}
+    labels = bench.coordinate_labels(m)
+    assert bench.divergence_sites(m, ss) == {labels[z0]: 1, labels[k0]: 1}
     ss["diverging"][:] = False
-    assert divergence_sites(m, ss) == {}
+    assert bench.divergence_sites(m, ss) == {}
