@@ -104,9 +104,7 @@ def coordinate_labels(m) -> list[str]:
                 out.append(f"{name}[{named[name][j]}]")
             elif name == "effect":
                 out.append(f"effect[{d.measures[idx[1]]}, {d.units[idx[2]]}]")
-            elif len(shape) >= 2 and shape[0] == L.M and shape[1] == L.U:
-                out.append(f"{name}[{d.measures[idx[0]]}, {d.units[idx[1]]}]")
-            elif len(shape) >= 2 and shape[1] == L.U:
+            elif len(shape) >= 2 and shape[1] == L.U:   # (measure, unit, ...): level, scales, walks, transients
                 out.append(f"{name}[{d.measures[idx[0]]}, {d.units[idx[1]]}]")
             elif len(shape) == 1 and shape[0] == L.M and name != "log_kappa":
                 out.append(f"{name}[{d.measures[idx[0]]}]")

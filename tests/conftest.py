@@ -7,8 +7,10 @@ tests that need them skip with a clear reason elsewhere.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import multiprocessing as mp
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Iterator
@@ -46,6 +48,22 @@ def reference_dir(shared_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def ucdp_path(shared_dir: Path) -> Path:
     return shared_dir / "data" / "events" / "ucdp_ged_pak_hdx.csv"
+
+
+@pytest.fixture()
+def benchmark_module(monkeypatch):
+    """``load(name)`` imports ``benchmarks.<name>`` from the repository (benchmarks/ is a folder of
+    the repository, not of the installed package); the modules are forgotten after the test."""
+    monkeypatch.syspath_prepend(str(REPO))
+    loaded: list[str] = []
+
+    def load(name: str):
+        loaded.append(f"benchmarks.{name}")
+        return importlib.import_module(loaded[-1])
+
+    yield load
+    for name in loaded:
+        sys.modules.pop(name, None)
 
 
 @pytest.fixture()

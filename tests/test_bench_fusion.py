@@ -1,8 +1,5 @@
 """bench_fusion's divergence report names the coordinate that moved most in each divergent step."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import xarray as xr
@@ -10,16 +7,9 @@ import xarray as xr
 from pakcast.models.fusion import MeasurementModel
 from pakcast.models.fusion.simulate import simulate_fusion
 
-REPO = str(Path(__file__).resolve().parents[1])
-
-
 @pytest.fixture()
-def bench(monkeypatch):
-    monkeypatch.syspath_prepend(REPO)  # benchmarks/ is a folder of the repository, not of the installed package
-    import benchmarks.bench_fusion as B
-
-    yield B
-    sys.modules.pop("benchmarks.bench_fusion", None)
+def bench(benchmark_module):
+    return benchmark_module("bench_fusion")
 
 
 def _model():

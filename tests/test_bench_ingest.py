@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-REPO = str(Path(__file__).resolve().parents[1])
-
-
 @pytest.fixture()
-def bench(monkeypatch):
-    monkeypatch.syspath_prepend(REPO)  # benchmarks/ is a folder of the repository, not of the installed package
-    import benchmarks.bench_ingest as B
-
-    yield B
-    sys.modules.pop("benchmarks.bench_ingest", None)
+def bench(benchmark_module):
+    return benchmark_module("bench_ingest")
 
 
 def _run(size_mb: float, file_bytes: int, rows: int, peak_rss_mb: int) -> dict:
