@@ -116,7 +116,8 @@ counts pin every month down it is the centred walk scaled by its posterior preci
 between it interpolates, so no walk is a cumulative sum of badly scaled innovations (the
 non-centred walk's condition number grows like :math:`\sigma^2 h T^2`, the centred one's like
 :math:`1/(\sigma^2 h)`). The known-date steps are partially centred in the same way
-(:meth:`MeasurementModel.effect_weight`): where the data pin a month, moving a step moves the
+(:meth:`MeasurementModel.effect_weight`; the primary measure's only, the severities' steps are left
+non-centred): where the data pin a month, moving a step moves the
 deviations' prior, not the fitted intensity, so a step and the states after it are not a ridge.
 After the anchor's last year the latent is seen only through drifting
 sources, and the likelihood is flat along one direction per measure (every scale up, the later
@@ -617,10 +618,21 @@ class MeasurementModel:
     def effect_weight(self) -> np.ndarray:
         r"""How far each month's known-date effects are centred in the sampler's states (measure,
         unit, fitted month): :math:`w = h/(1 + h)` with :math:`h` the whitening information
-        (:attr:`whiten`); see :func:`~pakcast.models.fusion._kernel.logp_grad`. Changes the
-        sampler's coordinates, never the model."""
+        (:attr:`whiten`) for the primary measure, :math:`w = 0` (the step moves the intensity, not
+        the deviations' prior) for the severities; see :func:`~pakcast.models.fusion._kernel.logp_grad`.
+        Changes the sampler's coordinates, never the model.
+
+        A severity's information comes in bursts (the months of mass-casualty attacks), so
+        :math:`h/(1 + h)` jumps between about 0 and 1 from month to month, and the step of a
+        sparse unit's severity then forms a funnel with its innovation scale: the default fit's
+        divergent transitions moved those two coordinates most (Sindh, Punjab, Gilgit-Baltistan
+        deaths) until the severities' steps were left uncentred (``python -m benchmarks.bench_fusion
+        --start 2007-01 --draws 1000 --tune 1000 --chains 4 --seeds 3 --divergences``; figures in
+        ``docs/results/bench_fusion_default.json``)."""
         h = self.whiten
-        return np.ascontiguousarray(h / (1.0 + h))
+        w = h / (1.0 + h)
+        w[1:] = 0.0
+        return np.ascontiguousarray(w)
 
     def _effect_shift(self, effect: np.ndarray) -> np.ndarray:
         r"""(M, U, T) the part :math:`w_t\sum_e\beta_e x_{et}` of the whitened states that belongs
