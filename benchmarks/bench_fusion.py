@@ -3,7 +3,11 @@ walks, ``numba``) against the same kernel without whitening (``numba-plain``: th
 walks), the default with the common scale shift (``numba-shift``, see
 :meth:`pakcast.models.fusion.MeasurementModel.common_shift`), the default with nutpie's mass matrix
 adapted from the draws alone, as PyMC and Stan adapt it (``numba-drawmass``:
-``use_grad_based_mass_matrix=False``), the default behind nutpie's Python-function interface
+``use_grad_based_mass_matrix=False``), the default with nutpie's diagonal-plus-low-rank mass
+matrix (``numba-lowrank``: ``low_rank_modified_mass_matrix=True``, keeping the directions whose
+adapted variance is more than 6 times off the diagonal's, ``mass_matrix_eigval_cutoff=6``, where
+nutpie's default of 2 keeps more directions and so costs more per gradient), the default behind
+nutpie's Python-function interface
 instead of its C callbacks (``numba-pycall``: the same draws, so the wall-time ratio is the
 callbacks' gain per gradient), nutpie on the PyMC graph (``nutpie``)
 and plain PyMC NUTS (``pymc``), same model, same data, same seed, in one run. The model is the default fit's: ``--steps known``
@@ -116,13 +120,15 @@ def coordinate_labels(m) -> list[str]:
 def divergence_sites(m, ss) -> dict[str, int]:
     """Divergent transitions counted by the sampler coordinate that moved most in them: the largest
     ``|end - start|`` of the diverging step relative to the coordinate's adapted scale (the square
-    root of nutpie's inverse mass matrix at that draw), most frequent first."""
+    root of nutpie's inverse mass matrix at that draw; unscaled where nutpie stores none, as with
+    the low-rank mass matrix), most frequent first."""
     div = np.asarray(ss["diverging"].values, dtype=bool)
     if not div.any():
         return {}
     start = np.asarray(ss["divergence_start"].values)[div]
     end = np.asarray(ss["divergence_end"].values)[div]
-    scale = np.sqrt(np.asarray(ss["mass_matrix_inv"].values)[div])
+    scale = (np.sqrt(np.asarray(ss["mass_matrix_inv"].values)[div]) if "mass_matrix_inv" in ss
+             else np.ones_like(start))
     labels = coordinate_labels(m)
     top = np.nanargmax(np.abs(end - start) / scale, axis=1)
     counts: dict[str, int] = {}
@@ -177,7 +183,9 @@ def main(argv: list[str] | None = None) -> None:
             if s == "numba-pycall":
                 m.compile_nutpie = lambda m=m: _python_callback_model(m)
             t0, c0 = time.perf_counter(), time.process_time()
-            opts = {"use_grad_based_mass_matrix": False} if s == "numba-drawmass" else {}
+            opts = ({"use_grad_based_mass_matrix": False} if s == "numba-drawmass" else
+                    {"low_rank_modified_mass_matrix": True, "mass_matrix_eigval_cutoff": 6.0} if s == "numba-lowrank"
+                    else {})
             if a.divergences and s.startswith("numba"):
                 opts.update(store_divergences=True, store_mass_matrix=True)
             r = m.fit(sampler="numba" if s.startswith("numba") else s, random_seed=seed, draws=a.draws, tune=a.tune,
