@@ -176,6 +176,17 @@ def test_effects_gradient():
         assert g[j] == pytest.approx(fd, rel=1e-4, abs=1e-4)
 
 
+def test_only_the_primary_measures_steps_are_centred():
+    """Sampler coordinates: the primary measure's steps are centred by each month's information
+    (h / (1 + h)), the severities' steps not at all (their bursty information made a funnel)."""
+    obs, truth = simulate_fusion(n_units=2, n_months=36, horizon=0, break_month=20, random_seed=4)
+    model = MeasurementModel(obs, "A", truth["units"], truth["months"], effects={"break": truth["months"][20]})
+    w, h = model.effect_weight(), model.whiten
+    assert len(model.measures) == 2 and h[1].max() > 0.5
+    np.testing.assert_allclose(w[0], h[0] / (1.0 + h[0]))
+    np.testing.assert_array_equal(w[1:], 0.0)
+
+
 def test_recovers_known_scales(fitted):
     model, res, truth = fitted
     sc = res.scales().set_index(["source", "metric"])
