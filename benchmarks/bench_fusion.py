@@ -90,6 +90,13 @@ def _python_callback_model(m):
 
 
 
+#: nutpie settings of the sampler variants that differ from the default only in adaptation
+NUTPIE_OPTIONS: dict[str, dict] = {
+    "numba-drawmass": {"use_grad_based_mass_matrix": False},
+    "numba-lowrank": {"low_rank_modified_mass_matrix": True, "mass_matrix_eigval_cutoff": 6.0},
+}
+
+
 def coordinate_labels(m) -> list[str]:
     """A label per sampler coordinate of ``m`` (a :class:`MeasurementModel`): the block's name, with
     its measure and unit where the block has them (the months of a walk are one label)."""
@@ -183,9 +190,7 @@ def main(argv: list[str] | None = None) -> None:
             if s == "numba-pycall":
                 m.compile_nutpie = lambda m=m: _python_callback_model(m)
             t0, c0 = time.perf_counter(), time.process_time()
-            opts = ({"use_grad_based_mass_matrix": False} if s == "numba-drawmass" else
-                    {"low_rank_modified_mass_matrix": True, "mass_matrix_eigval_cutoff": 6.0} if s == "numba-lowrank"
-                    else {})
+            opts = dict(NUTPIE_OPTIONS.get(s, {}))
             if a.divergences and s.startswith("numba"):
                 opts.update(store_divergences=True, store_mass_matrix=True)
             r = m.fit(sampler="numba" if s.startswith("numba") else s, random_seed=seed, draws=a.draws, tune=a.tune,
